@@ -1,0 +1,183 @@
+"""Collects a response as it streams, and builds its ``Delta``/``Done``/``Error`` events.
+
+Every dialect's stream decoder owns one :class:`Accumulator`. Pieces are kept in lists
+and joined once at the end: accumulating with ``str +=`` is quadratic in the number of
+deltas (a known flaw of popular SDKs).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .events import Delta, Done, Error, ToolCall, Usage
+
+__all__ = ["Accumulator", "normalize_finish_reason"]
+
+_FINISH_REASONS: Final = {
+    # stop
+    "stop": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "STOP": "stop",
+    "COMPLETE": "stop",
+    "completed": "stop",
+    "FINISH_REASON_UNSPECIFIED": "stop",
+    # length
+    "length": "length",
+    "max_tokens": "length",
+    "MAX_TOKENS": "length",
+    "max_output_tokens": "length",
+    "model_context_window_exceeded": "length",
+    # tool calls
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "TOOL_CALL": "tool_calls",
+    # content filter
+    "content_filter": "content_filter",
+    "refusal": "content_filter",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
+
+
+def normalize_finish_reason(raw: str | None, has_tool_calls: bool = False) -> str | None:
+    """Map a provider's finish reason to ``stop``/``length``/``tool_calls``/
+    ``content_filter``; anything unknown passes through unchanged.
+
+    Gemini and Ollama report a plain stop when the model called tools, so a stop with
+    tool calls becomes ``tool_calls``.
+    """
+    if raw is None:
+        return "tool_calls" if has_tool_calls else None
+    normal = _FINISH_REASONS.get(raw, raw)
+    if normal == "stop" and has_tool_calls:
+        return "tool_calls"
+    return normal
+
+
+class _ToolCallParts:
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name: str = ""
+        self.arguments: list[str] = []
+
+
+class Accumulator:
+    """The text, reasoning, refusal and tool calls of one response so far.
+
+    The methods that take a piece return the ``Delta`` to emit for it, so a decoder
+    reads ``events.append(acc.text(piece))``.
+    """
+
+    __slots__ = ("_choices", "_reasoning", "_refusal", "_text", "_tools")
+
+    def __init__(self) -> None:
+        self._text: list[str] = []  # choice 0, the hot path
+        self._choices: dict[int, list[str]] = {}  # choices 1.. when n > 1
+        self._reasoning: list[str] = []
+        self._refusal: list[str] = []
+        self._tools: dict[int, _ToolCallParts] = {}
+
+    # --- pieces in ------------------------------------------------------------------
+    def text(self, piece: str, index: int = 0) -> Delta:
+        if index == 0:
+            self._text.append(piece)
+        else:
+            self._choices.setdefault(index, []).append(piece)
+        return Delta(piece, "text", index)
+
+    def reasoning(self, piece: str, index: int = 0) -> Delta:
+        if index == 0:
+            self._reasoning.append(piece)
+        return Delta(piece, "reasoning", index)
+
+    def refusal(self, piece: str, index: int = 0) -> Delta:
+        if index == 0:
+            self._refusal.append(piece)
+        return Delta(piece, "refusal", index)
+
+    def tool_call(
+        self, index: int, fragment: str, id: str | None = None, name: str | None = None
+    ) -> Delta:
+        """Add an argument fragment to tool call ``index`` (creating it on first sight).
+
+        ``id`` and ``name`` are kept from the first fragment that carries them.
+        """
+        parts = self._tools.get(index)
+        if parts is None:
+            parts = self._tools[index] = _ToolCallParts()
+        if id and parts.id is None:
+            parts.id = id
+        if name and not parts.name:
+            parts.name = name
+        if fragment:
+            parts.arguments.append(fragment)
+        return Delta(fragment, "tool_call", index, id, name)
+
+    def set_tool_arguments(self, index: int, arguments: str) -> None:
+        """Replace tool call ``index``'s arguments with the complete text the provider
+        sent at its end (e.g. Responses ``function_call_arguments.done``)."""
+        parts = self._tools.setdefault(index, _ToolCallParts())
+        parts.arguments = [arguments]
+
+    # --- what we have ---------------------------------------------------------------
+    @property
+    def partial(self) -> str:
+        """The answer text of choice 0 received so far."""
+        return "".join(self._text)
+
+    @property
+    def has_tool_calls(self) -> bool:
+        return bool(self._tools)
+
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(parts.id, parts.name, "".join(parts.arguments))
+            for _, parts in sorted(self._tools.items())
+        )
+
+    # --- terminal events --------------------------------------------------------------
+    def done(self, raw_finish_reason: str | None, usage: Usage | None = None) -> Done:
+        text = "".join(self._text)
+        choices: tuple[str, ...] = ()
+        if self._choices:
+            last = max(self._choices)
+            choices = (text, *("".join(self._choices.get(i, ())) for i in range(1, last + 1)))
+        return Done(
+            finish_reason=normalize_finish_reason(raw_finish_reason, bool(self._tools)),
+            text=text,
+            reasoning="".join(self._reasoning),
+            tool_calls=self.tool_calls(),
+            usage=usage,
+            raw_finish_reason=raw_finish_reason,
+            refusal="".join(self._refusal),
+            choices=choices,
+        )
+
+    def error(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        provider_type: str | None = None,
+        retry_after: float | None = None,
+    ) -> Error:
+        """An ``Error`` that carries the partial text received so far."""
+        return Error(
+            kind=kind,
+            message=message,
+            status=status,
+            retry_after=retry_after,
+            retryable=retryable,
+            partial=self.partial,
+            provider_type=provider_type,
+        )

@@ -1,0 +1,39 @@
+"""The wire formats libchatty speaks, by name.
+
+``get_dialect("anthropic")`` returns the shared instance of that dialect. Modules are
+imported on first use, so a program that talks to one provider loads one dialect.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Final
+
+from .base import Dialect
+
+__all__ = ["DIALECT_NAMES", "Dialect", "get_dialect"]
+
+_MODULES: Final = {
+    "openai-chat": "openai_chat",
+    "openai-responses": "openai_responses",
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+    "ollama": "ollama",
+}
+
+#: Every dialect name ``Endpoint(dialect=...)`` accepts.
+DIALECT_NAMES: Final = tuple(_MODULES)
+
+_loaded: dict[str, Dialect] = {}
+
+
+def get_dialect(name: str) -> Dialect:
+    """The dialect called ``name``; ``ValueError`` naming the known ones otherwise."""
+    dialect = _loaded.get(name)
+    if dialect is None:
+        module_name = _MODULES.get(name)
+        if module_name is None:
+            raise ValueError(f"unknown dialect {name!r}; known: {', '.join(DIALECT_NAMES)}")
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        dialect = _loaded[name] = module.DIALECT
+    return dialect

@@ -1,0 +1,162 @@
+"""The interface every dialect implements, and the small helpers they share.
+
+A dialect is one wire format (OpenAI chat completions, Anthropic Messages, ...). It
+knows how to build the request, how to turn a response body into events, and -- for the
+replay server and the tests -- how to render a scripted answer the way that provider
+would send it. It knows nothing about sockets, and nothing about other dialects.
+
+Per-response state lives in a :class:`StreamDecoder`, made fresh for every call.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..accumulate import Accumulator
+from ..endpoint import Endpoint
+from ..events import Event, Usage
+from ..exceptions import RemoteProtocolError
+from ..request import ChatRequest
+from ..script import Script
+from ..sse import ServerSentEvent
+
+__all__ = [
+    "Dialect",
+    "HTTPRequest",
+    "StreamDecoder",
+    "dumps",
+    "get_int",
+    "make_usage",
+]
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON as UTF-8 bytes (non-ASCII kept as is, as providers accept)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def get_int(mapping: Any, key: str) -> int | None:
+    """``mapping[key]`` when it is an int (not a bool), else None: usage fields are
+    optional and sometimes null."""
+    if not isinstance(mapping, Mapping):
+        return None
+    value = mapping.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def make_usage(
+    input_tokens: int | None,
+    output_tokens: int | None,
+    total_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
+    cached_tokens: int | None = None,
+) -> Usage | None:
+    """A :class:`Usage`, or None when the provider sent no counts at all. The total is
+    derived from input + output when the provider did not send it."""
+    if input_tokens is None and output_tokens is None and total_tokens is None:
+        return None
+    if total_tokens is None and input_tokens is not None and output_tokens is not None:
+        total_tokens = input_tokens + output_tokens
+    return Usage(input_tokens, output_tokens, total_tokens, reasoning_tokens, cached_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPRequest:
+    """What a dialect wants sent. The :class:`~libchatty.call.Call` adds ``Host``,
+    ``Content-Type``, ``Content-Length``, ``Accept``, ``Accept-Encoding`` and
+    ``User-Agent``; ``headers`` holds the dialect's own (auth, version...)."""
+
+    method: str
+    target: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class StreamDecoder(ABC):
+    """The state of one streamed response.
+
+    The call hands it each SSE event (or each NDJSON value) in order and, when the body
+    ends, calls :meth:`end`. Methods return the events to emit: ``Delta`` events and at
+    most one terminal ``Done``/``Error``, which must come last. Once a terminal event has
+    been returned the call stops feeding this decoder.
+
+    Malformed input may raise :class:`~libchatty.exceptions.RemoteProtocolError` (or let
+    ``KeyError``/``TypeError``/``ValueError`` from a wrong JSON shape escape): the call
+    turns those into ``Error("protocol")`` carrying ``acc.partial``.
+    """
+
+    acc: Accumulator
+
+    def __init__(self) -> None:
+        self.acc = Accumulator()
+
+    def sse_event(self, event: ServerSentEvent) -> list[Event]:
+        raise RemoteProtocolError("this provider does not stream server-sent events")
+
+    def sse_field(self, name: str, value: str) -> None:
+        """An SSE field the spec does not know (e.g. llama.cpp's ``error:`` line). Most
+        dialects ignore them."""
+
+    def json_line(self, value: Any) -> list[Event]:
+        raise RemoteProtocolError("this provider does not stream JSON lines")
+
+    @abstractmethod
+    def end(self) -> Event:
+        """The body ended. ``Done`` if the stream reached its proper end, otherwise
+        ``Error("incomplete", partial=...)`` (or the error the stream announced)."""
+
+
+class Dialect(ABC):
+    """One wire format. Instances are stateless and shared."""
+
+    #: The ``Endpoint.dialect`` name.
+    name: ClassVar[str]
+    #: How its streams are framed: ``"sse"`` or ``"ndjson"``.
+    framing: ClassVar[str] = "sse"
+
+    # --- the client side ----------------------------------------------------------------
+    @abstractmethod
+    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
+        """The request for ``request`` at ``endpoint``: exact bytes the provider accepts.
+        The streaming switch follows ``request.stream``."""
+
+    @abstractmethod
+    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
+        """A fresh decoder for one streamed response."""
+
+    @abstractmethod
+    def decode_body(self, body: Any) -> list[Event]:
+        """A whole (non-streamed) JSON response, already parsed: one ``Delta`` per
+        choice with text (and per reasoning/tool call), then ``Done``. Used both for
+        ``stream=False`` and for a server that answered a stream request with JSON."""
+
+    # --- the server side (replay server and tests) ------------------------------------
+    @abstractmethod
+    def matches(self, method: str, target: str) -> bool:
+        """Whether a request line belongs to this dialect (e.g. ``POST /v1/messages``)."""
+
+    @abstractmethod
+    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
+        """Whether a request (target and parsed JSON body) asks for a stream."""
+
+    @abstractmethod
+    def render_stream(self, script: Script) -> list[bytes]:
+        """The answer as this provider streams it: one item per wire event (a complete
+        SSE event with its blank line, or one NDJSON line), terminal marker included."""
+
+    @abstractmethod
+    def render_body(self, script: Script) -> bytes:
+        """The answer as one non-streamed JSON body."""
+
+    @abstractmethod
+    def render_error(self, status: int, message: str) -> bytes:
+        """A provider-shaped JSON error body for an HTTP error status."""
+
+    @abstractmethod
+    def render_stream_error(self, message: str) -> bytes:
+        """A provider-shaped error event inside a 200 stream (one wire event)."""
+

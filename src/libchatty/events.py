@@ -1,0 +1,137 @@
+"""The events a :class:`~libchatty.call.Call` hands back: ``Delta``, ``Done``, ``Error``.
+
+Frozen and slotted: cheap to build on the hot path, safe to share between threads.
+A response yields any number of ``Delta`` events and then exactly one terminal event,
+``Done`` or ``Error``; nothing follows a terminal event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Union
+
+__all__ = [
+    "DELTA_KINDS",
+    "ERROR_KINDS",
+    "RETRYABLE_STATUSES",
+    "Delta",
+    "Done",
+    "Error",
+    "Event",
+    "ToolCall",
+    "Usage",
+]
+
+#: What a :class:`Delta` carries.
+DELTA_KINDS: Final = frozenset({"text", "reasoning", "tool_call", "refusal"})
+
+#: Every ``Error.kind``. The first group comes from the core, the second from bindings.
+ERROR_KINDS: Final = frozenset(
+    {
+        "bad_request",  # 400, 413, 422 and other 4xx not named below
+        "auth",  # 401
+        "billing",  # 402
+        "permission",  # 403
+        "not_found",  # 404
+        "redirect",  # 3xx: never followed, the key could leak to another host
+        "rate_limit",  # 429
+        "overloaded",  # 503, 529, provider "overloaded" events
+        "server",  # other 5xx
+        "provider",  # an error reported inside a 200 stream
+        "protocol",  # malformed HTTP, SSE or JSON
+        "incomplete",  # the stream ended before its terminal marker
+        "limit",  # a configured bound was exceeded
+        "timeout",
+        "connection",
+        "callback",
+        "cancelled",
+    }
+)
+
+#: HTTP statuses worth retrying (the request may succeed unchanged later).
+RETRYABLE_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of output as it arrives.
+
+    ``kind`` is ``"text"`` (answer text), ``"reasoning"``, ``"tool_call"`` (``text`` is
+    a fragment of the arguments) or ``"refusal"``. ``index`` is the choice index for
+    text, reasoning and refusals, and the tool-call index for tool calls.
+    ``tool_call_id`` and ``tool_name`` are set on a tool call's first fragment (and
+    whenever the provider repeats them).
+    """
+
+    text: str
+    kind: str = "text"
+    index: int = 0
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A complete tool call: ``arguments`` is the JSON text the model produced."""
+
+    id: str | None
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts as the provider reported them (never invented)."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The successful end of a response.
+
+    ``finish_reason`` is normalised to ``"stop"``, ``"length"``, ``"tool_calls"`` or
+    ``"content_filter"`` where the provider's value maps to one (anything else passes
+    through); ``raw_finish_reason`` is the value on the wire. ``text`` and ``reasoning``
+    are the complete text of choice 0; ``refusal`` the refusal text, if any.
+    ``choices`` holds the complete answer text of every choice when ``n > 1``.
+    """
+
+    finish_reason: str | None
+    text: str
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None
+    raw_finish_reason: str | None = None
+    refusal: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """The unsuccessful end of a response. Nothing received is lost: ``partial`` holds
+    the answer text that arrived before the error.
+
+    ``kind`` is one of :data:`ERROR_KINDS`. ``status`` is the HTTP status when there was
+    one. ``retry_after`` is in seconds, from ``Retry-After``, the provider's rate-limit
+    headers or its body; ``retry_after_date`` is an HTTP-date ``Retry-After`` passed
+    through for the binding to resolve with its clock. ``retryable`` says whether the
+    same request could succeed later. ``provider_type`` is the provider's own error
+    type or code (e.g. ``"overloaded_error"``), when it sent one.
+    """
+
+    kind: str
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+    retryable: bool = False
+    partial: str = ""
+    provider_type: str | None = None
+    retry_after_date: str | None = None
+
+
+Event = Union[Delta, Done, Error]
