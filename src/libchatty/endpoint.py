@@ -47,7 +47,9 @@ class Endpoint:
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"Endpoint.base_url must be http:// or https://, not {self.base_url!r}")
+            raise ValueError(
+                f"Endpoint.base_url must be http:// or https://, not {self.base_url!r}"
+            )
         if not parts.hostname:
             raise ValueError(f"Endpoint.base_url has no host: {self.base_url!r}")
         if parts.username or parts.password:

@@ -8,7 +8,7 @@ A response yields any number of ``Delta`` events and then exactly one terminal e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Union
+from typing import Final
 
 __all__ = [
     "DELTA_KINDS",
@@ -134,4 +134,4 @@ class Error:
     retry_after_date: str | None = None
 
 
-Event = Union[Delta, Done, Error]
+Event = Delta | Done | Error

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -100,6 +100,7 @@ class StreamDecoder(ABC):
     def sse_field(self, name: str, value: str) -> None:
         """An SSE field the spec does not know (e.g. llama.cpp's ``error:`` line). Most
         dialects ignore them."""
+        return None
 
     def json_line(self, value: Any) -> list[Event]:
         raise RemoteProtocolError("this provider does not stream JSON lines")
