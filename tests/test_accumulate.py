@@ -1,0 +1,75 @@
+"""Accumulator: pieces in, complete Done out; finish reasons normalised."""
+
+from __future__ import annotations
+
+import pytest
+
+from libchatty.accumulate import Accumulator, normalize_finish_reason
+from libchatty.events import Delta, ToolCall, Usage
+
+
+def test_text_reasoning_refusal_and_choices() -> None:
+    acc = Accumulator()
+    assert acc.text("Hel") == Delta("Hel")
+    acc.text("lo")
+    acc.text("Bon", index=1)
+    assert acc.reasoning("hmm") == Delta("hmm", "reasoning")
+    acc.refusal("no")
+    assert acc.partial == "Hello"
+    done = acc.done("stop", Usage(1, 2, 3))
+    assert done.text == "Hello"
+    assert done.reasoning == "hmm"
+    assert done.refusal == "no"
+    assert done.choices == ("Hello", "Bon")
+    assert done.usage == Usage(1, 2, 3)
+
+
+def test_tool_calls_merge_by_index_keeping_first_id_and_name() -> None:
+    acc = Accumulator()
+    first = acc.tool_call(0, "", id="call_1", name="get")
+    assert first == Delta("", "tool_call", 0, "call_1", "get")
+    acc.tool_call(1, '{"b"', id="call_2", name="put")
+    acc.tool_call(0, '{"a":')
+    acc.tool_call(0, "1}", id="ignored-later-id")
+    acc.tool_call(1, ":2}")
+    done = acc.done("stop")
+    assert done.tool_calls == (
+        ToolCall("call_1", "get", '{"a":1}'),
+        ToolCall("call_2", "put", '{"b":2}'),
+    )
+    assert done.finish_reason == "tool_calls"  # a stop with tool calls is a tool-call stop
+    assert done.raw_finish_reason == "stop"
+
+
+def test_complete_arguments_replace_fragments() -> None:
+    acc = Accumulator()
+    acc.tool_call(0, '{"a"', id="c", name="f")
+    acc.set_tool_arguments(0, '{"a": 1}')
+    assert acc.tool_calls() == (ToolCall("c", "f", '{"a": 1}'),)
+
+
+def test_error_carries_partial_text() -> None:
+    acc = Accumulator()
+    acc.text("partial ")
+    acc.text("answer")
+    error = acc.error("incomplete", "cut", status=200)
+    assert error.partial == "partial answer"
+    assert error.kind == "incomplete"
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [("stop", "stop"), ("end_turn", "stop"), ("STOP", "stop"), ("COMPLETE", "stop"),
+     ("completed", "stop"), ("length", "length"), ("max_tokens", "length"),
+     ("MAX_TOKENS", "length"), ("max_output_tokens", "length"), ("tool_use", "tool_calls"),
+     ("TOOL_CALL", "tool_calls"), ("SAFETY", "content_filter"), ("weird", "weird"), (None, None)],
+)
+def test_normalize_finish_reason(raw: str | None, normal: str | None) -> None:
+    assert normalize_finish_reason(raw) == normal
+
+
+def test_many_deltas_are_joined_once() -> None:
+    acc = Accumulator()
+    for _ in range(50_000):
+        acc.text("x")
+    assert len(acc.done("stop").text) == 50_000
