@@ -1,0 +1,613 @@
+"""OpenAI chat completions (``POST {base}/chat/completions``) and every server that copies it.
+
+One dialect serves OpenAI, Groq, Fireworks, Mistral, DeepSeek, OpenRouter, Together, vLLM,
+llama.cpp, Ollama's ``/v1`` and the rest: their streams differ only in quirks, all handled
+here without knowing which server is talking:
+
+* usage arrives in a trailing chunk with ``choices: []`` (OpenAI with ``stream_options``),
+  on the finish chunk (DeepSeek, Mistral), in ``x_groq.usage`` (Groq) or in a chunk whose
+  choice has an empty delta (OpenRouter); the last one seen wins;
+* reasoning text is ``delta.reasoning_content`` (DeepSeek) or ``delta.reasoning``
+  (OpenRouter, vLLM);
+* an error inside a 200 stream is a data line whose JSON has an ``error`` key (OpenAI, vLLM,
+  OpenRouter with ``finish_reason: "error"``); it ends the response at once, so a ``[DONE]``
+  that follows it (vLLM) is never read as success. llama.cpp writes a non-standard
+  ``error:`` SSE field instead, reported at the end of the stream;
+* only ``data: [DONE]`` means success: a body that ends without it is an
+  ``Error("incomplete")`` carrying the partial text.
+
+Decoding is the hot path of the library, so :meth:`OpenAIChatDecoder.sse_event` parses each
+event once and reads the common shape (one choice, a delta with only ``content``) with a few
+dict lookups before falling back to the general path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
+from typing import Any, Final
+
+from ..accumulate import Accumulator
+from ..endpoint import Endpoint
+from ..events import RETRYABLE_STATUSES, Delta, Error, Event, Usage
+from ..exceptions import RemoteProtocolError
+from ..request import ChatRequest, Message
+from ..script import Script, split_tokens
+from ..sse import ServerSentEvent
+from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+
+__all__ = ["DIALECT", "OpenAIChat", "OpenAIChatDecoder"]
+
+_DONE: Final = "[DONE]"
+# OpenAI caps ``n`` at 128; a larger index is garbage, and an unbounded one would make the
+# accumulator build a tuple of that many strings at the end.
+_MAX_CHOICES: Final = 128
+# Parallel tool calls per response: far above what any model emits, low enough to bound memory.
+_MAX_TOOL_CALLS: Final = 1024
+# Error messages are for humans; a provider that sends megabytes gets them cut here.
+_MAX_MESSAGE: Final = 2000
+# Words in a provider's error type that say "the same request may succeed later".
+_RETRYABLE_WORDS: Final = ("server", "overload", "rate", "timeout", "unavailable", "internal")
+
+
+# ------------------------------------------------------------------------------------------
+# Small pure helpers shared by the stream and body decoders
+# ------------------------------------------------------------------------------------------
+def _excerpt(text: str, limit: int = 80) -> str:
+    """A short, repr-quoted excerpt of wire data for an error message."""
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def _choice_index(value: Any) -> int:
+    """A choice index: absent/null/0 are 0; anything else must be a small int."""
+    if not value:
+        return 0
+    if type(value) is not int or not 0 < value < _MAX_CHOICES:
+        raise RemoteProtocolError(f"invalid choice index {_excerpt(str(value))}")
+    return value
+
+
+def _text_of(value: Any, what: str) -> str:
+    """A text field: null is empty; a string is itself; a list of content parts (Mistral's
+    ``[{"type": "text", "text": ...}]``) is the concatenation of its text parts."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    if type(value) is list:
+        return "".join(
+            part["text"]
+            for part in value
+            if type(part) is dict and part.get("type") == "text" and type(part.get("text")) is str
+        )
+    raise RemoteProtocolError(f"{what} is not a string: {_excerpt(str(value))}")
+
+
+def _arguments_text(value: Any) -> str:
+    """Tool-call arguments: JSON text on the wire; an object (some compatible servers) is
+    re-encoded compactly so callers always get a string."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    if type(value) in (dict, list):
+        return dumps(value).decode()
+    raise RemoteProtocolError(f"tool call arguments are not a string: {_excerpt(str(value))}")
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if type(value) is str and value else None
+
+
+def _usage_of(raw: Any) -> Usage | None:
+    """OpenAI-style usage counts (``completion_tokens`` include reasoning tokens)."""
+    if type(raw) is not dict:
+        return None
+    return make_usage(
+        get_int(raw, "prompt_tokens"),
+        get_int(raw, "completion_tokens"),
+        get_int(raw, "total_tokens"),
+        get_int(raw.get("completion_tokens_details"), "reasoning_tokens"),
+        get_int(raw.get("prompt_tokens_details"), "cached_tokens"),
+    )
+
+
+def _error_fields(error: Any) -> tuple[str, str | None, bool]:
+    """``(message, provider_type, retryable)`` of an error object in a 200 response:
+    ``{"message", "type", "code"}`` (``code`` may be an int status), or a bare string."""
+    if type(error) is not dict:
+        message = error if type(error) is str else dumps(error).decode()
+        return (message[:_MAX_MESSAGE] or "the provider reported an error", None, False)
+    raw_message = error.get("message")
+    message = raw_message if type(raw_message) is str and raw_message else dumps(error).decode()
+    raw_type = error.get("type") or error.get("code")
+    provider_type = None if raw_type is None else str(raw_type)
+    code = error.get("code")
+    retryable = (type(code) is int and code in RETRYABLE_STATUSES) or (
+        provider_type is not None
+        and any(word in provider_type.lower() for word in _RETRYABLE_WORDS)
+    )
+    return message[:_MAX_MESSAGE], provider_type, retryable
+
+
+# ------------------------------------------------------------------------------------------
+# The stream decoder
+# ------------------------------------------------------------------------------------------
+class OpenAIChatDecoder(StreamDecoder):
+    """The state of one streamed chat completion.
+
+    Emits ``Delta`` events as chunks arrive and one terminal event: ``Done`` at
+    ``data: [DONE]``, ``Error("provider")`` for an error reported in the stream (at once),
+    ``Error("incomplete")`` from :meth:`end` when ``[DONE]`` never came. ``Done`` describes
+    choice 0; with ``n > 1`` the other choices' text is in ``Done.choices``. Tool calls of
+    choices other than 0 are emitted as deltas but not collected into ``Done.tool_calls``.
+    Invalid JSON or a wrong shape raises :class:`RemoteProtocolError`.
+    """
+
+    __slots__ = ("_field_error", "_finish", "_tool_ids", "_tool_last", "_usage")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._finish: str | None = None  # raw finish_reason of choice 0
+        self._usage: Any = None  # raw usage object; parsed once at the end
+        self._field_error: tuple[str, str | None, bool] | None = None  # llama.cpp `error:`
+        self._tool_ids: dict[str, int] = {}  # for servers that omit tool_calls[].index
+        self._tool_last = 0
+
+    # --- the hot path ---------------------------------------------------------------------
+    def sse_event(self, event: ServerSentEvent) -> list[Event]:
+        data = event.data
+        if data == _DONE:
+            return [self._at_done()]
+        try:
+            chunk = loads(data)
+        except ValueError:
+            if event.event == "error":  # a plain-text error event
+                return [self._stream_error(data)]
+            raise RemoteProtocolError(f"invalid JSON in a data line: {_excerpt(data)}") from None
+        if type(chunk) is not dict:
+            raise RemoteProtocolError(f"a data line is not a JSON object: {_excerpt(data)}")
+        if event.event == "error" or chunk.get("error") is not None:
+            return [self._stream_error(chunk.get("error", chunk))]
+        out: list[Event] = []
+        choices = chunk.get("choices")
+        if choices:
+            if type(choices) is not list:
+                raise RemoteProtocolError("'choices' is not a list")
+            if len(choices) == 1:
+                # The common shape: one choice whose delta holds only a content string.
+                choice = choices[0]
+                if type(choice) is not dict:
+                    raise RemoteProtocolError("a choice is not a JSON object")
+                delta = choice.get("delta")
+                if delta:
+                    if type(delta) is not dict:
+                        raise RemoteProtocolError("'delta' is not a JSON object")
+                    content = delta.get("content")
+                    if len(delta) == 1 and type(content) is str and not choice.get("index"):
+                        if content:
+                            out.append(self.acc.text(content))
+                    else:
+                        self._delta(delta, _choice_index(choice.get("index")), out)
+                finish = choice.get("finish_reason")
+                if finish is not None:
+                    self._finish_reason(finish, choice.get("index"))
+            else:
+                for choice in choices:
+                    self._choice(choice, out)
+        usage = chunk.get("usage")
+        if usage is not None:
+            self._usage = usage
+        elif "x_groq" in chunk:
+            x_groq = chunk["x_groq"]
+            if type(x_groq) is dict and x_groq.get("usage") is not None:
+                self._usage = x_groq["usage"]
+        return out
+
+    # --- the general path -----------------------------------------------------------------
+    def _choice(self, choice: Any, out: list[Event]) -> None:
+        if type(choice) is not dict:
+            raise RemoteProtocolError("a choice is not a JSON object")
+        index = _choice_index(choice.get("index"))
+        delta = choice.get("delta")
+        if delta:
+            if type(delta) is not dict:
+                raise RemoteProtocolError("'delta' is not a JSON object")
+            self._delta(delta, index, out)
+        finish = choice.get("finish_reason")
+        if finish is not None:
+            self._finish_reason(finish, index)
+
+    def _delta(self, delta: dict[str, Any], index: int, out: list[Event]) -> None:
+        """Every field of a delta, in reading order: reasoning, text, refusal, tool calls."""
+        acc = self.acc
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning:
+            out.append(acc.reasoning(_text_of(reasoning, "delta.reasoning"), index))
+        content = delta.get("content")
+        if content:
+            if type(content) is list:  # Mistral: text parts and thinking parts
+                for piece, kind in _content_parts(content):
+                    out.append(acc.reasoning(piece, index) if kind else acc.text(piece, index))
+            else:
+                out.append(acc.text(_text_of(content, "delta.content"), index))
+        refusal = delta.get("refusal")
+        if refusal:
+            out.append(acc.refusal(_text_of(refusal, "delta.refusal"), index))
+        tool_calls = delta.get("tool_calls")
+        if tool_calls:
+            if type(tool_calls) is not list:
+                raise RemoteProtocolError("'tool_calls' is not a list")
+            for call in tool_calls:
+                delta_event = self._tool_call(call, index)
+                if delta_event is not None:
+                    out.append(delta_event)
+
+    def _tool_call(self, call: Any, choice_index: int) -> Delta | None:
+        if type(call) is not dict:
+            raise RemoteProtocolError("a tool call is not a JSON object")
+        function = call.get("function") or {}
+        if type(function) is not dict:
+            raise RemoteProtocolError("a tool call's 'function' is not a JSON object")
+        call_id = _optional_str(call.get("id"))
+        name = _optional_str(function.get("name"))
+        fragment = _arguments_text(function.get("arguments"))
+        index = call.get("index")
+        if index is None:
+            index = self._slot_for(call_id)
+        elif type(index) is not int or not 0 <= index < _MAX_TOOL_CALLS:
+            raise RemoteProtocolError(f"invalid tool call index {_excerpt(str(index))}")
+        self._tool_last = index
+        if call_id is not None:
+            self._tool_ids.setdefault(call_id, index)
+        if not (fragment or call_id or name):
+            return None
+        if choice_index:
+            return Delta(fragment, "tool_call", index, call_id, name)
+        return self.acc.tool_call(index, fragment, call_id, name)
+
+    def _slot_for(self, call_id: str | None) -> int:
+        """The index of a tool call from a server that sends none: a new id opens a new
+        call, no id continues the last one."""
+        if call_id is None:
+            return self._tool_last
+        known = self._tool_ids.get(call_id)
+        if known is not None:
+            return known
+        if len(self._tool_ids) >= _MAX_TOOL_CALLS:
+            raise RemoteProtocolError("too many tool calls")
+        return len(self._tool_ids)
+
+    def _finish_reason(self, finish: Any, index: Any) -> None:
+        # Done describes choice 0; a finish reason of another choice only fills a gap.
+        if type(finish) is str and (not index or self._finish is None):
+            self._finish = finish
+
+    # --- terminal events ------------------------------------------------------------------
+    def _stream_error(self, error: Any) -> Error:
+        message, provider_type, retryable = _error_fields(error)
+        return self.acc.error(
+            "provider", message, status=200, retryable=retryable, provider_type=provider_type
+        )
+
+    def sse_field(self, name: str, value: str) -> None:
+        """llama.cpp reports a failure as an ``error:`` field line (not an SSE field): keep
+        it and report it instead of success when the stream ends."""
+        if name != "error" or self._field_error is not None:
+            return
+        try:
+            parsed: Any = loads(value)
+        except ValueError:
+            parsed = value
+        self._field_error = _error_fields(parsed)
+
+    def _at_done(self) -> Event:
+        acc = self.acc
+        if self._field_error is not None:
+            message, provider_type, retryable = self._field_error
+            return acc.error(
+                "provider", message, status=200, retryable=retryable, provider_type=provider_type
+            )
+        if self._finish == "error":  # OpenRouter, without an error object
+            return acc.error(
+                "provider", "the provider ended the stream with finish_reason 'error'", status=200
+            )
+        return acc.done(self._finish, _usage_of(self._usage))
+
+    def end(self) -> Event:
+        if self._field_error is not None:
+            return self._at_done()
+        if self._finish is not None:
+            message = (
+                f"the stream ended after finish_reason {self._finish!r} but before 'data: [DONE]'"
+            )
+        else:
+            message = "the stream ended before 'data: [DONE]'"
+        return self.acc.error("incomplete", message, status=200)
+
+
+def _content_parts(parts: list[Any]) -> list[tuple[str, bool]]:
+    """Mistral's list-form content: ``(text, is_reasoning)`` for each text or thinking part."""
+    out: list[tuple[str, bool]] = []
+    for part in parts:
+        if type(part) is not dict:
+            continue
+        kind = part.get("type")
+        if kind == "text" and type(part.get("text")) is str and part["text"]:
+            out.append((part["text"], False))
+        elif kind == "thinking":
+            text = _text_of(part.get("thinking"), "a thinking part")
+            if text:
+                out.append((text, True))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Requests
+# ------------------------------------------------------------------------------------------
+def _message(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        out["name"] = message.name
+    return out
+
+
+def _tool_choice(choice: str) -> str | dict[str, Any]:
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+def _has_header(headers: Mapping[str, str], name: str) -> bool:
+    return any(key.lower() == name for key in headers)
+
+
+# ------------------------------------------------------------------------------------------
+# The dialect
+# ------------------------------------------------------------------------------------------
+class OpenAIChat(Dialect):
+    """OpenAI chat completions, for OpenAI and every compatible server."""
+
+    name = "openai-chat"
+
+    # --- the client side ------------------------------------------------------------------
+    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
+        """``POST {prefix}/chat/completions`` with a Bearer key (unless the endpoint's own
+        headers carry ``Authorization``). The body holds only the fields that are set;
+        ``stream``/``stream_options`` only when streaming; ``request.extra`` last."""
+        headers: list[tuple[str, str]] = []
+        if endpoint.api_key and not _has_header(endpoint.headers, "authorization"):
+            headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
+        headers.extend(endpoint.headers.items())
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [_message(m) for m in request.messages],
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.stop is not None:
+            body["stop"] = list(request.stop_list)
+        if request.tools is not None:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": dict(tool.parameters),
+                    },
+                }
+                for tool in request.tool_list
+            ]
+        if request.tool_choice is not None:
+            body["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.stream:
+            body["stream"] = True
+            if endpoint.include_usage:
+                body["stream_options"] = {"include_usage": True}
+        if request.extra:
+            body.update(request.extra)
+        return HTTPRequest("POST", endpoint.url("/chat/completions"), tuple(headers), dumps(body))
+
+    def stream_decoder(self, request: ChatRequest) -> OpenAIChatDecoder:
+        return OpenAIChatDecoder()
+
+    def decode_body(self, body: Any) -> list[Event]:
+        """A ``chat.completion`` object: per choice, a reasoning, text and refusal ``Delta``
+        and one per tool call (choice 0), then ``Done`` with usage. An ``error`` envelope
+        in a 2xx body is ``Error("provider")``; a body without choices raises
+        :class:`RemoteProtocolError`."""
+        if type(body) is not dict:
+            raise RemoteProtocolError("the response body is not a JSON object")
+        if body.get("error") is not None:
+            message, provider_type, retryable = _error_fields(body["error"])
+            return [
+                Error(
+                    "provider",
+                    message,
+                    status=200,
+                    retryable=retryable,
+                    provider_type=provider_type,
+                )
+            ]
+        choices = body.get("choices")
+        if type(choices) is not list or not choices:
+            raise RemoteProtocolError("the response body has no 'choices'")
+        acc = Accumulator()
+        out: list[Event] = []
+        finish: str | None = None
+        for choice in choices:
+            if type(choice) is not dict:
+                raise RemoteProtocolError("a choice is not a JSON object")
+            index = _choice_index(choice.get("index"))
+            reply = choice.get("message") or {}
+            if type(reply) is not dict:
+                raise RemoteProtocolError("'message' is not a JSON object")
+            reasoning = reply.get("reasoning_content") or reply.get("reasoning")
+            if reasoning:
+                out.append(acc.reasoning(_text_of(reasoning, "message.reasoning"), index))
+            content = reply.get("content")
+            if type(content) is list:
+                for piece, thinking in _content_parts(content):
+                    out.append(acc.reasoning(piece, index) if thinking else acc.text(piece, index))
+            elif content:
+                out.append(acc.text(_text_of(content, "message.content"), index))
+            refusal = reply.get("refusal")
+            if refusal:
+                out.append(acc.refusal(_text_of(refusal, "message.refusal"), index))
+            calls = reply.get("tool_calls") or ()
+            if type(calls) is not list and calls != ():
+                raise RemoteProtocolError("'tool_calls' is not a list")
+            for position, call in enumerate(calls):
+                out.append(_body_tool_call(acc, call, position, index))
+            raw_finish = choice.get("finish_reason")
+            if type(raw_finish) is str and (index == 0 or finish is None):
+                finish = raw_finish
+        out.append(acc.done(finish, _usage_of(body.get("usage"))))
+        return out
+
+    # --- the server side --------------------------------------------------------------------
+    def matches(self, method: str, target: str) -> bool:
+        return method == "POST" and target.partition("?")[0].endswith("/chat/completions")
+
+    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
+        return body.get("stream") is True
+
+    def render_stream(self, script: Script) -> list[bytes]:
+        """Role chunk, reasoning (``reasoning_content``) and text chunks, tool calls (id and
+        name, then argument fragments), the finish chunk, a usage chunk with empty
+        ``choices`` when the script has usage, and ``data: [DONE]``."""
+        events = [_chunk(script, {"role": "assistant", "content": ""})]
+        events.extend(
+            _chunk(script, {"content": None, "reasoning_content": piece})
+            for piece in script.reasoning_pieces()
+        )
+        events.extend(_chunk(script, {"content": piece}) for piece in script.text_pieces())
+        for index, call in enumerate(script.tool_calls):
+            head = {
+                "index": index,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            events.append(_chunk(script, {"tool_calls": [head]}))
+            events.extend(
+                _chunk(script, {"tool_calls": [{"index": index, "function": {"arguments": part}}]})
+                for part in split_tokens(call.arguments)
+            )
+        events.append(_chunk(script, {}, finish_reason=script.finish_reason))
+        if script.usage is not None:
+            events.append(_sse(_envelope(script, "chat.completion.chunk", [], script.usage)))
+        events.append(b"data: [DONE]\n\n")
+        return events
+
+    def render_body(self, script: Script) -> bytes:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": script.text if script.text or not script.tool_calls else None,
+        }
+        if script.reasoning:
+            message["reasoning_content"] = script.reasoning
+        if script.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in script.tool_calls
+            ]
+        choice = {
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": script.finish_reason,
+        }
+        return dumps(_envelope(script, "chat.completion", [choice], script.usage))
+
+    def render_error(self, status: int, message: str) -> bytes:
+        error_type, code = _ERROR_TYPES.get(
+            status, ("server_error" if status >= 500 else "invalid_request_error", None)
+        )
+        return dumps(
+            {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+        )
+
+    def render_stream_error(self, message: str) -> bytes:
+        error = {"message": message, "type": "server_error", "param": None, "code": None}
+        return _sse({"error": error})
+
+
+# Error ``type`` and ``code`` OpenAI uses per status (render_error).
+_ERROR_TYPES: Final[dict[int, tuple[str, str | None]]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    503: ("server_error", None),
+}
+
+
+def _sse(value: Any) -> bytes:
+    return b"data: " + dumps(value) + b"\n\n"
+
+
+def _envelope(script: Script, kind: str, choices: list[Any], usage: Usage | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": script.response_id,
+        "object": kind,
+        "created": script.created,
+        "model": script.model,
+        "choices": choices,
+    }
+    if usage is not None:
+        wire: dict[str, Any] = {
+            "prompt_tokens": usage.input_tokens,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+        }
+        if usage.reasoning_tokens is not None:
+            wire["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+        if usage.cached_tokens is not None:
+            wire["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+        out["usage"] = wire
+    return out
+
+
+def _chunk(script: Script, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    return _sse(_envelope(script, "chat.completion.chunk", [choice], None))
+
+
+def _body_tool_call(acc: Accumulator, call: Any, position: int, choice_index: int) -> Delta:
+    if type(call) is not dict:
+        raise RemoteProtocolError("a tool call is not a JSON object")
+    function = call.get("function") or {}
+    if type(function) is not dict:
+        raise RemoteProtocolError("a tool call's 'function' is not a JSON object")
+    call_id = _optional_str(call.get("id"))
+    name = _optional_str(function.get("name"))
+    arguments = _arguments_text(function.get("arguments"))
+    if choice_index:
+        return Delta(arguments, "tool_call", position, call_id, name)
+    return acc.tool_call(position, arguments, call_id, name)
+
+
+DIALECT: Final = OpenAIChat()
