@@ -1,0 +1,579 @@
+"""Anthropic Messages (``POST /v1/messages``), streamed as named server-sent events.
+
+A stream is ``message_start`` (input usage), then content blocks -- each a
+``content_block_start`` / ``content_block_delta``... / ``content_block_stop`` -- with
+``ping`` events anywhere, then ``message_delta`` (stop reason and the cumulative output
+count: the last one wins) and ``message_stop``. Only ``message_stop`` makes a ``Done``;
+a body that ends before it is ``Error("incomplete")``. ``event: error`` inside the 200
+stream (e.g. ``overloaded_error``) becomes ``Error("overloaded")`` or ``Error("provider")``
+with ``status=200``.
+
+What callers may rely on:
+
+* text blocks give ``Delta(kind="text")``, thinking blocks ``Delta(kind="reasoning")``;
+  signatures and redacted thinking are opaque and never text;
+* ``tool_use`` blocks give ``Delta(kind="tool_call")`` whose ``index`` counts tool calls
+  (0, 1, ...), not content blocks; arguments are the exact concatenation of the
+  ``partial_json`` fragments (``"{}"`` when the model sent none);
+* usage: ``input_tokens`` as sent (cache reads and writes are not added in),
+  ``cached_tokens`` is ``cache_read_input_tokens``; no total is sent, so it is derived;
+* unknown event and block types are ignored, as Anthropic asks clients to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..accumulate import Accumulator
+from ..endpoint import Endpoint
+from ..events import Error, Event, Usage
+from ..exceptions import RemoteProtocolError
+from ..request import ChatRequest, Message
+from ..script import Script
+from ..sse import ServerSentEvent
+from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+
+try:
+    from ..jsonload import loads
+except ImportError:  # pragma: no cover - until the fast loader lands
+    from json import loads
+
+__all__ = ["DIALECT", "AnthropicDialect"]
+
+API_VERSION: Final = "2023-06-01"
+#: Anthropic requires ``max_tokens``; this is used when the request gives none.
+DEFAULT_MAX_TOKENS: Final = 4096
+
+# Provider error types after which the same request may well succeed.
+_RETRYABLE_TYPES: Final = frozenset(
+    {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
+)
+
+_TOOL_CHOICE: Final = {"auto": "auto", "none": "none", "required": "any", "any": "any"}
+
+# Script finish reasons (normalised) -> the stop_reason Anthropic would send.
+_STOP_REASON: Final = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+}
+
+_ERROR_TYPE_BY_STATUS: Final = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+# --- decoding helpers -------------------------------------------------------------------
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RemoteProtocolError(f"Anthropic {what} is not a JSON object")
+    return value
+
+
+def _string(mapping: Mapping[str, Any], key: str, what: str) -> str:
+    value = mapping.get(key)
+    if not isinstance(value, str):
+        raise RemoteProtocolError(f"Anthropic {what} has no string {key!r}")
+    return value
+
+
+def _load_event(event: ServerSentEvent) -> Mapping[str, Any]:
+    try:
+        value = loads(event.data)
+    except ValueError:
+        raise RemoteProtocolError(
+            f"Anthropic event {event.event!r} carries data that is not JSON"
+        ) from None
+    return _object(value, f"event {event.event!r}")
+
+
+def _provider_error(acc: Accumulator, payload: Mapping[str, Any]) -> Error:
+    """The ``Error`` for an ``{"type": "error", "error": {...}}`` payload (status 200)."""
+    error = payload.get("error")
+    error_type = message = None
+    if isinstance(error, Mapping):
+        error_type = error.get("type") if isinstance(error.get("type"), str) else None
+        message = error.get("message") if isinstance(error.get("message"), str) else None
+    kind = "overloaded" if error_type == "overloaded_error" else "provider"
+    return acc.error(
+        kind,
+        message or "Anthropic reported an error in the stream",
+        status=200,
+        retryable=error_type in _RETRYABLE_TYPES,
+        provider_type=error_type,
+    )
+
+
+class _Usage:
+    """Token counts as they arrive: input from ``message_start`` (repeated by newer
+    ``message_delta`` events), output cumulative in each ``message_delta``."""
+
+    __slots__ = ("cached", "input", "output")
+
+    def __init__(self) -> None:
+        self.input: int | None = None
+        self.output: int | None = None
+        self.cached: int | None = None
+
+    def update(self, usage: Any) -> None:
+        for key, attr in (
+            ("input_tokens", "input"),
+            ("output_tokens", "output"),
+            ("cache_read_input_tokens", "cached"),
+        ):
+            value = get_int(usage, key)
+            if value is not None:
+                setattr(self, attr, value)
+
+    def result(self) -> Usage | None:
+        return make_usage(self.input, self.output, cached_tokens=self.cached)
+
+
+class AnthropicStreamDecoder(StreamDecoder):
+    """The state of one Messages stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._usage = _Usage()
+        self._stop_reason: str | None = None
+        self._started = False
+        # content block index -> tool-call index, and what each tool call has received
+        self._tools: dict[int, int] = {}
+        self._tool_input: dict[int, Any] = {}
+        self._tool_fragments: set[int] = set()
+        self._blocks: dict[int, str] = {}  # content block index -> block type
+
+    def sse_event(self, event: ServerSentEvent) -> list[Event]:
+        payload = _load_event(event)
+        kind = payload.get("type")
+        if not isinstance(kind, str):
+            kind = event.event
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            return []  # ping and event types added after this was written
+        return handler(self, payload)
+
+    # --- one method per event type ------------------------------------------------------
+    def _message_start(self, payload: Mapping[str, Any]) -> list[Event]:
+        message = _object(payload.get("message"), "message_start.message")
+        self._started = True
+        self._usage.update(message.get("usage"))
+        return []
+
+    def _block_start(self, payload: Mapping[str, Any]) -> list[Event]:
+        index = get_int(payload, "index")
+        block = _object(payload.get("content_block"), "content_block_start.content_block")
+        block_type = block.get("type")
+        if index is None or not isinstance(block_type, str):
+            raise RemoteProtocolError("Anthropic content_block_start lacks an index or a type")
+        self._blocks[index] = block_type
+        if block_type == "text":
+            text = block.get("text")
+            return [self.acc.text(text)] if isinstance(text, str) and text else []
+        if block_type == "thinking":
+            thinking = block.get("thinking")
+            return [self.acc.reasoning(thinking)] if isinstance(thinking, str) and thinking else []
+        if block_type in ("tool_use", "server_tool_use"):
+            tool = self._tools[index] = len(self._tools)
+            self._tool_input[tool] = block.get("input", {})
+            call_id = block.get("id") if isinstance(block.get("id"), str) else None
+            name = _string(block, "name", "tool_use block")
+            return [self.acc.tool_call(tool, "", call_id, name)]
+        return []  # redacted_thinking, server tool results...: nothing to show
+
+    def _block_delta(self, payload: Mapping[str, Any]) -> list[Event]:
+        index = get_int(payload, "index")
+        delta = _object(payload.get("delta"), "content_block_delta.delta")
+        delta_type = delta.get("type")
+        if delta_type == "text_delta":
+            return [self.acc.text(_string(delta, "text", "text_delta"))]
+        if delta_type == "thinking_delta":
+            return [self.acc.reasoning(_string(delta, "thinking", "thinking_delta"))]
+        if delta_type == "input_json_delta":
+            tool = self._tools.get(index) if index is not None else None
+            if tool is None:
+                raise RemoteProtocolError(
+                    f"Anthropic input_json_delta for block {index} which is not a tool_use"
+                )
+            fragment = _string(delta, "partial_json", "input_json_delta")
+            if not fragment:
+                return []  # the API opens every tool input with an empty fragment
+            self._tool_fragments.add(tool)
+            return [self.acc.tool_call(tool, fragment)]
+        return []  # signature_delta (opaque), citations_delta, future types
+
+    def _block_stop(self, payload: Mapping[str, Any]) -> list[Event]:
+        index = get_int(payload, "index")
+        tool = self._tools.get(index) if index is not None else None
+        if tool is not None and tool not in self._tool_fragments:
+            # No input_json_delta at all: the start block's input is the whole input.
+            start_input = self._tool_input.get(tool)
+            self.acc.set_tool_arguments(
+                tool, dumps(start_input if start_input is not None else {}).decode()
+            )
+        return []
+
+    def _message_delta(self, payload: Mapping[str, Any]) -> list[Event]:
+        delta = payload.get("delta")
+        if isinstance(delta, Mapping):
+            reason = delta.get("stop_reason")
+            if isinstance(reason, str):
+                self._stop_reason = reason
+        self._usage.update(payload.get("usage"))
+        return []
+
+    def _message_stop(self, payload: Mapping[str, Any]) -> list[Event]:
+        return [self.acc.done(self._stop_reason, self._usage.result())]
+
+    def _error(self, payload: Mapping[str, Any]) -> list[Event]:
+        return [_provider_error(self.acc, payload)]
+
+    def end(self) -> Event:
+        where = "before message_stop" if self._started else "before message_start"
+        return self.acc.error("incomplete", f"the Anthropic stream ended {where}")
+
+
+_HANDLERS: Final = {
+    "message_start": AnthropicStreamDecoder._message_start,
+    "content_block_start": AnthropicStreamDecoder._block_start,
+    "content_block_delta": AnthropicStreamDecoder._block_delta,
+    "content_block_stop": AnthropicStreamDecoder._block_stop,
+    "message_delta": AnthropicStreamDecoder._message_delta,
+    "message_stop": AnthropicStreamDecoder._message_stop,
+    "error": AnthropicStreamDecoder._error,
+}
+
+
+# --- request building ---------------------------------------------------------------------
+def _tool_input(arguments: str, name: str) -> Any:
+    """A tool call's arguments as the object ``tool_use.input`` needs."""
+    if not arguments.strip():
+        return {}
+    try:
+        value = loads(arguments)
+    except ValueError:
+        raise ValueError(f"the arguments of tool call {name!r} are not valid JSON") from None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")
+    return value
+
+
+def _assistant_content(message: Message) -> str | list[dict[str, Any]]:
+    if not message.tool_calls:
+        return message.content or ""
+    blocks: list[dict[str, Any]] = []
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    for call in message.tool_calls:
+        if not call.id:
+            raise ValueError(
+                f"tool call {call.name!r} has no id; Anthropic needs one to match its result"
+            )
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": call.name,
+                "input": _tool_input(call.arguments, call.name),
+            }
+        )
+    return blocks
+
+
+def _messages(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(system texts, Messages API messages). Tool results become ``tool_result`` blocks
+    of one user message, which also takes a user text that directly follows them: the API
+    wants every result of a parallel call in the user turn after the assistant's."""
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+    open_results: list[dict[str, Any]] | None = None  # the user turn holding tool results
+    for message in messages:
+        if message.role in ("system", "developer"):
+            system.append(message.content or "")
+            continue
+        if message.role == "tool":
+            block = {
+                "type": "tool_result",
+                "tool_use_id": message.tool_call_id,
+                "content": message.content or "",
+            }
+            if open_results is None:
+                open_results = [block]
+                out.append({"role": "user", "content": open_results})
+            else:
+                open_results.append(block)
+            continue
+        if message.role == "user" and open_results is not None:
+            open_results.append({"type": "text", "text": message.content or ""})
+            open_results = None
+            continue
+        open_results = None
+        if message.role == "assistant":
+            out.append({"role": "assistant", "content": _assistant_content(message)})
+        else:
+            out.append({"role": "user", "content": message.content or ""})
+    return system, out
+
+
+def _messages_target(endpoint: Endpoint) -> str:
+    # The provider's base URL has no /v1; a user's ".../v1" must not become /v1/v1.
+    if endpoint.path_prefix.endswith("/v1"):
+        return endpoint.url("/messages")
+    return endpoint.url("/v1/messages")
+
+
+# --- rendering (replay server, tests) -------------------------------------------------------
+def _sse(event: str, payload: Mapping[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + dumps(payload) + b"\n\n"
+
+
+def _render_usage(usage: Usage | None, output: bool) -> dict[str, int]:
+    if usage is None:
+        return {}
+    fields: dict[str, int] = {}
+    if usage.input_tokens is not None:
+        fields["input_tokens"] = usage.input_tokens
+    if usage.cached_tokens is not None:
+        fields["cache_read_input_tokens"] = usage.cached_tokens
+    if output and usage.output_tokens is not None:
+        fields["output_tokens"] = usage.output_tokens
+    return fields
+
+
+def _split_json(arguments: str) -> list[str]:
+    """Argument text in pieces, as ``input_json_delta`` fragments arrive."""
+    return [arguments[i : i + 12] for i in range(0, len(arguments), 12)]
+
+
+class AnthropicDialect(Dialect):
+    """Anthropic Messages. ``Endpoint.base_url`` is ``https://api.anthropic.com`` (a
+    trailing ``/v1`` is accepted); the key goes in ``x-api-key``."""
+
+    name = "anthropic"
+
+    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
+        system, messages = _messages(tuple(request.messages))
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        }
+        if len(system) == 1:
+            body["system"] = system[0]
+        elif system:
+            body["system"] = [{"type": "text", "text": text} for text in system]
+        body["messages"] = messages
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop_list:
+            body["stop_sequences"] = list(request.stop_list)
+        if request.tool_list:
+            body["tools"] = [
+                {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "input_schema": dict(tool.parameters),
+                }
+                for tool in request.tool_list
+            ]
+        if request.tool_choice is not None:
+            choice = _TOOL_CHOICE.get(request.tool_choice)
+            body["tool_choice"] = (
+                {"type": choice} if choice else {"type": "tool", "name": request.tool_choice}
+            )
+        if request.stream:
+            body["stream"] = True
+        if request.extra:
+            body.update(request.extra)
+        own = {name.lower() for name in endpoint.headers}
+        headers = [
+            (name, value)
+            for name, value in (
+                ("x-api-key", endpoint.api_key),
+                ("anthropic-version", API_VERSION),
+            )
+            if value is not None and name not in own  # the caller's headers win
+        ]
+        headers.extend(endpoint.headers.items())
+        return HTTPRequest("POST", _messages_target(endpoint), tuple(headers), dumps(body))
+
+    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
+        return AnthropicStreamDecoder()
+
+    def decode_body(self, body: Any) -> list[Event]:
+        decoder = AnthropicStreamDecoder()
+        message = _object(body, "response body")
+        if message.get("type") == "error":
+            return [_provider_error(decoder.acc, message)]
+        content = message.get("content")
+        if not isinstance(content, list):
+            raise RemoteProtocolError("Anthropic response body has no content list")
+        acc = decoder.acc
+        events: list[Event] = []
+        tools = 0
+        for block in content:
+            block = _object(block, "content block")
+            block_type = block.get("type")
+            if block_type == "text":
+                events.append(acc.text(_string(block, "text", "text block")))
+            elif block_type == "thinking":
+                events.append(acc.reasoning(_string(block, "thinking", "thinking block")))
+            elif block_type in ("tool_use", "server_tool_use"):
+                call_id = block.get("id") if isinstance(block.get("id"), str) else None
+                arguments = dumps(block.get("input", {})).decode()
+                name = _string(block, "name", "tool_use block")
+                events.append(acc.tool_call(tools, arguments, call_id, name))
+                tools += 1
+        usage = _Usage()
+        usage.update(message.get("usage"))
+        reason = message.get("stop_reason")
+        events.append(acc.done(reason if isinstance(reason, str) else None, usage.result()))
+        return events
+
+    # --- the server side ------------------------------------------------------------------
+    def matches(self, method: str, target: str) -> bool:
+        return method == "POST" and target.split("?", 1)[0].endswith("/v1/messages")
+
+    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
+        return body.get("stream") is True
+
+    def render_stream(self, script: Script) -> list[bytes]:
+        message: dict[str, Any] = {
+            "id": script.response_id,
+            "type": "message",
+            "role": "assistant",
+            "model": script.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": _render_usage(script.usage, output=False),
+        }
+        out = [
+            _sse("message_start", {"type": "message_start", "message": message}),
+            _sse("ping", {"type": "ping"}),
+        ]
+        index = 0
+
+        def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
+            nonlocal index
+            out.append(
+                _sse(
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": start},
+                )
+            )
+            for delta in deltas:
+                out.append(
+                    _sse(
+                        "content_block_delta",
+                        {"type": "content_block_delta", "index": index, "delta": delta},
+                    )
+                )
+            out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+            index += 1
+
+        if script.reasoning:
+            block(
+                {"type": "thinking", "thinking": "", "signature": ""},
+                [{"type": "thinking_delta", "thinking": p} for p in script.reasoning_pieces()]
+                + [{"type": "signature_delta", "signature": "c2lnbmF0dXJl"}],
+            )
+        if script.text or not script.tool_calls:
+            pieces = script.text_pieces()
+            block(
+                {"type": "text", "text": ""},
+                [{"type": "text_delta", "text": p} for p in pieces],
+            )
+        for n, call in enumerate(script.tool_calls):
+            block(
+                {
+                    "type": "tool_use",
+                    "id": call.id or f"toolu_replay_{n}",
+                    "name": call.name,
+                    "input": {},
+                },
+                [{"type": "input_json_delta", "partial_json": ""}]
+                + [
+                    {"type": "input_json_delta", "partial_json": p}
+                    for p in _split_json(call.arguments)
+                ],
+            )
+        delta_usage = {}
+        if script.usage is not None and script.usage.output_tokens is not None:
+            delta_usage = {"output_tokens": script.usage.output_tokens}
+        reason = _STOP_REASON.get(script.finish_reason, script.finish_reason)
+        out.append(
+            _sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": reason, "stop_sequence": None},
+                    "usage": delta_usage,
+                },
+            )
+        )
+        out.append(_sse("message_stop", {"type": "message_stop"}))
+        return out
+
+    def render_body(self, script: Script) -> bytes:
+        content: list[dict[str, Any]] = []
+        if script.reasoning:
+            content.append(
+                {"type": "thinking", "thinking": script.reasoning, "signature": "c2lnbmF0dXJl"}
+            )
+        if script.text or not script.tool_calls:
+            content.append({"type": "text", "text": script.text})
+        for n, call in enumerate(script.tool_calls):
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": call.id or f"toolu_replay_{n}",
+                    "name": call.name,
+                    "input": _tool_input(call.arguments, call.name),
+                }
+            )
+        return dumps(
+            {
+                "id": script.response_id,
+                "type": "message",
+                "role": "assistant",
+                "model": script.model,
+                "content": content,
+                "stop_reason": _STOP_REASON.get(script.finish_reason, script.finish_reason),
+                "stop_sequence": None,
+                "usage": _render_usage(script.usage, output=True),
+            }
+        )
+
+    def render_error(self, status: int, message: str) -> bytes:
+        error_type = _ERROR_TYPE_BY_STATUS.get(
+            status, "api_error" if status >= 500 else "invalid_request_error"
+        )
+        return dumps(
+            {
+                "type": "error",
+                "error": {"type": error_type, "message": message},
+                "request_id": "req_replay",
+            }
+        )
+
+    def render_stream_error(self, message: str) -> bytes:
+        return _sse(
+            "error",
+            {"type": "error", "error": {"type": "overloaded_error", "message": message}},
+        )
+
+
+DIALECT: Final = AnthropicDialect()
