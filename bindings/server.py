@@ -281,8 +281,12 @@ class _Replay:
             except h11.RemoteProtocolError as exc:
                 if conn.our_state is h11.SEND_RESPONSE:
                     status = exc.error_status_hint
-                    await self._send_whole(conn, writer, status, _openai_error(
-                        f"bad request: {exc}", "invalid_request_error", None, None))
+                    await self._send_whole(
+                        conn,
+                        writer,
+                        status,
+                        _openai_error(f"bad request: {exc}", "invalid_request_error", None, None),
+                    )
                 return None
             if event is h11.NEED_DATA:
                 data = await reader.read(_READ_SIZE)
@@ -293,8 +297,14 @@ class _Replay:
             elif isinstance(event, h11.Data):
                 size += len(event.data)
                 if size > _MAX_BODY:
-                    await self._send_whole(conn, writer, 413, _openai_error(
-                        "request body too large", "invalid_request_error", None, None))
+                    await self._send_whole(
+                        conn,
+                        writer,
+                        413,
+                        _openai_error(
+                            "request body too large", "invalid_request_error", None, None
+                        ),
+                    )
                     return None
                 body.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
@@ -416,8 +426,9 @@ class _Replay:
         status = fault.status if fault.status is not None else 500
         message = fault.message or f"replay fault: HTTP {status} {_reason(status).decode()}"
         headers: list[tuple[bytes, bytes]] = []
-        retry_after = fault.retry_after if fault.retry_after is not None else (
-            1.0 if status == 429 else None)
+        retry_after = (
+            fault.retry_after if fault.retry_after is not None else (1.0 if status == 429 else None)
+        )
         if retry_after is not None:
             value = f"{retry_after:g}" if retry_after != int(retry_after) else str(int(retry_after))
             headers.append((b"retry-after", value.encode()))
