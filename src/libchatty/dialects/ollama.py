@@ -1,0 +1,348 @@
+"""Ollama's native API (``"ollama"``): ``POST /api/chat``, streamed as NDJSON.
+
+Request: ``{"model", "messages", "stream", "tools", "options"}``. Streaming is Ollama's
+default, so ``"stream"`` is always sent explicitly (``false`` for one JSON body). Sampling
+settings live under ``"options"`` (``temperature``, ``top_p``, ``num_predict`` for
+``max_tokens``, ``stop``); an ``"options"`` mapping in ``ChatRequest.extra`` is merged into
+them rather than replacing them. ``Authorization: Bearer`` is sent only when the endpoint
+has a key (Ollama's cloud); a local server needs none. Ollama has no ``tool_choice``:
+``"none"`` is honoured by not sending the tools, other values are not expressible.
+
+Response: one JSON object per line. ``message.content`` is answer text,
+``message.thinking`` reasoning, ``message.tool_calls`` complete calls (``function.name``,
+``function.arguments`` as an object, reported as compact JSON text; Ollama sends no call
+id, newer servers may, and it is kept then). ``/api/generate`` lines carry ``response``
+(and ``thinking``) at the top level instead; both shapes are decoded. The line with
+``"done": true`` ends the answer: ``done_reason`` is the raw finish reason,
+``prompt_eval_count`` / ``eval_count`` the usage. An ``{"error": "..."}`` line is the
+provider reporting a failure inside the 200 stream. A body that ends without the done line
+is ``Error("incomplete")``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..endpoint import Endpoint
+from ..events import Delta, Error, Event
+from ..exceptions import RemoteProtocolError
+from ..request import ChatRequest, Message
+from ..script import Script
+from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+
+__all__ = ["DIALECT", "OllamaDialect", "OllamaStreamDecoder"]
+
+# Ollama's messages know system/user/assistant/tool; "developer" is an OpenAI notion
+# with the same meaning as a system prompt.
+_ROLES: Final = {"system": "system", "developer": "system", "user": "user"}
+
+# Script finish reasons (normalised) -> what Ollama writes. Ollama reports a plain "stop"
+# after tool calls and has no content filter.
+_DONE_REASONS: Final = {"stop": "stop", "length": "length", "tool_calls": "stop"}
+
+# Tool calls per response: far above what any model emits, low enough to bound memory.
+_MAX_TOOL_CALLS: Final = 1024
+# Error messages are for humans; a server that sends megabytes gets them cut here.
+_MAX_MESSAGE: Final = 2000
+
+# Words in an Ollama error line that say the server, not the request, is the problem
+# ("server busy, please try again.  maximum pending requests exceeded").
+_OVERLOADED_HINTS: Final = ("server busy", "overloaded", "try again")
+
+
+def _string(value: Any, what: str) -> str:
+    """``value`` when it is a string, ``""`` for null/missing; anything else is the
+    peer's fault."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RemoteProtocolError(f"Ollama sent {what} as {type(value).__name__}, not a string")
+    return value
+
+
+class OllamaStreamDecoder(StreamDecoder):
+    """Decodes ``/api/chat`` and ``/api/generate`` lines (streamed or as one body).
+
+    Every tool call Ollama sends is complete, so each one gets the next tool index
+    (the wire's ``function.index`` restarts per line and is omitted for 0).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tool_count = 0
+
+    def json_line(self, value: Any) -> list[Event]:
+        if not isinstance(value, dict):
+            raise RemoteProtocolError(
+                f"expected one JSON object per line, got {type(value).__name__}"
+            )
+        if value.get("error") is not None:
+            return [self._provider_error(value["error"])]
+        events: list[Event] = []
+        message = value.get("message")
+        if message is not None:
+            if not isinstance(message, dict):
+                raise RemoteProtocolError("Ollama sent 'message' that is not an object")
+            self._pieces(message.get("thinking"), message.get("content"), events)
+            calls = message.get("tool_calls")
+            if calls:
+                self._tool_calls(calls, events)
+        # /api/generate puts the pieces at the top level.
+        self._pieces(value.get("thinking"), value.get("response"), events)
+        if value.get("done") is True:
+            events.append(self._done(value))
+        return events
+
+    def end(self) -> Event:
+        return self.acc.error(
+            "incomplete",
+            "the Ollama stream ended before its final 'done' line",
+            status=200,
+        )
+
+    # --- pieces -------------------------------------------------------------------------
+    def _pieces(self, thinking: Any, content: Any, events: list[Event]) -> None:
+        reasoning = _string(thinking, "'thinking'")
+        if reasoning:
+            events.append(self.acc.reasoning(reasoning))
+        text = _string(content, "'content'")
+        if text:
+            events.append(self.acc.text(text))
+
+    def _tool_calls(self, calls: Any, events: list[Event]) -> None:
+        if not isinstance(calls, list):
+            raise RemoteProtocolError("Ollama sent 'tool_calls' that is not a list")
+        if self._tool_count + len(calls) > _MAX_TOOL_CALLS:
+            raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
+        for call in calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict):
+                raise RemoteProtocolError("Ollama sent a tool call without a 'function' object")
+            name = _string(function.get("name"), "a tool call's name")
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                text = arguments
+            elif arguments is None:
+                text = "{}"
+            else:
+                text = dumps(arguments).decode()
+            call_id = call.get("id")
+            events.append(
+                self.acc.tool_call(
+                    self._tool_count,
+                    text,
+                    id=call_id if isinstance(call_id, str) and call_id else None,
+                    name=name,
+                )
+            )
+            self._tool_count += 1
+
+    # --- endings ------------------------------------------------------------------------
+    def _done(self, value: Mapping[str, Any]) -> Event:
+        reason = value.get("done_reason")
+        # Servers before done_reason existed (2024) ended every answer with a plain stop.
+        raw = reason if isinstance(reason, str) and reason else "stop"
+        usage = make_usage(get_int(value, "prompt_eval_count"), get_int(value, "eval_count"))
+        return self.acc.done(raw, usage)
+
+    def _provider_error(self, error: Any) -> Error:
+        if isinstance(error, dict):  # not Ollama's shape, but proxies wrap errors so
+            message = error.get("message")
+            error = message if isinstance(message, str) else json.dumps(error)
+        message = str(error)[:_MAX_MESSAGE] or "Ollama reported an error"
+        lowered = message.lower()
+        overloaded = any(hint in lowered for hint in _OVERLOADED_HINTS)
+        return self.acc.error(
+            "overloaded" if overloaded else "provider",
+            message,
+            status=200,
+            retryable=overloaded,
+        )
+
+
+def _arguments_object(text: str, what: str) -> Any:
+    """A tool call's JSON arguments as the object Ollama wants (``{}`` for empty)."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{what}: arguments must be JSON for Ollama") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what}: arguments must be a JSON object for Ollama")
+    return value
+
+
+def _message(message: Message, tool_names: dict[str, str]) -> dict[str, Any]:
+    role = message.role
+    if role == "assistant":
+        out: dict[str, Any] = {"role": "assistant", "content": message.content or ""}
+        if message.tool_calls:
+            calls = []
+            for call in message.tool_calls:
+                if call.id:
+                    tool_names[call.id] = call.name
+                what = f"Message.tool_calls ({call.name!r})"
+                arguments = _arguments_object(call.arguments, what)
+                calls.append({"function": {"name": call.name, "arguments": arguments}})
+            out["tool_calls"] = calls
+        return out
+    if role == "tool":
+        out = {"role": "tool", "content": message.content or ""}
+        # Ollama matches a result to its call by tool name; the id is not part of its API.
+        name = message.name or tool_names.get(message.tool_call_id or "")
+        if name:
+            out["tool_name"] = name
+        return out
+    return {"role": _ROLES[role], "content": message.content or ""}
+
+
+def _iso_time(epoch: int) -> str:
+    """``epoch`` seconds as RFC 3339 UTC, as Ollama's ``created_at`` (no clock read)."""
+    days, seconds = divmod(epoch, 86400)
+    # Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    hour, rest = divmod(seconds, 3600)
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+
+def _script_tool_calls(script: Script) -> list[dict[str, Any]]:
+    calls = []
+    for index, call in enumerate(script.tool_calls):
+        try:
+            arguments: Any = json.loads(call.arguments) if call.arguments.strip() else {}
+        except ValueError:
+            arguments = call.arguments  # not JSON: send the text as it is
+        function: dict[str, Any] = {"name": call.name, "arguments": arguments}
+        if index:  # Go's omitempty drops index 0
+            function = {"index": index, **function}
+        calls.append({"function": function})
+    return calls
+
+
+class OllamaDialect(Dialect):
+    """Ollama's native ``/api/chat`` (and the decoding of ``/api/generate``)."""
+
+    name = "ollama"
+    framing = "ndjson"
+
+    # --- the client side ----------------------------------------------------------------
+    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
+        tool_names: dict[str, str] = {}
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [_message(m, tool_names) for m in request.messages],
+            "stream": request.stream,
+        }
+        if request.tool_list and request.tool_choice != "none":
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": dict(tool.parameters),
+                    },
+                }
+                for tool in request.tool_list
+            ]
+        options: dict[str, Any] = {}
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if request.top_p is not None:
+            options["top_p"] = request.top_p
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.stop_list:
+            options["stop"] = list(request.stop_list)
+        extra = dict(request.extra or {})
+        extra_options = extra.pop("options", None)
+        if isinstance(extra_options, Mapping):
+            options.update(extra_options)
+        elif extra_options is not None:
+            raise ValueError("ChatRequest.extra['options'] must be a mapping for Ollama")
+        if options:
+            body["options"] = options
+        body.update(extra)
+        headers: list[tuple[str, str]] = []
+        if endpoint.api_key and not any(k.lower() == "authorization" for k in endpoint.headers):
+            headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
+        headers.extend(endpoint.headers.items())
+        return HTTPRequest("POST", endpoint.url("/api/chat"), tuple(headers), dumps(body))
+
+    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
+        return OllamaStreamDecoder()
+
+    def decode_body(self, body: Any) -> list[Event]:
+        """One ``/api/chat`` (or ``/api/generate``) object. Its ``done`` flag is not
+        required: the HTTP framing already says the body is whole."""
+        decoder = OllamaStreamDecoder()
+        events = decoder.json_line(body)
+        if not events or isinstance(events[-1], Delta):
+            events.append(decoder._done(body))
+        return events
+
+    # --- the server side ----------------------------------------------------------------
+    def matches(self, method: str, target: str) -> bool:
+        path = target.split("?", 1)[0]
+        return method == "POST" and (path.endswith("/api/chat") or path.endswith("/api/generate"))
+
+    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
+        return body.get("stream", True) is not False  # Ollama streams unless told not to
+
+    def _line(self, script: Script, **fields: Any) -> dict[str, Any]:
+        return {"model": script.model, "created_at": _iso_time(script.created), **fields}
+
+    def _final(self, script: Script, message: dict[str, Any]) -> dict[str, Any]:
+        line = self._line(script, message=message)
+        line["done_reason"] = _DONE_REASONS.get(script.finish_reason, "stop")
+        line["done"] = True
+        usage = script.usage
+        if usage is not None:
+            if usage.input_tokens is not None:
+                line["prompt_eval_count"] = usage.input_tokens
+            if usage.output_tokens is not None:
+                line["eval_count"] = usage.output_tokens
+        return line
+
+    def render_stream(self, script: Script) -> list[bytes]:
+        lines: list[dict[str, Any]] = []
+        for piece in script.reasoning_pieces():
+            message = {"role": "assistant", "content": "", "thinking": piece}
+            lines.append(self._line(script, message=message, done=False))
+        for piece in script.text_pieces():
+            message = {"role": "assistant", "content": piece}
+            lines.append(self._line(script, message=message, done=False))
+        if script.tool_calls:
+            calls = _script_tool_calls(script)
+            message_with_calls = {"role": "assistant", "content": "", "tool_calls": calls}
+            lines.append(self._line(script, message=message_with_calls, done=False))
+        lines.append(self._final(script, {"role": "assistant", "content": ""}))
+        return [dumps(line) + b"\n" for line in lines]
+
+    def render_body(self, script: Script) -> bytes:
+        message: dict[str, Any] = {"role": "assistant", "content": script.text}
+        if script.reasoning:
+            message["thinking"] = script.reasoning
+        if script.tool_calls:
+            message["tool_calls"] = _script_tool_calls(script)
+        return dumps(self._final(script, message))
+
+    def render_error(self, status: int, message: str) -> bytes:
+        return dumps({"error": message})
+
+    def render_stream_error(self, message: str) -> bytes:
+        return dumps({"error": message}) + b"\n"
+
+
+DIALECT: Final = OllamaDialect()

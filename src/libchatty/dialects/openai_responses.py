@@ -1,0 +1,644 @@
+"""OpenAI's Responses API (``"openai-responses"``): ``POST {base}/responses``.
+
+Request: ``{"model", "instructions", "input", "stream", ...}``. The leading system and
+developer messages become ``instructions`` (later ones stay in ``input`` with their role);
+the other messages become input items: ``{"role", "content"}`` messages, a
+``function_call`` item per tool call an assistant made and a ``function_call_output`` item
+per tool result, tied by ``call_id``. ``max_tokens`` is sent as ``max_output_tokens``.
+The Responses API has no stop sequences: a request with ``stop`` raises ``ValueError``
+rather than being silently answered without them.
+
+Stream: SSE events named by ``event:`` and, authoritatively, by the ``type`` in their data.
+Answer text is ``response.output_text.delta``, reasoning
+``response.reasoning_summary_text.delta`` (and ``response.reasoning_text.delta`` where a
+server streams raw reasoning), refusals ``response.refusal.delta``. A function call opens
+with ``response.output_item.added`` (its ``call_id`` is the tool call id to send back, not
+the ``fc_`` item id), grows by ``response.function_call_arguments.delta`` and is settled
+by ``.done``, whose complete arguments replace the fragments. ``response.completed`` ends
+the answer (raw finish ``"completed"``) and ``response.incomplete`` too (raw finish
+``incomplete_details.reason``, e.g. ``max_output_tokens``); ``response.failed`` and the
+``error`` event end it with an ``Error``. There is no ``[DONE]``: a body that ends without
+one of those events is ``Error("incomplete")``. Unknown event types (built-in tools,
+annotations, new features) are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
+from typing import Any, Final
+
+from ..accumulate import Accumulator
+from ..endpoint import Endpoint
+from ..events import Delta, Error, Event, ToolCall, Usage
+from ..exceptions import RemoteProtocolError
+from ..request import ChatRequest, Message
+from ..script import Script, split_tokens
+from ..sse import ServerSentEvent
+from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+
+__all__ = ["DIALECT", "OpenAIResponses", "OpenAIResponsesDecoder"]
+
+# Function calls per response: far above what any model emits, low enough to bound memory.
+_MAX_TOOL_CALLS: Final = 1024
+# Error messages are for humans; a server that sends megabytes gets them cut here.
+_MAX_MESSAGE: Final = 2000
+
+# The error ``code`` of an ``error`` event or a failed response -> (kind, retryable).
+# Anything else is a "provider" error, retryable when its code names a server fault.
+_ERROR_CODES: Final = {
+    "rate_limit_exceeded": ("rate_limit", True),
+    "insufficient_quota": ("billing", False),
+    "server_is_overloaded": ("overloaded", True),
+    "overloaded": ("overloaded", True),
+    "slow_down": ("overloaded", True),
+    "server_error": ("provider", True),
+}
+_RETRYABLE_WORDS: Final = ("server", "overload", "timeout", "unavailable", "internal")
+
+# Script finish reasons (normalised) -> ``incomplete_details.reason`` of an incomplete
+# response; the others complete normally.
+_INCOMPLETE_REASONS: Final = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+def _excerpt(text: str, limit: int = 80) -> str:
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def _text(value: Any, what: str) -> str:
+    if value is None:
+        return ""
+    if type(value) is not str:
+        raise RemoteProtocolError(f"{what} is not a string: {_excerpt(str(value))}")
+    return value
+
+
+def _usage_of(raw: Any) -> Usage | None:
+    if type(raw) is not dict:
+        return None
+    return make_usage(
+        get_int(raw, "input_tokens"),
+        get_int(raw, "output_tokens"),
+        get_int(raw, "total_tokens"),
+        get_int(raw.get("output_tokens_details"), "reasoning_tokens"),
+        get_int(raw.get("input_tokens_details"), "cached_tokens"),
+    )
+
+
+def _error_event(acc: Accumulator, error: Any, default: str) -> Error:
+    """An ``Error`` from ``{"code", "message", "type"}`` (an ``error`` event, or the
+    ``error`` of a failed response); ``status`` is 200, the stream's."""
+    if type(error) is dict and type(error.get("error")) is dict:
+        error = error["error"]  # some servers wrap it: {"type": "error", "error": {...}}
+    if type(error) is not dict:
+        message = error if type(error) is str and error else default
+        return acc.error("provider", message[:_MAX_MESSAGE], status=200)
+    raw_message = error.get("message")
+    message = raw_message if type(raw_message) is str and raw_message else default
+    code = error.get("code")
+    raw_type = error.get("type")
+    provider_type: str | None = None
+    if code is not None:
+        provider_type = str(code)
+    elif type(raw_type) is str and raw_type != "error":
+        provider_type = raw_type
+    kind, retryable = _ERROR_CODES.get(provider_type or "", ("provider", False))
+    if kind == "provider" and provider_type is not None:
+        lowered = provider_type.lower()
+        retryable = any(word in lowered for word in _RETRYABLE_WORDS)
+    return acc.error(
+        kind, message[:_MAX_MESSAGE], status=200, retryable=retryable, provider_type=provider_type
+    )
+
+
+def _response_of(value: dict[str, Any]) -> dict[str, Any]:
+    response = value.get("response")
+    if type(response) is not dict:
+        raise RemoteProtocolError(f"a {value.get('type')} event without a 'response' object")
+    return response
+
+
+def _incomplete_reason(response: Mapping[str, Any]) -> str:
+    details = response.get("incomplete_details")
+    reason = details.get("reason") if type(details) is dict else None
+    return reason if type(reason) is str and reason else "incomplete"
+
+
+class OpenAIResponsesDecoder(StreamDecoder):
+    """The state of one streamed response.
+
+    Dispatches on the data's ``type`` (the ``event:`` name when the data has none); the
+    table :attr:`_HANDLERS` lists every event that matters. Function calls are numbered in
+    the order they open (``Delta.index`` 0, 1, ...), whatever their ``output_index``.
+    Invalid JSON or a wrong shape raises :class:`RemoteProtocolError`.
+    """
+
+    __slots__ = ("_count", "_tools")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # item id and output index -> tool index (deltas carry both; either may be missing)
+        self._tools: dict[str | int, int] = {}
+        self._count = 0
+
+    def sse_event(self, event: ServerSentEvent) -> list[Event]:
+        data = event.data
+        if not data or data == "[DONE]":  # a keep-alive, or a proxy's OpenAI-chat habit
+            return []
+        try:
+            value = loads(data)
+        except ValueError:
+            if event.event == "error":
+                return [_error_event(self.acc, data, "the provider reported an error")]
+            raise RemoteProtocolError(f"invalid JSON in a data line: {_excerpt(data)}") from None
+        if type(value) is not dict:
+            raise RemoteProtocolError(f"a data line is not a JSON object: {_excerpt(data)}")
+        kind = value.get("type")
+        handler = _HANDLERS.get(kind if type(kind) is str else event.event)
+        return handler(self, value) if handler is not None else []
+
+    def end(self) -> Event:
+        return self.acc.error(
+            "incomplete",
+            "the stream ended before response.completed, response.incomplete or an error",
+            status=200,
+        )
+
+    # --- pieces -------------------------------------------------------------------------
+    def _on_text(self, value: dict[str, Any]) -> list[Event]:
+        piece = _text(value.get("delta"), "output_text.delta")
+        return [self.acc.text(piece)] if piece else []
+
+    def _on_reasoning(self, value: dict[str, Any]) -> list[Event]:
+        piece = _text(value.get("delta"), "a reasoning delta")
+        return [self.acc.reasoning(piece)] if piece else []
+
+    def _on_refusal(self, value: dict[str, Any]) -> list[Event]:
+        piece = _text(value.get("delta"), "refusal.delta")
+        return [self.acc.refusal(piece)] if piece else []
+
+    # --- function calls ------------------------------------------------------------------
+    def _keys(self, value: Mapping[str, Any], item_id: Any) -> list[str | int]:
+        keys: list[str | int] = []
+        if type(item_id) is str and item_id:
+            keys.append(item_id)
+        output_index = value.get("output_index")
+        if type(output_index) is int:
+            keys.append(output_index)
+        return keys
+
+    def _tool_index(self, keys: list[str | int]) -> tuple[int, bool]:
+        """The tool index for an item, and whether it is new. An event that names no
+        item continues the last call."""
+        if not keys:
+            return (self._count - 1, False) if self._count else self._new_tool(keys)
+        for key in keys:
+            index = self._tools.get(key)
+            if index is not None:
+                for other in keys:
+                    self._tools.setdefault(other, index)
+                return index, False
+        return self._new_tool(keys)
+
+    def _new_tool(self, keys: list[str | int]) -> tuple[int, bool]:
+        index = self._count
+        if index >= _MAX_TOOL_CALLS:
+            raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} function calls")
+        self._count += 1
+        for key in keys:
+            self._tools[key] = index
+        return index, True
+
+    def _on_item_added(self, value: dict[str, Any]) -> list[Event]:
+        item = value.get("item")
+        if type(item) is not dict or item.get("type") != "function_call":
+            return []
+        index, _ = self._tool_index(self._keys(value, item.get("id")))
+        return [self._call_head(index, item)]
+
+    def _call_head(self, index: int, item: dict[str, Any]) -> Delta:
+        call_id = item.get("call_id")
+        name = item.get("name")
+        return self.acc.tool_call(
+            index,
+            _text(item.get("arguments"), "function_call.arguments"),
+            id=call_id if type(call_id) is str and call_id else None,
+            name=name if type(name) is str and name else None,
+        )
+
+    def _on_arguments_delta(self, value: dict[str, Any]) -> list[Event]:
+        index, _ = self._tool_index(self._keys(value, value.get("item_id")))
+        piece = _text(value.get("delta"), "function_call_arguments.delta")
+        return [self.acc.tool_call(index, piece)] if piece else []
+
+    def _on_arguments_done(self, value: dict[str, Any]) -> list[Event]:
+        arguments = value.get("arguments")
+        if type(arguments) is str:
+            index, _ = self._tool_index(self._keys(value, value.get("item_id")))
+            self.acc.set_tool_arguments(index, arguments)
+        return []
+
+    def _on_item_done(self, value: dict[str, Any]) -> list[Event]:
+        item = value.get("item")
+        if type(item) is not dict or item.get("type") != "function_call":
+            return []
+        index, new = self._tool_index(self._keys(value, item.get("id")))
+        if new:  # the call was never announced: report it whole now
+            return [self._call_head(index, item)]
+        arguments = item.get("arguments")
+        if type(arguments) is str:
+            self.acc.set_tool_arguments(index, arguments)
+        return []
+
+    # --- endings ------------------------------------------------------------------------
+    def _on_completed(self, value: dict[str, Any]) -> list[Event]:
+        response = _response_of(value)
+        status = response.get("status")
+        raw = status if type(status) is str and status else "completed"
+        return [self.acc.done(raw, _usage_of(response.get("usage")))]
+
+    def _on_incomplete(self, value: dict[str, Any]) -> list[Event]:
+        response = _response_of(value)
+        return [self.acc.done(_incomplete_reason(response), _usage_of(response.get("usage")))]
+
+    def _on_failed(self, value: dict[str, Any]) -> list[Event]:
+        response = _response_of(value)
+        return [_error_event(self.acc, response.get("error"), "the response failed")]
+
+    def _on_error(self, value: dict[str, Any]) -> list[Event]:
+        return [_error_event(self.acc, value, "the provider reported an error")]
+
+
+_HANDLERS: Final = {
+    "response.output_text.delta": OpenAIResponsesDecoder._on_text,
+    "response.reasoning_summary_text.delta": OpenAIResponsesDecoder._on_reasoning,
+    "response.reasoning_text.delta": OpenAIResponsesDecoder._on_reasoning,
+    "response.refusal.delta": OpenAIResponsesDecoder._on_refusal,
+    "response.output_item.added": OpenAIResponsesDecoder._on_item_added,
+    "response.function_call_arguments.delta": OpenAIResponsesDecoder._on_arguments_delta,
+    "response.function_call_arguments.done": OpenAIResponsesDecoder._on_arguments_done,
+    "response.output_item.done": OpenAIResponsesDecoder._on_item_done,
+    "response.completed": OpenAIResponsesDecoder._on_completed,
+    "response.incomplete": OpenAIResponsesDecoder._on_incomplete,
+    "response.failed": OpenAIResponsesDecoder._on_failed,
+    "error": OpenAIResponsesDecoder._on_error,
+}
+
+
+# ------------------------------------------------------------------------------------------
+# Whole (non-streamed) responses
+# ------------------------------------------------------------------------------------------
+def _decode_item(acc: Accumulator, item: Any, out: list[Event], tools: int) -> int:
+    """The events of one output item; returns the number of function calls so far."""
+    if type(item) is not dict:
+        raise RemoteProtocolError("an output item is not a JSON object")
+    kind = item.get("type")
+    if kind == "message":
+        for part in item.get("content") or ():
+            if type(part) is not dict:
+                raise RemoteProtocolError("a content part is not a JSON object")
+            if part.get("type") == "output_text":
+                piece = _text(part.get("text"), "output_text.text")
+                if piece:
+                    out.append(acc.text(piece))
+            elif part.get("type") == "refusal":
+                piece = _text(part.get("refusal"), "refusal.refusal")
+                if piece:
+                    out.append(acc.refusal(piece))
+    elif kind == "reasoning":
+        for part in (*(item.get("summary") or ()), *(item.get("content") or ())):
+            if type(part) is dict and part.get("type") in ("summary_text", "reasoning_text"):
+                piece = _text(part.get("text"), "reasoning text")
+                if piece:
+                    out.append(acc.reasoning(piece))
+    elif kind == "function_call":
+        if tools >= _MAX_TOOL_CALLS:
+            raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} function calls")
+        call_id = item.get("call_id")
+        name = item.get("name")
+        out.append(
+            acc.tool_call(
+                tools,
+                _text(item.get("arguments"), "function_call.arguments"),
+                id=call_id if type(call_id) is str and call_id else None,
+                name=name if type(name) is str and name else None,
+            )
+        )
+        tools += 1
+    return tools
+
+
+# ------------------------------------------------------------------------------------------
+# Requests
+# ------------------------------------------------------------------------------------------
+def _input_items(messages: tuple[Message, ...]) -> tuple[str | None, list[dict[str, Any]]]:
+    """``(instructions, input items)`` for the conversation."""
+    start = 0
+    while start < len(messages) and messages[start].role in ("system", "developer"):
+        start += 1
+    instructions = "\n\n".join(m.content or "" for m in messages[:start]) if start else None
+    items: list[dict[str, Any]] = []
+    for message in messages[start:]:
+        if message.role == "tool":
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": message.tool_call_id,
+                    "output": message.content or "",
+                }
+            )
+            continue
+        if message.content or not message.tool_calls:
+            items.append({"role": message.role, "content": message.content or ""})
+        for call in message.tool_calls:
+            if not call.id:
+                raise ValueError(
+                    f"Message.tool_calls ({call.name!r}): the Responses API needs the call id"
+                )
+            items.append(
+                {
+                    "type": "function_call",
+                    "call_id": call.id,
+                    "name": call.name,
+                    "arguments": call.arguments or "{}",
+                }
+            )
+    return instructions, items
+
+
+def _tool_choice(choice: str) -> str | dict[str, Any]:
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "name": choice}
+
+
+# ------------------------------------------------------------------------------------------
+# Rendering (replay server and tests)
+# ------------------------------------------------------------------------------------------
+class _Renderer:
+    """Numbers the events of one rendered stream (``sequence_number``)."""
+
+    def __init__(self) -> None:
+        self.events: list[bytes] = []
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        value = {"type": kind, **fields, "sequence_number": len(self.events)}
+        self.events.append(b"event: " + kind.encode() + b"\ndata: " + dumps(value) + b"\n\n")
+
+
+def _wire_usage(usage: Usage | None) -> dict[str, Any] | None:
+    if usage is None:
+        return None
+    wire: dict[str, Any] = {"input_tokens": usage.input_tokens}
+    if usage.cached_tokens is not None:
+        wire["input_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    wire["output_tokens"] = usage.output_tokens
+    if usage.reasoning_tokens is not None:
+        wire["output_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    wire["total_tokens"] = usage.total_tokens
+    return wire
+
+
+def _output_items(script: Script) -> list[dict[str, Any]]:
+    """The finished output items of ``script``: reasoning, message, function calls."""
+    rid = script.response_id
+    items: list[dict[str, Any]] = []
+    if script.reasoning:
+        summary = [{"type": "summary_text", "text": script.reasoning}]
+        items.append({"id": f"rs_{rid}", "type": "reasoning", "summary": summary})
+    if script.text or not script.tool_calls:
+        part = {"type": "output_text", "annotations": [], "text": script.text}
+        items.append(
+            {
+                "id": f"msg_{rid}",
+                "type": "message",
+                "status": "completed",
+                "content": [part],
+                "role": "assistant",
+            }
+        )
+    items.extend(_function_item(script, i, call) for i, call in enumerate(script.tool_calls))
+    return items
+
+
+def _function_item(script: Script, index: int, call: ToolCall) -> dict[str, Any]:
+    return {
+        "id": f"fc_{script.response_id}_{index}",
+        "type": "function_call",
+        "status": "completed",
+        "arguments": call.arguments,
+        "call_id": call.id or f"call_{index}",
+        "name": call.name,
+    }
+
+
+def _response(script: Script, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
+    reason = _INCOMPLETE_REASONS.get(script.finish_reason) if status != "in_progress" else None
+    return {
+        "id": f"resp_{script.response_id}",
+        "object": "response",
+        "created_at": script.created,
+        "status": "incomplete" if reason else status,
+        "error": None,
+        "incomplete_details": {"reason": reason} if reason else None,
+        "model": script.model,
+        "output": output,
+        "usage": _wire_usage(script.usage) if status != "in_progress" else None,
+    }
+
+
+def _arguments_pieces(arguments: str) -> list[str]:
+    """Argument fragments as a model streams them: a few characters at a time."""
+    pieces = split_tokens(arguments)
+    if len(pieces) > 1:
+        return pieces
+    return [arguments[i : i + 8] for i in range(0, len(arguments), 8)]
+
+
+# ------------------------------------------------------------------------------------------
+# The dialect
+# ------------------------------------------------------------------------------------------
+class OpenAIResponses(Dialect):
+    """OpenAI's Responses API."""
+
+    name = "openai-responses"
+
+    # --- the client side ------------------------------------------------------------------
+    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
+        """``POST {prefix}/responses`` with a Bearer key (unless the endpoint's own headers
+        carry ``Authorization``); only the fields that are set; ``"stream": true`` only
+        when streaming; ``request.extra`` last."""
+        if request.stop_list:
+            raise ValueError("ChatRequest.stop: the Responses API has no stop sequences")
+        headers: list[tuple[str, str]] = []
+        if endpoint.api_key and not any(k.lower() == "authorization" for k in endpoint.headers):
+            headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
+        headers.extend(endpoint.headers.items())
+        instructions, items = _input_items(tuple(request.messages))
+        body: dict[str, Any] = {"model": request.model}
+        if instructions is not None:
+            body["instructions"] = instructions
+        body["input"] = items
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.max_tokens is not None:
+            body["max_output_tokens"] = request.max_tokens
+        if request.tools is not None:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": dict(tool.parameters),
+                }
+                for tool in request.tool_list
+            ]
+        if request.tool_choice is not None:
+            body["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.stream:
+            body["stream"] = True
+        if request.extra:
+            body.update(request.extra)
+        return HTTPRequest("POST", endpoint.url("/responses"), tuple(headers), dumps(body))
+
+    def stream_decoder(self, request: ChatRequest) -> OpenAIResponsesDecoder:
+        return OpenAIResponsesDecoder()
+
+    def decode_body(self, body: Any) -> list[Event]:
+        """A ``response`` object: a ``Delta`` per reasoning summary, text, refusal and
+        function call in output order, then ``Done`` (``completed``, or the
+        ``incomplete_details.reason``) or ``Error`` (``failed``, an ``error`` envelope,
+        or a response still in progress)."""
+        if type(body) is not dict:
+            raise RemoteProtocolError("the response body is not a JSON object")
+        acc = Accumulator()
+        status = body.get("status")
+        if body.get("error") is not None and ("output" not in body or status == "failed"):
+            return [_error_event(acc, body["error"], "the response failed")]
+        output = body.get("output")
+        if type(output) is not list:
+            raise RemoteProtocolError("the response body has no 'output' list")
+        out: list[Event] = []
+        tools = 0
+        for item in output:
+            tools = _decode_item(acc, item, out, tools)
+        usage = _usage_of(body.get("usage"))
+        if status in ("completed", None):
+            out.append(acc.done("completed", usage))
+        elif status == "incomplete":
+            out.append(acc.done(_incomplete_reason(body), usage))
+        else:  # queued / in_progress (background mode), cancelled, failed without an error
+            out.append(acc.error("provider", f"the response is {status!r}", status=200))
+        return out
+
+    # --- the server side --------------------------------------------------------------------
+    def matches(self, method: str, target: str) -> bool:
+        return method == "POST" and target.partition("?")[0].endswith("/responses")
+
+    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
+        return body.get("stream") is True
+
+    def render_stream(self, script: Script) -> list[bytes]:
+        """The event sequence the API sends: created, in_progress, then per output item
+        added / deltas / done (reasoning summary, message text, function calls), then
+        ``response.completed`` (or ``response.incomplete`` for length and content filter)."""
+        r = _Renderer()
+        r.emit("response.created", response=_response(script, "in_progress", []))
+        r.emit("response.in_progress", response=_response(script, "in_progress", []))
+        items = _output_items(script)
+        for output_index, item in enumerate(items):
+            item_id = item["id"]
+            at: dict[str, Any] = {"item_id": item_id, "output_index": output_index}
+            kind = item["type"]
+            if kind == "reasoning":
+                r.emit(
+                    "response.output_item.added",
+                    output_index=output_index,
+                    item={**item, "summary": []},
+                )
+                part: dict[str, Any] = {"type": "summary_text", "text": ""}
+                r.emit("response.reasoning_summary_part.added", **at, summary_index=0, part=part)
+                for piece in script.reasoning_pieces():
+                    r.emit(
+                        "response.reasoning_summary_text.delta", **at, summary_index=0, delta=piece
+                    )
+                r.emit(
+                    "response.reasoning_summary_text.done",
+                    **at,
+                    summary_index=0,
+                    text=script.reasoning,
+                )
+                r.emit(
+                    "response.reasoning_summary_part.done",
+                    **at,
+                    summary_index=0,
+                    part={**part, "text": script.reasoning},
+                )
+            elif kind == "message":
+                r.emit(
+                    "response.output_item.added",
+                    output_index=output_index,
+                    item={**item, "status": "in_progress", "content": []},
+                )
+                part = {"type": "output_text", "annotations": [], "text": ""}
+                r.emit("response.content_part.added", **at, content_index=0, part=part)
+                for piece in script.text_pieces():
+                    r.emit("response.output_text.delta", **at, content_index=0, delta=piece)
+                r.emit("response.output_text.done", **at, content_index=0, text=script.text)
+                r.emit(
+                    "response.content_part.done",
+                    **at,
+                    content_index=0,
+                    part={**part, "text": script.text},
+                )
+            else:
+                r.emit(
+                    "response.output_item.added",
+                    output_index=output_index,
+                    item={**item, "status": "in_progress", "arguments": ""},
+                )
+                for piece in _arguments_pieces(item["arguments"]):
+                    r.emit("response.function_call_arguments.delta", **at, delta=piece)
+                r.emit("response.function_call_arguments.done", **at, arguments=item["arguments"])
+            r.emit("response.output_item.done", output_index=output_index, item=item)
+        final = _response(script, "completed", items)
+        kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
+        r.emit(kind, response=final)
+        return r.events
+
+    def render_body(self, script: Script) -> bytes:
+        return dumps(_response(script, "completed", _output_items(script)))
+
+    def render_error(self, status: int, message: str) -> bytes:
+        error_type, code = _ERROR_TYPES.get(
+            status, ("server_error" if status >= 500 else "invalid_request_error", None)
+        )
+        return dumps(
+            {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+        )
+
+    def render_stream_error(self, message: str) -> bytes:
+        value = {
+            "type": "error",
+            "code": "server_error",
+            "message": message,
+            "param": None,
+            "sequence_number": 0,
+        }
+        return b"event: error\ndata: " + dumps(value) + b"\n\n"
+
+
+# Error ``type`` and ``code`` OpenAI uses per status (render_error).
+_ERROR_TYPES: Final[dict[int, tuple[str, str | None]]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    503: ("server_error", None),
+}
+
+
+DIALECT: Final = OpenAIResponses()
