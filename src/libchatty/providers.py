@@ -1,0 +1,446 @@
+"""The providers libchatty knows, and the conventions that pick one from the environment.
+
+Pure data and pure functions: nothing here reads ``os.environ``. A binding passes the
+environment in (``resolve(..., env=os.environ)``) and builds an
+:class:`~libchatty.endpoint.Endpoint` from the :class:`Resolved` answer.
+
+The conventions, in the order :func:`resolve` applies them:
+
+* an explicit ``base_url``/``api_key``/``dialect`` always wins;
+* a named provider takes its base URL from its override variable when set
+  (``OPENAI_BASE_URL`` then ``OPENAI_API_BASE`` for OpenAI, ``ANTHROPIC_BASE_URL``,
+  ``GROQ_BASE_URL``, ``OLLAMA_HOST``...) and its key from its key variable(s)
+  (``GEMINI_API_KEY`` then ``GOOGLE_API_KEY``...);
+* with no provider and no base URL, ``OPENAI_BASE_URL``/``OPENAI_API_BASE`` are honoured,
+  else OpenAI itself;
+* a base URL picks its key by host: ``api.groq.com`` -> ``GROQ_API_KEY``. When the base URL
+  came from ``OPENAI_BASE_URL``/``OPENAI_API_BASE``, ``OPENAI_API_KEY`` is also accepted
+  (the openai SDK sends it to whatever that variable names); an explicit base URL on a known
+  host never receives another provider's key. An unknown host gets ``OPENAI_API_KEY``, as the
+  openai SDK would send it;
+* local servers (vLLM, llama.cpp, Ollama, any loopback or private address) need no key;
+* ``OPENAI_ORG_ID``/``OPENAI_PROJECT_ID`` become ``OpenAI-Organization``/``OpenAI-Project``
+  headers for OpenAI.
+
+A missing key never raises: :attr:`Resolved.api_key` is None, :attr:`Resolved.key_required`
+says whether that is a problem and :attr:`Resolved.key_env_checked` names the variables to
+suggest. No key ever appears in a repr or a message from this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import urlsplit
+
+from .dialects import DIALECT_NAMES
+
+__all__ = [
+    "PROVIDERS",
+    "Provider",
+    "Resolved",
+    "get_provider",
+    "ollama_base_url",
+    "provider_for_base_url",
+    "resolve",
+]
+
+_OPENAI_BASE_ENV: Final = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
+_OLLAMA_DEFAULT_PORT: Final = 11434
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """One provider: where it lives and how it is reached.
+
+    ``key_env`` and ``base_url_env`` are environment variable names, tried in order.
+    ``include_usage`` says whether to send ``stream_options.include_usage`` (off for servers
+    that reject the field or send usage anyway). ``headers`` are sent with every request.
+    ``hosts`` identify the provider in a base URL (a host or any subdomain of it);
+    ``key_required`` is False for servers that usually run without a key.
+    """
+
+    name: str
+    base_url: str
+    dialect: str
+    key_env: tuple[str, ...] = ()
+    base_url_env: tuple[str, ...] = ()
+    include_usage: bool = True
+    headers: Mapping[str, str] = field(default_factory=dict)
+    notes: str = ""
+    key_required: bool = True
+    hosts: tuple[str, ...] = ()
+
+
+def _table(*providers: Provider) -> dict[str, Provider]:
+    return {p.name: p for p in providers}
+
+
+#: Every known provider by name.
+PROVIDERS: Final[Mapping[str, Provider]] = _table(
+    Provider(
+        "openai",
+        "https://api.openai.com/v1",
+        "openai-chat",
+        ("OPENAI_API_KEY",),
+        _OPENAI_BASE_ENV,
+        hosts=("api.openai.com",),
+        notes="OPENAI_ORG_ID / OPENAI_PROJECT_ID become OpenAI-Organization / OpenAI-Project.",
+    ),
+    Provider(
+        "openai-responses",
+        "https://api.openai.com/v1",
+        "openai-responses",
+        ("OPENAI_API_KEY",),
+        _OPENAI_BASE_ENV,
+        notes="The Responses API (POST /responses) of OpenAI.",
+    ),
+    Provider(
+        "groq",
+        "https://api.groq.com/openai/v1",
+        "openai-chat",
+        ("GROQ_API_KEY",),
+        ("GROQ_BASE_URL",),
+        hosts=("api.groq.com",),
+        notes="Usage also in x_groq.usage on the finish chunk.",
+    ),
+    Provider(
+        "fireworks",
+        "https://api.fireworks.ai/inference/v1",
+        "openai-chat",
+        ("FIREWORKS_API_KEY",),
+        hosts=("api.fireworks.ai",),
+        notes="Model ids look like accounts/fireworks/models/<name>.",
+    ),
+    Provider(
+        "mistral",
+        "https://api.mistral.ai/v1",
+        "openai-chat",
+        ("MISTRAL_API_KEY",),
+        include_usage=False,
+        hosts=("api.mistral.ai",),
+        notes="Usage arrives on the finish chunk unasked; error bodies are not OpenAI-shaped.",
+    ),
+    Provider(
+        "hyperbolic",
+        "https://api.hyperbolic.xyz/v1",
+        "openai-chat",
+        ("HYPERBOLIC_API_KEY",),
+        hosts=("api.hyperbolic.xyz",),
+    ),
+    Provider(
+        "deepseek",
+        "https://api.deepseek.com",
+        "openai-chat",
+        ("DEEPSEEK_API_KEY",),
+        hosts=("api.deepseek.com",),
+        notes="Reasoning in delta.reasoning_content; ': keep-alive' comments while queued.",
+    ),
+    Provider(
+        "llama",
+        "https://api.llama.com/compat/v1",
+        "openai-chat",
+        ("LLAMA_API_KEY",),
+        hosts=("api.llama.com",),
+        notes="Meta's Llama API, OpenAI-compatible endpoint (the native one differs).",
+    ),
+    Provider(
+        "moonshot",
+        "https://api.moonshot.ai/v1",
+        "openai-chat",
+        ("MOONSHOT_API_KEY",),
+        include_usage=False,
+        hosts=("api.moonshot.ai", "api.moonshot.cn"),
+        notes="Kimi; mainland China: https://api.moonshot.cn/v1. Usage inside the finish choice.",
+    ),
+    Provider(
+        "openrouter",
+        "https://openrouter.ai/api/v1",
+        "openai-chat",
+        ("OPENROUTER_API_KEY",),
+        hosts=("openrouter.ai",),
+        notes="Optional HTTP-Referer and X-Title headers; errors may arrive inside 200 streams.",
+    ),
+    Provider(
+        "together",
+        "https://api.together.xyz/v1",
+        "openai-chat",
+        ("TOGETHER_API_KEY",),
+        hosts=("api.together.xyz", "api.together.ai"),
+    ),
+    Provider(
+        "vllm",
+        "http://localhost:8000/v1",
+        "openai-chat",
+        ("VLLM_API_KEY",),
+        key_required=False,
+        notes="A key only when the server was started with --api-key.",
+    ),
+    Provider(
+        "llamacpp",
+        "http://localhost:8080/v1",
+        "openai-chat",
+        key_required=False,
+        notes="llama-server; reports some failures as an 'error:' SSE line.",
+    ),
+    Provider(
+        "ollama-openai",
+        "http://localhost:11434/v1",
+        "openai-chat",
+        ("OLLAMA_API_KEY",),
+        ("OLLAMA_HOST",),
+        key_required=False,
+        notes="Ollama's OpenAI-compatible endpoint; OLLAMA_HOST is normalised, then /v1.",
+    ),
+    Provider(
+        "ollama",
+        "http://localhost:11434",
+        "ollama",
+        ("OLLAMA_API_KEY",),
+        ("OLLAMA_HOST",),
+        key_required=False,
+        hosts=("ollama.com",),
+        notes="Native /api/chat; OLLAMA_HOST may lack scheme or port. Cloud: OLLAMA_API_KEY.",
+    ),
+    Provider(
+        "anthropic",
+        "https://api.anthropic.com",
+        "anthropic",
+        ("ANTHROPIC_API_KEY",),
+        ("ANTHROPIC_BASE_URL",),
+        hosts=("api.anthropic.com",),
+    ),
+    Provider(
+        "gemini",
+        "https://generativelanguage.googleapis.com/v1beta",
+        "gemini",
+        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        hosts=("generativelanguage.googleapis.com",),
+        notes="An OpenAI-compatible endpoint also exists: provider 'gemini-openai'.",
+    ),
+    Provider(
+        "gemini-openai",
+        "https://generativelanguage.googleapis.com/v1beta/openai",
+        "openai-chat",
+        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        notes="Gemini through its OpenAI-compatible endpoint.",
+    ),
+)
+
+_ALIASES: Final = {
+    "chatgpt": "openai",
+    "fireworks-ai": "fireworks",
+    "llama-api": "llama",
+    "meta": "llama",
+    "kimi": "moonshot",
+    "together-ai": "together",
+    "llama.cpp": "llamacpp",
+    "llama-cpp": "llamacpp",
+    "google": "gemini",
+    "claude": "anthropic",
+}
+
+# Well-known local ports, to name the server behind a loopback base URL.
+_LOCAL_PORTS: Final = {8000: "vllm", 8080: "llamacpp", _OLLAMA_DEFAULT_PORT: "ollama"}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Everything a binding needs to build an :class:`~libchatty.endpoint.Endpoint`.
+
+    ``api_key`` is None when none was given or found: ``key_required`` says whether the
+    provider needs one and ``key_env_checked`` lists the variables that were tried, in
+    order, to name in the error. ``provider`` is None for an unknown host.
+    """
+
+    base_url: str
+    api_key: str | None = field(repr=False)
+    dialect: str
+    key_env_checked: tuple[str, ...]
+    provider: str | None
+    include_usage: bool
+    headers: Mapping[str, str]
+    key_required: bool = True
+
+    def __repr__(self) -> str:
+        key = "None" if self.api_key is None else "'***'"
+        return (
+            f"Resolved(base_url={self.base_url!r}, api_key={key}, dialect={self.dialect!r}, "
+            f"provider={self.provider!r}, key_env_checked={self.key_env_checked!r})"
+        )
+
+
+def get_provider(name: str) -> Provider:
+    """The provider called ``name`` (case-insensitive, a few aliases); ``ValueError``
+    listing the known names otherwise."""
+    key = name.strip().lower()
+    provider = PROVIDERS.get(_ALIASES.get(key, key))
+    if provider is None:
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
+    return provider
+
+
+def _is_local(host: str) -> bool:
+    """Loopback, unspecified, private-range and single-label hosts: servers on the user's
+    own machine or network, which usually need no key."""
+    host = host.lower().strip("[]")
+    if host in ("localhost", "0.0.0.0", "::", "::1", "host.docker.internal"):
+        return True
+    if host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
+        return True
+    if "." not in host and ":" not in host:
+        return True  # "ollama", "vllm": a container or LAN name
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        a, b = int(parts[0]), int(parts[1])
+        return a in (10, 127) or (a, b) == (192, 168) or (a == 172 and 16 <= b <= 31)
+    return host.startswith(("fc", "fd", "fe80:")) and ":" in host
+
+
+def provider_for_base_url(url: str) -> Provider | None:
+    """The provider a base URL belongs to, by host (``api.groq.com`` -> groq, any subdomain
+    too) or, on a local host, by well-known port (8000 vLLM, 8080 llama.cpp, 11434 Ollama);
+    None when unknown or unparsable."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    path = parts.path.rstrip("/")
+    if host == "generativelanguage.googleapis.com" and path.endswith("/openai"):
+        return PROVIDERS["gemini-openai"]
+    for provider in PROVIDERS.values():
+        if any(host == h or host.endswith("." + h) for h in provider.hosts):
+            return provider
+    if _is_local(host) and port in _LOCAL_PORTS:
+        name = _LOCAL_PORTS[port]
+        if name == "ollama" and path.startswith("/v1"):
+            name = "ollama-openai"
+        return PROVIDERS[name]
+    return None
+
+
+def ollama_base_url(value: str) -> str:
+    """Normalise an ``OLLAMA_HOST`` value as ollama-python does: no scheme means
+    ``http://`` and port 11434; a scheme without port means 80/443; ``":11435"`` means
+    the local host. ``0.0.0.0`` (a server's bind-all address) becomes ``127.0.0.1`` so
+    that a client can connect on every OS. Raises ``ValueError`` for a bad port."""
+    value = value.strip()
+    if "://" in value:
+        scheme, _, rest = value.partition("://")
+        scheme = scheme.lower()
+        default_port = 443 if scheme == "https" else 80
+    else:
+        scheme, rest, default_port = "http", value, _OLLAMA_DEFAULT_PORT
+    hostport, _, path = rest.partition("/")
+    if hostport.startswith("["):
+        host, _, after = hostport[1:].partition("]")
+        port = after[1:] if after.startswith(":") else ""
+    elif hostport.count(":") == 1:
+        host, _, port = hostport.partition(":")
+    else:
+        host, port = hostport, ""  # a name, or a bare IPv6 address
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"OLLAMA_HOST has an invalid port: {port!r}")
+    shown = f"[{host}]" if ":" in host else host
+    path = path.rstrip("/")
+    return f"{scheme}://{shown}:{port or default_port}" + (f"/{path}" if path else "")
+
+
+def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """``(name, value)`` of the first variable set to a non-blank value."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return name, value
+    return None, None
+
+
+def _checked_url(variable: str, value: str) -> str:
+    """An override variable's URL, refused with a message naming the variable when it is
+    not an http(s) URL (Endpoint's own message could not say where it came from)."""
+    if urlsplit(value).scheme not in ("http", "https"):
+        raise ValueError(f"{variable} must be an http:// or https:// URL, not {value!r}")
+    return value
+
+
+def _provider_base_url(provider: Provider, env: Mapping[str, str]) -> str:
+    name, value = _first_set(env, provider.base_url_env)
+    if name is None or value is None:
+        return provider.base_url
+    if name == "OLLAMA_HOST":
+        base = ollama_base_url(value)
+        return base + "/v1" if provider.dialect == "openai-chat" else base
+    return _checked_url(name, value)
+
+
+def resolve(
+    provider: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    dialect: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Resolved:
+    """Apply the conventions (see the module docstring) and say where to connect and
+    with which key. Raises ``ValueError`` only for an unknown provider or dialect name
+    (or an invalid ``OLLAMA_HOST``), never for a missing key."""
+    env = env if env is not None else {}
+    if dialect is not None and dialect not in DIALECT_NAMES:
+        raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECT_NAMES)}")
+    from_openai_env = False
+    known: Provider | None
+    if provider is not None:
+        known = get_provider(provider)
+        if base_url is None:
+            base_url = _provider_base_url(known, env)
+    else:
+        if base_url is None:
+            name, value = _first_set(env, _OPENAI_BASE_ENV)
+            if name is not None and value is not None:
+                base_url = _checked_url(name, value)
+                from_openai_env = True
+        if base_url is None:
+            known = PROVIDERS["openai"]
+            base_url = known.base_url
+        else:
+            known = provider_for_base_url(base_url)
+    host = (urlsplit(base_url).hostname or "") if "://" in base_url else ""
+    local = bool(host) and _is_local(host)
+
+    key_env: tuple[str, ...]
+    if known is not None:
+        key_env = known.key_env
+        if from_openai_env and "OPENAI_API_KEY" not in key_env:
+            key_env = (*key_env, "OPENAI_API_KEY")
+        key_required = known.key_required and not local
+    else:
+        # An unknown OpenAI-compatible server: the openai SDK convention is OPENAI_API_KEY.
+        key_env = ("OPENAI_API_KEY",)
+        key_required = False
+    if api_key is None:
+        _, api_key = _first_set(env, key_env)
+
+    headers: dict[str, str] = dict(known.headers) if known is not None else {}
+    if known is not None and known.name in ("openai", "openai-responses"):
+        for variable, header in (
+            ("OPENAI_ORG_ID", "OpenAI-Organization"),
+            ("OPENAI_PROJECT_ID", "OpenAI-Project"),
+        ):
+            value = env.get(variable, "").strip()
+            if value:
+                headers[header] = value
+    return Resolved(
+        base_url=base_url,
+        api_key=api_key,
+        dialect=dialect or (known.dialect if known is not None else "openai-chat"),
+        key_env_checked=key_env,
+        provider=known.name if known is not None else None,
+        include_usage=known.include_usage if known is not None else True,
+        headers=headers,
+        key_required=key_required,
+    )
