@@ -1,0 +1,102 @@
+"""What importing libchatty costs: CPU of ``import libchatty.bindings.blocking`` beyond
+``import h11``, each in a fresh interpreter, best of N.
+
+Run: ``python bench/bench_import.py [--runs N] [--json FILE]`` (``bench/run.py`` runs it in
+the bench virtualenv). CPU is user+sys of the child process from ``os.wait4``, so
+interpreter start-up is counted the same way for every row and cancels out in the
+differences. Target (issue 4): libchatty's blocking binding at most 10 ms more than h11.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Final
+
+# (label, statement). Rows whose import fails (e.g. openai outside the bench venv) are
+# reported as unavailable.
+CASES: Final = (
+    ("python (nothing)", "pass"),
+    ("import h11", "import h11"),
+    ("import libchatty", "import libchatty"),
+    ("import libchatty.bindings.blocking", "import libchatty.bindings.blocking"),
+    ("import libchatty.bindings.cli", "import libchatty.bindings.cli"),
+    ("import httpx", "import httpx"),
+    ("import openai", "import openai"),
+)
+TARGET_MS: Final = 10.0
+
+
+def run_once(statement: str) -> tuple[float, int] | None:
+    """CPU seconds and peak RSS (KiB) of a fresh interpreter running ``statement``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", statement], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        return None
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def measure(statement: str, runs: int) -> tuple[float, int] | None:
+    """Best CPU (and the RSS of that run) over ``runs`` fresh processes."""
+    best: tuple[float, int] | None = None
+    for _ in range(runs):
+        result = run_once(statement)
+        if result is None:
+            return None
+        if best is None or result[0] < best[0]:
+            best = result
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="processes per row (best of)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args()
+
+    results: dict[str, tuple[float, int] | None] = {}
+    for label, statement in CASES:
+        results[label] = measure(statement, args.runs)
+
+    base = results["python (nothing)"]
+    h11_row = results["import h11"]
+    print(f"import cost, fresh processes, best of {args.runs} ({sys.executable})")
+    print(f"{'':38} {'CPU ms':>8} {'minus h11':>10} {'max RSS MB':>11}")
+    for label, _ in CASES:
+        row = results[label]
+        if row is None:
+            print(f"{label:38} {'unavailable':>8}")
+            continue
+        cpu, rss = row
+        over = "" if h11_row is None else f"{(cpu - h11_row[0]) * 1000:+.1f}"
+        print(f"{label:38} {cpu * 1000:8.1f} {over:>10} {rss / 1024:11.1f}")
+    blocking = results["import libchatty.bindings.blocking"]
+    verdict = {}
+    if blocking is not None and h11_row is not None and base is not None:
+        extra_ms = (blocking[0] - h11_row[0]) * 1000
+        h11_ms = (h11_row[0] - base[0]) * 1000
+        ok = extra_ms <= TARGET_MS
+        print(
+            f"\nlibchatty.bindings.blocking costs {extra_ms:.1f} ms CPU more than h11 "
+            f"(h11 itself {h11_ms:.1f} ms over a bare interpreter); "
+            f"target <= {TARGET_MS:.0f} ms: {'met' if ok else 'MISSED'}"
+        )
+        verdict = {"extra_ms": extra_ms, "h11_ms": h11_ms, "target_ms": TARGET_MS, "met": ok}
+    if args.json:
+        with open(args.json, "w") as file:
+            rows = {
+                k: None if v is None else {"cpu_s": v[0], "maxrss_kib": v[1]}
+                for k, v in results.items()
+            }
+            json.dump({"runs": args.runs, "rows": rows, "verdict": verdict}, file, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
