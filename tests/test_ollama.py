@@ -1,0 +1,622 @@
+"""The Ollama native dialect: fixtures through the Call, a hypothesis-generated NDJSON
+stream encoded here (not by the dialect), render round trips, and request building."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from wire import all_splittings, expected, fixture, fixture_names
+
+from libchatty.call import Call
+from libchatty.dialects import get_dialect
+from libchatty.dialects.ollama import OllamaStreamDecoder
+from libchatty.endpoint import Endpoint
+from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
+from libchatty.exceptions import RemoteProtocolError
+from libchatty.request import ChatRequest, Message, Tool
+from libchatty.script import Script
+
+DIALECT = get_dialect("ollama")
+BASE = "http://localhost:11434"
+# expected.json names error kinds its own way.
+KINDS = {
+    "invalid_request": "bad_request",
+    "server_error": "server",
+    "provider_error_event": "provider",
+    "incomplete_stream": "incomplete",
+}
+
+
+def make_call(stream: bool = True, key: str | None = None) -> Call:
+    request = ChatRequest("llama3.2", [Message("user", "hi")], stream=stream)
+    return Call(Endpoint(BASE, key, dialect="ollama"), request)
+
+
+def run(call: Call, pieces: list[bytes]) -> list[Event]:
+    call.start()
+    events: list[Event] = []
+    for piece in pieces:
+        if not call.wants_data:
+            break
+        events.extend(call.receive_data(piece))
+    if call.wants_data:
+        events.extend(call.receive_data(b""))
+    return events
+
+
+def check_shape(events: list[Event]) -> Done | Error:
+    """Deltas then exactly one terminal event; the terminal agrees with the deltas."""
+    assert events, "no events"
+    *deltas, last = events
+    assert all(isinstance(e, Delta) for e in deltas)
+    assert isinstance(last, (Done, Error))
+    text = "".join(e.text for e in deltas if isinstance(e, Delta) and e.kind == "text")
+    if isinstance(last, Done):
+        assert last.text == text
+        thoughts = [e.text for e in deltas if isinstance(e, Delta) and e.kind == "reasoning"]
+        assert last.reasoning == "".join(thoughts)
+    else:
+        assert last.partial == text
+    return last
+
+
+def summary(events: list[Event]) -> dict[str, Any]:
+    """The decoded result in expected.json's terms (tool arguments parsed)."""
+    last = check_shape(events)
+    deltas = [e for e in events if isinstance(e, Delta)]
+    out: dict[str, Any] = {
+        "text": "".join(e.text for e in deltas if e.kind == "text"),
+        "reasoning": "".join(e.text for e in deltas if e.kind == "reasoning"),
+        "refusal": "".join(e.text for e in deltas if e.kind == "refusal"),
+        "complete": isinstance(last, Done),
+    }
+    if isinstance(last, Done):
+        out["tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": json.loads(c.arguments)}
+            for c in last.tool_calls
+        ]
+        out["finish_reason"] = last.raw_finish_reason
+        out["finish_reason_normalized"] = last.finish_reason
+        usage = last.usage
+        out["usage"] = (
+            None
+            if usage is None
+            else {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+        )
+        out["error"] = None
+    else:
+        out["tool_calls"] = []
+        out["finish_reason"] = out["finish_reason_normalized"] = out["usage"] = None
+        out["error"] = {
+            "status": last.status,
+            "kind": last.kind,
+            "message": last.message,
+            "provider_type": last.provider_type,
+            "retry_after": last.retry_after,
+        }
+    return out
+
+
+def wanted(name: str) -> dict[str, Any]:
+    entry = expected(name)
+    want = {
+        key: entry[key]
+        for key in (
+            "text",
+            "reasoning",
+            "refusal",
+            "complete",
+            "finish_reason",
+            "finish_reason_normalized",
+            "usage",
+            "error",
+        )
+    }
+    want["tool_calls"] = [
+        {**c, "arguments": json.loads(c["arguments"])} for c in entry["tool_calls"]
+    ]
+    error = want["error"]
+    if error is not None:
+        want["error"] = {**error, "kind": KINDS.get(error["kind"], error["kind"])}
+    return want
+
+
+# --- every fixture, whole, byte by byte and at random splits --------------------------------
+SHARED = [n for n in fixture_names("ollama") if not n.startswith("ollama/mine-")]
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_fixture(name: str) -> None:
+    data = fixture(name)
+    want = wanted(name)
+    for how, pieces in all_splittings(data):
+        call = make_call(stream="nonstream" not in name)
+        got = summary(run(call, pieces))
+        assert got == want, (name, how)
+        assert call.finished and not call.wants_data
+
+
+def test_error_fixture_is_not_retryable_and_streaming_error_keeps_partial() -> None:
+    events = run(make_call(), [fixture("ollama/stream-error-midstream.ndjson.http")])
+    error = events[-1]
+    assert isinstance(error, Error) and not error.retryable
+    assert [e.text for e in events[:-1] if isinstance(e, Delta)] == [" Yes", ".", "I", "can"]
+
+
+def test_tool_call_deltas_carry_index_and_name() -> None:
+    events = run(make_call(), [fixture("ollama/stream-chat-tool-calls.ndjson.http")])
+    calls = [e for e in events if isinstance(e, Delta) and e.kind == "tool_call"]
+    assert [(c.index, c.tool_name, c.tool_call_id) for c in calls] == [
+        (0, "get_current_weather", None),
+        (1, "get_current_weather", None),
+    ]
+
+
+# --- my fixtures: cut off, error, generate with thinking ------------------------------------
+MINE = {
+    # The body ends (cleanly, by chunked framing) without a done line.
+    "ollama/mine-cut-off.ndjson.http": ("incomplete", "The sky is"),
+    # The connection drops in the middle of a line.
+    "ollama/mine-eof-mid-line.ndjson.http": ("incomplete", "The sky"),
+    # /api/generate with "think": reasoning at the top level.
+    "ollama/mine-generate-thinking.ndjson.http": ("done", "42"),
+    # A busy server says so inside the stream.
+    "ollama/mine-busy.ndjson.http": ("overloaded", ""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MINE))
+def test_my_fixture(name: str) -> None:
+    what, text = MINE[name]
+    for how, pieces in all_splittings(fixture(name)):
+        last = check_shape(run(make_call(), pieces))
+        if what == "done":
+            assert isinstance(last, Done), how
+            assert last.text == text
+            assert last.reasoning == "The answer is 42."
+            assert last.usage == Usage(7, 9, 16)
+        else:
+            assert isinstance(last, Error), how
+            assert last.kind == what
+            assert last.partial == text
+            assert last.retryable is (what == "overloaded")
+
+
+# --- the decoder on hand-made lines ---------------------------------------------------------
+def test_decoder_tool_call_shapes() -> None:
+    decoder = OllamaStreamDecoder()
+    line: dict[str, Any] = {
+        "message": {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": "call_1", "function": {"name": "a", "arguments": '{"x":1}'}},
+                {"function": {"index": 0, "name": "b", "arguments": None}},
+            ],
+        },
+        "done": False,
+    }
+    assert decoder.json_line(line) == [
+        Delta('{"x":1}', "tool_call", 0, "call_1", "a"),
+        Delta("{}", "tool_call", 1, None, "b"),
+    ]
+    # A later line restarts the wire's index at 0: it is still a new call.
+    line["message"]["tool_calls"] = [{"function": {"name": "c", "arguments": {"é": [1]}}}]
+    assert decoder.json_line(line) == [Delta('{"é":[1]}', "tool_call", 2, None, "c")]
+    done = decoder.json_line({"done": True, "done_reason": "stop"})
+    assert isinstance(done[-1], Done)
+    assert done[-1].finish_reason == "tool_calls" and done[-1].raw_finish_reason == "stop"
+    assert [c.name for c in done[-1].tool_calls] == ["a", "b", "c"]
+
+
+def test_decoder_done_without_reason_or_counts() -> None:
+    decoder = OllamaStreamDecoder()
+    decoder.json_line({"message": {"content": "hi"}, "done": False})
+    (done,) = decoder.json_line({"done": True})
+    assert done == Done("stop", "hi", raw_finish_reason="stop")
+
+
+def test_decoder_final_line_may_carry_text() -> None:
+    events = OllamaStreamDecoder().json_line(
+        {"message": {"content": "bye"}, "done": True, "done_reason": "length", "eval_count": 3}
+    )
+    assert events[0] == Delta("bye")
+    assert isinstance(events[1], Done)
+    assert events[1].finish_reason == "length"
+    assert events[1].usage == Usage(None, 3, None)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        [1, 2],
+        "text",
+        {"message": "not an object"},
+        {"message": {"content": 5}},
+        {"message": {"thinking": ["x"]}},
+        {"response": {"a": 1}},
+        {"message": {"tool_calls": {"function": {}}}},
+        {"message": {"tool_calls": [{"function": "f"}]}},
+        {"message": {"tool_calls": [{"function": {"name": 3}}]}},
+    ],
+)
+def test_decoder_rejects_wrong_shapes(line: Any) -> None:
+    with pytest.raises(RemoteProtocolError):
+        OllamaStreamDecoder().json_line(line)
+
+
+def test_decoder_error_line_variants() -> None:
+    decoder = OllamaStreamDecoder()
+    decoder.json_line({"response": "par", "done": False})
+    (error,) = decoder.json_line({"error": {"message": "boom"}})
+    assert error == Error("provider", "boom", status=200, partial="par")
+    (busy,) = OllamaStreamDecoder().json_line(
+        {"error": "server busy, please try again.  maximum pending requests exceeded"}
+    )
+    assert isinstance(busy, Error) and busy.kind == "overloaded" and busy.retryable
+    (long,) = OllamaStreamDecoder().json_line({"error": "x" * 100_000})
+    assert isinstance(long, Error) and len(long.message) <= 2000
+
+
+def test_decoder_end_without_done_is_incomplete() -> None:
+    decoder = OllamaStreamDecoder()
+    decoder.json_line({"message": {"content": "half"}, "done": False})
+    end = decoder.end()
+    assert isinstance(end, Error)
+    assert (end.kind, end.partial, end.status) == ("incomplete", "half", 200)
+
+
+def test_decode_body_without_done_flag_and_with_error() -> None:
+    events = DIALECT.decode_body({"message": {"content": "x"}, "done_reason": "stop"})
+    assert isinstance(events[-1], Done) and events[-1].text == "x"
+    (error,) = DIALECT.decode_body({"error": "nope"})
+    assert isinstance(error, Error) and error.kind == "provider"
+    with pytest.raises(RemoteProtocolError):
+        DIALECT.decode_body([])
+
+
+# --- a hypothesis-generated stream, encoded here ----------------------------------------------
+TEXT = st.text(min_size=1, max_size=12)
+NAME = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
+ARGS = st.dictionaries(
+    st.text(max_size=6),
+    st.one_of(st.integers(-(10**6), 10**6), st.text(max_size=8), st.booleans(), st.none()),
+    max_size=3,
+)
+LINE = st.one_of(
+    st.tuples(st.just("text"), TEXT),
+    st.tuples(st.just("thinking"), TEXT),
+    st.tuples(st.just("generate"), TEXT),
+    st.tuples(st.just("tools"), st.lists(st.tuples(NAME, ARGS), min_size=1, max_size=3)),
+)
+ENDING = st.one_of(
+    st.tuples(
+        st.just("done"),
+        st.sampled_from(["stop", "length", "load", None]),
+        st.one_of(st.none(), st.integers(0, 10**6)),
+        st.one_of(st.none(), st.integers(0, 10**6)),
+    ),
+    st.tuples(st.just("error"), st.text(min_size=1, max_size=30)),
+    st.tuples(st.just("cut")),
+)
+
+
+def encode_line(value: dict[str, Any], ascii_only: bool) -> bytes:
+    # Go's encoder escapes <, > and & and keeps other text raw; Python's escapes everything.
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    if not ascii_only:
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text.encode()
+
+
+def http_response(body: bytes, cuts: list[int], content_type: bytes) -> bytes:
+    """A chunked 200 response whose HTTP chunks end at ``cuts`` (offsets into ``body``)."""
+    points = sorted({c % (len(body) + 1) for c in cuts} | {0, len(body)})
+    chunks = b"".join(b"%x\r\n%s\r\n" % (b - a, body[a:b]) for a, b in pairwise(points) if b > a)
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in pairwise(points) if b > a]
+
+
+@given(
+    lines=st.lists(LINE, max_size=12),
+    ending=ENDING,
+    ascii_only=st.booleans(),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+    chunk_cuts=st.lists(st.integers(0, 10**6), max_size=8),
+    read_cuts=st.lists(st.integers(0, 10**6), max_size=8),
+)
+def test_generated_stream(
+    lines: list[tuple[Any, ...]],
+    ending: tuple[Any, ...],
+    ascii_only: bool,
+    newline: bytes,
+    chunk_cuts: list[int],
+    read_cuts: list[int],
+) -> None:
+    wire: list[bytes] = []
+    text, reasoning, calls = [], [], []
+    for kind, payload in lines:
+        if kind == "text":
+            line: dict[str, Any] = {"message": {"role": "assistant", "content": payload}}
+            text.append(payload)
+        elif kind == "thinking":
+            line = {"message": {"role": "assistant", "content": "", "thinking": payload}}
+            reasoning.append(payload)
+        elif kind == "generate":
+            line = {"response": payload}
+            text.append(payload)
+        else:
+            wire_calls = []
+            for position, (name, args) in enumerate(payload):
+                function: dict[str, Any] = {"name": name, "arguments": args}
+                if position:
+                    function["index"] = position
+                wire_calls.append({"function": function})
+                calls.append((name, args))
+            line = {"message": {"role": "assistant", "content": "", "tool_calls": wire_calls}}
+        line = {"model": "m", "created_at": "2025-06-11T16:40:02Z", **line, "done": False}
+        wire.append(encode_line(line, ascii_only))
+    if ending[0] == "done":
+        _, reason, prompt, completion = ending
+        final: dict[str, Any] = {"model": "m", "message": {"content": ""}, "done": True}
+        if reason is not None:
+            final["done_reason"] = reason
+        if prompt is not None:
+            final["prompt_eval_count"] = prompt
+        if completion is not None:
+            final["eval_count"] = completion
+        wire.append(encode_line(final, ascii_only))
+    elif ending[0] == "error":
+        wire.append(encode_line({"error": ending[1]}, ascii_only))
+    body = b"".join(line + newline for line in wire)
+    data = http_response(body, chunk_cuts, b"application/x-ndjson")
+
+    events = run(make_call(), split(data, read_cuts))
+    last = check_shape(events)
+    assert "".join(e.text for e in events if isinstance(e, Delta) and e.kind == "text") == "".join(
+        text
+    )
+    if ending[0] == "done":
+        assert isinstance(last, Done)
+        assert last.text == "".join(text) and last.reasoning == "".join(reasoning)
+        assert [(c.name, json.loads(c.arguments)) for c in last.tool_calls] == calls
+        assert last.raw_finish_reason == (ending[1] or "stop")
+        if ending[2] is None and ending[3] is None:
+            assert last.usage is None
+        else:
+            assert last.usage is not None
+            assert (last.usage.input_tokens, last.usage.output_tokens) == (ending[2], ending[3])
+    else:
+        assert isinstance(last, Error)
+        assert last.partial == "".join(text)
+        if ending[0] == "error":
+            assert last.kind in ("provider", "overloaded") and last.message == ending[1][:2000]
+        else:
+            assert last.kind == "incomplete"
+
+
+# --- render_* round trips ---------------------------------------------------------------------
+SCRIPT = st.builds(
+    Script,
+    text=st.text(max_size=60),
+    reasoning=st.text(max_size=40),
+    tool_calls=st.lists(
+        st.builds(
+            ToolCall,
+            id=st.none(),
+            name=NAME,
+            arguments=ARGS.map(lambda a: json.dumps(a, separators=(",", ":"), ensure_ascii=False)),
+        ),
+        max_size=3,
+    ).map(tuple),
+    finish_reason=st.sampled_from(["stop", "length", "tool_calls", "content_filter"]),
+    usage=st.one_of(
+        st.none(),
+        st.tuples(st.integers(0, 10**5), st.integers(0, 10**5)).map(
+            lambda t: Usage(t[0], t[1], t[0] + t[1])
+        ),
+    ),
+)
+
+
+def assert_matches_script(done: Event, script: Script) -> None:
+    assert isinstance(done, Done)
+    assert done.text == script.text
+    assert done.reasoning == script.reasoning
+    assert [(c.name, json.loads(c.arguments)) for c in done.tool_calls] == [
+        (c.name, json.loads(c.arguments)) for c in script.tool_calls
+    ]
+    if script.finish_reason == "length":
+        assert done.finish_reason == "length"
+    else:  # Ollama says "stop" for tool calls and has no content filter
+        assert done.finish_reason == ("tool_calls" if script.tool_calls else "stop")
+    assert done.usage == script.usage
+
+
+@given(script=SCRIPT, cuts=st.lists(st.integers(0, 10**6), max_size=6))
+def test_render_stream_round_trip(script: Script, cuts: list[int]) -> None:
+    lines = DIALECT.render_stream(script)
+    assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
+    data = http_response(b"".join(lines), cuts, b"application/x-ndjson")
+    events = run(make_call(), split(data, cuts))
+    assert_matches_script(check_shape(events), script)
+
+
+@given(script=SCRIPT)
+def test_render_body_round_trip(script: Script) -> None:
+    body = DIALECT.render_body(script)
+    data = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    events = run(make_call(stream=False), [data])
+    assert_matches_script(check_shape(events), script)
+
+
+def test_render_error_and_stream_error() -> None:
+    body = DIALECT.render_error(404, "model 'x' not found")
+    data = b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    events = run(make_call(), [data % len(body) + body])
+    assert isinstance(events[-1], Error)
+    assert (events[-1].kind, events[-1].message, events[-1].status) == (
+        "not_found",
+        "model 'x' not found",
+        404,
+    )
+    script = Script(text="Hello there")
+    lines = [*DIALECT.render_stream(script)[:-1], DIALECT.render_stream_error("it broke")]
+    events = run(make_call(), [http_response(b"".join(lines), [7], b"application/x-ndjson")])
+    assert isinstance(events[-1], Error)
+    assert (events[-1].kind, events[-1].message, events[-1].partial) == (
+        "provider",
+        "it broke",
+        "Hello there",
+    )
+
+
+def test_server_side_matching() -> None:
+    assert DIALECT.matches("POST", "/api/chat")
+    assert DIALECT.matches("POST", "/prefix/api/generate?x=1")
+    assert not DIALECT.matches("GET", "/api/chat")
+    assert not DIALECT.matches("POST", "/v1/chat/completions")
+    assert DIALECT.is_stream_request("/api/chat", {"model": "m"})
+    assert DIALECT.is_stream_request("/api/chat", {"stream": True})
+    assert not DIALECT.is_stream_request("/api/chat", {"stream": False})
+
+
+# --- requests -----------------------------------------------------------------------------------
+def parse_request(data: bytes) -> tuple[str, dict[str, str], Any]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    request_line, *header_lines = head.decode().split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    assert int(headers["content-length"]) == len(body)
+    return request_line, headers, json.loads(body)
+
+
+def test_request_matches_fixture() -> None:
+    want_line, want_headers, want_body = parse_request(fixture("request/ollama-chat.http"))
+    request = ChatRequest(
+        "llama3.2",
+        [
+            Message("system", "You are a concise assistant."),
+            Message("user", "Why is the sky blue? One sentence."),
+        ],
+    )
+    call = Call(Endpoint(BASE, dialect="ollama"), request)
+    line, headers, body = parse_request(call.start())
+    assert line == want_line == "POST /api/chat HTTP/1.1"
+    for name in ("host", "content-type", "accept", "accept-encoding"):
+        assert headers[name] == want_headers[name], name
+    assert "authorization" not in headers
+    # Streaming is Ollama's default; libchatty says so explicitly.
+    assert body == {**want_body, "stream": True}
+    assert (call.host, call.port, call.tls) == ("localhost", 11434, False)
+
+
+def test_request_options_tools_and_auth() -> None:
+    request = ChatRequest(
+        "qwen3",
+        [Message("developer", "be brief"), Message("user", "hi")],
+        stream=False,
+        temperature=0.2,
+        top_p=0.9,
+        max_tokens=64,
+        stop=["\n\n", "END"],
+        tools=[Tool("get_weather", "Weather.", {"type": "object", "properties": {}})],
+        extra={"think": True, "options": {"num_ctx": 8192}, "keep_alive": "5m"},
+    )
+    endpoint = Endpoint("https://ollama.com/", "cloud-key", dialect="ollama")
+    spec = DIALECT.build_request(endpoint, request)
+    assert (spec.method, spec.target) == ("POST", "/api/chat")
+    assert ("Authorization", "Bearer cloud-key") in spec.headers
+    body = json.loads(spec.body)
+    assert body == {
+        "model": "qwen3",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hi"},
+        ],
+        "stream": False,
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "description": "Weather.",
+                    "parameters": {"type": "object", "properties": {}},
+                },
+            }
+        ],
+        "options": {
+            "temperature": 0.2,
+            "top_p": 0.9,
+            "num_predict": 64,
+            "stop": ["\n\n", "END"],
+            "num_ctx": 8192,
+        },
+        "think": True,
+        "keep_alive": "5m",
+    }
+    none = DIALECT.build_request(
+        endpoint, ChatRequest("m", [Message("user", "x")], tools=request.tools, tool_choice="none")
+    )
+    assert "tools" not in json.loads(none.body)
+
+
+def test_request_tool_loop_messages() -> None:
+    call = ToolCall("call_9", "get_weather", '{"city":"Paris"}')
+    request = ChatRequest(
+        "llama3.1",
+        [
+            Message("user", "weather?"),
+            Message("assistant", None, tool_calls=(call, ToolCall(None, "noop", ""))),
+            Message("tool", "18C", tool_call_id="call_9"),
+            Message("tool", "ok", tool_call_id="other", name="noop"),
+        ],
+    )
+    body = json.loads(DIALECT.build_request(Endpoint(BASE, dialect="ollama"), request).body)
+    assert body["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+                {"function": {"name": "noop", "arguments": {}}},
+            ],
+        },
+        {"role": "tool", "content": "18C", "tool_name": "get_weather"},
+        {"role": "tool", "content": "ok", "tool_name": "noop"},
+    ]
+
+
+@pytest.mark.parametrize("arguments", ["[1, 2]", "{not json"])
+def test_request_rejects_tool_arguments_ollama_cannot_take(arguments: str) -> None:
+    request = ChatRequest(
+        "m", [Message("assistant", None, tool_calls=(ToolCall("c", "f", arguments),))]
+    )
+    with pytest.raises(ValueError, match="arguments"):
+        DIALECT.build_request(Endpoint(BASE, dialect="ollama"), request)
+
+
+def test_endpoint_headers_and_prefix() -> None:
+    endpoint = Endpoint(
+        "http://gpu-box:8080/ollama", "k", dialect="ollama", headers={"Authorization": "Basic x"}
+    )
+    spec = DIALECT.build_request(endpoint, ChatRequest("m", [Message("user", "x")]))
+    assert spec.target == "/ollama/api/chat"
+    assert spec.headers == (("Authorization", "Basic x"),)
