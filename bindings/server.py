@@ -84,8 +84,8 @@ class Fault:
     """A fault for the next chat request (queued; each request takes at most one).
 
     * ``"status"``: answer HTTP ``status`` (default 500) with the dialect's error body;
-      ``retry_after`` (seconds) becomes a ``Retry-After`` header (a 429 gets ``1`` when
-      not given).
+      ``retry_after`` becomes a ``Retry-After`` header: seconds, or a string sent as is
+      (an HTTP-date); a 429 gets ``1`` when not given.
     * ``"cut"``: close the connection after ``after_events`` wire events (after the
       response head when 0; before any response at all when None). A non-streamed answer
       is cut halfway through its body.
@@ -106,7 +106,7 @@ class Fault:
 
     kind: str
     status: int | None = None
-    retry_after: float | None = None
+    retry_after: float | str | None = None
     after_events: int | None = None
     seconds: float | None = None
     message: str | None = None
@@ -426,12 +426,13 @@ class _Replay:
         status = fault.status if fault.status is not None else 500
         message = fault.message or f"replay fault: HTTP {status} {_reason(status).decode()}"
         headers: list[tuple[bytes, bytes]] = []
-        retry_after = (
-            fault.retry_after if fault.retry_after is not None else (1.0 if status == 429 else None)
-        )
-        if retry_after is not None:
-            value = f"{retry_after:g}" if retry_after != int(retry_after) else str(int(retry_after))
-            headers.append((b"retry-after", value.encode()))
+        retry_after = fault.retry_after
+        if retry_after is None and status == 429:
+            retry_after = 1
+        if isinstance(retry_after, str):  # sent as given: an HTTP-date, or a bad value
+            headers.append((b"retry-after", retry_after.encode("latin-1")))
+        elif retry_after is not None:
+            headers.append((b"retry-after", f"{retry_after:g}".encode()))
         body = dialect.render_error(status, message)
         return await self._send_whole(conn, writer, status, body, headers)
 

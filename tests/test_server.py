@@ -322,11 +322,17 @@ def test_429_has_retry_after(server: ReplayServer) -> None:
     server.add_fault(Fault("status", status=429))
     server.add_fault(Fault("status", status=429, retry_after=7))
     server.add_fault(Fault("status", status=503, retry_after=0.25))
+    server.add_fault(Fault("status", status=429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"))
     target, body = chat_request("openai-chat", server)
     with RawClient(server) as client:
-        replies = [client.exchange("POST", target, body) for _ in range(3)]
-    assert [r.status for r in replies] == [429, 429, 503]
-    assert [r.headers["retry-after"] for r in replies] == ["1", "7", "0.25"]
+        replies = [client.exchange("POST", target, body) for _ in range(4)]
+    assert [r.status for r in replies] == [429, 429, 503, 429]
+    assert [r.headers["retry-after"] for r in replies] == [
+        "1",
+        "7",
+        "0.25",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+    ]
     assert json.loads(replies[0].body)["error"]["message"]
 
 
