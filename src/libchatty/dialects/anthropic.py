@@ -23,6 +23,7 @@ What callers may rely on:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
 from typing import Any, Final
 
 from ..accumulate import Accumulator
@@ -34,16 +35,16 @@ from ..script import Script
 from ..sse import ServerSentEvent
 from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
 
-try:
-    from ..jsonload import loads
-except ImportError:  # pragma: no cover - until the fast loader lands
-    from json import loads
-
 __all__ = ["DIALECT", "AnthropicDialect"]
 
 API_VERSION: Final = "2023-06-01"
 #: Anthropic requires ``max_tokens``; this is used when the request gives none.
 DEFAULT_MAX_TOKENS: Final = 4096
+
+# Tool calls per response: far above what any model emits, low enough to bound memory.
+_MAX_TOOL_CALLS: Final = 1024
+# Error messages are for humans; a provider that sends megabytes gets them cut here.
+_MAX_MESSAGE: Final = 2000
 
 # Provider error types after which the same request may well succeed.
 _RETRYABLE_TYPES: Final = frozenset(
@@ -108,7 +109,7 @@ def _provider_error(acc: Accumulator, payload: Mapping[str, Any]) -> Error:
     kind = "overloaded" if error_type == "overloaded_error" else "provider"
     return acc.error(
         kind,
-        message or "Anthropic reported an error in the stream",
+        (message or "Anthropic reported an error in the stream")[:_MAX_MESSAGE],
         status=200,
         retryable=error_type in _RETRYABLE_TYPES,
         provider_type=error_type,
@@ -185,6 +186,8 @@ class AnthropicStreamDecoder(StreamDecoder):
             thinking = block.get("thinking")
             return [self.acc.reasoning(thinking)] if isinstance(thinking, str) and thinking else []
         if block_type in ("tool_use", "server_tool_use"):
+            if len(self._tools) >= _MAX_TOOL_CALLS:
+                raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
             tool = self._tools[index] = len(self._tools)
             self._tool_input[tool] = block.get("input", {})
             call_id = block.get("id") if isinstance(block.get("id"), str) else None

@@ -1,0 +1,455 @@
+"""Gemini (``models/{model}:streamGenerateContent?alt=sse`` and ``:generateContent``).
+
+Every SSE event is a whole ``GenerateContentResponse``: ``candidates[].content.parts[]``
+(text, ``"thought": true`` text, ``functionCall``), a ``finishReason`` on the last one,
+and ``usageMetadata`` (cumulative: the last one wins). There is no end marker: the body
+simply ends. So ``end()`` gives ``Done`` only if a ``finishReason`` (or a prompt
+``blockReason``) was seen, otherwise ``Error("incomplete")`` with the partial text.
+
+What callers may rely on:
+
+* text parts give ``Delta(kind="text", index=<candidate>)``, thought parts
+  ``Delta(kind="reasoning")``; ``thoughtSignature`` is opaque and never text;
+* each ``functionCall`` part is one complete tool call: ``Delta(kind="tool_call")`` whose
+  ``index`` counts calls (0, 1, ...), whose text is the compact JSON of ``args``, and whose
+  ``tool_call_id`` is None (Gemini sends no id) unless the part carries one;
+* Gemini says ``STOP`` for tool calls; ``Done.finish_reason`` is then ``tool_calls``;
+* a blocked prompt (``promptFeedback.blockReason``) is ``Done(finish_reason=
+  "content_filter")`` with the block reason as ``raw_finish_reason``;
+* usage: input ``promptTokenCount``; output ``candidatesTokenCount + thoughtsTokenCount``
+  (thinking is billed as output, as OpenAI counts reasoning tokens);
+  ``reasoning_tokens`` ``thoughtsTokenCount``; ``cached_tokens``
+  ``cachedContentTokenCount``; total ``totalTokenCount``;
+* ``{"error": {...}}`` inside a 200 body is ``Error("overloaded")`` for ``UNAVAILABLE``,
+  else ``Error("provider")``, with ``status=200`` and the Google status as
+  ``provider_type``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
+from typing import Any, Final
+from urllib.parse import quote
+
+from ..accumulate import Accumulator
+from ..endpoint import Endpoint
+from ..events import RETRYABLE_STATUSES, Error, Event, Usage
+from ..exceptions import RemoteProtocolError
+from ..request import ChatRequest, Message
+from ..script import Script
+from ..sse import ServerSentEvent
+from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+
+__all__ = ["DIALECT", "GeminiDialect", "GeminiStreamDecoder"]
+
+#: The API version used when the endpoint's base URL has no path.
+DEFAULT_PREFIX: Final = "/v1beta"
+# Tool calls per response: far above what any model emits, low enough to bound memory.
+_MAX_TOOL_CALLS: Final = 1024
+# candidateCount is capped at 8 by the API; a larger index is garbage.
+_MAX_CANDIDATES: Final = 8
+_MAX_MESSAGE: Final = 2000
+
+# Google statuses after which the same request may well succeed.
+_RETRYABLE_STATUSES: Final = frozenset(
+    {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED"}
+)
+_TOOL_MODE: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY", "any": "ANY"}
+# Script finish reasons (normalised) -> what Gemini would send. It says STOP for tools.
+_FINISH_REASON: Final = {
+    "stop": "STOP",
+    "length": "MAX_TOKENS",
+    "tool_calls": "STOP",
+    "content_filter": "SAFETY",
+}
+_STATUS_NAME: Final = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+# --- decoding ---------------------------------------------------------------------------------
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RemoteProtocolError(f"Gemini {what} is not a JSON object")
+    return value
+
+
+def _usage(metadata: Any) -> Usage | None:
+    candidates = get_int(metadata, "candidatesTokenCount")
+    thoughts = get_int(metadata, "thoughtsTokenCount")
+    output = (
+        None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
+    )
+    return make_usage(
+        get_int(metadata, "promptTokenCount"),
+        output,
+        get_int(metadata, "totalTokenCount"),
+        thoughts,
+        get_int(metadata, "cachedContentTokenCount"),
+    )
+
+
+def _provider_error(acc: Accumulator, error: Any) -> Error:
+    """The ``Error`` for an ``{"error": {code, message, status}}`` inside a 200 body."""
+    message: str | None = None
+    status_name: str | None = None
+    code: int | None = None
+    if isinstance(error, Mapping):
+        message = error.get("message") if isinstance(error.get("message"), str) else None
+        status_name = error.get("status") if isinstance(error.get("status"), str) else None
+        code = get_int(error, "code")
+    elif isinstance(error, str):
+        message = error
+    overloaded = status_name == "UNAVAILABLE" or code in (503, 529)
+    return acc.error(
+        "overloaded" if overloaded else "provider",
+        (message or "Gemini reported an error in the stream")[:_MAX_MESSAGE],
+        status=200,
+        retryable=status_name in _RETRYABLE_STATUSES or code in RETRYABLE_STATUSES,
+        provider_type=status_name or (str(code) if code is not None else None),
+    )
+
+
+class GeminiStreamDecoder(StreamDecoder):
+    """The state of one Gemini response, streamed or not: each ``GenerateContentResponse``
+    goes through :meth:`response`; :meth:`end` gives the terminal event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._finish: str | None = None
+        self._finished = False
+        self._blocked: str | None = None
+        self._usage: Usage | None = None
+        self._tools = 0
+
+    def sse_event(self, event: ServerSentEvent) -> list[Event]:
+        try:
+            value = loads(event.data)
+        except ValueError:
+            raise RemoteProtocolError("Gemini sent an event whose data is not JSON") from None
+        return self.response(value)
+
+    def response(self, value: Any) -> list[Event]:
+        """The events of one ``GenerateContentResponse`` (an error ends the response)."""
+        body = _object(value, "response")
+        if "error" in body:
+            return [_provider_error(self.acc, body["error"])]
+        events: list[Event] = []
+        candidates = body.get("candidates")
+        if candidates is not None:
+            if not isinstance(candidates, list):
+                raise RemoteProtocolError("Gemini candidates is not a list")
+            for candidate in candidates:
+                self._candidate(_object(candidate, "candidate"), events)
+        feedback = body.get("promptFeedback")
+        if isinstance(feedback, Mapping) and isinstance(feedback.get("blockReason"), str):
+            self._blocked = feedback["blockReason"]
+        if "usageMetadata" in body:
+            self._usage = _usage(body["usageMetadata"]) or self._usage
+        return events
+
+    def _candidate(self, candidate: Mapping[str, Any], events: list[Event]) -> None:
+        index = get_int(candidate, "index") or 0
+        if not 0 <= index < _MAX_CANDIDATES:
+            raise RemoteProtocolError(f"Gemini candidate index {index} is out of range")
+        content = candidate.get("content")
+        parts = content.get("parts") if isinstance(content, Mapping) else None
+        if parts is not None:
+            if not isinstance(parts, list):
+                raise RemoteProtocolError("Gemini content.parts is not a list")
+            for part in parts:
+                self._part(_object(part, "part"), index, events)
+        reason = candidate.get("finishReason")
+        if isinstance(reason, str):
+            self._finished = True
+            if index == 0 or self._finish is None:
+                self._finish = reason
+
+    def _part(self, part: Mapping[str, Any], index: int, events: list[Event]) -> None:
+        text = part.get("text")
+        if isinstance(text, str):
+            if text:
+                if part.get("thought") is True:
+                    events.append(self.acc.reasoning(text, index))
+                else:
+                    events.append(self.acc.text(text, index))
+            return
+        call = part.get("functionCall")
+        if call is not None:
+            call = _object(call, "functionCall")
+            name = call.get("name")
+            if not isinstance(name, str) or not name:
+                raise RemoteProtocolError("Gemini functionCall has no name")
+            if self._tools >= _MAX_TOOL_CALLS:
+                raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
+            args = call.get("args")
+            arguments = dumps(args if args is not None else {}).decode()
+            call_id = call.get("id") if isinstance(call.get("id"), str) else None
+            events.append(self.acc.tool_call(self._tools, arguments, call_id or None, name))
+            self._tools += 1
+        # inlineData, executableCode, codeExecutionResult...: not text, not tool calls.
+
+    def end(self, whole: bool = False) -> Event:
+        """The terminal event. ``whole=True`` for a complete non-streamed body, which is a
+        ``Done`` even without a ``finishReason``."""
+        if self._blocked is not None:
+            done = self.acc.done(self._blocked, self._usage)
+            return dataclasses.replace(done, finish_reason="content_filter")
+        if self._finished or whole:
+            return self.acc.done(self._finish, self._usage)
+        return self.acc.error("incomplete", "the Gemini stream ended without a finishReason")
+
+
+# --- request building -----------------------------------------------------------------------------
+def _call_args(arguments: str, name: str) -> Any:
+    if not arguments.strip():
+        return {}
+    try:
+        value = loads(arguments)
+    except ValueError:
+        raise ValueError(f"the arguments of tool call {name!r} are not valid JSON") from None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")
+    return value
+
+
+def _function_response(content: str) -> Any:
+    """``functionResponse.response`` must be an object: a JSON object result is sent as
+    is, anything else wrapped as ``{"result": ...}`` (as Google's SDKs do)."""
+    try:
+        value = loads(content)
+    except ValueError:
+        return {"result": content}
+    return value if isinstance(value, Mapping) else {"result": value}
+
+
+def _contents(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(system texts, ``contents``). Consecutive messages of the same Gemini role share one
+    turn: the results of parallel calls must all be in the turn after the model's calls.
+
+    A tool result needs the function's name: ``Message.name``, else the name of the
+    assistant tool call with that ``tool_call_id``, else the ``tool_call_id`` itself
+    (Gemini sends no call ids, so callers often use the function name as one)."""
+    system: list[str] = []
+    contents: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+    for message in messages:
+        parts: list[dict[str, Any]] = []
+        if message.role in ("system", "developer"):
+            system.append(message.content or "")
+            continue
+        if message.role == "tool":
+            call_id = message.tool_call_id or ""
+            name = message.name or names.get(call_id) or call_id
+            parts.append(
+                {
+                    "functionResponse": {
+                        "name": name,
+                        "response": _function_response(message.content or ""),
+                    }
+                }
+            )
+            role = "user"
+        elif message.role == "assistant":
+            role = "model"
+            if message.content or not message.tool_calls:
+                parts.append({"text": message.content or ""})
+            for call in message.tool_calls:
+                if call.id:
+                    names[call.id] = call.name
+                parts.append(
+                    {
+                        "functionCall": {
+                            "name": call.name,
+                            "args": _call_args(call.arguments, call.name),
+                        }
+                    }
+                )
+        else:
+            role = "user"
+            parts.append({"text": message.content or ""})
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    return system, contents
+
+
+def _function_declaration(name: str, description: str, parameters: Mapping[str, Any]) -> Any:
+    declaration: dict[str, Any] = {"name": name, "description": description}
+    # A function without parameters leaves them unset: Gemini refuses an empty object.
+    if parameters.get("properties") or parameters.get("type") not in ("object", None):
+        # JSON Schema as given (additionalProperties, $defs... are accepted here, unlike
+        # the OpenAPI subset of ``parameters``).
+        declaration["parametersJsonSchema"] = dict(parameters)
+    return declaration
+
+
+def _model_path(model: str) -> str:
+    # "gemini-2.5-flash" -> models/gemini-2.5-flash; "models/x" and "tunedModels/x" as given.
+    path = model if "/" in model else f"models/{model}"
+    return quote(path, safe="/")
+
+
+# --- rendering (replay server, tests) ----------------------------------------------------------
+def _sse(payload: Mapping[str, Any]) -> bytes:
+    # Google ends every event with CRLF CRLF.
+    return b"data: " + dumps(payload) + b"\r\n\r\n"
+
+
+def _render_usage(usage: Usage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    fields: dict[str, int] = {}
+    if usage.input_tokens is not None:
+        fields["promptTokenCount"] = usage.input_tokens
+    if usage.output_tokens is not None:
+        fields["candidatesTokenCount"] = usage.output_tokens - (usage.reasoning_tokens or 0)
+    if usage.total_tokens is not None:
+        fields["totalTokenCount"] = usage.total_tokens
+    if usage.reasoning_tokens is not None:
+        fields["thoughtsTokenCount"] = usage.reasoning_tokens
+    if usage.cached_tokens is not None:
+        fields["cachedContentTokenCount"] = usage.cached_tokens
+    return fields
+
+
+class GeminiDialect(Dialect):
+    """Google Gemini API. ``Endpoint.base_url`` is
+    ``https://generativelanguage.googleapis.com/v1beta`` (a bare host gets ``/v1beta``);
+    the key goes in ``x-goog-api-key``, never in the URL."""
+
+    name = "gemini"
+
+    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
+        system, contents = _contents(tuple(request.messages))
+        body: dict[str, Any] = {}
+        if system:
+            body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
+        body["contents"] = contents
+        config: dict[str, Any] = {}
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.top_p is not None:
+            config["topP"] = request.top_p
+        if request.max_tokens is not None:
+            config["maxOutputTokens"] = request.max_tokens
+        if request.stop_list:
+            config["stopSequences"] = list(request.stop_list)
+        if config:
+            body["generationConfig"] = config
+        if request.tool_list:
+            body["tools"] = [
+                {
+                    "functionDeclarations": [
+                        _function_declaration(t.name, t.description, t.parameters)
+                        for t in request.tool_list
+                    ]
+                }
+            ]
+        if request.tool_choice is not None:
+            mode = _TOOL_MODE.get(request.tool_choice)
+            calling: dict[str, Any] = {"mode": mode or "ANY"}
+            if mode is None:
+                calling["allowedFunctionNames"] = [request.tool_choice]
+            body["toolConfig"] = {"functionCallingConfig": calling}
+        if request.extra:
+            body.update(request.extra)
+        prefix = endpoint.path_prefix or DEFAULT_PREFIX
+        method = ":streamGenerateContent?alt=sse" if request.stream else ":generateContent"
+        target = f"{prefix}/{_model_path(request.model)}{method}"
+        own = {name.lower() for name in endpoint.headers}
+        headers: list[tuple[str, str]] = []
+        if endpoint.api_key is not None and "x-goog-api-key" not in own:
+            headers.append(("x-goog-api-key", endpoint.api_key))
+        headers.extend(endpoint.headers.items())
+        return HTTPRequest("POST", target, tuple(headers), dumps(body))
+
+    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
+        return GeminiStreamDecoder()
+
+    def decode_body(self, body: Any) -> list[Event]:
+        """One ``GenerateContentResponse``, or the JSON array of them that
+        ``streamGenerateContent`` sends without ``alt=sse``. A complete body with no
+        ``finishReason`` is still a ``Done`` (with ``finish_reason=None``)."""
+        decoder = GeminiStreamDecoder()
+        events: list[Event] = []
+        for response in body if isinstance(body, list) else [body]:
+            events.extend(decoder.response(response))
+            if events and isinstance(events[-1], Error):
+                return events
+        events.append(decoder.end(whole=True))
+        return events
+
+    # --- the server side -------------------------------------------------------------------
+    def matches(self, method: str, target: str) -> bool:
+        path = target.split("?", 1)[0]
+        return method == "POST" and path.endswith((":streamGenerateContent", ":generateContent"))
+
+    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
+        return target.split("?", 1)[0].endswith(":streamGenerateContent")
+
+    def _responses(self, script: Script) -> list[dict[str, Any]]:
+        """The script as the chunks Gemini streams, finishReason and usage on the last."""
+        chunks: list[list[dict[str, Any]]] = []
+        chunks.extend([[{"text": piece, "thought": True}] for piece in script.reasoning_pieces()])
+        chunks.extend([[{"text": piece}] for piece in script.text_pieces()])
+        calls: list[dict[str, Any]] = [
+            {"functionCall": {"name": call.name, "args": _call_args(call.arguments, call.name)}}
+            for call in script.tool_calls
+        ]
+        if calls or not chunks:
+            chunks.append(calls or [{"text": ""}])
+        out: list[dict[str, Any]] = []
+        for n, parts in enumerate(chunks):
+            candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
+            if n == len(chunks) - 1:
+                reason = _FINISH_REASON.get(script.finish_reason, script.finish_reason)
+                candidate["finishReason"] = reason
+            candidate["index"] = 0
+            response: dict[str, Any] = {"candidates": [candidate]}
+            usage = _render_usage(script.usage) if n == len(chunks) - 1 else None
+            if usage is not None:
+                response["usageMetadata"] = usage
+            response["modelVersion"] = script.model
+            response["responseId"] = script.response_id
+            out.append(response)
+        return out
+
+    def render_stream(self, script: Script) -> list[bytes]:
+        return [_sse(response) for response in self._responses(script)]
+
+    def render_body(self, script: Script) -> bytes:
+        parts: list[dict[str, Any]] = []
+        if script.reasoning:
+            parts.append({"text": script.reasoning, "thought": True})
+        if script.text or not script.tool_calls:
+            parts.append({"text": script.text})
+        parts.extend(
+            {"functionCall": {"name": call.name, "args": _call_args(call.arguments, call.name)}}
+            for call in script.tool_calls
+        )
+        final = self._responses(script)[-1]
+        final["candidates"][0]["content"]["parts"] = parts
+        return dumps(final)
+
+    def render_error(self, status: int, message: str) -> bytes:
+        name = _STATUS_NAME.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
+        return dumps({"error": {"code": status, "message": message, "status": name}})
+
+    def render_stream_error(self, message: str) -> bytes:
+        return _sse({"error": {"code": 500, "message": message, "status": "INTERNAL"}})
+
+
+DIALECT: Final = GeminiDialect()
