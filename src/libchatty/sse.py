@@ -1,17 +1,311 @@
-"""Server-sent events (placeholder: the decoder lands with the foundation issue)."""
+"""Server-sent events: the WHATWG "event stream interpretation", exactly, bounded and fast.
+
+:class:`SSEDecoder` turns response-body bytes into :class:`ServerSentEvent` values:
+
+* the stream is UTF-8; one leading BOM (U+FEFF) is stripped, only one, even when it is
+  split across chunks; invalid bytes become U+FFFD and never raise;
+* lines end at CRLF, LF or CR, including a CR at the end of one chunk and an LF at the
+  start of the next;
+* a blank line dispatches the event; if no ``data`` line came, nothing is dispatched (the
+  event type is reset) but the last event ID is still committed;
+* ``id`` sets the last event ID *buffer*; it becomes the last event ID (and the ``id`` of
+  events) at the next blank line, and persists across events; a value containing U+0000
+  is ignored;
+* ``retry`` is honoured only when its value is ASCII digits and nothing else, and takes
+  effect at once;
+* a line with no colon is a field with an empty value; one space after the colon is
+  removed; the final LF of the data buffer is removed; unknown fields are ignored (but
+  reported to ``on_unknown_field``); lines starting with a colon are comments (counted and
+  reported to ``on_comment``);
+* an event not ended by a blank line when the stream ends is discarded.
+
+Any split of the same bytes into chunks yields the same events. The common LLM shape, one
+``data: ...`` line per event, takes a fast path (one ``split`` per chunk, one decode per
+event); everything else goes through the line-by-line interpretation.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["ServerSentEvent"]
+from .exceptions import LimitExceeded, LocalProtocolError
+from .lines import LineSplitter
+
+__all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder", "ServerSentEvent"]
+
+# Large enough for any real LLM event (a whole non-streamed answer rarely reaches 1 MiB),
+# small enough that a broken or hostile server cannot make us buffer without end.
+DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
+
+_BOM = b"\xef\xbb\xbf"
+_LF = b"\n"
+_BLANK = b"\n\n"
+_DATA_SP = b"data: "
+_MAX_RETRY_DIGITS = 640
 
 
 @dataclass(frozen=True, slots=True)
 class ServerSentEvent:
-    """One dispatched event."""
+    """One dispatched event.
+
+    ``event`` is the event type (``"message"`` unless an ``event`` field set it),
+    ``data`` the data lines joined by LF, ``id`` the last event ID string at dispatch,
+    ``retry`` the reconnection time in force at dispatch (milliseconds) or None.
+    """
 
     event: str = "message"
     data: str = ""
     id: str = ""
     retry: int | None = None
+
+
+class SSEDecoder:
+    """Decode an event stream fed in chunks of any size.
+
+    ``feed(data)`` returns the events completed by ``data``; ``close()`` ends the stream
+    (an unterminated event is discarded, so it returns ``[]``; it exists for symmetry and
+    to make ``feed`` after the end an error).
+
+    Bounds: an event -- the bytes of all lines since the previous blank line, terminators
+    not counted, including a line still incomplete -- may be at most ``max_event_size``
+    bytes. Exceeding it raises :class:`~libchatty.exceptions.LimitExceeded` whose ``items``
+    are the events dispatched earlier in the same ``feed``; ``buffered`` never exceeds the
+    limit after ``feed`` returns. After any exception the decoder is failed and every later
+    call raises :class:`~libchatty.exceptions.LocalProtocolError`.
+
+    Observing the stream: ``on_comment(text)`` is called for every comment line (text
+    after the colon, one leading space removed) -- keep-alives such as ``: ping`` -- and
+    ``comments`` counts them; ``on_unknown_field(name, value)`` is called for every field
+    the specification ignores (llama.cpp sends ``error: {...}``). Callbacks run inside
+    ``feed`` in stream order; reading ``dispatched`` there tells how many events came
+    before the line, so a caller can place the report among the events ``feed`` returns.
+    An exception raised by a callback propagates out of ``feed`` (the decoder is failed).
+    A binding that needs to know bytes arrived (to reset an idle timer) knows it from its
+    own read; comments need no special handling for that.
+    """
+
+    __slots__ = (
+        "_base",
+        "_bom",
+        "_closed",
+        "_comments",
+        "_data",
+        "_ev_size",
+        "_event",
+        "_failed",
+        "_id_buf",
+        "_last_id",
+        "_lines",
+        "_max",
+        "_on_comment",
+        "_on_unknown_field",
+        "_out",
+        "_retry",
+    )
+
+    def __init__(
+        self,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        *,
+        on_comment: Callable[[str], None] | None = None,
+        on_unknown_field: Callable[[str, str], None] | None = None,
+    ) -> None:
+        if max_event_size < 1:
+            raise ValueError("max_event_size must be at least 1")
+        self._max = max_event_size
+        self._lines = LineSplitter(max_event_size)
+        self._on_comment = on_comment
+        self._on_unknown_field = on_unknown_field
+        self._bom: bytes | None = b""  # bytes seen while the stream start is undecided
+        self._data: list[bytes] = []  # values of this event's data lines
+        self._event = b""  # the event type buffer
+        self._ev_size = 0  # bytes of this event's complete lines
+        self._id_buf = ""  # the last event ID buffer
+        self._last_id = ""  # the last event ID string (committed at each blank line)
+        self._retry: int | None = None
+        self._comments = 0
+        self._base = 0  # events returned by earlier feeds
+        self._out: list[ServerSentEvent] = []  # events of the feed in progress
+        self._failed = False
+        self._closed = False
+
+    # -- what a caller may read -------------------------------------------------------
+
+    @property
+    def last_event_id(self) -> str:
+        """The last event ID string: the ID buffer as of the most recent blank line."""
+        return self._last_id
+
+    @property
+    def retry(self) -> int | None:
+        """The reconnection time in force (ms), set by the last valid ``retry`` field."""
+        return self._retry
+
+    @property
+    def comments(self) -> int:
+        """How many comment lines have been seen."""
+        return self._comments
+
+    @property
+    def dispatched(self) -> int:
+        """Events dispatched so far (inside a callback: before the current line)."""
+        return self._base + len(self._out)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for the event in progress (at most ``max_event_size``)."""
+        return self._ev_size + self._lines.buffered
+
+    @property
+    def max_event_size(self) -> int:
+        return self._max
+
+    # -- feeding ----------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """The events completed by ``data``, in order."""
+        if self._failed or self._closed:
+            raise LocalProtocolError(
+                "SSEDecoder failed earlier" if self._failed else "SSEDecoder already closed"
+            )
+        if self._bom is not None:
+            data = self._strip_bom(data)
+        if not data:
+            return []
+        out: list[ServerSentEvent] = []
+        self._out = out
+        try:
+            try:
+                joined = self._lines.feed_joined(data)
+            except LimitExceeded as exc:
+                # Lines before the long one still count, in order, and may hit the
+                # event limit first.
+                self._process(exc.items[0] if exc.items else b"", out)
+                raise LimitExceeded(f"SSE {exc}", items=out) from None
+            if joined:
+                self._process(joined, out)
+            if self._ev_size + self._lines.buffered > self._max:
+                raise LimitExceeded(
+                    f"SSE event larger than {self._max} bytes (no blank line after "
+                    f"{self._ev_size + self._lines.buffered} bytes)",
+                    items=out,
+                )
+        except BaseException:
+            self._failed = True
+            raise
+        finally:
+            self._base += len(out)
+            self._out = []
+        return out
+
+    def close(self) -> list[ServerSentEvent]:
+        """End of stream. An event without its closing blank line is discarded."""
+        if self._failed:
+            raise LocalProtocolError("SSEDecoder failed earlier")
+        if not self._closed:
+            self._closed = True
+            self._lines.close()
+            self._data = []
+            self._event = b""
+            self._ev_size = 0
+            self._bom = None
+        return []
+
+    # -- internals --------------------------------------------------------------------
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        head = self._bom + data if self._bom else data
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._bom = head  # maybe the start of a BOM: wait for more
+            return b""
+        self._bom = None
+        return head[len(_BOM) :] if head.startswith(_BOM) else head
+
+    def _process(self, joined: bytes, out: list[ServerSentEvent]) -> None:
+        """Interpret complete lines (``joined``: LF-terminated lines, CR already gone)."""
+        # Each piece before the last ends at a blank line: it is one event's lines.
+        # The last piece holds lines of an event not yet ended.
+        blocks = joined.split(_BLANK)
+        last = blocks.pop()
+        if blocks:
+            if self._ev_size:
+                # The first piece continues an event begun in an earlier feed.
+                self._lines_then_dispatch(blocks[0], out)
+                del blocks[0]
+            new = ServerSentEvent
+            append = out.append
+            last_id = self._id_buf
+            retry = self._retry
+            for block in blocks:
+                # The fast path: a whole event that is one "data: " line. A dispatch
+                # resets the state, so every piece here starts from a fresh event.
+                if block[:6] == _DATA_SP and _LF not in block:
+                    append(new("message", block[6:].decode("utf-8", "replace"), last_id, retry))
+                else:
+                    self._lines_then_dispatch(block, out)
+                    last_id = self._id_buf
+                    retry = self._retry
+            self._last_id = self._id_buf
+        if last:
+            for line in last[:-1].split(_LF):
+                self._line(line, out)
+
+    def _lines_then_dispatch(self, block: bytes, out: list[ServerSentEvent]) -> None:
+        for line in block.split(_LF):
+            self._line(line, out)
+        self._dispatch(out)
+
+    def _line(self, line: bytes, out: list[ServerSentEvent]) -> None:
+        if not line:
+            self._dispatch(out)
+            return
+        size = self._ev_size + len(line)
+        if size > self._max:
+            raise LimitExceeded(f"SSE event larger than {self._max} bytes", items=out)
+        self._ev_size = size
+        colon = line.find(b":")
+        if colon == 0:
+            self._comments += 1
+            if self._on_comment is not None:
+                text = line[2:] if line[1:2] == b" " else line[1:]
+                self._on_comment(text.decode("utf-8", "replace"))
+            return
+        if colon < 0:
+            field, value = line, b""
+        else:
+            field, value = line[:colon], line[colon + 1 :]
+            if value[:1] == b" ":
+                value = value[1:]
+        if field == b"data":
+            self._data.append(value)
+        elif field == b"event":
+            self._event = value
+        elif field == b"id":
+            if b"\x00" not in value:
+                self._id_buf = value.decode("utf-8", "replace")
+        elif field == b"retry":
+            # bytes.isdigit() is true for ASCII digits only (no sign, space, "_", or
+            # non-ASCII digit, all of which int() would accept).
+            if value.isdigit():
+                digits = value.lstrip(b"0") or b"0"
+                # int() may refuse more than 640 digits (sys.set_int_max_str_digits); a
+                # delay that long is meaningless, so such a value is ignored.
+                if len(digits) <= _MAX_RETRY_DIGITS:
+                    self._retry = int(digits)
+        elif self._on_unknown_field is not None:
+            self._on_unknown_field(
+                field.decode("utf-8", "replace"), value.decode("utf-8", "replace")
+            )
+
+    def _dispatch(self, out: list[ServerSentEvent]) -> None:
+        self._last_id = self._id_buf
+        self._ev_size = 0
+        if not self._data:
+            self._event = b""
+            return
+        data = b"\n".join(self._data).decode("utf-8", "replace")
+        event = self._event.decode("utf-8", "replace") if self._event else "message"
+        self._data = []
+        self._event = b""
+        out.append(ServerSentEvent(event, data, self._last_id, self._retry))

@@ -1,0 +1,77 @@
+"""Parse one JSON document, with orjson when the optional ``fast`` extra is installed.
+
+``loads(data)`` takes ``bytes`` or ``str`` and returns the value. What it accepts is the
+same with or without orjson: RFC 8259 JSON in UTF-8 -- no BOM, no ``NaN``/``Infinity``,
+no trailing data (whitespace around the value is fine); integers of any size Python can
+convert. Anything else raises one of :data:`JSONDecodeError` (catch that tuple, never a
+specific class): ``ValueError`` (``json.JSONDecodeError``, ``UnicodeDecodeError`` and
+orjson's error are subclasses) or ``RecursionError`` for absurdly deep nesting.
+
+``backend`` names what is in use: ``"orjson"`` or ``"json"``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["JSONDecodeError", "backend", "loads"]
+
+JSONDecodeError: tuple[type[Exception], ...] = (ValueError, RecursionError)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+# The C scanner parses one value at an index; json.loads adds two regex passes for
+# surrounding whitespace that the common compact document does not need.
+_scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
+_decode = _decoder.decode
+
+
+def stdlib_loads(data: bytes | str) -> Any:
+    """``loads`` with the standard library only."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        return _decode(text)  # leading whitespace, or not JSON: the full path decides
+    if end != len(text):
+        return _decode(text)  # trailing whitespace, or extra data: the full path decides
+    return value
+
+
+def make_loads(orjson_module: Any | None) -> Callable[[bytes | str], Any]:
+    """A ``loads`` built on ``orjson_module`` (or the stdlib one when it is None).
+
+    orjson refuses a few documents the standard library reads (integers beyond 64 bits,
+    lone surrogates in ``str`` input); those fall back to the standard library, so both
+    backends accept the same documents. Failures cost a second parse; they are rare.
+    """
+    if orjson_module is None:
+        return stdlib_loads
+    fast = orjson_module.loads
+
+    def orjson_loads(data: bytes | str) -> Any:
+        try:
+            return fast(data)
+        except ValueError:
+            return stdlib_loads(data)
+
+    return orjson_loads
+
+
+def _find_orjson() -> Any | None:
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson
+
+
+_orjson = _find_orjson()
+backend = "orjson" if _orjson is not None else "json"
+loads: Callable[[bytes | str], Any] = make_loads(_orjson)
