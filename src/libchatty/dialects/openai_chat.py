@@ -5,8 +5,9 @@ llama.cpp, Ollama's ``/v1`` and the rest: their streams differ only in quirks, a
 here without knowing which server is talking:
 
 * usage arrives in a trailing chunk with ``choices: []`` (OpenAI with ``stream_options``),
-  on the finish chunk (DeepSeek, Mistral), in ``x_groq.usage`` (Groq) or in a chunk whose
-  choice has an empty delta (OpenRouter); the last one seen wins;
+  on the finish chunk (DeepSeek, Mistral), in ``x_groq.usage`` (Groq), inside the finish
+  choice (Moonshot) or in a chunk whose choice has an empty delta (OpenRouter); the last one
+  seen wins;
 * reasoning text is ``delta.reasoning_content`` (DeepSeek) or ``delta.reasoning``
   (OpenRouter, vLLM);
 * an error inside a 200 stream is a data line whose JSON has an ``error`` key (OpenAI, vLLM,
@@ -24,13 +25,13 @@ dict lookups before falling back to the general path.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
 from typing import Any, Final
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
 from ..events import RETRYABLE_STATUSES, Delta, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
+from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script, split_tokens
 from ..sse import ServerSentEvent
@@ -161,7 +162,7 @@ class OpenAIChatDecoder(StreamDecoder):
             return [self._at_done()]
         try:
             chunk = loads(data)
-        except ValueError:
+        except JSONDecodeError:
             if event.event == "error":  # a plain-text error event
                 return [self._stream_error(data)]
             raise RemoteProtocolError(f"invalid JSON in a data line: {_excerpt(data)}") from None
@@ -189,9 +190,8 @@ class OpenAIChatDecoder(StreamDecoder):
                             out.append(self.acc.text(content))
                     else:
                         self._delta(delta, _choice_index(choice.get("index")), out)
-                finish = choice.get("finish_reason")
-                if finish is not None:
-                    self._finish_reason(finish, choice.get("index"))
+                if choice.get("finish_reason") is not None:
+                    self._finish_choice(choice)
             else:
                 for choice in choices:
                     self._choice(choice, out)
@@ -214,9 +214,8 @@ class OpenAIChatDecoder(StreamDecoder):
             if type(delta) is not dict:
                 raise RemoteProtocolError("'delta' is not a JSON object")
             self._delta(delta, index, out)
-        finish = choice.get("finish_reason")
-        if finish is not None:
-            self._finish_reason(finish, index)
+        if choice.get("finish_reason") is not None:
+            self._finish_choice(choice)
 
     def _delta(self, delta: dict[str, Any], index: int, out: list[Event]) -> None:
         """Every field of a delta, in reading order: reasoning, text, refusal, tool calls."""
@@ -278,10 +277,15 @@ class OpenAIChatDecoder(StreamDecoder):
             raise RemoteProtocolError("too many tool calls")
         return len(self._tool_ids)
 
-    def _finish_reason(self, finish: Any, index: Any) -> None:
-        # Done describes choice 0; a finish reason of another choice only fills a gap.
-        if type(finish) is str and (not index or self._finish is None):
+    def _finish_choice(self, choice: dict[str, Any]) -> None:
+        """A choice's finish chunk: keep its finish reason (Done describes choice 0; another
+        choice's only fills a gap) and the usage Moonshot puts inside the choice."""
+        finish = choice["finish_reason"]
+        if type(finish) is str and (not choice.get("index") or self._finish is None):
             self._finish = finish
+        usage = choice.get("usage")
+        if usage is not None:
+            self._usage = usage
 
     # --- terminal events ------------------------------------------------------------------
     def _stream_error(self, error: Any) -> Error:
@@ -297,7 +301,7 @@ class OpenAIChatDecoder(StreamDecoder):
             return
         try:
             parsed: Any = loads(value)
-        except ValueError:
+        except JSONDecodeError:
             parsed = value
         self._field_error = _error_fields(parsed)
 

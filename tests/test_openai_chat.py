@@ -1,0 +1,904 @@
+"""The OpenAI chat-completions dialect: every fixture through ``Call`` (whole, byte by byte,
+random splits), the stream decoder's quirks one by one, generated streams through an
+independent test encoder, the replay renderers, and the request bytes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from wire import all_splittings, expected, fixture, fixture_names, random_splits
+
+from libchatty.call import Call
+from libchatty.dialects import get_dialect
+from libchatty.dialects.openai_chat import DIALECT, OpenAIChat, OpenAIChatDecoder
+from libchatty.endpoint import Endpoint
+from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
+from libchatty.exceptions import RemoteProtocolError
+from libchatty.request import ChatRequest, Message, Tool
+from libchatty.script import Script
+from libchatty.sse import ServerSentEvent
+
+ENDPOINT = Endpoint("https://api.openai.com/v1", "sk-test-key")
+STREAM = ChatRequest(model="gpt-4o-mini", messages=[Message("user", "hi")])
+NO_STREAM = ChatRequest(model="gpt-4o-mini", messages=[Message("user", "hi")], stream=False)
+
+# expected.json names error kinds its own way; ours are in events.ERROR_KINDS.
+KIND = {
+    "invalid_request": "bad_request",
+    "server_error": "server",
+    "provider_error_event": "provider",
+    "incomplete_stream": "incomplete",
+}
+
+FIXTURES = fixture_names("openai-chat") + fixture_names("compat")
+
+# llama.cpp's `error:` line is not an SSE field; expected.json records what a pure WHATWG
+# decoder reports and, in its notes, the ideal decode -- which is what libchatty gives.
+IDEAL = {
+    "compat/llamacpp-error-field.http": {
+        "error": {
+            "status": 200,
+            "kind": "provider",
+            "message": "the request exceeds the available context size, try increasing it",
+            "provider_type": "exceed_context_size_error",
+            "retry_after": None,
+        }
+    }
+}
+
+
+# --- helpers ----------------------------------------------------------------------------
+def run_call(
+    pieces: Iterable[bytes],
+    request: ChatRequest = STREAM,
+    endpoint: Endpoint = ENDPOINT,
+) -> list[Event]:
+    """Feed response pieces to a fresh Call (then EOF), as a binding would."""
+    call = Call(endpoint, request)
+    call.start()
+    events: list[Event] = []
+    for piece in pieces:
+        if not call.wants_data:
+            break
+        events.extend(call.receive_data(piece))
+    if call.wants_data:
+        events.extend(call.receive_data(b""))
+    assert call.finished
+    return events
+
+
+def request_for(name: str) -> ChatRequest:
+    return NO_STREAM if "nonstream" in name else STREAM
+
+
+def check_shape(events: Sequence[Event]) -> None:
+    """Deltas, then exactly one terminal event, last."""
+    assert events, "no events"
+    assert all(type(e) is Delta for e in events[:-1]), events
+    assert type(events[-1]) in (Done, Error)
+
+
+def joined(events: Sequence[Event], kind: str, index: int = 0) -> str:
+    return "".join(
+        e.text for e in events if type(e) is Delta and e.kind == kind and e.index == index
+    )
+
+
+def check_expected(events: Sequence[Event], exp: dict[str, Any]) -> None:
+    check_shape(events)
+    last = events[-1]
+    if exp["error"] is None:
+        assert type(last) is Done, last
+        assert last.text == exp["text"] == joined(events, "text")
+        assert last.reasoning == exp["reasoning"] == joined(events, "reasoning")
+        assert last.refusal == exp["refusal"] == joined(events, "refusal")
+        assert [(c.id, c.name, c.arguments) for c in last.tool_calls] == [
+            (c["id"], c["name"], c["arguments"]) for c in exp["tool_calls"]
+        ]
+        for i, call in enumerate(last.tool_calls):
+            assert joined(events, "tool_call", i) == call.arguments
+        assert last.raw_finish_reason == exp["finish_reason"]
+        assert last.finish_reason == exp["finish_reason_normalized"]
+        if exp["usage"] is None:
+            assert last.usage is None
+        else:
+            assert last.usage is not None
+            assert last.usage.input_tokens == exp["usage"]["input_tokens"]
+            assert last.usage.output_tokens == exp["usage"]["output_tokens"]
+    else:
+        error = exp["error"]
+        assert type(last) is Error, last
+        assert last.kind == KIND.get(error["kind"], error["kind"])
+        assert last.status == error["status"]
+        if error["message"] is not None:
+            assert last.message == error["message"]
+        else:
+            assert last.message  # still something a human can read
+        if error["provider_type"] is not None:
+            assert last.provider_type == str(error["provider_type"])
+        if error["retry_after"] is not None:
+            assert last.retry_after == error["retry_after"]
+        elif last.retry_after is not None:  # from x-ratelimit-reset-*, which expected.json ignores
+            assert last.status == 429 and last.retry_after > 0
+        assert last.partial == exp["text"] == joined(events, "text")
+
+
+# --- every fixture, every splitting -----------------------------------------------------------
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixture_every_splitting(name: str) -> None:
+    raw = fixture(name)
+    exp = {**expected(name), **IDEAL.get(name, {})}
+    reference = run_call([raw], request_for(name))
+    check_expected(reference, exp)
+    for label, pieces in all_splittings(raw):
+        assert run_call(pieces, request_for(name)) == reference, label
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixture_cut_short_is_never_done(name: str) -> None:
+    """Any prefix of a response that is missing its end gives an Error carrying the text
+    delivered so far -- never Done, never an exception."""
+    raw = fixture(name)
+    exp = expected(name)
+    for cut in sorted({len(raw) // 3, len(raw) // 2, len(raw) - 40, len(raw) - 7}):
+        events = run_call([raw[:cut]], request_for(name))
+        check_shape(events)
+        last = events[-1]
+        if type(last) is Done:
+            # Only possible once [DONE] was read: the cut fell in the HTTP trailer.
+            assert exp["error"] is None and last.text == exp["text"]
+        else:
+            assert type(last) is Error
+            assert last.partial == joined(events, "text")
+
+
+def test_nonstream_fixtures_work_for_a_stream_request_too() -> None:
+    """A server that ignores "stream": true answers with JSON: same result."""
+    for name in ("openai-chat/nonstream-text.http", "openai-chat/nonstream-tool-calls.http"):
+        check_expected(run_call([fixture(name)], STREAM), expected(name))
+
+
+def test_connection_reusable_after_done() -> None:
+    call = Call(ENDPOINT, STREAM)
+    call.start()
+    events = call.receive_data(fixture("openai-chat/stream-usage.http"))
+    assert type(events[-1]) is Done
+    assert not call.wants_data and call.reusable
+    assert call.text == events[-1].text
+
+
+# --- the stream decoder, quirk by quirk --------------------------------------------------------
+def chunk(*choices: dict[str, Any], **top: Any) -> ServerSentEvent:
+    return ServerSentEvent(
+        data=json.dumps({"object": "chat.completion.chunk", "choices": list(choices), **top})
+    )
+
+
+def content(text: str | None, index: int = 0, **delta: Any) -> dict[str, Any]:
+    return {"index": index, "delta": {"content": text, **delta}, "finish_reason": None}
+
+
+def finish(reason: str, index: int = 0, **extra: Any) -> dict[str, Any]:
+    return {"index": index, "delta": {}, "finish_reason": reason, **extra}
+
+
+DONE = ServerSentEvent(data="[DONE]")
+
+
+def feed(*items: ServerSentEvent, end: bool = False) -> list[Event]:
+    decoder = DIALECT.stream_decoder(STREAM)
+    out: list[Event] = []
+    for item in items:
+        got = decoder.sse_event(item)
+        out.extend(got)
+        if got and type(got[-1]) is not Delta:
+            return out
+    if end:
+        out.append(decoder.end())
+    return out
+
+
+def test_role_chunk_and_empty_content_emit_nothing() -> None:
+    events = feed(
+        chunk({"index": 0, "delta": {"role": "assistant", "content": "", "refusal": None}}),
+        chunk(content("")),
+        chunk(content(None)),
+        chunk(content("Hi")),
+        chunk(finish("stop")),
+        DONE,
+    )
+    assert events == [Delta("Hi"), Done("stop", "Hi", raw_finish_reason="stop")]
+
+
+def test_reasoning_under_both_names_comes_before_text() -> None:
+    events = feed(
+        chunk(content(None, reasoning_content="think ")),
+        chunk(content(None, reasoning="more")),
+        chunk(content("answer", reasoning=None)),
+        chunk(finish("stop")),
+        DONE,
+    )
+    assert events[:-1] == [
+        Delta("think ", "reasoning"),
+        Delta("more", "reasoning"),
+        Delta("answer"),
+    ]
+    done = events[-1]
+    assert type(done) is Done and done.reasoning == "think more" and done.text == "answer"
+
+
+def test_refusal() -> None:
+    events = feed(
+        chunk(content(None, refusal="")),
+        chunk({"index": 0, "delta": {"refusal": "No."}}),
+        chunk(finish("stop")),
+        DONE,
+    )
+    assert events[0] == Delta("No.", "refusal")
+    done = events[-1]
+    assert type(done) is Done and done.refusal == "No." and done.text == ""
+
+
+def test_parallel_tool_calls_merge_by_index() -> None:
+    def call(index: int, args: str, **head: Any) -> dict[str, Any]:
+        function = {"arguments": args, **({"name": head["name"]} if "name" in head else {})}
+        out: dict[str, Any] = {"index": index, "function": function}
+        if "id" in head:
+            out.update(id=head["id"], type="function")
+        return out
+
+    events = feed(
+        chunk({"index": 0, "delta": {"role": "assistant", "content": None}}),
+        chunk({"index": 0, "delta": {"tool_calls": [call(0, "", id="a", name="f")]}}),
+        chunk({"index": 0, "delta": {"tool_calls": [call(1, '{"y"', id="b", name="g")]}}),
+        chunk({"index": 0, "delta": {"tool_calls": [call(0, '{"x": 1}'), call(1, ": 2}")]}}),
+        chunk(finish("tool_calls")),
+        DONE,
+    )
+    assert events[:2] == [
+        Delta("", "tool_call", 0, "a", "f"),
+        Delta('{"y"', "tool_call", 1, "b", "g"),
+    ]
+    done = events[-1]
+    assert type(done) is Done
+    assert done.tool_calls == (ToolCall("a", "f", '{"x": 1}'), ToolCall("b", "g", '{"y": 2}'))
+    assert done.finish_reason == "tool_calls"
+
+
+def test_tool_calls_without_index() -> None:
+    """Some compatible servers omit ``index``: a new id opens a call, none continues it."""
+    events = feed(
+        chunk(
+            {"delta": {"tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{"}}]}}
+        ),
+        chunk({"delta": {"tool_calls": [{"function": {"arguments": "}"}}]}}),
+        chunk(
+            {
+                "delta": {
+                    "tool_calls": [{"id": "b", "function": {"name": "g", "arguments": {"k": 1}}}]
+                }
+            }
+        ),
+        chunk(finish("tool_calls")),
+        DONE,
+    )
+    done = events[-1]
+    assert type(done) is Done
+    assert done.tool_calls == (ToolCall("a", "f", "{}"), ToolCall("b", "g", '{"k":1}'))
+
+
+def test_n_greater_than_one() -> None:
+    events = feed(
+        chunk(content("A"), content("B", 1), content("C", 2)),
+        chunk(content("a", 0), content("b", 1)),
+        chunk(finish("stop", 0), finish("length", 1), finish("stop", 2)),
+        DONE,
+    )
+    assert [(e.text, e.index) for e in events if type(e) is Delta] == [
+        ("A", 0),
+        ("B", 1),
+        ("C", 2),
+        ("a", 0),
+        ("b", 1),
+    ]
+    done = events[-1]
+    assert type(done) is Done
+    assert done.text == "Aa" and done.choices == ("Aa", "Bb", "C")
+    assert done.raw_finish_reason == "stop"
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        # OpenAI with stream_options: a trailing chunk with empty choices.
+        [
+            chunk(finish("stop")),
+            chunk(usage={"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}),
+        ],
+        # DeepSeek/Mistral: on the finish chunk.
+        [
+            chunk(
+                finish("stop"),
+                usage={"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
+            )
+        ],
+        # Groq: x_groq.usage.
+        [
+            chunk(
+                finish("stop"),
+                x_groq={"id": "r", "usage": {"prompt_tokens": 3, "completion_tokens": 5}},
+            )
+        ],
+        # Moonshot: inside the finish choice.
+        [
+            chunk(
+                finish(
+                    "stop", usage={"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+                )
+            )
+        ],
+        # "usage": null on every chunk, then the real one.
+        [
+            chunk(content("", usage=None), usage=None),
+            chunk(finish("stop"), usage=None),
+            chunk(usage={"prompt_tokens": 3, "completion_tokens": 5}),
+        ],
+    ],
+)
+def test_usage_wherever_it_comes(items: list[ServerSentEvent]) -> None:
+    done = feed(*items, DONE)[-1]
+    assert type(done) is Done
+    assert done.usage == Usage(3, 5, 8)
+
+
+def test_usage_details() -> None:
+    usage = {
+        "prompt_tokens": 10,
+        "completion_tokens": 20,
+        "total_tokens": 30,
+        "completion_tokens_details": {"reasoning_tokens": 7},
+        "prompt_tokens_details": {"cached_tokens": 4},
+    }
+    done = feed(chunk(finish("stop")), chunk(usage=usage), DONE)[-1]
+    assert type(done) is Done and done.usage == Usage(10, 20, 30, 7, 4)
+
+
+def test_no_usage_is_none_not_zero() -> None:
+    done = feed(chunk(content("x")), chunk(finish("stop")), DONE)[-1]
+    assert type(done) is Done and done.usage is None
+
+
+def test_error_object_in_stream_ends_at_once() -> None:
+    decoder = DIALECT.stream_decoder(STREAM)
+    assert decoder.sse_event(chunk(content("Once"))) == [Delta("Once")]
+    error = {"message": "boom", "type": "server_error", "param": None, "code": None}
+    [event] = decoder.sse_event(ServerSentEvent(data=json.dumps({"error": error})))
+    assert event == Error(
+        "provider", "boom", status=200, retryable=True, partial="Once", provider_type="server_error"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "provider_type", "retryable"),
+    [
+        ({"message": "m", "type": "invalid_request_error"}, "invalid_request_error", False),
+        ({"message": "m", "type": "InternalServerError", "code": 500}, "InternalServerError", True),
+        ({"message": "m", "code": 429}, "429", True),
+        ({"message": "m", "code": "server_error"}, "server_error", True),
+        ("plain text", None, False),
+    ],
+)
+def test_stream_error_types(error: Any, provider_type: str | None, retryable: bool) -> None:
+    [event] = feed(ServerSentEvent(data=json.dumps({"error": error})))
+    assert type(event) is Error and event.kind == "provider" and event.status == 200
+    assert event.provider_type == provider_type and event.retryable is retryable
+    assert event.message in ("m", "plain text")
+
+
+def test_error_event_name() -> None:
+    [event] = feed(chunk(content("a")), ServerSentEvent(event="error", data="upstream timed out"))[
+        1:
+    ]
+    assert type(event) is Error and event.message == "upstream timed out" and event.partial == "a"
+
+
+def test_openrouter_finish_reason_error_without_object_is_not_success() -> None:
+    events = feed(chunk(content("half")), chunk(finish("error")), DONE)
+    last = events[-1]
+    assert type(last) is Error and last.kind == "provider" and last.partial == "half"
+
+
+def test_llamacpp_error_field_wins_over_done() -> None:
+    decoder = DIALECT.stream_decoder(STREAM)
+    decoder.sse_field("error", '{"code":500,"message":"oops","type":"server_error"}')
+    decoder.sse_field("error", "a second one is ignored")
+    decoder.sse_field("x-unknown", "ignored")
+    [event] = decoder.sse_event(DONE)
+    assert event == Error(
+        "provider", "oops", status=200, retryable=True, provider_type="server_error"
+    )
+    decoder = DIALECT.stream_decoder(STREAM)
+    decoder.sse_field("error", "not json")
+    end = decoder.end()
+    assert type(end) is Error and end.kind == "provider" and end.message == "not json"
+
+
+def test_end_without_done_is_incomplete() -> None:
+    events = feed(chunk(content("cut")), end=True)
+    last = events[-1]
+    assert type(last) is Error and last.kind == "incomplete" and last.partial == "cut"
+    events = feed(chunk(content("all")), chunk(finish("stop")), end=True)
+    last = events[-1]
+    assert type(last) is Error and last.kind == "incomplete" and "'stop'" in last.message
+
+
+def test_done_without_finish_reason() -> None:
+    done = feed(chunk(content("x")), DONE)[-1]
+    assert type(done) is Done and done.finish_reason is None and done.text == "x"
+
+
+def test_mistral_content_parts() -> None:
+    parts = [
+        {"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]},
+        {"type": "text", "text": "yes"},
+    ]
+    events = feed(chunk({"index": 0, "delta": {"content": parts}}), chunk(finish("stop")), DONE)
+    assert events[:2] == [Delta("hmm", "reasoning"), Delta("yes")]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ('{"choices": [', "invalid JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"choices": {"0": 1}}', "not a list"),
+        ('{"choices": [3]}', "not a JSON object"),
+        ('{"choices": [{"delta": [1]}]}', "'delta'"),
+        ('{"choices": [{"delta": {"content": 5}}]}', "not a string"),
+        ('{"choices": [{"index": 99999999, "delta": {"content": "x"}}]}', "choice index"),
+        ('{"choices": [{"index": "0x", "delta": {"content": "x"}}]}', "choice index"),
+        ('{"choices": [{"delta": {"tool_calls": [{"index": -1}]}}]}', "tool call index"),
+        ('{"choices": [{"delta": {"tool_calls": {"a": 1}}}]}', "not a list"),
+        ('{"choices": [{"delta": {"tool_calls": [{"function": 7}]}}]}', "'function'"),
+    ],
+)
+def test_malformed_chunks_raise_remote_protocol_error(data: str, message: str) -> None:
+    decoder = DIALECT.stream_decoder(STREAM)
+    with pytest.raises(RemoteProtocolError, match=message):
+        decoder.sse_event(ServerSentEvent(data=data))
+
+
+def test_invalid_json_through_call_is_protocol_error_with_partial() -> None:
+    body = b'data: {"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\ndata: {"choices": [\n\n'
+    raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+    events = run_call([raw])
+    last = events[-1]
+    assert type(last) is Error and last.kind == "protocol" and last.partial == "ok"
+    assert "invalid JSON" in last.message
+
+
+# --- generated streams through an independent test encoder ---------------------------------------
+@dataclass
+class Plan:
+    """A response to encode: text pieces per choice, tool calls, usage and where it goes."""
+
+    texts: list[list[str]]
+    reasoning: list[str]
+    tools: list[tuple[str, str, list[str]]]
+    order: list[int]  # the order in which tool-call fragments are sent (by call index)
+    usage: tuple[int, int] | None
+    usage_where: str
+    finish: str
+    ascii_json: bool
+    crlf: bool
+    comments: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_plan(plan: Plan) -> bytes:
+    """The SSE body of ``plan``, written from the OpenAI wire format directly (not with
+    the dialect's renderer)."""
+    events: list[dict[str, Any]] = []
+    n = len(plan.texts)
+    events.append(
+        {"choices": [{"index": i, "delta": {"role": "assistant", "content": ""}} for i in range(n)]}
+    )
+    for piece in plan.reasoning:
+        events.append(
+            {
+                "choices": [
+                    {"index": 0, "delta": {"reasoning_content": piece}, "finish_reason": None}
+                ]
+            }
+        )
+    longest = max(len(t) for t in plan.texts)
+    for step in range(longest):
+        choices = [
+            {"index": i, "delta": {"content": texts[step]}, "finish_reason": None}
+            for i, texts in enumerate(plan.texts)
+            if step < len(texts)
+        ]
+        events.append({"choices": choices})
+    sent_head = [False] * len(plan.tools)
+    cursors = [0] * len(plan.tools)
+    for index in plan.order:
+        call_id, name, fragments = plan.tools[index]
+        call: dict[str, Any] = {"index": index, "function": {}}
+        if not sent_head[index]:
+            sent_head[index] = True
+            call.update(id=call_id, type="function")
+            call["function"]["name"] = name
+        fragment = fragments[cursors[index]] if cursors[index] < len(fragments) else ""
+        cursors[index] += 1
+        call["function"]["arguments"] = fragment
+        events.append({"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+    usage = None
+    if plan.usage is not None:
+        usage = {
+            "prompt_tokens": plan.usage[0],
+            "completion_tokens": plan.usage[1],
+            "total_tokens": sum(plan.usage),
+        }
+    fin: dict[str, Any] = {
+        "choices": [{"index": i, "delta": {}, "finish_reason": plan.finish} for i in range(n)]
+    }
+    if usage is not None and plan.usage_where == "finish":
+        fin["usage"] = usage
+    elif usage is not None and plan.usage_where == "x_groq":
+        fin["x_groq"] = {"id": "req", "usage": usage}
+    events.append(fin)
+    if usage is not None and plan.usage_where == "trailing":
+        events.append({"choices": [], "usage": usage})
+    eol = "\r\n" if plan.crlf else "\n"
+    out = []
+    for number, event in enumerate(events):
+        event = {"id": "chatcmpl-x", "object": "chat.completion.chunk", **event}
+        if plan.comments and number % 3 == 0:
+            out.append(f": keep-alive{eol}{eol}")
+        out.append(f"data: {json.dumps(event, ensure_ascii=plan.ascii_json)}{eol}{eol}")
+    out.append(f"data: [DONE]{eol}{eol}")
+    return "".join(out).encode()
+
+
+def chunked(body: bytes, sizes: list[int]) -> bytes:
+    """``body`` with HTTP/1.1 chunked framing, chunk sizes cycling through ``sizes``."""
+    parts, at, i = [], 0, 0
+    while at < len(body):
+        size = sizes[i % len(sizes)]
+        i += 1
+        parts.append(b"%x\r\n%s\r\n" % (len(body[at : at + size]), body[at : at + size]))
+        at += size
+    parts.append(b"0\r\n\r\n")
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    return head + b"".join(parts)
+
+
+pieces = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=12
+)
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> Plan:
+    n = draw(st.integers(1, 3))
+    texts = [draw(st.lists(pieces, min_size=1, max_size=8)) for _ in range(n)]
+    tools = []
+    for i in range(draw(st.integers(0, 3))):
+        fragments = draw(st.lists(pieces, min_size=0, max_size=5))
+        tools.append((f"call_{i}", draw(st.sampled_from(["get", "put", "f_ü"])), fragments))
+    order = [i for i, (_, _, frags) in enumerate(tools) for _ in range(max(1, len(frags)))]
+    order = draw(st.permutations(order)) if order else []
+    # The head of each call must come first for that call: permutations keep counts, and
+    # the encoder sends the head with whatever fragment comes first.
+    usage = draw(st.none() | st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)))
+    return Plan(
+        texts=texts,
+        reasoning=draw(st.lists(pieces, max_size=3)),
+        tools=tools,
+        order=list(order),
+        usage=usage,
+        usage_where=draw(st.sampled_from(["trailing", "finish", "x_groq"])),
+        finish=draw(st.sampled_from(["stop", "length", "tool_calls", "content_filter"])),
+        ascii_json=draw(st.booleans()),
+        crlf=draw(st.booleans()),
+        comments=draw(st.booleans()),
+    )
+
+
+@given(
+    plan=plans(),
+    sizes=st.lists(st.integers(1, 300), min_size=1, max_size=5),
+    seed=st.integers(0, 2**16),
+)
+def test_generated_streams(plan: Plan, sizes: list[int], seed: int) -> None:
+    raw = chunked(encode_plan(plan), sizes)
+    events = run_call(random_splits(raw, seed, max_piece=97))
+    check_shape(events)
+    done = events[-1]
+    assert type(done) is Done, done
+    texts = ["".join(t) for t in plan.texts]
+    assert done.text == texts[0] == joined(events, "text", 0)
+    if len(texts) > 1:
+        assert done.choices == tuple(texts)
+        for i, text in enumerate(texts):
+            assert joined(events, "text", i) == text
+    assert done.reasoning == "".join(plan.reasoning)
+    assert done.tool_calls == tuple(
+        ToolCall(cid, name, "".join(frags)) for cid, name, frags in plan.tools
+    )
+    assert done.raw_finish_reason == plan.finish
+    if plan.usage is None:
+        assert done.usage is None
+    else:
+        assert done.usage == Usage(plan.usage[0], plan.usage[1], sum(plan.usage))
+
+
+# --- replay renderers round-trip -------------------------------------------------------------
+SCRIPTS = [
+    Script(text="Hello, wörld! 👋 “quoted” \\ back\nslash", usage=Usage(12, 7, 19)),
+    Script(
+        text="",
+        tool_calls=(ToolCall("call_1", "lookup", '{"q": "ß"}'), ToolCall("call_2", "x", "{}")),
+        finish_reason="tool_calls",
+        usage=Usage(5, 6, 11, 2, 1),
+    ),
+    Script(text="Because.", reasoning="Think first, then answer.", finish_reason="length"),
+    Script(text="pieces", pieces=("pi", "", "eces")),
+]
+
+
+def http_response(body: bytes, content_type: bytes, sizes: list[int] | None = None) -> bytes:
+    if sizes is not None:
+        return chunked(body, sizes)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n" % (
+        content_type,
+        len(body),
+    )
+    return head + body
+
+
+def check_script(done: Event, script: Script) -> None:
+    assert type(done) is Done, done
+    assert done.text == script.text and done.reasoning == script.reasoning
+    assert done.tool_calls == script.tool_calls
+    assert done.finish_reason == script.finish_reason
+    assert done.usage == script.usage
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_render_stream_round_trip(script: Script) -> None:
+    items = DIALECT.render_stream(script)
+    assert items[-1] == b"data: [DONE]\n\n"
+    assert all(item.startswith(b"data: ") and item.endswith(b"\n\n") for item in items)
+    raw = chunked(b"".join(items), [len(i) for i in items])
+    events = run_call([raw])
+    check_script(events[-1], script)
+    assert joined(events, "text") == script.text
+    assert [e.text for e in events if type(e) is Delta and e.kind == "text"] == script.text_pieces()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_render_body_round_trip(script: Script) -> None:
+    body = DIALECT.render_body(script)
+    check_script(DIALECT.decode_body(json.loads(body))[-1], script)
+    events = run_call([http_response(body, b"application/json")], NO_STREAM)
+    check_script(events[-1], script)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, "bad_request"),
+        (401, "auth"),
+        (403, "permission"),
+        (404, "not_found"),
+        (429, "rate_limit"),
+        (500, "server"),
+        (503, "overloaded"),
+    ],
+)
+def test_render_error_round_trip(status: int, kind: str) -> None:
+    body = DIALECT.render_error(status, "nope ✗")
+    error = json.loads(body)["error"]
+    assert error["message"] == "nope ✗" and set(error) == {"message", "type", "param", "code"}
+    head = b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
+        status,
+        len(body),
+    )
+    [event] = run_call([head + body])
+    assert type(event) is Error and event.kind == kind and event.status == status
+    assert event.message == "nope ✗"
+
+
+def test_render_stream_error_round_trip() -> None:
+    script = Script(text="partial answer")
+    items = [*DIALECT.render_stream(script)[:3], DIALECT.render_stream_error("engine died")]
+    events = run_call([chunked(b"".join(items), [50])])
+    last = events[-1]
+    assert type(last) is Error and last.kind == "provider" and last.message == "engine died"
+    assert last.partial == "partial answer" == joined(events, "text")
+
+
+def test_server_side_matching() -> None:
+    assert DIALECT.matches("POST", "/v1/chat/completions")
+    assert DIALECT.matches("POST", "/openai/v1/chat/completions?x=1")
+    assert not DIALECT.matches("GET", "/v1/chat/completions")
+    assert not DIALECT.matches("POST", "/v1/responses")
+    assert DIALECT.is_stream_request("/v1/chat/completions", {"stream": True})
+    assert not DIALECT.is_stream_request("/v1/chat/completions", {"stream": "true"})
+    assert not DIALECT.is_stream_request("/v1/chat/completions", {})
+
+
+# --- non-streaming bodies -----------------------------------------------------------------------
+def test_decode_body_shapes() -> None:
+    body = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "A", "reasoning": "r"},
+                "finish_reason": "stop",
+            },
+            {"index": 1, "message": {"content": "B", "refusal": None}, "finish_reason": "length"},
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2},
+    }
+    events = DIALECT.decode_body(body)
+    assert events[:-1] == [Delta("r", "reasoning"), Delta("A"), Delta("B", index=1)]
+    done = events[-1]
+    assert type(done) is Done and done.choices == ("A", "B") and done.usage == Usage(1, 2, 3)
+
+
+def test_decode_body_error_envelope_in_200() -> None:
+    [event] = DIALECT.decode_body({"error": {"message": "bad", "type": "server_error"}})
+    assert type(event) is Error and event.kind == "provider" and event.message == "bad"
+
+
+@pytest.mark.parametrize("body", [[], {"choices": []}, {"id": "x"}, {"choices": [{"message": 3}]}])
+def test_decode_body_malformed(body: Any) -> None:
+    with pytest.raises(RemoteProtocolError):
+        DIALECT.decode_body(body)
+
+
+# --- requests -----------------------------------------------------------------------------------
+def parse_request(raw: bytes) -> tuple[bytes, bytes, dict[bytes, bytes], Any]:
+    server = h11.Connection(h11.SERVER)
+    server.receive_data(raw)
+    head = server.next_event()
+    assert isinstance(head, h11.Request)
+    body = b""
+    while True:
+        event = server.next_event()
+        if isinstance(event, h11.Data):
+            body += event.data
+        else:
+            break
+    return head.method, head.target, dict(head.headers), json.loads(body)
+
+
+GROQ = Endpoint("https://api.groq.com/openai/v1", "gsk_EXAMPLE-not-a-real-key")
+SKY = [
+    Message("system", "You are a concise assistant."),
+    Message("user", "Why is the sky blue? One sentence."),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "endpoint", "model"),
+    [
+        (
+            "request/openai-chat.http",
+            Endpoint("https://api.openai.com/v1", "sk-EXAMPLE-not-a-real-key"),
+            "gpt-4o-mini",
+        ),
+        ("request/openai-compat-groq.http", GROQ, "llama-3.3-70b-versatile"),
+    ],
+)
+def test_request_matches_fixture(name: str, endpoint: Endpoint, model: str) -> None:
+    request = ChatRequest(model=model, messages=SKY)
+    want = parse_request(fixture(name))
+    spec = DIALECT.build_request(endpoint, request)
+    assert (spec.method.encode(), spec.target.encode()) == want[:2]
+    assert json.loads(spec.body) == want[3]
+    assert ("Authorization", want[2][b"authorization"].decode()) in spec.headers
+    # Through Call: the whole head, as a server sees it.
+    call = Call(endpoint, request)
+    got = parse_request(call.start())
+    assert got[:2] == want[:2] and got[3] == want[3]
+    for header in (b"host", b"authorization", b"content-type", b"accept", b"accept-encoding"):
+        assert got[2][header] == want[2][header], header
+    assert spec.body == json.dumps(want[3], separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_request_without_stream_has_nothing_stream_related() -> None:
+    body = json.loads(DIALECT.build_request(ENDPOINT, NO_STREAM).body)
+    assert "stream" not in body and "stream_options" not in body
+
+
+def test_request_without_include_usage() -> None:
+    endpoint = Endpoint("https://api.mistral.ai/v1", "k", include_usage=False)
+    body = json.loads(DIALECT.build_request(endpoint, STREAM).body)
+    assert body["stream"] is True and "stream_options" not in body
+
+
+def test_request_every_field() -> None:
+    request = ChatRequest(
+        model="m",
+        messages=[
+            Message("user", "weather?"),
+            Message("assistant", None, tool_calls=(ToolCall("c1", "get", '{"city":"Oslo"}'),)),
+            Message("tool", "cold", tool_call_id="c1"),
+        ],
+        temperature=0.5,
+        top_p=0.9,
+        max_tokens=64,
+        stop="END",
+        tools=[
+            Tool(
+                "get", "Get weather", {"type": "object", "properties": {"city": {"type": "string"}}}
+            )
+        ],
+        tool_choice="get",
+        extra={"seed": 7, "temperature": 0.1},
+    )
+    body = json.loads(DIALECT.build_request(ENDPOINT, request).body)
+    assert body["messages"] == [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "content": "cold", "tool_call_id": "c1"},
+    ]
+    assert body["temperature"] == 0.1  # extra is merged last
+    assert (body["top_p"], body["max_tokens"], body["stop"], body["seed"]) == (0.9, 64, ["END"], 7)
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get",
+                "description": "Get weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get"}}
+    assert list(body)[:2] == ["model", "messages"]
+    for mode in ("auto", "none", "required"):
+        r = ChatRequest(model="m", messages=[Message("user", "x")], tool_choice=mode)
+        assert json.loads(DIALECT.build_request(ENDPOINT, r).body)["tool_choice"] == mode
+
+
+def test_request_headers() -> None:
+    endpoint = Endpoint("http://localhost:8000/v1", None, headers={"X-Title": "t"})
+    spec = DIALECT.build_request(endpoint, STREAM)
+    assert spec.headers == (("X-Title", "t"),) and spec.target == "/v1/chat/completions"
+    endpoint = Endpoint("https://gw.example", "k", headers={"authorization": "Basic abc"})
+    spec = DIALECT.build_request(endpoint, STREAM)
+    assert spec.headers == (("authorization", "Basic abc"),)
+    assert spec.target == "/chat/completions"
+
+
+def test_registry_finds_the_dialect() -> None:
+    assert get_dialect("openai-chat") is DIALECT
+    assert isinstance(DIALECT, OpenAIChat) and DIALECT.name == "openai-chat"
+    assert isinstance(DIALECT.stream_decoder(STREAM), OpenAIChatDecoder)
