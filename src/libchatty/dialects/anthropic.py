@@ -22,6 +22,7 @@ What callers may rely on:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
 from typing import Any, Final
@@ -76,6 +77,15 @@ _ERROR_TYPE_BY_STATUS: Final = {
 
 
 # --- decoding helpers -------------------------------------------------------------------
+def _compact(value: Any, what: str) -> str:
+    """``value`` (an object the provider sent) as compact JSON text for tool arguments."""
+    try:
+        # To str directly: a lone surrogate the provider escaped stays representable.
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:  # nesting deeper than the interpreter allows
+        raise RemoteProtocolError(f"Anthropic {what} is nested too deeply") from None
+
+
 def _object(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise RemoteProtocolError(f"Anthropic {what} is not a JSON object")
@@ -92,7 +102,7 @@ def _string(mapping: Mapping[str, Any], key: str, what: str) -> str:
 def _load_event(event: ServerSentEvent) -> Mapping[str, Any]:
     try:
         value = loads(event.data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurd nesting
         raise RemoteProtocolError(
             f"Anthropic event {event.event!r} carries data that is not JSON"
         ) from None
@@ -222,9 +232,8 @@ class AnthropicStreamDecoder(StreamDecoder):
         if tool is not None and tool not in self._tool_fragments:
             # No input_json_delta at all: the start block's input is the whole input.
             start_input = self._tool_input.get(tool)
-            self.acc.set_tool_arguments(
-                tool, dumps(start_input if start_input is not None else {}).decode()
-            )
+            arguments = _compact(start_input if start_input is not None else {}, "tool input")
+            self.acc.set_tool_arguments(tool, arguments)
         return []
 
     def _message_delta(self, payload: Mapping[str, Any]) -> list[Event]:
@@ -435,7 +444,7 @@ class AnthropicDialect(Dialect):
                 events.append(acc.reasoning(_string(block, "thinking", "thinking block")))
             elif block_type in ("tool_use", "server_tool_use"):
                 call_id = block.get("id") if isinstance(block.get("id"), str) else None
-                arguments = dumps(block.get("input", {})).decode()
+                arguments = _compact(block.get("input", {}), "tool_use.input")
                 name = _string(block, "name", "tool_use block")
                 events.append(acc.tool_call(tools, arguments, call_id, name))
                 tools += 1

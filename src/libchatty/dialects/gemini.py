@@ -28,6 +28,7 @@ What callers may rely on:
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
 from typing import Any, Final
@@ -79,6 +80,15 @@ _STATUS_NAME: Final = {
 
 
 # --- decoding ---------------------------------------------------------------------------------
+def _compact(value: Any, what: str) -> str:
+    """``value`` (an object the provider sent) as compact JSON text for tool arguments."""
+    try:
+        # To str directly: a lone surrogate the provider escaped stays representable.
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:  # nesting deeper than the interpreter allows
+        raise RemoteProtocolError(f"Gemini {what} is nested too deeply") from None
+
+
 def _object(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise RemoteProtocolError(f"Gemini {what} is not a JSON object")
@@ -136,7 +146,7 @@ class GeminiStreamDecoder(StreamDecoder):
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         try:
             value = loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurd nesting
             raise RemoteProtocolError("Gemini sent an event whose data is not JSON") from None
         return self.response(value)
 
@@ -194,7 +204,7 @@ class GeminiStreamDecoder(StreamDecoder):
             if self._tools >= _MAX_TOOL_CALLS:
                 raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
             args = call.get("args")
-            arguments = dumps(args if args is not None else {}).decode()
+            arguments = _compact(args if args is not None else {}, "functionCall.args")
             call_id = call.get("id") if isinstance(call.get("id"), str) else None
             events.append(self.acc.tool_call(self._tools, arguments, call_id or None, name))
             self._tools += 1
