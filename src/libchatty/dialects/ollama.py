@@ -28,6 +28,7 @@ from typing import Any, Final
 from ..endpoint import Endpoint
 from ..events import Delta, Error, Event
 from ..exceptions import RemoteProtocolError
+from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script
 from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
@@ -127,7 +128,7 @@ class OllamaStreamDecoder(StreamDecoder):
             elif arguments is None:
                 text = "{}"
             else:
-                text = dumps(arguments).decode()
+                text = _compact(arguments)
             call_id = call.get("id")
             events.append(
                 self.acc.tool_call(
@@ -150,7 +151,7 @@ class OllamaStreamDecoder(StreamDecoder):
     def _provider_error(self, error: Any) -> Error:
         if isinstance(error, dict):  # not Ollama's shape, but proxies wrap errors so
             message = error.get("message")
-            error = message if isinstance(message, str) else json.dumps(error)
+            error = message if isinstance(message, str) else _compact(error)
         message = str(error)[:_MAX_MESSAGE] or "Ollama reported an error"
         lowered = message.lower()
         overloaded = any(hint in lowered for hint in _OVERLOADED_HINTS)
@@ -162,13 +163,22 @@ class OllamaStreamDecoder(StreamDecoder):
         )
 
 
+def _compact(value: Any) -> str:
+    """A tool call's arguments object as compact JSON text."""
+    try:
+        # Straight to str: a lone surrogate Ollama escaped stays representable.
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:  # nesting deeper than the interpreter allows
+        raise RemoteProtocolError("Ollama sent tool call arguments nested too deeply") from None
+
+
 def _arguments_object(text: str, what: str) -> Any:
     """A tool call's JSON arguments as the object Ollama wants (``{}`` for empty)."""
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = loads(text)
+    except JSONDecodeError:
         raise ValueError(f"{what}: arguments must be JSON for Ollama") from None
     if not isinstance(value, dict):
         raise ValueError(f"{what}: arguments must be a JSON object for Ollama")
@@ -220,8 +230,8 @@ def _script_tool_calls(script: Script) -> list[dict[str, Any]]:
     calls = []
     for index, call in enumerate(script.tool_calls):
         try:
-            arguments: Any = json.loads(call.arguments) if call.arguments.strip() else {}
-        except ValueError:
+            arguments: Any = loads(call.arguments) if call.arguments.strip() else {}
+        except JSONDecodeError:
             arguments = call.arguments  # not JSON: send the text as it is
         function: dict[str, Any] = {"name": call.name, "arguments": arguments}
         if index:  # Go's omitempty drops index 0

@@ -25,13 +25,13 @@ annotations, new features) are ignored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
 from typing import Any, Final
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
 from ..events import Delta, Error, Event, ToolCall, Usage
 from ..exceptions import RemoteProtocolError
+from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script, split_tokens
 from ..sse import ServerSentEvent
@@ -147,7 +147,7 @@ class OpenAIResponsesDecoder(StreamDecoder):
             return []
         try:
             value = loads(data)
-        except ValueError:
+        except JSONDecodeError:  # ValueError, or RecursionError for absurd nesting
             if event.event == "error":
                 return [_error_event(self.acc, data, "the provider reported an error")]
             raise RemoteProtocolError(f"invalid JSON in a data line: {_excerpt(data)}") from None

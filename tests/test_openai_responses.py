@@ -1,0 +1,718 @@
+"""The OpenAI Responses dialect: fixtures through the Call, a hypothesis-generated event
+stream encoded here (not by the dialect) with random SSE framing, render round trips, and
+request building."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from wire import all_splittings, expected, fixture, fixture_names
+
+from libchatty.call import Call
+from libchatty.dialects import get_dialect
+from libchatty.dialects.openai_responses import OpenAIResponsesDecoder
+from libchatty.endpoint import Endpoint
+from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
+from libchatty.exceptions import RemoteProtocolError
+from libchatty.request import ChatRequest, Message, Tool
+from libchatty.script import Script
+from libchatty.sse import ServerSentEvent
+
+DIALECT = get_dialect("openai-responses")
+BASE = "https://api.openai.com/v1"
+KEY = "sk-EXAMPLE-not-a-real-key"
+# expected.json names error kinds its own way.
+KINDS = {
+    "invalid_request": "bad_request",
+    "server_error": "server",
+    "provider_error_event": "provider",
+    "incomplete_stream": "incomplete",
+}
+
+
+def make_call(stream: bool = True) -> Call:
+    request = ChatRequest("gpt-4.1-mini", [Message("user", "hi")], stream=stream)
+    return Call(Endpoint(BASE, KEY, dialect="openai-responses"), request)
+
+
+def run(call: Call, pieces: list[bytes]) -> list[Event]:
+    call.start()
+    events: list[Event] = []
+    for piece in pieces:
+        if not call.wants_data:
+            break
+        events.extend(call.receive_data(piece))
+    if call.wants_data:
+        events.extend(call.receive_data(b""))
+    return events
+
+
+def check_shape(events: list[Event]) -> Done | Error:
+    """Deltas then exactly one terminal event; the terminal agrees with the deltas."""
+    assert events, "no events"
+    *deltas, last = events
+    assert all(isinstance(e, Delta) for e in deltas)
+    assert isinstance(last, (Done, Error))
+    text = "".join(e.text for e in deltas if isinstance(e, Delta) and e.kind == "text")
+    if isinstance(last, Done):
+        assert last.text == text
+        thoughts = [e.text for e in deltas if isinstance(e, Delta) and e.kind == "reasoning"]
+        assert last.reasoning == "".join(thoughts)
+        refusal = [e.text for e in deltas if isinstance(e, Delta) and e.kind == "refusal"]
+        assert last.refusal == "".join(refusal)
+    else:
+        assert last.partial == text
+    return last
+
+
+def summary(events: list[Event]) -> dict[str, Any]:
+    """The decoded result in expected.json's terms."""
+    last = check_shape(events)
+    deltas = [e for e in events if isinstance(e, Delta)]
+    out: dict[str, Any] = {
+        "text": "".join(e.text for e in deltas if e.kind == "text"),
+        "reasoning": "".join(e.text for e in deltas if e.kind == "reasoning"),
+        "refusal": "".join(e.text for e in deltas if e.kind == "refusal"),
+        "complete": isinstance(last, Done),
+    }
+    if isinstance(last, Done):
+        out["tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in last.tool_calls
+        ]
+        out["finish_reason"] = last.raw_finish_reason
+        out["finish_reason_normalized"] = last.finish_reason
+        usage = last.usage
+        out["usage"] = (
+            None
+            if usage is None
+            else {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+        )
+        out["error"] = None
+    else:
+        out["tool_calls"] = []
+        out["finish_reason"] = out["finish_reason_normalized"] = out["usage"] = None
+        out["error"] = {
+            "status": last.status,
+            "kind": last.kind,
+            "message": last.message,
+            "provider_type": last.provider_type,
+            "retry_after": last.retry_after,
+        }
+    return out
+
+
+def wanted(name: str) -> dict[str, Any]:
+    entry = expected(name)
+    keys = ("text", "reasoning", "refusal", "complete", "finish_reason")
+    want = {key: entry[key] for key in keys}
+    for key in ("finish_reason_normalized", "usage", "error", "tool_calls"):
+        want[key] = entry[key]
+    error = want["error"]
+    if error is not None:
+        want["error"] = {**error, "kind": KINDS.get(error["kind"], error["kind"])}
+    return want
+
+
+# --- every fixture, whole, byte by byte and at random splits --------------------------------
+SHARED = [n for n in fixture_names("openai-responses") if "/mine-" not in n]
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_fixture(name: str) -> None:
+    data = fixture(name)
+    want = wanted(name)
+    for how, pieces in all_splittings(data):
+        call = make_call(stream="nonstream" not in name)
+        got = summary(run(call, pieces))
+        assert got == want, (name, how)
+        assert call.finished and not call.wants_data
+
+
+def test_fixture_details() -> None:
+    events = run(make_call(), [fixture("openai-responses/stream-function-call.http")])
+    heads = [e for e in events if isinstance(e, Delta) and e.tool_name]
+    assert heads == [Delta("", "tool_call", 0, "call_Wq3tY8kP2mZrL5vN9xHc1JbD", "get_weather")]
+    done = events[-1]
+    assert isinstance(done, Done)
+    assert done.usage == Usage(71, 19, 90, reasoning_tokens=0, cached_tokens=0)
+    failed = run(make_call(), [fixture("openai-responses/stream-failed.http")])[-1]
+    assert isinstance(failed, Error) and failed.retryable  # a server error: try again
+    reasoning = run(make_call(), [fixture("openai-responses/stream-reasoning-incomplete.http")])
+    assert isinstance(reasoning[-1], Done)
+    assert reasoning[-1].usage is not None and reasoning[-1].usage.reasoning_tokens == 192
+
+
+# --- my fixtures ------------------------------------------------------------------------------
+def test_mine_cut_off_is_incomplete() -> None:
+    for how, pieces in all_splittings(fixture("openai-responses/mine-cut-off.http")):
+        last = check_shape(run(make_call(), pieces))
+        assert isinstance(last, Error), how
+        assert (last.kind, last.partial, last.status) == ("incomplete", "Half an answer", 200)
+
+
+def test_mine_refusal() -> None:
+    for how, pieces in all_splittings(fixture("openai-responses/mine-refusal.http")):
+        last = check_shape(run(make_call(), pieces))
+        assert isinstance(last, Done), how
+        assert last.refusal == "I can’t help with that."
+        assert last.text == ""
+        assert last.finish_reason == "stop"
+
+
+def test_mine_rate_limit_error_event() -> None:
+    for how, pieces in all_splittings(fixture("openai-responses/mine-error-rate-limit.http")):
+        last = check_shape(run(make_call(), pieces))
+        assert isinstance(last, Error), how
+        assert (last.kind, last.provider_type, last.status) == (
+            "rate_limit",
+            "rate_limit_exceeded",
+            200,
+        )
+        assert last.retryable and last.partial == "Hi"
+        assert last.message.startswith("Rate limit reached")
+
+
+def test_mine_parallel_calls_interleaved_with_crlf_framing() -> None:
+    for how, pieces in all_splittings(fixture("openai-responses/mine-parallel-calls-crlf.http")):
+        last = check_shape(run(make_call(), pieces))
+        assert isinstance(last, Done), how
+        assert last.reasoning == "Two cities."
+        assert last.text == "Checking both."
+        assert last.tool_calls == (
+            ToolCall("call_A", "get_weather", '{"city":"Paris"}'),
+            ToolCall("call_B", "get_weather", '{"city":"Tokyo"}'),
+        )
+        assert last.finish_reason == "tool_calls"
+        assert last.usage == Usage(80, 40, 120, reasoning_tokens=12, cached_tokens=64)
+
+
+# --- the decoder on hand-made events ----------------------------------------------------------
+def sse(value: Any, event: str = "message") -> ServerSentEvent:
+    return ServerSentEvent(event, json.dumps(value))
+
+
+def test_decoder_ignores_unknown_empty_and_done_events() -> None:
+    decoder = OpenAIResponsesDecoder()
+    assert decoder.sse_event(sse({"type": "response.web_search_call.searching"})) == []
+    assert decoder.sse_event(ServerSentEvent("message", "")) == []
+    assert decoder.sse_event(ServerSentEvent("message", "[DONE]")) == []
+    assert decoder.sse_event(sse({"type": "response.output_text.delta", "delta": ""})) == []
+    # Without a type in the data, the event name decides.
+    assert decoder.sse_event(sse({"delta": "x"}, "response.output_text.delta")) == [Delta("x")]
+
+
+def test_decoder_call_without_added_and_without_ids() -> None:
+    decoder = OpenAIResponsesDecoder()
+    # Deltas that name no item continue the last call (or open the first).
+    assert decoder.sse_event(sse({"type": "response.function_call_arguments.delta", "delta": "{"}))
+    decoder.sse_event(sse({"type": "response.function_call_arguments.delta", "delta": "}"}))
+    item = {"type": "function_call", "id": "fc_2", "call_id": "c2", "name": "g", "arguments": "[]"}
+    events = decoder.sse_event(
+        sse({"type": "response.output_item.done", "output_index": 5, "item": item})
+    )
+    assert events == [Delta("[]", "tool_call", 1, "c2", "g")]
+    (done,) = decoder.sse_event(sse({"type": "response.completed", "response": {}}))
+    assert isinstance(done, Done)
+    assert [(c.id, c.name, c.arguments) for c in done.tool_calls] == [
+        (None, "", "{}"),
+        ("c2", "g", "[]"),
+    ]
+    assert done.raw_finish_reason == "completed" and done.usage is None
+
+
+def test_decoder_arguments_done_replaces_fragments() -> None:
+    decoder = OpenAIResponsesDecoder()
+    item = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": ""}
+    decoder.sse_event(sse({"type": "response.output_item.added", "output_index": 0, "item": item}))
+    decoder.sse_event(
+        sse({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "delta": "{x"})
+    )
+    decoder.sse_event(
+        sse({"type": "response.function_call_arguments.done", "item_id": "fc_1", "arguments": "{}"})
+    )
+    (done,) = decoder.sse_event(sse({"type": "response.completed", "response": {}}))
+    assert isinstance(done, Done) and done.tool_calls == (ToolCall("c1", "f", "{}"),)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "provider_type", "retryable"),
+    [
+        (
+            {"type": "error", "code": "server_error", "message": "m"},
+            "provider",
+            "server_error",
+            True,
+        ),
+        ({"type": "error", "code": "insufficient_quota", "message": "m"}, "billing", None, False),
+        ({"type": "error", "code": "invalid_prompt", "message": "m"}, "provider", None, False),
+        ({"type": "error", "code": "slow_down", "message": "m"}, "overloaded", None, True),
+        (
+            {"type": "error", "error": {"type": "invalid_request_error", "message": "m"}},
+            "provider",
+            "invalid_request_error",
+            False,
+        ),
+        ({"type": "error", "message": "m"}, "provider", None, False),
+    ],
+)
+def test_decoder_error_events(
+    value: dict[str, Any], kind: str, provider_type: str | None, retryable: bool
+) -> None:
+    decoder = OpenAIResponsesDecoder()
+    decoder.sse_event(sse({"type": "response.output_text.delta", "delta": "so far"}))
+    (error,) = decoder.sse_event(sse(value, "error"))
+    assert isinstance(error, Error)
+    assert (error.kind, error.retryable, error.partial, error.status) == (
+        kind,
+        retryable,
+        "so far",
+        200,
+    )
+    assert error.message == "m"
+    assert error.provider_type == (provider_type or value.get("code"))
+
+
+def test_decoder_plain_text_error_event_and_long_message() -> None:
+    (error,) = OpenAIResponsesDecoder().sse_event(ServerSentEvent("error", "upstream went away"))
+    assert isinstance(error, Error) and error.message == "upstream went away"
+    (error,) = OpenAIResponsesDecoder().sse_event(sse({"type": "error", "message": "x" * 10**5}))
+    assert isinstance(error, Error) and len(error.message) <= 2000
+
+
+def test_decoder_incomplete_without_reason() -> None:
+    value = {"type": "response.incomplete", "response": {"incomplete_details": None}}
+    (done,) = OpenAIResponsesDecoder().sse_event(sse(value))
+    assert isinstance(done, Done) and done.raw_finish_reason == "incomplete"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{not json",
+        "[1]",
+        json.dumps({"type": "response.output_text.delta", "delta": 5}),
+        json.dumps({"type": "response.completed"}),
+        json.dumps({"type": "response.failed", "response": "x"}),
+        json.dumps(
+            {
+                "type": "response.output_item.added",
+                "item": {"type": "function_call", "arguments": 1},
+            }
+        ),
+    ],
+)
+def test_decoder_rejects_wrong_shapes(data: str) -> None:
+    with pytest.raises(RemoteProtocolError):
+        OpenAIResponsesDecoder().sse_event(ServerSentEvent("message", data))
+
+
+def test_decoder_end_is_incomplete() -> None:
+    decoder = OpenAIResponsesDecoder()
+    decoder.sse_event(sse({"type": "response.output_text.delta", "delta": "x"}))
+    end = decoder.end()
+    assert isinstance(end, Error) and (end.kind, end.partial) == ("incomplete", "x")
+
+
+def test_decode_body_shapes() -> None:
+    body = {
+        "status": "incomplete",
+        "incomplete_details": {"reason": "content_filter"},
+        "output": [
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "hmm"}]},
+            {"type": "message", "content": [{"type": "refusal", "refusal": "no"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "web_search_call", "id": "ws"},
+        ],
+        "usage": {"input_tokens": 1, "output_tokens": 2},
+    }
+    events = DIALECT.decode_body(body)
+    assert events[:3] == [
+        Delta("hmm", "reasoning"),
+        Delta("no", "refusal"),
+        Delta("{}", "tool_call", 0, "c", "f"),
+    ]
+    done = events[-1]
+    assert isinstance(done, Done)
+    assert (done.finish_reason, done.raw_finish_reason) == ("content_filter", "content_filter")
+    failed = DIALECT.decode_body(
+        {"status": "failed", "error": {"code": "server_error", "message": "bad"}, "output": []}
+    )
+    assert isinstance(failed[-1], Error) and failed[-1].message == "bad"
+    envelope = DIALECT.decode_body({"error": {"message": "nope", "type": "x"}})
+    assert isinstance(envelope[-1], Error) and envelope[-1].provider_type == "x"
+    queued = DIALECT.decode_body({"status": "queued", "output": []})
+    assert isinstance(queued[-1], Error)
+    with pytest.raises(RemoteProtocolError):
+        DIALECT.decode_body({"status": "completed"})
+
+
+# --- a hypothesis-generated stream, encoded here with random SSE framing -----------------------
+TEXT = st.text(min_size=1, max_size=12)
+NAME = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
+CALL_ID = st.from_regex(r"call_[A-Za-z0-9]{1,12}", fullmatch=True)
+PART = st.one_of(
+    st.tuples(st.sampled_from(["text", "reasoning", "reasoning_raw", "refusal"]), TEXT),
+    st.tuples(
+        st.just("call"), NAME, CALL_ID, st.lists(st.text(max_size=6), max_size=4), st.booleans()
+    ),
+    st.tuples(st.just("noise")),
+)
+ENDING = st.one_of(
+    st.tuples(
+        st.just("completed"),
+        st.one_of(st.none(), st.tuples(st.integers(0, 10**6), st.integers(0, 10**6))),
+    ),
+    st.tuples(st.just("incomplete"), st.sampled_from(["max_output_tokens", "content_filter"])),
+    st.tuples(st.just("failed"), st.sampled_from(["server_error", "rate_limit_exceeded"]), TEXT),
+    st.tuples(
+        st.just("error"), st.sampled_from(["server_error", "rate_limit_exceeded", None]), TEXT
+    ),
+    st.tuples(st.just("cut")),
+)
+FRAMING = st.fixed_dictionaries(
+    {
+        "newline": st.sampled_from(["\n", "\r\n", "\r"]),
+        "space": st.booleans(),  # "data: x" or "data:x"
+        "named": st.booleans(),  # an "event:" line or not
+        "multiline": st.booleans(),  # JSON spread over several data lines
+        "comments": st.booleans(),  # ": keep-alive" between events
+        "ascii": st.booleans(),
+    }
+)
+
+
+def encode_event(value: dict[str, Any], framing: dict[str, Any]) -> str:
+    nl = framing["newline"]
+    sep = ": " if framing["space"] else ":"
+    if framing["multiline"]:
+        text = json.dumps(value, indent=1, ensure_ascii=framing["ascii"])
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=framing["ascii"])
+    lines = [f"event{sep}{value['type']}"] if framing["named"] else []
+    lines.extend(f"data{sep}{line}" for line in text.split("\n"))
+    out: str = nl.join(lines) + nl + nl
+    return f": keep-alive{nl}{out}" if framing["comments"] else out
+
+
+def http_response(body: bytes, cuts: list[int], content_type: bytes) -> bytes:
+    """A chunked 200 response whose HTTP chunks end at ``cuts`` (offsets into ``body``)."""
+    points = sorted({c % (len(body) + 1) for c in cuts} | {0, len(body)})
+    chunks = b"".join(b"%x\r\n%s\r\n" % (b - a, body[a:b]) for a, b in pairwise(points) if b > a)
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in pairwise(points) if b > a]
+
+
+def encode_parts(parts: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The wire events for ``parts`` and what they must decode to."""
+    events: list[dict[str, Any]] = []
+    want: dict[str, Any] = {"text": [], "reasoning": [], "refusal": [], "calls": []}
+    for output_index, part in enumerate(parts):
+        kind = part[0]
+        at = {"item_id": f"item_{output_index}", "output_index": output_index}
+        if kind == "noise":
+            events.append({"type": "response.content_part.added", **at, "part": {}})
+        elif kind == "call":
+            _, name, call_id, pieces, settle = part
+            item = {
+                "type": "function_call",
+                "id": at["item_id"],
+                "call_id": call_id,
+                "name": name,
+                "arguments": "",
+            }
+            events.append(
+                {"type": "response.output_item.added", "output_index": output_index, "item": item}
+            )
+            events.extend(
+                {"type": "response.function_call_arguments.delta", **at, "delta": p} for p in pieces
+            )
+            arguments = "".join(pieces)
+            if settle:
+                events.append(
+                    {"type": "response.function_call_arguments.done", **at, "arguments": arguments}
+                )
+                events.append(
+                    {
+                        "type": "response.output_item.done",
+                        "output_index": output_index,
+                        "item": {**item, "arguments": arguments},
+                    }
+                )
+            want["calls"].append(ToolCall(call_id, name, arguments))
+        else:
+            wire = {
+                "text": "response.output_text.delta",
+                "reasoning": "response.reasoning_summary_text.delta",
+                "reasoning_raw": "response.reasoning_text.delta",
+                "refusal": "response.refusal.delta",
+            }[kind]
+            events.append({"type": wire, **at, "delta": part[1]})
+            want["reasoning" if kind == "reasoning_raw" else kind].append(part[1])
+    return events, want
+
+
+@given(
+    parts=st.lists(PART, max_size=10),
+    ending=ENDING,
+    framing=FRAMING,
+    chunk_cuts=st.lists(st.integers(0, 10**6), max_size=8),
+    read_cuts=st.lists(st.integers(0, 10**6), max_size=8),
+)
+def test_generated_stream(
+    parts: list[tuple[Any, ...]],
+    ending: tuple[Any, ...],
+    framing: dict[str, Any],
+    chunk_cuts: list[int],
+    read_cuts: list[int],
+) -> None:
+    events, want = encode_parts(parts)
+    events.insert(0, {"type": "response.created", "response": {"status": "in_progress"}})
+    if ending[0] == "completed":
+        usage = None
+        if ending[1] is not None:
+            usage = {"input_tokens": ending[1][0], "output_tokens": ending[1][1]}
+        events.append(
+            {"type": "response.completed", "response": {"status": "completed", "usage": usage}}
+        )
+    elif ending[0] == "incomplete":
+        events.append(
+            {
+                "type": "response.incomplete",
+                "response": {"status": "incomplete", "incomplete_details": {"reason": ending[1]}},
+            }
+        )
+    elif ending[0] == "failed":
+        error = {"code": ending[1], "message": ending[2]}
+        events.append({"type": "response.failed", "response": {"status": "failed", "error": error}})
+    elif ending[0] == "error":
+        events.append({"type": "error", "code": ending[1], "message": ending[2], "param": None})
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+    body = "".join(encode_event(event, framing) for event in events).encode()
+    data = http_response(body, chunk_cuts, b"text/event-stream; charset=utf-8")
+
+    got = run(make_call(), split(data, read_cuts))
+    last = check_shape(got)
+    deltas = [e for e in got if isinstance(e, Delta)]
+    assert "".join(e.text for e in deltas if e.kind == "text") == "".join(want["text"])
+    assert "".join(e.text for e in deltas if e.kind == "reasoning") == "".join(want["reasoning"])
+    assert "".join(e.text for e in deltas if e.kind == "refusal") == "".join(want["refusal"])
+    if ending[0] == "completed":
+        assert isinstance(last, Done)
+        assert last.tool_calls == tuple(want["calls"])
+        assert last.raw_finish_reason == "completed"
+        assert last.finish_reason == ("tool_calls" if want["calls"] else "stop")
+        if ending[1] is None:
+            assert last.usage is None
+        else:
+            prompt, completion = ending[1]
+            assert last.usage == Usage(prompt, completion, prompt + completion)
+    elif ending[0] == "incomplete":
+        assert isinstance(last, Done)
+        assert last.raw_finish_reason == ending[1]
+        assert last.finish_reason == {"max_output_tokens": "length"}.get(ending[1], ending[1])
+    else:
+        assert isinstance(last, Error)
+        assert last.partial == "".join(want["text"])
+        if ending[0] == "cut":
+            assert last.kind == "incomplete"
+        else:
+            assert last.message == ending[2]
+            assert last.kind == ("rate_limit" if ending[1] == "rate_limit_exceeded" else "provider")
+            assert last.retryable is (ending[1] is not None)
+            assert last.provider_type == ending[1]
+
+
+# --- render_* round trips ---------------------------------------------------------------------
+ARGS = st.dictionaries(
+    st.text(max_size=6), st.one_of(st.integers(), st.text(max_size=8), st.none()), max_size=3
+).map(lambda a: json.dumps(a, ensure_ascii=False))
+SCRIPT = st.builds(
+    Script,
+    text=st.text(max_size=60),
+    reasoning=st.text(max_size=40),
+    tool_calls=st.lists(st.builds(ToolCall, id=CALL_ID, name=NAME, arguments=ARGS), max_size=3).map(
+        tuple
+    ),
+    finish_reason=st.sampled_from(["stop", "length", "tool_calls", "content_filter"]),
+    usage=st.one_of(
+        st.none(),
+        st.builds(
+            lambda i, o, r, c: Usage(i, o, i + o, r, c),
+            st.integers(0, 10**5),
+            st.integers(0, 10**5),
+            st.one_of(st.none(), st.integers(0, 100)),
+            st.one_of(st.none(), st.integers(0, 100)),
+        ),
+    ),
+)
+
+
+def assert_matches_script(done: Event, script: Script) -> None:
+    assert isinstance(done, Done)
+    assert (done.text, done.reasoning) == (script.text, script.reasoning)
+    assert done.tool_calls == script.tool_calls
+    if script.finish_reason in ("length", "content_filter"):
+        assert done.finish_reason == script.finish_reason
+    else:
+        assert done.finish_reason == ("tool_calls" if script.tool_calls else "stop")
+    assert done.usage == script.usage
+
+
+@given(script=SCRIPT, cuts=st.lists(st.integers(0, 10**6), max_size=6))
+def test_render_stream_round_trip(script: Script, cuts: list[int]) -> None:
+    events = DIALECT.render_stream(script)
+    assert all(event.endswith(b"\n\n") and event.count(b"\n\n") == 1 for event in events)
+    data = http_response(b"".join(events), cuts, b"text/event-stream; charset=utf-8")
+    assert_matches_script(check_shape(run(make_call(), split(data, cuts))), script)
+
+
+@given(script=SCRIPT)
+def test_render_body_round_trip(script: Script) -> None:
+    body = DIALECT.render_body(script)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    events = run(make_call(stream=False), [head % len(body) + body])
+    assert_matches_script(check_shape(events), script)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(400, "bad_request"), (401, "auth"), (429, "rate_limit"), (500, "server")]
+)
+def test_render_error(status: int, kind: str) -> None:
+    body = DIALECT.render_error(status, "it went wrong")
+    head = b"HTTP/1.1 %d Oops\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    last = run(make_call(), [head % (status, len(body)) + body])[-1]
+    assert isinstance(last, Error)
+    assert (last.kind, last.status, last.message) == (kind, status, "it went wrong")
+
+
+def test_render_stream_error() -> None:
+    events = DIALECT.render_stream(Script(text="Hello there"))
+    events = [*events[:-1], DIALECT.render_stream_error("it broke")]
+    data = http_response(b"".join(events), [5, 300], b"text/event-stream")
+    last = run(make_call(), [data])[-1]
+    assert isinstance(last, Error)
+    assert (last.kind, last.message, last.partial) == ("provider", "it broke", "Hello there")
+
+
+def test_server_side_matching() -> None:
+    assert DIALECT.matches("POST", "/v1/responses")
+    assert DIALECT.matches("POST", "/openai/v1/responses?api-version=x")
+    assert not DIALECT.matches("POST", "/v1/chat/completions")
+    assert not DIALECT.matches("GET", "/v1/responses")
+    assert DIALECT.is_stream_request("/v1/responses", {"stream": True})
+    assert not DIALECT.is_stream_request("/v1/responses", {"model": "m"})
+
+
+# --- requests -----------------------------------------------------------------------------------
+def parse_request(data: bytes) -> tuple[str, dict[str, str], Any]:
+    head, _, body = data.replace(b"\r\n", b"\n").partition(b"\n\n")
+    request_line, *header_lines = head.decode().split("\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    assert int(headers["content-length"]) == len(body)
+    return request_line, headers, json.loads(body)
+
+
+def test_request_matches_fixture() -> None:
+    want_line, want_headers, want_body = parse_request(fixture("request/openai-responses.http"))
+    request = ChatRequest(
+        "gpt-4.1-mini",
+        [
+            Message("system", "You are a concise assistant."),
+            Message("user", "Why is the sky blue? One sentence."),
+        ],
+    )
+    call = Call(Endpoint(BASE, KEY, dialect="openai-responses"), request)
+    line, headers, body = parse_request(call.start())
+    assert line == want_line
+    for name in ("host", "authorization", "content-type", "accept", "accept-encoding"):
+        assert headers[name] == want_headers[name], name
+    assert body == want_body
+
+
+def test_request_fields_and_tool_loop() -> None:
+    call = ToolCall("call_1", "get_weather", '{"city":"Paris"}')
+    request = ChatRequest(
+        "gpt-4.1",
+        [
+            Message("system", "one"),
+            Message("developer", "two"),
+            Message("user", "weather?"),
+            Message("assistant", "Let me check.", tool_calls=(call,)),
+            Message("tool", "18C", tool_call_id="call_1"),
+            Message("system", "later"),
+        ],
+        stream=False,
+        temperature=0.5,
+        top_p=0.5,
+        max_tokens=100,
+        tools=[Tool("get_weather", "Weather.", {"type": "object"})],
+        tool_choice="get_weather",
+        extra={"store": False, "reasoning": {"effort": "low"}},
+    )
+    spec = DIALECT.build_request(Endpoint(BASE, KEY, dialect="openai-responses"), request)
+    assert (spec.method, spec.target) == ("POST", "/v1/responses")
+    assert spec.headers == (("Authorization", f"Bearer {KEY}"),)
+    assert json.loads(spec.body) == {
+        "model": "gpt-4.1",
+        "instructions": "one\n\ntwo",
+        "input": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": "Let me check."},
+            {
+                "type": "function_call",
+                "call_id": "call_1",
+                "name": "get_weather",
+                "arguments": '{"city":"Paris"}',
+            },
+            {"type": "function_call_output", "call_id": "call_1", "output": "18C"},
+            {"role": "system", "content": "later"},
+        ],
+        "temperature": 0.5,
+        "top_p": 0.5,
+        "max_output_tokens": 100,
+        "tools": [
+            {
+                "type": "function",
+                "name": "get_weather",
+                "description": "Weather.",
+                "parameters": {"type": "object"},
+            }
+        ],
+        "tool_choice": {"type": "function", "name": "get_weather"},
+        "store": False,
+        "reasoning": {"effort": "low"},
+    }
+
+
+def test_request_refuses_what_the_api_cannot_take() -> None:
+    endpoint = Endpoint(BASE, KEY, dialect="openai-responses")
+    with pytest.raises(ValueError, match="stop"):
+        DIALECT.build_request(endpoint, ChatRequest("m", [Message("user", "x")], stop="\n"))
+    no_id = Message("assistant", None, tool_calls=(ToolCall(None, "f", "{}"),))
+    with pytest.raises(ValueError, match="call id"):
+        DIALECT.build_request(endpoint, ChatRequest("m", [no_id]))
+
+
+def test_request_without_key_and_with_own_headers() -> None:
+    endpoint = Endpoint(
+        "http://localhost:8000/v1", dialect="openai-responses", headers={"X-Team": "a"}
+    )
+    spec = DIALECT.build_request(endpoint, ChatRequest("m", [Message("user", "x")]))
+    assert spec.headers == (("X-Team", "a"),)
+    assert json.loads(spec.body)["stream"] is True
