@@ -1,0 +1,371 @@
+"""``libchatty``: chat with a model from the terminal (``python -m libchatty`` too).
+
+Mirrors the original C libchatty's ``chatty``::
+
+    libchatty [-s|--stream] [--provider NAME] [--base-url URL] [MODEL] [MESSAGE]
+
+* ``MESSAGE`` is read from stdin when omitted and stdin is not a terminal. A single
+  positional argument containing whitespace is the message, not the model (model names
+  never contain spaces): ``libchatty "What is SSE?"``.
+* Tokens are written to stdout as they arrive, flushed. Streaming is on with ``-s``, off
+  with ``--no-stream``, and otherwise on when stdout is a terminal.
+* ``--stats`` prints time to first token, tokens/s, bytes and total time on stderr;
+  ``--json`` prints every event as one JSON line on stdout instead of the text.
+* Errors are one line on stderr with a hint (which variable to set, which status came
+  back) and a non-zero exit status: 1 for a failed chat, 2 for a usage or configuration
+  problem, 130 when interrupted. ``--debug`` adds the traceback.
+* The embedded default: with no ``--provider``, no ``--base-url`` (nor
+  ``OPENAI_BASE_URL``) and no API key in the environment, the CLI starts libchatty's
+  replay server in-process on a free loopback port and streams its scripted answer,
+  saying so on stderr. ``--replay`` asks for it explicitly. ``make demo`` runs this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, TextIO
+
+from libchatty.events import Delta, Done, Error, Usage
+from libchatty.exceptions import ChatError
+
+if TYPE_CHECKING:
+    from libchatty.bindings.server import ReplayServer
+
+    from libchatty.providers import Resolved
+
+__all__ = ["main"]
+
+EXIT_OK: Final = 0
+EXIT_CHAT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+REPLAY_MODEL: Final = "replay-1"
+DEMO_PROMPT: Final = "Hello! What are you, and how are you talking to me?"
+# Seconds between tokens of the embedded replay when a person is watching, so the stream
+# is visible; none when the output goes to a pipe (tests, benchmarks).
+DEMO_TOKEN_DELAY: Final = 0.03
+
+_HINTS: Final = {
+    "auth": "the server refused the API key: check {keys}",
+    "billing": "the account behind the key has no credit left",
+    "permission": "the key is not allowed to use this model or endpoint",
+    "not_found": "check the model name and the base URL ({base_url})",
+    "redirect": "the base URL redirects; give the final URL with --base-url",
+    "rate_limit": "rate limited: wait{retry} and try again, or lower the request rate",
+    "overloaded": "the provider is overloaded: try again shortly",
+    "server": "the provider failed: try again later",
+    "bad_request": "the server rejected the request: check the model name and options",
+    "connection": "could not reach {base_url}: is the server running? check --base-url",
+    "timeout": "no answer in time from {base_url}",
+    "incomplete": "the response broke off; the text above is all that arrived",
+    "protocol": "the server's answer could not be read; is {base_url} the right kind of server?",
+    "provider": "the provider reported an error in the middle of the answer",
+    "limit": "the response exceeded a size limit",
+}
+
+
+class UsageError(Exception):
+    """A problem with the command line or the configuration: exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="libchatty",
+        description="Chat with a language model. With no API key configured, answers come "
+        "from libchatty's local replay server.",
+        epilog="Environment: OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, GROQ_API_KEY, "
+        "... pick the key; OPENAI_BASE_URL (or OPENAI_API_BASE) points at any "
+        "OpenAI-compatible server.",
+    )
+    parser.add_argument("model", nargs="?", metavar="MODEL", help="model name")
+    parser.add_argument("message", nargs="?", metavar="MESSAGE", help="default: stdin")
+    stream = parser.add_mutually_exclusive_group()
+    stream.add_argument("-s", "--stream", action="store_true", default=None, help="stream")
+    stream.add_argument(
+        "--no-stream", dest="stream", action="store_false", help="one JSON body, no stream"
+    )
+    parser.add_argument("--provider", metavar="NAME", help="openai, anthropic, groq, gemini, ...")
+    parser.add_argument("--base-url", metavar="URL", help="an OpenAI-compatible base URL, etc.")
+    parser.add_argument("--dialect", metavar="NAME", help="wire format for --base-url")
+    parser.add_argument("--replay", action="store_true", help="use the local replay server")
+    parser.add_argument("--system", metavar="TEXT", help="a system message")
+    parser.add_argument("--temperature", type=float, metavar="T")
+    parser.add_argument("--max-tokens", type=int, metavar="N")
+    parser.add_argument("--stats", action="store_true", help="timing and throughput on stderr")
+    parser.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
+    parser.add_argument("--debug", action="store_true", help="tracebacks and connection details")
+    return parser
+
+
+class _Output:
+    """Writes the answer as it arrives and keeps the numbers ``--stats`` prints."""
+
+    def __init__(self, out: TextIO, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.started = time.perf_counter()
+        self.first: float | None = None
+        self.deltas = 0
+        self.chars = 0
+        self.byte_count = 0
+        self.ends_with_newline = True
+        self.saw_error = False
+
+    def text(self, piece: str) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+        self.deltas += 1
+        self.byte_count += len(piece.encode("utf-8", "surrogatepass"))
+        if piece:
+            self.ends_with_newline = piece.endswith("\n")
+        self.out.write(piece)
+        self.out.flush()
+
+    def event(self, event: Any) -> None:
+        if isinstance(event, Error):
+            self.saw_error = True
+        elif isinstance(event, Delta):
+            if self.first is None:
+                self.first = time.perf_counter()
+            if event.kind == "text":
+                self.deltas += 1
+                self.byte_count += len(event.text.encode("utf-8", "surrogatepass"))
+        self.out.write(_event_json(event) + "\n")
+        self.out.flush()
+
+
+def _event_json(event: Any) -> str:
+    import dataclasses
+    import json
+
+    fields = dataclasses.asdict(event)
+    return json.dumps({"type": type(event).__name__.lower(), **fields}, ensure_ascii=False)
+
+
+def _read_stdin() -> str:
+    try:
+        return sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"could not read the message from stdin: {exc}") from None
+
+
+def _arguments(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """MODEL and MESSAGE, with the one-argument rule and stdin applied."""
+    model, message = args.model, args.message
+    if model is not None and message is None and any(c.isspace() for c in model):
+        model, message = None, model
+    if message is None and sys.stdin is not None and not sys.stdin.isatty():
+        message = _read_stdin()
+        if not message.strip():
+            message = None
+    return model, message
+
+
+def _resolve(args: argparse.Namespace) -> Resolved | None:
+    """Where to go: None means the embedded replay server."""
+    from libchatty.providers import resolve
+
+    if args.replay:
+        return None
+    try:
+        resolved = resolve(args.provider, args.base_url, None, args.dialect, env=os.environ)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if resolved.api_key is None and resolved.key_required:
+        if args.provider is None and args.base_url is None:
+            return None  # nothing configured at all: the embedded default
+        keys = " or ".join(resolved.key_env_checked) or "an API key"
+        raise UsageError(f"no API key for {resolved.provider or resolved.base_url}: set {keys}")
+    return resolved
+
+
+def _hint(error: Error, base_url: str, resolved: Resolved | None) -> str:
+    keys = "an API key"
+    if resolved is not None and resolved.key_env_checked:
+        keys = " / ".join(resolved.key_env_checked)
+    retry = f" {error.retry_after:g} s" if error.retry_after is not None else " a moment"
+    template = _HINTS.get(error.kind, "")
+    return template.format(keys=keys, base_url=base_url, retry=retry)
+
+
+def _describe(error: Error) -> str:
+    status = f" (HTTP {error.status})" if error.status is not None else ""
+    message = " ".join(error.message.split())  # one line, whatever the server sent
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{error.kind}{status}: {message}"
+
+
+def _print_stats(output: _Output, usage: Usage | None, err: TextIO) -> None:
+    end = time.perf_counter()
+    total = end - output.started
+    parts = []
+    if output.first is not None:
+        parts.append(f"first token {1000 * (output.first - output.started):.0f} ms")
+    tokens = output.deltas
+    source = "chunks"
+    if usage is not None and usage.output_tokens:
+        tokens, source = usage.output_tokens, "tokens"
+    if output.first is not None and end > output.first and tokens > 1:
+        parts.append(f"{tokens / (end - output.first):.1f} {source}/s")
+    parts.append(f"{tokens} {source}")
+    parts.append(f"{output.byte_count} bytes")
+    parts.append(f"total {1000 * total:.0f} ms")
+    err.write("[stats] " + ", ".join(parts) + "\n")
+    err.flush()
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    model, message = _arguments(args)
+    resolved = _resolve(args)
+    stream = args.stream if args.stream is not None else (out.isatty() or args.json)
+    replay: ReplayServer | None = None
+    if resolved is None:
+        from libchatty.bindings.server import ReplayServer
+
+        delay = DEMO_TOKEN_DELAY if stream and out.isatty() else 0.0
+        replay = ReplayServer(token_delay=delay)
+        replay.start()
+        base_url = replay.base_url
+        err.write(
+            f"libchatty: no API key configured (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...): "
+            f"answering from the local replay server at {base_url}\n"
+        )
+        err.flush()
+        model = model or REPLAY_MODEL
+        message = message or DEMO_PROMPT
+    else:
+        base_url = resolved.base_url
+        if model is None:
+            raise UsageError("give a MODEL, e.g. libchatty gpt-4o-mini 'Hello!'")
+        if message is None:
+            raise UsageError("give a MESSAGE, or pipe it on stdin")
+    if args.debug:
+        dialect = resolved.dialect if resolved is not None else "openai-chat"
+        err.write(f"libchatty: POST to {base_url} ({dialect}), model {model}\n")
+    try:
+        return _chat(args, resolved, base_url, model, message, stream, out, err)
+    finally:
+        if replay is not None:
+            replay.close()
+
+
+def _chat(
+    args: argparse.Namespace,
+    resolved: Resolved | None,
+    base_url: str,
+    model: str,
+    message: str,
+    stream: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    from libchatty.bindings.blocking import Client
+
+    messages = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": message})
+    options: dict[str, Any] = {}
+    if args.temperature is not None:
+        options["temperature"] = args.temperature
+    if args.max_tokens is not None:
+        options["max_tokens"] = args.max_tokens
+
+    output = _Output(out, args.json)
+    callbacks: dict[str, Callable[..., Any]] = {}
+    if stream and args.json:
+        callbacks["on_event"] = output.event
+    elif stream:
+        callbacks["on_delta"] = lambda text, done: output.text(text) if text else None
+
+    try:
+        if resolved is None:
+            client = Client(base_url=base_url)
+        else:
+            client = Client(args.provider, base_url=args.base_url, dialect=args.dialect)
+        with client:
+            completion = client.chat(messages, model, **callbacks, **options)
+    except ValueError as exc:  # a missing key, a bad URL or option: the message says which
+        if args.debug:
+            raise
+        raise UsageError(str(exc)) from None
+    except ChatError as exc:
+        error = exc.error
+        if args.json:
+            if not output.saw_error:
+                output.event(error)
+        elif output.deltas and not output.ends_with_newline:
+            out.write("\n")
+            out.flush()
+        line = f"libchatty: error: {_describe(error)}"
+        hint = _hint(error, base_url, resolved)
+        err.write(line + (f"\nlibchatty: hint: {hint}" if hint else "") + "\n")
+        if args.debug:
+            raise
+        if args.stats:
+            _print_stats(output, None, err)
+        return EXIT_CHAT_ERROR
+    if not stream:
+        if args.json:
+            output.event(
+                Done(
+                    finish_reason=completion.finish_reason,
+                    text=completion.text,
+                    reasoning=completion.reasoning,
+                    tool_calls=tuple(completion.tool_calls),
+                    usage=completion.usage,
+                    raw_finish_reason=completion.raw_finish_reason,
+                    refusal=completion.refusal,
+                )
+            )
+        else:
+            output.text(completion.text)
+    if not args.json and not output.ends_with_newline:
+        out.write("\n")
+        out.flush()
+    if args.stats:
+        _print_stats(output, completion.usage, err)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (the console script exits with it)."""
+    args = _parser().parse_args(argv)
+    out, err = sys.stdout, sys.stderr
+    try:
+        return _run(args, out, err)
+    except UsageError as exc:
+        err.write(f"libchatty: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.write("\nlibchatty: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`libchatty ... | head`): not an error worth a message.
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as exc:
+        if args.debug:
+            raise
+        err.write(f"libchatty: error: {type(exc).__name__}: {exc}\n")
+        err.write("libchatty: hint: run again with --debug for the traceback\n")
+        return EXIT_CHAT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
