@@ -1,0 +1,808 @@
+"""The Anthropic Messages dialect: every fixture through the Call (whole, byte by byte, at
+random splits), a hypothesis-generated event stream written by an encoder in this file
+(not the dialect's renderer) with random SSE framing, render round trips, malformed
+input, and request building."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import h11
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from wire import all_splittings, expected, fixture, fixture_names, random_splits
+
+from libchatty.accumulate import normalize_finish_reason
+from libchatty.call import Call
+from libchatty.dialects import get_dialect
+from libchatty.dialects.anthropic import DEFAULT_MAX_TOKENS, AnthropicStreamDecoder
+from libchatty.endpoint import Endpoint
+from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
+from libchatty.exceptions import RemoteProtocolError
+from libchatty.request import ChatRequest, Message, Tool
+from libchatty.script import Script
+from libchatty.sse import ServerSentEvent
+
+DIALECT = get_dialect("anthropic")
+BASE = "https://api.anthropic.com"
+KEY = "sk-ant-EXAMPLE-not-a-real-key"
+# expected.json names error kinds its own way.
+KINDS = {
+    "invalid_request": "bad_request",
+    "server_error": "server",
+    "provider_error_event": "provider",
+    "incomplete_stream": "incomplete",
+}
+# Where we decode differently from expected.json, on purpose: an overloaded_error event is
+# kind "overloaded" (what to do: retry later); status 200 and provider_type still say it
+# came inside the stream.
+DELIBERATE = {"anthropic/stream-error-overloaded.http": {"kind": "overloaded"}}
+
+
+# --- helpers --------------------------------------------------------------------------------
+def make_call(stream: bool = True, **request: Any) -> Call:
+    chat = ChatRequest("claude-sonnet-4-20250514", [Message("user", "hi")], stream=stream)
+    return Call(Endpoint(BASE, KEY, dialect="anthropic"), chat, **request)
+
+
+def run(call: Call, pieces: list[bytes]) -> list[Event]:
+    """Feed ``pieces`` (then EOF) while the call wants data."""
+    call.start()
+    events: list[Event] = []
+    for piece in pieces:
+        if not call.wants_data:
+            break
+        events.extend(call.receive_data(piece))
+    if call.wants_data:
+        events.extend(call.receive_data(b""))
+    return events
+
+
+def response(body: bytes, status: int = 200, content_type: str = "text/event-stream") -> bytes:
+    """An HTTP/1.1 response carrying ``body`` in chunked framing."""
+    head = f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n"
+    head += "Transfer-Encoding: chunked\r\n\r\n"
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(piece), piece) for piece in random_splits(body, 7, 300)
+    )
+    return head.encode() + chunks + b"0\r\n\r\n"
+
+
+def check_shape(events: list[Event]) -> Done | Error:
+    """Deltas then exactly one terminal event, which agrees with the deltas."""
+    assert events, "no events"
+    *deltas, last = events
+    assert all(type(e) is Delta for e in deltas)
+    assert isinstance(last, (Done, Error))
+    text = "".join(e.text for e in deltas if isinstance(e, Delta) and e.kind == "text")
+    if isinstance(last, Done):
+        assert last.text == text
+        assert last.reasoning == "".join(
+            e.text for e in deltas if isinstance(e, Delta) and e.kind == "reasoning"
+        )
+        tool_deltas = [e for e in deltas if isinstance(e, Delta) and e.kind == "tool_call"]
+        assert sorted({e.index for e in tool_deltas}) == list(range(len(last.tool_calls)))
+    else:
+        assert last.partial == text
+    return last
+
+
+def summary(events: list[Event]) -> dict[str, Any]:
+    """The decoded result in expected.json's terms (tool arguments parsed)."""
+    last = check_shape(events)
+    deltas = [e for e in events if isinstance(e, Delta)]
+    out: dict[str, Any] = {
+        "text": "".join(e.text for e in deltas if e.kind == "text"),
+        "reasoning": "".join(e.text for e in deltas if e.kind == "reasoning"),
+        "refusal": "".join(e.text for e in deltas if e.kind == "refusal"),
+        "complete": isinstance(last, Done),
+        "tool_calls": [],
+        "finish_reason": None,
+        "finish_reason_normalized": None,
+        "usage": None,
+        "error": None,
+    }
+    if isinstance(last, Done):
+        out["tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": json.loads(c.arguments)}
+            for c in last.tool_calls
+        ]
+        out["finish_reason"] = last.raw_finish_reason
+        out["finish_reason_normalized"] = last.finish_reason
+        if last.usage is not None:
+            out["usage"] = {
+                "input_tokens": last.usage.input_tokens,
+                "output_tokens": last.usage.output_tokens,
+            }
+    else:
+        out["error"] = {
+            "status": last.status,
+            "kind": last.kind,
+            "message": last.message,
+            "provider_type": last.provider_type,
+            "retry_after": last.retry_after,
+        }
+    return out
+
+
+def wanted(name: str) -> dict[str, Any]:
+    entry = expected(name)
+    keys = ("text", "reasoning", "refusal", "complete", "finish_reason")
+    want = {key: entry[key] for key in keys}
+    want["finish_reason_normalized"] = entry["finish_reason_normalized"]
+    want["usage"] = entry["usage"]
+    want["tool_calls"] = [
+        {**c, "arguments": json.loads(c["arguments"])} for c in entry["tool_calls"]
+    ]
+    error = entry["error"]
+    if error is not None:
+        error = {**error, "kind": KINDS.get(error["kind"], error["kind"])}
+        error.update(DELIBERATE.get(name, {}))
+    want["error"] = error
+    return want
+
+
+# --- every shared fixture, whole, byte by byte and at random splits ---------------------------
+SHARED = [n for n in fixture_names("anthropic") if not n.startswith("anthropic/mine-")]
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_fixture(name: str) -> None:
+    want = wanted(name)
+    for how, pieces in all_splittings(fixture(name)):
+        call = make_call(stream="nonstream" not in name)
+        assert summary(run(call, pieces)) == want, (name, how)
+
+
+def test_overloaded_event_is_retryable_and_keeps_the_partial_text() -> None:
+    events = run(make_call(), [fixture("anthropic/stream-error-overloaded.http")])
+    last = events[-1]
+    assert isinstance(last, Error)
+    assert (last.kind, last.status, last.retryable) == ("overloaded", 200, True)
+    assert last.partial.startswith("Sure — here is")
+
+
+def test_cache_reads_are_reported_not_added_to_input() -> None:
+    last = run(make_call(), [fixture("anthropic/stream-thinking-tool-use.http")])[-1]
+    assert isinstance(last, Done)
+    assert last.usage == Usage(2, 61, 63, None, 13993)
+
+
+def test_signature_is_not_text() -> None:
+    events = run(make_call(), [fixture("anthropic/stream-thinking.http")])
+    assert not any(isinstance(e, Delta) and "Eq" in e.text and e.kind != "text" for e in events)
+    last = events[-1]
+    assert isinstance(last, Done) and "signature" not in last.reasoning
+
+
+def test_done_leaves_the_connection_reusable() -> None:
+    call = make_call()
+    run(call, [fixture("anthropic/stream-text.http")])
+    assert call.finished and call.reusable
+
+
+# --- fixtures of our own: what the shared set misses --------------------------------------
+MINE: dict[str, dict[str, Any]] = {
+    # Cut off after two text deltas: no message_delta, no message_stop.
+    "anthropic/mine-stream-cut.http": {
+        "kind": "incomplete",
+        "partial": "Hello, wor",
+    },
+    # An api_error event after a tool call started: a provider error, worth a retry.
+    "anthropic/mine-stream-api-error.http": {
+        "kind": "provider",
+        "provider_type": "api_error",
+        "retryable": True,
+        "partial": "Let me look.",
+    },
+    # Two parallel tool calls after text, cumulative usage sent twice, CRLF framing.
+    "anthropic/mine-stream-parallel-tools.http": {
+        "text": "Checking both.",
+        "tool_calls": (
+            ToolCall("toolu_A", "get_weather", '{"city":"Paris"}'),
+            ToolCall("toolu_B", "get_time", "{}"),
+        ),
+        "finish_reason": "tool_calls",
+        "usage": Usage(50, 31, 81, None, 0),
+    },
+    # Non-streamed body with thinking, text and a tool_use whose input is an object.
+    "anthropic/mine-nonstream-tool-use.http": {
+        "text": "Reading it.",
+        "reasoning": "Need the file.",
+        "tool_calls": (ToolCall("toolu_C", "Read", '{"path":"/tmp/x"}'),),
+        "finish_reason": "tool_calls",
+        "usage": Usage(12, 40, 52, None, None),
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(MINE))
+def test_my_fixture(name: str) -> None:
+    want = MINE[name]
+    assert name in fixture_names("anthropic")
+    for how, pieces in all_splittings(fixture(name)):
+        events = run(make_call(stream="nonstream" not in name), pieces)
+        last = check_shape(events)
+        for key, value in want.items():
+            assert getattr(last, key) == value, (name, how, key)
+
+
+def test_tool_call_delta_index_counts_tool_blocks_not_content_blocks() -> None:
+    events = run(make_call(), [fixture("anthropic/mine-stream-parallel-tools.http")])
+    tool_deltas = [e for e in events if isinstance(e, Delta) and e.kind == "tool_call"]
+    assert [e.index for e in tool_deltas if e.tool_call_id] == [0, 1]
+    assert tool_deltas[0].tool_name == "get_weather" and tool_deltas[0].text == ""
+
+
+# --- a stream written here, with random framing --------------------------------------------
+@dataclass
+class Model:
+    """What a generated stream must decode to."""
+
+    wire: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)  # event, data, text
+    text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    tools: list[ToolCall] = field(default_factory=list)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+pieces = st.lists(st.text(max_size=12), max_size=5)
+
+
+@st.composite
+def block_specs(draw: st.DrawFn) -> tuple[str, Any]:
+    kind = draw(st.sampled_from(["text", "thinking", "tool"]))
+    if kind == "tool":
+        args = json.dumps(draw(st.dictionaries(st.text(max_size=6), json_values, max_size=3)))
+        cuts = sorted(draw(st.lists(st.integers(0, len(args)), max_size=4)))
+        bounds = [0, *cuts, len(args)]
+        fragments = [args[a:b] for a, b in pairwise(bounds)]
+        name = draw(st.sampled_from(["get_weather", "Read", "lookup"]))
+        return kind, (name, fragments)
+    return kind, draw(pieces)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[Model, str]:
+    """A Messages stream as events, and how it ends: ``stop``, ``cut`` or ``error``."""
+    model = Model()
+    usage: dict[str, int] = {"input_tokens": draw(st.integers(0, 10**6)), "output_tokens": 1}
+    if draw(st.booleans()):
+        usage["cache_read_input_tokens"] = draw(st.integers(0, 10**6))
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "usage": usage}
+    model.wire.append(("message_start", {"type": "message_start", "message": message}, ""))
+    for index, (kind, spec) in enumerate(draw(st.lists(block_specs(), max_size=5))):
+        if kind == "tool":
+            name, fragments = spec
+            call_id = f"toolu_{index}"
+            model.tools.append(ToolCall(call_id, name, "".join(fragments) or "{}"))
+            start = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+            deltas = [{"type": "input_json_delta", "partial_json": f} for f in ["", *fragments]]
+        elif kind == "thinking":
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [{"type": "thinking_delta", "thinking": p} for p in spec]
+            deltas.append({"type": "signature_delta", "signature": "c2ln"})
+            model.reasoning.extend(spec)
+        else:
+            start = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": p} for p in spec]
+        model.wire.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+                "",
+            )
+        )
+        for delta in deltas:
+            text = delta["text"] if delta["type"] == "text_delta" else ""
+            model.wire.append(
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                    text,
+                )
+            )
+            if draw(st.integers(0, 4)) == 0:
+                model.wire.append(("ping", {"type": "ping"}, ""))
+        model.wire.append(
+            ("content_block_stop", {"type": "content_block_stop", "index": index}, "")
+        )
+    reason = draw(
+        st.sampled_from(["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal"])
+    )
+    for output in sorted(draw(st.lists(st.integers(1, 10**5), min_size=1, max_size=2))):
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": reason},
+            "usage": {"output_tokens": output},
+        }
+        model.wire.append(("message_delta", delta, ""))
+    model.wire.append(("message_stop", {"type": "message_stop"}, ""))
+    ending = draw(st.sampled_from(["stop", "stop", "cut", "error"]))
+    if ending != "stop":
+        keep = draw(st.integers(0, len(model.wire) - 1))  # never message_stop
+        del model.wire[keep:]
+        if ending == "error":
+            error_type = draw(
+                st.sampled_from(["overloaded_error", "api_error", "invalid_request_error"])
+            )
+            error = {"type": "error", "error": {"type": error_type, "message": "boom"}}
+            model.wire.append(("error", error, ""))
+    model.text = [text for _, _, text in model.wire]
+    return model, ending
+
+
+@st.composite
+def framings(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "eol": draw(st.sampled_from(["\n", "\r\n", "\r"])),
+        "space": draw(st.booleans()),
+        "event_line": draw(st.booleans()),
+        "separators": draw(st.sampled_from([(",", ":"), (", ", ": ")])),
+        "ascii": draw(st.booleans()),
+        "pad": draw(st.booleans()),  # spaces before the closing brace, as the live API sends
+        "comment": draw(st.booleans()),
+    }
+
+
+def encode(model: Model, framing: dict[str, Any]) -> bytes:
+    eol = framing["eol"]
+    out = []
+    for name, data, _ in model.wire:
+        text = json.dumps(data, separators=framing["separators"], ensure_ascii=framing["ascii"])
+        if framing["pad"]:
+            text = text[:-1] + "    }"
+        lines = [f": keep-alive{eol}"] if framing["comment"] else []
+        if framing["event_line"]:
+            lines.append(f"event: {name}{eol}")
+        lines.append(f"data:{' ' if framing['space'] else ''}{text}{eol}{eol}")
+        out.append("".join(lines))
+    return "".join(out).encode()
+
+
+@given(streams(), framings(), st.integers(0, 2**32))
+def test_generated_stream(stream: tuple[Model, str], framing: dict[str, Any], seed: int) -> None:
+    model, ending = stream
+    events = run(make_call(), random_splits(response(encode(model, framing)), seed, 97))
+    last = check_shape(events)
+    if ending == "stop":
+        assert isinstance(last, Done)
+        assert last.text == "".join(model.text)
+        assert last.reasoning == "".join(model.reasoning)
+        assert last.tool_calls == tuple(model.tools)
+        start = model.wire[0][1]["message"]["usage"]
+        final = [d for n, d, _ in model.wire if n == "message_delta"][-1]
+        assert last.usage is not None
+        assert last.usage.input_tokens == start["input_tokens"]
+        assert last.usage.output_tokens == final["usage"]["output_tokens"]
+        assert last.usage.cached_tokens == start.get("cache_read_input_tokens")
+        assert last.raw_finish_reason == final["delta"]["stop_reason"]
+        assert last.finish_reason == normalize_finish_reason(
+            last.raw_finish_reason, bool(model.tools)
+        )
+    else:
+        assert isinstance(last, Error)
+        assert last.partial == "".join(model.text)
+        if ending == "cut":
+            assert last.kind == "incomplete"
+        else:
+            error_type = model.wire[-1][1]["error"]["type"]
+            assert last.kind == ("overloaded" if error_type == "overloaded_error" else "provider")
+            assert (last.status, last.provider_type, last.message) == (200, error_type, "boom")
+            assert last.retryable == (error_type != "invalid_request_error")
+
+
+# --- the renderers, decoded back -------------------------------------------------------------
+@st.composite
+def scripts(draw: st.DrawFn) -> Script:
+    calls = draw(
+        st.lists(
+            st.builds(
+                lambda n, args: ToolCall(f"toolu_{n}", "fn", json.dumps(args)),
+                st.integers(0, 99),
+                st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+            ),
+            max_size=3,
+            unique_by=lambda c: c.id,
+        )
+    )
+    usage = draw(
+        st.none()
+        | st.builds(
+            lambda i, o, c: Usage(i, o, i + o, None, c),
+            st.integers(0, 10**6),
+            st.integers(0, 10**6),
+            st.none() | st.integers(0, 10**6),
+        )
+    )
+    return Script(
+        text=draw(st.text(max_size=40)),
+        reasoning=draw(st.text(max_size=40)),
+        tool_calls=tuple(calls),
+        finish_reason=draw(st.sampled_from(["stop", "length", "tool_calls", "content_filter"])),
+        usage=usage,
+    )
+
+
+def check_script(script: Script, last: Done | Error) -> None:
+    assert isinstance(last, Done)
+    assert (last.text, last.reasoning) == (script.text, script.reasoning)
+    assert [(c.id, c.name, json.loads(c.arguments)) for c in last.tool_calls] == [
+        (c.id, c.name, json.loads(c.arguments)) for c in script.tool_calls
+    ]
+    assert last.usage == script.usage
+    assert last.finish_reason == normalize_finish_reason(
+        script.finish_reason, bool(script.tool_calls)
+    )
+
+
+@given(scripts(), st.integers(0, 2**32))
+def test_render_stream_round_trip(script: Script, seed: int) -> None:
+    body = b"".join(DIALECT.render_stream(script))
+    check_script(script, check_shape(run(make_call(), random_splits(response(body), seed))))
+
+
+@given(scripts())
+def test_render_body_round_trip(script: Script) -> None:
+    body = response(DIALECT.render_body(script), content_type="application/json")
+    check_script(script, check_shape(run(make_call(stream=False), [body])))
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, "bad_request"),
+        (401, "auth"),
+        (404, "not_found"),
+        (429, "rate_limit"),
+        (500, "server"),
+        (529, "overloaded"),
+    ],
+)
+def test_render_error_round_trip(status: int, kind: str) -> None:
+    body = response(DIALECT.render_error(status, "nope"), status, "application/json")
+    last = run(make_call(), [body])[-1]
+    assert isinstance(last, Error)
+    assert (last.kind, last.status, last.message) == (kind, status, "nope")
+
+
+def test_render_stream_error_keeps_the_partial_text() -> None:
+    wire = DIALECT.render_stream(Script(text="Hello there friend"))
+    body = b"".join(wire[:5]) + DIALECT.render_stream_error("Overloaded")
+    last = check_shape(run(make_call(), [response(body)]))
+    assert isinstance(last, Error)
+    assert (last.kind, last.retryable, last.partial) == ("overloaded", True, "Hello there")
+
+
+def test_render_matches_and_detects_stream() -> None:
+    assert DIALECT.matches("POST", "/v1/messages")
+    assert DIALECT.matches("POST", "/anthropic/v1/messages?beta=true")
+    assert not DIALECT.matches("GET", "/v1/messages")
+    assert not DIALECT.matches("POST", "/v1/chat/completions")
+    assert DIALECT.is_stream_request("/v1/messages", {"stream": True})
+    assert not DIALECT.is_stream_request("/v1/messages", {"stream": False})
+    assert not DIALECT.is_stream_request("/v1/messages", {})
+
+
+# --- malformed input: typed errors, never a crash ----------------------------------------------
+def sse(data: str, event: str = "message") -> ServerSentEvent:
+    return ServerSentEvent(event=event, data=data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "not json",
+        "[1, 2]",
+        "[" * 100_000,
+        '{"type": "message_start", "message": 3}',
+        '{"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use"}}',
+        '{"type": "content_block_start", "content_block": {"type": "text"}}',
+        json.dumps(
+            {
+                "type": "content_block_delta",
+                "index": 5,
+                "delta": {"type": "input_json_delta", "partial_json": "{"},
+            }
+        ),
+        '{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": 7}}',
+        '{"type": "content_block_delta", "index": 0, "delta": null}',
+    ],
+)
+def test_malformed_events_raise_remote_protocol_error(data: str) -> None:
+    with pytest.raises(RemoteProtocolError):
+        AnthropicStreamDecoder().sse_event(sse(data))
+
+
+def test_malformed_event_through_the_call_is_a_protocol_error_with_partial() -> None:
+    body = b"".join(DIALECT.render_stream(Script(text="abc def")))
+    cut = body.index(b"event: content_block_stop")
+    last = run(make_call(), [response(body[:cut] + b"data: {oops\n\n")])[-1]
+    assert isinstance(last, Error)
+    assert (last.kind, last.partial) == ("protocol", "abc def")
+
+
+def test_unknown_events_and_blocks_are_ignored() -> None:
+    decoder = AnthropicStreamDecoder()
+    assert decoder.sse_event(sse('{"type": "brand_new_event", "x": 1}')) == []
+    assert (
+        decoder.sse_event(
+            sse(
+                json.dumps(
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "redacted_thinking", "data": "x"},
+                    }
+                )
+            )
+        )
+        == []
+    )
+    assert (
+        decoder.sse_event(
+            sse('{"type": "content_block_delta", "index": 0, "delta": {"type": "citations_delta"}}')
+        )
+        == []
+    )
+
+
+def test_tool_input_in_the_start_block_is_kept_when_no_delta_comes() -> None:
+    decoder = AnthropicStreamDecoder()
+    start = {"type": "tool_use", "id": "toolu_X", "name": "f", "input": {"a": [1, 2]}}
+    events = [json.dumps({"type": "content_block_start", "index": 3, "content_block": start})]
+    events += ['{"type": "content_block_stop", "index": 3}', '{"type": "message_stop"}']
+    out: list[Event] = []
+    for data in events:
+        out.extend(decoder.sse_event(sse(data)))
+    assert isinstance(out[-1], Done)
+    assert out[-1].tool_calls == (ToolCall("toolu_X", "f", '{"a":[1,2]}'),)
+    assert out[-1].finish_reason == "tool_calls"
+
+
+def test_end_before_anything_is_incomplete() -> None:
+    last = AnthropicStreamDecoder().end()
+    assert isinstance(last, Error) and last.kind == "incomplete"
+
+
+def test_error_event_with_no_detail() -> None:
+    (last,) = AnthropicStreamDecoder().sse_event(sse('{"type": "error"}', "error"))
+    assert isinstance(last, Error)
+    assert (last.kind, last.status, last.retryable) == ("provider", 200, False)
+    assert last.message
+
+
+def test_body_error_envelope_with_200() -> None:
+    (last,) = DIALECT.decode_body({"type": "error", "error": {"type": "api_error", "message": "m"}})
+    assert isinstance(last, Error) and (last.kind, last.retryable) == ("provider", True)
+
+
+def test_body_without_content_is_a_protocol_error() -> None:
+    with pytest.raises(RemoteProtocolError):
+        DIALECT.decode_body({"type": "message", "stop_reason": "end_turn"})
+
+
+# --- request building ------------------------------------------------------------------------
+def parse_request(raw: bytes) -> tuple[h11.Request, dict[str, str], Any]:
+    server = h11.Connection(h11.SERVER)
+    server.receive_data(raw)
+    head = server.next_event()
+    assert isinstance(head, h11.Request)
+    body = b""
+    while True:
+        event = server.next_event()
+        if isinstance(event, h11.Data):
+            body += event.data
+        else:
+            assert isinstance(event, h11.EndOfMessage)
+            break
+    headers = {k.decode(): v.decode() for k, v in head.headers}
+    return head, headers, json.loads(body)
+
+
+def build(
+    request: ChatRequest, endpoint: Endpoint | None = None
+) -> tuple[str, dict[str, str], Any]:
+    spec = DIALECT.build_request(endpoint or Endpoint(BASE, KEY, dialect="anthropic"), request)
+    assert spec.method == "POST"
+    return spec.target, dict(spec.headers), json.loads(spec.body)
+
+
+def test_request_matches_the_fixture() -> None:
+    want_head, want_headers, want_body = parse_request(fixture("request/anthropic.http"))
+    request = ChatRequest(
+        "claude-sonnet-4-20250514",
+        [
+            Message("system", "You are a concise assistant."),
+            Message("user", "Why is the sky blue? One sentence."),
+        ],
+        max_tokens=1024,
+    )
+    got_head, got_headers, got_body = parse_request(
+        Call(Endpoint(BASE, KEY, dialect="anthropic"), request).start()
+    )
+    assert (got_head.method, got_head.target) == (want_head.method, want_head.target)
+    assert got_body == want_body
+    for name in (
+        "host",
+        "x-api-key",
+        "anthropic-version",
+        "content-type",
+        "accept",
+        "accept-encoding",
+    ):
+        assert got_headers[name] == want_headers[name], name
+    assert "authorization" not in got_headers
+
+
+def test_defaults_and_prefixes() -> None:
+    request = ChatRequest("m", [Message("user", "hi")], stream=False)
+    target, headers, body = build(request)
+    assert target == "/v1/messages"
+    assert body == {
+        "model": "m",
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    assert headers == {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+    assert build(request, Endpoint("https://proxy.example/v1", None, dialect="anthropic"))[:2] == (
+        "/v1/messages",
+        {"anthropic-version": "2023-06-01"},
+    )
+    assert build(request, Endpoint("http://gw.example/anthropic/", "k", dialect="anthropic"))[
+        0
+    ] == ("/anthropic/v1/messages")
+
+
+def test_caller_headers_win_and_are_sent() -> None:
+    endpoint = Endpoint(
+        BASE,
+        KEY,
+        dialect="anthropic",
+        headers={"Anthropic-Version": "2024-01-01", "anthropic-beta": "x"},
+    )
+    _, headers, _ = build(ChatRequest("m", [Message("user", "hi")]), endpoint)
+    assert headers == {"x-api-key": KEY, "Anthropic-Version": "2024-01-01", "anthropic-beta": "x"}
+
+
+def test_sampling_fields_tools_and_extra() -> None:
+    tool = Tool(
+        "get_weather", "Weather now", {"type": "object", "properties": {"city": {"type": "string"}}}
+    )
+    request = ChatRequest(
+        "m",
+        [Message("user", "hi")],
+        temperature=0.5,
+        top_p=0.9,
+        max_tokens=77,
+        stop=["END", "STOP"],
+        tools=[tool],
+        tool_choice="required",
+        extra={"thinking": {"type": "enabled", "budget_tokens": 2048}},
+    )
+    _, _, body = build(request)
+    assert body["temperature"] == 0.5 and body["top_p"] == 0.9 and body["max_tokens"] == 77
+    assert body["stop_sequences"] == ["END", "STOP"]
+    assert body["tools"] == [
+        {"name": "get_weather", "description": "Weather now", "input_schema": dict(tool.parameters)}
+    ]
+    assert body["tool_choice"] == {"type": "any"}
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert body["stream"] is True
+
+
+@pytest.mark.parametrize(
+    ("choice", "wire"),
+    [
+        ("auto", {"type": "auto"}),
+        ("none", {"type": "none"}),
+        ("required", {"type": "any"}),
+        ("get_weather", {"type": "tool", "name": "get_weather"}),
+    ],
+)
+def test_tool_choice(choice: str, wire: dict[str, str]) -> None:
+    _, _, body = build(
+        ChatRequest("m", [Message("user", "hi")], tools=[Tool("get_weather")], tool_choice=choice)
+    )
+    assert body["tool_choice"] == wire
+
+
+def test_tool_loop_messages() -> None:
+    calls = (
+        ToolCall("toolu_1", "get_weather", '{"city": "Paris"}'),
+        ToolCall("toolu_2", "get_time", ""),
+    )
+    request = ChatRequest(
+        "m",
+        [
+            Message("system", "Be brief."),
+            Message("developer", "Use tools."),
+            Message("user", "Weather and time in Paris?"),
+            Message("assistant", "Checking.", tool_calls=calls),
+            Message("tool", "18C", tool_call_id="toolu_1"),
+            Message("tool", "12:00", tool_call_id="toolu_2"),
+            Message("user", "Thanks, and tomorrow?"),
+            Message("assistant", None, tool_calls=calls[:1]),
+            Message("tool", "20C", tool_call_id="toolu_1"),
+        ],
+    )
+    _, _, body = build(request)
+    assert body["system"] == [
+        {"type": "text", "text": "Be brief."},
+        {"type": "text", "text": "Use tools."},
+    ]
+    assert body["messages"] == [
+        {"role": "user", "content": "Weather and time in Paris?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Checking."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "get_weather",
+                    "input": {"city": "Paris"},
+                },
+                {"type": "tool_use", "id": "toolu_2", "name": "get_time", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "12:00"},
+                {"type": "text", "text": "Thanks, and tomorrow?"},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "get_weather",
+                    "input": {"city": "Paris"},
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "20C"}],
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (ToolCall(None, "f", "{}"), "no id"),
+        (ToolCall("t", "f", "{oops"), "not valid JSON"),
+        (ToolCall("t", "f", "[1]"), "not a JSON object"),
+    ],
+)
+def test_unsendable_tool_calls_raise_value_error(call: ToolCall, message: str) -> None:
+    request = ChatRequest(
+        "m", [Message("user", "hi"), Message("assistant", None, tool_calls=(call,))]
+    )
+    with pytest.raises(ValueError, match=message):
+        build(request)
+
+
+def test_key_never_in_request_errors() -> None:
+    call = ToolCall("t", "f", "{oops")
+    request = ChatRequest(
+        "m", [Message("user", "hi"), Message("assistant", None, tool_calls=(call,))]
+    )
+    with pytest.raises(ValueError) as info:
+        build(request)
+    assert KEY not in str(info.value)
