@@ -1,0 +1,406 @@
+"""``Call``: the state machine of one chat request/response over HTTP/1.1.
+
+It writes the request with h11 and is handed the response bytes as they arrive; it
+returns typed events. It opens no socket and reads no clock: a binding (or your own
+network code) connects to ``call.host:call.port`` (TLS when ``call.tls``), sends
+``call.start()``, and feeds every chunk it reads to ``call.receive_data`` --
+``b""`` when the peer closed::
+
+    call = Call(endpoint, ChatRequest(model="gpt-4o-mini", messages=[...]))
+    sock.sendall(call.start())
+    while call.wants_data:
+        for event in call.receive_data(sock.recv(65536)):
+            ...  # Delta..., then one Done or Error
+
+The response mode follows the status and the Content-Type:
+
+========================  =================================================
+non-2xx                   bounded error body -> one ``Error`` (httperrors)
+``text/event-stream``     SSE -> the dialect's stream decoder
+``application/x-ndjson``  JSON lines -> the dialect's stream decoder
+``application/json``      the whole body, bounded -> ``Delta``... + ``Done``
+                          (also when a stream was asked for and the server
+                          did not stream: the caller cannot tell)
+========================  =================================================
+
+A response yields ``Delta`` events and then exactly one terminal ``Done`` or ``Error``;
+after it, nothing. A stream that stops before its terminal marker is
+``Error("incomplete")``, never ``Done``; every ``Error`` carries the ``partial`` text.
+After ``Done`` the call may still want data (``wants_data``): the rest of the HTTP body
+is read and discarded so that the connection can be reused (``reusable``).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Final
+
+import h11
+
+from .dialects import get_dialect
+from .dialects.base import StreamDecoder
+from .endpoint import Endpoint
+from .events import Delta, Done, Error, Event
+from .exceptions import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from .httperrors import error_from_response
+from .jsonload import loads
+from .ndjson import NDJSONDecoder
+from .request import ChatRequest
+from .sse import SSEDecoder
+
+__all__ = ["USER_AGENT", "Call"]
+
+USER_AGENT: Final = "libchatty/0.1"
+
+#: Bounds, each with the reason it is this size.
+DEFAULT_MAX_HEAD_SIZE: Final = 64 * 1024  # real heads are ~1-2 KiB; h11's own default
+DEFAULT_MAX_EVENT_SIZE: Final = 4 * 1024 * 1024  # one SSE event / JSON line
+DEFAULT_MAX_BODY_SIZE: Final = 16 * 1024 * 1024  # a whole non-streamed completion
+DEFAULT_MAX_ERROR_BODY_SIZE: Final = 64 * 1024  # error bodies are short; keep the start
+
+# What a dialect decoder may let escape on a wrong JSON shape; all become Error("protocol").
+_DECODE_FAULTS: Final = (
+    RemoteProtocolError,
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+)
+
+
+class _Mode(Enum):
+    """What the call is doing with the bytes it is fed."""
+
+    NEW = "new"  # start() not called yet
+    AWAIT_HEAD = "await_head"
+    SSE = "sse"
+    NDJSON = "ndjson"
+    JSON_BODY = "json_body"
+    ERROR_BODY = "error_body"
+    DRAIN = "drain"  # terminal event given; reading the rest of the body for reuse
+    CLOSED = "closed"  # nothing more to read
+
+
+_STREAM_TYPES: Final = {
+    "text/event-stream": _Mode.SSE,
+    "application/x-ndjson": _Mode.NDJSON,
+    "application/ndjson": _Mode.NDJSON,
+    "application/jsonl": _Mode.NDJSON,
+    "application/json": _Mode.JSON_BODY,
+}
+
+
+def _media_type(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower().decode("latin-1")
+    return ""
+
+
+class Call:
+    """One request/response exchange. See the module docstring for the protocol.
+
+    Misuse -- ``start()`` twice, ``receive_data`` before ``start()`` or when
+    ``wants_data`` is False -- raises :class:`~libchatty.exceptions.LocalProtocolError`.
+    Nothing the peer sends raises: it becomes an ``Error`` event.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        request: ChatRequest,
+        *,
+        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_error_body_size: int = DEFAULT_MAX_ERROR_BODY_SIZE,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.endpoint = endpoint
+        self.request = request
+        self.dialect = get_dialect(endpoint.dialect)
+        self.host: str = endpoint.host
+        self.port: int = endpoint.port
+        self.tls: bool = endpoint.tls
+        self.status: int | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.delivered = False
+        self.finished = False
+        self._max_head_size = max_head_size
+        self._max_event_size = max_event_size
+        self._max_body_size = max_body_size
+        self._max_error_body_size = max_error_body_size
+        self._user_agent = user_agent
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head_size)
+        self._mode = _Mode.NEW
+        self._decoder: StreamDecoder | None = None
+        self._sse: SSEDecoder | None = None
+        self._ndjson: NDJSONDecoder | None = None
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._reason = ""
+
+    # --- what the binding asks --------------------------------------------------------
+    @property
+    def wants_data(self) -> bool:
+        """True while the binding should keep reading and feeding bytes."""
+        return self._mode not in (_Mode.NEW, _Mode.CLOSED)
+
+    @property
+    def reusable(self) -> bool:
+        """True when the whole response was read and both sides keep the connection."""
+        return (
+            self._mode is _Mode.CLOSED
+            and self._h11.our_state is h11.DONE
+            and self._h11.their_state is h11.DONE
+        )
+
+    @property
+    def text(self) -> str:
+        """The answer text received so far."""
+        return self._decoder.acc.partial if self._decoder is not None else ""
+
+    # --- sending ------------------------------------------------------------------------
+    def start(self) -> bytes:
+        """The complete HTTP/1.1 request to send."""
+        if self._mode is not _Mode.NEW:
+            raise LocalProtocolError("Call.start() was already called")
+        spec = self.dialect.build_request(self.endpoint, self.request)
+        if self.request.stream:
+            accept = "application/x-ndjson" if self.dialect.framing == "ndjson" else (
+                "text/event-stream"
+            )
+        else:
+            accept = "application/json"
+        headers = [
+            ("Host", self.endpoint.host_header),
+            ("User-Agent", self._user_agent),
+            ("Accept", accept),
+            # A compressed event stream cannot be decoded as it arrives.
+            ("Accept-Encoding", "identity"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(spec.body))),
+            *spec.headers,
+        ]
+        try:
+            data = self._h11.send(
+                h11.Request(method=spec.method, target=spec.target, headers=headers)
+            )
+        except h11.LocalProtocolError:
+            # h11's message would quote the offending header, which may be the key.
+            raise LocalProtocolError("the request has an invalid header or target") from None
+        data = (data or b"") + (self._h11.send(h11.Data(data=spec.body)) or b"")
+        data += self._h11.send(h11.EndOfMessage()) or b""
+        self._mode = _Mode.AWAIT_HEAD
+        return data
+
+    # --- receiving ----------------------------------------------------------------------
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes read from the connection (``b""``: the peer closed); returns the
+        events they complete."""
+        if self._mode is _Mode.NEW:
+            raise LocalProtocolError("Call.receive_data() before Call.start()")
+        if self._mode is _Mode.CLOSED:
+            raise LocalProtocolError("Call.receive_data() after the response ended")
+        out: list[Event] = []
+        self._h11.receive_data(data)
+        while self.wants_data:
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._http_fault(exc, eof=not data, out=out)
+                break
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                break
+            if isinstance(event, h11.Data):
+                self._on_body(event.data, out)
+            elif isinstance(event, h11.Response):
+                self._on_head(event, out)
+            elif isinstance(event, h11.EndOfMessage):
+                self._on_end(out)
+            elif isinstance(event, h11.ConnectionClosed):
+                self._terminate(self._error("connection", "the connection closed"), out)
+            # InformationalResponse (100 Continue): nothing to do.
+        return out
+
+    def _on_head(self, response: h11.Response, out: list[Event]) -> None:
+        self.status = status = response.status_code
+        self.headers = list(response.headers)
+        self._reason = response.reason.decode("latin-1", "replace")
+        # h11 bounds only a head still arriving; one that arrived whole is checked here.
+        if sum(len(name) + len(value) + 4 for name, value in self.headers) > self._max_head_size:
+            self._mode = _Mode.ERROR_BODY
+            self._terminate(self._error("limit", "the response head is too large"), out)
+            return
+        if not 200 <= status < 300:
+            self._mode = _Mode.ERROR_BODY
+            return
+        media = _media_type(self.headers)
+        mode = _STREAM_TYPES.get(media)
+        if mode is None:
+            if media.endswith("+json"):
+                mode = _Mode.JSON_BODY
+            elif self.request.stream:
+                # An unlabelled stream: trust the dialect's framing.
+                mode = _Mode.NDJSON if self.dialect.framing == "ndjson" else _Mode.SSE
+            else:
+                mode = _Mode.JSON_BODY
+        self._mode = mode
+        if mode is _Mode.SSE or mode is _Mode.NDJSON:
+            decoder = self._decoder = self.dialect.stream_decoder(self.request)
+            if mode is _Mode.SSE:
+                self._sse = SSEDecoder(
+                    self._max_event_size, on_unknown_field=decoder.sse_field
+                )
+            else:
+                self._ndjson = NDJSONDecoder(self._max_event_size)
+
+    def _on_body(self, data: bytes, out: list[Event]) -> None:
+        mode = self._mode
+        if mode is _Mode.SSE:
+            assert self._sse is not None and self._decoder is not None
+            try:
+                events = self._sse.feed(data)
+            except RemoteProtocolError as exc:
+                self._stream_items(exc.items, out)
+                if not self.finished:
+                    self._decode_fault(exc, out)
+                return
+            if events:
+                self._stream_items(events, out)
+        elif mode is _Mode.NDJSON:
+            assert self._ndjson is not None
+            try:
+                values = self._ndjson.feed(data)
+            except RemoteProtocolError as exc:
+                self._stream_items(exc.items, out)
+                if not self.finished:
+                    self._decode_fault(exc, out)
+                return
+            if values:
+                self._stream_items(values, out)
+        elif mode is _Mode.JSON_BODY or mode is _Mode.ERROR_BODY:
+            limit = self._max_body_size if mode is _Mode.JSON_BODY else self._max_error_body_size
+            room = limit - self._body_size
+            if len(data) > room:
+                if mode is _Mode.JSON_BODY:
+                    self._terminate(
+                        self._error("limit", f"the response body exceeds {limit} bytes"), out
+                    )
+                    return
+                data = data[:room]  # an error body: its start says enough
+            if data:
+                self._body.append(data)
+                self._body_size += len(data)
+        # DRAIN: the terminal event is out; the rest is read only to reuse the connection.
+
+    def _stream_items(self, items: list[Any], out: list[Event]) -> None:
+        decoder = self._decoder
+        assert decoder is not None
+        handle = decoder.sse_event if self._mode is _Mode.SSE else decoder.json_line
+        for item in items:
+            try:
+                got = handle(item)
+            except _DECODE_FAULTS as exc:
+                self._decode_fault(exc, out)
+                return
+            if got:
+                out.extend(got)
+                last = got[-1]
+                if type(last) is Delta:
+                    self.delivered = True
+                else:
+                    self.delivered = self.delivered or len(got) > 1
+                    self._finish(last, out)
+                    return
+
+    def _on_end(self, out: list[Event]) -> None:
+        mode = self._mode
+        if mode is _Mode.SSE or mode is _Mode.NDJSON:
+            assert self._decoder is not None
+            try:
+                if self._sse is not None:
+                    self._stream_items(self._sse.close(), out)
+                elif self._ndjson is not None:
+                    self._stream_items(self._ndjson.close(), out)
+                if not self.finished:
+                    self._terminate(self._decoder.end(), out)
+            except _DECODE_FAULTS as exc:
+                self._decode_fault(exc, out)
+        elif mode is _Mode.JSON_BODY:
+            self._decode_whole_body(out)
+        elif mode is _Mode.ERROR_BODY:
+            assert self.status is not None
+            self._terminate(
+                error_from_response(self.status, self._reason, self.headers, b"".join(self._body)),
+                out,
+            )
+        self._mode = _Mode.CLOSED
+
+    def _decode_whole_body(self, out: list[Event]) -> None:
+        body = b"".join(self._body)
+        self._body = []
+        try:
+            events = self.dialect.decode_body(loads(body))
+        except _DECODE_FAULTS as exc:
+            self._decode_fault(exc, out)
+            return
+        if not events or type(events[-1]) is Delta:
+            self._terminate(self._error("protocol", "the response body has no result"), out)
+            return
+        for event in events[:-1]:
+            if type(event) is Delta:
+                self.delivered = True
+        out.extend(events)
+        self.finished = True
+
+    # --- ending ---------------------------------------------------------------------------
+    def _finish(self, event: Event, out: list[Event]) -> None:
+        """A terminal event was appended to ``out`` by a decoder."""
+        self.finished = True
+        if type(event) is Done:
+            # Keep reading to the end of the body so the connection can be reused.
+            self._mode = _Mode.DRAIN
+            self._sse = None
+            self._ndjson = None
+        else:
+            self._mode = _Mode.CLOSED
+
+    def _terminate(self, event: Event, out: list[Event]) -> None:
+        """Append a terminal event made here (not by a decoder) and stop."""
+        if self.finished:
+            return
+        out.append(event)
+        self._finish(event, out)
+        if type(event) is Error:
+            self._mode = _Mode.CLOSED
+
+    def _error(self, kind: str, message: str, **fields: Any) -> Error:
+        return Error(kind=kind, message=message, status=self.status, partial=self.text, **fields)
+
+    def _decode_fault(self, exc: BaseException, out: list[Event]) -> None:
+        if isinstance(exc, LimitExceeded):
+            error = self._error("limit", str(exc))
+        else:
+            detail = str(exc) if isinstance(exc, RemoteProtocolError) else repr(exc)
+            error = self._error("protocol", f"malformed response: {detail}")
+        self._terminate(error, out)
+
+    def _http_fault(self, exc: h11.RemoteProtocolError, *, eof: bool, out: list[Event]) -> None:
+        if self._mode is _Mode.DRAIN:
+            self._mode = _Mode.CLOSED  # the answer is complete; only reuse is lost
+            return
+        if exc.error_status_hint == 431:
+            error = self._error("limit", "the response head is too large")
+        elif eof and self._mode is _Mode.AWAIT_HEAD:
+            error = self._error(
+                "connection",
+                "the server closed the connection before sending a response",
+                retryable=True,
+            )
+        elif eof:
+            error = self._error("incomplete", "the connection closed before the response ended")
+        else:
+            error = self._error("protocol", f"malformed HTTP response: {exc}")
+        self._terminate(error, out)
