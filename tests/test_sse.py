@@ -1,0 +1,559 @@
+"""SSEDecoder: the WHATWG event stream interpretation, any chunking, bounded, linear.
+
+Three independent checks: hand-written spec cases; an SSE *encoder* (below) whose random
+event sequences must come back unchanged; and a plain line-by-line reference parser
+written straight from the specification, compared with the decoder on arbitrary bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import h11
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from libchatty.exceptions import LimitExceeded, LocalProtocolError
+from libchatty.sse import SSEDecoder, ServerSentEvent
+from wire import all_splittings, byte_by_byte, fixture, fixture_names, splits_at
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def decode(chunks: list[bytes], **kwargs: object) -> list[ServerSentEvent]:
+    decoder = SSEDecoder(**kwargs)  # type: ignore[arg-type]
+    events: list[ServerSentEvent] = []
+    for chunk in chunks:
+        events.extend(decoder.feed(chunk))
+    events.extend(decoder.close())
+    return events
+
+
+def every_way(data: bytes, **kwargs: object) -> list[ServerSentEvent]:
+    """Decode whole, byte by byte and at random splits; all must agree."""
+    results = {name: decode(chunks, **kwargs) for name, chunks in all_splittings(data)}
+    first = results["whole"]
+    for name, events in results.items():
+        assert events == first, name
+    return first
+
+
+def ev(data: str, event: str = "message", id: str = "", retry: int | None = None) -> ServerSentEvent:
+    return ServerSentEvent(event=event, data=data, id=id, retry=retry)
+
+
+@dataclass
+class Reference:
+    """The specification's steps, one line at a time, on the decoded text."""
+
+    events: list[ServerSentEvent] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
+    last_id: str = ""
+    retry: int | None = None
+
+    def run(self, stream: bytes) -> Reference:
+        if stream.startswith(b"\xef\xbb\xbf"):
+            stream = stream[3:]
+        text = stream.decode("utf-8", "replace")
+        lines = re.split(r"\r\n|\r|\n", text)[:-1]  # the unterminated rest is discarded
+        data, event_type, id_buffer = "", "", self.last_id
+        for line in lines:
+            if line == "":
+                self.last_id = id_buffer
+                if data == "":
+                    event_type = ""
+                    continue
+                if data.endswith("\n"):
+                    data = data[:-1]
+                self.events.append(ev(data, event_type or "message", self.last_id, self.retry))
+                data, event_type = "", ""
+                continue
+            if line.startswith(":"):
+                self.comments.append(line[2:] if line.startswith(": ") else line[1:])
+                continue
+            name, colon, value = line.partition(":")
+            if colon and value.startswith(" "):
+                value = value[1:]
+            if name == "event":
+                event_type = value
+            elif name == "data":
+                data += value + "\n"
+            elif name == "id":
+                if "\0" not in value:
+                    id_buffer = value
+            elif name == "retry":
+                if value and all(c in "0123456789" for c in value):
+                    self.retry = int(value)
+            else:
+                self.unknown.append((name, value))
+        return self
+
+
+def observed(chunks: list[bytes]) -> Reference:
+    """What the decoder reports, in the Reference's shape."""
+    seen = Reference()
+    decoder = SSEDecoder(on_comment=seen.comments.append, on_unknown_field=lambda n, v: seen.unknown.append((n, v)))
+    for chunk in chunks:
+        seen.events.extend(decoder.feed(chunk))
+    seen.events.extend(decoder.close())
+    seen.last_id, seen.retry = decoder.last_event_id, decoder.retry
+    assert decoder.comments == len(seen.comments)
+    return seen
+
+
+# -- the specification's own examples -----------------------------------------------------
+
+
+def test_spec_example_stock_ticker() -> None:
+    assert every_way(b"data: YHOO\ndata: +2\ndata: 10\n\n") == [ev("YHOO\n+2\n10")]
+
+
+def test_spec_example_ids_and_unterminated_last_event() -> None:
+    stream = (
+        b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\n"
+        b"data:  third event\n"
+    )
+    assert every_way(stream) == [ev("first event", id="1"), ev("second event", id="")]
+
+
+def test_spec_example_empty_data_lines() -> None:
+    assert every_way(b"data\n\ndata\ndata\n\ndata:") == [ev(""), ev("\n")]
+
+
+def test_spec_example_space_after_colon_is_optional() -> None:
+    assert every_way(b"data:test\n\ndata: test\n\n") == [ev("test"), ev("test")]
+
+
+# -- the points popular decoders get wrong ------------------------------------------------
+
+
+def test_one_bom_is_stripped_even_split_across_chunks() -> None:
+    assert every_way(b"\xef\xbb\xbfdata: x\n\n") == [ev("x")]
+    for cut in (1, 2, 3):
+        stream = b"\xef\xbb\xbfdata: x\n\n"
+        assert decode([stream[:cut], stream[cut:]]) == [ev("x")]
+
+
+def test_only_one_bom_is_stripped() -> None:
+    unknown: list[tuple[str, str]] = []
+    decoder = SSEDecoder(on_unknown_field=lambda n, v: unknown.append((n, v)))
+    assert decoder.feed(b"\xef\xbb\xbf\xef\xbb\xbfdata: x\n\n") == []
+    assert unknown == [("\ufeffdata", "x")]
+
+
+def test_bom_after_the_start_is_not_stripped() -> None:
+    assert every_way(b"data: a\n\n\xef\xbb\xbfdata: b\n\n") == [ev("a")]
+
+
+def test_partial_bom_then_other_bytes() -> None:
+    assert every_way(b"\xef\xbbdata: x\n\n") == []  # "\ufffddata" is an unknown field
+    assert every_way(b"\xefdata: x\n\n\ndata: y\n\n") == [ev("y")]
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r", b"\r\n"])
+def test_every_line_ending(end: bytes) -> None:
+    stream = b"event: e" + end + b"data: a" + end + b"data: b" + end + end
+    assert every_way(stream) == [ev("a\nb", event="e")]
+
+
+def test_cr_then_lf_split_across_chunks_is_one_terminator() -> None:
+    assert decode([b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]) == [ev("a\nb")]
+    assert decode([b"data: a\r", b"\r\n"]) == [ev("a")]
+    assert decode([b"data: a\r", b"\r", b"\n"]) == [ev("a")]
+
+
+def test_invalid_utf8_becomes_replacement_and_never_raises() -> None:
+    assert every_way(b"data: \xff\xfe\n\n") == [ev("\ufffd\ufffd")]
+    assert every_way(b"data: \xe2\x82\n\n") == [ev("\ufffd")]  # one per maximal subpart
+    assert every_way(b"data: \xed\xa0\x80\n\n") == [ev("\ufffd\ufffd\ufffd")]  # a surrogate
+    assert every_way(b"event: \xc3\n\xff: v\ndata: \xf0\x9f\x98\n\n") == [ev("\ufffd", event="\ufffd")]
+
+
+def test_multibyte_characters_split_across_chunks() -> None:
+    stream = "data: é€😀 日本\n\n".encode()
+    assert every_way(stream) == [ev("é€😀 日本")]
+    for cut in range(len(stream)):
+        assert decode([stream[:cut], stream[cut:]]) == [ev("é€😀 日本")]
+
+
+def test_blank_line_with_empty_data_buffer_dispatches_nothing_and_resets_type() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"event: add\nid: 7\n\n") == []
+    assert decoder.last_event_id == "7"
+    assert decoder.feed(b"data: x\n\n") == [ev("x", id="7")]
+
+
+def test_last_event_id_is_set_at_dispatch_and_persists() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 1\ndata: a\n\nid: 2\ndata: b\n") == [ev("a", id="1")]
+    assert decoder.last_event_id == "1"
+    assert decoder.feed(b"\n") == [ev("b", id="2")]
+    assert decoder.last_event_id == "2"
+    assert decoder.feed(b"data: c\n\n") == [ev("c", id="2")]
+    assert decoder.feed(b"id\ndata: d\n\n") == [ev("d", id="")]
+    assert decoder.last_event_id == ""
+
+
+def test_id_with_nul_is_ignored() -> None:
+    assert every_way(b"id: 1\n\nid: a\x00b\ndata: x\n\n") == [ev("x", id="1")]
+    assert every_way(b"id: a\x00\ndata: x\n\n") == [ev("x")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"-1", b"+1", b" 1", b"1 ", b"1_0", b"1.5", b"1e3", b"", b"\xd9\xa1", b"\xef\xbc\x91", b"0x10"],
+)
+def test_retry_ignored_unless_ascii_digits(value: bytes) -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"retry: 5\nretry: " + value + b"\ndata: x\n\n") == [ev("x", retry=5)]
+    assert decoder.retry == 5
+
+
+def test_retry_takes_effect_at_once_and_persists() -> None:
+    decoder = SSEDecoder()
+    assert decoder.retry is None
+    assert decoder.feed(b"retry: 0010\n") == []
+    assert decoder.retry == 10
+    assert decoder.feed(b"data: x\n\ndata: y\n\n") == [ev("x", retry=10), ev("y", retry=10)]
+    assert every_way(b"retry:3000\n\n") == []
+
+
+def test_absurdly_long_retry_is_ignored_not_an_error() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"retry: 7\nretry: " + b"9" * 5000 + b"\ndata: x\n\n") == [ev("x", retry=7)]
+
+
+def test_field_without_colon_has_empty_value() -> None:
+    assert every_way(b"data\n\n") == [ev("")]
+    assert every_way(b"event\ndata: x\n\n") == [ev("x")]
+
+
+def test_only_one_leading_space_is_removed() -> None:
+    assert every_way(b"data:  x \n\n") == [ev(" x ")]
+    assert every_way(b"data:\tx\n\n") == [ev("\tx")]
+    assert every_way(b"data: a:b: c\n\n") == [ev("a:b: c")]
+
+
+def test_trailing_lf_of_data_buffer_is_removed_once() -> None:
+    assert every_way(b"data: a\ndata:\n\n") == [ev("a\n")]
+    assert every_way(b"data:\ndata:\n\n") == [ev("\n")]
+
+
+def test_unterminated_event_at_end_of_stream_is_discarded() -> None:
+    for stream in (b"data: a\n", b"data: a", b"data: a\r", b"data: a\n\ndata: b\n"):
+        events = every_way(stream)
+        assert [e.data for e in events] == (["a"] if stream.startswith(b"data: a\n\n") else [])
+
+
+def test_field_names_are_case_sensitive_and_unknown_ones_ignored() -> None:
+    assert every_way(b"Data: x\nDATA: y\nfoo: bar\n\n") == []
+    assert every_way(b"foo: bar\ndata: x\nevent : y\n\n") == [ev("x")]
+
+
+def test_unknown_fields_are_reported_in_order_with_dispatch_count() -> None:
+    reports: list[tuple[int, str, str]] = []
+    decoder: SSEDecoder
+
+    def unknown(name: str, value: str) -> None:
+        reports.append((decoder.dispatched, name, value))
+
+    decoder = SSEDecoder(on_unknown_field=unknown)
+    events = decoder.feed(b'data: a\n\nerror: {"message":"boom"}\n\ndata: b\n\nx\n\n')
+    assert events == [ev("a"), ev("b")]
+    assert reports == [(1, "error", '{"message":"boom"}'), (2, "x", "")]
+    assert decoder.dispatched == 2
+
+
+def test_comments_are_counted_and_reported() -> None:
+    comments: list[str] = []
+    decoder = SSEDecoder(on_comment=comments.append)
+    stream = b": OPENROUTER PROCESSING\n\n:ping\ndata: x\n: \xff\n\n:\n\n"
+    assert decoder.feed(stream) == [ev("x")]
+    assert comments == ["OPENROUTER PROCESSING", "ping", "\ufffd", ""]
+    assert decoder.comments == 4
+    assert SSEDecoder().feed(b": a\n\n:b\n\n") == []
+
+
+def test_callback_exception_propagates_and_fails_the_decoder() -> None:
+    def boom(text: str) -> None:
+        raise RuntimeError(text)
+
+    decoder = SSEDecoder(on_comment=boom)
+    with pytest.raises(RuntimeError):
+        decoder.feed(b"data: a\n\n: stop\n\n")
+    with pytest.raises(LocalProtocolError):
+        decoder.feed(b"data: b\n\n")
+
+
+def test_close_discards_and_feed_after_close_is_misuse() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 3\n\ndata: partial\n") == []
+    assert decoder.close() == []
+    assert decoder.close() == []
+    assert decoder.last_event_id == "3"
+    with pytest.raises(LocalProtocolError):
+        decoder.feed(b"\n")
+
+
+def test_empty_feeds_are_harmless() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"") == []
+    assert decoder.feed(b"data: x\n") == []
+    assert decoder.feed(b"") == []
+    assert decoder.feed(b"\n") == [ev("x")]
+
+
+def test_event_type_and_all_fields_together() -> None:
+    stream = b"retry: 250\r\nid: 42\r\nevent: delta\r\ndata: {\"a\":1}\r\n\r\n"
+    assert every_way(stream) == [ev('{"a":1}', event="delta", id="42", retry=250)]
+
+
+def test_fast_construction_equals_the_dataclass_constructor() -> None:
+    (fast,) = SSEDecoder().feed(b"data: x\n\n")
+    (slow,) = SSEDecoder().feed(b"data:x\n\n")  # not the "data: " shape: general path
+    assert type(fast) is ServerSentEvent
+    assert fast == slow == ServerSentEvent("message", "x", "", None)
+    assert hash(fast) == hash(slow)
+    with pytest.raises(AttributeError):
+        fast.data = "y"  # type: ignore[misc]
+
+
+# -- limits and linearity ------------------------------------------------------------------
+
+
+def test_event_at_the_limit_passes_over_it_fails() -> None:
+    line = b"data: " + b"x" * 10
+    assert decode([line + b"\n\n"], max_event_size=16) == [ev("x" * 10)]
+    with pytest.raises(LimitExceeded) as info:
+        decode([b"data: ok\n\n" + line + b"x\n\n"], max_event_size=16)
+    assert info.value.items == [ev("ok")]
+
+
+def test_accumulated_event_over_the_limit_fails() -> None:
+    decoder = SSEDecoder(max_event_size=20)
+    assert decoder.feed(b"data: 0123456\n") == []
+    with pytest.raises(LimitExceeded):
+        decoder.feed(b"data: 0123456\n")
+    with pytest.raises(LocalProtocolError):
+        decoder.feed(b"\n")
+
+
+def test_limit_is_hit_before_the_buffer_grows_byte_by_byte() -> None:
+    decoder = SSEDecoder(max_event_size=64)
+    stream = b"data: a\n\n" + b"data: " + b"y" * 100
+    events: list[ServerSentEvent] = []
+    with pytest.raises(LimitExceeded):
+        for piece in byte_by_byte(stream):
+            events.extend(decoder.feed(piece))
+            assert decoder.buffered <= 64
+    assert events == [ev("a")]
+
+
+@given(st.binary(max_size=200), st.integers(4, 40), st.lists(st.integers(0, 200), max_size=8))
+def test_limit_outcome_is_independent_of_chunking(data: bytes, limit: int, cuts: list[int]) -> None:
+    outcomes = []
+    for chunks in ([data], byte_by_byte(data), splits_at(data, cuts)):
+        decoder = SSEDecoder(max_event_size=limit)
+        events: list[ServerSentEvent] = []
+        failed = False
+        try:
+            for chunk in chunks:
+                events.extend(decoder.feed(chunk))
+                assert decoder.buffered <= limit
+            events.extend(decoder.close())
+        except LimitExceeded as exc:
+            events.extend(exc.items)
+            failed = True
+        outcomes.append((failed, events))
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+def test_huge_event_in_growing_chunks_is_linear() -> None:
+    # One 20 MB data line fed in pieces of 1 byte .. 64 KiB: ~2,600 feeds. A decoder that
+    # re-joins its buffer per feed would copy ~26 GB (minutes); this takes a fraction of
+    # a second. No timing assertion: a quadratic regression shows up as a hang.
+    size = 20 * 1000 * 1000
+    decoder = SSEDecoder(max_event_size=32 * 1024 * 1024)
+    block = b"z" * 65536
+    assert decoder.feed(b"data: ") == []
+    fed, piece = 0, 1
+    while fed < size:
+        n = min(piece, size - fed)
+        assert decoder.feed(block[:n]) == []
+        fed += n
+        piece = 1 if piece == 65536 else piece * 2
+    assert decoder.buffered == size + 6
+    (event,) = decoder.feed(b"\n\n")
+    assert len(event.data) == size
+    assert decoder.buffered == 0
+
+
+def test_rejects_nonsense_limit() -> None:
+    with pytest.raises(ValueError):
+        SSEDecoder(0)
+
+
+# -- an independent encoder: random streams must decode to what was encoded ---------------
+
+# Data may contain anything but CR/LF (LF splits it into data lines) and surrogates.
+text = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"), max_size=12)
+ids = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\x00"), max_size=6)
+names = st.text("abcdefghijklmnopqrstuvwxyz-_", min_size=1, max_size=6).filter(
+    lambda s: s not in ("data", "event", "id", "retry")
+)
+
+
+@dataclass
+class Planned:
+    data: str
+    event: str
+    id: str | None  # None: no id line for this event
+    retry: int | None
+    extras: list[str]  # comment texts and unknown-field lines to sprinkle in
+
+
+planned_events = st.builds(
+    Planned,
+    data=st.lists(text, min_size=1, max_size=4).map("\n".join),
+    event=st.one_of(st.just(""), text),
+    id=st.one_of(st.none(), ids),
+    retry=st.one_of(st.none(), st.integers(0, 10**12)),
+    extras=st.lists(st.one_of(text.map(lambda t: ":" + t), st.tuples(names, text).map(": ".join)), max_size=3),
+)
+
+
+def encode(plan: list[Planned], draw: st.DataObject) -> tuple[bytes, list[ServerSentEvent]]:
+    lines: list[str] = []
+    expected: list[ServerSentEvent] = []
+    last_id, retry = "", None
+    for item in plan:
+        body: list[str] = []
+        if item.event:
+            body.append("event: " + item.event if draw.draw(st.booleans()) else "event:" + item.event)
+        for value in item.data.split("\n"):
+            # "data:" + value only when that does not lose a leading space.
+            compact = not value.startswith(" ") and draw.draw(st.booleans())
+            body.append(("data:" if compact else "data: ") + value)
+        if item.id is not None:
+            body.append("id: " + item.id if item.id else draw.draw(st.sampled_from(["id", "id:", "id: "])))
+            last_id = item.id
+        if item.retry is not None:
+            body.append(f"retry: {item.retry}")
+            retry = item.retry
+        for extra in item.extras:
+            body.insert(draw.draw(st.integers(0, len(body))), extra)
+        lines.extend(body)
+        lines.extend([""] * draw.draw(st.integers(1, 3)))
+        expected.append(ev(item.data, item.event or "message", last_id, retry))
+    out = [b"\xef\xbb\xbf"] if draw.draw(st.booleans()) else []
+    previous = ""
+    for line in lines:
+        ends = ["\n", "\r", "\r\n"]
+        if previous == "\r" and line == "":
+            ends = ["\r", "\r\n"]  # CR then a bare LF would be one CRLF, eating the blank line
+        previous = draw.draw(st.sampled_from(ends))
+        out.append((line + previous).encode())
+    return b"".join(out), expected
+
+
+@given(st.lists(planned_events, max_size=6), st.data())
+def test_encoded_streams_round_trip_every_way(plan: list[Planned], draw: st.DataObject) -> None:
+    stream, expected = encode(plan, draw)
+    cuts = draw.draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    assert decode([stream]) == expected
+    assert decode(byte_by_byte(stream)) == expected
+    assert decode(splits_at(stream, cuts)) == expected
+
+
+# -- the reference parser: arbitrary bytes ---------------------------------------------------
+
+sse_bytes = st.lists(
+    st.sampled_from(
+        [b"data", b"data:", b"data: ", b"event:", b"id:", b"id: 1", b"retry: 9", b"retry:x", b":",
+         b": c", b"x", b" ", b"\n", b"\r", b"\r\n", b"\n\n", b"\xef\xbb\xbf", b"\xff", b"\xc3", b"\xa9",
+         b"\x00", b"{}", b"data: {\"a\":1}\n\n"]
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+@given(st.one_of(sse_bytes, st.binary(max_size=120)), st.lists(st.integers(0, 400), max_size=10))
+def test_matches_the_reference_parser(stream: bytes, cuts: list[int]) -> None:
+    expected = Reference().run(stream)
+    for chunks in ([stream], byte_by_byte(stream), splits_at(stream, cuts)):
+        got = observed(chunks)
+        assert got.events == expected.events
+        assert got.comments == expected.comments
+        assert got.unknown == expected.unknown
+        assert (got.last_id, got.retry) == (expected.last_id, expected.retry)
+
+
+@given(st.lists(st.tuples(text, st.booleans()), max_size=30), st.data())
+def test_fast_path_agrees_with_general_path(items: list[tuple[str, bool]], draw: st.DataObject) -> None:
+    # The same events written in the fast shape ("data: x\n\n") and in shapes that force
+    # the line-by-line path ("data:x", CRLF): identical results.
+    assume(all(not value.startswith(" ") for value, _ in items))
+    fast = b"".join(b"data: " + v.encode() + b"\n\n" for v, _ in items)
+    slow = b"".join((b"data:" if odd else b"data: ") + v.encode() + (b"\r\n\r\n" if odd else b"\n\n")
+                    for v, odd in items)
+    cuts = draw.draw(st.lists(st.integers(0, len(fast)), max_size=8))
+    assert decode(splits_at(fast, cuts)) == decode([slow]) == [ev(v) for v, _ in items]
+
+
+# -- recorded provider streams -------------------------------------------------------------
+
+
+def http_body(raw: bytes) -> tuple[bytes, bytes]:
+    """(content type, body) of a recorded HTTP response, de-chunked by h11."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method="POST", target="/", headers=[("Host", "x")]))
+    conn.send(h11.EndOfMessage())
+    conn.receive_data(raw)
+    conn.receive_data(b"")
+    ctype, body = b"", []
+    while True:
+        event = conn.next_event()
+        if isinstance(event, h11.Response):
+            ctype = dict(event.headers).get(b"content-type", b"")
+        elif isinstance(event, h11.Data):
+            body.append(bytes(event.data))
+        elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)) or event is h11.NEED_DATA:
+            return ctype, b"".join(body)
+
+
+SSE_FIXTURES = [
+    name
+    for folder in ("openai-chat", "openai-responses", "anthropic", "gemini", "compat", "cohere")
+    for name in fixture_names(folder)
+    if http_body(fixture(name))[0].startswith(b"text/event-stream")
+]
+
+
+def test_there_are_sse_fixtures() -> None:
+    assert len(SSE_FIXTURES) >= 20
+
+
+@pytest.mark.parametrize("name", SSE_FIXTURES)
+def test_recorded_streams_every_way(name: str) -> None:
+    _, body = http_body(fixture(name))
+    expected = Reference().run(body)
+    events = every_way(body)
+    assert events == expected.events
+    assert all(e.data for e in events)  # providers never send empty events
+    assert observed([body]).comments == expected.comments
+
+
+def test_openrouter_keepalive_comments_are_seen() -> None:
+    _, body = http_body(fixture("compat/openrouter-comments.http"))
+    assert "OPENROUTER PROCESSING" in observed(byte_by_byte(body)).comments
+
+
+def test_llamacpp_error_field_is_reported() -> None:
+    _, body = http_body(fixture("compat/llamacpp-error-field.http"))
+    unknown = Reference().run(body).unknown
+    if not unknown:
+        pytest.skip("this recording carries its error in a data line")
+    assert observed(byte_by_byte(body)).unknown == unknown
