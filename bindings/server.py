@@ -133,10 +133,6 @@ class RecordedRequest:
     json: Any = field(default=None)
 
 
-class _Closed(Exception):
-    """The client went away or broke the protocol: drop the connection."""
-
-
 def _reason(status: int) -> bytes:
     try:
         return _REASONS.get(status, HTTPStatus(status).phrase).encode()
@@ -222,6 +218,10 @@ class _Replay:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        # A connection accepted just now has a handler task that has not run yet (and so
+        # has not registered itself): let it start, so it is cancelled and closed too.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -253,7 +253,7 @@ class _Replay:
                 if conn.their_state is not h11.DONE:
                     break
                 conn.start_next_cycle()
-        except (_Closed, ConnectionError, h11.ProtocolError, ssl.SSLError, OSError):
+        except (h11.ProtocolError, OSError):  # the client broke the protocol or went away
             pass
         except asyncio.CancelledError:
             # The server is closing. Not re-raised: asyncio's stream callback would log
@@ -279,7 +279,8 @@ class _Replay:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
-                if conn.our_state is h11.SEND_RESPONSE:
+                # A malformed or oversized head: say so (400/431), then close.
+                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     status = exc.error_status_hint
                     await self._send_whole(
                         conn,
