@@ -214,7 +214,9 @@ class Call:
             if event is h11.NEED_DATA or event is h11.PAUSED:
                 break
             if isinstance(event, h11.Data):
-                self._on_body(event.data, out)
+                body = event.data
+                # h11 may hand out a bytearray; decoders (and json.loads) want bytes.
+                self._on_body(body if type(body) is bytes else bytes(body), out)
             elif isinstance(event, h11.Response):
                 self._on_head(event, out)
             elif isinstance(event, h11.EndOfMessage):
