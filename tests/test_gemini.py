@@ -1,0 +1,785 @@
+"""The Gemini dialect: every fixture through the Call (whole, byte by byte, at random
+splits), a hypothesis-generated stream written by an encoder in this file (not the
+dialect's renderer) with random SSE framing and Google's escapes, render round trips,
+malformed input, and request building."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import h11
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from wire import all_splittings, expected, fixture, fixture_names, random_splits
+
+from libchatty.accumulate import normalize_finish_reason
+from libchatty.call import Call
+from libchatty.dialects import get_dialect
+from libchatty.dialects.gemini import GeminiStreamDecoder
+from libchatty.endpoint import Endpoint
+from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
+from libchatty.exceptions import RemoteProtocolError
+from libchatty.request import ChatRequest, Message, Tool
+from libchatty.script import Script
+from libchatty.sse import ServerSentEvent
+
+DIALECT = get_dialect("gemini")
+BASE = "https://generativelanguage.googleapis.com/v1beta"
+KEY = "AIzaEXAMPLE-not-a-real-key"
+KINDS = {
+    "invalid_request": "bad_request",
+    "server_error": "server",
+    "provider_error_event": "provider",
+    "incomplete_stream": "incomplete",
+}
+# Where we decode differently from expected.json, on purpose: Google says "bad key" with a
+# 400 and reason API_KEY_INVALID; httperrors calls that "auth", which is what the user
+# must fix.
+DELIBERATE = {"gemini/error-400.http": {"kind": "auth"}}
+
+
+# --- helpers --------------------------------------------------------------------------------
+def make_call(stream: bool = True) -> Call:
+    chat = ChatRequest("gemini-2.5-flash", [Message("user", "hi")], stream=stream)
+    return Call(Endpoint(BASE, KEY, dialect="gemini"), chat)
+
+
+def run(call: Call, pieces: list[bytes]) -> list[Event]:
+    """Feed ``pieces`` (then EOF) while the call wants data."""
+    call.start()
+    events: list[Event] = []
+    for piece in pieces:
+        if not call.wants_data:
+            break
+        events.extend(call.receive_data(piece))
+    if call.wants_data:
+        events.extend(call.receive_data(b""))
+    return events
+
+
+def response(body: bytes, status: int = 200, content_type: str = "text/event-stream") -> bytes:
+    """An HTTP/1.1 response carrying ``body`` in chunked framing."""
+    head = f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n"
+    head += "Transfer-Encoding: chunked\r\n\r\n"
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(piece), piece) for piece in random_splits(body, 7, 300)
+    )
+    return head.encode() + chunks + b"0\r\n\r\n"
+
+
+def check_shape(events: list[Event]) -> Done | Error:
+    """Deltas then exactly one terminal event, which agrees with the deltas."""
+    assert events, "no events"
+    *deltas, last = events
+    assert all(type(e) is Delta for e in deltas)
+    assert isinstance(last, (Done, Error))
+    text = "".join(
+        e.text for e in deltas if isinstance(e, Delta) and e.kind == "text" and e.index == 0
+    )
+    if isinstance(last, Done):
+        assert last.text == text
+        assert last.reasoning == "".join(
+            e.text for e in deltas if isinstance(e, Delta) and e.kind == "reasoning"
+        )
+        calls = [e for e in deltas if isinstance(e, Delta) and e.kind == "tool_call"]
+        assert [e.index for e in calls] == list(range(len(last.tool_calls)))
+        assert [e.text for e in calls] == [c.arguments for c in last.tool_calls]
+    else:
+        assert last.partial == text
+    return last
+
+
+def summary(events: list[Event]) -> dict[str, Any]:
+    """The decoded result in expected.json's terms (tool arguments parsed)."""
+    last = check_shape(events)
+    deltas = [e for e in events if isinstance(e, Delta)]
+    out: dict[str, Any] = {
+        "text": "".join(e.text for e in deltas if e.kind == "text"),
+        "reasoning": "".join(e.text for e in deltas if e.kind == "reasoning"),
+        "refusal": "".join(e.text for e in deltas if e.kind == "refusal"),
+        "complete": isinstance(last, Done),
+        "tool_calls": [],
+        "finish_reason": None,
+        "finish_reason_normalized": None,
+        "usage": None,
+        "error": None,
+    }
+    if isinstance(last, Done):
+        out["tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": json.loads(c.arguments)}
+            for c in last.tool_calls
+        ]
+        out["finish_reason"] = last.raw_finish_reason
+        out["finish_reason_normalized"] = last.finish_reason
+        if last.usage is not None:
+            out["usage"] = {
+                "input_tokens": last.usage.input_tokens,
+                "output_tokens": last.usage.output_tokens,
+            }
+    else:
+        out["error"] = {
+            "status": last.status,
+            "kind": last.kind,
+            "message": last.message,
+            "provider_type": last.provider_type,
+            "retry_after": last.retry_after,
+        }
+    return out
+
+
+def wanted(name: str) -> dict[str, Any]:
+    entry = expected(name)
+    keys = ("text", "reasoning", "refusal", "complete", "finish_reason", "usage")
+    want = {key: entry[key] for key in keys}
+    want["finish_reason_normalized"] = entry["finish_reason_normalized"]
+    want["tool_calls"] = [
+        {**c, "arguments": json.loads(c["arguments"])} for c in entry["tool_calls"]
+    ]
+    error = entry["error"]
+    if error is not None:
+        error = {**error, "kind": KINDS.get(error["kind"], error["kind"])}
+        error.update(DELIBERATE.get(name, {}))
+    want["error"] = error
+    return want
+
+
+# --- every shared fixture, whole, byte by byte and at random splits ---------------------------
+SHARED = [n for n in fixture_names("gemini") if not n.startswith("gemini/mine-")]
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_fixture(name: str) -> None:
+    want = wanted(name)
+    for how, pieces in all_splittings(fixture(name)):
+        call = make_call(stream="nonstream" not in name)
+        assert summary(run(call, pieces)) == want, (name, how)
+
+
+def test_thinking_tokens_count_as_output_and_as_reasoning() -> None:
+    last = run(make_call(), [fixture("gemini/stream-thinking.http")])[-1]
+    assert isinstance(last, Done)
+    assert last.usage == Usage(17, 211, 228, 187, None)
+
+
+def test_function_call_has_no_id_and_finishes_as_tool_calls() -> None:
+    events = run(make_call(), [fixture("gemini/stream-function-call.http")])
+    (delta,) = [e for e in events if isinstance(e, Delta)]
+    assert (delta.kind, delta.index, delta.tool_call_id) == ("tool_call", 0, None)
+    assert delta.tool_name == "get_current_weather"
+    last = events[-1]
+    assert isinstance(last, Done)
+    assert (last.finish_reason, last.raw_finish_reason) == ("tool_calls", "STOP")
+
+
+def test_retry_delay_from_the_body() -> None:
+    last = run(make_call(), [fixture("gemini/error-429.http")])[-1]
+    assert isinstance(last, Error)
+    assert (last.kind, last.retry_after, last.retryable) == ("rate_limit", 39.0, True)
+
+
+# --- fixtures of our own: what the shared set misses --------------------------------------
+MINE: dict[str, dict[str, Any]] = {
+    # Two chunks, then the body ends without a finishReason.
+    "gemini/mine-stream-cut.http": {
+        "kind": "incomplete",
+        "partial": "Rayleigh scattering <makes> it",
+    },
+    # An error object inside the 200 stream after some text.
+    "gemini/mine-stream-error.http": {
+        "kind": "provider",
+        "status": 200,
+        "provider_type": "INTERNAL",
+        "retryable": True,
+        "partial": "Partial answer",
+    },
+    # The prompt was blocked: no candidates at all.
+    "gemini/mine-stream-blocked.http": {
+        "finish_reason": "content_filter",
+        "raw_finish_reason": "PROHIBITED_CONTENT",
+        "text": "",
+        "usage": Usage(9, None, 9, None, None),
+    },
+    # Thought summary, text, then two calls in one part list; usage grows chunk by chunk.
+    "gemini/mine-stream-parallel-calls.http": {
+        "text": "I'll check both.",
+        "reasoning": "Comparing both cities.",
+        "tool_calls": (
+            ToolCall(None, "get_weather", '{"city":"Paris"}'),
+            ToolCall(None, "get_weather", '{"city":"Oslo","units":["c"]}'),
+        ),
+        "finish_reason": "tool_calls",
+        "usage": Usage(30, 32, 62, 12, None),
+    },
+    "gemini/mine-nonstream-function-call.http": {
+        "reasoning": "Plan: call it.",
+        "tool_calls": (ToolCall(None, "lookup", '{"q":"a&b"}'),),
+        "finish_reason": "tool_calls",
+        "usage": Usage(8, 12, 20, 7, None),
+    },
+    # streamGenerateContent without alt=sse: one JSON array, decoded as a whole body.
+    "gemini/mine-stream-json-array.http": {
+        "text": "Hello world",
+        "finish_reason": "length",
+        "usage": Usage(4, 2, 6, None, None),
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(MINE))
+def test_my_fixture(name: str) -> None:
+    want = MINE[name]
+    assert name in fixture_names("gemini")
+    for how, pieces in all_splittings(fixture(name)):
+        last = check_shape(run(make_call(stream="nonstream" not in name), pieces))
+        for key, value in want.items():
+            assert getattr(last, key) == value, (name, how, key)
+
+
+# --- a stream written here, with random framing --------------------------------------------
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+part_specs = st.one_of(
+    st.tuples(st.just("text"), st.text(max_size=12)),
+    st.tuples(st.just("thought"), st.text(max_size=12)),
+    st.tuples(
+        st.just("call"),
+        st.sampled_from(["get_weather", "lookup"]),
+        st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+    ),
+)
+usage_specs = st.none() | st.fixed_dictionaries(
+    {"promptTokenCount": st.integers(0, 10**6)},
+    optional={
+        "candidatesTokenCount": st.integers(0, 10**6),
+        "thoughtsTokenCount": st.integers(0, 10**6),
+        "totalTokenCount": st.integers(0, 10**7),
+        "cachedContentTokenCount": st.integers(0, 10**6),
+    },
+)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
+    """GenerateContentResponse chunks, and how the stream ends: stop, cut or error."""
+    chunks: list[dict[str, Any]] = []
+    for spec in draw(st.lists(st.lists(part_specs, max_size=3), min_size=1, max_size=5)):
+        parts: list[dict[str, Any]] = []
+        for kind, *rest in spec:
+            if kind == "call":
+                parts.append({"functionCall": {"name": rest[0], "args": rest[1]}})
+            else:
+                parts.append({"text": rest[0], **({"thought": True} if kind == "thought" else {})})
+            if draw(st.integers(0, 5)) == 0:
+                parts[-1]["thoughtSignature"] = "c2lnbmF0dXJl=="
+        chunk: dict[str, Any] = {"candidates": [{"content": {"parts": parts, "role": "model"}}]}
+        if draw(st.booleans()):
+            chunk["candidates"][0]["index"] = 0
+        usage = draw(usage_specs)
+        if usage is not None:
+            chunk["usageMetadata"] = usage
+        chunks.append(chunk)
+    ending = draw(st.sampled_from(["stop", "stop", "cut", "error"]))
+    if ending == "stop":
+        reason = draw(st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "OTHER"]))
+        chunks[-1]["candidates"][0]["finishReason"] = reason
+    elif ending == "error":
+        status = draw(
+            st.sampled_from([(500, "INTERNAL"), (503, "UNAVAILABLE"), (400, "INVALID_ARGUMENT")])
+        )
+        chunks.append({"error": {"code": status[0], "message": "boom", "status": status[1]}})
+    return chunks, ending
+
+
+@st.composite
+def framings(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "eol": draw(st.sampled_from(["\r\n", "\r\n", "\n", "\r"])),
+        "space": draw(st.booleans()),
+        "separators": draw(st.sampled_from([(",", ": "), (",", ":"), (", ", ": ")])),
+        "ascii": draw(st.booleans()),
+        "google_escapes": draw(st.booleans()),
+    }
+
+
+def encode(chunks: list[dict[str, Any]], framing: dict[str, Any]) -> bytes:
+    eol = framing["eol"]
+    out = []
+    for chunk in chunks:
+        text = json.dumps(chunk, separators=framing["separators"], ensure_ascii=framing["ascii"])
+        if framing["google_escapes"]:
+            # Only ever inside strings in JSON text, so a plain replace is exact.
+            for char in "'=<>&":
+                text = text.replace(char, f"\\u{ord(char):04x}")
+        out.append(f"data:{' ' if framing['space'] else ''}{text}{eol}{eol}")
+    return "".join(out).encode()
+
+
+def model_of(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    text, reasoning, calls, usage, finish = [], [], [], None, None
+    for chunk in chunks:
+        if "error" in chunk:
+            continue
+        candidate = chunk["candidates"][0]
+        for part in candidate["content"]["parts"]:
+            if "functionCall" in part:
+                call = part["functionCall"]
+                calls.append((call["name"], call["args"]))
+            elif part.get("thought"):
+                reasoning.append(part["text"])
+            else:
+                text.append(part["text"])
+        finish = candidate.get("finishReason", finish)
+        usage = chunk.get("usageMetadata", usage)
+    return {
+        "text": "".join(text),
+        "reasoning": "".join(reasoning),
+        "calls": calls,
+        "usage": usage,
+        "finish": finish,
+    }
+
+
+def usage_of(metadata: dict[str, int] | None) -> Usage | None:
+    if metadata is None:
+        return None
+    candidates = metadata.get("candidatesTokenCount")
+    thoughts = metadata.get("thoughtsTokenCount")
+    output = (
+        None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
+    )
+    prompt = metadata["promptTokenCount"]
+    total = metadata.get("totalTokenCount")
+    if total is None and output is not None:
+        total = prompt + output
+    return Usage(prompt, output, total, thoughts, metadata.get("cachedContentTokenCount"))
+
+
+@given(streams(), framings(), st.integers(0, 2**32))
+def test_generated_stream(
+    stream: tuple[list[dict[str, Any]], str], framing: dict[str, Any], seed: int
+) -> None:
+    chunks, ending = stream
+    want = model_of(chunks)
+    events = run(make_call(), random_splits(response(encode(chunks, framing)), seed, 97))
+    last = check_shape(events)
+    if ending == "stop":
+        assert isinstance(last, Done)
+        assert (last.text, last.reasoning) == (want["text"], want["reasoning"])
+        assert [(c.id, c.name, json.loads(c.arguments)) for c in last.tool_calls] == [
+            (None, name, args) for name, args in want["calls"]
+        ]
+        assert last.usage == usage_of(want["usage"])
+        assert last.raw_finish_reason == want["finish"]
+        assert last.finish_reason == normalize_finish_reason(want["finish"], bool(want["calls"]))
+    else:
+        assert isinstance(last, Error)
+        assert last.partial == want["text"]
+        if ending == "cut":
+            assert last.kind == "incomplete"
+        else:
+            error = chunks[-1]["error"]
+            kind = "overloaded" if error["status"] == "UNAVAILABLE" else "provider"
+            assert (last.kind, last.status, last.message) == (kind, 200, "boom")
+            assert last.provider_type == error["status"]
+            assert last.retryable == (error["status"] != "INVALID_ARGUMENT")
+
+
+# --- the renderers, decoded back -------------------------------------------------------------
+@st.composite
+def scripts(draw: st.DrawFn) -> Script:
+    calls = draw(
+        st.lists(
+            st.builds(
+                lambda name, args: ToolCall(None, name, json.dumps(args)),
+                st.sampled_from(["get_weather", "lookup"]),
+                st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+            ),
+            max_size=3,
+        )
+    )
+
+    @st.composite
+    def usages(draw: st.DrawFn) -> Usage:
+        prompt, output = draw(st.integers(0, 10**6)), draw(st.integers(0, 10**6))
+        reasoning = draw(st.none() | st.integers(0, output))
+        cached = draw(st.none() | st.integers(0, prompt))
+        return Usage(prompt, output, prompt + output, reasoning, cached)
+
+    return Script(
+        text=draw(st.text(max_size=40)),
+        reasoning=draw(st.text(max_size=40)),
+        tool_calls=tuple(calls),
+        finish_reason=draw(st.sampled_from(["stop", "length", "tool_calls", "content_filter"])),
+        usage=draw(st.none() | usages()),
+    )
+
+
+def check_script(script: Script, last: Done | Error) -> None:
+    assert isinstance(last, Done)
+    assert (last.text, last.reasoning) == (script.text, script.reasoning)
+    assert [(c.id, c.name, json.loads(c.arguments)) for c in last.tool_calls] == [
+        (None, c.name, json.loads(c.arguments)) for c in script.tool_calls
+    ]
+    assert last.usage == script.usage
+    assert last.finish_reason == normalize_finish_reason(
+        "stop" if script.finish_reason == "tool_calls" else script.finish_reason,
+        bool(script.tool_calls),
+    )
+
+
+@given(scripts(), st.integers(0, 2**32))
+def test_render_stream_round_trip(script: Script, seed: int) -> None:
+    wire = DIALECT.render_stream(script)
+    assert all(item.startswith(b"data: ") and item.endswith(b"\r\n\r\n") for item in wire)
+    check_script(
+        script, check_shape(run(make_call(), random_splits(response(b"".join(wire)), seed)))
+    )
+
+
+@given(scripts())
+def test_render_body_round_trip(script: Script) -> None:
+    body = response(DIALECT.render_body(script), content_type="application/json")
+    check_script(script, check_shape(run(make_call(stream=False), [body])))
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, "bad_request"),
+        (403, "permission"),
+        (404, "not_found"),
+        (429, "rate_limit"),
+        (500, "server"),
+        (503, "overloaded"),
+    ],
+)
+def test_render_error_round_trip(status: int, kind: str) -> None:
+    body = response(DIALECT.render_error(status, "nope"), status, "application/json")
+    last = run(make_call(), [body])[-1]
+    assert isinstance(last, Error)
+    assert (last.kind, last.status, last.message) == (kind, status, "nope")
+
+
+def test_render_stream_error_keeps_the_partial_text() -> None:
+    wire = DIALECT.render_stream(Script(text="Hello there friend"))
+    body = b"".join(wire[:2]) + DIALECT.render_stream_error("An internal error has occurred.")
+    last = check_shape(run(make_call(), [response(body)]))
+    assert isinstance(last, Error)
+    assert (last.kind, last.status, last.retryable) == ("provider", 200, True)
+    assert last.partial == "Hello there"
+
+
+def test_matches_and_detects_stream() -> None:
+    stream = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    with_key = stream + "&key=" + KEY
+    plain = "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert DIALECT.matches("POST", stream) and DIALECT.matches("POST", with_key)
+    assert DIALECT.matches("POST", plain)
+    assert not DIALECT.matches("GET", stream)
+    assert not DIALECT.matches("POST", "/v1/chat/completions")
+    assert DIALECT.is_stream_request(with_key, {}) and not DIALECT.is_stream_request(plain, {})
+
+
+# --- malformed and unusual input ---------------------------------------------------------------
+def sse(value: Any) -> ServerSentEvent:
+    return ServerSentEvent(data=value if isinstance(value, str) else json.dumps(value))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "not json",
+        "[" * 100_000,
+        [1, 2],
+        {"candidates": {"0": {}}},
+        {"candidates": [3]},
+        {"candidates": [{"content": {"parts": "text"}}]},
+        {"candidates": [{"content": {"parts": [{"functionCall": {"args": {}}}]}}]},
+        {"candidates": [{"index": 99, "content": {"parts": []}}]},
+    ],
+)
+def test_malformed_chunks_raise_remote_protocol_error(data: Any) -> None:
+    with pytest.raises(RemoteProtocolError):
+        GeminiStreamDecoder().sse_event(sse(data))
+
+
+def test_deeply_nested_args_are_a_protocol_error_not_a_crash() -> None:
+    deep = '{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":'
+    deep += '{"a":' * 3000 + "1" + "}" * 3000 + "}}]}}]}"
+    with pytest.raises(RemoteProtocolError):
+        GeminiStreamDecoder().sse_event(sse(deep))
+
+
+def test_malformed_chunk_through_the_call_keeps_the_partial_text() -> None:
+    body = DIALECT.render_stream(Script(text="abc def ghi"))[0] + b"data: {oops\r\n\r\n"
+    last = run(make_call(), [response(body)])[-1]
+    assert isinstance(last, Error)
+    assert (last.kind, last.partial) == ("protocol", "abc")
+
+
+def test_other_candidates_and_non_text_parts() -> None:
+    decoder = GeminiStreamDecoder()
+    chunk = {
+        "candidates": [
+            {"index": 0, "content": {"parts": [{"text": "A"}, {"inlineData": {"data": "x"}}]}},
+            {"index": 1, "content": {"parts": [{"text": "B"}]}, "finishReason": "STOP"},
+        ]
+    }
+    events = decoder.sse_event(sse(chunk))
+    assert [(e.text, e.index) for e in events if isinstance(e, Delta)] == [("A", 0), ("B", 1)]
+    chunk = {
+        "candidates": [
+            {"index": 0, "content": {"parts": [{"text": "!"}]}, "finishReason": "MAX_TOKENS"}
+        ]
+    }
+    decoder.sse_event(sse(chunk))
+    last = decoder.end()
+    assert isinstance(last, Done)
+    assert (last.text, last.choices, last.raw_finish_reason) == ("A!", ("A!", "B"), "MAX_TOKENS")
+
+
+def test_safety_stop_mid_answer_is_a_content_filter_done() -> None:
+    decoder = GeminiStreamDecoder()
+    decoder.sse_event(sse({"candidates": [{"content": {"parts": [{"text": "Once"}]}}]}))
+    decoder.sse_event(sse({"candidates": [{"content": {"parts": []}, "finishReason": "SAFETY"}]}))
+    last = decoder.end()
+    assert isinstance(last, Done)
+    assert (last.text, last.finish_reason, last.raw_finish_reason) == (
+        "Once",
+        "content_filter",
+        "SAFETY",
+    )
+
+
+def test_overloaded_error_in_the_stream() -> None:
+    decoder = GeminiStreamDecoder()
+    (last,) = decoder.sse_event(
+        sse({"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}})
+    )
+    assert isinstance(last, Error)
+    assert (last.kind, last.status, last.retryable, last.provider_type) == (
+        "overloaded",
+        200,
+        True,
+        "UNAVAILABLE",
+    )
+
+
+def test_body_error_and_empty_body() -> None:
+    (last,) = DIALECT.decode_body(
+        {"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}
+    )
+    assert isinstance(last, Error) and (last.kind, last.retryable) == ("provider", False)
+    (last,) = DIALECT.decode_body({"candidates": [{"content": {"parts": [], "role": "model"}}]})
+    assert isinstance(last, Done) and last.finish_reason is None
+
+
+# --- request building ------------------------------------------------------------------------
+def parse_request(raw: bytes) -> tuple[h11.Request, dict[str, str], Any]:
+    server = h11.Connection(h11.SERVER)
+    server.receive_data(raw)
+    head = server.next_event()
+    assert isinstance(head, h11.Request)
+    body = []
+    while True:
+        event = server.next_event()
+        if isinstance(event, h11.Data):
+            body.append(event.data)
+        else:
+            assert isinstance(event, h11.EndOfMessage)
+            break
+    headers = {k.decode(): v.decode() for k, v in head.headers}
+    return head, headers, json.loads(b"".join(body))
+
+
+def build(
+    request: ChatRequest, base: str = BASE, **endpoint: Any
+) -> tuple[str, dict[str, str], Any]:
+    spec = DIALECT.build_request(
+        Endpoint(base, endpoint.pop("key", KEY), dialect="gemini", **endpoint), request
+    )
+    assert spec.method == "POST"
+    return spec.target, dict(spec.headers), json.loads(spec.body)
+
+
+SKY = [
+    Message("system", "You are a concise assistant."),
+    Message("user", "Why is the sky blue? One sentence."),
+]
+
+
+def test_request_matches_the_fixture() -> None:
+    want_head, want_headers, want_body = parse_request(fixture("request/gemini.http"))
+    request = ChatRequest("gemini-2.5-flash", SKY, max_tokens=1024)
+    got_head, got_headers, got_body = parse_request(
+        Call(Endpoint(BASE, KEY, dialect="gemini"), request).start()
+    )
+    assert (got_head.method, got_head.target) == (want_head.method, want_head.target)
+    assert got_body == want_body
+    for name in ("host", "x-goog-api-key", "content-type", "accept", "accept-encoding"):
+        assert got_headers[name] == want_headers[name], name
+    assert "authorization" not in got_headers
+
+
+def test_key_in_query_fixture_has_the_same_body_but_we_keep_keys_out_of_urls() -> None:
+    want_head, _, want_body = parse_request(fixture("request/gemini-key-in-query.http"))
+    target, _, body = build(ChatRequest("gemini-2.5-flash", SKY, max_tokens=1024))
+    assert body == want_body
+    assert want_head.target.decode().startswith(target + "&key=")
+    assert KEY not in target
+
+
+@pytest.mark.parametrize(
+    ("base", "model", "stream", "target"),
+    [
+        (BASE, "gemini-2.5-flash", False, "/v1beta/models/gemini-2.5-flash:generateContent"),
+        (
+            "https://generativelanguage.googleapis.com",
+            "gemini-2.5-flash",
+            True,
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        ),
+        (
+            "https://gw.example/v1",
+            "models/gemini-2.5-pro",
+            False,
+            "/v1/models/gemini-2.5-pro:generateContent",
+        ),
+        (BASE, "tunedModels/my-model-1", False, "/v1beta/tunedModels/my-model-1:generateContent"),
+        (BASE, "odd name?x", False, "/v1beta/models/odd%20name%3Fx:generateContent"),
+    ],
+)
+def test_targets(base: str, model: str, stream: bool, target: str) -> None:
+    assert build(ChatRequest(model, [Message("user", "hi")], stream=stream), base)[0] == target
+
+
+def test_headers() -> None:
+    request = ChatRequest("m", [Message("user", "hi")])
+    assert build(request)[1] == {"x-goog-api-key": KEY}
+    assert build(request, key=None)[1] == {}
+    headers = build(request, headers={"X-Goog-Api-Key": "other", "x-goog-user-project": "p"})[1]
+    assert headers == {"X-Goog-Api-Key": "other", "x-goog-user-project": "p"}
+
+
+def test_generation_config_tools_and_extra() -> None:
+    weather = Tool(
+        "get_weather",
+        "Weather now",
+        {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "additionalProperties": False,
+        },
+    )
+    request = ChatRequest(
+        "m",
+        [Message("user", "hi")],
+        temperature=0.2,
+        top_p=0.8,
+        max_tokens=55,
+        stop="END",
+        tools=[weather, Tool("now", "The time")],
+        tool_choice="auto",
+        extra={
+            "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
+        },
+    )
+    _, _, body = build(request)
+    assert body["generationConfig"] == {
+        "temperature": 0.2,
+        "topP": 0.8,
+        "maxOutputTokens": 55,
+        "stopSequences": ["END"],
+    }
+    assert body["tools"] == [
+        {
+            "functionDeclarations": [
+                {
+                    "name": "get_weather",
+                    "description": "Weather now",
+                    "parametersJsonSchema": dict(weather.parameters),
+                },
+                {"name": "now", "description": "The time"},
+            ]
+        }
+    ]
+    assert body["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+    assert body["safetySettings"][0]["threshold"] == "BLOCK_NONE"
+    assert "systemInstruction" not in body
+
+
+@pytest.mark.parametrize(
+    ("choice", "config"),
+    [
+        ("none", {"mode": "NONE"}),
+        ("required", {"mode": "ANY"}),
+        ("get_weather", {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
+    ],
+)
+def test_tool_choice(choice: str, config: dict[str, Any]) -> None:
+    request = ChatRequest(
+        "m", [Message("user", "hi")], tools=[Tool("get_weather")], tool_choice=choice
+    )
+    assert build(request)[2]["toolConfig"] == {"functionCallingConfig": config}
+
+
+def test_tool_loop_contents() -> None:
+    calls = (
+        ToolCall(None, "get_weather", '{"city": "Paris"}'),
+        ToolCall("call_7", "get_time", ""),
+    )
+    request = ChatRequest(
+        "m",
+        [
+            Message("system", "Be brief."),
+            Message("user", "Weather and time?"),
+            Message("assistant", None, tool_calls=calls),
+            Message("tool", '{"temp": 18}', tool_call_id="get_weather"),
+            Message("tool", "12:00", tool_call_id="call_7"),
+            Message("user", "Thanks."),
+            Message("assistant", "You are welcome."),
+            Message("tool", "[1, 2]", tool_call_id="x", name="lookup"),
+        ],
+    )
+    _, _, body = build(request)
+    assert body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+    assert body["contents"] == [
+        {"role": "user", "parts": [{"text": "Weather and time?"}]},
+        {
+            "role": "model",
+            "parts": [
+                {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+                {"functionCall": {"name": "get_time", "args": {}}},
+            ],
+        },
+        {
+            "role": "user",
+            "parts": [
+                {"functionResponse": {"name": "get_weather", "response": {"temp": 18}}},
+                {"functionResponse": {"name": "get_time", "response": {"result": "12:00"}}},
+                {"text": "Thanks."},
+            ],
+        },
+        {"role": "model", "parts": [{"text": "You are welcome."}]},
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"name": "lookup", "response": {"result": [1, 2]}}}],
+        },
+    ]
+
+
+def test_unsendable_tool_arguments_raise_value_error() -> None:
+    call = ToolCall(None, "f", "[1]")
+    request = ChatRequest(
+        "m", [Message("user", "hi"), Message("assistant", None, tool_calls=(call,))]
+    )
+    with pytest.raises(ValueError, match="not a JSON object") as info:
+        build(request)
+    assert KEY not in str(info.value)
