@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
 from typing import Any, Final
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
 from ..events import Error, Event, Usage
 from ..exceptions import RemoteProtocolError
+from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script
 from ..sse import ServerSentEvent
@@ -102,7 +102,7 @@ def _string(mapping: Mapping[str, Any], key: str, what: str) -> str:
 def _load_event(event: ServerSentEvent) -> Mapping[str, Any]:
     try:
         value = loads(event.data)
-    except (ValueError, RecursionError):  # RecursionError: absurd nesting
+    except JSONDecodeError:
         raise RemoteProtocolError(
             f"Anthropic event {event.event!r} carries data that is not JSON"
         ) from None
@@ -274,7 +274,7 @@ def _tool_input(arguments: str, name: str) -> Any:
         return {}
     try:
         value = loads(arguments)
-    except ValueError:
+    except JSONDecodeError:
         raise ValueError(f"the arguments of tool call {name!r} are not valid JSON") from None
     if not isinstance(value, Mapping):
         raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from json import loads  # TODO: libchatty.jsonload (orjson when installed) once it lands
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -38,6 +37,7 @@ from ..accumulate import Accumulator
 from ..endpoint import Endpoint
 from ..events import RETRYABLE_STATUSES, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
+from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script
 from ..sse import ServerSentEvent
@@ -146,7 +146,7 @@ class GeminiStreamDecoder(StreamDecoder):
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         try:
             value = loads(event.data)
-        except (ValueError, RecursionError):  # RecursionError: absurd nesting
+        except JSONDecodeError:
             raise RemoteProtocolError("Gemini sent an event whose data is not JSON") from None
         return self.response(value)
 
@@ -227,7 +227,7 @@ def _call_args(arguments: str, name: str) -> Any:
         return {}
     try:
         value = loads(arguments)
-    except ValueError:
+    except JSONDecodeError:
         raise ValueError(f"the arguments of tool call {name!r} are not valid JSON") from None
     if not isinstance(value, Mapping):
         raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")
@@ -239,7 +239,7 @@ def _function_response(content: str) -> Any:
     is, anything else wrapped as ``{"result": ...}`` (as Google's SDKs do)."""
     try:
         value = loads(content)
-    except ValueError:
+    except JSONDecodeError:
         return {"result": content}
     return value if isinstance(value, Mapping) else {"result": value}
 
