@@ -7,10 +7,10 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from wire import all_splittings, splits_at
 
 from libchatty.exceptions import LimitExceeded, LocalProtocolError
 from libchatty.lines import Fragments, LineSplitter
-from wire import all_splittings, splits_at
 
 
 def reference_lines(data: bytes) -> tuple[list[bytes], bytes]:
@@ -75,13 +75,17 @@ def test_any_split_matches_the_definition(data: bytes, cuts: list[int]) -> None:
 
 @given(
     st.lists(
-        st.tuples(st.binary(max_size=20).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
-                  st.sampled_from([b"\n", b"\r", b"\r\n"])),
+        st.tuples(
+            st.binary(max_size=20).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+            st.sampled_from([b"\n", b"\r", b"\r\n"]),
+        ),
         max_size=20,
     ),
     st.data(),
 )
-def test_line_endings_mixed_and_split(pairs: list[tuple[bytes, bytes]], data: st.DataObject) -> None:
+def test_line_endings_mixed_and_split(
+    pairs: list[tuple[bytes, bytes]], data: st.DataObject
+) -> None:
     stream = b"".join(line + end for line, end in pairs)
     expected, rest = reference_lines(stream)
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=10))

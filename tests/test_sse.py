@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import h11
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
+from wire import all_splittings, byte_by_byte, fixture, fixture_names, splits_at
 
 from libchatty.exceptions import LimitExceeded, LocalProtocolError
-from libchatty.sse import SSEDecoder, ServerSentEvent
-from wire import all_splittings, byte_by_byte, fixture, fixture_names, splits_at
+from libchatty.sse import ServerSentEvent, SSEDecoder
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -40,7 +40,9 @@ def every_way(data: bytes, **kwargs: object) -> list[ServerSentEvent]:
     return first
 
 
-def ev(data: str, event: str = "message", id: str = "", retry: int | None = None) -> ServerSentEvent:
+def ev(
+    data: str, event: str = "message", id: str = "", retry: int | None = None
+) -> ServerSentEvent:
     return ServerSentEvent(event=event, data=data, id=id, retry=retry)
 
 
@@ -95,7 +97,9 @@ class Reference:
 def observed(chunks: list[bytes]) -> Reference:
     """What the decoder reports, in the Reference's shape."""
     seen = Reference()
-    decoder = SSEDecoder(on_comment=seen.comments.append, on_unknown_field=lambda n, v: seen.unknown.append((n, v)))
+    decoder = SSEDecoder(
+        on_comment=seen.comments.append, on_unknown_field=lambda n, v: seen.unknown.append((n, v))
+    )
     for chunk in chunks:
         seen.events.extend(decoder.feed(chunk))
     seen.events.extend(decoder.close())
@@ -169,7 +173,9 @@ def test_invalid_utf8_becomes_replacement_and_never_raises() -> None:
     assert every_way(b"data: \xff\xfe\n\n") == [ev("\ufffd\ufffd")]
     assert every_way(b"data: \xe2\x82\n\n") == [ev("\ufffd")]  # one per maximal subpart
     assert every_way(b"data: \xed\xa0\x80\n\n") == [ev("\ufffd\ufffd\ufffd")]  # a surrogate
-    assert every_way(b"event: \xc3\n\xff: v\ndata: \xf0\x9f\x98\n\n") == [ev("\ufffd", event="\ufffd")]
+    assert every_way(b"event: \xc3\n\xff: v\ndata: \xf0\x9f\x98\n\n") == [
+        ev("\ufffd", event="\ufffd")
+    ]
 
 
 def test_multibyte_characters_split_across_chunks() -> None:
@@ -204,7 +210,19 @@ def test_id_with_nul_is_ignored() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [b"-1", b"+1", b" 1", b"1 ", b"1_0", b"1.5", b"1e3", b"", b"\xd9\xa1", b"\xef\xbc\x91", b"0x10"],
+    [
+        b"-1",
+        b"+1",
+        b" 1",
+        b"1 ",
+        b"1_0",
+        b"1.5",
+        b"1e3",
+        b"",
+        b"\xd9\xa1",
+        b"\xef\xbc\x91",
+        b"0x10",
+    ],
 )
 def test_retry_ignored_unless_ascii_digits(value: bytes) -> None:
     decoder = SSEDecoder()
@@ -307,7 +325,7 @@ def test_empty_feeds_are_harmless() -> None:
 
 
 def test_event_type_and_all_fields_together() -> None:
-    stream = b"retry: 250\r\nid: 42\r\nevent: delta\r\ndata: {\"a\":1}\r\n\r\n"
+    stream = b'retry: 250\r\nid: 42\r\nevent: delta\r\ndata: {"a":1}\r\n\r\n'
     assert every_way(stream) == [ev('{"a":1}', event="delta", id="42", retry=250)]
 
 
@@ -400,7 +418,9 @@ def test_rejects_nonsense_limit() -> None:
 
 # Data may contain anything but CR/LF (LF splits it into data lines) and surrogates.
 text = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"), max_size=12)
-ids = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\x00"), max_size=6)
+ids = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\x00"), max_size=6
+)
 names = st.text("abcdefghijklmnopqrstuvwxyz-_", min_size=1, max_size=6).filter(
     lambda s: s not in ("data", "event", "id", "retry")
 )
@@ -421,7 +441,9 @@ planned_events = st.builds(
     event=st.one_of(st.just(""), text),
     id=st.one_of(st.none(), ids),
     retry=st.one_of(st.none(), st.integers(0, 10**12)),
-    extras=st.lists(st.one_of(text.map(lambda t: ":" + t), st.tuples(names, text).map(": ".join)), max_size=3),
+    extras=st.lists(
+        st.one_of(text.map(lambda t: ":" + t), st.tuples(names, text).map(": ".join)), max_size=3
+    ),
 )
 
 
@@ -432,13 +454,17 @@ def encode(plan: list[Planned], draw: st.DataObject) -> tuple[bytes, list[Server
     for item in plan:
         body: list[str] = []
         if item.event:
-            body.append("event: " + item.event if draw.draw(st.booleans()) else "event:" + item.event)
+            body.append(
+                "event: " + item.event if draw.draw(st.booleans()) else "event:" + item.event
+            )
         for value in item.data.split("\n"):
             # "data:" + value only when that does not lose a leading space.
             compact = not value.startswith(" ") and draw.draw(st.booleans())
             body.append(("data:" if compact else "data: ") + value)
         if item.id is not None:
-            body.append("id: " + item.id if item.id else draw.draw(st.sampled_from(["id", "id:", "id: "])))
+            body.append(
+                "id: " + item.id if item.id else draw.draw(st.sampled_from(["id", "id:", "id: "]))
+            )
             last_id = item.id
         if item.retry is not None:
             body.append(f"retry: {item.retry}")
@@ -472,9 +498,31 @@ def test_encoded_streams_round_trip_every_way(plan: list[Planned], draw: st.Data
 
 sse_bytes = st.lists(
     st.sampled_from(
-        [b"data", b"data:", b"data: ", b"event:", b"id:", b"id: 1", b"retry: 9", b"retry:x", b":",
-         b": c", b"x", b" ", b"\n", b"\r", b"\r\n", b"\n\n", b"\xef\xbb\xbf", b"\xff", b"\xc3", b"\xa9",
-         b"\x00", b"{}", b"data: {\"a\":1}\n\n"]
+        [
+            b"data",
+            b"data:",
+            b"data: ",
+            b"event:",
+            b"id:",
+            b"id: 1",
+            b"retry: 9",
+            b"retry:x",
+            b":",
+            b": c",
+            b"x",
+            b" ",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"\n\n",
+            b"\xef\xbb\xbf",
+            b"\xff",
+            b"\xc3",
+            b"\xa9",
+            b"\x00",
+            b"{}",
+            b'data: {"a":1}\n\n',
+        ]
     ),
     max_size=40,
 ).map(b"".join)
@@ -491,14 +539,19 @@ def test_matches_the_reference_parser(stream: bytes, cuts: list[int]) -> None:
         assert (got.last_id, got.retry) == (expected.last_id, expected.retry)
 
 
-@given(st.lists(st.tuples(text, st.booleans()), max_size=30), st.data())
-def test_fast_path_agrees_with_general_path(items: list[tuple[str, bool]], draw: st.DataObject) -> None:
+@given(
+    st.lists(st.tuples(text.map(lambda t: t.lstrip(" ")), st.booleans()), max_size=30), st.data()
+)
+def test_fast_path_agrees_with_general_path(
+    items: list[tuple[str, bool]], draw: st.DataObject
+) -> None:
     # The same events written in the fast shape ("data: x\n\n") and in shapes that force
     # the line-by-line path ("data:x", CRLF): identical results.
-    assume(all(not value.startswith(" ") for value, _ in items))
     fast = b"".join(b"data: " + v.encode() + b"\n\n" for v, _ in items)
-    slow = b"".join((b"data:" if odd else b"data: ") + v.encode() + (b"\r\n\r\n" if odd else b"\n\n")
-                    for v, odd in items)
+    slow = b"".join(
+        (b"data:" if odd else b"data: ") + v.encode() + (b"\r\n\r\n" if odd else b"\n\n")
+        for v, odd in items
+    )
     cuts = draw.draw(st.lists(st.integers(0, len(fast)), max_size=8))
     assert decode(splits_at(fast, cuts)) == decode([slow]) == [ev(v) for v, _ in items]
 
@@ -515,7 +568,10 @@ def http_body(raw: bytes) -> tuple[bytes, bytes]:
     conn.receive_data(b"")
     ctype, body = b"", []
     while True:
-        event = conn.next_event()
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError:  # a recording cut off mid-body: keep what came
+            return ctype, b"".join(body)
         if isinstance(event, h11.Response):
             ctype = dict(event.headers).get(b"content-type", b"")
         elif isinstance(event, h11.Data):

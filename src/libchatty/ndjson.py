@@ -63,9 +63,7 @@ class NDJSONDecoder:
         except LimitExceeded as exc:
             self._failed = True
             values = self._parse(exc.items)
-            raise LimitExceeded(
-                f"NDJSON line {self._lineno + 1}: {exc}", items=values
-            ) from None
+            raise LimitExceeded(f"NDJSON line {self._lineno + 1}: {exc}", items=values) from None
         return self._parse(lines)
 
     def close(self) -> list[Any]:

@@ -71,6 +71,7 @@ _set_data: Callable[[ServerSentEvent, str], None] = _slots["data"].__set__
 _set_id: Callable[[ServerSentEvent, str], None] = _slots["id"].__set__
 _set_retry: Callable[[ServerSentEvent, int | None], None] = _slots["retry"].__set__
 
+
 class SSEDecoder:
     """Decode an event stream fed in chunks of any size.
 

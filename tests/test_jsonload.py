@@ -1,0 +1,158 @@
+"""jsonload.loads: json.loads semantics (strict RFC 8259), faster, orjson when present."""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib.util import find_spec
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from libchatty import jsonload
+from libchatty.jsonload import JSONDecodeError, loads, make_loads, stdlib_loads
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+layouts = st.sampled_from(
+    [
+        {"separators": (",", ":")},
+        {},
+        {"indent": 2},
+        {"ensure_ascii": False},
+        {"ensure_ascii": False, "indent": "\t"},
+    ]
+)
+padding = st.sampled_from(["", " ", "\n", "\r\n\t ", "  \n"])
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that also checks -0.0 and the int/float distinction."""
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+@given(json_values, layouts, padding, padding)
+def test_agrees_with_json_loads(
+    value: Any, layout: dict[str, Any], before: str, after: str
+) -> None:
+    text = before + json.dumps(value, **layout) + after
+    expected = json.loads(text)
+    for load in (loads, stdlib_loads):
+        assert same(load(text), expected)
+        assert same(load(text.encode()), expected)
+
+
+@given(st.binary(max_size=40))
+def test_arbitrary_bytes_value_or_documented_error(data: bytes) -> None:
+    try:
+        expected: Any = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        expected = None
+        failed = True
+    else:
+        failed = False
+    try:
+        got = loads(data)
+    except JSONDecodeError:
+        # Stricter than json.loads only where documented (NaN, Infinity, BOM).
+        assert failed or any(c in data for c in (b"NaN", b"Infinity"))
+    else:
+        assert not failed
+        assert same(got, expected)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"",
+        b" ",
+        b"NaN",
+        b"[Infinity]",
+        b"-Infinity",
+        b'{"a":1} x',
+        b"[1,]",
+        b"{'a':1}",
+        b"\xef\xbb\xbf{}",
+        "\ufeff{}",
+        b'"\xff"',
+        b'"\xed\xa0\x80"',
+        b"[" * 100_000,
+        b"1" * 5000,
+    ],
+)
+def test_bad_documents_raise_the_documented_errors(bad: bytes | str) -> None:
+    with pytest.raises(JSONDecodeError):
+        loads(bad)
+    with pytest.raises(JSONDecodeError):
+        stdlib_loads(bad)
+
+
+def test_documented_error_tuple_is_catchable() -> None:
+    assert issubclass(json.JSONDecodeError, JSONDecodeError)
+    assert issubclass(UnicodeDecodeError, JSONDecodeError)
+    assert RecursionError in JSONDecodeError
+
+
+def test_big_integers_and_whitespace() -> None:
+    assert loads(b"123456789012345678901234567890") == 123456789012345678901234567890
+    assert loads("  [1, 2]\n") == [1, 2]
+    assert loads("\t{}\r\n") == {}
+    assert loads('"\\ud83d\\ude00"') == "\U0001f600"
+
+
+def test_backend_is_named() -> None:
+    assert jsonload.backend in ("json", "orjson")
+
+
+class FakeOrjson:
+    """Stands in for orjson: parses via json, but refuses what real orjson refuses."""
+
+    calls = 0
+
+    @classmethod
+    def loads(cls, data: bytes | str) -> Any:
+        cls.calls += 1
+        value = json.loads(data)
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            raise ValueError("integer exceeds 64-bit range")
+        return value
+
+
+def test_orjson_backend_is_used_and_falls_back_on_refusal() -> None:
+    fast = make_loads(FakeOrjson)
+    before = FakeOrjson.calls
+    assert fast(b'{"a": [1]}') == {"a": [1]}
+    assert FakeOrjson.calls == before + 1
+    assert fast(b"123456789012345678901234567890") == 123456789012345678901234567890
+    with pytest.raises(JSONDecodeError):
+        fast(b"[1,")
+    assert make_loads(None) is stdlib_loads
+
+
+@pytest.mark.skipif(find_spec("orjson") is None, reason="orjson (the `fast` extra) not installed")
+@given(json_values, layouts)
+def test_real_orjson_agrees_when_installed(value: Any, layout: dict[str, Any]) -> None:
+    import orjson as real
+
+    text = json.dumps(value, **layout)
+    assert same(make_loads(real)(text.encode()), json.loads(text))
+    assert same(make_loads(real)(text), json.loads(text))
