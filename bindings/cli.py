@@ -8,7 +8,8 @@ Mirrors the original C libchatty's ``chatty``::
   positional argument containing whitespace is the message, not the model (model names
   never contain spaces): ``libchatty "What is SSE?"``.
 * Tokens are written to stdout as they arrive, flushed. Streaming is on with ``-s``, off
-  with ``--no-stream``, and otherwise on when stdout is a terminal.
+  with ``--no-stream``, and otherwise on when stdout is a terminal, with ``--json``, and
+  for the embedded replay server.
 * ``--stats`` prints time to first token, tokens/s, bytes and total time on stderr;
   ``--json`` prints every event as one JSON line on stdout instead of the text.
 * Errors are one line on stderr with a hint (which variable to set, which status came
@@ -33,9 +34,9 @@ from libchatty.events import Delta, Done, Error, Usage
 from libchatty.exceptions import ChatError
 
 if TYPE_CHECKING:
-    from libchatty.bindings.server import ReplayServer
-
     from libchatty.providers import Resolved
+
+    from .server import ReplayServer
 
 __all__ = ["main"]
 
@@ -201,20 +202,24 @@ def _describe(error: Error) -> str:
     return f"{error.kind}{status}: {message}"
 
 
-def _print_stats(output: _Output, usage: Usage | None, err: TextIO) -> None:
+def _print_stats(output: _Output, usage: Usage | None, streamed: bool, err: TextIO) -> None:
     end = time.perf_counter()
     total = end - output.started
-    parts = []
-    if output.first is not None:
-        parts.append(f"first token {1000 * (output.first - output.started):.0f} ms")
-    tokens = output.deltas
-    source = "chunks"
+    tokens, unit = output.deltas, "chunks"
     if usage is not None and usage.output_tokens:
-        tokens, source = usage.output_tokens, "tokens"
-    if output.first is not None and end > output.first and tokens > 1:
-        parts.append(f"{tokens / (end - output.first):.1f} {source}/s")
-    parts.append(f"{tokens} {source}")
-    parts.append(f"{output.byte_count} bytes")
+        tokens, unit = usage.output_tokens, "tokens"
+    parts = []
+    if streamed and output.first is not None:
+        parts.append(f"first token {1000 * (output.first - output.started):.0f} ms")
+        if end > output.first and tokens > 1:
+            # The generation rate: from the first token on, as the original chatty reports.
+            parts.append(f"{tokens / (end - output.first):.1f} {unit}/s")
+    elif not streamed:
+        parts.append("not streamed")
+        if total > 0:
+            parts.append(f"{tokens / total:.1f} {unit}/s overall")
+    parts.append(f"{tokens} {unit}")
+    parts.append(f"{output.byte_count} bytes of text")
     parts.append(f"total {1000 * total:.0f} ms")
     err.write("[stats] " + ", ".join(parts) + "\n")
     err.flush()
@@ -223,10 +228,14 @@ def _print_stats(output: _Output, usage: Usage | None, err: TextIO) -> None:
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model, message = _arguments(args)
     resolved = _resolve(args)
-    stream = args.stream if args.stream is not None else (out.isatty() or args.json)
+    # Stream by default to a person (a terminal), for --json, and for the embedded replay,
+    # which is there to show streaming; piped output gets one plain answer, as in chatty.
+    stream = args.stream
+    if stream is None:
+        stream = out.isatty() or args.json or resolved is None
     replay: ReplayServer | None = None
     if resolved is None:
-        from libchatty.bindings.server import ReplayServer
+        from .server import ReplayServer
 
         delay = DEMO_TOKEN_DELAY if stream and out.isatty() else 0.0
         replay = ReplayServer(token_delay=delay)
@@ -265,7 +274,7 @@ def _chat(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    from libchatty.bindings.blocking import Client
+    from .blocking import Client
 
     messages = []
     if args.system:
@@ -309,7 +318,7 @@ def _chat(
         if args.debug:
             raise
         if args.stats:
-            _print_stats(output, None, err)
+            _print_stats(output, None, stream, err)
         return EXIT_CHAT_ERROR
     if not stream:
         if args.json:
@@ -330,7 +339,7 @@ def _chat(
         out.write("\n")
         out.flush()
     if args.stats:
-        _print_stats(output, completion.usage, err)
+        _print_stats(output, completion.usage, completion.streamed, err)
     return EXIT_OK
 
 
