@@ -35,11 +35,10 @@ from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script, split_tokens
 from ..sse import ServerSentEvent
-from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+from .base import Dialect, HTTPRequest, StreamDecoder, dumps, make_usage
 
 __all__ = ["DIALECT", "OpenAIChat", "OpenAIChatDecoder"]
 
-_DONE: Final = "[DONE]"
 # OpenAI caps ``n`` at 128; a larger index is garbage, and an unbounded one would make the
 # accumulator build a tuple of that many strings at the end.
 _MAX_CHOICES: Final = 128
@@ -100,16 +99,24 @@ def _optional_str(value: Any) -> str | None:
     return value if type(value) is str and value else None
 
 
+def _count(mapping: dict[str, Any], key: str) -> int | None:
+    # base.get_int without its Mapping ABC check: parsed JSON objects are always dicts.
+    value = mapping.get(key)
+    return value if type(value) is int else None
+
+
 def _usage_of(raw: Any) -> Usage | None:
     """OpenAI-style usage counts (``completion_tokens`` include reasoning tokens)."""
     if type(raw) is not dict:
         return None
+    details = raw.get("completion_tokens_details")
+    cached = raw.get("prompt_tokens_details")
     return make_usage(
-        get_int(raw, "prompt_tokens"),
-        get_int(raw, "completion_tokens"),
-        get_int(raw, "total_tokens"),
-        get_int(raw.get("completion_tokens_details"), "reasoning_tokens"),
-        get_int(raw.get("prompt_tokens_details"), "cached_tokens"),
+        _count(raw, "prompt_tokens"),
+        _count(raw, "completion_tokens"),
+        _count(raw, "total_tokens"),
+        _count(details, "reasoning_tokens") if type(details) is dict else None,
+        _count(cached, "cached_tokens") if type(cached) is dict else None,
     )
 
 
@@ -158,7 +165,7 @@ class OpenAIChatDecoder(StreamDecoder):
     # --- the hot path ---------------------------------------------------------------------
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         data = event.data
-        if data == _DONE:
+        if data == "[DONE]":
             return [self._at_done()]
         try:
             chunk = loads(data)
@@ -166,8 +173,35 @@ class OpenAIChatDecoder(StreamDecoder):
             if event.event == "error":  # a plain-text error event
                 return [self._stream_error(data)]
             raise RemoteProtocolError(f"invalid JSON in a data line: {_excerpt(data)}") from None
+        # The common shape, read with plain subscripts: any other shape (wrong types
+        # included) fails a lookup or a check below and takes the general path, which
+        # validates everything and says what is wrong.
+        try:
+            choices = chunk["choices"]
+            choice = choices[0]
+            delta = choice["delta"]
+            content = delta["content"]
+        except (KeyError, IndexError, TypeError):
+            return self._chunk(chunk, event)
+        if (
+            type(content) is str
+            and len(delta) == 1
+            and len(choices) == 1
+            and choice.get("finish_reason") is None
+            and not choice.get("index")
+            and chunk.get("usage") is None
+            and "error" not in chunk
+            and "x_groq" not in chunk
+            and event.event == "message"
+        ):
+            return [self.acc.text(content)] if content else []
+        return self._chunk(chunk, event)
+
+    # --- the general path -----------------------------------------------------------------
+    def _chunk(self, chunk: Any, event: ServerSentEvent) -> list[Event]:
+        """Any chunk: errors, several choices, usage, every delta field, with checks."""
         if type(chunk) is not dict:
-            raise RemoteProtocolError(f"a data line is not a JSON object: {_excerpt(data)}")
+            raise RemoteProtocolError(f"a data line is not a JSON object: {_excerpt(event.data)}")
         if event.event == "error" or chunk.get("error") is not None:
             return [self._stream_error(chunk.get("error", chunk))]
         out: list[Event] = []
@@ -175,26 +209,8 @@ class OpenAIChatDecoder(StreamDecoder):
         if choices:
             if type(choices) is not list:
                 raise RemoteProtocolError("'choices' is not a list")
-            if len(choices) == 1:
-                # The common shape: one choice whose delta holds only a content string.
-                choice = choices[0]
-                if type(choice) is not dict:
-                    raise RemoteProtocolError("a choice is not a JSON object")
-                delta = choice.get("delta")
-                if delta:
-                    if type(delta) is not dict:
-                        raise RemoteProtocolError("'delta' is not a JSON object")
-                    content = delta.get("content")
-                    if len(delta) == 1 and type(content) is str and not choice.get("index"):
-                        if content:
-                            out.append(self.acc.text(content))
-                    else:
-                        self._delta(delta, _choice_index(choice.get("index")), out)
-                if choice.get("finish_reason") is not None:
-                    self._finish_choice(choice)
-            else:
-                for choice in choices:
-                    self._choice(choice, out)
+            for choice in choices:
+                self._choice(choice, out)
         usage = chunk.get("usage")
         if usage is not None:
             self._usage = usage
@@ -204,7 +220,6 @@ class OpenAIChatDecoder(StreamDecoder):
                 self._usage = x_groq["usage"]
         return out
 
-    # --- the general path -----------------------------------------------------------------
     def _choice(self, choice: Any, out: list[Event]) -> None:
         if type(choice) is not dict:
             raise RemoteProtocolError("a choice is not a JSON object")
