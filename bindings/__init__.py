@@ -1,10 +1,15 @@
-"""libchatty bindings: drivers that run the sans-I/O core over real transports.
+"""libchatty's bindings: thin drivers that run the sans-I/O core over real transports.
 
-* ``libchatty.bindings.blocking`` -- ``Client`` on blocking sockets;
-* ``libchatty.bindings.threads`` -- streams on worker threads (futures, bounded queues);
-* ``libchatty.bindings.trio`` / ``libchatty.bindings.asyncio`` -- ``AsyncClient``;
-* ``libchatty.bindings.server`` -- the local replay server (``python -m libchatty.serve``);
-* ``libchatty.bindings.cli`` -- the ``libchatty`` command.
+* :mod:`libchatty.bindings.blocking` -- ``Client`` over blocking sockets;
+* :mod:`libchatty.bindings.threads` -- ``ThreadedClient``: calls on worker threads,
+  ``concurrent.futures.Future`` results and a bounded event queue;
+* :mod:`libchatty.bindings.trio` -- ``AsyncClient`` on trio;
+* :mod:`libchatty.bindings.asyncio` -- ``AsyncClient`` on asyncio;
+* :mod:`libchatty.bindings.server` -- the local replay server;
+* :mod:`libchatty.bindings.cli` -- the ``libchatty`` command.
 
-Nothing is imported here, so importing one binding never loads the others.
+All clients share one request loop (``_driver``: connect, send, read, feed the ``Call``,
+deliver; retries, fallback, timeouts, keep-alive, proxies) and one set of public types
+(``_api``: ``Completion``, ``Timeout``, ``STOP``). Nothing is imported here, so importing a
+binding costs only what that binding needs.
 """
