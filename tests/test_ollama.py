@@ -620,3 +620,15 @@ def test_endpoint_headers_and_prefix() -> None:
     spec = DIALECT.build_request(endpoint, ChatRequest("m", [Message("user", "x")]))
     assert spec.target == "/ollama/api/chat"
     assert spec.headers == (("Authorization", "Basic x"),)
+
+
+def test_decoder_bounds() -> None:
+    nested: dict[str, Any] = {}
+    for _ in range(100_000):
+        nested = {"a": nested}
+    line = {"message": {"tool_calls": [{"function": {"name": "f", "arguments": nested}}]}}
+    with pytest.raises(RemoteProtocolError, match="nested"):
+        OllamaStreamDecoder().json_line(line)
+    many = [{"function": {"name": "f", "arguments": {}}}] * 1025
+    with pytest.raises(RemoteProtocolError, match="tool calls"):
+        OllamaStreamDecoder().json_line({"message": {"tool_calls": many}})

@@ -716,3 +716,20 @@ def test_request_without_key_and_with_own_headers() -> None:
     spec = DIALECT.build_request(endpoint, ChatRequest("m", [Message("user", "x")]))
     assert spec.headers == (("X-Team", "a"),)
     assert json.loads(spec.body)["stream"] is True
+
+
+def test_decoder_bounds() -> None:
+    decoder = OpenAIResponsesDecoder()
+    for number in range(1024):
+        item = {"type": "function_call", "id": f"fc_{number}", "call_id": "c", "name": "f"}
+        decoder.sse_event(
+            sse({"type": "response.output_item.added", "output_index": number, "item": item})
+        )
+    item = {"type": "function_call", "id": "fc_x", "call_id": "c", "name": "f"}
+    with pytest.raises(RemoteProtocolError, match="function calls"):
+        decoder.sse_event(sse({"type": "response.output_item.added", "item": item}))
+    (error,) = OpenAIResponsesDecoder().sse_event(
+        sse({"type": "error", "code": "x" * 10_000, "message": "m"})
+    )
+    assert isinstance(error, Error) and error.provider_type is not None
+    assert len(error.provider_type) <= 100

@@ -43,6 +43,7 @@ __all__ = ["DIALECT", "OpenAIResponses", "OpenAIResponsesDecoder"]
 _MAX_TOOL_CALLS: Final = 1024
 # Error messages are for humans; a server that sends megabytes gets them cut here.
 _MAX_MESSAGE: Final = 2000
+_MAX_TYPE: Final = 100  # an error code is a short identifier
 
 # The error ``code`` of an ``error`` event or a failed response -> (kind, retryable).
 # Anything else is a "provider" error, retryable when its code names a server fault.
@@ -98,10 +99,10 @@ def _error_event(acc: Accumulator, error: Any, default: str) -> Error:
     code = error.get("code")
     raw_type = error.get("type")
     provider_type: str | None = None
-    if code is not None:
-        provider_type = str(code)
-    elif type(raw_type) is str and raw_type != "error":
-        provider_type = raw_type
+    if type(code) in (str, int) and code != "":
+        provider_type = str(code)[:_MAX_TYPE]
+    elif type(raw_type) is str and raw_type and raw_type != "error":
+        provider_type = raw_type[:_MAX_TYPE]
     kind, retryable = _ERROR_CODES.get(provider_type or "", ("provider", False))
     if kind == "provider" and provider_type is not None:
         lowered = provider_type.lower()
