@@ -86,8 +86,10 @@ def _compact(value: Any, what: str) -> str:
         raise RemoteProtocolError(f"Anthropic {what} is nested too deeply") from None
 
 
-def _object(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+# Parsed JSON objects are always dicts: an exact type check is much cheaper than an
+# isinstance check against the Mapping ABC on every event.
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if type(value) is not dict:
         raise RemoteProtocolError(f"Anthropic {what} is not a JSON object")
     return value
 
@@ -99,14 +101,16 @@ def _string(mapping: Mapping[str, Any], key: str, what: str) -> str:
     return value
 
 
-def _load_event(event: ServerSentEvent) -> Mapping[str, Any]:
+def _load_event(event: ServerSentEvent) -> dict[str, Any]:
     try:
         value = loads(event.data)
     except JSONDecodeError:
         raise RemoteProtocolError(
             f"Anthropic event {event.event!r} carries data that is not JSON"
         ) from None
-    return _object(value, f"event {event.event!r}")
+    if type(value) is not dict:
+        raise RemoteProtocolError(f"Anthropic event {event.event!r} is not a JSON object")
+    return value
 
 
 def _provider_error(acc: Accumulator, payload: Mapping[str, Any]) -> Error:
@@ -167,6 +171,14 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         payload = _load_event(event)
+        # The hot path: nearly every event of a long answer is a text_delta. Read it with
+        # exact type checks and no dispatch; anything else takes the general path.
+        if payload.get("type") == "content_block_delta":
+            delta = payload.get("delta")
+            if type(delta) is dict and delta.get("type") == "text_delta":
+                text = delta.get("text")
+                if type(text) is str:
+                    return [self.acc.text(text)]
         kind = payload.get("type")
         if not isinstance(kind, str):
             kind = event.event

@@ -89,8 +89,10 @@ def _compact(value: Any, what: str) -> str:
         raise RemoteProtocolError(f"Gemini {what} is nested too deeply") from None
 
 
-def _object(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+# Parsed JSON objects are always dicts: exact type checks are much cheaper than an
+# isinstance check against the Mapping ABC, and this runs for every part of every chunk.
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if type(value) is not dict:
         raise RemoteProtocolError(f"Gemini {what} is not a JSON object")
     return value
 
@@ -140,7 +142,7 @@ class GeminiStreamDecoder(StreamDecoder):
         self._finish: str | None = None
         self._finished = False
         self._blocked: str | None = None
-        self._usage: Usage | None = None
+        self._usage: dict[str, Any] | None = None  # the last usageMetadata; read at the end
         self._tools = 0
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
@@ -158,37 +160,38 @@ class GeminiStreamDecoder(StreamDecoder):
         events: list[Event] = []
         candidates = body.get("candidates")
         if candidates is not None:
-            if not isinstance(candidates, list):
+            if type(candidates) is not list:
                 raise RemoteProtocolError("Gemini candidates is not a list")
             for candidate in candidates:
                 self._candidate(_object(candidate, "candidate"), events)
         feedback = body.get("promptFeedback")
         if isinstance(feedback, Mapping) and isinstance(feedback.get("blockReason"), str):
             self._blocked = feedback["blockReason"]
-        if "usageMetadata" in body:
-            self._usage = _usage(body["usageMetadata"]) or self._usage
+        metadata = body.get("usageMetadata")
+        if type(metadata) is dict and metadata:
+            self._usage = metadata  # cumulative: the last one wins
         return events
 
-    def _candidate(self, candidate: Mapping[str, Any], events: list[Event]) -> None:
-        index = get_int(candidate, "index") or 0
-        if not 0 <= index < _MAX_CANDIDATES:
-            raise RemoteProtocolError(f"Gemini candidate index {index} is out of range")
+    def _candidate(self, candidate: dict[str, Any], events: list[Event]) -> None:
+        index = candidate.get("index") or 0
+        if type(index) is not int or not 0 <= index < _MAX_CANDIDATES:
+            raise RemoteProtocolError(f"Gemini candidate index {index!r} is out of range")
         content = candidate.get("content")
-        parts = content.get("parts") if isinstance(content, Mapping) else None
+        parts = content.get("parts") if type(content) is dict else None
         if parts is not None:
-            if not isinstance(parts, list):
+            if type(parts) is not list:
                 raise RemoteProtocolError("Gemini content.parts is not a list")
             for part in parts:
                 self._part(_object(part, "part"), index, events)
         reason = candidate.get("finishReason")
-        if isinstance(reason, str):
+        if type(reason) is str:
             self._finished = True
             if index == 0 or self._finish is None:
                 self._finish = reason
 
-    def _part(self, part: Mapping[str, Any], index: int, events: list[Event]) -> None:
+    def _part(self, part: dict[str, Any], index: int, events: list[Event]) -> None:
         text = part.get("text")
-        if isinstance(text, str):
+        if type(text) is str:
             if text:
                 if part.get("thought") is True:
                     events.append(self.acc.reasoning(text, index))
@@ -214,10 +217,10 @@ class GeminiStreamDecoder(StreamDecoder):
         """The terminal event. ``whole=True`` for a complete non-streamed body, which is a
         ``Done`` even without a ``finishReason``."""
         if self._blocked is not None:
-            done = self.acc.done(self._blocked, self._usage)
+            done = self.acc.done(self._blocked, _usage(self._usage))
             return dataclasses.replace(done, finish_reason="content_filter")
         if self._finished or whole:
-            return self.acc.done(self._finish, self._usage)
+            return self.acc.done(self._finish, _usage(self._usage))
         return self.acc.error("incomplete", "the Gemini stream ended without a finishReason")
 
 
