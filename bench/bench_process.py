@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 PROMPT: Final = "Tell me a story in two hundred words."
@@ -152,6 +152,9 @@ class Row:
     cpu: list[float]
     rss_kib: list[int]
     error: str = ""
+    # CPU of the same process doing no completion (start-up and imports), when measured:
+    # what is left, cpu - startup, is the cost of the streaming itself.
+    startup: list[float] = field(default_factory=list)
 
     @property
     def cpu_median(self) -> float:
@@ -200,14 +203,23 @@ def run_client(argv: list[str], text: str, count: int) -> tuple[float, int, str]
         return usage.ru_utime + usage.ru_stime, usage.ru_maxrss, problem
 
 
-def measure(rows: list[Row], text: str, runs: int, processes: int, each: int) -> None:
+def measure(
+    rows: list[Row], text: str, runs: int, processes: int, each: int, startup: bool = False
+) -> None:
     """Run every row ``runs`` times; a run is ``processes`` processes doing ``each``
     completions, and counts their summed CPU and highest peak RSS. Round-robin over the
-    rows, so drift in the machine's load hits each alike."""
+    rows, so drift in the machine's load hits each alike. With ``startup``, each run also
+    times the row's program doing zero completions (its last argument set to 0)."""
     for _ in range(runs):
         for row in rows:
             if row.error:
                 continue
+            if startup:
+                cpu, _, problem = run_client([*row.argv[:-1], "0"], text, 0)
+                if problem:
+                    row.error = problem
+                    continue
+                row.startup.append(cpu)
             cpu_total, rss_peak = 0.0, 0
             for _ in range(processes):
                 cpu, rss, problem = run_client(row.argv, text, each)
@@ -223,7 +235,11 @@ def measure(rows: list[Row], text: str, runs: int, processes: int, each: int) ->
 
 def table(title: str, rows: list[Row]) -> list[str]:
     floor = rows[0]
-    lines = [title, f"{'':34} {'CPU s':>8} {'x floor':>8} {'max RSS MB':>11} {'x floor':>8}"]
+    split = bool(floor.startup)
+    head = f"{'':34} {'CPU s':>8} {'x floor':>8} {'max RSS MB':>11} {'x floor':>8}"
+    if split:
+        head += f" {'start-up s':>11} {'streaming s':>12} {'x floor':>8}"
+    lines = [title, head]
     for row in rows:
         if row.error or not row.cpu:
             lines.append(f"{row.label:34} unavailable: {row.error}")
@@ -232,10 +248,17 @@ def table(title: str, rows: list[Row]) -> list[str]:
         if floor.cpu and not floor.error:
             cpu_ratio = f"{row.cpu_median / floor.cpu_median:.2f}"
             rss_ratio = f"{row.rss_median / floor.rss_median:.2f}"
-        lines.append(
+        line = (
             f"{row.label:34} {row.cpu_median:8.3f} {cpu_ratio:>8} "
             f"{row.rss_median:11.1f} {rss_ratio:>8}"
         )
+        if split and row.startup and floor.startup:
+            start = statistics.median(row.startup)
+            streaming = row.cpu_median - start
+            floor_streaming = floor.cpu_median - statistics.median(floor.startup)
+            ratio = f"{streaming / floor_streaming:.2f}" if floor_streaming > 0 else ""
+            line += f" {start:11.3f} {streaming:12.3f} {ratio:>8}"
+        lines.append(line)
     return lines
 
 
@@ -290,7 +313,7 @@ def main() -> int:
                     [],
                 )
             )
-        measure(in_process, text, args.runs, processes=1, each=args.completions)
+        measure(in_process, text, args.runs, processes=1, each=args.completions, startup=True)
         measure(cli, text, args.runs, processes=args.completions, each=1)
     finally:
         server.terminate()
@@ -358,6 +381,7 @@ def _row_json(row: Row) -> dict[str, object]:
         "maxrss_kib": row.rss_kib,
         "cpu_median_s": row.cpu_median if row.cpu else None,
         "maxrss_median_mb": row.rss_median if row.rss_kib else None,
+        "startup_cpu_s": row.startup,
     }
 
 

@@ -74,9 +74,20 @@ class UsageError(Exception):
     """A problem with the command line or the configuration: exit status 2."""
 
 
+def _help_formatter(prog: str) -> argparse.HelpFormatter:
+    # argparse builds formatters while parsing, and its default one imports shutil to
+    # size the help: measurable in a command that should start as fast as a script.
+    try:
+        width = os.get_terminal_size(sys.stdout.fileno()).columns - 2
+    except (OSError, ValueError, AttributeError):
+        width = 78
+    return argparse.HelpFormatter(prog, width=max(width, 40))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="libchatty",
+        formatter_class=_help_formatter,
         description="Chat with a language model. With no API key configured, answers come "
         "from libchatty's local replay server.",
         epilog="Environment: OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, GROQ_API_KEY, "
