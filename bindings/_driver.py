@@ -274,12 +274,13 @@ class Exchange:
             raise LocalProtocolError("the call has not ended")
         raise ChatError(terminal)
 
-    def stopped(self) -> Completion:
-        """The result when a callback stopped the call: the complete answer if ``Done``
-        had arrived, else the text so far with ``finish_reason="stopped"``."""
-        if isinstance(self.terminal, Done):
-            return Completion.from_done(self.terminal, self.streamed)
-        return Completion(text=self.text, finish_reason="stopped", streamed=self.streamed)
+    def stopped(self, last: Event, texts: list[str]) -> Completion:
+        """The result when a callback returned STOP for event ``last``, having seen the
+        answer text ``texts``: the complete answer if ``last`` was ``Done``, else that
+        text with ``finish_reason="stopped"``."""
+        if isinstance(last, Done):
+            return Completion.from_done(last, self.streamed)
+        return Completion(text="".join(texts), finish_reason="stopped", streamed=self.streamed)
 
     def run(self) -> Generator[Op, Any, Done | Error]:
         """The loop. Returns (and has delivered, last) the terminal event."""

@@ -51,7 +51,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from libchatty.events import Event
+from libchatty.events import Delta, Event
 from libchatty.request import Message
 
 from ._api import (
@@ -277,9 +277,12 @@ def run_exchange(
             for _ in events:
                 pass
         else:
+            texts: list[str] = []  # what the callbacks saw, for a STOP mid-answer
             for event in events:
+                if type(event) is Delta and event.kind == "text" and event.index == 0:
+                    texts.append(event.text)
                 if run_callbacks(event, on_delta, on_event):
-                    return exchange.stopped()
+                    return exchange.stopped(event, texts)
     finally:
         events.close()  # after a raising callback too: closes the connection
     return exchange.completion()
