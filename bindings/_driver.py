@@ -42,7 +42,6 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Generator
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import h11
@@ -93,53 +92,78 @@ class Conn(Protocol):
     def abort(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Connect:
+class _Op:
+    """Base of the operations. Plain slotted classes, not dataclasses: they are
+    internal messages, and building seven dataclasses costs milliseconds of import
+    time that every ``import libchatty.bindings.blocking`` would pay."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        names: tuple[str, ...] = self.__slots__
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({fields})"
+
+
+class Connect(_Op):
     """Open a TCP connection to ``host:port`` -> a :class:`Conn`."""
 
-    host: str
-    port: int
-    timeout: float | None
+    __slots__ = ("host", "port", "timeout")
+
+    def __init__(self, host: str, port: int, timeout: float | None) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
 
 
-@dataclass(frozen=True, slots=True)
-class StartTLS:
+class StartTLS(_Op):
     """Wrap ``conn`` in TLS (verified, SNI ``server_hostname``) -> the new :class:`Conn`."""
 
-    conn: Conn
-    server_hostname: str
-    timeout: float | None
+    __slots__ = ("conn", "server_hostname", "timeout")
+
+    def __init__(self, conn: Conn, server_hostname: str, timeout: float | None) -> None:
+        self.conn = conn
+        self.server_hostname = server_hostname
+        self.timeout = timeout
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+class Send(_Op):
     """Write all of ``data`` -> None."""
 
-    conn: Conn
-    data: bytes
-    timeout: float | None
+    __slots__ = ("conn", "data", "timeout")
+
+    def __init__(self, conn: Conn, data: bytes, timeout: float | None) -> None:
+        self.conn = conn
+        self.data = data
+        self.timeout = timeout
 
 
-@dataclass(frozen=True, slots=True)
-class Receive:
+class Receive(_Op):
     """Read up to :data:`READ_SIZE` bytes -> ``bytes`` (``b""``: the peer closed)."""
 
-    conn: Conn
-    timeout: float | None
+    __slots__ = ("conn", "timeout")
+
+    def __init__(self, conn: Conn, timeout: float | None) -> None:
+        self.conn = conn
+        self.timeout = timeout
 
 
-@dataclass(frozen=True, slots=True)
-class Sleep:
+class Sleep(_Op):
     """Wait ``seconds`` (backoff before a retry) -> None."""
 
-    seconds: float
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Deliver:
+class Deliver(_Op):
     """Hand ``events`` to the caller, in order (handled by the runner, not the backend)."""
 
-    events: list[Event]
+    __slots__ = ("events",)
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
 
 
 Op = Connect | StartTLS | Send | Receive | Sleep | Deliver
@@ -157,15 +181,22 @@ class IOFailure(Exception):
         self.retryable = retryable
 
 
-@dataclass(frozen=True, slots=True)
 class Runtime:
     """What the loop may not take from the environment itself: a monotonic ``clock``
     (seconds; trio's under ``autojump_clock`` in tests), a ``random`` draw in [0, 1) for
     jitter, and the ``wall_clock`` (Unix seconds) for HTTP-date ``Retry-After``."""
 
-    clock: Callable[[], float]
-    random: Callable[[], float]
-    wall_clock: Callable[[], float]
+    __slots__ = ("clock", "random", "wall_clock")
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        random: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self.clock = clock
+        self.random = random
+        self.wall_clock = wall_clock
 
 
 # --- the keep-alive pool ---------------------------------------------------------------------
