@@ -174,7 +174,7 @@ def answer_text(chunks: int) -> str:
 def start_server(text: str, token_delay: float) -> tuple[subprocess.Popen[bytes], str]:
     args = [sys.executable, "-m", "libchatty.serve", "--print-url", "--text", text]
     args += ["--token-delay", str(token_delay)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env())
     assert proc.stdout is not None
     url = proc.stdout.readline().decode().strip()
     if not url.startswith("http"):
@@ -184,11 +184,26 @@ def start_server(text: str, token_delay: float) -> tuple[subprocess.Popen[bytes]
     return proc, url
 
 
+def child_env() -> dict[str, str]:
+    """The environment for measured processes: bytecode caching on (an installed package
+    has its .pyc files; without them every run would recompile libchatty from source and
+    measure the compiler), and no provider settings that could send a request elsewhere."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "PYTHONDONTWRITEBYTECODE" and not k.endswith(("_API_KEY", "_BASE_URL"))
+    }
+    env.pop("OPENAI_API_BASE", None)
+    return env
+
+
 def run_client(argv: list[str], text: str, count: int) -> tuple[float, int, str]:
     """CPU seconds and peak RSS (KiB) of one client process; an error text if its output
     is not ``count`` copies of ``text``."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env()
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -210,6 +225,8 @@ def measure(
     completions, and counts their summed CPU and highest peak RSS. Round-robin over the
     rows, so drift in the machine's load hits each alike. With ``startup``, each run also
     times the row's program doing zero completions (its last argument set to 0)."""
+    for row in rows:  # warm-up: writes the .pyc files and fills the OS caches
+        _, _, row.error = run_client(row.argv, text, each)
     for _ in range(runs):
         for row in rows:
             if row.error:
