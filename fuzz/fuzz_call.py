@@ -1,0 +1,158 @@
+"""Fuzz target: libchatty.call.Call, the whole response state machine.
+
+Input layout: byte 0 picks the dialect (bits 0-2; OpenAI chat completions most often),
+streaming or not (bit 3) and the bounds (bits 4-5: defaults, or tiny limits that exercise
+every ``Error("limit")``); the rest is the raw HTTP response. The seeds in
+``fuzz/corpus/call/`` are the wire fixtures behind a 0x00 selector.
+
+Asserts, for the response fed whole, byte by byte (short inputs) and at an input-derived
+split, each followed by EOF (``b""``) when the call still wants data:
+
+* only ``Delta``/``Done``/``Error`` come out, with fields of the documented types and
+  kinds; exactly one terminal event, last, and nothing after it; after EOF the call is
+  always finished (never a hang);
+* nothing received is lost: ``Done.text`` and ``Error.partial`` equal the text deltas of
+  choice 0;
+* feeding a call that no longer wants data raises ``LocalProtocolError`` -- the only
+  exception allowed out;
+* with the default bounds, every splitting gives the same events (for malformed HTTP,
+  the same error kind, status and partial text: h11 words its message by where it stopped).
+
+Run it with fuzz/run.py (see fuzz/README.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from libchatty.call import Call
+from libchatty.endpoint import Endpoint
+from libchatty.events import DELTA_KINDS, ERROR_KINDS, Delta, Done, Error, Event
+from libchatty.exceptions import LocalProtocolError
+from libchatty.request import ChatRequest, Message
+
+DIALECTS = (
+    "openai-chat",
+    "openai-chat",
+    "openai-chat",
+    "openai-chat",
+    "openai-responses",
+    "anthropic",
+    "gemini",
+    "ollama",
+)
+# (max_head_size, max_event_size, max_body_size, max_error_body_size)
+BOUNDS: tuple[dict[str, int], ...] = (
+    {},
+    {},
+    {},
+    {"max_head_size": 256, "max_event_size": 64, "max_body_size": 128, "max_error_body_size": 16},
+)
+MESSAGES = [Message("user", "hi")]
+BYTEWISE_MAX = 4096  # byte-by-byte feeding of longer inputs would slow the campaign down
+
+
+def make_call(selector: int) -> tuple[Call, bool]:
+    dialect = DIALECTS[selector & 7]
+    stream = not selector & 8
+    bounds = BOUNDS[(selector >> 4) & 3]
+    endpoint = Endpoint("https://api.example.com/v1", "sk-fuzz", dialect)
+    request = ChatRequest(model="m", messages=MESSAGES, stream=stream)
+    return Call(endpoint, request, **bounds), not bounds
+
+
+def chunkings(data: bytes) -> list[list[bytes]]:
+    out = [[data]]
+    if len(data) <= BYTEWISE_MAX:
+        out.append([data[i : i + 1] for i in range(len(data))])
+    # Chunk sizes taken from the input itself, so the fuzzer steers the boundaries.
+    sizes = [1 + b % 29 for b in data[:64]] or [1]
+    derived, i, k = [], 0, 0
+    while i < len(data):
+        n = sizes[k % len(sizes)]
+        derived.append(data[i : i + n])
+        i, k = i + n, k + 1
+    out.append(derived)
+    return out
+
+
+def check_event(event: Any) -> None:
+    kind = type(event)
+    assert kind in (Delta, Done, Error), event
+    if kind is Delta:
+        assert type(event.text) is str and event.kind in DELTA_KINDS
+        assert type(event.index) is int and event.index >= 0
+        assert event.tool_call_id is None or type(event.tool_call_id) is str
+        assert event.tool_name is None or type(event.tool_name) is str
+    elif kind is Done:
+        assert type(event.text) is str and type(event.reasoning) is str
+        assert event.finish_reason is None or type(event.finish_reason) is str
+        for call in event.tool_calls:
+            assert type(call.name) is str and type(call.arguments) is str
+    else:
+        assert event.kind in ERROR_KINDS, event.kind
+        assert type(event.message) is str and event.message
+        assert type(event.partial) is str
+        assert event.status is None or type(event.status) is int
+
+
+def run(selector: int, chunks: list[bytes]) -> tuple[list[Event], bool]:
+    call, default_bounds = make_call(selector)
+    call.start()
+    events: list[Event] = []
+    for chunk in chunks:
+        if not call.wants_data:
+            break
+        got = call.receive_data(chunk)
+        assert not (got and events and type(events[-1]) is not Delta), "event after the end"
+        events.extend(got)
+    if call.wants_data:
+        events.extend(call.receive_data(b""))
+    assert not call.wants_data and call.finished, "the call did not end at EOF"
+    try:
+        call.receive_data(b"more")
+    except LocalProtocolError:
+        pass
+    else:
+        raise AssertionError("a finished call accepted more data")
+
+    for event in events:
+        check_event(event)
+    assert events and type(events[-1]) in (Done, Error), events[-3:]
+    assert all(type(e) is Delta for e in events[:-1])
+    text = "".join(e.text for e in events if type(e) is Delta and e.kind == "text" and not e.index)
+    last = events[-1]
+    if type(last) is Done:
+        assert last.text == text, (last.text, text)
+    else:
+        assert type(last) is Error and last.partial == text, (last.partial, text)
+    return events, default_bounds
+
+
+def TestOneInput(data: bytes) -> None:
+    if len(data) < 2:
+        return
+    selector, response = data[0], data[1:]
+    results = [run(selector, chunks) for chunks in chunkings(response)]
+    if results[0][1]:  # default bounds: every splitting decodes the same
+        first = [_comparable(e) for e in results[0][0]]
+        for events, _ in results[1:]:
+            assert [_comparable(e) for e in events] == first, (first[-1:], events[-1:])
+
+
+def _comparable(event: Event) -> Any:
+    # h11's wording of a malformed-HTTP message depends on where the bytes were cut;
+    # what the error is (kind, status, partial text) must not.
+    if type(event) is Error and event.kind == "protocol":
+        return (event.kind, event.status, event.partial)
+    return event
+
+
+if __name__ == "__main__":
+    import sys
+
+    import atheris
+
+    atheris.instrument_all()  # coverage feedback for libchatty and h11
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()
