@@ -783,3 +783,23 @@ def test_unsendable_tool_arguments_raise_value_error() -> None:
     with pytest.raises(ValueError, match="not a JSON object") as info:
         build(request)
     assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "signed"),
+    [
+        ("gemini-3-pro-preview", True),
+        ("gemini-3", True),
+        ("models/gemini-3.1-flash", True),
+        ("gemini-2.5-flash", False),
+        ("gemma-3-27b-it", False),
+    ],
+)
+def test_replayed_calls_carry_the_signature_sentinel_for_gemini_3(model: str, signed: bool) -> None:
+    call = ToolCall(None, "f", "{}")
+    request = ChatRequest(
+        model,
+        [Message("user", "hi"), Message("assistant", None, tool_calls=(call,))],
+    )
+    (part,) = build(request)[2]["contents"][1]["parts"]
+    assert part.get("thoughtSignature") == ("skip_thought_signature_validator" if signed else None)

@@ -20,6 +20,9 @@ What callers may rely on:
   (thinking is billed as output, as OpenAI counts reasoning tokens);
   ``reasoning_tokens`` ``thoughtsTokenCount``; ``cached_tokens``
   ``cachedContentTokenCount``; total ``totalTokenCount``;
+* a tool loop replays assistant tool calls as ``functionCall`` parts; for Gemini 3 and
+  later, which demand the call's ``thoughtSignature`` back, they carry Google's
+  ``skip_thought_signature_validator`` sentinel (the real signature is not kept);
 * ``{"error": {...}}`` inside a 200 body is ``Error("overloaded")`` for ``UNAVAILABLE``,
   else ``Error("provider")``, with ``status=200`` and the Google status as
   ``provider_type``.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
@@ -52,6 +56,11 @@ _MAX_TOOL_CALLS: Final = 1024
 # candidateCount is capped at 8 by the API; a larger index is garbage.
 _MAX_CANDIDATES: Final = 8
 _MAX_MESSAGE: Final = 2000
+# Gemini 3 and later refuse a replayed functionCall part without its thoughtSignature. A
+# ToolCall cannot carry the signature back, so such parts get the sentinel Google
+# documents for history whose signatures were lost (ai.google.dev, thought signatures).
+SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
+_SIGNED_MODELS: Final = re.compile(r"(?:^|/)gemini-(\d+)(?:[.-]|$)")
 
 # Google statuses after which the same request may well succeed.
 _RETRYABLE_STATUSES: Final = frozenset(
@@ -247,13 +256,21 @@ def _function_response(content: str) -> Any:
     return value if isinstance(value, Mapping) else {"result": value}
 
 
-def _contents(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, Any]]]:
+def _needs_signature(model: str) -> bool:
+    match = _SIGNED_MODELS.search(model)
+    return match is not None and int(match.group(1)) >= 3
+
+
+def _contents(
+    messages: tuple[Message, ...], sign: bool = False
+) -> tuple[list[str], list[dict[str, Any]]]:
     """(system texts, ``contents``). Consecutive messages of the same Gemini role share one
     turn: the results of parallel calls must all be in the turn after the model's calls.
 
     A tool result needs the function's name: ``Message.name``, else the name of the
     assistant tool call with that ``tool_call_id``, else the ``tool_call_id`` itself
-    (Gemini sends no call ids, so callers often use the function name as one)."""
+    (Gemini sends no call ids, so callers often use the function name as one).
+    ``sign`` adds :data:`SKIP_SIGNATURE` to each replayed ``functionCall`` part."""
     system: list[str] = []
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}
@@ -281,14 +298,15 @@ def _contents(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, 
             for call in message.tool_calls:
                 if call.id:
                     names[call.id] = call.name
-                parts.append(
-                    {
-                        "functionCall": {
-                            "name": call.name,
-                            "args": _call_args(call.arguments, call.name),
-                        }
+                part: dict[str, Any] = {
+                    "functionCall": {
+                        "name": call.name,
+                        "args": _call_args(call.arguments, call.name),
                     }
-                )
+                }
+                if sign:
+                    part["thoughtSignature"] = SKIP_SIGNATURE
+                parts.append(part)
         else:
             role = "user"
             parts.append({"text": message.content or ""})
@@ -346,7 +364,8 @@ class GeminiDialect(Dialect):
     name = "gemini"
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        system, contents = _contents(tuple(request.messages))
+        sign = _needs_signature(request.model)
+        system, contents = _contents(tuple(request.messages), sign)
         body: dict[str, Any] = {}
         if system:
             body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
