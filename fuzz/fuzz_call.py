@@ -41,13 +41,9 @@ DIALECTS = (
     "gemini",
     "ollama",
 )
+DEFAULT_BOUNDS = (64 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024, 64 * 1024)
 # (max_head_size, max_event_size, max_body_size, max_error_body_size)
-BOUNDS: tuple[dict[str, int], ...] = (
-    {},
-    {},
-    {},
-    {"max_head_size": 256, "max_event_size": 64, "max_body_size": 128, "max_error_body_size": 16},
-)
+BOUNDS = (DEFAULT_BOUNDS, DEFAULT_BOUNDS, DEFAULT_BOUNDS, (256, 64, 128, 16))
 MESSAGES = [Message("user", "hi")]
 BYTEWISE_MAX = 4096  # byte-by-byte feeding of longer inputs would slow the campaign down
 
@@ -55,10 +51,18 @@ BYTEWISE_MAX = 4096  # byte-by-byte feeding of longer inputs would slow the camp
 def make_call(selector: int) -> tuple[Call, bool]:
     dialect = DIALECTS[selector & 7]
     stream = not selector & 8
-    bounds = BOUNDS[(selector >> 4) & 3]
+    head, event, body, error_body = bounds = BOUNDS[(selector >> 4) & 3]
     endpoint = Endpoint("https://api.example.com/v1", "sk-fuzz", dialect)
     request = ChatRequest(model="m", messages=MESSAGES, stream=stream)
-    return Call(endpoint, request, **bounds), not bounds
+    call = Call(
+        endpoint,
+        request,
+        max_head_size=head,
+        max_event_size=event,
+        max_body_size=body,
+        max_error_body_size=error_body,
+    )
+    return call, bounds == DEFAULT_BOUNDS
 
 
 def chunkings(data: bytes) -> list[list[bytes]]:
@@ -125,7 +129,8 @@ def run(selector: int, chunks: list[bytes]) -> tuple[list[Event], bool]:
     if type(last) is Done:
         assert last.text == text, (last.text, text)
     else:
-        assert type(last) is Error and last.partial == text, (last.partial, text)
+        assert type(last) is Error, last
+        assert last.partial == text, (last.partial, text)
     return events, default_bounds
 
 
