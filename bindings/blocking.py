@@ -109,11 +109,14 @@ class SocketConn:
         self.timeout = timeout
 
     def abort(self) -> None:
-        """Close now. ``shutdown`` first: it also wakes a ``recv`` blocked in another
-        thread (``close`` alone does not), which is how the threads binding cancels."""
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+        """Close now (the response in flight, if any, is abandoned)."""
         self.sock.close()
+
+    def interrupt(self) -> None:
+        """Wake a ``send``/``recv`` blocked on this socket in another thread (``close``
+        alone would not): the threads binding cancels with it. The owner closes it."""
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)  # the TCP socket, not TLS
 
 
 class SocketBackend(SyncBackend):
