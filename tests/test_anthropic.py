@@ -806,3 +806,55 @@ def test_key_never_in_request_errors() -> None:
     with pytest.raises(ValueError) as info:
         build(request)
     assert KEY not in str(info.value)
+
+
+def test_server_tool_use_blocks_are_not_caller_tool_calls() -> None:
+    decoder = AnthropicStreamDecoder()
+    server = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
+    result = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}
+    wire = [
+        {"type": "content_block_start", "index": 0, "content_block": server},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": '{"query": "x"}'},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": result},
+        {"type": "content_block_stop", "index": 1},
+        {"type": "content_block_start", "index": 2, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 2, "delta": {"type": "text_delta", "text": "ok"}},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {}},
+        {"type": "message_stop"},
+    ]
+    out: list[Event] = []
+    for payload in wire:
+        out.extend(decoder.sse_event(sse(json.dumps(payload))))
+    assert out[:-1] == [Delta("ok")]
+    last = out[-1]
+    assert isinstance(last, Done)
+    assert (last.text, last.tool_calls, last.finish_reason) == ("ok", (), "stop")
+    body = {
+        "type": "message",
+        "content": [server, result, {"type": "text", "text": "ok"}],
+        "stop_reason": "end_turn",
+    }
+    events = DIALECT.decode_body(body)
+    assert isinstance(events[-1], Done) and events[-1].tool_calls == ()
+
+
+def test_no_empty_text_block_after_tool_results() -> None:
+    calls = (ToolCall("toolu_1", "f", "{}"),)
+    request = ChatRequest(
+        "m",
+        [
+            Message("user", "go"),
+            Message("assistant", None, tool_calls=calls),
+            Message("tool", "done", tool_call_id="toolu_1"),
+            Message("user", ""),
+        ],
+    )
+    assert build(request)[2]["messages"][-1] == {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"}],
+    }

@@ -14,7 +14,8 @@ What callers may rely on:
   signatures and redacted thinking are opaque and never text;
 * ``tool_use`` blocks give ``Delta(kind="tool_call")`` whose ``index`` counts tool calls
   (0, 1, ...), not content blocks; arguments are the exact concatenation of the
-  ``partial_json`` fragments (``"{}"`` when the model sent none);
+  ``partial_json`` fragments (``"{}"`` when the model sent none). ``server_tool_use``
+  blocks (tools Anthropic runs itself, e.g. web search) are not tool calls for the caller;
 * usage: ``input_tokens`` as sent (cache reads and writes are not added in),
   ``cached_tokens`` is ``cache_read_input_tokens``; no total is sent, so it is derived;
 * unknown event and block types are ignored, as Anthropic asks clients to do.
@@ -52,7 +53,8 @@ _RETRYABLE_TYPES: Final = frozenset(
     {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
 )
 
-_TOOL_CHOICE: Final = {"auto": "auto", "none": "none", "required": "any", "any": "any"}
+# Anything else names the one tool the model must call.
+_TOOL_CHOICE: Final = {"auto": "auto", "none": "none", "required": "any"}
 
 # Script finish reasons (normalised) -> the stop_reason Anthropic would send.
 _STOP_REASON: Final = {
@@ -106,10 +108,10 @@ def _load_event(event: ServerSentEvent) -> dict[str, Any]:
         value = loads(event.data)
     except JSONDecodeError:
         raise RemoteProtocolError(
-            f"Anthropic event {event.event!r} carries data that is not JSON"
+            f"Anthropic event {event.event[:40]!r} carries data that is not JSON"
         ) from None
     if type(value) is not dict:
-        raise RemoteProtocolError(f"Anthropic event {event.event!r} is not a JSON object")
+        raise RemoteProtocolError(f"Anthropic event {event.event[:40]!r} is not a JSON object")
     return value
 
 
@@ -167,7 +169,8 @@ class AnthropicStreamDecoder(StreamDecoder):
         self._tools: dict[int, int] = {}
         self._tool_input: dict[int, Any] = {}
         self._tool_fragments: set[int] = set()
-        self._blocks: dict[int, str] = {}  # content block index -> block type
+        # server_tool_use blocks (web search...): Anthropic runs them, the caller must not
+        self._server_tools: set[int] = set()
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         payload = _load_event(event)
@@ -200,14 +203,16 @@ class AnthropicStreamDecoder(StreamDecoder):
         block_type = block.get("type")
         if index is None or not isinstance(block_type, str):
             raise RemoteProtocolError("Anthropic content_block_start lacks an index or a type")
-        self._blocks[index] = block_type
         if block_type == "text":
             text = block.get("text")
             return [self.acc.text(text)] if isinstance(text, str) and text else []
         if block_type == "thinking":
             thinking = block.get("thinking")
             return [self.acc.reasoning(thinking)] if isinstance(thinking, str) and thinking else []
-        if block_type in ("tool_use", "server_tool_use"):
+        if block_type == "server_tool_use":
+            self._server_tools.add(index)
+            return []
+        if block_type == "tool_use":
             if len(self._tools) >= _MAX_TOOL_CALLS:
                 raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
             tool = self._tools[index] = len(self._tools)
@@ -228,6 +233,8 @@ class AnthropicStreamDecoder(StreamDecoder):
         if delta_type == "input_json_delta":
             tool = self._tools.get(index) if index is not None else None
             if tool is None:
+                if index in self._server_tools:
+                    return []
                 raise RemoteProtocolError(
                     f"Anthropic input_json_delta for block {index} which is not a tool_use"
                 )
@@ -339,7 +346,8 @@ def _messages(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, 
                 open_results.append(block)
             continue
         if message.role == "user" and open_results is not None:
-            open_results.append({"type": "text", "text": message.content or ""})
+            if message.content:  # the API refuses an empty text block
+                open_results.append({"type": "text", "text": message.content})
             open_results = None
             continue
         open_results = None
@@ -454,7 +462,7 @@ class AnthropicDialect(Dialect):
                 events.append(acc.text(_string(block, "text", "text block")))
             elif block_type == "thinking":
                 events.append(acc.reasoning(_string(block, "thinking", "thinking block")))
-            elif block_type in ("tool_use", "server_tool_use"):
+            elif block_type == "tool_use":
                 call_id = block.get("id") if isinstance(block.get("id"), str) else None
                 arguments = _compact(block.get("input", {}), "tool_use.input")
                 name = _string(block, "name", "tool_use block")

@@ -66,7 +66,8 @@ _SIGNED_MODELS: Final = re.compile(r"(?:^|/)gemini-(\d+)(?:[.-]|$)")
 _RETRYABLE_STATUSES: Final = frozenset(
     {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED"}
 )
-_TOOL_MODE: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY", "any": "ANY"}
+# Anything else names the one function the model must call.
+_TOOL_MODE: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 # Script finish reasons (normalised) -> what Gemini would send. It says STOP for tools.
 _FINISH_REASON: Final = {
     "stop": "STOP",
