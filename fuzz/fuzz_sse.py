@@ -1,0 +1,80 @@
+"""Fuzz target: libchatty.sse.SSEDecoder.
+
+Input layout: byte 0 picks the event-size limit (tiny limits exercise the bounds), the
+rest is the stream. Asserts that only ServerSentEvent values or the documented
+LimitExceeded come out; that whole, byte-by-byte and an input-derived split agree
+exactly (events, error, comments, unknown fields, last event ID, retry); that the
+decoder never buffers more than its limit; and that a failed decoder refuses more input
+with LocalProtocolError. Run it with fuzz/run.py (see fuzz/README.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from libchatty.exceptions import LimitExceeded, LocalProtocolError
+from libchatty.sse import ServerSentEvent, SSEDecoder
+
+LIMITS = (7, 32, 200, 4 * 1024 * 1024)
+
+
+def chunkings(stream: bytes) -> list[list[bytes]]:
+    whole = [stream]
+    one_by_one = [stream[i : i + 1] for i in range(len(stream))]
+    # Chunk sizes taken from the input itself, so the fuzzer steers the boundaries.
+    sizes = [1 + b % 11 for b in stream[:32]] or [1]
+    derived, i, k = [], 0, 0
+    while i < len(stream):
+        n = sizes[k % len(sizes)]
+        derived.append(stream[i : i + n])
+        i, k = i + n, k + 1
+    return [whole, one_by_one, derived]
+
+
+def run(chunks: list[bytes], limit: int) -> tuple[Any, ...]:
+    comments: list[str] = []
+    unknown: list[tuple[str, str]] = []
+    decoder = SSEDecoder(
+        limit, on_comment=comments.append, on_unknown_field=lambda n, v: unknown.append((n, v))
+    )
+    events: list[ServerSentEvent] = []
+    failed = False
+    try:
+        for chunk in chunks:
+            events.extend(decoder.feed(chunk))
+            assert decoder.buffered <= limit, (decoder.buffered, limit)
+        assert decoder.close() == []
+    except LimitExceeded as exc:
+        failed = True
+        events.extend(exc.items)
+        try:
+            decoder.feed(b"\n")
+        except LocalProtocolError:
+            pass
+        else:
+            raise AssertionError("a failed decoder accepted more input") from None
+    for event in events:
+        assert type(event) is ServerSentEvent
+        assert isinstance(event.event, str) and event.event
+        assert isinstance(event.data, str) and isinstance(event.id, str)
+        assert "\x00" not in event.id and "\r" not in event.data
+        assert event.retry is None or (isinstance(event.retry, int) and event.retry >= 0)
+    assert decoder.comments == len(comments)
+    return failed, events, comments, unknown, decoder.last_event_id, decoder.retry
+
+
+def TestOneInput(data: bytes) -> None:
+    if not data:
+        return
+    limit = LIMITS[data[0] % len(LIMITS)]
+    results = [run(chunks, limit) for chunks in chunkings(data[1:])]
+    assert results[0] == results[1] == results[2], results
+
+
+if __name__ == "__main__":
+    import sys
+
+    import atheris
+
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()
