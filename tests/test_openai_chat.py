@@ -439,6 +439,11 @@ def test_end_without_done_is_incomplete() -> None:
     assert type(last) is Error and last.kind == "incomplete" and "'stop'" in last.message
 
 
+def test_blank_data_is_a_keep_alive_and_done_may_have_spaces() -> None:
+    events = feed(chunk(content("a")), ServerSentEvent(data=""), ServerSentEvent(data=" [DONE] "))
+    assert events == [Delta("a"), Done(None, "a")]
+
+
 def test_done_without_finish_reason() -> None:
     done = feed(chunk(content("x")), DONE)[-1]
     assert type(done) is Done and done.finish_reason is None and done.text == "x"
@@ -721,6 +726,45 @@ def test_render_error_round_trip(status: int, kind: str) -> None:
     [event] = run_call([head + body])
     assert type(event) is Error and event.kind == kind and event.status == status
     assert event.message == "nope ✗"
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "retryable"),
+    [
+        (400, "bad_request", False),
+        (401, "auth", False),
+        (402, "billing", False),
+        (403, "permission", False),
+        (404, "not_found", False),
+        (408, "timeout", True),
+        (409, "bad_request", True),
+        (413, "bad_request", False),
+        (422, "bad_request", False),
+        (429, "rate_limit", True),
+        (500, "server", True),
+        (502, "server", True),
+        (503, "overloaded", True),
+        (504, "server", True),
+        (529, "overloaded", True),
+    ],
+)
+def test_every_error_status(status: int, kind: str, retryable: bool) -> None:
+    """An OpenAI-shaped error body at every status, streamed request or not, every split."""
+    body = DIALECT.render_error(status, f"status {status} said no")
+    raw = (
+        b"HTTP/1.1 %d Whatever\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (
+            status,
+            len(body),
+            body,
+        )
+    )
+    for request in (STREAM, NO_STREAM):
+        for _, pieces in all_splittings(raw, seeds=2):
+            [event] = run_call(pieces, request)
+            assert type(event) is Error and (event.kind, event.status) == (kind, status)
+            assert event.retryable is retryable and event.message == f"status {status} said no"
+            assert event.partial == ""
 
 
 def test_render_stream_error_round_trip() -> None:

@@ -170,6 +170,11 @@ class OpenAIChatDecoder(StreamDecoder):
         try:
             chunk = loads(data)
         except JSONDecodeError:
+            stripped = data.strip()
+            if stripped == "[DONE]":
+                return [self._at_done()]
+            if not stripped:  # an empty data line: a keep-alive some proxies send
+                return []
             if event.event == "error":  # a plain-text error event
                 return [self._stream_error(data)]
             raise RemoteProtocolError(f"invalid JSON in a data line: {_excerpt(data)}") from None
