@@ -330,6 +330,10 @@ def main() -> int:
                     [],
                 )
             )
+        cli += [
+            Row("openai SDK script", [py, "-c", OPENAI, url, "1"], args.completions, [], []),
+            Row("httpx + httpx-sse script", [py, "-c", HTTPX, url, "1"], args.completions, [], []),
+        ]
         measure(in_process, text, args.runs, processes=1, each=args.completions, startup=True)
         measure(cli, text, args.runs, processes=args.completions, each=1)
     finally:
