@@ -436,7 +436,7 @@ class AnthropicDialect(Dialect):
                 ("x-api-key", endpoint.api_key),
                 ("anthropic-version", API_VERSION),
             )
-            if value is not None and name not in own  # the caller's headers win
+            if value and name not in own  # the caller's headers win
         ]
         headers.extend(endpoint.headers.items())
         return HTTPRequest("POST", _messages_target(endpoint), tuple(headers), dumps(body))

@@ -347,7 +347,7 @@ def _render_usage(usage: Usage | None) -> dict[str, int] | None:
     if usage.input_tokens is not None:
         fields["promptTokenCount"] = usage.input_tokens
     if usage.output_tokens is not None:
-        fields["candidatesTokenCount"] = usage.output_tokens - (usage.reasoning_tokens or 0)
+        fields["candidatesTokenCount"] = max(0, usage.output_tokens - (usage.reasoning_tokens or 0))
     if usage.total_tokens is not None:
         fields["totalTokenCount"] = usage.total_tokens
     if usage.reasoning_tokens is not None:
@@ -404,7 +404,7 @@ class GeminiDialect(Dialect):
         target = f"{prefix}/{_model_path(request.model)}{method}"
         own = {name.lower() for name in endpoint.headers}
         headers: list[tuple[str, str]] = []
-        if endpoint.api_key is not None and "x-goog-api-key" not in own:
+        if endpoint.api_key and "x-goog-api-key" not in own:
             headers.append(("x-goog-api-key", endpoint.api_key))
         headers.extend(endpoint.headers.items())
         return HTTPRequest("POST", target, tuple(headers), dumps(body))
