@@ -632,3 +632,59 @@ def test_decoder_bounds() -> None:
     many = [{"function": {"name": "f", "arguments": {}}}] * 1025
     with pytest.raises(RemoteProtocolError, match="tool calls"):
         OllamaStreamDecoder().json_line({"message": {"tool_calls": many}})
+
+
+# Any JSON value in any field the decoder reads: events or RemoteProtocolError, nothing else.
+SCALAR = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+JSON = st.recursive(
+    SCALAR,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FUNCTION = st.fixed_dictionaries({}, optional={"name": JSON, "arguments": JSON, "index": JSON})
+CALLS = st.lists(
+    st.one_of(
+        SCALAR,
+        st.fixed_dictionaries({}, optional={"function": st.one_of(FUNCTION, JSON), "id": JSON}),
+    ),
+    max_size=3,
+)
+MESSAGE = st.fixed_dictionaries(
+    {},
+    optional={"content": JSON, "thinking": JSON, "tool_calls": st.one_of(CALLS, JSON)},
+)
+LINE_SHAPE = st.fixed_dictionaries(
+    {},
+    optional={
+        "message": st.one_of(MESSAGE, JSON),
+        "response": JSON,
+        "thinking": JSON,
+        "done": st.one_of(st.booleans(), JSON),
+        "done_reason": JSON,
+        "prompt_eval_count": JSON,
+        "eval_count": JSON,
+        "error": JSON,
+    },
+)
+
+
+@given(lines=st.lists(st.one_of(LINE_SHAPE, JSON), min_size=1, max_size=4))
+def test_decoder_never_leaks_other_exceptions(lines: list[Any]) -> None:
+    decoder = OllamaStreamDecoder()
+    for line in lines:
+        try:
+            events = decoder.json_line(line)
+        except RemoteProtocolError:
+            break
+        assert all(isinstance(e, (Delta, Done, Error)) for e in events)
+        if events and not isinstance(events[-1], Delta):
+            break
+    else:
+        assert isinstance(decoder.end(), Error)
+    try:
+        events = DIALECT.decode_body(lines[0])
+    except RemoteProtocolError:
+        return
+    assert events and not isinstance(events[-1], Delta)

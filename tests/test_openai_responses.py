@@ -15,6 +15,7 @@ from wire import all_splittings, expected, fixture, fixture_names
 
 from libchatty.call import Call
 from libchatty.dialects import get_dialect
+from libchatty.dialects.openai_responses import _HANDLERS as HANDLERS
 from libchatty.dialects.openai_responses import OpenAIResponsesDecoder
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
@@ -733,3 +734,80 @@ def test_decoder_bounds() -> None:
     )
     assert isinstance(error, Error) and error.provider_type is not None
     assert len(error.provider_type) <= 100
+
+
+# Any JSON value in any field a handler reads: events or RemoteProtocolError, nothing else.
+SCALAR = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+JSON = st.recursive(
+    SCALAR,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(
+    [
+        "delta",
+        "item",
+        "item_id",
+        "output_index",
+        "arguments",
+        "response",
+        "code",
+        "message",
+        "error",
+        "type",
+        "id",
+        "call_id",
+        "name",
+        "status",
+        "usage",
+        "incomplete_details",
+        "output",
+        "content",
+        "summary",
+        "text",
+        "refusal",
+    ]
+)
+SHAPE = st.dictionaries(FIELDS, JSON, max_size=6)
+PART_SHAPE = st.fixed_dictionaries(
+    {"type": st.sampled_from(["output_text", "refusal", "summary_text", "reasoning_text"])},
+    optional={"text": JSON, "refusal": JSON},
+)
+
+
+@given(
+    kinds=st.lists(st.sampled_from(sorted(HANDLERS)), min_size=1, max_size=4),
+    values=st.lists(SHAPE, min_size=4, max_size=4),
+    body=SHAPE,
+    item=st.fixed_dictionaries(
+        {"type": st.sampled_from(["message", "reasoning", "function_call", "web_search_call"])},
+        optional={
+            key: st.one_of(SCALAR, st.lists(st.one_of(PART_SHAPE, SCALAR), max_size=2), JSON)
+            for key in ("content", "summary", "arguments", "call_id", "name", "id")
+        },
+    ),
+)
+def test_decoders_never_leak_other_exceptions(
+    kinds: list[str], values: list[dict[str, Any]], body: dict[str, Any], item: dict[str, Any]
+) -> None:
+    decoder = OpenAIResponsesDecoder()
+    for kind, value in zip(kinds, values, strict=False):
+        if isinstance(value.get("item"), dict):
+            value["item"] = {**value["item"], **item}
+        try:
+            events = decoder.sse_event(sse({**value, "type": kind}))
+        except RemoteProtocolError:
+            break
+        assert all(isinstance(e, (Delta, Done, Error)) for e in events)
+        if events and not isinstance(events[-1], Delta):
+            break
+    else:
+        assert isinstance(decoder.end(), Error)
+    for whole in (body, {**body, "output": [item]}, {**body, "output": [item], "status": "x"}):
+        try:
+            events = DIALECT.decode_body(whole)
+        except RemoteProtocolError:
+            continue
+        assert events and not isinstance(events[-1], Delta)

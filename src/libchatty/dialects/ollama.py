@@ -149,10 +149,10 @@ class OllamaStreamDecoder(StreamDecoder):
         return self.acc.done(raw, usage)
 
     def _provider_error(self, error: Any) -> Error:
-        if isinstance(error, dict):  # not Ollama's shape, but proxies wrap errors so
-            message = error.get("message")
-            error = message if isinstance(message, str) else _compact(error)
-        message = str(error)[:_MAX_MESSAGE] or "Ollama reported an error"
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            error = error["message"]  # not Ollama's shape, but proxies wrap errors so
+        text = error if isinstance(error, str) else _compact(error)
+        message = text[:_MAX_MESSAGE] or "Ollama reported an error"
         lowered = message.lower()
         overloaded = any(hint in lowered for hint in _OVERLOADED_HINTS)
         return self.acc.error(

@@ -74,6 +74,14 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if type(value) is not list:
+        raise RemoteProtocolError(f"{what} is not a list: {_excerpt(str(value))}")
+    return value
+
+
 def _usage_of(raw: Any) -> Usage | None:
     if type(raw) is not dict:
         return None
@@ -295,7 +303,7 @@ def _decode_item(acc: Accumulator, item: Any, out: list[Event], tools: int) -> i
         raise RemoteProtocolError("an output item is not a JSON object")
     kind = item.get("type")
     if kind == "message":
-        for part in item.get("content") or ():
+        for part in _list(item.get("content"), "message.content"):
             if type(part) is not dict:
                 raise RemoteProtocolError("a content part is not a JSON object")
             if part.get("type") == "output_text":
@@ -307,7 +315,8 @@ def _decode_item(acc: Accumulator, item: Any, out: list[Event], tools: int) -> i
                 if piece:
                     out.append(acc.refusal(piece))
     elif kind == "reasoning":
-        for part in (*(item.get("summary") or ()), *(item.get("content") or ())):
+        summary = _list(item.get("summary"), "reasoning.summary")
+        for part in (*summary, *_list(item.get("content"), "reasoning.content")):
             if type(part) is dict and part.get("type") in ("summary_text", "reasoning_text"):
                 piece = _text(part.get("text"), "reasoning text")
                 if piece:
