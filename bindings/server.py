@@ -181,6 +181,7 @@ class _Replay:
         ssl_context: ssl.SSLContext | None,
         faults: Sequence[Fault],
         transcript: bytes | None,
+        max_recorded: int,
     ) -> None:
         if text is not None and script is not None:
             raise ValueError("give ReplayServer a text or a script, not both")
@@ -197,6 +198,7 @@ class _Replay:
         # deque: appended from the caller's thread, popped on the loop (both thread-safe).
         self.faults: collections.deque[Fault] = collections.deque(faults)
         self.requests: list[RecordedRequest] = []
+        self.max_recorded = max(1, max_recorded)
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -323,6 +325,9 @@ class _Replay:
                     raw,
                     parsed,
                 )
+                if len(self.requests) >= self.max_recorded:
+                    # Drop the older half at once: amortised O(1) per request.
+                    del self.requests[: len(self.requests) - self.max_recorded // 2]
                 self.requests.append(recorded)
                 return recorded
             else:  # ConnectionClosed (or PAUSED, which cannot happen before a response)
@@ -581,6 +586,11 @@ class ReplayServer:
     request. Give ``text`` (tokenised into deltas), a ``script``, or a ``transcript``
     (raw bytes of one HTTP response, replayed as is to every chat request; when it is a
     complete, self-framed response the connection stays open for the next request).
+
+    With ``token_delay`` each wire event is its own HTTP chunk, written after that many
+    seconds; without it, events are written in chunks of about 16 KiB. ``requests``
+    keeps the last ``max_recorded`` requests (older ones are dropped in bulk, so a
+    long-running server does not grow without bound).
     """
 
     def __init__(
@@ -593,6 +603,8 @@ class ReplayServer:
         ssl_context: ssl.SSLContext | None = None,
         faults: Sequence[Fault] = (),
         transcript: bytes | None = None,
+        *,
+        max_recorded: int = 100_000,
     ) -> None:
         self._replay = _Replay(
             text=text,
@@ -603,6 +615,7 @@ class ReplayServer:
             ssl_context=ssl_context,
             faults=faults,
             transcript=transcript,
+            max_recorded=max_recorded,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -730,6 +743,7 @@ async def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         transcript=transcript,
+        max_recorded=1000,  # nobody reads them here; keep memory flat under a benchmark
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -186,6 +186,17 @@ def test_401_is_one_line_with_a_hint(server: ReplayServer) -> None:
     assert_one_clean_error(result.stderr)
 
 
+def test_json_error_event_and_the_error_line(server: ReplayServer) -> None:
+    server.add_fault(Fault("status", status=404, message="The model 'm' does not exist"))
+    result = run_cli("--json", "--base-url", server.base_url, "m", "Hi")
+    assert result.returncode == 1
+    (event,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert event["type"] == "error" and event["kind"] == "not_found" and event["status"] == 404
+    assert "not_found (HTTP 404): The model 'm' does not exist" in result.stderr
+    assert "check the model name" in result.stderr
+    assert_one_clean_error(result.stderr)
+
+
 def test_429_after_retries_says_rate_limited(server: ReplayServer) -> None:
     for _ in range(10):
         server.add_fault(Fault("status", status=429, retry_after=0))

@@ -7,6 +7,7 @@ the answer back with :class:`~libchatty.call.Call`, end to end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -295,6 +296,30 @@ def test_a_broken_request_head_gets_an_error_and_a_close(
     answer = b"".join(received)
     assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:100]
     assert server.requests == []
+
+
+def test_recorded_requests_are_bounded() -> None:
+    with ReplayServer(script=SCRIPT, max_recorded=4) as server, RawClient(server) as client:
+        for i in range(10):
+            client.exchange("GET", f"/v1/models?i={i}")
+        kept = [r.target for r in server.requests]
+    assert 2 <= len(kept) <= 4
+    assert kept[-1] == "/v1/models?i=9"
+    assert kept == sorted(kept)
+
+
+def test_async_with_on_the_running_loop() -> None:
+    async def main() -> bytes:
+        async with ReplayServer(script=SCRIPT) as server:
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            writer.write(b"GET /v1/models HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), timeout=10)
+            writer.close()
+            return answer
+
+    answer = asyncio.run(main())
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b'"replay-test"' in answer
 
 
 def test_many_concurrent_connections(server: ReplayServer) -> None:
