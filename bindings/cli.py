@@ -117,13 +117,11 @@ def _parser() -> argparse.ArgumentParser:
 class _Output:
     """Writes the answer as it arrives and keeps the numbers ``--stats`` prints."""
 
-    def __init__(self, out: TextIO, as_json: bool) -> None:
+    def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.as_json = as_json
         self.started = time.perf_counter()
         self.first: float | None = None
         self.deltas = 0
-        self.chars = 0
         self.byte_count = 0
         self.ends_with_newline = True
         self.saw_error = False
@@ -297,7 +295,7 @@ def _chat(
     if args.max_tokens is not None:
         options["max_tokens"] = args.max_tokens
 
-    output = _Output(out, args.json)
+    output = _Output(out)
     callbacks: dict[str, Callable[..., Any]] = {}
     if stream and args.json:
         callbacks["on_event"] = output.event
