@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Callable, Generator
-from typing import Any, Final, Protocol
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import h11
 
@@ -50,12 +51,23 @@ from libchatty.call import Call
 from libchatty.events import Delta, Done, Error, Event
 from libchatty.exceptions import ChatError, LocalProtocolError
 from libchatty.policy import backoff_delay, should_fallback_to_non_streaming, should_retry
-from libchatty.request import ChatRequest
+from libchatty.request import ChatRequest, Message
 
-from ._api import ClientConfig, Completion, Proxy
+from ._api import STOP, ClientConfig, Completion, Proxy, Timeout, build_request, make_config
+
+if TYPE_CHECKING:
+    import ssl
+
+Self = TypeVar("Self", bound="AsyncClientBase")
+Messages = str | Sequence[Message | Mapping[str, Any]]
+#: An ``on_delta`` for async clients: plain or ``async def``.
+AsyncOnDelta = Callable[[str, bool], object | Awaitable[object]]
+#: An ``on_event`` for async clients: plain or ``async def``.
+AsyncOnEvent = Callable[[Event], object | Awaitable[object]]
 
 __all__ = [
     "AsyncBackend",
+    "AsyncClientBase",
     "Conn",
     "Connect",
     "Deliver",
@@ -667,3 +679,136 @@ async def adrive(
                 failure, value = exc, None
     finally:
         loop.close()
+
+
+# --- the async client shell (trio and asyncio differ only in their backend) -------------------
+
+
+async def arun_callbacks(
+    event: Event, on_delta: AsyncOnDelta | None, on_event: AsyncOnEvent | None
+) -> bool:
+    """:func:`~libchatty.bindings._api.run_callbacks` for callbacks that may be
+    ``async def`` (their result is awaited)."""
+    kind = type(event)
+    if kind is Error:
+        return False
+    if on_event is not None:
+        result = on_event(event)
+        if hasattr(result, "__await__"):
+            result = await result
+        if result is STOP:
+            return True
+    if on_delta is not None:
+        if kind is Delta:
+            if event.kind != "text" or not event.text:  # type: ignore[union-attr]
+                return False
+            result = on_delta(event.text, False)  # type: ignore[union-attr]
+        elif kind is Done:
+            result = on_delta("", True)
+        else:
+            return False
+        if hasattr(result, "__await__"):
+            result = await result
+        return result is STOP
+    return False
+
+
+class AsyncClientBase(ABC):
+    """``AsyncClient`` of the trio and asyncio bindings: everything but the backend.
+    See :mod:`libchatty.bindings.trio` for the API."""
+
+    def __init__(
+        self,
+        provider: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        dialect: str | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int = 2,
+        ssl_context: ssl.SSLContext | None = None,
+        headers: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = make_config(
+            provider,
+            base_url=base_url,
+            api_key=api_key,
+            dialect=dialect,
+            timeout=timeout,
+            max_retries=max_retries,
+            ssl_context=ssl_context,
+            headers=headers,
+            env=env,
+        )
+        self.pool = Pool()
+        self.backend: AsyncBackend = self.make_backend(ssl_context)
+        self.runtime = self.make_runtime()
+
+    @abstractmethod
+    def make_backend(self, ssl_context: ssl.SSLContext | None) -> AsyncBackend: ...
+
+    @abstractmethod
+    def make_runtime(self) -> Runtime: ...
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.config.endpoint!r}>"
+
+    async def aclose(self) -> None:
+        """Close the idle keep-alive connections. The client stays usable."""
+        self.pool.close()
+
+    async def __aenter__(self: Self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def exchange(
+        self, messages: Messages, model: str, stream: bool, options: Mapping[str, Any]
+    ) -> Exchange:
+        request = build_request(messages, model, stream, options)
+        return Exchange(self.config, request, self.pool, self.runtime)
+
+    async def chat(
+        self,
+        messages: Messages,
+        model: str,
+        *,
+        on_delta: AsyncOnDelta | None = None,
+        on_event: AsyncOnEvent | None = None,
+        **options: Any,
+    ) -> Completion:
+        """Send one chat request and return its :class:`Completion`; raises
+        :class:`~libchatty.exceptions.ChatError` on failure."""
+        streaming = on_delta is not None or on_event is not None
+        exchange = self.exchange(messages, model, streaming, options)
+        events = adrive(exchange.run(), self.backend)
+        try:
+            if not streaming:
+                async for _ in events:
+                    pass
+            else:
+                texts: list[str] = []  # what the callbacks saw, for a STOP mid-answer
+                async for event in events:
+                    if type(event) is Delta and event.kind == "text" and event.index == 0:
+                        texts.append(event.text)
+                    if await arun_callbacks(event, on_delta, on_event):
+                        return exchange.stopped(event, texts)
+        finally:
+            await events.aclose()  # synchronous inside: safe under cancellation
+        return exchange.completion()
+
+    @asynccontextmanager
+    async def stream(
+        self, messages: Messages, model: str, **options: Any
+    ) -> AsyncGenerator[AsyncGenerator[Event, None], None]:
+        """Stream one chat request: ``async with client.stream(...) as events: async for
+        event in events`` -- ``Delta`` events, then one ``Done`` or ``Error`` (yielded,
+        not raised). Leaving the block early closes the connection."""
+        exchange = self.exchange(messages, model, True, options)
+        events = adrive(exchange.run(), self.backend)
+        try:
+            yield events
+        finally:
+            await events.aclose()
