@@ -811,3 +811,21 @@ def test_decoders_never_leak_other_exceptions(
         except RemoteProtocolError:
             continue
         assert events and not isinstance(events[-1], Delta)
+
+
+def test_final_output_is_read_when_nothing_was_streamed() -> None:
+    output = [
+        {"type": "message", "content": [{"type": "output_text", "text": "All at once."}]},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+    ]
+    decoder = OpenAIResponsesDecoder()
+    assert decoder.sse_event(sse({"type": "response.created", "response": {}})) == []
+    final = {"type": "response.completed", "response": {"status": "completed", "output": output}}
+    events = decoder.sse_event(sse(final))
+    assert events[:2] == [Delta("All at once."), Delta("{}", "tool_call", 0, "c1", "f")]
+    assert isinstance(events[2], Done) and events[2].text == "All at once."
+    # After streamed deltas the final output only repeats them.
+    decoder = OpenAIResponsesDecoder()
+    decoder.sse_event(sse({"type": "response.output_text.delta", "delta": "All"}))
+    (done,) = decoder.sse_event(sse(final))
+    assert isinstance(done, Done) and done.text == "All" and not done.tool_calls

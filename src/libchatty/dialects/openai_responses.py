@@ -19,7 +19,9 @@ the answer (raw finish ``"completed"``) and ``response.incomplete`` too (raw fin
 ``incomplete_details.reason``, e.g. ``max_output_tokens``); ``response.failed`` and the
 ``error`` event end it with an ``Error``. There is no ``[DONE]``: a body that ends without
 one of those events is ``Error("incomplete")``. Unknown event types (built-in tools,
-annotations, new features) are ignored.
+annotations, new features) are ignored. When nothing was streamed before the final event
+(some compatible servers send only ``response.created`` and ``response.completed``), the
+final response's ``output`` is reported as deltas instead.
 """
 
 from __future__ import annotations
@@ -142,13 +144,14 @@ class OpenAIResponsesDecoder(StreamDecoder):
     Invalid JSON or a wrong shape raises :class:`RemoteProtocolError`.
     """
 
-    __slots__ = ("_count", "_tools")
+    __slots__ = ("_count", "_streamed", "_tools")
 
     def __init__(self) -> None:
         super().__init__()
         # item id and output index -> tool index (deltas carry both; either may be missing)
         self._tools: dict[str | int, int] = {}
         self._count = 0
+        self._streamed = False  # a delta (or tool call) was emitted
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         data = event.data
@@ -164,7 +167,12 @@ class OpenAIResponsesDecoder(StreamDecoder):
             raise RemoteProtocolError(f"a data line is not a JSON object: {_excerpt(data)}")
         kind = value.get("type")
         handler = _HANDLERS.get(kind if type(kind) is str else event.event)
-        return handler(self, value) if handler is not None else []
+        if handler is None:
+            return []
+        events = handler(self, value)
+        if events:
+            self._streamed = True
+        return events
 
     def end(self) -> Event:
         return self.acc.error(
@@ -264,11 +272,27 @@ class OpenAIResponsesDecoder(StreamDecoder):
         response = _response_of(value)
         status = response.get("status")
         raw = status if type(status) is str and status else "completed"
-        return [self.acc.done(raw, _usage_of(response.get("usage")))]
+        out = self._unstreamed_output(response)
+        out.append(self.acc.done(raw, _usage_of(response.get("usage"))))
+        return out
 
     def _on_incomplete(self, value: dict[str, Any]) -> list[Event]:
         response = _response_of(value)
-        return [self.acc.done(_incomplete_reason(response), _usage_of(response.get("usage")))]
+        out = self._unstreamed_output(response)
+        out.append(self.acc.done(_incomplete_reason(response), _usage_of(response.get("usage"))))
+        return out
+
+    def _unstreamed_output(self, response: Mapping[str, Any]) -> list[Event]:
+        """The final response's output as deltas, when nothing was streamed before it:
+        some compatible servers send only ``response.created`` and ``response.completed``.
+        After streamed deltas the final output only repeats them, and is not read."""
+        out: list[Event] = []
+        if self._streamed:
+            return out
+        tools = 0
+        for item in _list(response.get("output"), "response.output"):
+            tools = _decode_item(self.acc, item, out, tools)
+        return out
 
     def _on_failed(self, value: dict[str, Any]) -> list[Event]:
         response = _response_of(value)
