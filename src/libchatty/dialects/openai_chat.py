@@ -240,9 +240,11 @@ class OpenAIChatDecoder(StreamDecoder):
     def _delta(self, delta: dict[str, Any], index: int, out: list[Event]) -> None:
         """Every field of a delta, in reading order: reasoning, text, refusal, tool calls."""
         acc = self.acc
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        reasoning = _text_of(
+            delta.get("reasoning_content") or delta.get("reasoning"), "delta.reasoning"
+        )
         if reasoning:
-            out.append(acc.reasoning(_text_of(reasoning, "delta.reasoning"), index))
+            out.append(acc.reasoning(reasoning, index))
         content = delta.get("content")
         if content:
             if type(content) is list:  # Mistral: text parts and thinking parts
@@ -250,9 +252,9 @@ class OpenAIChatDecoder(StreamDecoder):
                     out.append(acc.reasoning(piece, index) if kind else acc.text(piece, index))
             else:
                 out.append(acc.text(_text_of(content, "delta.content"), index))
-        refusal = delta.get("refusal")
+        refusal = _text_of(delta.get("refusal"), "delta.refusal")
         if refusal:
-            out.append(acc.refusal(_text_of(refusal, "delta.refusal"), index))
+            out.append(acc.refusal(refusal, index))
         tool_calls = delta.get("tool_calls")
         if tool_calls:
             if type(tool_calls) is not list:
@@ -277,7 +279,7 @@ class OpenAIChatDecoder(StreamDecoder):
         elif type(index) is not int or not 0 <= index < _MAX_TOOL_CALLS:
             raise RemoteProtocolError(f"invalid tool call index {_excerpt(str(index))}")
         self._tool_last = index
-        if call_id is not None:
+        if call_id is not None and len(self._tool_ids) < _MAX_TOOL_CALLS:
             self._tool_ids.setdefault(call_id, index)
         if not (fragment or call_id or name):
             return None
@@ -482,18 +484,20 @@ class OpenAIChat(Dialect):
             reply = choice.get("message") or {}
             if type(reply) is not dict:
                 raise RemoteProtocolError("'message' is not a JSON object")
-            reasoning = reply.get("reasoning_content") or reply.get("reasoning")
+            reasoning = _text_of(
+                reply.get("reasoning_content") or reply.get("reasoning"), "message.reasoning"
+            )
             if reasoning:
-                out.append(acc.reasoning(_text_of(reasoning, "message.reasoning"), index))
+                out.append(acc.reasoning(reasoning, index))
             content = reply.get("content")
             if type(content) is list:
                 for piece, thinking in _content_parts(content):
                     out.append(acc.reasoning(piece, index) if thinking else acc.text(piece, index))
             elif content:
                 out.append(acc.text(_text_of(content, "message.content"), index))
-            refusal = reply.get("refusal")
+            refusal = _text_of(reply.get("refusal"), "message.refusal")
             if refusal:
-                out.append(acc.refusal(_text_of(refusal, "message.refusal"), index))
+                out.append(acc.refusal(refusal, index))
             calls = reply.get("tool_calls") or ()
             if type(calls) is not list and calls != ():
                 raise RemoteProtocolError("'tool_calls' is not a list")
