@@ -10,15 +10,17 @@ FUZZ_SECONDS ?= 15
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 
+# Install output goes to a log, shown only when the install fails.
 $(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e .
-	touch $@
+	@echo "installing libchatty into $(VENV) (log: $(VENV)/install.log)"
+	@$(PY) -m pip install -e . >$(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	@touch $@
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e '.[test]'
-	touch $@ $(DEMO_STAMP)
+	@echo "installing libchatty and its test dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@$(PY) -m pip install -e '.[test]' >$(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	@touch $@ $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
 	$(PY) -m libchatty --stats
