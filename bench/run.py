@@ -1,0 +1,88 @@
+"""Run libchatty's benchmarks: every bench/bench_*.py, in turn, in a separate virtualenv.
+
+    python bench/run.py                 # all benchmarks (make bench)
+    python bench/run.py --only sse      # just bench/bench_sse.py
+    python bench/run.py --here          # use this interpreter, no .bench-venv
+
+The peers we compare against (openai, httpx, httpx-sse) and the optional orjson are
+installed only in ``.bench-venv`` (created on first use, refreshed when pyproject.toml
+changes), never as project dependencies. Each benchmark prints its own table; a peer
+that is not installed is reported as missing, not faked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+VENV = ROOT / ".bench-venv"
+PEERS = ["openai", "httpx", "httpx-sse", "orjson"]
+STAMP = VENV / ".installed"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def ensure_venv() -> Path:
+    """Create/refresh .bench-venv with libchatty (editable) and the bench-only peers."""
+    python = venv_python()
+    fresh = STAMP.exists() and STAMP.stat().st_mtime >= (ROOT / "pyproject.toml").stat().st_mtime
+    if python.exists() and fresh:
+        return python
+    if not python.exists():
+        print(f"bench: creating {VENV.relative_to(ROOT)} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print(f"bench: installing libchatty (editable) and peers: {', '.join(PEERS)}", flush=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(ROOT), *PEERS], check=True)
+    STAMP.touch()
+    return python
+
+
+def discover() -> dict[str, Path]:
+    return {p.stem.removeprefix("bench_"): p for p in sorted(BENCH.glob("bench_*.py"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--only", action="append", help="run only bench_NAME.py (repeatable)")
+    parser.add_argument("--here", action="store_true", help="run with this interpreter")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks")
+    args = parser.parse_args(argv)
+
+    benches = discover()
+    if args.list:
+        print("\n".join(benches))
+        return 0
+    if args.only:
+        unknown = [name for name in args.only if name not in benches]
+        if unknown:
+            parser.error(f"no benchmark {', '.join(unknown)}; have: {', '.join(benches)}")
+        benches = {name: benches[name] for name in args.only}
+    python = Path(sys.executable) if args.here else ensure_venv()
+
+    failed = []
+    for name, path in benches.items():
+        print(f"\n=== {name} ({path.relative_to(ROOT)}) ===", flush=True)
+        started = time.perf_counter()
+        result = subprocess.run([str(python), str(path)], cwd=ROOT, check=False)
+        took = time.perf_counter() - started
+        print(f"=== {name}: {'ok' if result.returncode == 0 else 'FAILED'} in {took:.1f}s ===")
+        if result.returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"bench: FAILED: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
