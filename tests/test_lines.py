@@ -188,3 +188,12 @@ def test_fragments_stay_few_when_fed_one_byte_at_a_time() -> None:
 def test_rejects_nonsense_limit() -> None:
     with pytest.raises(ValueError):
         LineSplitter(0)
+
+
+def test_bytes_like_input_is_copied_not_referenced() -> None:
+    splitter = LineSplitter(100)
+    buffer = bytearray(b"abc\r\nde")
+    assert splitter.feed(buffer) == [b"abc"]  # type: ignore[arg-type]
+    buffer[:] = b"XXXXXXXX"
+    assert splitter.feed(memoryview(b"f\n")) == [b"def"]  # type: ignore[arg-type]
+    assert all(type(line) is bytes for line in splitter.feed(bytearray(b"g\nh\n")))  # type: ignore[arg-type]

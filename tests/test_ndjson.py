@@ -212,3 +212,11 @@ def test_recorded_streams_every_way(name: str) -> None:
                 decode(chunks)
             assert "line" in str(info.value)
             assert reference(complete + b"\n")  # the complete lines still decoded
+
+
+def test_bytearray_input() -> None:
+    decoder = NDJSONDecoder()
+    buffer = bytearray(b'{"a": 1}\n{"b"')
+    assert decoder.feed(buffer) == [{"a": 1}]  # type: ignore[arg-type]
+    buffer[:] = b"XXXXXXXXXXXXX"
+    assert decoder.feed(bytearray(b": 2}\n")) == [{"b": 2}]  # type: ignore[arg-type]

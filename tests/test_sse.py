@@ -613,3 +613,13 @@ def test_llamacpp_error_field_is_reported() -> None:
     if not unknown:
         pytest.skip("this recording carries its error in a data line")
     assert observed(byte_by_byte(body)).unknown == unknown
+
+
+def test_bytearray_and_memoryview_input() -> None:
+    # h11 hands the body out as bytearrays; a binding may reuse its read buffer.
+    decoder = SSEDecoder()
+    buffer = bytearray(b"data: a\n\ndata: b")
+    assert decoder.feed(buffer) == [ev("a")]  # type: ignore[arg-type]
+    buffer[:] = b"XXXXXXXXXXXXXXXXX"
+    assert decoder.feed(memoryview(b"c\n\n")) == [ev("bc")]  # type: ignore[arg-type]
+    assert SSEDecoder().feed(bytearray(b"\xef\xbb\xbfdata: x\n\n")) == [ev("x")]  # type: ignore[arg-type]

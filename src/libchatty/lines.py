@@ -110,6 +110,7 @@ class LineSplitter:
         Returns ``b""`` when no line completed. Every terminator is normalised to a
         single LF, so ``result.split(b"\\n")`` yields the lines plus a final ``b""``.
         This is the fast interface for decoders that split on blank lines themselves.
+        Any bytes-like ``data`` (bytearray, memoryview) is accepted and copied.
         On :class:`LimitExceeded`, ``items`` is ``[prefix]``: the lines completed before
         the long one, in the same joined form.
         """
@@ -117,6 +118,10 @@ class LineSplitter:
             raise LocalProtocolError("the line splitter failed earlier; start a new one")
         if not data:
             return b""
+        if type(data) is not bytes:
+            # h11 hands out bytearrays, sockets may give memoryviews: copy, so that a
+            # buffer the caller reuses cannot change the fragments kept here.
+            data = bytes(data)
         if self._skip_lf:
             self._skip_lf = False
             if data[:1] == _LF:

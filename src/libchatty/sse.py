@@ -229,7 +229,7 @@ class SSEDecoder:
     def _strip_bom(self, data: bytes) -> bytes:
         head = self._bom + data if self._bom else data
         if len(head) < len(_BOM) and _BOM.startswith(head):
-            self._bom = head  # maybe the start of a BOM: wait for more
+            self._bom = bytes(head)  # maybe the start of a BOM: wait for more (a copy)
             return b""
         self._bom = None
         return head[len(_BOM) :] if head.startswith(_BOM) else head
