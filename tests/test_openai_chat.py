@@ -805,6 +805,27 @@ def test_decode_body_shapes() -> None:
     assert type(done) is Done and done.choices == ("A", "B") and done.usage == Usage(1, 2, 3)
 
 
+def test_decode_body_simple_and_general_paths_agree() -> None:
+    usage = {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    for text in ("Hello ✓", ""):
+        for finish in ("stop", "length", None):
+            simple = {"role": "assistant", "content": text, "refusal": None, "tool_calls": []}
+            parts = {"role": "assistant", "content": [{"type": "text", "text": text}]}
+            results = [
+                DIALECT.decode_body(
+                    {
+                        "choices": [{"index": 0, "message": m, "finish_reason": finish}],
+                        "usage": usage,
+                    }
+                )
+                for m in (simple, parts)
+            ]
+            assert results[0] == results[1]
+            done = results[0][-1]
+            assert type(done) is Done and done.text == text and done.usage == Usage(3, 4, 7)
+            assert done.raw_finish_reason == finish
+
+
 def test_decode_body_error_envelope_in_200() -> None:
     [event] = DIALECT.decode_body({"error": {"message": "bad", "type": "server_error"}})
     assert type(event) is Error and event.kind == "provider" and event.message == "bad"

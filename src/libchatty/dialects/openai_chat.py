@@ -27,9 +27,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..accumulate import Accumulator
+from ..accumulate import Accumulator, normalize_finish_reason
 from ..endpoint import Endpoint
-from ..events import RETRYABLE_STATUSES, Delta, Error, Event, Usage
+from ..events import RETRYABLE_STATUSES, Delta, Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
@@ -474,6 +474,17 @@ class OpenAIChat(Dialect):
         choices = body.get("choices")
         if type(choices) is not list or not choices:
             raise RemoteProtocolError("the response body has no 'choices'")
+        if len(choices) == 1:
+            simple = _simple_answer(choices[0])
+            if simple is not None:
+                text, raw_finish = simple
+                done = Done(
+                    normalize_finish_reason(raw_finish),
+                    text,
+                    usage=_usage_of(body.get("usage")),
+                    raw_finish_reason=raw_finish,
+                )
+                return [Delta(text), done] if text else [done]
         acc = Accumulator()
         out: list[Event] = []
         finish: str | None = None
@@ -622,6 +633,25 @@ def _envelope(script: Script, kind: str, choices: list[Any], usage: Usage | None
 def _chunk(script: Script, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
     choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
     return _sse(_envelope(script, "chat.completion.chunk", [choice], None))
+
+
+def _simple_answer(choice: Any) -> tuple[str, str | None] | None:
+    """``(text, finish_reason)`` of the common non-streamed answer -- choice 0 with only
+    text -- built without an accumulator; None for anything else (the general path)."""
+    if type(choice) is not dict or choice.get("index"):
+        return None
+    reply = choice.get("message")
+    finish = choice.get("finish_reason")
+    if type(reply) is not dict or not (finish is None or type(finish) is str):
+        return None
+    text = reply.get("content")
+    if type(text) is not str or any(reply.get(key) for key in _NOT_SIMPLE):
+        return None
+    return text, finish
+
+
+# Message fields that need the general path when present and non-empty.
+_NOT_SIMPLE: Final = ("reasoning_content", "reasoning", "refusal", "tool_calls")
 
 
 def _body_tool_call(acc: Accumulator, call: Any, position: int, choice_index: int) -> Delta:
