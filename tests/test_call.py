@@ -251,3 +251,16 @@ def test_key_never_appears_in_events() -> None:
 def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
     reference = feed(make_call(), [GOOD], eof=False)
     assert feed(make_call(), splits_at(GOOD, cuts), eof=False) == reference
+
+
+def test_key_never_appears_in_reprs_of_anything_the_call_holds() -> None:
+    from libchatty.dialects import get_dialect
+
+    endpoint = Endpoint("https://api.openai.com/v1", KEY)
+    request = ChatRequest("gpt-4o-mini", [Message("user", "hi")])
+    for name in ("openai-chat", "openai-responses", "anthropic", "gemini", "ollama"):
+        spec = get_dialect(name).build_request(endpoint, request)
+        assert KEY not in repr(spec), name
+        assert any(KEY in value for _, value in spec.headers), name  # it is sent, though
+    call = make_call()
+    assert KEY not in repr(call.endpoint)

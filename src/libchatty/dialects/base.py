@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..accumulate import Accumulator
@@ -72,8 +72,17 @@ class HTTPRequest:
 
     method: str
     target: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    body: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        # Header values carry the API key (Authorization, x-api-key, x-goog-api-key...):
+        # show only the names.
+        names = ", ".join(name for name, _ in self.headers)
+        return (
+            f"HTTPRequest(method={self.method!r}, target={self.target!r}, "
+            f"headers=[{names}], body=<{len(self.body)} bytes>)"
+        )
 
 
 class StreamDecoder(ABC):
