@@ -193,6 +193,12 @@ def test_head_limit() -> None:
     assert isinstance(events[-1], Error) and events[-1].kind == "limit"
 
 
+def test_head_limit_when_the_head_arrives_in_small_reads() -> None:
+    head = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n"
+    events = feed(make_call(max_head_size=1024), [head[i : i + 100] for i in range(0, 5100, 100)])
+    assert isinstance(events[-1], Error) and events[-1].kind == "limit"
+
+
 def test_event_limit_keeps_partial() -> None:
     big = b"data: " + b"x" * 5000 + b"\n\n"
     events = feed(make_call(max_event_size=1024), [sse_response(chunk("ok"), big)])
