@@ -291,8 +291,9 @@ class ConnectProxy:
         self.thread.start()
 
     def _serve(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), contextlib.ExitStack() as stack:
             client, _ = self.listener.accept()
+            stack.enter_context(client)
             client.settimeout(10)
             head = b""
             while b"\r\n\r\n" not in head and len(head) < 65536:
@@ -302,6 +303,7 @@ class ConnectProxy:
                 head += chunk
             self.heads.append(head)
             upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            stack.enter_context(upstream)
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             pipe = threading.Thread(target=self._pipe, args=(upstream, client), daemon=True)
             pipe.start()
@@ -358,7 +360,8 @@ def test_missing_key_names_the_variable() -> None:
 def test_key_from_the_environment_and_never_in_repr(server: ReplayServer) -> None:
     client = Client("openai", base_url=server.base_url, env={"OPENAI_API_KEY": SECRET})
     assert SECRET not in repr(client) and SECRET not in repr(client.config)
-    client.chat("hi", "m")
+    with client:
+        client.chat("hi", "m")
     assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
 
 

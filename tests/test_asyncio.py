@@ -1,0 +1,230 @@
+"""bindings/asyncio.py: AsyncClient on asyncio, over real loopback sockets against the
+replay server (plain and TLS): streaming, keep-alive, faults, timeouts, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trustme
+from libchatty.bindings._api import STOP, Timeout
+from libchatty.bindings.asyncio import AsyncClient
+from libchatty.bindings.server import Fault, ReplayServer
+
+from libchatty.events import Delta, Done, Error
+from libchatty.exceptions import ChatError
+from libchatty.script import split_tokens
+
+TEXT = "asyncio gets the very same answer, one piece at a time, in the right order."
+LONG = " ".join(f"token{i}" for i in range(300))
+WAIT = 30.0  # an upper bound for any wait; never reached when things work
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    with ReplayServer(text=TEXT) as running:
+        yield running
+
+
+@pytest.fixture
+def slow_server() -> Iterator[ReplayServer]:
+    with ReplayServer(text=LONG, token_delay=0.01) as running:
+        yield running
+
+
+def client_for(server: ReplayServer, **kwargs: Any) -> AsyncClient:
+    return AsyncClient(base_url=server.base_url, api_key="k", env={}, **kwargs)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, WAIT))
+
+
+def test_chat_stream_and_keep_alive(server: ReplayServer) -> None:
+    async def main() -> None:
+        async with client_for(server) as client:
+            assert (await client.chat("hi", "m")).text == TEXT
+            pieces: list[tuple[str, bool]] = []
+
+            async def on_delta(text: str, done: bool) -> None:
+                pieces.append((text, done))
+
+            answer = await client.chat("hi", "m", on_delta=on_delta)
+            assert answer.text == TEXT and answer.streamed
+            assert "".join(t for t, _ in pieces) == TEXT and pieces[-1] == ("", True)
+            async with client.stream("hi", "m") as events:
+                got = [event async for event in events]
+            assert "".join(e.text for e in got if type(e) is Delta) == TEXT
+            assert type(got[-1]) is Done
+
+    run(main())
+    assert server.connections == 1 and len(server.requests) == 3
+
+
+def test_concurrent_tasks_share_the_pool(server: ReplayServer) -> None:
+    async def main() -> list[str]:
+        async with client_for(server) as client:
+            async def one() -> str:
+                return (await client.chat("hi", "m", on_delta=lambda t, d: None)).text
+
+            first = await asyncio.gather(*(one() for _ in range(20)))
+            second = await asyncio.gather(*(one() for _ in range(20)))
+            return first + second
+
+    assert run(main()) == [TEXT] * 40
+    assert server.connections <= 20
+
+
+def test_faults(server: ReplayServer) -> None:
+    async def main() -> None:
+        async with client_for(server) as client:
+            server.add_fault(Fault(kind="reject_stream"))
+            answer = await client.chat("hi", "m", on_delta=lambda t, d: None)
+            assert answer.text == TEXT and not answer.streamed
+
+            server.add_fault(Fault(kind="json"))
+            answer = await client.chat("hi", "m", on_delta=lambda t, d: None)
+            assert answer.text == TEXT and not answer.streamed
+
+            server.add_fault(Fault(kind="status", status=503, retry_after=0.05))
+            assert (await client.chat("hi", "m", on_delta=lambda t, d: None)).text == TEXT
+
+            server.add_fault(Fault(kind="cut", after_events=3))
+            with pytest.raises(ChatError) as info:
+                await client.chat("hi", "m", on_delta=lambda t, d: None)
+            assert info.value.partial and TEXT.startswith(info.value.partial)
+
+            server.add_fault(Fault(kind="malformed", after_events=2))
+            async with client.stream("hi", "m") as events:
+                got = [event async for event in events]
+            assert type(got[-1]) is Error and got[-1].kind == "protocol"
+
+    run(main())
+
+
+def test_idle_timeout(server: ReplayServer) -> None:
+    server.add_fault(Fault(kind="stall", after_events=2, seconds=5.0))
+
+    async def main() -> None:
+        client = client_for(server, timeout=Timeout(connect=5, idle=0.3), max_retries=0)
+        seen: list[str] = []
+        with pytest.raises(ChatError) as info:
+            await client.chat("hi", "m", on_delta=lambda t, d: seen.append(t))
+        assert info.value.kind == "timeout" and "idle" in str(info.value)
+        assert info.value.partial == "".join(seen) and seen
+
+    run(main())
+
+
+def test_stall_before_the_head_is_retried_then_succeeds(server: ReplayServer) -> None:
+    server.add_fault(Fault(kind="stall", seconds=5.0))  # before the response head
+
+    async def main() -> None:
+        timeout = Timeout(connect=5, idle=0.3)
+        async with client_for(server, timeout=timeout, max_retries=1) as client:
+            assert (await client.chat("hi", "m", on_delta=lambda t, d: None)).text == TEXT
+
+    run(main())
+    assert len(server.requests) == 2
+
+
+def test_task_cancellation_closes_the_connection(slow_server: ReplayServer) -> None:
+    async def main() -> None:
+        client = client_for(slow_server)
+        first = asyncio.Event()
+        count = [0]
+
+        def on_delta(text: str, done: bool) -> None:
+            count[0] += 1
+            first.set()
+
+        task = asyncio.create_task(client.chat("hi", "m", on_delta=on_delta))
+        await asyncio.wait_for(first.wait(), WAIT)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        seen = count[0]
+        assert seen < len(split_tokens(LONG)) // 2
+        assert client.pool.idle_count(("http", "127.0.0.1", slow_server.port)) == 0
+        await asyncio.sleep(0.1)
+        assert count[0] == seen
+        # The client still works: a new connection for the next call.
+        slow_server.add_fault(Fault(kind="status", status=400, message="done"))
+        with pytest.raises(ChatError):
+            await client.chat("hi", "m")
+        await client.aclose()
+
+    run(main())
+    assert slow_server.connections == 2
+
+
+def test_wait_for_timeout_cancels_cleanly(slow_server: ReplayServer) -> None:
+    async def main() -> None:
+        async with client_for(slow_server) as client:
+            with pytest.raises((asyncio.TimeoutError, TimeoutError)):
+                await asyncio.wait_for(client.chat("hi", "m", on_delta=lambda t, d: None), 0.2)
+            assert client.pool.idle_count(("http", "127.0.0.1", slow_server.port)) == 0
+
+    run(main())
+
+
+def test_leaving_a_stream_early(slow_server: ReplayServer) -> None:
+    async def main() -> None:
+        async with client_for(slow_server) as client:
+            async with client.stream("hi", "m") as events:
+                async for event in events:
+                    assert type(event) is Delta
+                    break
+            assert client.pool.idle_count(("http", "127.0.0.1", slow_server.port)) == 0
+
+    run(main())
+
+
+def test_stop_and_raising_callbacks(server: ReplayServer) -> None:
+    class Boom(Exception):
+        pass
+
+    async def main() -> None:
+        async with client_for(server) as client:
+            async def stop_at_two(event: object) -> object:
+                stop_at_two.count += 1  # type: ignore[attr-defined]
+                return STOP if stop_at_two.count == 2 else None  # type: ignore[attr-defined]
+
+            stop_at_two.count = 0  # type: ignore[attr-defined]
+            answer = await client.chat("hi", "m", on_event=stop_at_two)
+            assert answer.finish_reason == "stopped" and TEXT.startswith(answer.text)
+
+            def boom(text: str, done: bool) -> None:
+                raise Boom
+
+            with pytest.raises(Boom):
+                await client.chat("hi", "m", on_delta=boom)
+            assert (await client.chat("hi", "m")).text == TEXT
+
+    run(main())
+    assert server.connections == 3  # neither interrupted connection was reused
+
+
+def test_tls() -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+
+    async def main(url: str) -> None:
+        async with AsyncClient(base_url=url, api_key="k", env={},
+                               ssl_context=client_context) as client:
+            assert (await client.chat("hi", "m", on_delta=lambda t, d: None)).text == TEXT
+            assert (await client.chat("hi", "m")).text == TEXT
+        default = AsyncClient(base_url=url, api_key="k", env={})
+        with pytest.raises(ChatError) as info:
+            await default.chat("hi", "m")
+        assert info.value.kind == "connection" and "certificate" in str(info.value)
+
+    with ReplayServer(text=TEXT, ssl_context=server_context) as tls_server:
+        run(main(tls_server.base_url))
+        assert len(tls_server.requests) == 2
