@@ -157,26 +157,43 @@ def run(
     server: ReplayServer,
     dialect: str,
     code: UserCode[T],
+    *,
+    backoffs: list[float] | None = None,
     **overrides: Any,
 ) -> T:
-    """Run the user code with a fresh client of ``binding``; a ChatError propagates."""
+    """Run the user code with a fresh client of ``binding``; a ChatError propagates.
+
+    With ``backoffs``, the client's waits before a retry are recorded there instead of
+    slept (the backoff without ``Retry-After`` is a random fraction of a second, and
+    the test only needs to know it was asked for).
+    """
     settings = client_settings(server, dialect, **overrides)
     sync_code, async_code = code
     if binding == "blocking":
         with Client(**settings) as client:
+            if backoffs is not None:
+                setattr(client.backend, "sleep", backoffs.append)  # noqa: B010
             return sync_code(client)
+
+    async def record(seconds: float) -> None:
+        assert backoffs is not None
+        backoffs.append(seconds)
 
     if binding == "trio":
 
         async def on_trio() -> T:
             with trio.fail_after(RUN_DEADLINE):
                 async with TrioClient(**settings) as client:
+                    if backoffs is not None:
+                        setattr(client.backend, "sleep", record)  # noqa: B010
                     return await async_code(client)
 
         return trio.run(on_trio)
 
     async def on_asyncio() -> T:
         async with AsyncioClient(**settings) as client:
+            if backoffs is not None:
+                setattr(client.backend, "sleep", record)  # noqa: B010
             return await asyncio.wait_for(async_code(client), RUN_DEADLINE)
 
     return asyncio.run(on_asyncio())
@@ -461,6 +478,56 @@ def test_an_error_event_mid_stream_keeps_the_partial_text(
     assert "the model fell over" in error.message
     assert caught.value.partial == "".join(PIECES[:2])
     assert len(fault_server.requests) == 1  # delivered output is never re-requested
+
+
+@every_binding
+@every_dialect
+def test_an_error_event_before_any_text_is_retried_only_when_retryable(
+    binding: str, dialect: str, fault_server: ReplayServer
+) -> None:
+    # Whether an in-stream error is worth retrying is the provider's word (Ollama's
+    # {"error": "..."} says nothing, so it is not retried; the others name a server
+    # fault). Either way the user sees each piece of text once, or a clean error.
+    fault_server.add_fault(Fault(kind="stream_error", after_events=0))
+    backoffs: list[float] = []
+    try:
+        completion, pieces = run(
+            binding, fault_server, dialect, ASK, max_retries=1, backoffs=backoffs
+        )
+    except ChatError as caught:
+        assert not caught.error.retryable, caught.error
+        assert caught.partial == ""
+        assert len(fault_server.requests) == 1
+        assert backoffs == []
+    else:
+        assert (completion.text, pieces) == (TEXT, PIECES)
+        assert len(fault_server.requests) == 2
+        [wait] = backoffs  # one backoff before the one retry
+        assert 0 < wait <= 1
+
+
+@every_binding
+@every_dialect
+def test_the_connection_is_reused_after_a_whole_answer(
+    binding: str, dialect: str, fault_server: ReplayServer
+) -> None:
+    """After ``Done`` the rest of the body is read, so the next call of the same client
+    goes over the same connection, streamed or not."""
+
+    def twice(client: Client) -> list[str]:
+        return [ask(client)[0].text, answer(client).text, ask(client)[0].text]
+
+    async def twice_async(client: AsyncClientBase) -> list[str]:
+        return [
+            (await ask_async(client))[0].text,
+            (await answer_async(client)).text,
+            (await ask_async(client))[0].text,
+        ]
+
+    texts = run(binding, fault_server, dialect, (twice, twice_async))
+    assert set(texts) == {TEXT}
+    assert fault_server.connections == 1
+    assert len(fault_server.requests) == len(texts)
 
 
 @pytest.mark.xfail(
