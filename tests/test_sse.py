@@ -455,7 +455,9 @@ def encode(plan: list[Planned], draw: st.DataObject) -> tuple[bytes, list[Server
         body: list[str] = []
         if item.event:
             body.append(
-                "event: " + item.event if draw.draw(st.booleans()) else "event:" + item.event
+                "event:" + item.event
+                if not item.event.startswith(" ") and draw.draw(st.booleans())
+                else "event: " + item.event
             )
         for value in item.data.split("\n"):
             # "data:" + value only when that does not lose a leading space.

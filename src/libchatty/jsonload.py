@@ -2,10 +2,12 @@
 
 ``loads(data)`` takes ``bytes`` or ``str`` and returns the value. What it accepts is the
 same with or without orjson: RFC 8259 JSON in UTF-8 -- no BOM, no ``NaN``/``Infinity``,
-no trailing data (whitespace around the value is fine); integers of any size Python can
-convert. Anything else raises one of :data:`JSONDecodeError` (catch that tuple, never a
-specific class): ``ValueError`` (``json.JSONDecodeError``, ``UnicodeDecodeError`` and
-orjson's error are subclasses) or ``RecursionError`` for absurdly deep nesting.
+no trailing data (whitespace around the value is fine). Anything else raises one of
+:data:`JSONDecodeError` (catch that tuple, never a specific class): ``ValueError``
+(``json.JSONDecodeError``, ``UnicodeDecodeError`` and orjson's error are subclasses) or
+``RecursionError`` for absurdly deep nesting. The values are the same too, with one
+exception: an integer beyond 64 bits is an ``int`` with the standard library but may be a
+``float`` with orjson (recent versions convert rather than refuse). No provider sends one.
 
 ``backend`` names what is in use: ``"orjson"`` or ``"json"``.
 """
@@ -47,9 +49,10 @@ def stdlib_loads(data: bytes | str) -> Any:
 def make_loads(orjson_module: Any | None) -> Callable[[bytes | str], Any]:
     """A ``loads`` built on ``orjson_module`` (or the stdlib one when it is None).
 
-    orjson refuses a few documents the standard library reads (integers beyond 64 bits,
-    lone surrogates in ``str`` input); those fall back to the standard library, so both
-    backends accept the same documents. Failures cost a second parse; they are rare.
+    orjson refuses a few documents the standard library reads (numbers beyond a double's
+    range, lone surrogates in ``str`` input, integers beyond 64 bits in older versions);
+    those fall back to the standard library, so both backends accept the same documents.
+    A refusal costs a second parse; refusals are rare.
     """
     if orjson_module is None:
         return stdlib_loads
