@@ -73,3 +73,12 @@ def test_many_deltas_are_joined_once() -> None:
     for _ in range(50_000):
         acc.text("x")
     assert len(acc.done("stop").text) == 50_000
+
+
+def test_fast_text_delta_is_an_ordinary_delta() -> None:
+    delta = Accumulator().text("tok", index=2)
+    assert delta == Delta("tok", "text", 2, None, None)
+    assert hash(delta) == hash(Delta("tok", "text", 2))
+    assert repr(delta) == repr(Delta("tok", "text", 2))
+    with pytest.raises(AttributeError):
+        delta.text = "changed"  # type: ignore[misc]
