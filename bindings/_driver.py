@@ -417,20 +417,24 @@ class Exchange:
                 elif reused and not got_bytes:
                     raise _Stale
                 events = call.receive_data(data)
+                data = b""  # not kept alive while waiting: thousands of streams wait at once
                 if not events:
                     continue
                 last = events[-1]
                 if type(last) is Error:
                     self._release(call, conn)  # an error body read to its end is reusable
                     if len(events) > 1:
-                        yield from self._deliver(events[:-1])
+                        self._note_delivery(events)
+                        yield Deliver(events[:-1])
                     return last, True
+                self._note_delivery(events)
                 if type(last) is Done:
                     self.terminal = last
-                    yield from self._deliver(events)
+                    yield Deliver(events)
                     yield from self._drain(call, conn)
                     return last, True
-                yield from self._deliver(events)
+                yield Deliver(events)
+                events = []
         except IOFailure as exc:
             self._drop()
             if reused and not got_bytes:
@@ -439,13 +443,12 @@ class Exchange:
         self._drop()  # defensive: a Call always ends with a terminal event
         return Error("protocol", "the response ended without a result", partial=call.text), True
 
-    def _deliver(self, events: list[Event]) -> Generator[Op, Any, None]:
+    def _note_delivery(self, events: list[Event]) -> None:
         if not self.delivered:
             for event in events:
                 if type(event) is Delta:
                     self.delivered = True
                     break
-        yield Deliver(events)
 
     def _drain(self, call: Call, conn: Conn) -> Generator[Op, Any, None]:
         """After ``Done``: read the end of the body so the connection can be reused."""
@@ -636,6 +639,7 @@ def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Even
             try:
                 if failure is None:
                     op = loop.send(value)
+                    value = None  # the last read is not kept alive during the next
                 else:
                     op, failure = loop.throw(failure), None
             except StopIteration:
@@ -664,6 +668,7 @@ async def adrive(
             try:
                 if failure is None:
                     op = loop.send(value)
+                    value = None  # the last read is not kept alive during the next
                 else:
                     op, failure = loop.throw(failure), None
             except StopIteration:
