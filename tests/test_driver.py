@@ -327,6 +327,13 @@ def test_broken_connection_before_first_delta_falls_back() -> None:
     assert isinstance(events[-1], Done) and exchange.fell_back
 
 
+def test_200_stream_cut_before_first_delta_falls_back() -> None:
+    cut = sse_response([], done=False)  # the head, then the body just ends
+    body = fixture("openai-chat/nonstream-text.http")
+    events, exchange, _ = run([[cut, b""], [body]], cfg=config(max_retries=0))
+    assert isinstance(events[-1], Done) and exchange.fell_back
+
+
 def test_fallback_only_once() -> None:
     rejected = json_error(400, "stream not supported")
     events, exchange, backend = run([[rejected, rejected]], cfg=config(max_retries=0))

@@ -90,6 +90,14 @@ class TestFallback:
     def test_broken_connection_before_output(self, kind: str) -> None:
         assert should_fallback_to_non_streaming(err(kind, None), delivered=False)
 
+    @pytest.mark.parametrize("kind", ["connection", "incomplete"])
+    def test_2xx_stream_cut_before_output(self, kind: str) -> None:
+        assert should_fallback_to_non_streaming(err(kind, 200), delivered=False)
+
+    @pytest.mark.parametrize("status", [404, 500, 503])
+    def test_broken_error_response_does_not_fall_back(self, status: int) -> None:
+        assert not should_fallback_to_non_streaming(err("incomplete", status), delivered=False)
+
     @pytest.mark.parametrize("kind", ["timeout", "rate_limit", "auth", "protocol", "provider"])
     def test_other_kinds_do_not_fall_back(self, kind: str) -> None:
         assert not should_fallback_to_non_streaming(err(kind, None), delivered=False)

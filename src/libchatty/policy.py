@@ -76,16 +76,19 @@ def should_fallback_to_non_streaming(error: Error, delivered: bool) -> bool:
 
     True, when nothing was delivered, for: a 400/422 whose message says streaming is not
     supported; a 501; a connection that broke (``connection``/``incomplete``) after the
-    request was sent. The binding asks only about errors that happened after sending: a
-    refused connection is a plain retry, streaming has nothing to do with it.
+    request was sent -- before any response, or inside a 2xx stream that had not yet
+    produced a delta (a proxy that cuts long-lived responses, say). The binding asks only
+    about errors that happened after sending: a refused connection is a plain retry,
+    streaming has nothing to do with it.
     """
     if delivered:
         return False
-    if error.status == 501:
+    status = error.status
+    if status == 501:
         return True
-    if error.status in (400, 422):
+    if status in (400, 422):
         return says_streaming_unsupported(error.message)
-    return error.status is None and error.kind in _BROKEN_BEFORE_OUTPUT
+    return (status is None or 200 <= status < 300) and error.kind in _BROKEN_BEFORE_OUTPUT
 
 
 def backoff_delay(attempt: int, retry_after: float | None, jitter_fraction: float) -> float:
