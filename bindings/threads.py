@@ -30,8 +30,9 @@ calls). Calls share one keep-alive pool.
   on its own thread and hands its events to the calling thread through a bounded queue:
   when the consumer falls behind, the worker stops reading from the socket
   (backpressure, not unbounded memory). Iterating gives ``Delta`` events then one
-  ``Done`` or ``Error``. ``stop()`` (or leaving the ``with`` block, or closing the
-  iterator) closes the socket at once and ends the iteration.
+  ``Done`` or ``Error``. ``stop()`` (from any thread; or leaving the ``with`` block, or
+  closing the iterator) closes the socket at once; an iteration still running then ends
+  with ``Error("cancelled")`` carrying the partial text.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final
 
-from libchatty.events import Event
+from libchatty.events import Done, Error, Event
 
 from ._api import STOP, Completion, MissingAPIKeyError, OnDelta, OnEvent, Timeout
 from ._driver import Exchange, IOFailure, Op, Receive, Send, StartTLS, drive
@@ -198,13 +199,24 @@ class EventStream:
         return False
 
     def __iter__(self) -> Iterator[Event]:
+        ended = False
         try:
-            while not self._backend.cancelled:
-                item = self._queue.get()
+            while True:
+                if self._backend.cancelled:
+                    item: object = _END
+                else:
+                    try:
+                        item = self._queue.get(timeout=_PUT_POLL)
+                    except queue.Empty:
+                        continue
                 if item is _END:
+                    if not ended:  # stopped: still end with one terminal event
+                        yield Error("cancelled", "the stream was stopped", partial=self.partial)
                     return
                 if isinstance(item, _Raised):
                     raise item.exc
+                if type(item) is Done or type(item) is Error:
+                    ended = True
                 yield item  # type: ignore[misc]
         finally:
             self.stop()

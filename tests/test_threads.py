@@ -164,8 +164,22 @@ def test_stream_stop_closes_promptly(slow_server: ReplayServer) -> None:
         assert type(next(iterator)) is Delta
         events.stop()
         assert not events._thread.is_alive()  # stop() joined the worker
-        assert list(iterator) == []
+        rest = list(iterator)
+        assert [type(e) for e in rest] == [Error] and rest[0].kind == "cancelled"  # type: ignore[union-attr]
         assert LONG.startswith(events.partial) and events.partial != LONG
+        assert rest[0].partial == events.partial  # type: ignore[union-attr]
+
+
+def test_stream_stopped_from_another_thread(slow_server: ReplayServer) -> None:
+    with client_for(slow_server) as client, client.stream("hi", "m") as events:
+        got = []
+        for event in events:
+            got.append(event)
+            if len(got) == 2:
+                threading.Thread(target=events.stop).start()
+        assert type(got[-1]) is Error and got[-1].kind == "cancelled"
+        assert all(type(e) is Delta for e in got[:-1])
+        assert len(got) < len(split_tokens(LONG))
 
 
 def test_stream_leaving_the_loop_stops(slow_server: ReplayServer) -> None:
