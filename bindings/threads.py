@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.events import Done, Error, Event
 
-from ._api import STOP, Completion, MissingAPIKeyError, OnDelta, OnEvent, Timeout
+from ._api import STOP, ClientConfig, Completion, MissingAPIKeyError, OnDelta, OnEvent, Timeout
 from ._driver import Exchange, IOFailure, Op, Receive, Send, StartTLS, drive
 from .blocking import Client, Messages, SocketBackend, SocketConn, run_exchange
 
@@ -272,7 +272,7 @@ class ThreadedClient:
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="libchatty")
 
     @property
-    def config(self) -> Any:
+    def config(self) -> ClientConfig:
         return self._client.config
 
     def __repr__(self) -> str:
