@@ -17,7 +17,9 @@
 
 The same API as :mod:`libchatty.bindings.trio` (and the blocking ``Client``). Task
 cancellation closes the call's connection at once; the client starts no task of its
-own. Timeouts end the call with ``Error("timeout")`` raised as ``ChatError``.
+own. Timeouts end the call with ``Error("timeout")`` raised as ``ChatError``. A client
+(and its keep-alive pool) belongs to the event loop it is first used on: make one per
+``asyncio.run``; tasks on that loop may share it freely.
 
 The transport is a small :class:`asyncio.Protocol` rather than asyncio streams: a read
 waits on one future with one timer handle, instead of a ``wait_for`` task per read --
