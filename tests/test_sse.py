@@ -505,6 +505,8 @@ sse_bytes = st.lists(
             b"data:",
             b"data: ",
             b"event:",
+            b"event: ",
+            b"event: e\ndata: d\n\n",
             b"id:",
             b"id: 1",
             b"retry: 9",
@@ -625,3 +627,33 @@ def test_bytearray_and_memoryview_input() -> None:
     buffer[:] = b"XXXXXXXXXXXXXXXXX"
     assert decoder.feed(memoryview(b"c\n\n")) == [ev("bc")]  # type: ignore[arg-type]
     assert SSEDecoder().feed(bytearray(b"\xef\xbb\xbfdata: x\n\n")) == [ev("x")]  # type: ignore[arg-type]
+
+
+def test_event_then_data_shape() -> None:
+    stream = (
+        b"event: message_start\ndata: {}\n\n"
+        b'event: content_block_delta\ndata: {"x": 1}\n\n'
+        b"event: \ndata: plain\n\n"
+        b"event:  spaced\ndata:  two\n\n"
+        b"event: e\ndata: a\ndata: b\n\n"
+        b"event: no-data\n\n"
+        b"event: \xff\ndata: \xc3\n\n"
+    )
+    assert every_way(stream) == [
+        ev("{}", event="message_start"),
+        ev('{"x": 1}', event="content_block_delta"),
+        ev("plain"),
+        ev(" two", event=" spaced"),
+        ev("a\nb", event="e"),
+        ev("\ufffd", event="\ufffd"),
+    ]
+
+
+@pytest.mark.parametrize("limit", [14, 15, 16, 17, 18, 19])
+def test_two_line_event_counts_both_lines_against_the_limit(limit: int) -> None:
+    stream = b"event: abc\ndata: 1234\n\n"  # lines of 10 and 10 bytes: an event of 20
+    for chunks in ([stream], byte_by_byte(stream)):
+        with pytest.raises(LimitExceeded):
+            decode(chunks, max_event_size=limit)
+    assert decode([stream], max_event_size=20) == [ev("1234", event="abc")]
+    assert decode(byte_by_byte(stream), max_event_size=20) == [ev("1234", event="abc")]

@@ -76,13 +76,15 @@ class LineSplitter:
     :class:`LocalProtocolError`.
     """
 
-    __slots__ = ("_failed", "_max", "_pending", "_skip_lf")
+    __slots__ = ("_failed", "_max", "_pending", "_skip_lf", "pending")
 
     def __init__(self, max_line_size: int) -> None:
         if max_line_size < 1:
             raise ValueError("max_line_size must be at least 1")
         self._max = max_line_size
-        self._pending = Fragments()
+        # The incomplete line; ``pending.size`` is what ``buffered`` reports (exposed so
+        # a decoder's per-feed bookkeeping costs an attribute read, not a call).
+        self._pending = self.pending = Fragments()
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF is its pair
         self._failed = False
 
@@ -147,7 +149,7 @@ class LineSplitter:
             pending.append(data)
             return b""
         if end == len(data):
-            complete = pending.join(data) if pending else data
+            complete = pending.join(data) if pending.size else data
             tail = b""
         else:
             complete = pending.join(data[:end])

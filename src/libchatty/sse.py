@@ -42,6 +42,8 @@ _BOM = b"\xef\xbb\xbf"
 _LF = b"\n"
 _BLANK = b"\n\n"
 _DATA_SP = b"data: "
+_EVENT_SP = b"event: "
+_NO_EVENTS: list[ServerSentEvent] = []  # SSEDecoder._out between feeds; never appended to
 _MAX_RETRY_DIGITS = 640
 
 
@@ -113,6 +115,7 @@ class SSEDecoder:
         "_on_comment",
         "_on_unknown_field",
         "_out",
+        "_pending",
         "_retry",
     )
 
@@ -127,6 +130,7 @@ class SSEDecoder:
             raise ValueError("max_event_size must be at least 1")
         self._max = max_event_size
         self._lines = LineSplitter(max_event_size)
+        self._pending = self._lines.pending  # the incomplete line's fragments
         self._on_comment = on_comment
         self._on_unknown_field = on_unknown_field
         self._bom: bytes | None = b""  # bytes seen while the stream start is undecided
@@ -138,7 +142,7 @@ class SSEDecoder:
         self._retry: int | None = None
         self._comments = 0
         self._base = 0  # events returned by earlier feeds
-        self._out: list[ServerSentEvent] = []  # events of the feed in progress
+        self._out: list[ServerSentEvent] = _NO_EVENTS  # events of the feed in progress
         self._failed = False
         self._closed = False
 
@@ -167,7 +171,7 @@ class SSEDecoder:
     @property
     def buffered(self) -> int:
         """Bytes held for the event in progress (at most ``max_event_size``)."""
-        return self._ev_size + self._lines.buffered
+        return self._ev_size + self._pending.size
 
     @property
     def max_event_size(self) -> int:
@@ -197,10 +201,10 @@ class SSEDecoder:
                 raise LimitExceeded(f"SSE {exc}", items=out) from None
             if joined:
                 self._process(joined, out)
-            if self._ev_size + self._lines.buffered > self._max:
+            if self._ev_size + self._pending.size > self._max:
                 raise LimitExceeded(
                     f"SSE event larger than {self._max} bytes (no blank line after "
-                    f"{self._ev_size + self._lines.buffered} bytes)",
+                    f"{self._ev_size + self._pending.size} bytes)",
                     items=out,
                 )
         except BaseException:
@@ -208,7 +212,7 @@ class SSEDecoder:
             raise
         finally:
             self._base += len(out)
-            self._out = []
+            self._out = _NO_EVENTS
         return out
 
     def close(self) -> list[ServerSentEvent]:
@@ -248,22 +252,41 @@ class SSEDecoder:
             append = out.append
             last_id = self._id_buf
             retry = self._retry
+            limit = self._max
             for block in blocks:
-                # The fast path: a whole event that is one "data: " line. A dispatch
-                # resets the state, so every piece here starts from a fresh event.
+                # Fast paths for the shapes LLM APIs send. A dispatch resets the state,
+                # so every piece here starts a fresh event. ServerSentEvent(...) would
+                # cost ~2x the slot setters: its frozen __init__ goes through
+                # object.__setattr__ per field. Same object, same slots.
                 if block[:6] == _DATA_SP and _LF not in block:
-                    # ServerSentEvent(...) costs ~2x this: its frozen __init__ goes
-                    # through object.__setattr__ per field. Same object, same slots.
+                    # One "data: " line (OpenAI chat, Gemini, most compatibles).
                     ev = _new_event(ServerSentEvent)
                     _set_event(ev, "message")
                     _set_data(ev, block[6:].decode("utf-8", "replace"))
                     _set_id(ev, last_id)
                     _set_retry(ev, retry)
                     append(ev)
-                else:
-                    self._lines_then_dispatch(block, out)
-                    last_id = self._id_buf
-                    retry = self._retry
+                    continue
+                if block[:7] == _EVENT_SP:
+                    # "event: " then one "data: " line (Anthropic, OpenAI Responses).
+                    # Two lines may exceed the event limit though each is within it.
+                    nl = block.find(_LF)
+                    if (
+                        block[nl + 1 : nl + 7] == _DATA_SP
+                        and block.find(_LF, nl + 1) < 0
+                        and nl > 7
+                        and len(block) <= limit
+                    ):
+                        ev = _new_event(ServerSentEvent)
+                        _set_event(ev, block[7:nl].decode("utf-8", "replace"))
+                        _set_data(ev, block[nl + 7 :].decode("utf-8", "replace"))
+                        _set_id(ev, last_id)
+                        _set_retry(ev, retry)
+                        append(ev)
+                        continue
+                self._lines_then_dispatch(block, out)
+                last_id = self._id_buf
+                retry = self._retry
             self._last_id = self._id_buf
         if last:
             for line in last[:-1].split(_LF):
