@@ -530,13 +530,6 @@ def test_the_connection_is_reused_after_a_whole_answer(
     assert len(fault_server.requests) == len(texts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a 200 stream cut before its first delta is Error('incomplete', status=200) "
-    "(call.py _error copies the status), but policy.should_fallback_to_non_streaming "
-    "only falls back for status None, so it is neither retried nor re-asked without "
-    "streaming as DESIGN.md says; reported, owned by others",
-)
 @every_dialect
 def test_a_stream_cut_before_any_text_falls_back_to_one_body(
     dialect: str, fault_server: ReplayServer
