@@ -13,6 +13,9 @@ that is not installed is reported as missing, not faked.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +48,24 @@ def ensure_venv() -> Path:
     return python
 
 
+def run_one(python: Path, path: Path, timeout: float) -> int | None:
+    """Run one benchmark; its exit status, or None when it ran out of time. A benchmark
+    starts servers and clients of its own: on time-out its whole process group goes."""
+    process = subprocess.Popen([str(python), str(path)], cwd=ROOT, start_new_session=True)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        return None
+
+
 def discover() -> dict[str, Path]:
     return {p.stem.removeprefix("bench_"): p for p in sorted(BENCH.glob("bench_*.py"))}
 
@@ -56,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", help="run only bench_NAME.py (repeatable)")
     parser.add_argument("--here", action="store_true", help="run with this interpreter")
     parser.add_argument("--list", action="store_true", help="list the benchmarks")
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds allowed per benchmark (1800)"
+    )
     args = parser.parse_args(argv)
 
     benches = discover()
@@ -73,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in benches.items():
         print(f"\n=== {name} ({path.relative_to(ROOT)}) ===", flush=True)
         started = time.perf_counter()
-        result = subprocess.run([str(python), str(path)], cwd=ROOT, check=False)
+        returncode = run_one(python, path, args.timeout)
         took = time.perf_counter() - started
-        print(f"=== {name}: {'ok' if result.returncode == 0 else 'FAILED'} in {took:.1f}s ===")
-        if result.returncode != 0:
+        verdict = "ok" if returncode == 0 else ("TIMED OUT" if returncode is None else "FAILED")
+        print(f"=== {name}: {verdict} in {took:.1f}s ===")
+        if returncode != 0:
             failed.append(name)
     if failed:
         print(f"bench: FAILED: {', '.join(failed)}")

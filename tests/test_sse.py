@@ -40,6 +40,14 @@ def every_way(data: bytes, **kwargs: object) -> list[ServerSentEvent]:
     return first
 
 
+def at_blank_lines(data: bytes) -> list[bytes]:
+    """Chunks that each end at a blank line (as a live stream's reads do), then the rest:
+    the decoder's whole-events lane."""
+    pieces = data.split(b"\n\n")
+    chunks = [piece + b"\n\n" for piece in pieces[:-1]]
+    return [*chunks, pieces[-1]] if pieces[-1] else chunks
+
+
 def ev(
     data: str, event: str = "message", id: str = "", retry: int | None = None
 ) -> ServerSentEvent:
@@ -494,6 +502,7 @@ def test_encoded_streams_round_trip_every_way(plan: list[Planned], draw: st.Data
     assert decode([stream]) == expected
     assert decode(byte_by_byte(stream)) == expected
     assert decode(splits_at(stream, cuts)) == expected
+    assert decode(at_blank_lines(stream)) == expected
 
 
 # -- the reference parser: arbitrary bytes ---------------------------------------------------
@@ -535,7 +544,7 @@ sse_bytes = st.lists(
 @given(st.one_of(sse_bytes, st.binary(max_size=120)), st.lists(st.integers(0, 400), max_size=10))
 def test_matches_the_reference_parser(stream: bytes, cuts: list[int]) -> None:
     expected = Reference().run(stream)
-    for chunks in ([stream], byte_by_byte(stream), splits_at(stream, cuts)):
+    for chunks in ([stream], byte_by_byte(stream), splits_at(stream, cuts), at_blank_lines(stream)):
         got = observed(chunks)
         assert got.events == expected.events
         assert got.comments == expected.comments
@@ -657,3 +666,23 @@ def test_two_line_event_counts_both_lines_against_the_limit(limit: int) -> None:
             decode(chunks, max_event_size=limit)
     assert decode([stream], max_event_size=20) == [ev("1234", event="abc")]
     assert decode(byte_by_byte(stream), max_event_size=20) == [ev("1234", event="abc")]
+
+
+def test_whole_events_lane_keeps_state_across_reads() -> None:
+    decoder = SSEDecoder(max_event_size=40)
+    assert decoder.feed(b"\xef\xbb\xbfid: 1\n\n") == []
+    assert decoder.feed(b"data: a\n\n") == [ev("a", id="1")]
+    assert decoder.feed(b"retry: 5\ndata: b\n\ndata: c\n\n") == [
+        ev("b", id="1", retry=5),
+        ev("c", id="1", retry=5),
+    ]
+    assert decoder.feed(b"data: d\r\n\r\n") == [ev("d", id="1", retry=5)]
+    assert decoder.feed(b"data: e\r") == []
+    assert decoder.feed(b"\n\ndata: f\n\n") == [ev("e", id="1", retry=5), ev("f", id="1", retry=5)]
+    assert decoder.feed(b"data: g\n") == []
+    assert decoder.feed(b"\ndata: h\n\n") == [ev("g", id="1", retry=5), ev("h", id="1", retry=5)]
+    with pytest.raises(LimitExceeded) as info:
+        decoder.feed(b"data: ok\n\ndata: " + b"x" * 40 + b"\n\n")
+    assert info.value.items == [ev("ok", id="1", retry=5)]
+    with pytest.raises(LocalProtocolError):
+        decoder.feed(b"data: i\n\n")

@@ -97,6 +97,11 @@ class LineSplitter:
         """Bytes held for the incomplete line (never more than ``max_line_size``)."""
         return self._pending.size
 
+    @property
+    def at_line_start(self) -> bool:
+        """Nothing is held: no partial line, and no LF awaited as the pair of a CR."""
+        return not self._pending.size and not self._skip_lf and not self._failed
+
     def feed(self, data: bytes) -> list[bytes]:
         """The lines completed by ``data``, in order."""
         try:

@@ -40,6 +40,7 @@ DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
 _LF = b"\n"
+_CR = b"\r"
 _BLANK = b"\n\n"
 _DATA_SP = b"data: "
 _EVENT_SP = b"event: "
@@ -109,6 +110,7 @@ class SSEDecoder:
         "_event",
         "_failed",
         "_id_buf",
+        "_idle",
         "_last_id",
         "_lines",
         "_max",
@@ -117,6 +119,7 @@ class SSEDecoder:
         "_out",
         "_pending",
         "_retry",
+        "_whole_events_max",
     )
 
     def __init__(
@@ -145,6 +148,10 @@ class SSEDecoder:
         self._out: list[ServerSentEvent] = _NO_EVENTS  # events of the feed in progress
         self._failed = False
         self._closed = False
+        # True when nothing is carried over between feeds (see feed); the stream start
+        # is not idle, the BOM is still to be decided.
+        self._idle = False
+        self._whole_events_max = max_event_size + 1  # a line of the limit plus its LF
 
     # -- what a caller may read -------------------------------------------------------
 
@@ -180,7 +187,34 @@ class SSEDecoder:
     # -- feeding ----------------------------------------------------------------------
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
-        """The events completed by ``data``, in order."""
+        """The events completed by ``data``, in order. Any bytes-like ``data`` is accepted."""
+        if type(data) is not bytes:
+            data = bytes(data)  # h11 hands out bytearrays; never keep a caller's buffer
+        if (
+            self._idle
+            and data[-2:] == _BLANK
+            and _CR not in data
+            and len(data) <= self._whole_events_max
+        ):
+            # The live-stream case: a read holding whole events, nothing carried over.
+            # The line splitter would hand ``data`` back unchanged (no CR, no partial
+            # line, every line within the limit), so go straight to the events; the
+            # state stays idle, as ``data`` ends with a blank line.
+            out: list[ServerSentEvent] = []
+            self._out = out
+            try:
+                self._process(data, out)
+            except BaseException:
+                self._failed = True
+                self._idle = False
+                raise
+            finally:
+                self._base += len(out)
+                self._out = _NO_EVENTS
+            return out
+        return self._feed_general(data)
+
+    def _feed_general(self, data: bytes) -> list[ServerSentEvent]:
         if self._failed or self._closed:
             raise LocalProtocolError(
                 "SSEDecoder failed earlier" if self._failed else "SSEDecoder already closed"
@@ -207,8 +241,10 @@ class SSEDecoder:
                     f"{self._ev_size + self._pending.size} bytes)",
                     items=out,
                 )
+            self._idle = self._bom is None and not self._ev_size and self._lines.at_line_start
         except BaseException:
             self._failed = True
+            self._idle = False
             raise
         finally:
             self._base += len(out)
@@ -221,6 +257,7 @@ class SSEDecoder:
             raise LocalProtocolError("SSEDecoder failed earlier")
         if not self._closed:
             self._closed = True
+            self._idle = False
             self._lines.close()
             self._data = []
             self._event = b""
