@@ -76,15 +76,15 @@ class LineSplitter:
     :class:`LocalProtocolError`.
     """
 
-    __slots__ = ("_failed", "_max", "_pending", "_skip_lf", "pending")
+    __slots__ = ("_failed", "_max", "_skip_lf", "pending")
 
     def __init__(self, max_line_size: int) -> None:
         if max_line_size < 1:
             raise ValueError("max_line_size must be at least 1")
         self._max = max_line_size
-        # The incomplete line; ``pending.size`` is what ``buffered`` reports (exposed so
-        # a decoder's per-feed bookkeeping costs an attribute read, not a call).
-        self._pending = self.pending = Fragments()
+        # The incomplete line. Public so that a decoder's per-feed bookkeeping reads
+        # ``pending.size`` (what ``buffered`` reports) without a call; do not modify it.
+        self.pending = Fragments()
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF is its pair
         self._failed = False
 
@@ -95,12 +95,12 @@ class LineSplitter:
     @property
     def buffered(self) -> int:
         """Bytes held for the incomplete line (never more than ``max_line_size``)."""
-        return self._pending.size
+        return self.pending.size
 
     @property
     def at_line_start(self) -> bool:
         """Nothing is held: no partial line, and no LF awaited as the pair of a CR."""
-        return not self._pending.size and not self._skip_lf and not self._failed
+        return not self.pending.size and not self._skip_lf and not self._failed
 
     def feed(self, data: bytes) -> list[bytes]:
         """The lines completed by ``data``, in order."""
@@ -141,7 +141,7 @@ class LineSplitter:
             self._skip_lf = data[-1:] == _CR
             data = data.replace(_CRLF, _LF).replace(_CR, _LF)
         limit = self._max
-        pending = self._pending
+        pending = self.pending
         end = data.rfind(_LF) + 1
         if end == 0:
             if pending.size + len(data) > limit:
@@ -178,9 +178,9 @@ class LineSplitter:
         if self._failed:
             raise LocalProtocolError("the line splitter failed earlier; start a new one")
         self._skip_lf = False
-        if not self._pending:
+        if not self.pending:
             return []
-        return [self._pending.join()]
+        return [self.pending.join()]
 
     def _check_lines(self, complete: bytes) -> None:
         # map/len/max run in C: no Python-level loop per line unless a line is too long.
@@ -200,7 +200,7 @@ class LineSplitter:
 
     def _fail(self) -> None:
         self._failed = True
-        self._pending.clear()
+        self.pending.clear()
 
 
 def _split_joined(joined: bytes) -> list[bytes]:

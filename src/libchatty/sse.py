@@ -19,9 +19,12 @@
   reported to ``on_comment``);
 * an event not ended by a blank line when the stream ends is discarded.
 
-Any split of the same bytes into chunks yields the same events. The common LLM shape, one
-``data: ...`` line per event, takes a fast path (one ``split`` per chunk, one decode per
-event); everything else goes through the line-by-line interpretation.
+Any split of the same bytes into chunks yields the same events. Speed comes from the
+shapes LLM APIs send: a chunk is split on blank lines once, and an event that is one
+``data: ...`` line, or an ``event: ...`` line then one ``data: ...`` line, is built
+directly (one slice and decode per field); a read that holds whole events with nothing
+carried over skips the line splitter. Everything else goes through the line-by-line
+interpretation, which the tests hold the fast paths to.
 """
 
 from __future__ import annotations
