@@ -686,3 +686,22 @@ def test_whole_events_lane_keeps_state_across_reads() -> None:
     assert info.value.items == [ev("ok", id="1", retry=5)]
     with pytest.raises(LocalProtocolError):
         decoder.feed(b"data: i\n\n")
+
+
+line_bytes = st.binary(max_size=12).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+
+
+@given(
+    st.lists(st.tuples(line_bytes, st.sampled_from([b"data: ", b"data:", b"event: x\ndata: "]))),
+    st.sampled_from([b"", b"data: tail", b"data: tail\n", b"\n", b"id: 9\n"]),
+    st.lists(st.integers(0, 300), max_size=6),
+)
+def test_data_line_events_with_any_bytes_match_the_reference(
+    items: list[tuple[bytes, bytes]], tail: bytes, cuts: list[int]
+) -> None:
+    # Mostly the "data: <value>\n\n" shape the bulk lane takes, with arbitrary (often
+    # invalid UTF-8) values, a few other shapes mixed in, and a variety of endings.
+    stream = b"".join(prefix + value + b"\n\n" for value, prefix in items) + tail
+    expected = Reference().run(stream).events
+    for chunks in ([stream], splits_at(stream, cuts), at_blank_lines(stream)):
+        assert decode(chunks) == expected
