@@ -47,7 +47,6 @@ _CR = b"\r"
 _BLANK = b"\n\n"
 _DATA_SP = b"data: "
 _EVENT_SP = b"event: "
-_BLANK_DATA_SP = b"\n\ndata: "
 _NO_EVENTS: list[ServerSentEvent] = []  # SSEDecoder._out between feeds; never appended to
 _MAX_RETRY_DIGITS = 640
 
@@ -348,17 +347,16 @@ class SSEDecoder:
         ``joined`` starts with ``data: `` and ``end`` is the offset just past its last
         blank line (< 8 if there is none).
         """
-        # joined[:end] has this shape exactly when it holds 2 LFs per event: n-1
-        # "\n\ndata: " separators and the final blank line account for all of them, so
-        # no value holds an LF and there is no other line.
         if end < 8:  # no blank line, or no room for "data: " + "\n\n"
-            return False
-        n = joined.count(_BLANK_DATA_SP, 0, end) + 1
-        if joined.count(_LF, 0, end) != 2 * n:
             return False
         # Whole-text decoding equals per-value decoding: a malformed UTF-8 sequence
         # never swallows the ASCII bytes that separate values.
-        values = joined[6 : end - 2].decode("utf-8", "replace").split("\n\ndata: ")
+        text = joined[6 : end - 2].decode("utf-8", "replace")
+        values = text.split("\n\ndata: ")
+        # The shape holds exactly when the n-1 separators hold every LF: then no value
+        # holds one and there is no other line. (One count: scans are the cost here.)
+        if text.count("\n") != 2 * len(values) - 2:
+            return False
         append = out.append
         last_id = self._last_id = self._id_buf  # committed by the blank lines
         retry = self._retry
