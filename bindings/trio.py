@@ -26,9 +26,10 @@ AsyncClient(...)`` / ``await client.aclose()``. Callbacks may be plain or ``asyn
 
 Connections are opened with ``trio.open_tcp_stream`` and wrapped in
 ``trio.SSLStream(..., https_compatible=True)`` for HTTPS; the keep-alive pool is shared by
-every task using the client (a client belongs to one ``trio.run``). Cancellation (a cancel scope, a nursery that fails) closes
-the call's connection at once and leaves nothing running: the client starts no task of
-its own. Timeouts end the call with ``Error("timeout")`` raised as ``ChatError``.
+every task using the client (a client belongs to one ``trio.run``). Cancellation (a
+cancel scope, a nursery that fails) closes the call's connection at once and leaves
+nothing running: the client starts no task of its own. Timeouts end the call with
+``Error("timeout")`` raised as ``ChatError``.
 
 To run over another transport (tests use ``trio.testing`` memory streams), give the
 client a backend with your own opener: ``client.backend = TrioBackend(open_stream=f)``
