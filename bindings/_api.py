@@ -27,11 +27,9 @@ received so far and ``finish_reason="stopped"``.
 
 from __future__ import annotations
 
-import binascii
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import unquote, urlsplit
 
 from libchatty.endpoint import Endpoint
@@ -62,9 +60,46 @@ __all__ = [
 # --- what chat() returns ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """A finished answer.
+class _Value:
+    """An immutable slotted value: ``==``, ``hash`` and ``repr`` from ``__slots__``.
+
+    What ``@dataclass(frozen=True, slots=True)`` would give; written out because building
+    each dataclass costs about half a millisecond of import time, which every program
+    importing a binding would pay.
+    """
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()  # in declaration order (slots are sorted)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Value)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # copy, deepcopy and pickle rebuild through __init__ (fields in __init__ order).
+        return type(self), self._values()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+
+class Completion(_Value):
+    """A finished answer (immutable).
 
     ``text``/``reasoning``/``refusal`` are complete (choice 0; ``choices`` holds every
     choice's text when ``n > 1`` was asked through ``extra``). ``finish_reason`` is
@@ -76,15 +111,50 @@ class Completion:
     answered a streaming request with one JSON body.
     """
 
+    _fields = (
+        "text",
+        "reasoning",
+        "refusal",
+        "tool_calls",
+        "finish_reason",
+        "raw_finish_reason",
+        "usage",
+        "streamed",
+        "choices",
+    )
+    __slots__ = _fields
     text: str
-    reasoning: str = ""
-    refusal: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    finish_reason: str | None = None
-    raw_finish_reason: str | None = None
-    usage: Usage | None = None
-    streamed: bool = False
-    choices: tuple[str, ...] = ()
+    reasoning: str
+    refusal: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: str | None
+    raw_finish_reason: str | None
+    usage: Usage | None
+    streamed: bool
+    choices: tuple[str, ...]
+
+    def __init__(
+        self,
+        text: str,
+        reasoning: str = "",
+        refusal: str = "",
+        tool_calls: tuple[ToolCall, ...] = (),
+        finish_reason: str | None = None,
+        raw_finish_reason: str | None = None,
+        usage: Usage | None = None,
+        streamed: bool = False,
+        choices: tuple[str, ...] = (),
+    ) -> None:
+        init = object.__setattr__
+        init(self, "text", text)
+        init(self, "reasoning", reasoning)
+        init(self, "refusal", refusal)
+        init(self, "tool_calls", tool_calls)
+        init(self, "finish_reason", finish_reason)
+        init(self, "raw_finish_reason", raw_finish_reason)
+        init(self, "usage", usage)
+        init(self, "streamed", streamed)
+        init(self, "choices", choices)
 
     @classmethod
     def from_done(cls, done: Done, streamed: bool) -> Completion:
@@ -139,8 +209,7 @@ def run_callbacks(event: Event, on_delta: OnDelta | None, on_event: OnEvent | No
 # --- timeouts ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Timeout:
+class Timeout(_Value):
     """Seconds allowed; ``None`` waits forever.
 
     * ``connect``: to open the connection (DNS, TCP, proxy tunnel, TLS handshake);
@@ -153,17 +222,20 @@ class Timeout:
     the model has finished.
     """
 
-    connect: float | None = 10.0
-    idle: float | None = 300.0
-    total: float | None = None
+    _fields = __slots__ = ("connect", "idle", "total")
+    connect: float | None
+    idle: float | None
+    total: float | None
 
-    def __post_init__(self) -> None:
-        for name in ("connect", "idle", "total"):
-            value = getattr(self, name)
+    def __init__(
+        self, connect: float | None = 10.0, idle: float | None = 300.0, total: float | None = None
+    ) -> None:
+        for name, value in (("connect", connect), ("idle", idle), ("total", total)):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
             ):
                 raise ValueError(f"Timeout.{name} must be a positive number or None")
+            object.__setattr__(self, name, value)
 
     @classmethod
     def coerce(cls, value: Timeout | float | None) -> Timeout:
@@ -179,15 +251,24 @@ class Timeout:
 # --- proxies -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Proxy:
+class Proxy(_Value):
     """An HTTP proxy that tunnels HTTPS with ``CONNECT``. ``authorization`` (the
     ``Proxy-Authorization`` value, from credentials in the proxy URL) is kept out of
     ``repr``."""
 
+    _fields = ("host", "port", "authorization")
+    __slots__ = _fields
     host: str
     port: int
-    authorization: str | None = field(default=None, repr=False)
+    authorization: str | None
+
+    def __init__(self, host: str, port: int, authorization: str | None = None) -> None:
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "authorization", authorization)
+
+    def __repr__(self) -> str:
+        return f"Proxy(host={self.host!r}, port={self.port!r})"
 
 
 _LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -256,6 +337,8 @@ def proxy_from_env(scheme: str, host: str, port: int, env: Mapping[str, str]) ->
         raise ValueError("the proxy URL has an invalid port") from None
     authorization = None
     if parts.username is not None:
+        import binascii  # only with credentials in the proxy URL
+
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         token = binascii.b2a_base64(credentials.encode(), newline=False).decode("ascii")
         authorization = f"Basic {token}"
@@ -280,16 +363,33 @@ class MissingAPIKeyError(LibchattyError, ValueError):
         self.variables = variables
 
 
-@dataclass(frozen=True, slots=True)
 class ClientConfig:
-    """Everything one client needs; built once by :func:`make_config`."""
+    """Everything one client needs; built once by :func:`make_config`. The endpoint's
+    key stays out of ``repr``."""
 
-    endpoint: Endpoint
-    timeout: Timeout
-    max_retries: int
-    proxy: Proxy | None
-    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
-    provider: str | None = None
+    __slots__ = ("endpoint", "max_retries", "provider", "proxy", "ssl_context", "timeout")
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        timeout: Timeout,
+        max_retries: int,
+        proxy: Proxy | None,
+        ssl_context: ssl.SSLContext | None = None,
+        provider: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.proxy = proxy
+        self.ssl_context = ssl_context
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientConfig(endpoint={self.endpoint!r}, timeout={self.timeout!r}, "
+            f"max_retries={self.max_retries!r}, proxy={self.proxy!r})"
+        )
 
 
 def make_config(

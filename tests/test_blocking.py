@@ -435,3 +435,23 @@ def test_error_events_are_not_given_to_callbacks(server: ReplayServer) -> None:
     with client_for(server) as client, pytest.raises(ChatError):
         client.chat("hi", "m", on_event=seen.append)
     assert not any(type(e) is Error for e in seen)
+
+
+def test_completion_and_timeout_are_immutable_values() -> None:
+    import copy
+    import pickle
+
+    from libchatty.bindings._api import Completion
+
+    answer = Completion("hi", finish_reason="stop", streamed=True)
+    assert answer == Completion("hi", finish_reason="stop", streamed=True)
+    assert hash(answer) == hash(Completion("hi", finish_reason="stop", streamed=True))
+    assert answer != Completion("hi")
+    assert repr(answer).startswith("Completion(text='hi', reasoning=''")
+    for clone in (copy.copy(answer), copy.deepcopy(answer), pickle.loads(pickle.dumps(answer))):
+        assert clone == answer
+    with pytest.raises(AttributeError):
+        answer.text = "changed"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        Timeout().idle = 1  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(Timeout(1, 2, 3))) == Timeout(1, 2, 3)

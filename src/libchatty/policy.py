@@ -43,11 +43,11 @@ MAX_RETRY_AFTER: Final = 60.0
 
 # "stream" (also "streaming", "stream_options") together with a word saying it is not
 # accepted. Both are required: a 400 about something else may quote the request body.
-_MENTIONS_STREAM = re.compile(r"stream", re.IGNORECASE)
-_REFUSES = re.compile(
+# (Compiled on first use by re's cache: most programs never see such an error, and
+# every import of a binding would pay for compiling it.)
+_REFUSES: Final = (
     r"\bnot\b|n't\b|unsupported|unrecogni[sz]ed|unknown|invalid|disabled|unavailable"
-    r"|no longer|unexpected|forbidden|extra|only",
-    re.IGNORECASE,
+    r"|no longer|unexpected|forbidden|extra|only"
 )
 # Errors that mean "the connection died after sending, before any output".
 _BROKEN_BEFORE_OUTPUT: Final = frozenset({"connection", "incomplete"})
@@ -67,7 +67,8 @@ def should_retry(error: Error, attempt: int, max_retries: int, delivered: bool) 
 
 def says_streaming_unsupported(message: str) -> bool:
     """Whether an error message says the server will not stream."""
-    return bool(_MENTIONS_STREAM.search(message) and _REFUSES.search(message))
+    lowered = message.lower()
+    return "stream" in lowered and re.search(_REFUSES, lowered) is not None
 
 
 def should_fallback_to_non_streaming(error: Error, delivered: bool) -> bool:
