@@ -179,3 +179,15 @@ def test_real_orjson_agrees_when_installed(value: Any, layout: dict[str, Any]) -
     text = json.dumps(value, **layout)
     assert same(make_loads(real)(text.encode()), json.loads(text))
     assert same(make_loads(real)(text), json.loads(text))
+
+
+@pytest.mark.parametrize("tail", ["\n", " \t\r\n ", "\r\n"])
+def test_trailing_json_whitespace_parses_once(tail: str) -> None:
+    assert stdlib_loads('{"a": 1}' + tail) == {"a": 1}
+    assert stdlib_loads(('{"a": 1}' + tail).encode()) == {"a": 1}
+
+
+@pytest.mark.parametrize("tail", ["\x0b", "\u2003", "\n x", "\x0c"])
+def test_trailing_non_json_whitespace_is_refused(tail: str) -> None:
+    with pytest.raises(JSONDecodeError):
+        stdlib_loads('{"a": 1}' + tail)

@@ -34,6 +34,9 @@ _scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignor
 _decode = _decoder.decode
 
 
+_JSON_WHITESPACE = " \t\n\r"  # RFC 8259 whitespace: exactly these four
+
+
 def stdlib_loads(data: bytes | str) -> Any:
     """``loads`` with the standard library only."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
@@ -41,8 +44,10 @@ def stdlib_loads(data: bytes | str) -> Any:
         value, end = _scan(text, 0)
     except StopIteration:
         return _decode(text)  # leading whitespace, or not JSON: the full path decides
-    if end != len(text):
-        return _decode(text)  # trailing whitespace, or extra data: the full path decides
+    if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+        return _decode(text)  # extra data after the value: the full path raises
+    # Trailing JSON whitespace (a body's final newline) is fine: parsing the whole
+    # document again just to skip it would cost a second full parse.
     return value
 
 
