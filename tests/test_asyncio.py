@@ -228,3 +228,29 @@ def test_tls() -> None:
     with ReplayServer(text=TEXT, ssl_context=server_context) as tls_server:
         run(main(tls_server.base_url))
         assert len(tls_server.requests) == 2
+
+
+def test_https_through_a_connect_proxy() -> None:
+    from test_blocking import ConnectProxy
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("api.example.test").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with ReplayServer(text=TEXT, ssl_context=server_context) as tls_server:
+        proxy = ConnectProxy(tls_server.port)
+        try:
+            async def main() -> str:
+                async with AsyncClient(
+                    base_url=f"https://api.example.test:{tls_server.port}/v1",
+                    api_key="k",
+                    env={"HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}"},
+                    ssl_context=client_context,
+                ) as client:
+                    return (await client.chat("hi", "m", on_delta=lambda t, d: None)).text
+
+            assert run(main()) == TEXT
+        finally:
+            proxy.close()
+    assert proxy.heads[0].startswith(f"CONNECT api.example.test:{tls_server.port} ".encode())
