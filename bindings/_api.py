@@ -417,9 +417,7 @@ def make_config(
         raise ValueError("max_retries must be a non-negative integer")
     environ: Mapping[str, str] = os.environ if env is None else env
     resolved = resolve(provider, base_url, api_key, dialect, environ)
-    if resolved.api_key is None and getattr(resolved, "key_required", True) and (
-        resolved.key_env_checked
-    ):
+    if resolved.api_key is None and resolved.key_required and resolved.key_env_checked:
         raise MissingAPIKeyError(resolved.provider, resolved.base_url, resolved.key_env_checked)
     endpoint = Endpoint(
         resolved.base_url,
