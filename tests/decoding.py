@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from wire import all_splittings, expected, fixture
 
 from libchatty.call import Call
+from libchatty.dialects import Dialect
 from libchatty.events import Delta, Done, Error, Event
+from libchatty.exceptions import RemoteProtocolError
 
 #: expected.json names some error kinds the fixture README's way; ours are shorter.
 KIND: Final[Mapping[str, str]] = {
@@ -261,3 +263,42 @@ JSON_VALUES: Final = st.recursive(
     ),
     max_leaves=8,
 )
+
+#: Any JSON scalar, and any JSON value made of them: what a decoder must survive in a field.
+SCALARS: Final = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+ANY_JSON: Final = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def check_decoder_survives(
+    step: Callable[[Any], list[Event]], inputs: Iterable[Any], end: Callable[[], Event]
+) -> None:
+    """Fed ``inputs`` one by one, a stream decoder returns only events or raises
+    :class:`RemoteProtocolError` (then stops being fed); it stops being fed after a
+    terminal event too, and if none came, its ``end()`` is an ``Error``."""
+    for item in inputs:
+        try:
+            events = step(item)
+        except RemoteProtocolError:
+            return
+        assert all(type(e) in (Delta, Done, Error) for e in events), events
+        if events and type(events[-1]) is not Delta:
+            return
+    assert type(end()) is Error
+
+
+def check_body_survives(dialect: Dialect, body: Any) -> None:
+    """Any JSON value as a whole body decodes to deltas and one terminal event, or raises
+    :class:`RemoteProtocolError`."""
+    try:
+        events = dialect.decode_body(body)
+    except RemoteProtocolError:
+        return
+    assert events, body
+    assert all(type(e) is Delta for e in events[:-1]), events
+    assert type(events[-1]) in (Done, Error), events
