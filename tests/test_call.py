@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from decoding import check_shape, feed
 from hypothesis import given
 from hypothesis import strategies as st
-from wire import all_splittings, fixture, splits_at
+from wire import all_splittings, chunked_response, fixture, sized_response, splits_at
 
 from libchatty import (
     Call,
@@ -17,7 +18,6 @@ from libchatty import (
     Done,
     Endpoint,
     Error,
-    Event,
     LocalProtocolError,
     Message,
 )
@@ -31,28 +31,8 @@ def make_call(stream: bool = True, **limits: int) -> Call:
     return Call(endpoint, request, **limits)
 
 
-def feed(call: Call, pieces: list[bytes], eof: bool = True) -> list[Event]:
-    call.start()
-    events: list[Event] = []
-    for piece in pieces:
-        if not call.wants_data:
-            break
-        events.extend(call.receive_data(piece))
-    if eof and call.wants_data:
-        events.extend(call.receive_data(b""))
-    return events
-
-
-def chunked(*parts: bytes) -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
-
-
 def sse_response(*events: bytes, head: bytes = b"") -> bytes:
-    body = chunked(*events)
-    return (
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-        b"Transfer-Encoding: chunked\r\n" + head + b"\r\n" + body
-    )
+    return chunked_response(events, headers=head)
 
 
 def chunk(text: str, finish: str | None = None) -> bytes:
@@ -108,6 +88,7 @@ def test_misuse_raises() -> None:
 def test_stream_whole_and_split(name: str, pieces: list[bytes]) -> None:
     call = make_call()
     events = feed(call, pieces, eof=False)
+    check_shape(events)
     assert [e for e in events if isinstance(e, Delta)] == [Delta("Hel"), Delta("lo")]
     assert isinstance(events[-1], Done)
     assert events[-1].text == "Hello"
@@ -209,20 +190,13 @@ def test_event_limit_keeps_partial() -> None:
 
 def test_json_body_limit() -> None:
     body = b'{"pad": "' + b"x" * 5000 + b'"}'
-    response = (
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-        % (len(body), body)
-    )
-    events = feed(make_call(stream=False, max_body_size=1024), [response])
+    events = feed(make_call(stream=False, max_body_size=1024), [sized_response(body)])
     assert isinstance(events[-1], Error) and events[-1].kind == "limit"
 
 
 def test_error_body_is_bounded_but_read_to_the_end_for_reuse() -> None:
     body = b'{"error": {"message": "' + b"m" * 5000 + b'"}}'
-    response = (
-        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-    )
+    response = sized_response(body, status=500, reason="Internal Server Error")
     call = make_call(max_error_body_size=100)
     events = feed(call, [response], eof=False)
     assert len(events) == 1 and isinstance(events[0], Error)
@@ -241,7 +215,7 @@ def test_redirect_is_an_error_not_followed() -> None:
 def test_json_answer_to_a_stream_request_is_one_delta_and_done() -> None:
     events = feed(make_call(), [fixture("compat/json-for-stream-request.http")])
     assert [type(e) for e in events] == [Delta, Done]
-    assert events[0].text == "Bonjour ! Comment puis-je vous aider ?"  # type: ignore[union-attr]
+    assert events[0] == Delta("Bonjour ! Comment puis-je vous aider ?")
 
 
 def test_key_never_appears_in_events() -> None:
