@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, Literal
 
+import pytest
 from hypothesis import strategies as st
 from wire import all_splittings, expected, fixture
 
@@ -69,6 +70,27 @@ def decode_every_way(
             reference = events
         assert events == reference, (name, how)
         yield how, events
+
+
+def check_fixture(
+    name: str,
+    make_call: Callable[[bool], Call],
+    *,
+    exact_arguments: bool = True,
+    several_choices: bool = False,
+    arguments: Arguments = "indexed",
+) -> None:
+    """Fixture ``name`` decoded every way (:func:`decode_every_way`) is what expected.json
+    records (:func:`summary` equals :func:`wanted`)."""
+    want = wanted(name, exact_arguments=exact_arguments)
+    for how, events in decode_every_way(name, make_call):
+        got = summary(
+            events,
+            exact_arguments=exact_arguments,
+            several_choices=several_choices,
+            arguments=arguments,
+        )
+        assert got == want, (name, how)
 
 
 def check_fields(
@@ -145,6 +167,31 @@ def check_shape(
         for i, call in enumerate(last.tool_calls):
             assert joined(calls, "tool_call", i) == call.arguments, (i, call)
     return last
+
+
+def check_error_event(events: list[Event], kind: str, status: int, message: str) -> Error:
+    """``events`` are one ``Error`` of ``kind``, ``status`` and ``message``, with nothing
+    delivered before it (an HTTP error answer); returns it."""
+    [error] = events
+    assert type(error) is Error, error
+    assert (error.kind, error.status, error.message, error.partial) == (kind, status, message, "")
+    return error
+
+
+#: Statuses a replayed error answer is rendered with, and the kind each must decode to.
+every_error_status = pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, "bad_request"),
+        (401, "auth"),
+        (403, "permission"),
+        (404, "not_found"),
+        (429, "rate_limit"),
+        (500, "server"),
+        (503, "overloaded"),
+        (529, "overloaded"),
+    ],
+)
 
 
 # --- expected.json's terms -----------------------------------------------------------------------

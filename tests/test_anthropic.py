@@ -11,7 +11,15 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from decoding import JSON_VALUES, check_fields, check_shape, decode_every_way, feed, summary, wanted
+from decoding import (
+    JSON_VALUES,
+    check_error_event,
+    check_fields,
+    check_fixture,
+    check_shape,
+    every_error_status,
+    feed,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from wire import fixture, fixture_names, parse_request, random_chunked, random_splits, sse_frame
@@ -44,9 +52,7 @@ SHARED = [n for n in fixture_names("anthropic") if not n.startswith("anthropic/m
 @pytest.mark.parametrize("name", SHARED)
 def test_fixture(name: str) -> None:
     # Tool input comes as an object in a body: arguments are compared parsed.
-    want = wanted(name, exact_arguments=False)
-    for how, events in decode_every_way(name, make_call):
-        assert summary(events, exact_arguments=False) == want, (name, how)
+    check_fixture(name, make_call, exact_arguments=False)
 
 
 def test_overloaded_event_is_retryable_and_keeps_the_partial_text() -> None:
@@ -340,22 +346,10 @@ def test_render_body_round_trip(script: Script) -> None:
     check_script(script, check_shape(feed(make_call(stream=False), [body])))
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"),
-    [
-        (400, "bad_request"),
-        (401, "auth"),
-        (404, "not_found"),
-        (429, "rate_limit"),
-        (500, "server"),
-        (529, "overloaded"),
-    ],
-)
+@every_error_status
 def test_render_error_round_trip(status: int, kind: str) -> None:
     body = random_chunked(DIALECT.render_error(status, "nope"), status, "application/json")
-    last = feed(make_call(), [body])[-1]
-    assert isinstance(last, Error)
-    assert (last.kind, last.status, last.message) == (kind, status, "nope")
+    check_error_event(feed(make_call(), [body]), kind, status, "nope")
 
 
 def test_render_stream_error_keeps_the_partial_text() -> None:

@@ -9,7 +9,15 @@ import json
 from typing import Any
 
 import pytest
-from decoding import JSON_VALUES, check_fields, check_shape, decode_every_way, feed, summary, wanted
+from decoding import (
+    JSON_VALUES,
+    check_error_event,
+    check_fields,
+    check_fixture,
+    check_shape,
+    every_error_status,
+    feed,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from wire import fixture, fixture_names, parse_request, random_chunked, random_splits, sse_frame
@@ -45,9 +53,7 @@ SHARED = [n for n in fixture_names("gemini") if not n.startswith("gemini/mine-")
 @pytest.mark.parametrize("name", SHARED)
 def test_fixture(name: str) -> None:
     # functionCall.args is an object on the wire: arguments are compared parsed.
-    want = wanted(name, exact_arguments=False)
-    for how, events in decode_every_way(name, make_call):
-        assert summary(events, exact_arguments=False, **SHAPE) == want, (name, how)
+    check_fixture(name, make_call, exact_arguments=False, **SHAPE)
 
 
 def test_thinking_tokens_count_as_output_and_as_reasoning() -> None:
@@ -329,22 +335,10 @@ def test_render_body_round_trip(script: Script) -> None:
     check_script(script, check_shape(feed(make_call(stream=False), [body]), **SHAPE))
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"),
-    [
-        (400, "bad_request"),
-        (403, "permission"),
-        (404, "not_found"),
-        (429, "rate_limit"),
-        (500, "server"),
-        (503, "overloaded"),
-    ],
-)
+@every_error_status
 def test_render_error_round_trip(status: int, kind: str) -> None:
     body = random_chunked(DIALECT.render_error(status, "nope"), status, "application/json")
-    last = feed(make_call(), [body])[-1]
-    assert isinstance(last, Error)
-    assert (last.kind, last.status, last.message) == (kind, status, "nope")
+    check_error_event(feed(make_call(), [body]), kind, status, "nope")
 
 
 def test_render_stream_error_keeps_the_partial_text() -> None:

@@ -12,11 +12,11 @@ from decoding import (
     SCALARS,
     check_body_survives,
     check_decoder_survives,
+    check_error_event,
+    check_fixture,
     check_shape,
     decode_every_way,
     feed,
-    summary,
-    wanted,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -47,9 +47,7 @@ SHARED = [n for n in fixture_names("ollama") if not n.startswith("ollama/mine-")
 @pytest.mark.parametrize("name", SHARED)
 def test_fixture(name: str) -> None:
     # function.arguments is an object on the wire: arguments are compared parsed.
-    want = wanted(name, exact_arguments=False)
-    for how, events in decode_every_way(name, make_call):
-        assert summary(events, exact_arguments=False) == want, (name, how)
+    check_fixture(name, make_call, exact_arguments=False)
 
 
 def test_error_fixture_is_not_retryable_and_streaming_error_keeps_partial() -> None:
@@ -360,12 +358,7 @@ def test_render_body_round_trip(script: Script) -> None:
 def test_render_error_and_stream_error() -> None:
     body = DIALECT.render_error(404, "model 'x' not found")
     events = feed(make_call(), [sized_response(body, status=404, reason="Not Found")])
-    assert isinstance(events[-1], Error)
-    assert (events[-1].kind, events[-1].message, events[-1].status) == (
-        "not_found",
-        "model 'x' not found",
-        404,
-    )
+    check_error_event(events, "not_found", 404, "model 'x' not found")
     script = Script(text="Hello there")
     lines = [*DIALECT.render_stream(script)[:-1], DIALECT.render_stream_error("it broke")]
     data = chunked_response(cut_at(b"".join(lines), [7]), "application/x-ndjson")

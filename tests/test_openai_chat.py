@@ -10,7 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from decoding import check_shape, decode_every_way, feed, joined, summary, wanted
+from decoding import (
+    check_error_event,
+    check_fixture,
+    check_shape,
+    every_error_status,
+    feed,
+    joined,
+    summary,
+    wanted,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from wire import (
@@ -70,9 +79,7 @@ def request_for(name: str) -> ChatRequest:
 # --- every fixture, every splitting -----------------------------------------------------------
 @pytest.mark.parametrize("name", FIXTURES)
 def test_fixture_every_splitting(name: str) -> None:
-    want = wanted(name)
-    for how, events in decode_every_way(name, make_call):
-        assert summary(events, **SHAPE) == want, (name, how)
+    check_fixture(name, make_call, **SHAPE)
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -607,25 +614,13 @@ def test_render_body_round_trip(script: Script) -> None:
     check_script(events[-1], script)
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"),
-    [
-        (400, "bad_request"),
-        (401, "auth"),
-        (403, "permission"),
-        (404, "not_found"),
-        (429, "rate_limit"),
-        (500, "server"),
-        (503, "overloaded"),
-    ],
-)
+@every_error_status
 def test_render_error_round_trip(status: int, kind: str) -> None:
     body = DIALECT.render_error(status, "nope ✗")
     error = json.loads(body)["error"]
     assert error["message"] == "nope ✗" and set(error) == {"message", "type", "param", "code"}
-    [event] = run_call([sized_response(body, status=status, reason="X")])
-    assert type(event) is Error and event.kind == kind and event.status == status
-    assert event.message == "nope ✗"
+    events = run_call([sized_response(body, status=status, reason="X")])
+    check_error_event(events, kind, status, "nope ✗")
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,12 @@ from decoding import (
     SCALARS,
     check_body_survives,
     check_decoder_survives,
+    check_error_event,
     check_fields,
+    check_fixture,
     check_shape,
-    decode_every_way,
+    every_error_status,
     feed,
-    summary,
-    wanted,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -59,9 +59,7 @@ SHARED = [n for n in fixture_names("openai-responses") if "/mine-" not in n]
 
 @pytest.mark.parametrize("name", SHARED)
 def test_fixture(name: str) -> None:
-    want = wanted(name)
-    for how, events in decode_every_way(name, make_call):
-        assert summary(events) == want, (name, how)
+    check_fixture(name, make_call)
 
 
 def test_fixture_details() -> None:
@@ -500,14 +498,11 @@ def test_render_body_round_trip(script: Script) -> None:
     assert_matches_script(check_shape(events), script)
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"), [(400, "bad_request"), (401, "auth"), (429, "rate_limit"), (500, "server")]
-)
+@every_error_status
 def test_render_error(status: int, kind: str) -> None:
     body = DIALECT.render_error(status, "it went wrong")
-    last = feed(make_call(), [sized_response(body, status=status, reason="Oops")])[-1]
-    assert isinstance(last, Error)
-    assert (last.kind, last.status, last.message) == (kind, status, "it went wrong")
+    events = feed(make_call(), [sized_response(body, status=status, reason="Oops")])
+    check_error_event(events, kind, status, "it went wrong")
 
 
 def test_render_stream_error() -> None:
