@@ -22,12 +22,13 @@ from typing import Any
 
 import h11
 import pytest
+from decoding import check_shape
 from libchatty.bindings.server import DEFAULT_TEXT, Fault, ReplayServer
 from wire import fixture
 
 from libchatty.dialects import DIALECT_NAMES, Dialect, get_dialect
 from libchatty.endpoint import Endpoint
-from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
+from libchatty.events import Done, Error, Event, ToolCall, Usage
 from libchatty.request import ChatRequest, Message
 from libchatty.script import Script, split_tokens
 
@@ -155,6 +156,20 @@ def chat_request(name: str, server: ReplayServer, stream: bool = True) -> tuple[
     return http.target, http.body
 
 
+def post_chat(
+    server: ReplayServer,
+    name: str,
+    stream: bool = True,
+    times: int = 1,
+    context: ssl.SSLContext | None = None,
+) -> list[Reply]:
+    """``times`` chat requests as dialect ``name``'s client side writes them, one after the
+    other over one connection; their replies."""
+    target, body = chat_request(name, server, stream)
+    with RawClient(server, context) as client:
+        return [client.exchange("POST", target, body) for _ in range(times)]
+
+
 def dialect(name: str) -> Dialect:
     return get_dialect(name)
 
@@ -168,9 +183,7 @@ def server() -> Iterator[ReplayServer]:
 # --- serving what the dialect renders -------------------------------------------------------
 @pytest.mark.parametrize("name", DIALECTS)
 def test_stream_is_the_rendering_with_chunked_framing(server: ReplayServer, name: str) -> None:
-    target, body = chat_request(name, server)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
+    (reply,) = post_chat(server, name)
     assert reply.status == 200
     assert reply.headers["transfer-encoding"] == "chunked"
     expected_type = (
@@ -183,9 +196,7 @@ def test_stream_is_the_rendering_with_chunked_framing(server: ReplayServer, name
 
 @pytest.mark.parametrize("name", DIALECTS)
 def test_body_when_no_stream_is_asked(server: ReplayServer, name: str) -> None:
-    target, body = chat_request(name, server, stream=False)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
+    (reply,) = post_chat(server, name, stream=False)
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/json"
     assert int(reply.headers["content-length"]) == len(reply.body)
@@ -194,18 +205,14 @@ def test_body_when_no_stream_is_asked(server: ReplayServer, name: str) -> None:
 
 def test_token_delay_sends_one_event_per_chunk() -> None:
     with ReplayServer(script=SCRIPT, token_delay=0.001) as server:
-        target, body = chat_request("openai-chat", server)
-        with RawClient(server) as client:
-            reply = client.exchange("POST", target, body)
+        (reply,) = post_chat(server, "openai-chat")
     assert reply.chunks == dialect("openai-chat").render_stream(SCRIPT)
 
 
 def test_without_delay_events_are_batched(server: ReplayServer) -> None:
     long = Script(text="word " * 5000)
     with ReplayServer(script=long) as server:
-        target, body = chat_request("openai-chat", server)
-        with RawClient(server) as client:
-            reply = client.exchange("POST", target, body)
+        (reply,) = post_chat(server, "openai-chat")
     events = dialect("openai-chat").render_stream(long)
     assert reply.body == b"".join(events)
     assert 1 < len(reply.chunks) < len(events) / 10
@@ -213,9 +220,7 @@ def test_without_delay_events_are_batched(server: ReplayServer) -> None:
 
 def test_text_is_tokenised_with_usage_and_the_requested_model() -> None:
     with ReplayServer(text="One two three.") as server:
-        target, body = chat_request("openai-chat", server, stream=False)
-        with RawClient(server) as client:
-            reply = client.exchange("POST", target, body)
+        (reply,) = post_chat(server, "openai-chat", stream=False)
     answer = json.loads(reply.body)
     assert answer["model"] == "replay-test"
     assert answer["choices"][0]["message"]["content"] == "One two three."
@@ -227,9 +232,7 @@ def test_text_is_tokenised_with_usage_and_the_requested_model() -> None:
 
 def test_default_text() -> None:
     with ReplayServer() as server:
-        target, body = chat_request("openai-chat", server, stream=False)
-        with RawClient(server) as client:
-            reply = client.exchange("POST", target, body)
+        (reply,) = post_chat(server, "openai-chat", stream=False)
     assert json.loads(reply.body)["choices"][0]["message"]["content"] == DEFAULT_TEXT
 
 
@@ -359,10 +362,7 @@ def test_closing_with_idle_and_stalled_connections_does_not_hang() -> None:
 @pytest.mark.parametrize("name", DIALECTS)
 def test_status_fault_has_the_dialect_error_body(server: ReplayServer, name: str) -> None:
     server.add_fault(Fault("status", status=401, message="bad key"))
-    target, body = chat_request(name, server)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
-        after = client.exchange("POST", target, body)  # the fault was used up
+    reply, after = post_chat(server, name, times=2)  # the fault was used up by the first
     assert reply.status == 401
     assert reply.body == dialect(name).render_error(401, "bad key")
     assert "retry-after" not in reply.headers
@@ -374,9 +374,7 @@ def test_429_has_retry_after(server: ReplayServer) -> None:
     server.add_fault(Fault("status", status=429, retry_after=7))
     server.add_fault(Fault("status", status=503, retry_after=0.25))
     server.add_fault(Fault("status", status=429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"))
-    target, body = chat_request("openai-chat", server)
-    with RawClient(server) as client:
-        replies = [client.exchange("POST", target, body) for _ in range(4)]
+    replies = post_chat(server, "openai-chat", times=4)
     assert [r.status for r in replies] == [429, 429, 503, 429]
     assert [r.headers["retry-after"] for r in replies] == [
         "1",
@@ -391,18 +389,14 @@ def test_faults_are_taken_in_order_one_per_request() -> None:
     faults = [Fault("status", status=500), Fault("status", status=502)]
     with ReplayServer(script=SCRIPT, faults=faults) as server:
         server.add_fault(Fault("status", status=504))
-        target, body = chat_request("openai-chat", server)
-        with RawClient(server) as client:
-            statuses = [client.exchange("POST", target, body).status for _ in range(4)]
+        statuses = [reply.status for reply in post_chat(server, "openai-chat", times=4)]
     assert statuses == [500, 502, 504, 200]
 
 
 @pytest.mark.parametrize("name", DIALECTS)
 def test_cut_after_events(server: ReplayServer, name: str) -> None:
     server.add_fault(Fault("cut", after_events=2))
-    target, body = chat_request(name, server)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
+    (reply,) = post_chat(server, name)
     assert reply.status == 200
     assert reply.closed_early
     assert reply.body == b"".join(dialect(name).render_stream(SCRIPT)[:2])
@@ -418,9 +412,7 @@ def test_cut_before_any_response(server: ReplayServer) -> None:
 
 def test_cut_halfway_through_a_body(server: ReplayServer) -> None:
     server.add_fault(Fault("cut", after_events=0))
-    target, body = chat_request("openai-chat", server, stream=False)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
+    (reply,) = post_chat(server, "openai-chat", stream=False)
     full = dialect("openai-chat").render_body(SCRIPT)
     assert reply.closed_early
     assert reply.body == full[: len(full) // 2]
@@ -429,10 +421,7 @@ def test_cut_halfway_through_a_body(server: ReplayServer) -> None:
 @pytest.mark.parametrize("name", DIALECTS)
 def test_stream_error_event(server: ReplayServer, name: str) -> None:
     server.add_fault(Fault("stream_error", after_events=3, message="overloaded, sorry"))
-    target, body = chat_request(name, server)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
-        again = client.exchange("POST", target, body)  # still alive
+    reply, again = post_chat(server, name, times=2)  # the connection is still alive
     d = dialect(name)
     assert reply.body == b"".join(d.render_stream(SCRIPT)[:3]) + d.render_stream_error(
         "overloaded, sorry"
@@ -444,9 +433,7 @@ def test_stream_error_event(server: ReplayServer, name: str) -> None:
 @pytest.mark.parametrize("name", DIALECTS)
 def test_malformed_event(server: ReplayServer, name: str) -> None:
     server.add_fault(Fault("malformed", after_events=1))
-    target, body = chat_request(name, server)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
+    (reply,) = post_chat(server, name)
     events = dialect(name).render_stream(SCRIPT)
     assert reply.body.startswith(events[0])
     assert reply.body.endswith(b"".join(events[2:]))
@@ -459,9 +446,7 @@ def test_malformed_event(server: ReplayServer, name: str) -> None:
 
 def test_malformed_body(server: ReplayServer) -> None:
     server.add_fault(Fault("malformed"))
-    target, body = chat_request("openai-chat", server, stream=False)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
+    (reply,) = post_chat(server, "openai-chat", stream=False)
     assert reply.status == 200 and not reply.closed_early
     with pytest.raises(ValueError):
         json.loads(reply.body)
@@ -470,9 +455,7 @@ def test_malformed_body(server: ReplayServer) -> None:
 @pytest.mark.parametrize("name", DIALECTS)
 def test_json_fault_answers_a_stream_request_with_a_body(server: ReplayServer, name: str) -> None:
     server.add_fault(Fault("json"))
-    target, body = chat_request(name, server)
-    with RawClient(server) as client:
-        reply = client.exchange("POST", target, body)
+    (reply,) = post_chat(server, name)
     assert reply.headers["content-type"] == "application/json"
     assert reply.body == dialect(name).render_body(SCRIPT)
 
@@ -570,9 +553,7 @@ def test_tls_with_trustme() -> None:
     ca.configure_trust(client_context)
     with ReplayServer(script=SCRIPT, ssl_context=server_context) as server:
         assert server.base_url.startswith("https://127.0.0.1:")
-        target, body = chat_request("openai-chat", server)
-        with RawClient(server, client_context) as client:
-            replies = [client.exchange("POST", target, body) for _ in range(2)]
+        replies = post_chat(server, "openai-chat", times=2, context=client_context)
         assert server.connections == 1
     expected = b"".join(dialect("openai-chat").render_stream(SCRIPT))
     assert [r.body for r in replies] == [expected, expected]
@@ -601,21 +582,17 @@ def call_events(server: ReplayServer, name: str, stream: bool) -> list[Event]:
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
 @pytest.mark.parametrize("name", DIALECTS)
 def test_call_decodes_what_the_server_serves(server: ReplayServer, name: str, stream: bool) -> None:
-    events = call_events(server, name, stream)
-    done = events[-1]
+    done = check_shape(call_events(server, name, stream))  # the deltas join to done.text
     assert isinstance(done, Done), done
     assert done.text == SCRIPT.text
-    assert (
-        "".join(e.text for e in events if isinstance(e, Delta) and e.kind == "text") == SCRIPT.text
-    )
     assert done.finish_reason == "stop"
-    assert done.usage is not None and done.usage.output_tokens == 17
+    assert done.usage == SCRIPT.usage
 
 
 @pytest.mark.parametrize("name", DIALECTS)
 def test_call_decodes_tool_calls(name: str) -> None:
     with ReplayServer(script=TOOL_SCRIPT) as server:
-        done = call_events(server, name, True)[-1]
+        done = check_shape(call_events(server, name, True))
     assert isinstance(done, Done), done
     assert done.finish_reason == "tool_calls"
     (call,) = done.tool_calls
@@ -627,7 +604,7 @@ def test_call_decodes_tool_calls(name: str) -> None:
 def test_call_sees_a_cut_as_incomplete_with_partial_text(server: ReplayServer, name: str) -> None:
     # Halfway: some text has gone out whatever the dialect's preamble events are.
     server.add_fault(Fault("cut", after_events=len(dialect(name).render_stream(SCRIPT)) // 2))
-    error = call_events(server, name, True)[-1]
+    error = check_shape(call_events(server, name, True))  # partial: the text delivered
     assert isinstance(error, Error), error
     assert error.kind == "incomplete"
     assert error.partial and SCRIPT.text.startswith(error.partial)
@@ -637,8 +614,8 @@ def test_call_sees_a_cut_as_incomplete_with_partial_text(server: ReplayServer, n
 def test_call_sees_a_401_and_a_stream_error(server: ReplayServer) -> None:
     server.add_fault(Fault("status", status=401, message="Incorrect API key provided"))
     server.add_fault(Fault("stream_error", after_events=3))
-    auth = call_events(server, "openai-chat", True)[-1]
-    provider = call_events(server, "openai-chat", True)[-1]
+    auth = check_shape(call_events(server, "openai-chat", True))
+    provider = check_shape(call_events(server, "openai-chat", True))
     assert isinstance(auth, Error) and auth.kind == "auth" and auth.status == 401
     assert isinstance(provider, Error) and provider.kind == "provider"
     assert provider.partial and SCRIPT.text.startswith(provider.partial)
