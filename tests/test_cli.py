@@ -54,7 +54,13 @@ def server() -> Iterator[ReplayServer]:
         yield running
 
 
-def assert_one_clean_error(stderr: str) -> None:
+def assert_failed_cleanly(result: subprocess.CompletedProcess[str], *says: str) -> None:
+    """Exit status 1 and one clean error on stderr (the error line and perhaps a hint, no
+    traceback) that says each of ``says``."""
+    stderr = result.stderr
+    assert result.returncode == 1, stderr
+    for phrase in says:
+        assert phrase in stderr, (phrase, stderr)
     assert "Traceback" not in stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert any(line.startswith("libchatty: error: ") for line in lines), stderr
@@ -179,58 +185,49 @@ def test_tokens_are_flushed_as_they_arrive() -> None:
 def test_401_is_one_line_with_a_hint(server: ReplayServer) -> None:
     server.add_fault(Fault("status", status=401, message="Incorrect API key provided"))
     result = run_cli("-s", "--base-url", server.base_url, "m", "Hi")
-    assert result.returncode == 1
     assert result.stdout == ""
-    assert "auth (HTTP 401): Incorrect API key provided" in result.stderr
-    assert "hint:" in result.stderr and "OPENAI_API_KEY" in result.stderr
-    assert_one_clean_error(result.stderr)
+    assert_failed_cleanly(
+        result, "auth (HTTP 401): Incorrect API key provided", "hint:", "OPENAI_API_KEY"
+    )
 
 
 def test_json_error_event_and_the_error_line(server: ReplayServer) -> None:
     server.add_fault(Fault("status", status=404, message="The model 'm' does not exist"))
     result = run_cli("--json", "--base-url", server.base_url, "m", "Hi")
-    assert result.returncode == 1
     (event,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert event["type"] == "error" and event["kind"] == "not_found" and event["status"] == 404
-    assert "not_found (HTTP 404): The model 'm' does not exist" in result.stderr
-    assert "check the model name" in result.stderr
-    assert_one_clean_error(result.stderr)
+    assert_failed_cleanly(
+        result, "not_found (HTTP 404): The model 'm' does not exist", "check the model name"
+    )
 
 
 def test_429_after_retries_says_rate_limited(server: ReplayServer) -> None:
     for _ in range(10):
         server.add_fault(Fault("status", status=429, retry_after=0))
     result = run_cli("-s", "--base-url", server.base_url, "m", "Hi")
-    assert result.returncode == 1
-    assert "rate_limit (HTTP 429)" in result.stderr
-    assert "rate limited" in result.stderr
-    assert_one_clean_error(result.stderr)
+    assert_failed_cleanly(result, "rate_limit (HTTP 429)", "rate limited")
 
 
 def test_cut_mid_stream_keeps_the_partial_text(server: ReplayServer) -> None:
     server.add_fault(Fault("cut", after_events=6))
     result = run_cli("-s", "--base-url", server.base_url, "m", "Hi")
-    assert result.returncode == 1
     partial = "".join(split_tokens(TEXT)[:5])
     assert result.stdout == partial + "\n"
-    assert "incomplete" in result.stderr
-    assert_one_clean_error(result.stderr)
+    assert_failed_cleanly(result, "incomplete")
 
 
 def test_bad_base_url_is_a_connection_error() -> None:
     with ReplayServer() as gone:
         url = gone.base_url  # a port that was just free and is now closed again
     result = run_cli("-s", "--base-url", url, "m", "Hi")
-    assert result.returncode == 1
-    assert "connection" in result.stderr
-    assert "could not reach" in result.stderr
-    assert_one_clean_error(result.stderr)
+    assert_failed_cleanly(result, "connection", "could not reach")
 
 
 def test_debug_shows_the_traceback(server: ReplayServer) -> None:
     server.add_fault(Fault("status", status=401))
     result = run_cli("--debug", "-s", "--base-url", server.base_url, "m", "Hi")
-    assert result.returncode != 0
+    assert result.returncode == 1  # the interpreter's status for an uncaught exception
+    assert "libchatty: error: auth (HTTP 401)" in result.stderr  # still said plainly, first
     assert "Traceback" in result.stderr and "ChatError" in result.stderr
 
 
@@ -253,7 +250,7 @@ def test_a_key_never_appears_in_output(server: ReplayServer) -> None:
     result = run_cli(
         "-s", "--base-url", server.base_url, "m", "Hi", env=clean_env(OPENAI_API_KEY=secret)
     )
-    assert result.returncode == 1
+    assert_failed_cleanly(result)
     assert secret not in result.stderr + result.stdout
     assert server.requests[0].headers.get("authorization") == f"Bearer {secret}"
 
