@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import trio
+from decoding import check_shape
 from hypothesis import given
 from hypothesis import strategies as st
 from libchatty.bindings._api import Completion, Timeout
@@ -238,6 +239,23 @@ def tool_meaning(calls: tuple[ToolCall, ...]) -> list[tuple[str, Any]]:
     return [(c.name, json.loads(c.arguments)) for c in calls]
 
 
+def check_completion(
+    completion: Completion, *, text: str, streamed: bool, tool_calls: tuple[ToolCall, ...] = ()
+) -> None:
+    """The answer every dialect must give: ``text``, streamed or not as asked, finished as
+    its tool calls say (the provider's own word kept too), the usage, and the tool calls'
+    meaning."""
+    assert completion.text == text
+    assert completion.streamed is streamed
+    assert completion.finish_reason == ("tool_calls" if tool_calls else "stop")
+    assert completion.raw_finish_reason  # the provider's own word is kept
+    assert completion.usage == USAGE
+    if tool_calls:
+        assert tool_meaning(completion.tool_calls) == tool_meaning(tool_calls)
+    else:
+        assert completion.tool_calls == ()
+
+
 def first_text_event(dialect: str, script: Script) -> int:
     """How many wire events the server sends before the first text delta: the dialect's
     preamble (``message_start``, ``response.created``...). Fault positions count from it
@@ -311,12 +329,7 @@ def test_streamed_with_on_delta(binding: str, dialect: str, answer_server: Repla
     before = len(answer_server.requests)
     completion, pieces = run(binding, answer_server, dialect, ASK)
     assert pieces == PIECES
-    assert completion.text == TEXT
-    assert completion.streamed
-    assert completion.finish_reason == "stop"
-    assert completion.raw_finish_reason  # the provider's own word is kept
-    assert completion.usage == USAGE
-    assert completion.tool_calls == ()
+    check_completion(completion, text=TEXT, streamed=True)
     [request] = chat_requests(answer_server, before)
     check_request(request, dialect, stream=True)
 
@@ -328,10 +341,7 @@ def test_not_streamed_without_a_callback(
 ) -> None:
     before = len(answer_server.requests)
     completion = run(binding, answer_server, dialect, ANSWER_CODE)
-    assert completion.text == TEXT
-    assert not completion.streamed
-    assert completion.finish_reason == "stop"
-    assert completion.usage == USAGE
+    check_completion(completion, text=TEXT, streamed=False)
     [request] = chat_requests(answer_server, before)
     check_request(request, dialect, stream=False)
 
@@ -341,9 +351,7 @@ def test_not_streamed_without_a_callback(
 def test_stream_iteration(binding: str, dialect: str, answer_server: ReplayServer) -> None:
     before = len(answer_server.requests)
     events = run(binding, answer_server, dialect, ASK_EVENTS)
-    assert events, "no events"
-    *deltas, done = events
-    assert all(type(e) is Delta for e in deltas), deltas
+    done = check_shape(events)
     assert isinstance(done, Done), done
     assert text_deltas(events) == PIECES
     assert done.text == TEXT
@@ -360,21 +368,15 @@ def test_stream_iteration(binding: str, dialect: str, answer_server: ReplayServe
 @every_dialect
 def test_tool_calls_streamed(binding: str, dialect: str, tool_server: ReplayServer) -> None:
     completion, pieces = run(binding, tool_server, dialect, ASK)
-    assert "".join(pieces) == TOOL_TEXT == completion.text
-    assert completion.finish_reason == "tool_calls"
-    assert tool_meaning(completion.tool_calls) == TOOL_MEANING
-    assert completion.usage == USAGE
+    assert "".join(pieces) == TOOL_TEXT
+    check_completion(completion, text=TOOL_TEXT, streamed=True, tool_calls=TOOL_CALLS)
 
 
 @every_binding
 @every_dialect
 def test_tool_calls_not_streamed(binding: str, dialect: str, tool_server: ReplayServer) -> None:
     completion = run(binding, tool_server, dialect, ANSWER_CODE)
-    assert completion.text == TOOL_TEXT
-    assert completion.finish_reason == "tool_calls"
-    assert tool_meaning(completion.tool_calls) == TOOL_MEANING
-    assert completion.usage == USAGE
-    assert not completion.streamed
+    check_completion(completion, text=TOOL_TEXT, streamed=False, tool_calls=TOOL_CALLS)
 
 
 @every_binding
@@ -383,7 +385,7 @@ def test_tool_call_fragments_in_the_stream(
     binding: str, dialect: str, tool_server: ReplayServer
 ) -> None:
     events = run(binding, tool_server, dialect, ASK_EVENTS)
-    done = events[-1]
+    done = check_shape(events)
     assert isinstance(done, Done), done
     fragments = tool_fragments(events)
     assert sorted(fragments) == list(range(len(TOOL_CALLS)))
@@ -434,9 +436,8 @@ def test_a_rate_limit_with_retry_after_zero_is_retried(
 ) -> None:
     fault_server.add_fault(Fault(kind="status", status=429, retry_after="0"))
     completion, pieces = run(binding, fault_server, dialect, ASK, max_retries=1)
-    assert completion.text == TEXT
+    check_completion(completion, text=TEXT, streamed=True)
     assert pieces == PIECES  # nothing was delivered twice
-    assert completion.streamed
     first, second = fault_server.requests
     check_request(first, dialect, stream=True)
     check_request(second, dialect, stream=True)
@@ -536,8 +537,7 @@ def test_a_stream_cut_before_any_text_falls_back_to_one_body(
 ) -> None:
     fault_server.add_fault(Fault(kind="cut", after_events=0))
     completion, _ = run("blocking", fault_server, dialect, ASK)
-    assert completion.text == TEXT
-    assert not completion.streamed
+    check_completion(completion, text=TEXT, streamed=False)
     first, second = fault_server.requests
     check_request(first, dialect, stream=True)
     check_request(second, dialect, stream=False)
@@ -568,6 +568,6 @@ def test_errors_are_events_not_exceptions_in_stream_iteration(
             Fault(kind="cut", after_events=first_text_event(dialect, ANSWER) + 1)
         )
         events = run("blocking", fault_server, dialect, ASK_EVENTS)
-        last = events[-1]
+        last = check_shape(events)
         assert isinstance(last, Error) and last.kind == "incomplete", (dialect, last)
         assert last.partial == PIECES[0] == "".join(text_deltas(events))
