@@ -21,6 +21,7 @@ from libchatty.call import Call
 from libchatty.dialects import Dialect
 from libchatty.events import Delta, Done, Error, Event
 from libchatty.exceptions import RemoteProtocolError
+from libchatty.request import Message
 
 #: expected.json names some error kinds the fixture README's way; ours are shorter.
 KIND: Final[Mapping[str, str]] = {
@@ -299,6 +300,14 @@ DELIBERATE: Final[Mapping[str, Mapping[str, Any]]] = {
         "provider_type": "exceed_context_size_error",
     },
 }
+
+
+# --- the request side ----------------------------------------------------------------------------
+#: The conversation every request in ``tests/fixtures/request/`` carries.
+SKY: Final = (
+    Message("system", "You are a concise assistant."),
+    Message("user", "Why is the sky blue? One sentence."),
+)
 
 
 # --- generated input ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from decoding import (
     JSON_VALUES,
+    SKY,
     check_error_event,
     check_fields,
     check_fixture,
@@ -479,14 +480,7 @@ def build(
 
 def test_request_matches_the_fixture() -> None:
     want_head, want_headers, want_body = parse_request(fixture("request/anthropic.http"))
-    request = ChatRequest(
-        "claude-sonnet-4-20250514",
-        [
-            Message("system", "You are a concise assistant."),
-            Message("user", "Why is the sky blue? One sentence."),
-        ],
-        max_tokens=1024,
-    )
+    request = ChatRequest("claude-sonnet-4-20250514", SKY, max_tokens=1024)
     got_head, got_headers, got_body = parse_request(
         Call(Endpoint(BASE, KEY, dialect="anthropic"), request).start()
     )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from decoding import (
     JSON_VALUES,
+    SKY,
     check_error_event,
     check_fields,
     check_fixture,
@@ -464,12 +465,6 @@ def build(
     )
     assert spec.method == "POST"
     return spec.target, dict(spec.headers), json.loads(spec.body)
-
-
-SKY = [
-    Message("system", "You are a concise assistant."),
-    Message("user", "Why is the sky blue? One sentence."),
-]
 
 
 def test_request_matches_the_fixture() -> None:

@@ -10,6 +10,7 @@ import pytest
 from decoding import (
     ANY_JSON,
     SCALARS,
+    SKY,
     check_body_survives,
     check_decoder_survives,
     check_error_event,
@@ -384,13 +385,7 @@ def test_server_side_matching() -> None:
 # --- requests -----------------------------------------------------------------------------------
 def test_request_matches_fixture() -> None:
     want_head, want_headers, want_body = parse_request(fixture("request/ollama-chat.http"))
-    request = ChatRequest(
-        "llama3.2",
-        [
-            Message("system", "You are a concise assistant."),
-            Message("user", "Why is the sky blue? One sentence."),
-        ],
-    )
+    request = ChatRequest("llama3.2", SKY)
     call = Call(Endpoint(BASE, dialect="ollama"), request)
     head, headers, body = parse_request(call.start())
     line = (head.method, head.target, head.http_version)

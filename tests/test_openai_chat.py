@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from decoding import (
+    SKY,
     check_error_event,
     check_fixture,
     check_shape,
@@ -732,10 +733,6 @@ def test_decode_body_malformed(body: Any) -> None:
 
 # --- requests -----------------------------------------------------------------------------------
 GROQ = Endpoint("https://api.groq.com/openai/v1", "gsk_EXAMPLE-not-a-real-key")
-SKY = [
-    Message("system", "You are a concise assistant."),
-    Message("user", "Why is the sky blue? One sentence."),
-]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 from decoding import (
     ANY_JSON,
     SCALARS,
+    SKY,
     check_body_survives,
     check_decoder_survives,
     check_error_event,
@@ -526,13 +527,7 @@ def test_server_side_matching() -> None:
 # --- requests -----------------------------------------------------------------------------------
 def test_request_matches_fixture() -> None:
     want_head, want_headers, want_body = parse_request(fixture("request/openai-responses.http"))
-    request = ChatRequest(
-        "gpt-4.1-mini",
-        [
-            Message("system", "You are a concise assistant."),
-            Message("user", "Why is the sky blue? One sentence."),
-        ],
-    )
+    request = ChatRequest("gpt-4.1-mini", SKY)
     call = Call(Endpoint(BASE, KEY, dialect="openai-responses"), request)
     head, headers, body = parse_request(call.start())
     assert (head.method, head.target, head.http_version) == (
