@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 import pytest
 from hypothesis import strategies as st
-from wire import all_splittings, expected, fixture
+from wire import all_splittings, expected, fixture, parse_request
 
 from libchatty.call import Call
 from libchatty.dialects import Dialect
@@ -308,6 +308,22 @@ SKY: Final = (
     Message("system", "You are a concise assistant."),
     Message("user", "Why is the sky blue? One sentence."),
 )
+
+
+def check_like_fixture(
+    call: Call, name: str, auth: Iterable[str] = (), extra_body: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """``call.start()`` writes the request of fixture ``name``: the same request line, the
+    same JSON body (plus ``extra_body``), and the same host, content type, accept, accept
+    encoding and ``auth`` headers. Returns the headers written, by lower-case name."""
+    want_head, want_headers, want_body = parse_request(fixture(name))
+    head, headers, body = parse_request(call.start())
+    line = (head.method, head.target, head.http_version)
+    assert line == (want_head.method, want_head.target, want_head.http_version), line
+    assert body == {**want_body, **(extra_body or {})}
+    for header in ("host", "content-type", "accept", "accept-encoding", *auth):
+        assert headers[header] == want_headers[header], header
+    return headers
 
 
 # --- generated input ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from decoding import (
     check_error_event,
     check_fields,
     check_fixture,
+    check_like_fixture,
     check_shape,
     every_error_status,
     feed,
@@ -468,16 +469,10 @@ def build(
 
 
 def test_request_matches_the_fixture() -> None:
-    want_head, want_headers, want_body = parse_request(fixture("request/gemini.http"))
     request = ChatRequest("gemini-2.5-flash", SKY, max_tokens=1024)
-    got_head, got_headers, got_body = parse_request(
-        Call(Endpoint(BASE, KEY, dialect="gemini"), request).start()
-    )
-    assert (got_head.method, got_head.target) == (want_head.method, want_head.target)
-    assert got_body == want_body
-    for name in ("host", "x-goog-api-key", "content-type", "accept", "accept-encoding"):
-        assert got_headers[name] == want_headers[name], name
-    assert "authorization" not in got_headers
+    call = Call(Endpoint(BASE, KEY, dialect="gemini"), request)
+    headers = check_like_fixture(call, "request/gemini.http", ("x-goog-api-key",))
+    assert "authorization" not in headers
 
 
 def test_key_in_query_fixture_has_the_same_body_but_we_keep_keys_out_of_urls() -> None:
