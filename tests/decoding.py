@@ -61,7 +61,7 @@ def decode_every_way(
     """Fixture ``name`` through a fresh call (``make_call(stream)``, not streamed for a
     ``nonstream`` fixture) whole, byte by byte and at random splits: yields each way's
     name and events. Every way must end the call and give the same events as the whole
-    response (asserted here), so callers check the events once per way for the message."""
+    response (asserted here); callers check the events and name the way in their message."""
     reference: list[Event] | None = None
     for how, pieces in all_splittings(fixture(name)):
         call = make_call("nonstream" not in name)
