@@ -110,6 +110,14 @@ def chunked_response(
     return head.encode() + headers + b"\r\n" + chunked(pieces)
 
 
+def random_chunked(
+    body: bytes, status: int = 200, content_type: str = "text/event-stream"
+) -> bytes:
+    """``body`` in a chunked response whose chunk boundaries fall at random (but fixed)
+    places, up to 300 bytes apart."""
+    return chunked_response(random_splits(body, 7, 300), content_type, status, "X")
+
+
 def sized_response(
     body: bytes, content_type: str = "application/json", status: int = 200, reason: str = "OK"
 ) -> bytes:
@@ -138,14 +146,6 @@ def sse_frame(
         lines.append(f"event:{' ' if event_space else ''}{event}")
     lines.extend(f"data:{' ' if data_space else ''}{line}" for line in data.split("\n"))
     return eol.join(lines) + eol + eol
-
-
-def random_chunked(
-    body: bytes, status: int = 200, content_type: str = "text/event-stream"
-) -> bytes:
-    """``body`` in a chunked response whose chunk boundaries fall at random (but fixed)
-    places, up to 300 bytes apart."""
-    return chunked_response(random_splits(body, 7, 300), content_type, status, "X")
 
 
 # --- the request side ----------------------------------------------------------------------
