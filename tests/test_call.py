@@ -4,6 +4,7 @@ dialect). The OpenAI chat dialect stands in for all of them here."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from decoding import check_shape, feed
@@ -25,7 +26,7 @@ from libchatty import (
 KEY = "sk-test-EXAMPLE-key"
 
 
-def make_call(stream: bool = True, **limits: int) -> Call:
+def make_call(stream: bool = True, **limits: Any) -> Call:
     endpoint = Endpoint("https://api.openai.com/v1", KEY)
     request = ChatRequest("gpt-4o-mini", [Message("user", "hi")], stream=stream)
     return Call(endpoint, request, **limits)
