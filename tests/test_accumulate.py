@@ -82,3 +82,17 @@ def test_fast_text_delta_is_an_ordinary_delta() -> None:
     assert repr(delta) == repr(Delta("tok", "text", 2))
     with pytest.raises(AttributeError):
         delta.text = "changed"  # type: ignore[misc]
+
+
+def test_signatures_are_kept_apart_from_text() -> None:
+    acc = Accumulator()
+    acc.reasoning("let me think")
+    acc.add_reasoning_signature("EqQB")
+    acc.add_reasoning_signature("Ck8I")
+    acc.tool_call(0, "{}", id=None, name="get")
+    acc.set_tool_signature(0, "sig-0")
+    done = acc.done("STOP")
+    assert done.reasoning == "let me think"
+    assert done.reasoning_signature == "EqQBCk8I"
+    assert done.tool_calls == (ToolCall(None, "get", "{}", "sig-0"),)
+    assert Accumulator().done("stop").reasoning_signature is None

@@ -83,12 +83,13 @@ def normalize_finish_reason(raw: str | None, has_tool_calls: bool = False) -> st
 
 
 class _ToolCallParts:
-    __slots__ = ("arguments", "id", "name")
+    __slots__ = ("arguments", "id", "name", "signature")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str = ""
         self.arguments: list[str] = []
+        self.signature: str | None = None
 
 
 class Accumulator:
@@ -98,7 +99,7 @@ class Accumulator:
     reads ``events.append(acc.text(piece))``.
     """
 
-    __slots__ = ("_choices", "_reasoning", "_refusal", "_text", "_tools")
+    __slots__ = ("_choices", "_reasoning", "_refusal", "_signature", "_text", "_tools")
 
     def __init__(self) -> None:
         self._text: list[str] = []  # choice 0, the hot path
@@ -106,6 +107,7 @@ class Accumulator:
         self._reasoning: list[str] = []
         self._refusal: list[str] = []
         self._tools: dict[int, _ToolCallParts] = {}
+        self._signature: list[str] = []  # the reasoning's opaque signature, if any
 
     # --- pieces in ------------------------------------------------------------------
     def text(self, piece: str, index: int = 0) -> Delta:
@@ -143,6 +145,16 @@ class Accumulator:
             parts.arguments.append(fragment)
         return Delta(fragment, "tool_call", index, id, name)
 
+    def set_tool_signature(self, index: int, signature: str) -> None:
+        """Keep the opaque signature the provider attached to tool call ``index``
+        (Gemini ``thoughtSignature``), to be sent back with the call."""
+        self._tools.setdefault(index, _ToolCallParts()).signature = signature
+
+    def add_reasoning_signature(self, fragment: str) -> None:
+        """Add a fragment of the reasoning's opaque signature (Anthropic
+        ``signature_delta``); never text, never a delta."""
+        self._signature.append(fragment)
+
     def set_tool_arguments(self, index: int, arguments: str) -> None:
         """Replace tool call ``index``'s arguments with the complete text the provider
         sent at its end (e.g. Responses ``function_call_arguments.done``)."""
@@ -161,7 +173,7 @@ class Accumulator:
 
     def tool_calls(self) -> tuple[ToolCall, ...]:
         return tuple(
-            ToolCall(parts.id, parts.name, "".join(parts.arguments))
+            ToolCall(parts.id, parts.name, "".join(parts.arguments), parts.signature)
             for _, parts in sorted(self._tools.items())
         )
 
@@ -181,6 +193,7 @@ class Accumulator:
             raw_finish_reason=raw_finish_reason,
             refusal="".join(self._refusal),
             choices=choices,
+            reasoning_signature="".join(self._signature) if self._signature else None,
         )
 
     def error(

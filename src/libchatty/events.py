@@ -72,11 +72,17 @@ class Delta:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A complete tool call: ``arguments`` is the JSON text the model produced."""
+    """A complete tool call: ``arguments`` is the JSON text the model produced.
+
+    ``signature`` is an opaque token some providers attach to a call (Gemini's
+    ``thoughtSignature``) and require back, unchanged, when the call is replayed in the
+    conversation; None when the provider sent none.
+    """
 
     id: str | None
     name: str
     arguments: str
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,9 @@ class Done:
     through); ``raw_finish_reason`` is the value on the wire. ``text`` and ``reasoning``
     are the complete text of choice 0; ``refusal`` the refusal text, if any.
     ``choices`` holds the complete answer text of every choice when ``n > 1``.
+    ``reasoning_signature`` is the opaque signature of the reasoning (Anthropic's
+    thinking-block ``signature``), which the provider requires back with the reasoning
+    when the turn is replayed (extended thinking with tool use); None when none was sent.
     """
 
     finish_reason: str | None
@@ -109,6 +118,7 @@ class Done:
     raw_finish_reason: str | None = None
     refusal: str = ""
     choices: tuple[str, ...] = ()
+    reasoning_signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,10 @@ class Message:
       sees its own calls in a tool loop).
     * ``tool_call_id`` (and optionally ``name``): for a ``tool`` message, which call this
       is the result of.
+    * ``reasoning`` and ``reasoning_signature``: an assistant turn's reasoning as the
+      provider returned it (``Done.reasoning``/``Done.reasoning_signature``). Providers
+      that sign their reasoning (Anthropic extended thinking) need it back, unchanged, in
+      a tool loop; dialects that have no such field ignore it.
     """
 
     role: str
@@ -36,6 +40,8 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    reasoning: str | None = None
+    reasoning_signature: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -59,13 +65,22 @@ def as_message(value: Message | Mapping[str, Any]) -> Message:
     calls = []
     for raw in value.get("tool_calls") or ():
         function = raw.get("function", raw)
-        calls.append(ToolCall(raw.get("id"), function["name"], function.get("arguments", "")))
+        calls.append(
+            ToolCall(
+                raw.get("id"),
+                function["name"],
+                function.get("arguments", ""),
+                raw.get("signature"),
+            )
+        )
     return Message(
         role=value["role"],
         content=value.get("content", ""),
         tool_calls=tuple(calls),
         tool_call_id=value.get("tool_call_id"),
         name=value.get("name"),
+        reasoning=value.get("reasoning"),
+        reasoning_signature=value.get("reasoning_signature"),
     )
 
 
