@@ -14,15 +14,18 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
 from ..events import Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..request import ChatRequest
-from ..script import Script
 from ..sse import ServerSentEvent
+
+if TYPE_CHECKING:
+    # Only the replay side uses scripts: keep that module out of a client's import.
+    from ..script import Script
 
 __all__ = [
     "Dialect",
