@@ -108,7 +108,11 @@ class Completion(_Value):
     the answer text received until then). ``raw_finish_reason`` is the provider's value.
     ``streamed`` says whether the answer arrived as a stream of events: False for a
     request without callbacks, after the non-streaming fallback, or when the server
-    answered a streaming request with one JSON body.
+    answered a streaming request with one JSON body. ``reasoning_signature`` is the
+    provider's opaque signature of ``reasoning`` (Anthropic extended thinking), or None.
+
+    In a tool loop, append :meth:`to_message` to the conversation, then one ``tool``
+    message per call: the signatures the provider needs back travel with it.
     """
 
     _fields = (
@@ -121,6 +125,7 @@ class Completion(_Value):
         "usage",
         "streamed",
         "choices",
+        "reasoning_signature",
     )
     __slots__ = _fields
     text: str
@@ -132,6 +137,7 @@ class Completion(_Value):
     usage: Usage | None
     streamed: bool
     choices: tuple[str, ...]
+    reasoning_signature: str | None
 
     def __init__(
         self,
@@ -144,6 +150,7 @@ class Completion(_Value):
         usage: Usage | None = None,
         streamed: bool = False,
         choices: tuple[str, ...] = (),
+        reasoning_signature: str | None = None,
     ) -> None:
         init = object.__setattr__
         init(self, "text", text)
@@ -155,6 +162,7 @@ class Completion(_Value):
         init(self, "usage", usage)
         init(self, "streamed", streamed)
         init(self, "choices", choices)
+        init(self, "reasoning_signature", reasoning_signature)
 
     @classmethod
     def from_done(cls, done: Done, streamed: bool) -> Completion:
@@ -168,6 +176,19 @@ class Completion(_Value):
             usage=done.usage,
             streamed=streamed,
             choices=done.choices,
+            reasoning_signature=done.reasoning_signature,
+        )
+
+    def to_message(self) -> Message:
+        """The assistant turn to append to the conversation (a tool loop's next request):
+        the text (None when empty and there are tool calls), the tool calls with their
+        signatures, the reasoning and its signature (None when there is none)."""
+        return Message(
+            role="assistant",
+            content=None if not self.text and self.tool_calls else self.text,
+            tool_calls=self.tool_calls,
+            reasoning=self.reasoning or None,
+            reasoning_signature=self.reasoning_signature,
         )
 
 

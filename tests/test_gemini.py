@@ -107,7 +107,9 @@ MINE: dict[str, dict[str, Any]] = {
         "text": "I'll check both.",
         "reasoning": "Comparing both cities.",
         "tool_calls": (
-            ToolCall(None, "get_weather", '{"city":"Paris"}'),
+            # Only the first call is signed: its thoughtSignature, split across chunks and
+            # written with escaped padding, is kept whole; the second has none.
+            ToolCall(None, "get_weather", '{"city":"Paris"}', "c2ln=="),
             ToolCall(None, "get_weather", '{"city":"Oslo","units":["c"]}'),
         ),
         "finish_reason": "tool_calls",

@@ -11,7 +11,15 @@ with ``status=200``.
 What callers may rely on:
 
 * text blocks give ``Delta(kind="text")``, thinking blocks ``Delta(kind="reasoning")``;
-  signatures and redacted thinking are opaque and never text;
+  signatures and redacted thinking are opaque and never text. A thinking block's
+  ``signature`` (``signature_delta`` fragments, or the block's field in a whole body) is
+  ``Done.reasoning_signature``; with several thinking blocks their signatures are joined
+  in order, like their text in ``Done.reasoning`` (one signed block -- the usual case --
+  round-trips exactly);
+* request: an assistant :class:`Message` with ``reasoning_signature`` is sent with a
+  ``thinking`` block (its ``reasoning`` and signature) first in its content, as extended
+  thinking with tool use requires; without a signature no thinking block is sent (the
+  API rejects unsigned thinking);
 * ``tool_use`` blocks give ``Delta(kind="tool_call")`` whose ``index`` counts tool calls
   (0, 1, ...), not content blocks; arguments are the exact concatenation of the
   ``partial_json`` fragments (``"{}"`` when the model sent none). ``server_tool_use``
@@ -208,6 +216,9 @@ class AnthropicStreamDecoder(StreamDecoder):
             return [self.acc.text(text)] if isinstance(text, str) and text else []
         if block_type == "thinking":
             thinking = block.get("thinking")
+            signature = block.get("signature")
+            if isinstance(signature, str) and signature:  # streams open with "" and send deltas
+                self.acc.add_reasoning_signature(signature)
             return [self.acc.reasoning(thinking)] if isinstance(thinking, str) and thinking else []
         if block_type == "server_tool_use":
             self._server_tools.add(index)
@@ -220,7 +231,10 @@ class AnthropicStreamDecoder(StreamDecoder):
             call_id = block.get("id") if isinstance(block.get("id"), str) else None
             name = _string(block, "name", "tool_use block")
             return [self.acc.tool_call(tool, "", call_id, name)]
-        return []  # redacted_thinking, server tool results...: nothing to show
+        # redacted_thinking is ignored: its encrypted ``data`` has no place in Done or
+        # Message, so a turn that had one cannot be replayed whole. Server tool results...:
+        # nothing to show.
+        return []
 
     def _block_delta(self, payload: Mapping[str, Any]) -> list[Event]:
         index = get_int(payload, "index")
@@ -230,6 +244,10 @@ class AnthropicStreamDecoder(StreamDecoder):
             return [self.acc.text(_string(delta, "text", "text_delta"))]
         if delta_type == "thinking_delta":
             return [self.acc.reasoning(_string(delta, "thinking", "thinking_delta"))]
+        if delta_type == "signature_delta":
+            # Opaque: kept for the replay of this turn, never shown as text.
+            self.acc.add_reasoning_signature(_string(delta, "signature", "signature_delta"))
+            return []
         if delta_type == "input_json_delta":
             tool = self._tools.get(index) if index is not None else None
             if tool is None:
@@ -243,7 +261,7 @@ class AnthropicStreamDecoder(StreamDecoder):
                 return []  # the API opens every tool input with an empty fragment
             self._tool_fragments.add(tool)
             return [self.acc.tool_call(tool, fragment)]
-        return []  # signature_delta (opaque), citations_delta, future types
+        return []  # citations_delta, future types
 
     def _block_stop(self, payload: Mapping[str, Any]) -> list[Event]:
         index = get_int(payload, "index")
@@ -301,9 +319,19 @@ def _tool_input(arguments: str, name: str) -> Any:
 
 
 def _assistant_content(message: Message) -> str | list[dict[str, Any]]:
-    if not message.tool_calls:
-        return message.content or ""
     blocks: list[dict[str, Any]] = []
+    if message.reasoning_signature:
+        # Extended thinking with tool use: the signed thinking block goes back unchanged
+        # and first. Unsigned reasoning is never sent: the API rejects it.
+        blocks.append(
+            {
+                "type": "thinking",
+                "thinking": message.reasoning or "",
+                "signature": message.reasoning_signature,
+            }
+        )
+    elif not message.tool_calls:
+        return message.content or ""
     if message.content:
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
@@ -462,12 +490,17 @@ class AnthropicDialect(Dialect):
                 events.append(acc.text(_string(block, "text", "text block")))
             elif block_type == "thinking":
                 events.append(acc.reasoning(_string(block, "thinking", "thinking block")))
+                signature = block.get("signature")
+                if isinstance(signature, str) and signature:
+                    acc.add_reasoning_signature(signature)
             elif block_type == "tool_use":
                 call_id = block.get("id") if isinstance(block.get("id"), str) else None
                 arguments = _compact(block.get("input", {}), "tool_use.input")
                 name = _string(block, "name", "tool_use block")
                 events.append(acc.tool_call(tools, arguments, call_id, name))
                 tools += 1
+            # redacted_thinking (encrypted, nothing to show or keep) and unknown blocks are
+            # skipped, as in a stream.
         usage = _Usage()
         usage.update(message.get("usage"))
         reason = message.get("stop_reason")

@@ -20,9 +20,12 @@ What callers may rely on:
   (thinking is billed as output, as OpenAI counts reasoning tokens);
   ``reasoning_tokens`` ``thoughtsTokenCount``; ``cached_tokens``
   ``cachedContentTokenCount``; total ``totalTokenCount``;
-* a tool loop replays assistant tool calls as ``functionCall`` parts; for Gemini 3 and
-  later, which demand the call's ``thoughtSignature`` back, they carry Google's
-  ``skip_thought_signature_validator`` sentinel (the real signature is not kept);
+* a ``functionCall`` part's ``thoughtSignature`` is ``ToolCall.signature`` (a text
+  part's signature is dropped: see ``_part``);
+* a tool loop replays assistant tool calls as ``functionCall`` parts carrying their
+  ``ToolCall.signature`` as ``thoughtSignature``, unchanged. A call without one (made
+  by hand, or by another provider) gets Google's ``skip_thought_signature_validator``
+  sentinel on Gemini 3 and later, which refuse a functionCall part without a signature;
 * ``{"error": {...}}`` inside a 200 body is ``Error("overloaded")`` for ``UNAVAILABLE``,
   else ``Error("provider")``, with ``status=200`` and the Google status as
   ``provider_type``.
@@ -57,8 +60,9 @@ _MAX_TOOL_CALLS: Final = 1024
 _MAX_CANDIDATES: Final = 8
 _MAX_MESSAGE: Final = 2000
 # Gemini 3 and later refuse a replayed functionCall part without its thoughtSignature. A
-# ToolCall cannot carry the signature back, so such parts get the sentinel Google
-# documents for history whose signatures were lost (ai.google.dev, thought signatures).
+# ToolCall that has none (built by hand, or from another provider) gets the sentinel
+# Google documents for history whose signatures were lost (ai.google.dev, thought
+# signatures); a real signature is always sent back instead.
 SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
 _SIGNED_MODELS: Final = re.compile(r"(?:^|/)gemini-(\d+)(?:[.-]|$)")
 
@@ -220,8 +224,13 @@ class GeminiStreamDecoder(StreamDecoder):
             arguments = _compact(args if args is not None else {}, "functionCall.args")
             call_id = call.get("id") if isinstance(call.get("id"), str) else None
             events.append(self.acc.tool_call(self._tools, arguments, call_id or None, name))
+            signature = part.get("thoughtSignature")
+            if isinstance(signature, str) and signature:
+                self.acc.set_tool_signature(self._tools, signature)
             self._tools += 1
         # inlineData, executableCode, codeExecutionResult...: not text, not tool calls.
+        # A text part's thoughtSignature is dropped: Google requires signatures back only
+        # on functionCall parts, and Message has no place for one per text part.
 
     def end(self, whole: bool = False) -> Event:
         """The terminal event. ``whole=True`` for a complete non-streamed body, which is a
@@ -271,7 +280,8 @@ def _contents(
     A tool result needs the function's name: ``Message.name``, else the name of the
     assistant tool call with that ``tool_call_id``, else the ``tool_call_id`` itself
     (Gemini sends no call ids, so callers often use the function name as one).
-    ``sign`` adds :data:`SKIP_SIGNATURE` to each replayed ``functionCall`` part."""
+    Each replayed ``functionCall`` part carries its call's ``signature`` as
+    ``thoughtSignature``; ``sign`` adds :data:`SKIP_SIGNATURE` to those without one."""
     system: list[str] = []
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}
@@ -305,7 +315,9 @@ def _contents(
                         "args": _call_args(call.arguments, call.name),
                     }
                 }
-                if sign:
+                if call.signature:
+                    part["thoughtSignature"] = call.signature
+                elif sign:
                     part["thoughtSignature"] = SKIP_SIGNATURE
                 parts.append(part)
         else:
