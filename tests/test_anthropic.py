@@ -115,6 +115,7 @@ MINE: dict[str, dict[str, Any]] = {
         "tool_calls": (ToolCall("toolu_C", "Read", '{"path":"/tmp/x"}'),),
         "finish_reason": "tool_calls",
         "usage": Usage(12, 40, 52, None, None),
+        "reasoning_signature": "c2ln",  # the thinking block's field, as sent
     },
 }
 
@@ -699,3 +700,136 @@ def test_no_empty_text_block_after_tool_results() -> None:
         "role": "user",
         "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"}],
     }
+
+
+# --- signed reasoning (extended thinking): decoded, never text, sent back first ------------
+# The signatures the fixtures carry, copied from their signature_delta events.
+THINKING_SIGNATURE = (
+    "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYdsdlPJnk6e97xhruQMuVpBpxV2OfIb/JASWmgSFHkJfa8"
+    "CISBqBCmSgruYqUXR3XSppS+dlPMXkIMaxfN56k1jLdovY2JPZ1LNHOYBA2j0ASYVK2voGZJyK2MaE88OsXRvnI02ODUSdlK"
+    "b5rsGeHGawg20VE0ar/t3vTDSFUn19NnTotPJgqJb=="
+)
+_TOOL_USE_SIGNATURE_TAIL = (
+    "CkYICxgCKkBR++kFr7Za2JhF/9OCpjEc46/EcipL75RK+MEbxJ/VBJPWQTWrNGfwb5khWYJtKEpjjkH07cR/MQvThfb7t7Ck"
+    "EgwU4pKwL7NuZXd1/wgaDILyd0bYMqQovWo3dyIw95Ny7yZPljNBDLsvMBdBr7w+RtbU+AlSftjBuBZHp0VzI54/W+9u6f7q"
+    "fx0JXsVBKldqqOjFvewT8Xm6Qp/77g6/j0zBiuAQABj/6vS1qATjd8KSIFDg9G/tCtzwmV/T/egmzswWd5CBiAhW6lgJgEDR"
+    "r+gRUrFSOB7o3hypW8FUnUrr1JtzzwMYAQ=="
+)
+FIRST_BLOCK_SIGNATURE = "Eu8B" + _TOOL_USE_SIGNATURE_TAIL
+SECOND_BLOCK_SIGNATURE = "Aa1B" + _TOOL_USE_SIGNATURE_TAIL
+
+
+def test_thinking_signature_is_kept_exactly_in_every_splitting() -> None:
+    done = check_fields(
+        "anthropic/stream-thinking.http",
+        make_call,
+        {"reasoning_signature": THINKING_SIGNATURE, "finish_reason": "stop"},
+    )
+    assert isinstance(done, Done) and THINKING_SIGNATURE not in done.reasoning + done.text
+
+
+def test_two_thinking_blocks_join_their_signatures_in_order() -> None:
+    # One Done field for the whole turn: the blocks' signatures are joined like their
+    # text (documented in the dialect; only one signed block replays exactly).
+    check_fields(
+        "anthropic/stream-thinking-tool-use.http",
+        make_call,
+        {"reasoning_signature": FIRST_BLOCK_SIGNATURE + SECOND_BLOCK_SIGNATURE},
+    )
+
+
+@pytest.mark.parametrize("name", [*SHARED, "anthropic/mine-stream-parallel-tools.http"])
+def test_signatures_never_become_deltas(name: str) -> None:
+    events = feed(make_call("nonstream" not in name), [fixture(name)])
+    signatures = (THINKING_SIGNATURE, FIRST_BLOCK_SIGNATURE, SECOND_BLOCK_SIGNATURE)
+    for event in events:
+        if isinstance(event, Delta):
+            assert not any(sig[:12] in event.text for sig in signatures), event
+    last = events[-1]
+    if isinstance(last, Done) and "thinking" not in name:
+        assert last.reasoning_signature is None
+
+
+def test_signature_fragments_are_joined() -> None:
+    decoder = AnthropicStreamDecoder()
+    start = {"type": "thinking", "thinking": "", "signature": ""}
+    deltas = [
+        {"type": "thinking_delta", "thinking": "hm"},
+        {"type": "signature_delta", "signature": "ab"},
+        {"type": "signature_delta", "signature": "cd="},
+    ]
+    payloads: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"usage": {}}},
+        {"type": "content_block_start", "index": 0, "content_block": start},
+        *({"type": "content_block_delta", "index": 0, "delta": d} for d in deltas),
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {}},
+        {"type": "message_stop"},
+    ]
+    events: list[Event] = []
+    for payload in payloads:
+        events.extend(decoder.sse_event(ServerSentEvent(payload["type"], json.dumps(payload))))
+    assert events[:-1] == [Delta("hm", "reasoning")]
+    last = events[-1]
+    assert isinstance(last, Done)
+    assert (last.reasoning, last.reasoning_signature) == ("hm", "abcd=")
+
+
+def test_a_signature_delta_without_a_string_is_a_protocol_error() -> None:
+    decoder = AnthropicStreamDecoder()
+    payload = {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta"}}
+    with pytest.raises(RemoteProtocolError, match="signature"):
+        decoder.sse_event(ServerSentEvent("content_block_delta", json.dumps(payload)))
+
+
+def test_redacted_thinking_in_a_body_is_skipped() -> None:
+    body = {
+        "type": "message",
+        "content": [
+            {"type": "redacted_thinking", "data": "ENCRYPTED"},
+            {"type": "text", "text": "ok"},
+        ],
+        "stop_reason": "end_turn",
+    }
+    events = DIALECT.decode_body(body)
+    assert events[:-1] == [Delta("ok")]
+    last = events[-1]
+    assert isinstance(last, Done) and (last.reasoning, last.reasoning_signature) == ("", None)
+
+
+def _assistant_blocks(message: Message) -> Any:
+    request = ChatRequest("m", [Message("user", "hi"), message])
+    return build(request)[2]["messages"][1]["content"]
+
+
+def test_signed_reasoning_is_sent_first_in_the_assistant_turn() -> None:
+    call = ToolCall("toolu_1", "Read", '{"path": "/tmp/x"}')
+    message = Message(
+        "assistant",
+        "Reading it.",
+        tool_calls=(call,),
+        reasoning="Need the file.",
+        reasoning_signature=THINKING_SIGNATURE,
+    )
+    assert _assistant_blocks(message) == [
+        {"type": "thinking", "thinking": "Need the file.", "signature": THINKING_SIGNATURE},
+        {"type": "text", "text": "Reading it."},
+        {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"path": "/tmp/x"}},
+    ]
+
+
+def test_signed_reasoning_without_tool_calls_is_still_a_block() -> None:
+    message = Message("assistant", "42", reasoning="think", reasoning_signature="sig")
+    assert _assistant_blocks(message) == [
+        {"type": "thinking", "thinking": "think", "signature": "sig"},
+        {"type": "text", "text": "42"},
+    ]
+
+
+def test_unsigned_reasoning_is_never_sent() -> None:
+    call = ToolCall("toolu_1", "Read", "{}")
+    with_calls = Message("assistant", None, tool_calls=(call,), reasoning="unsigned")
+    assert _assistant_blocks(with_calls) == [
+        {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
+    ]
+    assert _assistant_blocks(Message("assistant", "42", reasoning="unsigned")) == "42"
