@@ -221,7 +221,8 @@ def model_of(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         for part in candidate["content"]["parts"]:
             if "functionCall" in part:
                 call = part["functionCall"]
-                calls.append((call["name"], call["args"]))
+                # A call's thoughtSignature is kept with it; a text part's is dropped.
+                calls.append((call["name"], call["args"], part.get("thoughtSignature")))
             elif part.get("thought"):
                 reasoning.append(part["text"])
             else:
@@ -263,9 +264,9 @@ def test_generated_stream(
     if ending == "stop":
         assert isinstance(last, Done)
         assert (last.text, last.reasoning) == (want["text"], want["reasoning"])
-        assert [(c.id, c.name, json.loads(c.arguments)) for c in last.tool_calls] == [
-            (None, name, args) for name, args in want["calls"]
-        ]
+        assert [
+            (c.id, c.name, json.loads(c.arguments), c.signature) for c in last.tool_calls
+        ] == [(None, name, args, signature) for name, args, signature in want["calls"]]
         assert last.usage == usage_of(want["usage"])
         assert last.raw_finish_reason == want["finish"]
         assert last.finish_reason == normalize_finish_reason(want["finish"], bool(want["calls"]))
@@ -652,3 +653,69 @@ def test_replayed_calls_carry_the_signature_sentinel_for_gemini_3(model: str, si
     )
     (part,) = build(request)[2]["contents"][1]["parts"]
     assert part.get("thoughtSignature") == ("skip_thought_signature_validator" if signed else None)
+
+
+# --- thought signatures: kept on their calls, sent back unchanged --------------------------
+# The signature stream-function-call.http carries (its "=" padding escaped as \u003d on the
+# wire). stream-thinking.http carries none.
+FUNCTION_CALL_SIGNATURE = (
+    "CiQB0e2KbLZeWcM91NXqA95XQvY3K+GBsQs4coS26beDMayaNgRqLo42jUI6vPCUKy/6XFlHIm/Hn6WpMFqcGltwdtDI"
+    "N+gxCYcPcVLJKlUVFQk3nrH0TNS1mWiRzjPMU=="
+)
+
+
+def test_function_call_signature_is_kept_exactly_in_every_splitting() -> None:
+    want = ToolCall(
+        None,
+        "get_current_weather",
+        '{"location":"Boston, MA","unit":"fahrenheit"}',
+        FUNCTION_CALL_SIGNATURE,
+    )
+    check_fields("gemini/stream-function-call.http", make_call, {"tool_calls": (want,)})
+
+
+def test_thinking_fixture_has_no_signature() -> None:
+    last = feed(make_call(), [fixture("gemini/stream-thinking.http")])[-1]
+    assert isinstance(last, Done)
+    assert last.tool_calls == () and last.reasoning_signature is None
+
+
+def test_a_text_parts_signature_is_dropped() -> None:
+    body = {
+        "candidates": [
+            {
+                "content": {
+                    "parts": [
+                        {"text": "Sure.", "thoughtSignature": "dGV4dA=="},
+                        {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "Y2FsbA=="},
+                    ]
+                },
+                "finishReason": "STOP",
+            }
+        ]
+    }
+    events = DIALECT.decode_body(body)
+    last = events[-1]
+    assert isinstance(last, Done)
+    assert last.text == "Sure." and last.reasoning_signature is None
+    assert last.tool_calls == (ToolCall(None, "f", "{}", "Y2FsbA=="),)
+    assert not any(isinstance(e, Delta) and "dGV4dA" in e.text for e in events)
+
+
+def _replayed_parts(model: str, *calls: ToolCall) -> Any:
+    request = ChatRequest(model, [Message("user", "hi"), Message("assistant", None, calls)])
+    return build(request)[2]["contents"][1]["parts"]
+
+
+@pytest.mark.parametrize("model", ["gemini-3-pro-preview", "gemini-2.5-flash", "gemma-3-27b-it"])
+def test_a_real_signature_is_replayed_unchanged_on_any_model(model: str) -> None:
+    signed = ToolCall(None, "f", '{"a": 1}', FUNCTION_CALL_SIGNATURE)
+    unsigned = ToolCall(None, "g", "{}")
+    first, second = _replayed_parts(model, signed, unsigned)
+    assert first == {
+        "functionCall": {"name": "f", "args": {"a": 1}},
+        "thoughtSignature": FUNCTION_CALL_SIGNATURE,
+    }
+    # The documented placeholder only where a signature is missing, and only where needed.
+    placeholder = "skip_thought_signature_validator" if model.startswith("gemini-3") else None
+    assert second.get("thoughtSignature") == placeholder
