@@ -455,3 +455,50 @@ def test_completion_and_timeout_are_immutable_values() -> None:
     with pytest.raises(AttributeError):
         Timeout().idle = 1  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(Timeout(1, 2, 3))) == Timeout(1, 2, 3)
+
+
+# --- Completion.reasoning_signature and to_message (the turn a tool loop sends back) ----------
+def test_completion_keeps_the_reasoning_signature_from_done() -> None:
+    import pickle
+
+    from libchatty.bindings._api import Completion
+
+    from libchatty.events import ToolCall
+
+    call = ToolCall("toolu_1", "Read", '{"path":"/x"}', "c2ln")
+    done = Done("tool_calls", "", "Need it.", (call,), reasoning_signature="EqQB==")
+    answer = Completion.from_done(done, streamed=True)
+    assert answer.reasoning_signature == "EqQB==" and answer.tool_calls == (call,)
+    assert repr(answer).endswith("reasoning_signature='EqQB==')")
+    assert answer != Completion.from_done(Done("tool_calls", "", "Need it.", (call,)), True)
+    assert pickle.loads(pickle.dumps(answer)) == answer
+    assert Completion("hi").reasoning_signature is None
+
+
+def test_to_message_is_the_assistant_turn_with_calls_and_signatures() -> None:
+    from libchatty.bindings._api import Completion
+
+    from libchatty.events import ToolCall
+    from libchatty.request import Message
+
+    calls = (ToolCall("a", "f", "{}", "sig-a"), ToolCall(None, "g", '{"x":1}'))
+    signed = Completion("", "think", tool_calls=calls, reasoning_signature="rsig")
+    assert signed.to_message() == Message(
+        "assistant", None, calls, reasoning="think", reasoning_signature="rsig"
+    )
+    # Text is kept even with calls; an answer without calls keeps "" (never None).
+    assert Completion("Let me look.", tool_calls=calls).to_message() == Message(
+        "assistant", "Let me look.", calls
+    )
+    assert Completion("").to_message() == Message("assistant", "")
+    assert Completion("Hi.", "").to_message().reasoning is None
+
+
+def test_a_completion_turn_goes_back_through_chat(server: ReplayServer) -> None:
+    with client_for(server) as client:
+        first = client.chat("hi", "m")
+        history = [{"role": "user", "content": "hi"}, first.to_message()]
+        second = client.chat([*history, {"role": "user", "content": "more"}], "m")
+    assert second.text == TEXT
+    sent = server.requests[-1].json["messages"]
+    assert sent[1] == {"role": "assistant", "content": TEXT}
