@@ -31,7 +31,6 @@ What callers may rely on:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -43,7 +42,16 @@ from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script
 from ..sse import ServerSentEvent
-from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+from .base import (
+    Dialect,
+    HTTPRequest,
+    StreamDecoder,
+    compact_json,
+    dumps,
+    get_int,
+    json_object,
+    make_usage,
+)
 
 __all__ = ["DIALECT", "AnthropicDialect"]
 
@@ -53,6 +61,8 @@ DEFAULT_MAX_TOKENS: Final = 4096
 
 # Tool calls per response: far above what any model emits, low enough to bound memory.
 _MAX_TOOL_CALLS: Final = 1024
+#: Names the provider in protocol error messages.
+_PROVIDER: Final = "Anthropic"
 # Error messages are for humans; a provider that sends megabytes gets them cut here.
 _MAX_MESSAGE: Final = 2000
 
@@ -87,23 +97,6 @@ _ERROR_TYPE_BY_STATUS: Final = {
 
 
 # --- decoding helpers -------------------------------------------------------------------
-def _compact(value: Any, what: str) -> str:
-    """``value`` (an object the provider sent) as compact JSON text for tool arguments."""
-    try:
-        # To str directly: a lone surrogate the provider escaped stays representable.
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except RecursionError:  # nesting deeper than the interpreter allows
-        raise RemoteProtocolError(f"Anthropic {what} is nested too deeply") from None
-
-
-# Parsed JSON objects are always dicts: an exact type check is much cheaper than an
-# isinstance check against the Mapping ABC on every event.
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if type(value) is not dict:
-        raise RemoteProtocolError(f"Anthropic {what} is not a JSON object")
-    return value
-
-
 def _string(mapping: Mapping[str, Any], key: str, what: str) -> str:
     value = mapping.get(key)
     if not isinstance(value, str):
@@ -200,14 +193,16 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     # --- one method per event type ------------------------------------------------------
     def _message_start(self, payload: Mapping[str, Any]) -> list[Event]:
-        message = _object(payload.get("message"), "message_start.message")
+        message = json_object(payload.get("message"), _PROVIDER, "message_start.message")
         self._started = True
         self._usage.update(message.get("usage"))
         return []
 
     def _block_start(self, payload: Mapping[str, Any]) -> list[Event]:
         index = get_int(payload, "index")
-        block = _object(payload.get("content_block"), "content_block_start.content_block")
+        block = json_object(
+            payload.get("content_block"), _PROVIDER, "content_block_start.content_block"
+        )
         block_type = block.get("type")
         if index is None or not isinstance(block_type, str):
             raise RemoteProtocolError("Anthropic content_block_start lacks an index or a type")
@@ -238,7 +233,7 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     def _block_delta(self, payload: Mapping[str, Any]) -> list[Event]:
         index = get_int(payload, "index")
-        delta = _object(payload.get("delta"), "content_block_delta.delta")
+        delta = json_object(payload.get("delta"), _PROVIDER, "content_block_delta.delta")
         delta_type = delta.get("type")
         if delta_type == "text_delta":
             return [self.acc.text(_string(delta, "text", "text_delta"))]
@@ -269,7 +264,9 @@ class AnthropicStreamDecoder(StreamDecoder):
         if tool is not None and tool not in self._tool_fragments:
             # No input_json_delta at all: the start block's input is the whole input.
             start_input = self._tool_input.get(tool)
-            arguments = _compact(start_input if start_input is not None else {}, "tool input")
+            arguments = compact_json(
+                start_input if start_input is not None else {}, _PROVIDER, "tool input"
+            )
             self.acc.set_tool_arguments(tool, arguments)
         return []
 
@@ -474,7 +471,7 @@ class AnthropicDialect(Dialect):
 
     def decode_body(self, body: Any) -> list[Event]:
         decoder = AnthropicStreamDecoder()
-        message = _object(body, "response body")
+        message = json_object(body, _PROVIDER, "response body")
         if message.get("type") == "error":
             return [_provider_error(decoder.acc, message)]
         content = message.get("content")
@@ -484,7 +481,7 @@ class AnthropicDialect(Dialect):
         events: list[Event] = []
         tools = 0
         for block in content:
-            block = _object(block, "content block")
+            block = json_object(block, _PROVIDER, "content block")
             block_type = block.get("type")
             if block_type == "text":
                 events.append(acc.text(_string(block, "text", "text block")))
@@ -495,7 +492,7 @@ class AnthropicDialect(Dialect):
                     acc.add_reasoning_signature(signature)
             elif block_type == "tool_use":
                 call_id = block.get("id") if isinstance(block.get("id"), str) else None
-                arguments = _compact(block.get("input", {}), "tool_use.input")
+                arguments = compact_json(block.get("input", {}), _PROVIDER, "tool_use.input")
                 name = _string(block, "name", "tool_use block")
                 events.append(acc.tool_call(tools, arguments, call_id, name))
                 tools += 1

@@ -31,8 +31,10 @@ __all__ = [
     "Dialect",
     "HTTPRequest",
     "StreamDecoder",
+    "compact_json",
     "dumps",
     "get_int",
+    "json_object",
     "make_usage",
 ]
 
@@ -40,6 +42,29 @@ __all__ = [
 def dumps(value: Any) -> bytes:
     """Compact JSON as UTF-8 bytes (non-ASCII kept as is, as providers accept)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def compact_json(value: Any, provider: str, what: str) -> str:
+    """``value`` -- an object the provider sent where libchatty exposes JSON text (tool
+    arguments as an object: Anthropic, Gemini, Ollama) -- as compact JSON text.
+
+    Straight to ``str``: a lone surrogate the provider escaped stays representable.
+    Nesting deeper than the interpreter allows is the provider's fault, reported as
+    :class:`~libchatty.exceptions.RemoteProtocolError` naming ``provider`` and ``what``.
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise RemoteProtocolError(f"{provider} {what} is nested too deeply") from None
+
+
+def json_object(value: Any, provider: str, what: str) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else a RemoteProtocolError naming ``provider``
+    and ``what``. Parsed JSON objects are always dicts: an exact type check is much
+    cheaper than ``isinstance`` against the Mapping ABC, and this runs on every event."""
+    if type(value) is not dict:
+        raise RemoteProtocolError(f"{provider} {what} is not a JSON object")
+    return value
 
 
 def get_int(mapping: Any, key: str) -> int | None:
@@ -172,4 +197,3 @@ class Dialect(ABC):
     @abstractmethod
     def render_stream_error(self, message: str) -> bytes:
         """A provider-shaped error event inside a 200 stream (one wire event)."""
-

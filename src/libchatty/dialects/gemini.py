@@ -34,7 +34,6 @@ What callers may rely on:
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -48,7 +47,16 @@ from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script
 from ..sse import ServerSentEvent
-from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+from .base import (
+    Dialect,
+    HTTPRequest,
+    StreamDecoder,
+    compact_json,
+    dumps,
+    get_int,
+    json_object,
+    make_usage,
+)
 
 __all__ = ["DIALECT", "GeminiDialect", "GeminiStreamDecoder"]
 
@@ -56,6 +64,8 @@ __all__ = ["DIALECT", "GeminiDialect", "GeminiStreamDecoder"]
 DEFAULT_PREFIX: Final = "/v1beta"
 # Tool calls per response: far above what any model emits, low enough to bound memory.
 _MAX_TOOL_CALLS: Final = 1024
+#: Names the provider in protocol error messages.
+_PROVIDER: Final = "Gemini"
 # candidateCount is capped at 8 by the API; a larger index is garbage.
 _MAX_CANDIDATES: Final = 8
 _MAX_MESSAGE: Final = 2000
@@ -94,23 +104,6 @@ _STATUS_NAME: Final = {
 
 
 # --- decoding ---------------------------------------------------------------------------------
-def _compact(value: Any, what: str) -> str:
-    """``value`` (an object the provider sent) as compact JSON text for tool arguments."""
-    try:
-        # To str directly: a lone surrogate the provider escaped stays representable.
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except RecursionError:  # nesting deeper than the interpreter allows
-        raise RemoteProtocolError(f"Gemini {what} is nested too deeply") from None
-
-
-# Parsed JSON objects are always dicts: exact type checks are much cheaper than an
-# isinstance check against the Mapping ABC, and this runs for every part of every chunk.
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if type(value) is not dict:
-        raise RemoteProtocolError(f"Gemini {what} is not a JSON object")
-    return value
-
-
 def _usage(metadata: Any) -> Usage | None:
     candidates = get_int(metadata, "candidatesTokenCount")
     thoughts = get_int(metadata, "thoughtsTokenCount")
@@ -168,7 +161,7 @@ class GeminiStreamDecoder(StreamDecoder):
 
     def response(self, value: Any) -> list[Event]:
         """The events of one ``GenerateContentResponse`` (an error ends the response)."""
-        body = _object(value, "response")
+        body = json_object(value, _PROVIDER, "response")
         if "error" in body:
             return [_provider_error(self.acc, body["error"])]
         events: list[Event] = []
@@ -177,7 +170,7 @@ class GeminiStreamDecoder(StreamDecoder):
             if type(candidates) is not list:
                 raise RemoteProtocolError("Gemini candidates is not a list")
             for candidate in candidates:
-                self._candidate(_object(candidate, "candidate"), events)
+                self._candidate(json_object(candidate, _PROVIDER, "candidate"), events)
         feedback = body.get("promptFeedback")
         if isinstance(feedback, Mapping) and isinstance(feedback.get("blockReason"), str):
             self._blocked = feedback["blockReason"]
@@ -196,7 +189,7 @@ class GeminiStreamDecoder(StreamDecoder):
             if type(parts) is not list:
                 raise RemoteProtocolError("Gemini content.parts is not a list")
             for part in parts:
-                self._part(_object(part, "part"), index, events)
+                self._part(json_object(part, _PROVIDER, "part"), index, events)
         reason = candidate.get("finishReason")
         if type(reason) is str:
             self._finished = True
@@ -214,14 +207,16 @@ class GeminiStreamDecoder(StreamDecoder):
             return
         call = part.get("functionCall")
         if call is not None:
-            call = _object(call, "functionCall")
+            call = json_object(call, _PROVIDER, "functionCall")
             name = call.get("name")
             if not isinstance(name, str) or not name:
                 raise RemoteProtocolError("Gemini functionCall has no name")
             if self._tools >= _MAX_TOOL_CALLS:
                 raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
             args = call.get("args")
-            arguments = _compact(args if args is not None else {}, "functionCall.args")
+            arguments = compact_json(
+                args if args is not None else {}, _PROVIDER, "functionCall.args"
+            )
             call_id = call.get("id") if isinstance(call.get("id"), str) else None
             events.append(self.acc.tool_call(self._tools, arguments, call_id or None, name))
             signature = part.get("thoughtSignature")

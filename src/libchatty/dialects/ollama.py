@@ -21,7 +21,6 @@ is ``Error("incomplete")``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -31,7 +30,15 @@ from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..script import Script
-from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+from .base import (
+    Dialect,
+    HTTPRequest,
+    StreamDecoder,
+    compact_json,
+    dumps,
+    get_int,
+    make_usage,
+)
 
 __all__ = ["DIALECT", "OllamaDialect", "OllamaStreamDecoder"]
 
@@ -128,7 +135,7 @@ class OllamaStreamDecoder(StreamDecoder):
             elif arguments is None:
                 text = "{}"
             else:
-                text = _compact(arguments)
+                text = compact_json(arguments, "Ollama", "tool call arguments")
             call_id = call.get("id")
             events.append(
                 self.acc.tool_call(
@@ -151,7 +158,7 @@ class OllamaStreamDecoder(StreamDecoder):
     def _provider_error(self, error: Any) -> Error:
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             error = error["message"]  # not Ollama's shape, but proxies wrap errors so
-        text = error if isinstance(error, str) else _compact(error)
+        text = error if isinstance(error, str) else compact_json(error, "Ollama", "error")
         message = text[:_MAX_MESSAGE] or "Ollama reported an error"
         lowered = message.lower()
         overloaded = any(hint in lowered for hint in _OVERLOADED_HINTS)
@@ -161,15 +168,6 @@ class OllamaStreamDecoder(StreamDecoder):
             status=200,
             retryable=overloaded,
         )
-
-
-def _compact(value: Any) -> str:
-    """A tool call's arguments object as compact JSON text."""
-    try:
-        # Straight to str: a lone surrogate Ollama escaped stays representable.
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except RecursionError:  # nesting deeper than the interpreter allows
-        raise RemoteProtocolError("Ollama sent tool call arguments nested too deeply") from None
 
 
 def _arguments_object(text: str, what: str) -> Any:
