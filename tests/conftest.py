@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+import trustme
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -16,3 +18,9 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.register_profile("long", max_examples=5000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """One test certificate authority for the session (see ``peers.py``)."""
+    return trustme.CA()

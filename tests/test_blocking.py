@@ -3,10 +3,7 @@ replay server (plain and TLS), a CONNECT proxy, and the configuration rules."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import ssl
-import threading
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +20,7 @@ from libchatty.bindings._api import (
 )
 from libchatty.bindings.blocking import Client
 from libchatty.bindings.server import Fault, ReplayServer
+from peers import ConnectProxy, client_context, server_context
 
 from libchatty.events import Delta, Done, Error
 from libchatty.exceptions import ChatError
@@ -240,23 +238,6 @@ def test_connection_refused() -> None:
 # --- TLS --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*names).configure_cert(context)
-    return context
-
-
-def client_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
-
-
 def test_tls_with_a_custom_ca(ca: trustme.CA) -> None:
     with ReplayServer(text=TEXT, ssl_context=server_context(ca, "127.0.0.1")) as tls_server:
         assert tls_server.base_url.startswith("https://")
@@ -277,53 +258,6 @@ def test_tls_is_verified_by_default(ca: trustme.CA) -> None:
 # --- proxy ------------------------------------------------------------------------------------
 
 
-class ConnectProxy:
-    """A minimal HTTP CONNECT proxy on loopback: every tunnel goes to ``target_port`` on
-    127.0.0.1, whatever host was asked for (so a test can use a name no DNS knows)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.heads: list[bytes] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(10)
-        self.port = self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError), contextlib.ExitStack() as stack:
-            client, _ = self.listener.accept()
-            stack.enter_context(client)
-            client.settimeout(10)
-            head = b""
-            while b"\r\n\r\n" not in head and len(head) < 65536:
-                chunk = client.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            self.heads.append(head)
-            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
-            stack.enter_context(upstream)
-            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            pipe = threading.Thread(target=self._pipe, args=(upstream, client), daemon=True)
-            pipe.start()
-            self._pipe(client, upstream)
-            pipe.join(10)
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            for _ in range(100000):
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.listener.close()
-        self.thread.join(10)
 
 
 def test_https_through_a_connect_proxy(ca: trustme.CA) -> None:

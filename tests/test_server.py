@@ -22,8 +22,10 @@ from typing import Any
 
 import h11
 import pytest
+import trustme
 from decoding import check_shape
 from libchatty.bindings.server import DEFAULT_TEXT, Fault, ReplayServer
+from peers import client_context, server_context
 from wire import fixture
 
 from libchatty.dialects import DIALECT_NAMES, Dialect, get_dialect
@@ -544,16 +546,12 @@ def test_unframed_transcript_closes_the_connection() -> None:
 
 
 # --- TLS --------------------------------------------------------------------------------------
-def test_tls_with_trustme() -> None:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
-    with ReplayServer(script=SCRIPT, ssl_context=server_context) as server:
+def test_tls_with_trustme(ca: trustme.CA) -> None:
+    server_ctx = server_context(ca, "localhost", "127.0.0.1")
+    client_ctx = client_context(ca)
+    with ReplayServer(script=SCRIPT, ssl_context=server_ctx) as server:
         assert server.base_url.startswith("https://127.0.0.1:")
-        replies = post_chat(server, "openai-chat", times=2, context=client_context)
+        replies = post_chat(server, "openai-chat", times=2, context=client_ctx)
         assert server.connections == 1
     expected = b"".join(dialect("openai-chat").render_stream(SCRIPT))
     assert [r.body for r in replies] == [expected, expected]

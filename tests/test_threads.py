@@ -3,7 +3,6 @@ loopback sockets against the replay server."""
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 import trustme
 from libchatty.bindings.server import Fault, ReplayServer
 from libchatty.bindings.threads import ThreadedClient
+from peers import client_context, server_context
 
 from libchatty.events import Delta, Done, Error
 from libchatty.exceptions import ChatError
@@ -190,15 +190,12 @@ def test_stream_leaving_the_loop_stops(slow_server: ReplayServer) -> None:
     assert not events._thread.is_alive()
 
 
-def test_tls() -> None:
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
+def test_tls(ca: trustme.CA) -> None:
+    server_ctx = server_context(ca, "127.0.0.1")
+    client_ctx = client_context(ca)
     with (
-        ReplayServer(text=TEXT, ssl_context=server_context) as tls_server,
-        client_for(tls_server, ssl_context=client_context) as client,
+        ReplayServer(text=TEXT, ssl_context=server_ctx) as tls_server,
+        client_for(tls_server, ssl_context=client_ctx) as client,
     ):
         assert client.submit("hi", "m", on_delta=lambda t, d: None).result(WAIT).text == TEXT
         with client.stream("hi", "m") as events:

@@ -9,7 +9,6 @@ over real loopback sockets against the replay server, TLS included.
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ import trustme
 from libchatty.bindings._api import STOP, Timeout
 from libchatty.bindings.server import Fault, ReplayServer
 from libchatty.bindings.trio import AsyncClient, TrioBackend
+from peers import ConnectProxy, client_context, server_context
 
 from libchatty.events import Delta, Done, Error
 from libchatty.exceptions import ChatError
@@ -375,16 +375,13 @@ def test_raising_callback_propagates(server: ReplayServer) -> None:
     assert server.connections == 2
 
 
-def test_tls() -> None:
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
+def test_tls(ca: trustme.CA) -> None:
+    server_ctx = server_context(ca, "127.0.0.1")
+    client_ctx = client_context(ca)
 
     async def main(url: str) -> None:
         async with AsyncClient(base_url=url, api_key="k", env={},
-                               ssl_context=client_context) as client:
+                               ssl_context=client_ctx) as client:
             assert (await client.chat("hi", "m", on_delta=lambda t, d: None)).text == TEXT
             assert (await client.chat("hi", "m")).text == TEXT
         async with AsyncClient(base_url=url, api_key="k", env={}) as default:
@@ -392,20 +389,15 @@ def test_tls() -> None:
                 await default.chat("hi", "m")
             assert info.value.kind == "connection" and "certificate" in str(info.value)
 
-    with ReplayServer(text=TEXT, ssl_context=server_context) as tls_server:
+    with ReplayServer(text=TEXT, ssl_context=server_ctx) as tls_server:
         trio.run(main, tls_server.base_url)
         assert len(tls_server.requests) == 2  # the unverified client sent nothing
 
 
-def test_https_through_a_connect_proxy() -> None:
-    from test_blocking import ConnectProxy
-
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("api.example.test").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
-    with ReplayServer(text=TEXT, ssl_context=server_context) as tls_server:
+def test_https_through_a_connect_proxy(ca: trustme.CA) -> None:
+    server_ctx = server_context(ca, "api.example.test")
+    client_ctx = client_context(ca)
+    with ReplayServer(text=TEXT, ssl_context=server_ctx) as tls_server:
         proxy = ConnectProxy(tls_server.port)
         try:
             async def main() -> str:
@@ -413,7 +405,7 @@ def test_https_through_a_connect_proxy() -> None:
                     base_url=f"https://api.example.test:{tls_server.port}/v1",
                     api_key="k",
                     env={"HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}"},
-                    ssl_context=client_context,
+                    ssl_context=client_ctx,
                 ) as client:
                     with trio.fail_after(30):
                         answer = await client.chat("hi", "m", on_delta=lambda t, d: None)
