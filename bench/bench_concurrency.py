@@ -76,11 +76,8 @@ def report(wall):
     print(json.dumps(stats), flush=True)
 """
 
-LIBCHATTY_TRIO: Final = (
-    _COMMON
-    + """
-import trio
-from libchatty.bindings.trio import AsyncClient
+# One streamed completion: the same user code on trio and on asyncio.
+_ONE_CALL: Final = """
 from libchatty.bindings._api import Timeout
 
 async def one(client):
@@ -96,6 +93,15 @@ async def one(client):
         failed(exc)
         return
     finished(pieces, answer.text)
+"""
+
+LIBCHATTY_TRIO: Final = (
+    _COMMON
+    + _ONE_CALL
+    + """
+import trio
+from libchatty.bindings.trio import AsyncClient
+
 
 async def main():
     timeout = Timeout(connect=300, idle=300)
@@ -113,24 +119,11 @@ report(time.perf_counter() - start)
 
 LIBCHATTY_ASYNCIO: Final = (
     _COMMON
+    + _ONE_CALL
     + """
 import asyncio
 from libchatty.bindings.asyncio import AsyncClient
-from libchatty.bindings._api import Timeout
 
-async def one(client):
-    pieces = []
-    def on_delta(text, done):
-        if not pieces:
-            started()
-        if text:
-            pieces.append(text)
-    try:
-        answer = await client.chat(MESSAGES, "replay-1", on_delta=on_delta)
-    except Exception as exc:
-        failed(exc)
-        return
-    finished(pieces, answer.text)
 
 async def main():
     timeout = Timeout(connect=300, idle=300)
