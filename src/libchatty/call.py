@@ -387,9 +387,7 @@ class Call:
         if not events or type(events[-1]) is Delta:
             self._terminate(self._error("protocol", "the response body has no result"), out)
             return
-        for event in events[:-1]:
-            if type(event) is Delta:
-                self.delivered = True
+        self.delivered = len(events) > 1  # everything before the terminal event is a Delta
         out.extend(events)
         self.finished = True
 
