@@ -17,18 +17,25 @@ CORE = Path(__file__).resolve().parent.parent / "src" / "libchatty"
 PURE_STDLIB = {
     "__future__",
     "abc",
+    "base64",
+    "binascii",
     "codecs",
     "collections",
     "dataclasses",
+    "datetime",  # values only (a signing time is passed in): the core never reads the clock
     "enum",
     "functools",
+    "hashlib",
+    "hmac",
     "importlib",
     "itertools",
     "json",
     "math",
     "re",
+    "struct",
     "typing",
     "urllib.parse",
+    "zlib",
 }
 # h11 is the one runtime dependency; orjson is the optional `fast` extra (jsonload only).
 THIRD_PARTY = {"h11", "orjson"}
