@@ -7,11 +7,25 @@ Mirrors the original C libchatty's ``chatty``::
 * ``MESSAGE`` is read from stdin when omitted and stdin is not a terminal. A single
   positional argument containing whitespace is the message, not the model (model names
   never contain spaces): ``libchatty "What is SSE?"``.
-* Tokens are written to stdout as they arrive, flushed. Streaming is on with ``-s``, off
-  with ``--no-stream``, and otherwise on when stdout is a terminal, with ``--json``, and
-  for the embedded replay server.
-* ``--stats`` prints time to first token, tokens/s, bytes and total time on stderr;
-  ``--json`` prints every event as one JSON line on stdout instead of the text.
+* Tokens are written to stdout as they arrive, flushed, whether stdout is a terminal, a
+  pipe or a file (``libchatty ... | tee log`` shows the answer as it is generated).
+  ``--no-stream`` sends a plain request instead and prints the answer once it is complete;
+  ``-s``/``--stream`` is the default, kept for scripts written for chatty.
+* A tool call is printed after the text, one line per call: ``[tool call] NAME ARGUMENTS``
+  (the arguments as compact JSON on one line). An answer made only of tool calls is not
+  an empty answer.
+* ``--timeout SECONDS``: give up when no byte arrives for that long (and when connecting
+  takes longer): exit status 1 with a ``timeout`` error, the text so far kept.
+  ``--retries N``: retries of a failed request before any text arrived (default 2; 0 for
+  none).
+* ``--stats`` prints on stderr the time to first token, the generation rate, the size and
+  the total time; ``--json`` prints every event as one JSON line on stdout instead of the
+  text (tool calls are in the ``done`` event's ``tool_calls``). The rate is measured from
+  the first piece of content to the last (so neither the wait for the first token nor
+  the end of the response counts), over the provider's output token count when it
+  reported usage (``tokens (usage)``), else over the content deltas received
+  (``deltas (no usage reported)``). An answer that arrived in one burst (one network
+  read, or a non-streamed body) has no measurable rate and the line says so.
 * Errors are one line on stderr with a hint (which variable to set, which status came
   back) and a non-zero exit status: 1 for a failed chat, 2 for a usage or configuration
   problem, 130 when interrupted. ``--debug`` adds the traceback.
@@ -27,10 +41,10 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
-from libchatty.events import Delta, Done, Error, Usage
+from libchatty.events import Delta, Done, Error, ToolCall, Usage
 from libchatty.exceptions import ChatError
 
 if TYPE_CHECKING:
@@ -38,7 +52,7 @@ if TYPE_CHECKING:
 
     from .server import ReplayServer
 
-__all__ = ["main"]
+__all__ = ["main", "stats_line"]
 
 EXIT_OK: Final = 0
 EXIT_CHAT_ERROR: Final = 1
@@ -50,6 +64,9 @@ DEMO_PROMPT: Final = "Hello! What are you, and how are you talking to me?"
 # Seconds between tokens of the embedded replay when a person is watching, so the stream
 # is visible; none when the output goes to a pipe (tests, benchmarks).
 DEMO_TOKEN_DELAY: Final = 0.03
+# Content that arrived within this window came out of one network read delivered in a
+# loop, not at the pace of generation: dividing by it would report millions of tokens/s.
+MIN_RATE_WINDOW: Final = 0.01
 
 _HINTS: Final = {
     "auth": "the server refused the API key: check {keys}",
@@ -97,9 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("model", nargs="?", metavar="MODEL", help="model name")
     parser.add_argument("message", nargs="?", metavar="MESSAGE", help="default: stdin")
     stream = parser.add_mutually_exclusive_group()
-    stream.add_argument("-s", "--stream", action="store_true", default=None, help="stream")
     stream.add_argument(
-        "--no-stream", dest="stream", action="store_false", help="one JSON body, no stream"
+        "-s", "--stream", action="store_true", default=True, help="stream (the default)"
+    )
+    stream.add_argument(
+        "--no-stream",
+        dest="stream",
+        action="store_false",
+        help="ask for one plain answer and print it when complete",
     )
     parser.add_argument("--provider", metavar="NAME", help="openai, anthropic, groq, gemini, ...")
     parser.add_argument("--base-url", metavar="URL", help="an OpenAI-compatible base URL, etc.")
@@ -108,28 +130,65 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--system", metavar="TEXT", help="a system message")
     parser.add_argument("--temperature", type=float, metavar="T")
     parser.add_argument("--max-tokens", type=int, metavar="N")
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="give up when no byte arrives for SECONDS (default 300; connect: 10)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=_retries,
+        default=2,
+        metavar="N",
+        help="retries before any text arrived (default 2)",
+    )
     parser.add_argument("--stats", action="store_true", help="timing and throughput on stderr")
     parser.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
     parser.add_argument("--debug", action="store_true", help="tracebacks and connection details")
     return parser
 
 
-class _Output:
-    """Writes the answer as it arrives and keeps the numbers ``--stats`` prints."""
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value!r}")
+    return seconds
 
-    def __init__(self, out: TextIO) -> None:
+
+def _retries(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {value!r}")
+    return count
+
+
+class _Output:
+    """Writes the answer as it arrives and keeps the numbers ``--stats`` prints.
+
+    ``event`` is the streaming callback (``on_event``): every ``Delta`` that carries text
+    of any kind (answer, reasoning, tool-call arguments, refusal) is content for the
+    rate; only answer text is printed, or every event as JSON with ``json_mode``.
+    """
+
+    def __init__(self, out: TextIO, json_mode: bool) -> None:
         self.out = out
+        self.json_mode = json_mode
         self.started = time.perf_counter()
-        self.first: float | None = None
+        self.first: float | None = None  # when the first content arrived
+        self.last: float | None = None  # when the last content arrived
         self.deltas = 0
         self.byte_count = 0
         self.ends_with_newline = True
         self.saw_error = False
 
     def text(self, piece: str) -> None:
-        if self.first is None:
-            self.first = time.perf_counter()
-        self.deltas += 1
         self.byte_count += len(piece.encode("utf-8", "surrogatepass"))
         if piece:
             self.ends_with_newline = piece.endswith("\n")
@@ -137,16 +196,42 @@ class _Output:
         self.out.flush()
 
     def event(self, event: Any) -> None:
+        if isinstance(event, Delta) and event.text:
+            self.last = time.perf_counter()
+            if self.first is None:
+                self.first = self.last
+            self.deltas += 1
+        if self.json_mode:
+            self.write_json(event)
+        elif isinstance(event, Delta) and event.kind == "text" and event.text:
+            self.text(event.text)
+
+    def write_json(self, event: Any) -> None:
         if isinstance(event, Error):
             self.saw_error = True
-        elif isinstance(event, Delta):
-            if self.first is None:
-                self.first = time.perf_counter()
-            if event.kind == "text":
-                self.deltas += 1
-                self.byte_count += len(event.text.encode("utf-8", "surrogatepass"))
+        elif isinstance(event, Delta) and event.kind == "text":
+            self.byte_count += len(event.text.encode("utf-8", "surrogatepass"))
         self.out.write(_event_json(event) + "\n")
         self.out.flush()
+
+    def tool_calls(self, calls: Sequence[ToolCall]) -> None:
+        if calls and not self.ends_with_newline:
+            self.out.write("\n")
+        for call in calls:
+            self.out.write(f"[tool call] {call.name} {_one_line_json(call.arguments)}\n")
+            self.ends_with_newline = True
+        self.out.flush()
+
+
+def _one_line_json(text: str) -> str:
+    """Tool-call arguments on one line: compact JSON, or the text with its whitespace
+    runs collapsed when the model produced something that is not JSON."""
+    import json
+
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return " ".join(text.split())
 
 
 def _event_json(event: Any) -> str:
@@ -211,37 +296,71 @@ def _describe(error: Error) -> str:
     return f"{error.kind}{status}: {message}"
 
 
-def _print_stats(output: _Output, usage: Usage | None, streamed: bool, err: TextIO) -> None:
-    end = time.perf_counter()
-    total = end - output.started
-    tokens, unit = output.deltas, "chunks"
-    if usage is not None and usage.output_tokens:
-        tokens, unit = usage.output_tokens, "tokens"
+def stats_line(
+    *,
+    streamed: bool,
+    started: float,
+    first: float | None,
+    last: float | None,
+    end: float,
+    deltas: int,
+    output_tokens: int | None,
+    text_bytes: int,
+) -> str:
+    """The ``--stats`` line, from perf-counter times (pure, so it is tested exactly).
+
+    The rate counts what arrived after the first content, over the time from the first
+    content to the last: the first delta starts the clock, so it is not part of the count.
+    With the provider's token count, the tokens after the first delta are estimated as
+    ``tokens * (deltas - 1) / deltas`` (a delta may carry several tokens).
+    """
+    if output_tokens:
+        count, unit, source = output_tokens, "tokens", "tokens (usage)"
+    else:
+        count, unit, source = deltas, "deltas", "deltas (no usage reported)"
     parts = []
-    if streamed and output.first is not None:
-        parts.append(f"first token {1000 * (output.first - output.started):.0f} ms")
-        if end > output.first and tokens > 1:
-            # The generation rate: from the first token on, as the original chatty reports.
-            parts.append(f"{tokens / (end - output.first):.1f} {unit}/s")
-    elif not streamed:
-        parts.append("not streamed")
-        if total > 0:
-            parts.append(f"{tokens / total:.1f} {unit}/s overall")
-    parts.append(f"{tokens} {unit}")
-    parts.append(f"{output.byte_count} bytes of text")
-    parts.append(f"total {1000 * total:.0f} ms")
-    err.write("[stats] " + ", ".join(parts) + "\n")
+    if not streamed:
+        parts.append("not streamed: no rate")
+    elif first is None or last is None:
+        parts.append("no content streamed")
+    else:
+        parts.append(f"first token {1000 * (first - started):.0f} ms")
+        window = last - first
+        if deltas < 2:
+            parts.append("rate n/a (one delta)")
+        elif window < MIN_RATE_WINDOW:
+            parts.append("rate n/a (arrived in one burst)")
+        else:
+            after_first = count * (deltas - 1) / deltas
+            parts.append(f"{after_first / window:.1f} {unit}/s over {1000 * window:.0f} ms")
+    if streamed or output_tokens:  # a plain body has no deltas to count
+        parts.append(f"{count} {source}")
+    parts.append(f"{text_bytes} bytes of text")
+    parts.append(f"total {1000 * (end - started):.0f} ms")
+    return "[stats] " + ", ".join(parts)
+
+
+def _print_stats(output: _Output, usage: Usage | None, streamed: bool, err: TextIO) -> None:
+    line = stats_line(
+        streamed=streamed,
+        started=output.started,
+        first=output.first,
+        last=output.last,
+        end=time.perf_counter(),
+        deltas=output.deltas,
+        output_tokens=usage.output_tokens if usage is not None else None,
+        text_bytes=output.byte_count,
+    )
+    err.write(line + "\n")
     err.flush()
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model, message = _arguments(args)
     resolved = _resolve(args)
-    # Stream by default to a person (a terminal), for --json, and for the embedded replay,
-    # which is there to show streaming; piped output gets one plain answer, as in chatty.
-    stream = args.stream
-    if stream is None:
-        stream = out.isatty() or args.json or resolved is None
+    # Streaming does not depend on where stdout goes: a pipe reader (`| tee`, an editor
+    # plugin) wants the tokens as they come just as much as a terminal does.
+    stream: bool = args.stream
     replay: ReplayServer | None = None
     if resolved is None:
         from .server import ReplayServer
@@ -289,26 +408,24 @@ def _chat(
     if args.system:
         messages.append({"role": "system", "content": args.system})
     messages.append({"role": "user", "content": message})
-    options: dict[str, Any] = {}
-    if args.temperature is not None:
-        options["temperature"] = args.temperature
-    if args.max_tokens is not None:
-        options["max_tokens"] = args.max_tokens
-
-    output = _Output(out)
-    callbacks: dict[str, Callable[..., Any]] = {}
-    if stream and args.json:
-        callbacks["on_event"] = output.event
-    elif stream:
-        callbacks["on_delta"] = lambda text, done: output.text(text) if text else None
-
+    output = _Output(out, json_mode=args.json)
     try:
-        if resolved is None:
-            client = Client(base_url=base_url)
-        else:
-            client = Client(args.provider, base_url=args.base_url, dialect=args.dialect)
+        # None leaves a setting at the client's default (timeout) or out of the request.
+        client = Client(
+            args.provider if resolved is not None else None,
+            base_url=base_url if resolved is None else args.base_url,
+            dialect=args.dialect if resolved is not None else None,
+            timeout=args.timeout,
+            max_retries=args.retries,
+        )
         with client:
-            completion = client.chat(messages, model, **callbacks, **options)
+            completion = client.chat(
+                messages,
+                model,
+                on_event=output.event if stream else None,
+                temperature=args.temperature,
+                max_tokens=args.max_tokens,
+            )
     except ValueError as exc:  # a missing key, a bad URL or option: the message says which
         if args.debug:
             raise
@@ -317,7 +434,7 @@ def _chat(
         error = exc.error
         if args.json:
             if not output.saw_error:
-                output.event(error)
+                output.write_json(error)
         elif output.deltas and not output.ends_with_newline:
             out.write("\n")
             out.flush()
@@ -331,7 +448,7 @@ def _chat(
         return EXIT_CHAT_ERROR
     if not stream:
         if args.json:
-            output.event(
+            output.write_json(
                 Done(
                     finish_reason=completion.finish_reason,
                     text=completion.text,
@@ -344,6 +461,8 @@ def _chat(
             )
         else:
             output.text(completion.text)
+    if not args.json:
+        output.tool_calls(completion.tool_calls)
     if not args.json and not output.ends_with_newline:
         out.write("\n")
         out.flush()

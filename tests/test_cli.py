@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import subprocess
 import sys
@@ -11,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from libchatty.bindings.cli import stats_line
 from libchatty.bindings.server import DEFAULT_TEXT, Fault, ReplayServer
 
-from libchatty.script import split_tokens
+from libchatty.events import ToolCall
+from libchatty.script import Script, split_tokens
 
 TEXT = "Paris is the capital of France. Its café culture is famous: naïve but true."
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,54 +134,248 @@ def test_one_argument_with_spaces_is_the_message() -> None:
     assert result.stdout == DEFAULT_TEXT + "\n"
 
 
-def test_piped_output_without_stream_flag_sends_a_plain_request(server: ReplayServer) -> None:
+def test_piped_output_streams_by_default(server: ReplayServer) -> None:
+    # stdout is a pipe here: the request still streams (no -s needed).
     result = run_cli("--base-url", server.base_url, "m", "Hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == TEXT + "\n"
-    assert server.requests[0].json.get("stream") in (None, False)
+    assert server.requests[0].json == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
 
 
 def test_no_stream_flag(server: ReplayServer) -> None:
     result = run_cli("--no-stream", "--stats", "--base-url", server.base_url, "m", "Hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == TEXT + "\n"
-    assert server.requests[0].json.get("stream") in (None, False)
-    assert "[stats]" in result.stderr
+    assert "stream" not in server.requests[0].json
+    assert result.stderr.startswith("[stats] not streamed: no rate, ")
+
+
+def read_while_running(argv: list[str], expected: bytes) -> bytes:
+    """Start the CLI with stdout on a pipe, read until ``expected``'s length has arrived
+    (bounded in reads and time), check the process is still running, then kill it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "libchatty", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        got = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            for _ in range(200):
+                if len(got) >= len(expected) or not sel.select(timeout=30):
+                    break
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                got += chunk
+        assert proc.poll() is None  # still streaming: the text was flushed, not buffered
+        return got
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
 
 
 def test_tokens_are_flushed_as_they_arrive() -> None:
     # The server stalls after a few events: the text before the stall must already be on
-    # the CLI's stdout while the process is still waiting.
+    # the CLI's stdout (a pipe, no -s) while the process is still waiting.
     events_before = 5
     with ReplayServer(
         text=TEXT, faults=[Fault("stall", after_events=events_before, seconds=60)]
     ) as server:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "libchatty", "-s", "--base-url", server.base_url, "m", "Hi"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=clean_env(),
-            cwd=ROOT,
-        )
-        try:
-            assert proc.stdout is not None
-            expected = "".join(split_tokens(TEXT)[: events_before - 1]).encode()  # role chunk first
-            got = b""
-            with selectors.DefaultSelector() as sel:
-                sel.register(proc.stdout, selectors.EVENT_READ)
-                for _ in range(200):
-                    if len(got) >= len(expected) or not sel.select(timeout=30):
-                        break
-                    chunk = os.read(proc.stdout.fileno(), 4096)
-                    if not chunk:
-                        break
-                    got += chunk
-            assert got == expected
-            assert proc.poll() is None  # still streaming: the text was flushed, not buffered
-        finally:
-            proc.kill()
-            proc.communicate(timeout=30)
+        expected = "".join(split_tokens(TEXT)[: events_before - 1]).encode()  # role chunk first
+        assert read_while_running(["--base-url", server.base_url, "m", "Hi"], expected) == expected
+
+
+def test_piped_output_arrives_token_by_token_before_the_end() -> None:
+    # With the server's per-token delay the whole answer takes about 40 s; its first
+    # tokens must reach the pipe long before that, while the process still runs.
+    tokens = split_tokens(TEXT)
+    with ReplayServer(text=TEXT, token_delay=40 / len(tokens)) as server:
+        expected = tokens[0].encode()
+        got = read_while_running(["--base-url", server.base_url, "m", "Hi"], expected)
+    assert got == expected
+
+
+# --- tool calls -----------------------------------------------------------------------------
+CALLS = (
+    ToolCall("call_1", "get_weather", '{"city":  "Paris",\n "unit": "°C"}'),
+    ToolCall("call_2", "get_time", "{}"),
+)
+TOOL_LINES = '[tool call] get_weather {"city": "Paris", "unit": "°C"}\n[tool call] get_time {}\n'
+
+
+@pytest.fixture
+def tool_server() -> Iterator[ReplayServer]:
+    with ReplayServer(script=Script(tool_calls=CALLS, finish_reason="tool_calls")) as running:
+        yield running
+
+
+@pytest.mark.parametrize("mode", [[], ["--no-stream"]])
+def test_a_tool_call_only_answer_prints_the_calls(
+    tool_server: ReplayServer, mode: list[str]
+) -> None:
+    result = run_cli(*mode, "--base-url", tool_server.base_url, "m", "Weather?")
+    assert (result.returncode, result.stdout, result.stderr) == (0, TOOL_LINES, "")
+
+
+def test_tool_calls_follow_the_text() -> None:
+    script = Script(text="Let me check.", tool_calls=CALLS[1:], finish_reason="tool_calls")
+    with ReplayServer(script=script) as server:
+        result = run_cli("--base-url", server.base_url, "m", "Time?")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "Let me check.\n[tool call] get_time {}\n"
+
+
+@pytest.mark.parametrize("mode", [[], ["--no-stream"]])
+def test_tool_calls_in_json_mode(tool_server: ReplayServer, mode: list[str]) -> None:
+    result = run_cli("--json", *mode, "--base-url", tool_server.base_url, "m", "Weather?")
+    assert result.returncode == 0, result.stderr
+    done = json.loads(result.stdout.splitlines()[-1])
+    assert done["type"] == "done"
+    assert done["finish_reason"] == "tool_calls"
+    assert done["tool_calls"] == [
+        {"id": "call_1", "name": "get_weather", "arguments": CALLS[0].arguments, "signature": None},
+        {"id": "call_2", "name": "get_time", "arguments": "{}", "signature": None},
+    ]
+
+
+# --- --timeout and --retries ----------------------------------------------------------------
+def test_timeout_against_a_stalling_server(server: ReplayServer) -> None:
+    server.add_fault(Fault("stall", after_events=6, seconds=30))
+    result = run_cli("--timeout", "0.5", "--base-url", server.base_url, "m", "Hi")
+    assert result.stdout == "".join(split_tokens(TEXT)[:5]) + "\n"  # the role chunk first
+    assert_failed_cleanly(result, "libchatty: error: timeout", "no answer in time")
+    assert len(server.requests) == 1  # text had arrived: no retry, no fallback
+
+
+def test_timeout_is_not_applied_without_the_flag(server: ReplayServer) -> None:
+    server.add_fault(Fault("stall", after_events=6, seconds=1.0))
+    result = run_cli("--base-url", server.base_url, "m", "Hi")
+    assert (result.returncode, result.stdout) == (0, TEXT + "\n")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_timeout_must_be_positive(value: str) -> None:
+    result = run_cli("--timeout", value, "--replay", "Hi")
+    assert result.returncode == 2
+    assert f"argument --timeout: must be a positive number of seconds, not '{value}'" in (
+        result.stderr
+    )
+
+
+def test_retries_0_makes_one_request_against_a_429(server: ReplayServer) -> None:
+    server.add_fault(Fault("status", status=429, retry_after=0))
+    result = run_cli("--retries", "0", "--base-url", server.base_url, "m", "Hi")
+    assert_failed_cleanly(result, "rate_limit (HTTP 429)", "rate limited")
+    assert len(server.requests) == 1
+
+
+def test_retries_1_retries_a_429_once(server: ReplayServer) -> None:
+    for _ in range(3):
+        server.add_fault(Fault("status", status=429, retry_after=0))
+    result = run_cli("--retries", "1", "--base-url", server.base_url, "m", "Hi")
+    assert_failed_cleanly(result, "rate_limit (HTTP 429)")
+    assert len(server.requests) == 2
+
+
+def test_retries_recover_from_one_429(server: ReplayServer) -> None:
+    server.add_fault(Fault("status", status=429, retry_after=0))
+    result = run_cli("--retries", "1", "--base-url", server.base_url, "m", "Hi")
+    assert (result.returncode, result.stdout) == (0, TEXT + "\n")
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "many"])
+def test_retries_must_be_a_whole_number(value: str) -> None:
+    result = run_cli("--retries", value, "--replay", "Hi")
+    assert result.returncode == 2
+    assert f"argument --retries: must be a whole number >= 0, not '{value}'" in result.stderr
+
+
+# --- --stats ----------------------------------------------------------------------------------
+STATS_STREAMED = re.compile(
+    r"\[stats\] first token \d+ ms, (\d+\.\d) tokens/s over (\d+) ms, "
+    r"(\d+) tokens \(usage\), (\d+) bytes of text, total \d+ ms\n"
+)
+
+
+def test_stats_line_of_a_paced_stream() -> None:
+    tokens = split_tokens(TEXT)
+    with ReplayServer(text=TEXT, token_delay=0.02) as server:
+        result = run_cli("--stats", "--base-url", server.base_url, "m", "Hi")
+    assert result.returncode == 0, result.stderr
+    match = STATS_STREAMED.fullmatch(result.stderr)
+    assert match is not None, result.stderr
+    assert int(match[3]) == len(tokens)  # the replay server reports one token per delta
+    assert int(match[4]) == len(TEXT.encode())
+
+
+def test_stats_line_of_a_burst_says_there_is_no_rate(server: ReplayServer) -> None:
+    # No token delay: the whole answer is one network read.
+    result = run_cli("--stats", "--base-url", server.base_url, "m", "Hi")
+    assert result.returncode == 0, result.stderr
+    pattern = (
+        r"\[stats\] first token \d+ ms, rate n/a \(arrived in one burst\), "
+        rf"{len(split_tokens(TEXT))} tokens \(usage\), {len(TEXT.encode())} bytes of text, "
+        r"total \d+ ms\n"
+    )
+    assert re.fullmatch(pattern, result.stderr), result.stderr
+
+
+STARTED = 100.0
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "deltas", "tokens", "middle"),
+    [
+        # 11 deltas over 2 s: 10 arrived after the first one.
+        (100.5, 102.5, 11, None, "5.0 deltas/s over 2000 ms, 11 deltas (no usage reported)"),
+        # 44 tokens in 11 deltas: 40 tokens after the first delta, over 2 s.
+        (100.5, 102.5, 11, 44, "20.0 tokens/s over 2000 ms, 44 tokens (usage)"),
+        # Usage 0 (some servers send it) is not a count: the deltas are.
+        (100.5, 102.5, 11, 0, "5.0 deltas/s over 2000 ms, 11 deltas (no usage reported)"),
+        # The window at the limit is measured; just under it is one burst.
+        (100.5, 100.51, 2, None, "100.0 deltas/s over 10 ms, 2 deltas (no usage reported)"),
+        (100.5, 100.5099, 2, None, "rate n/a (arrived in one burst), 2 deltas (no usage reported)"),
+        (100.5, 100.5, 1, 7, "rate n/a (one delta), 7 tokens (usage)"),
+    ],
+)
+def test_stats_rate_is_measured_from_first_to_last_content(
+    first: float, last: float, deltas: int, tokens: int | None, middle: str
+) -> None:
+    line = stats_line(
+        streamed=True,
+        started=STARTED,
+        first=first,
+        last=last,
+        end=110.0,  # a long tail after the last token (the end of the body) does not count
+        deltas=deltas,
+        output_tokens=tokens,
+        text_bytes=42,
+    )
+    assert line == f"[stats] first token 500 ms, {middle}, 42 bytes of text, total 10000 ms"
+
+
+def test_stats_without_content_or_stream() -> None:
+    common = {"started": STARTED, "end": 100.25, "text_bytes": 0}
+    nothing = stats_line(
+        streamed=True, first=None, last=None, deltas=0, output_tokens=None, **common
+    )
+    assert nothing == (
+        "[stats] no content streamed, 0 deltas (no usage reported), 0 bytes of text, total 250 ms"
+    )
+    plain = stats_line(streamed=False, first=None, last=None, deltas=0, output_tokens=9, **common)
+    assert plain == "[stats] not streamed: no rate, 9 tokens (usage), 0 bytes of text, total 250 ms"
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -244,12 +441,13 @@ def test_unknown_provider_is_a_usage_error() -> None:
     assert "nope" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_key_never_appears_in_output(server: ReplayServer) -> None:
+def test_a_key_never_appears_in_output() -> None:
     secret = "sk-test-0123456789abcdef-secret"
-    server.add_fault(Fault("status", status=401))
-    result = run_cli(
-        "-s", "--base-url", server.base_url, "m", "Hi", env=clean_env(OPENAI_API_KEY=secret)
-    )
+    with ReplayServer(text=TEXT, keep_credentials=True) as server:
+        server.add_fault(Fault("status", status=401))
+        result = run_cli(
+            "-s", "--base-url", server.base_url, "m", "Hi", env=clean_env(OPENAI_API_KEY=secret)
+        )
     assert_failed_cleanly(result)
     assert secret not in result.stderr + result.stdout
     assert server.requests[0].headers.get("authorization") == f"Bearer {secret}"
