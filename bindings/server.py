@@ -41,7 +41,17 @@ from libchatty.dialects import DIALECT_NAMES, Dialect, get_dialect
 from libchatty.events import Usage
 from libchatty.script import Script, split_tokens
 
-__all__ = ["DEFAULT_TEXT", "FAULT_KINDS", "Fault", "RecordedRequest", "ReplayServer", "main"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "CREDENTIAL_PARAMS",
+    "DEFAULT_TEXT",
+    "FAULT_KINDS",
+    "Fault",
+    "RecordedRequest",
+    "ReplayServer",
+    "main",
+    "redact_target",
+]
 
 #: What the server says when given neither ``text`` nor ``script``.
 DEFAULT_TEXT: Final = (
@@ -120,17 +130,51 @@ class Fault:
             raise ValueError("Fault.after_events must not be negative")
 
 
+#: Headers that carry credentials: recorded as ``***`` unless the server keeps them.
+CREDENTIAL_HEADERS: Final = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"}
+)
+#: Query parameters that carry credentials (Gemini's ``?key=``).
+CREDENTIAL_PARAMS: Final = frozenset({"key", "api_key", "api-key", "access_token"})
+_REDACTED: Final = "***"
+# A 404 message names at most this much of the path (the head may be 64 KiB).
+_MAX_PATH_SHOWN: Final = 200
+
+
+def redact_target(target: str) -> str:
+    """``target`` with the value of every credential query parameter as ``***``."""
+    path, sep, query = target.partition("?")
+    if not sep:
+        return target
+    items = []
+    for item in query.split("&"):
+        name, eq, _ = item.partition("=")
+        items.append(f"{name}={_REDACTED}" if eq and name.lower() in CREDENTIAL_PARAMS else item)
+    return f"{path}?{'&'.join(items)}"
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
     """A request as the server received it. ``headers`` has lower-case names (a repeated
     header keeps its last value); ``json`` is the parsed body, or None when it was empty
-    or not JSON."""
+    or not JSON.
+
+    Unless the server was built with ``keep_credentials=True`` (for tests that check what
+    a client sent), the values of :data:`CREDENTIAL_HEADERS` and of the
+    :data:`CREDENTIAL_PARAMS` in ``target`` are recorded as ``***``. ``repr`` never shows
+    header values or the body, and always redacts the target."""
 
     method: str
     target: str
     headers: Mapping[str, str]
     body: bytes
     json: Any = field(default=None)
+
+    def __repr__(self) -> str:
+        return (
+            f"RecordedRequest(method={self.method!r}, target={redact_target(self.target)!r}, "
+            f"headers=[{', '.join(self.headers)}], body=<{len(self.body)} bytes>)"
+        )
 
 
 def _reason(status: int) -> bytes:
@@ -182,6 +226,7 @@ class _Replay:
         faults: Sequence[Fault],
         transcript: bytes | None,
         max_recorded: int,
+        keep_credentials: bool,
     ) -> None:
         if text is not None and script is not None:
             raise ValueError("give ReplayServer a text or a script, not both")
@@ -199,6 +244,7 @@ class _Replay:
         self.faults: collections.deque[Fault] = collections.deque(faults)
         self.requests: list[RecordedRequest] = []
         self.max_recorded = max(1, max_recorded)
+        self.keep_credentials = keep_credentials
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -282,13 +328,20 @@ class _Replay:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
                 # A malformed or oversized head: say so (400/431), then close.
+                # h11's message quotes the offending line, which may be a credential
+                # header: the answer says only what kind of fault it was.
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     status = exc.error_status_hint
+                    message = (
+                        "request head too large"
+                        if status == 431
+                        else "bad request: malformed HTTP request head"
+                    )
                     await self._send_whole(
                         conn,
                         writer,
                         status,
-                        _openai_error(f"bad request: {exc}", "invalid_request_error", None, None),
+                        _openai_error(message, "invalid_request_error", None, None),
                     )
                 return None
             if event is h11.NEED_DATA:
@@ -318,9 +371,14 @@ class _Replay:
                 except ValueError:
                     parsed = None
                 headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in head.headers}
+                target = head.target.decode("ascii", "replace")
+                if not self.keep_credentials:
+                    target = redact_target(target)
+                    for name in CREDENTIAL_HEADERS & headers.keys():
+                        headers[name] = _REDACTED
                 recorded = RecordedRequest(
                     head.method.decode("ascii", "replace"),
-                    head.target.decode("ascii", "replace"),
+                    target,
                     headers,
                     raw,
                     parsed,
@@ -388,7 +446,9 @@ class _Replay:
         if transcript and (dialect is None or not self.faults):
             return await self._send_transcript(conn, writer)
         if dialect is None:
-            message = f"no replay route for {request.method} {path}"
+            # The path only: never the query (it may hold ``key=``) nor a header.
+            shown = path if len(path) <= _MAX_PATH_SHOWN else path[:_MAX_PATH_SHOWN] + "..."
+            message = f"no replay route for {request.method} {shown}"
             body = _openai_error(message, "invalid_request_error", None, "unknown_url")
             return await self._send_whole(conn, writer, 404, body)
         fault = self.faults.popleft() if self.faults else None
@@ -590,7 +650,10 @@ class ReplayServer:
     With ``token_delay`` each wire event is its own HTTP chunk, written after that many
     seconds; without it, events are written in chunks of about 16 KiB. ``requests``
     keeps the last ``max_recorded`` requests (older ones are dropped in bulk, so a
-    long-running server does not grow without bound).
+    long-running server does not grow without bound). Credentials a client sends
+    (:data:`CREDENTIAL_HEADERS`, :data:`CREDENTIAL_PARAMS`) are recorded as ``***``
+    unless ``keep_credentials=True`` (tests checking what a client sent); they never
+    appear in an answer the server writes.
     """
 
     def __init__(
@@ -605,6 +668,7 @@ class ReplayServer:
         transcript: bytes | None = None,
         *,
         max_recorded: int = 100_000,
+        keep_credentials: bool = False,
     ) -> None:
         self._replay = _Replay(
             text=text,
@@ -616,6 +680,7 @@ class ReplayServer:
             faults=faults,
             transcript=transcript,
             max_recorded=max_recorded,
+            keep_credentials=keep_credentials,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

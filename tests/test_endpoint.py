@@ -1,10 +1,15 @@
-"""Endpoint: URL parsing, the Host header, and the key kept out of sight."""
+"""Endpoint: URL parsing, the Host header, the base URL's query on every request, and the
+key and header values checked when built and kept out of sight."""
 
 from __future__ import annotations
 
+import socket
+import traceback
+from collections.abc import Callable
+
 import pytest
 
-from libchatty.endpoint import Endpoint
+from libchatty.endpoint import Endpoint, check_header_name, check_header_value, redact_url
 
 KEY = "sk-secret-EXAMPLE-1234"
 
@@ -50,3 +55,220 @@ def test_header_breaking_key_is_refused_without_echoing_it(bad: str) -> None:
 def test_header_breaking_extra_header_is_refused() -> None:
     with pytest.raises(ValueError, match="control character"):
         Endpoint("https://x/v1", headers={"X-Title": "a\r\nb"})
+
+
+# --- point 2: keys and header values are checked when the endpoint is built -------------------
+
+SECRET = "sk-proj-abcdefgh12345678"
+URL = "https://api.openai.com/v1"
+
+
+def assert_nowhere(secret: str, exc: BaseException) -> None:
+    """``secret`` (and its 8-character fragments) appear nowhere in ``exc``: not in its
+    str or repr, nor in any exception of its ``__cause__``/``__context__`` chain, nor in
+    the formatted traceback."""
+    text = "".join(traceback.format_exception(exc))
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        text += str(link) + repr(link) + repr(link.args)
+        link = link.__cause__ or link.__context__
+    core = secret.strip()
+    for start in range(max(1, len(core) - 7)):
+        fragment = core[start : start + 8]
+        assert fragment not in text, f"fragment {start} of the secret leaked"
+
+
+def raised_by(build: Callable[[], object]) -> ValueError:
+    with pytest.raises(ValueError) as info:
+        build()
+    assert_nowhere(SECRET, info.value)
+    return info.value
+
+
+KEY_MESSAGE = "Endpoint.api_key (the API key) {}; it was refused (its value is not shown)"
+
+
+@pytest.mark.parametrize(
+    ("key", "fault"),
+    [
+        ("ключ-" + SECRET, "contains a non-ASCII character"),
+        (SECRET + "é", "contains a non-ASCII character"),
+        (SECRET + " ", "has leading or trailing whitespace"),
+        (" " + SECRET, "has leading or trailing whitespace"),
+        (SECRET + "\t", "has leading or trailing whitespace"),
+        (SECRET[:8] + " " + SECRET[8:], "contains whitespace"),
+        (SECRET[:8] + "\t" + SECRET[8:], "contains whitespace"),
+        (SECRET + "\r\nX-Evil: 1", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\n", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\r", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\x00", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\x01", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\x7f", "contains a control character (CR, LF, NUL...)"),
+    ],
+)
+def test_bad_key_is_refused_by_name_without_its_value(key: str, fault: str) -> None:
+    error = raised_by(lambda: Endpoint(URL, key))
+    assert str(error) == KEY_MESSAGE.format(fault)
+    assert error.__cause__ is None and error.__context__ is None
+
+
+def test_empty_and_non_str_keys_are_refused() -> None:
+    assert str(raised_by(lambda: Endpoint(URL, ""))) == (
+        "Endpoint.api_key is empty; pass None for no key"
+    )
+    error = raised_by(lambda: Endpoint(URL, SECRET.encode()))  # type: ignore[arg-type]
+    assert str(error) == "Endpoint.api_key must be a str, not bytes"
+
+
+def test_every_visible_ascii_character_is_a_valid_key() -> None:
+    key = "".join(chr(c) for c in range(0x21, 0x7F))
+    assert Endpoint(URL, key).api_key == key
+    assert Endpoint(URL, "k").api_key == "k"  # one character: the shortest key
+
+
+VALUE_MESSAGE = (
+    "Endpoint.headers: the value of header 'X-Token' {}; it was refused (its value is not shown)"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "fault"),
+    [
+        ("ключ " + SECRET, "contains a non-ASCII character"),
+        (SECRET + " ", "has leading or trailing whitespace"),
+        (" " + SECRET, "has leading or trailing whitespace"),
+        ("\t" + SECRET, "has leading or trailing whitespace"),
+        (SECRET + "\r\nX-Evil: 1", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\n", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\x00", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\x1b", "contains a control character (CR, LF, NUL...)"),
+        (SECRET + "\x0b" + "x", "contains a control character (CR, LF, NUL...)"),
+    ],
+)
+def test_bad_header_value_is_refused_by_name_without_its_value(value: str, fault: str) -> None:
+    error = raised_by(lambda: Endpoint(URL, headers={"X-Token": value}))
+    assert str(error) == VALUE_MESSAGE.format(fault)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [(SECRET.encode(), "bytes"), (None, "NoneType"), (12, "int")]
+)
+def test_non_str_header_value_is_refused(value: object, kind: str) -> None:
+    error = raised_by(lambda: Endpoint(URL, headers={"X-Token": value}))  # type: ignore[dict-item]
+    assert (
+        str(error) == f"Endpoint.headers: the value of header 'X-Token' must be a str, not {kind}"
+    )
+
+
+@pytest.mark.parametrize("value", ["", "Bearer " + SECRET, "a b\tc", "a  \t b", "~!#"])
+def test_header_values_h11_accepts_and_we_keep(value: str) -> None:
+    assert Endpoint(URL, headers={"X-Token": value}).headers == {"X-Token": value}
+
+
+@pytest.mark.parametrize("name", ["X Token", "X-Token:", "", "Ключ", "X\r\nEvil", b"X-Token", None])
+def test_header_name_must_be_a_token(name: object) -> None:
+    with pytest.raises(ValueError) as info:
+        Endpoint(URL, headers={"X-Ok": "1", name: "v"})  # type: ignore[dict-item]
+    want = (
+        "Endpoint.headers: the name of header #1 is not a valid HTTP header name "
+        "(letters, digits, -!#$%&'*+.^_`|~)"
+        if isinstance(name, str)
+        else f"Endpoint.headers: the name of header #1 must be a str, not {type(name).__name__}"
+    )
+    assert str(info.value) == want
+
+
+def test_check_helpers_match_h11_on_what_we_accept() -> None:
+    """Whatever our checks accept, h11 accepts too (ours are at least as strict)."""
+    import h11
+
+    names = ["X-A", "x_b", "A1!#$%&'*+.^_`|~"]
+    values = ["", "v", "a b", "a\tb", "".join(chr(c) for c in range(0x21, 0x7F))]
+    for name in names:
+        check_header_name("n", name)
+        for value in values:
+            check_header_value("v", value)
+            h11.Request(method="GET", target="/", headers=[("Host", "x"), (name, value)])
+
+
+def test_bad_base_url_characters_are_refused_without_the_query() -> None:
+    for url in [
+        "https://x/v1?key=" + SECRET + " ",
+        "https://x/v1?key=" + SECRET + "\n",
+        "https://ключ.example/v1?key=" + SECRET,
+    ]:
+        error = raised_by(lambda url=url: Endpoint(url))
+        assert str(error) == (
+            "Endpoint.base_url must be visible ASCII without spaces "
+            "(percent-encode other characters)"
+        )
+
+
+def test_url_errors_redact_the_query() -> None:
+    error = raised_by(lambda: Endpoint(f"ftp://x/v1?key={SECRET}"))
+    assert str(error) == "Endpoint.base_url must be http:// or https://, not 'ftp://x/v1?key=***'"
+    error = raised_by(lambda: Endpoint(f"https://x:99999/v1?key={SECRET}"))
+    assert str(error) == "Endpoint.base_url has an invalid port: 'https://x:99999/v1?key=***'"
+    error = raised_by(lambda: Endpoint(f"https://u:{SECRET}@x/v1"))
+    assert str(error) == "Endpoint.base_url must not carry credentials; pass api_key"
+
+
+def test_blocking_client_refuses_a_non_ascii_key_before_connecting() -> None:
+    from libchatty.bindings.blocking import Client
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with pytest.raises(ValueError) as info:
+            Client(base_url=f"http://127.0.0.1:{port}/v1", api_key="ключ-" + SECRET)
+        assert str(info.value) == KEY_MESSAGE.format("contains a non-ASCII character")
+        assert_nowhere(SECRET, info.value)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+
+
+# --- point 3: reprs redact the base URL's query ------------------------------------------------
+def test_repr_redacts_every_query_value() -> None:
+    endpoint = Endpoint(f"https://x/v1beta?key={SECRET}&api-version=2024-10-21", SECRET)
+    assert repr(endpoint) == (
+        "Endpoint(base_url='https://x/v1beta?key=***&api-version=***', api_key='***', "
+        "dialect='openai-chat')"
+    )
+    assert SECRET not in str(endpoint)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://x/v1", "https://x/v1"),
+        ("https://x/v1?flag", "https://x/v1?flag"),
+        ("https://x/v1?a=1&b=&c", "https://x/v1?a=***&b=***&c"),
+        ("https://u:p@x:8/v1?key=k#frag", "https://***@x:8/v1?key=***"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+# --- point 12: the base URL's query reaches every request -------------------------------------
+@pytest.mark.parametrize(
+    ("base", "path", "target"),
+    [
+        (
+            "https://x/openai?api-version=2024-10-21",
+            "/chat/completions",
+            "/openai/chat/completions?api-version=2024-10-21",
+        ),
+        ("https://x/v1?a=1&b=2", "/m:s?alt=sse", "/v1/m:s?a=1&b=2&alt=sse"),
+        ("https://x/v1?alt=json&a=1", "/m:s?alt=sse", "/v1/m:s?a=1&alt=sse"),
+        ("https://x/v1?alt=json", "/m:s?alt=sse", "/v1/m:s?alt=sse"),
+        ("https://x/v1", "/m:s?alt=sse", "/v1/m:s?alt=sse"),
+        ("https://x/v1?", "/chat", "/v1/chat"),
+    ],
+)
+def test_url_keeps_the_base_query(base: str, path: str, target: str) -> None:
+    assert Endpoint(base).url(path) == target

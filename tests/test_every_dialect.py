@@ -273,20 +273,20 @@ def first_text_event(dialect: str, script: Script) -> int:
 
 @pytest.fixture(scope="module")
 def answer_server() -> Iterator[ReplayServer]:
-    with ReplayServer(script=ANSWER) as server:
+    with ReplayServer(script=ANSWER, keep_credentials=True) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def tool_server() -> Iterator[ReplayServer]:
-    with ReplayServer(script=TOOL_ANSWER) as server:
+    with ReplayServer(script=TOOL_ANSWER, keep_credentials=True) as server:
         yield server
 
 
 @pytest.fixture
 def fault_server() -> Iterator[ReplayServer]:
     """A server of its own per test: a fault left queued by a failing test cannot leak."""
-    with ReplayServer(script=ANSWER) as server:
+    with ReplayServer(script=ANSWER, keep_credentials=True) as server:
         yield server
 
 
@@ -571,3 +571,118 @@ def test_errors_are_events_not_exceptions_in_stream_iteration(
         last = check_shape(events)
         assert isinstance(last, Error) and last.kind == "incomplete", (dialect, last)
         assert last.partial == PIECES[0] == "".join(text_deltas(events))
+
+
+# --- a base URL's query string reaches every request (issue 9, point 12) ----------------------
+QUERY_TARGETS: Final = {
+    ("openai-chat", True): b"/base/v1/chat/completions?api-version=2024-10-21&x=%2F",
+    ("openai-chat", False): b"/base/v1/chat/completions?api-version=2024-10-21&x=%2F",
+    ("openai-responses", True): b"/base/v1/responses?api-version=2024-10-21&x=%2F",
+    ("openai-responses", False): b"/base/v1/responses?api-version=2024-10-21&x=%2F",
+    ("anthropic", True): b"/base/v1/messages?api-version=2024-10-21&x=%2F",
+    ("anthropic", False): b"/base/v1/messages?api-version=2024-10-21&x=%2F",
+    ("gemini", True): (
+        b"/base/v1/models/some-model:streamGenerateContent?api-version=2024-10-21&x=%2F&alt=sse"
+    ),
+    ("gemini", False): b"/base/v1/models/some-model:generateContent?api-version=2024-10-21&x=%2F",
+    ("ollama", True): b"/base/v1/api/chat?api-version=2024-10-21&x=%2F",
+    ("ollama", False): b"/base/v1/api/chat?api-version=2024-10-21&x=%2F",
+}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("dialect", DIALECT_NAMES)
+def test_the_base_url_query_is_on_every_request(dialect: str, stream: bool) -> None:
+    from libchatty.call import Call
+    from libchatty.endpoint import Endpoint
+    from libchatty.request import ChatRequest
+
+    endpoint = Endpoint(
+        "https://api.example.com/base/v1?api-version=2024-10-21&x=%2F", API_KEY, dialect
+    )
+    call = Call(endpoint, ChatRequest(MODEL, MESSAGES, stream=stream))
+    request_line = call.start().split(b"\r\n", 1)[0]
+    assert request_line == b"POST " + QUERY_TARGETS[dialect, stream] + b" HTTP/1.1"
+
+
+def test_gemini_own_alt_wins_over_the_base_url_query() -> None:
+    from libchatty.endpoint import Endpoint
+    from libchatty.request import ChatRequest
+
+    endpoint = Endpoint("https://g.example/v1beta?alt=json&key=k", API_KEY, "gemini")
+    request = get_dialect("gemini").build_request(endpoint, ChatRequest(MODEL, MESSAGES))
+    assert request.target == "/v1beta/models/some-model:streamGenerateContent?key=k&alt=sse"
+
+
+# --- tool_choice in each provider's documented form (issue 9, point 11a) -----------------------
+def _openai_chat_choice(body: dict[str, Any]) -> Any:
+    return body["tool_choice"]
+
+
+def _anthropic_choice(body: dict[str, Any]) -> Any:
+    return body["tool_choice"]
+
+
+def _gemini_choice(body: dict[str, Any]) -> Any:
+    return body["toolConfig"]
+
+
+def _ollama_choice(body: dict[str, Any]) -> Any:
+    assert "tool_choice" not in body  # Ollama has no such field
+    return [tool["function"]["name"] for tool in body.get("tools", ())]
+
+
+CHOICE_OF: Final = {
+    "openai-chat": _openai_chat_choice,
+    "openai-responses": _openai_chat_choice,
+    "anthropic": _anthropic_choice,
+    "gemini": _gemini_choice,
+    "ollama": _ollama_choice,
+}
+RENDERED_CHOICE: Final[dict[str, dict[str, Any]]] = {
+    "openai-chat": {
+        "auto": "auto",
+        "none": "none",
+        "required": "required",
+        "f": {"type": "function", "function": {"name": "f"}},
+    },
+    "openai-responses": {
+        "auto": "auto",
+        "none": "none",
+        "required": "required",
+        "f": {"type": "function", "name": "f"},
+    },
+    "anthropic": {
+        "auto": {"type": "auto"},
+        "none": {"type": "none"},
+        "required": {"type": "any"},
+        "f": {"type": "tool", "name": "f"},
+    },
+    "gemini": {
+        "auto": {"functionCallingConfig": {"mode": "AUTO"}},
+        "none": {"functionCallingConfig": {"mode": "NONE"}},
+        "required": {"functionCallingConfig": {"mode": "ANY"}},
+        "f": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}},
+    },
+    "ollama": {"auto": ["f", "g"], "none": [], "required": ["f", "g"], "f": ["f", "g"]},
+}
+# Each neutral choice, given in another provider's form: the rendering must not care.
+CHOICE_INPUTS: Final[dict[str, Any]] = {
+    "auto": {"type": "auto"},
+    "none": {"functionCallingConfig": {"mode": "NONE"}},
+    "required": {"type": "any"},
+    "f": {"type": "function", "function": {"name": "f"}},
+}
+
+
+@pytest.mark.parametrize("neutral", ["auto", "none", "required", "f"])
+@pytest.mark.parametrize("dialect", DIALECT_NAMES)
+def test_tool_choice_is_rendered_in_the_provider_form(dialect: str, neutral: str) -> None:
+    from libchatty.endpoint import Endpoint
+    from libchatty.request import ChatRequest, Tool
+
+    endpoint = Endpoint("https://api.example.com/v1", API_KEY, dialect)
+    for choice in (neutral, CHOICE_INPUTS[neutral]):
+        request = ChatRequest(MODEL, MESSAGES, tools=[Tool("f"), Tool("g")], tool_choice=choice)
+        body = json.loads(get_dialect(dialect).build_request(endpoint, request).body)
+        assert CHOICE_OF[dialect](body) == RENDERED_CHOICE[dialect][neutral]

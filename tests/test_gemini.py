@@ -6,6 +6,7 @@ malformed input, and request building."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -14,11 +15,13 @@ from decoding import (
     SKY,
     check_error_event,
     check_fields,
-    check_fixture,
     check_like_fixture,
     check_shape,
+    decode_every_way,
     every_error_status,
     feed,
+    summary,
+    wanted,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,6 +30,7 @@ from wire import fixture, fixture_names, parse_request, random_chunked, random_s
 from libchatty.accumulate import normalize_finish_reason
 from libchatty.call import Call
 from libchatty.dialects import get_dialect
+from libchatty.dialects.base import synthetic_call_id
 from libchatty.dialects.gemini import GeminiStreamDecoder
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, ToolCall, Usage
@@ -55,7 +59,26 @@ SHARED = [n for n in fixture_names("gemini") if not n.startswith("gemini/mine-")
 @pytest.mark.parametrize("name", SHARED)
 def test_fixture(name: str) -> None:
     # functionCall.args is an object on the wire: arguments are compared parsed.
-    check_fixture(name, make_call, exact_arguments=False, **SHAPE)
+    # expected.json records Gemini's calls without ids, as on the wire; libchatty gives
+    # each one a synthetic id (SYNTHETIC_IDS pins them).
+    want = wanted(name, exact_arguments=False)
+    for call, call_id in zip(want["tool_calls"], SYNTHETIC_IDS.get(name, ()), strict=True):
+        assert call["id"] is None
+        call["id"] = call_id
+    for how, events in decode_every_way(name, make_call):
+        assert summary(events, exact_arguments=False, **SHAPE) == want, (name, how)
+
+
+#: The synthetic ids of the fixtures' tool calls: sha256 of responseId, index, name and
+#: arguments. Pinned: the same bytes must always give the same ids.
+SYNTHETIC_IDS: dict[str, tuple[str, ...]] = {
+    "gemini/stream-function-call.http": ("call_63f80b5fadcef27f4d68214b",),
+    "gemini/mine-nonstream-function-call.http": ("call_080dcd89adefd6af52363514",),
+    "gemini/mine-stream-parallel-calls.http": (
+        "call_a4e616b3d1781496397fc56e",
+        "call_45c1e17fe09f233156922546",
+    ),
+}
 
 
 def test_thinking_tokens_count_as_output_and_as_reasoning() -> None:
@@ -67,7 +90,11 @@ def test_thinking_tokens_count_as_output_and_as_reasoning() -> None:
 def test_function_call_has_no_id_and_finishes_as_tool_calls() -> None:
     events = feed(make_call(), [fixture("gemini/stream-function-call.http")])
     (delta,) = [e for e in events if isinstance(e, Delta)]
-    assert (delta.kind, delta.index, delta.tool_call_id) == ("tool_call", 0, None)
+    assert (delta.kind, delta.index, delta.tool_call_id) == (
+        "tool_call",
+        0,
+        "call_63f80b5fadcef27f4d68214b",
+    )
     assert delta.tool_name == "get_current_weather"
     last = events[-1]
     assert isinstance(last, Done)
@@ -109,15 +136,17 @@ MINE: dict[str, dict[str, Any]] = {
         "tool_calls": (
             # Only the first call is signed: its thoughtSignature, split across chunks and
             # written with escaped padding, is kept whole; the second has none.
-            ToolCall(None, "get_weather", '{"city":"Paris"}', "c2ln=="),
-            ToolCall(None, "get_weather", '{"city":"Oslo","units":["c"]}'),
+            ToolCall("call_a4e616b3d1781496397fc56e", "get_weather", '{"city":"Paris"}', "c2ln=="),
+            ToolCall(
+                "call_45c1e17fe09f233156922546", "get_weather", '{"city":"Oslo","units":["c"]}'
+            ),
         ),
         "finish_reason": "tool_calls",
         "usage": Usage(30, 32, 62, 12, None),
     },
     "gemini/mine-nonstream-function-call.http": {
         "reasoning": "Plan: call it.",
-        "tool_calls": (ToolCall(None, "lookup", '{"q":"a&b"}'),),
+        "tool_calls": (ToolCall("call_080dcd89adefd6af52363514", "lookup", '{"q":"a&b"}'),),
         "finish_reason": "tool_calls",
         "usage": Usage(8, 12, 20, 7, None),
     },
@@ -264,9 +293,14 @@ def test_generated_stream(
     if ending == "stop":
         assert isinstance(last, Done)
         assert (last.text, last.reasoning) == (want["text"], want["reasoning"])
+        assert [(c.id, c.name, json.loads(c.arguments), c.signature) for c in last.tool_calls] == [
+            (synthetic_id("", i, name, json.dumps(args)), name, args, signature)
+            for i, (name, args, signature) in enumerate(want["calls"])
+        ]
+        # Each call's delta carries the id that Done has.
         assert [
-            (c.id, c.name, json.loads(c.arguments), c.signature) for c in last.tool_calls
-        ] == [(None, name, args, signature) for name, args, signature in want["calls"]]
+            e.tool_call_id for e in events if isinstance(e, Delta) and e.kind == "tool_call"
+        ] == [c.id for c in last.tool_calls]
         assert last.usage == usage_of(want["usage"])
         assert last.raw_finish_reason == want["finish"]
         assert last.finish_reason == normalize_finish_reason(want["finish"], bool(want["calls"]))
@@ -313,11 +347,19 @@ def scripts(draw: st.DrawFn) -> Script:
     )
 
 
+def synthetic_id(response_id: str, index: int, name: str, arguments: str) -> str:
+    """The id libchatty gives a Gemini call that has none (arguments as compact JSON)."""
+    compact = json.dumps(json.loads(arguments or "{}"), separators=(",", ":"), ensure_ascii=False)
+    return synthetic_call_id(response_id, index, name, compact)
+
+
 def check_script(script: Script, last: Done | Error) -> None:
     assert isinstance(last, Done)
     assert (last.text, last.reasoning) == (script.text, script.reasoning)
+    # The rendering sends no ids (as Gemini): each call gets its synthetic id.
     assert [(c.id, c.name, json.loads(c.arguments)) for c in last.tool_calls] == [
-        (None, c.name, json.loads(c.arguments)) for c in script.tool_calls
+        (synthetic_id(script.response_id, i, c.name, c.arguments), c.name, json.loads(c.arguments))
+        for i, c in enumerate(script.tool_calls)
     ]
     assert last.usage == script.usage
     assert last.finish_reason == normalize_finish_reason(
@@ -666,7 +708,7 @@ FUNCTION_CALL_SIGNATURE = (
 
 def test_function_call_signature_is_kept_exactly_in_every_splitting() -> None:
     want = ToolCall(
-        None,
+        "call_63f80b5fadcef27f4d68214b",
         "get_current_weather",
         '{"location":"Boston, MA","unit":"fahrenheit"}',
         FUNCTION_CALL_SIGNATURE,
@@ -698,7 +740,7 @@ def test_a_text_parts_signature_is_dropped() -> None:
     last = events[-1]
     assert isinstance(last, Done)
     assert last.text == "Sure." and last.reasoning_signature is None
-    assert last.tool_calls == (ToolCall(None, "f", "{}", "Y2FsbA=="),)
+    assert last.tool_calls == (ToolCall(synthetic_id("", 0, "f", "{}"), "f", "{}", "Y2FsbA=="),)
     assert not any(isinstance(e, Delta) and "dGV4dA" in e.text for e in events)
 
 
@@ -719,3 +761,38 @@ def test_a_real_signature_is_replayed_unchanged_on_any_model(model: str) -> None
     # The documented placeholder only where a signature is missing, and only where needed.
     placeholder = "skip_thought_signature_validator" if model.startswith("gemini-3") else None
     assert second.get("thoughtSignature") == placeholder
+
+
+# --- every tool call has an id (issue 9, point 10a) --------------------------------------------
+def _call_response(call: dict[str, Any], response_id: str = "r-1") -> dict[str, Any]:
+    return {
+        "candidates": [
+            {"content": {"parts": [{"functionCall": call}]}, "finishReason": "STOP", "index": 0}
+        ],
+        "responseId": response_id,
+    }
+
+
+def test_a_function_call_id_from_gemini_is_kept() -> None:
+    events = DIALECT.decode_body(_call_response({"id": "fc-7", "name": "f", "args": {"a": 1}}))
+    assert events[0] == Delta('{"a":1}', "tool_call", 0, "fc-7", "f")
+    last = events[-1]
+    assert isinstance(last, Done) and last.tool_calls == (ToolCall("fc-7", "f", '{"a":1}'),)
+
+
+def test_synthetic_ids_are_pinned_and_differ_per_response_and_index() -> None:
+    def ids(response: dict[str, Any]) -> tuple[str | None, ...]:
+        last = DIALECT.decode_body(response)[-1]
+        assert isinstance(last, Done)
+        return tuple(c.id for c in last.tool_calls)
+
+    call = {"name": "f", "args": {"a": 1}}
+    first = ids(_call_response(call))
+    assert first == ("call_29b91649e3c80ecdb2f46216",)
+    assert first == ids(_call_response(call))  # deterministic
+    assert first != ids(_call_response(call, "r-2"))  # another turn, another id
+    two = _call_response(call)
+    two["candidates"][0]["content"]["parts"].append({"functionCall": call})
+    a, b = ids(two)
+    assert a == first[0] and b != a  # same call twice in one answer: distinct ids
+    assert re.fullmatch(r"call_[0-9a-f]{24}", b)

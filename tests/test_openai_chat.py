@@ -839,3 +839,27 @@ def test_registry_finds_the_dialect() -> None:
     assert get_dialect("openai-chat") is DIALECT
     assert isinstance(DIALECT, OpenAIChat) and DIALECT.name == "openai-chat"
     assert isinstance(DIALECT.stream_decoder(STREAM), OpenAIChatDecoder)
+
+
+# --- a bad later field leaves nothing half-accumulated (partial agrees with the deltas) --------
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        {"choices": [{"delta": {"content": "Hi", "refusal": 5}}]},
+        {"choices": [{"delta": {"content": "Hi", "tool_calls": {"x": 1}}}]},
+        {"choices": [{"delta": {"content": "Hi", "tool_calls": [{"index": "0"}]}}]},
+        {"choices": [{"delta": {"content": "Hi"}}, {"index": 1, "delta": {"content": 7}}]},
+        {"choices": [{"delta": {"content": "Hi"}}, "not a choice"]},
+    ],
+)
+def test_a_bad_field_after_text_gives_no_partial_that_was_never_a_delta(
+    chunk: dict[str, Any],
+) -> None:
+    body = b"data: " + json.dumps({"choices": [{"delta": {"content": "Ok "}}]}).encode()
+    body += b"\n\ndata: " + json.dumps(chunk).encode() + b"\n\n"
+    for how, pieces in all_splittings(sized_response(body, "text/event-stream")):
+        events = feed(make_call(), pieces)
+        assert [e for e in events if isinstance(e, Delta)] == [Delta("Ok ")], how
+        last = events[-1]
+        assert isinstance(last, Error)
+        assert (last.kind, last.partial) == ("protocol", "Ok "), how

@@ -334,3 +334,11 @@ def test_resolve_always_yields_a_usable_endpoint(provider: str, env: dict[str, s
     assert endpoint.host
     if r.api_key is None:
         assert r.key_env_checked or not r.key_required
+
+
+def test_repr_redacts_the_base_url_query() -> None:
+    r = resolve(base_url=f"https://x.example/v1beta?key={SECRET}", dialect="gemini", env={})
+    assert repr(r) == (
+        "Resolved(base_url='https://x.example/v1beta?key=***', api_key=None, "
+        "dialect='gemini', provider=None, key_env_checked=('OPENAI_API_KEY',))"
+    )

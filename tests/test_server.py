@@ -238,11 +238,12 @@ def test_default_text() -> None:
     assert json.loads(reply.body)["choices"][0]["message"]["content"] == DEFAULT_TEXT
 
 
-def test_requests_are_recorded(server: ReplayServer) -> None:
-    target, body = chat_request("openai-chat", server)
-    with RawClient(server) as client:
-        client.send("POST", target, body, headers=[("authorization", "Bearer test-key")])
-        client.read()
+def test_requests_are_recorded() -> None:
+    with ReplayServer(script=SCRIPT, keep_credentials=True) as server:
+        target, body = chat_request("openai-chat", server)
+        with RawClient(server) as client:
+            client.send("POST", target, body, headers=[("authorization", "Bearer test-key")])
+            client.read()
     (recorded,) = server.requests
     assert recorded.method == "POST"
     assert recorded.target == "/v1/chat/completions"
@@ -661,3 +662,104 @@ def test_standalone_server_prints_its_url_and_stops_on_sigterm() -> None:
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err.decode()
     assert b"Traceback" not in err
+
+
+# --- credentials never leave the client's request (issue 9, point 3) ---------------------------
+SECRET = "sk-live-SECRET-0123456789"
+CREDENTIALS = [
+    ("authorization", f"Bearer {SECRET}"),
+    ("x-api-key", SECRET),
+    ("api-key", SECRET),
+    ("x-goog-api-key", SECRET),
+    ("proxy-authorization", f"Basic {SECRET}"),
+]
+
+
+def test_credentials_are_recorded_redacted_by_default(server: ReplayServer) -> None:
+    target, body = chat_request("gemini", server)
+    target += f"&key={SECRET}&Api_Key={SECRET}&other=1"
+    with RawClient(server) as client:
+        client.send("POST", target, body, headers=[*CREDENTIALS, ("x-title", "mine")])
+        reply = client.read()
+    assert reply.status == 200
+    (recorded,) = server.requests
+    assert recorded.target == (
+        "/v1/models/replay-test:streamGenerateContent?alt=sse&key=***&Api_Key=***&other=1"
+    )
+    assert {name: recorded.headers[name] for name, _ in CREDENTIALS} == {
+        name: "***" for name, _ in CREDENTIALS
+    }
+    assert recorded.headers["x-title"] == "mine"
+    assert SECRET not in repr(server.requests)
+
+
+def test_recorded_request_repr_shows_no_header_value_nor_body() -> None:
+    with ReplayServer(script=SCRIPT, keep_credentials=True) as server:
+        target, body = chat_request("openai-chat", server)
+        with RawClient(server) as client:
+            client.send("POST", target + f"?key={SECRET}", body, headers=CREDENTIALS)
+            client.read()
+    (recorded,) = server.requests
+    assert recorded.headers["x-api-key"] == SECRET  # kept, as asked
+    assert repr(recorded) == (
+        "RecordedRequest(method='POST', target='/v1/chat/completions?key=***', "
+        "headers=[host, content-length, authorization, x-api-key, api-key, x-goog-api-key, "
+        f"proxy-authorization, content-type], body=<{len(body)} bytes>)"
+    )
+
+
+def test_a_404_names_the_path_only(server: ReplayServer) -> None:
+    with RawClient(server) as client:
+        client.send("POST", f"/v1/embeddings?key={SECRET}", {"input": "x"}, headers=CREDENTIALS)
+        missing = client.read()
+    assert missing.status == 404
+    assert json.loads(missing.body)["error"]["message"] == "no replay route for POST /v1/embeddings"
+    assert SECRET.encode() not in b"".join(client.raw)
+
+
+def test_a_404_path_is_cut(server: ReplayServer) -> None:
+    with RawClient(server) as client:
+        at_limit = client.exchange("GET", "/" + "p" * 199)
+        past_limit = client.exchange("GET", "/" + "p" * 200)
+    assert json.loads(at_limit.body)["error"]["message"] == "no replay route for GET /" + "p" * 199
+    assert json.loads(past_limit.body)["error"]["message"] == (
+        "no replay route for GET /" + "p" * 199 + "..."
+    )
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "message"),
+    [
+        (
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization Bearer "
+            + SECRET.encode()
+            + b"\r\n\r\n",
+            400,
+            "bad request: malformed HTTP request head",
+        ),
+        (
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-api-key: "
+            + SECRET.encode()
+            + b"\r\nx-big: "
+            + b"a" * 70_000,
+            431,
+            "request head too large",
+        ),
+    ],
+    ids=["malformed", "oversized"],
+)
+def test_a_broken_head_is_answered_without_quoting_it(
+    server: ReplayServer, head: bytes, status: int, message: str
+) -> None:
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(head)
+        received = []
+        for _ in range(1000):
+            data = sock.recv(65536)
+            if not data:
+                break
+            received.append(data)
+    answer = b"".join(received)
+    assert answer.startswith(b"HTTP/1.1 %d " % status)
+    assert SECRET.encode() not in answer
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["message"] == message

@@ -58,6 +58,8 @@ TIMEOUT: Final = Timeout(connect=5.0, idle=5.0, total=20.0)
 # The signature the replay server's Anthropic rendering puts on thinking.
 REPLAY_SIGNATURE: Final = "c2lnbmF0dXJl"
 
+GEMINI_IDS: Final = ["call_16602b68e69aa37fbcb87aab", "call_a764e13300f1b13379eecc08"]
+OLLAMA_IDS: Final = ["call_6050d5e08f692a7a2488eb26", "call_7e370dfe162080f94a0e374c"]
 TOOL_TURN: Final = Script(reasoning=REASONING, tool_calls=CALLS, finish_reason="tool_calls")
 ANSWER_TURN: Final = Script(text=FINAL)
 
@@ -88,8 +90,12 @@ def run_tool(call: ToolCall) -> str:
     return RESULTS[call.name]
 
 
-def tool_loop(first: Client, second: Client, model: str, streamed: bool) -> list[Completion]:
-    """Ask, run the tools the model called, send their results, get the answer."""
+def tool_loop(
+    first: Client, second: Client, model: str, streamed: bool, with_name: bool = True
+) -> list[Completion]:
+    """Ask, run the tools the model called, send their results, get the answer: the
+    README's recipe, verbatim (every call has an id, in every dialect). ``with_name``
+    False leaves the name out: dialects that match results by name find it from the id."""
     pieces: list[str] = []
 
     def collect(text: str, done: bool) -> None:
@@ -104,10 +110,12 @@ def tool_loop(first: Client, second: Client, model: str, streamed: bool) -> list
             break
         messages.append(completion.to_message())
         for call in completion.tool_calls:
-            # Gemini sends no call ids: the function name is the usual stand-in.
-            messages.append(
-                Message("tool", run_tool(call), tool_call_id=call.id or call.name, name=call.name)
-            )
+            if with_name:
+                messages.append(
+                    Message("tool", run_tool(call), tool_call_id=call.id, name=call.name)
+                )
+            else:
+                messages.append(Message("tool", run_tool(call), tool_call_id=call.id))
         turns.append(second.chat(messages, model, tools=TOOLS, on_delta=on_delta))
     return turns
 
@@ -246,21 +254,36 @@ def test_every_dialect_has_an_expected_shape() -> None:
     assert set(EXPECTED_TURNS) == set(DIALECT_NAMES)
 
 
+# Ids as the provider sent them; Gemini and Ollama send none, so libchatty made them
+# (sha256 of the response's responseId / created_at, the index, name and arguments):
+# the same whether streamed or not, distinct, and pinned here.
+SENT_IDS: Final = {
+    "openai-chat": ["call_1", "call_2"],
+    "openai-responses": ["call_1", "call_2"],
+    "anthropic": ["call_1", "call_2"],
+    "gemini": GEMINI_IDS,
+    "ollama": OLLAMA_IDS,
+}
+
+
+@pytest.mark.parametrize("with_name", [True, False], ids=["named", "id-only"])
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "whole"])
 @pytest.mark.parametrize("dialect", DIALECT_NAMES)
 def test_two_turn_tool_loop(
-    dialect: str, streamed: bool, tool_server: ReplayServer, answer_server: ReplayServer
+    dialect: str,
+    streamed: bool,
+    with_name: bool,
+    tool_server: ReplayServer,
+    answer_server: ReplayServer,
 ) -> None:
     model = MODELS.get(dialect, MODEL)
     before, asked = len(answer_server.requests), len(tool_server.requests)
     with client(tool_server, dialect) as first, client(answer_server, dialect) as second:
-        turns = tool_loop(first, second, model, streamed)
+        turns = tool_loop(first, second, model, streamed, with_name)
 
     assert len(turns) == 2
     calls, answer = turns
-    # Ids as the provider sent them: Gemini and Ollama send none.
-    sent_ids = [c.id for c in calls.tool_calls]
-    assert sent_ids == ([None, None] if dialect in ("gemini", "ollama") else ["call_1", "call_2"])
+    assert [c.id for c in calls.tool_calls] == SENT_IDS[dialect]
     assert calls.finish_reason == "tool_calls"
     assert [(c.name, arguments(c)) for c in calls.tool_calls] == [
         (c.name, arguments(c)) for c in CALLS
@@ -276,9 +299,13 @@ def test_two_turn_tool_loop(
     assert wire.matches(request.method, request.target)
     assert wire.is_stream_request(request.target, request.json) is streamed
     key, expected = EXPECTED_TURNS[dialect]
-    # Where the provider sent no ids, the user code used the names.
-    ids = [c.id or c.name for c in calls.tool_calls]
-    assert sent_turns(request, key) == expected(ids)
+    if dialect == "openai-chat" and not with_name:
+        want = expected(SENT_IDS[dialect])
+        for turn in want[2:]:
+            del turn["name"]
+    else:
+        want = expected(SENT_IDS[dialect])
+    assert sent_turns(request, key) == want
 
 
 def sent_turns(request: RecordedRequest, key: str) -> Any:

@@ -1,26 +1,110 @@
 """Where a call goes: :class:`Endpoint` (base URL, key, dialect, extra headers).
 
-The API key is kept out of ``repr`` and every message this module produces.
+Everything that will become part of a request line or a header is checked here, when the
+endpoint is built, so a bad key or header fails before any connection is opened. The API
+key -- and every header value, which may be a credential too -- is kept out of ``repr``
+and of every message this module produces: errors name the field, never its value.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["Endpoint", "check_header_value"]
+__all__ = ["Endpoint", "check_header_name", "check_header_value", "merge_query", "redact_url"]
 
-_FORBIDDEN_IN_HEADERS = frozenset("\r\n\0")
+# An HTTP token (RFC 9110 5.6.2), exactly h11's ``field_name``.
+_TOKEN: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+# Visible ASCII words separated by single runs of SP/HTAB: h11's ``field_value`` minus
+# what h11 lets through for compatibility and we never want to send (obs-text, i.e.
+# non-ASCII, and control characters other than HTAB). Empty is allowed, as in h11.
+_FIELD_VALUE: Final = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+# An API key is one visible-ASCII word: a space inside is a copy-paste accident.
+_KEY: Final = re.compile(r"[\x21-\x7e]+")
+# What a base URL may hold: visible ASCII (h11 refuses anything else in a request target;
+# urlsplit would silently drop a tab or newline).
+_URL: Final = re.compile(r"[\x21-\x7e]+")
 
 
-def check_header_value(what: str, value: str) -> None:
-    """Refuse a value that would break or smuggle an HTTP header.
+def check_header_name(what: str, name: object) -> None:
+    """Refuse a header name that is not an HTTP token. The message names ``what``."""
+    if not isinstance(name, str):
+        raise ValueError(f"{what} must be a str, not {type(name).__name__}")
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(
+            f"{what} is not a valid HTTP header name (letters, digits, -!#$%&'*+.^_`|~)"
+        )
 
-    The message names ``what`` but never echoes ``value`` (it may be a secret).
+
+def check_header_value(what: str, value: object) -> None:
+    """Refuse a header value that h11 would refuse, or that would break or smuggle a
+    header: it must be visible ASCII, with spaces or tabs only between words.
+
+    The message names ``what`` but never quotes ``value`` or any part of it (it may be a
+    secret), and the ``ValueError`` has no ``__context__``.
     """
-    if any(c in _FORBIDDEN_IN_HEADERS for c in value) or not value.isprintable():
-        raise ValueError(f"{what} contains a control character (CR, LF, NUL...) and was refused")
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a str, not {type(value).__name__}")
+    if not _FIELD_VALUE.fullmatch(value):
+        raise ValueError(f"{what} {_fault(value)}; it was refused (its value is not shown)")
+
+
+def _fault(value: str) -> str:
+    """What is wrong with an invalid ``value``, in words that quote none of it."""
+    if any(c in "\r\n\0" for c in value):
+        return "contains a control character (CR, LF, NUL...)"
+    if value != value.strip(" \t"):
+        return "has leading or trailing whitespace"
+    if not value.isascii():
+        return "contains a non-ASCII character"
+    if any(c in " \t" for c in value):
+        return "contains whitespace"
+    return "contains a control character (CR, LF, NUL...)"
+
+
+def _check_key(key: object) -> None:
+    if not isinstance(key, str):
+        raise ValueError(f"Endpoint.api_key must be a str, not {type(key).__name__}")
+    if not key:
+        raise ValueError("Endpoint.api_key is empty; pass None for no key")
+    if not _KEY.fullmatch(key):
+        raise ValueError(
+            f"Endpoint.api_key (the API key) {_fault(key)}; it was refused (its value is not shown)"
+        )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with every query value and any userinfo replaced by ``***``, for reprs and
+    messages: ``?key=...`` (Gemini's style) and ``https://user:pass@`` carry secrets."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+    except ValueError:
+        return "<invalid URL>"
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{name}=***" if sep else name
+        for name, sep, _ in (item.partition("=") for item in parts.query.split("&"))
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query if parts.query else "", ""))
+
+
+def merge_query(target: str, query: str) -> str:
+    """``target`` with the base URL's ``query`` in front of its own. A parameter the
+    target sets itself (Gemini's ``alt=sse``) wins over one of the same name in ``query``:
+    the dialect knows what its request needs."""
+    if not query:
+        return target
+    path, sep, own = target.partition("?")
+    if not sep:
+        return f"{path}?{query}"
+    names = {item.partition("=")[0] for item in own.split("&")}
+    kept = [item for item in query.split("&") if item and item.partition("=")[0] not in names]
+    return f"{path}?{'&'.join([*kept, own])}" if kept else target
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +112,23 @@ class Endpoint:
     """A provider endpoint.
 
     ``base_url`` keeps its path prefix (``https://api.groq.com/openai/v1``): dialects
-    append their own path to it. ``dialect`` names the wire format (``"openai-chat"``,
-    ``"openai-responses"``, ``"anthropic"``, ``"gemini"``, ``"ollama"``).
-    ``include_usage`` asks OpenAI-style servers for a usage chunk
-    (``stream_options``); turn it off for servers that reject that field.
+    append their own path to it. Its query string (``?api-version=2024-10-21``, Azure) is
+    kept on every request, in front of any parameter the dialect adds. ``dialect`` names
+    the wire format (``"openai-chat"``, ``"openai-responses"``, ``"anthropic"``,
+    ``"gemini"``, ``"ollama"``). ``include_usage`` asks OpenAI-style servers for a usage
+    chunk (``stream_options``); turn it off for servers that reject that field.
+
+    Checked when built, so nothing invalid reaches a connection (``ValueError`` naming
+    the field, never quoting a key or header value):
+
+    * ``base_url``: ``http``/``https``, a host, a valid port, no userinfo, visible ASCII
+      only (percent-encode the rest; IDN hosts in their ``xn--`` form);
+    * ``api_key``: None, or a non-empty str of visible ASCII without spaces;
+    * ``headers``: str names that are HTTP tokens, str values of visible ASCII with
+      spaces or tabs only between words (stricter than h11, which also lets non-ASCII and
+      most control characters through).
+
+    ``repr`` shows the base URL with every query value as ``***``, and no key or header.
     """
 
     base_url: str
@@ -43,32 +140,40 @@ class Endpoint:
     host: str = field(init=False)
     port: int = field(init=False)
     path_prefix: str = field(init=False)
+    query: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.base_url, str):
+            raise ValueError(f"Endpoint.base_url must be a str, not {type(self.base_url).__name__}")
+        shown = redact_url(self.base_url)
+        if not _URL.fullmatch(self.base_url):
+            raise ValueError(
+                "Endpoint.base_url must be visible ASCII without spaces "
+                "(percent-encode other characters)"
+            )
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https"):
-            raise ValueError(
-                f"Endpoint.base_url must be http:// or https://, not {self.base_url!r}"
-            )
+            raise ValueError(f"Endpoint.base_url must be http:// or https://, not {shown!r}")
         if not parts.hostname:
-            raise ValueError(f"Endpoint.base_url has no host: {self.base_url!r}")
-        if parts.username or parts.password:
+            raise ValueError(f"Endpoint.base_url has no host: {shown!r}")
+        if "@" in parts.netloc:
             raise ValueError("Endpoint.base_url must not carry credentials; pass api_key")
         try:
             port = parts.port
         except ValueError:
-            raise ValueError(f"Endpoint.base_url has an invalid port: {self.base_url!r}") from None
+            raise ValueError(f"Endpoint.base_url has an invalid port: {shown!r}") from None
         if self.api_key is not None:
-            if not isinstance(self.api_key, str):
-                raise ValueError("Endpoint.api_key must be a string")
-            check_header_value("the API key", self.api_key)
-        for name, value in self.headers.items():
-            check_header_value(f"header {name!r}", name)
-            check_header_value(f"the value of header {name!r}", value)
+            _check_key(self.api_key)
+        if not isinstance(self.headers, Mapping):
+            raise ValueError("Endpoint.headers must be a mapping of str to str")
+        for position, (name, value) in enumerate(self.headers.items()):
+            check_header_name(f"Endpoint.headers: the name of header #{position}", name)
+            check_header_value(f"Endpoint.headers: the value of header {name!r}", value)
         object.__setattr__(self, "scheme", parts.scheme)
         object.__setattr__(self, "host", parts.hostname)
         object.__setattr__(self, "port", port or (443 if parts.scheme == "https" else 80))
         object.__setattr__(self, "path_prefix", parts.path.rstrip("/"))
+        object.__setattr__(self, "query", parts.query)
 
     @property
     def tls(self) -> bool:
@@ -82,12 +187,19 @@ class Endpoint:
         return host if self.port == default else f"{host}:{self.port}"
 
     def url(self, path: str) -> str:
-        """The request target for ``path`` below the base URL's prefix."""
-        return self.path_prefix + path
+        """The request target for ``path`` (which may carry its own ``?query``) below the
+        base URL's prefix, with the base URL's query merged in (see :meth:`with_query`)."""
+        return merge_query(self.path_prefix + path, self.query)
+
+    def with_query(self, target: str) -> str:
+        """``target`` (a whole request target a dialect built itself) with the base URL's
+        query in front of its own parameters; a parameter of the same name in ``target``
+        wins."""
+        return merge_query(target, self.query)
 
     def __repr__(self) -> str:
         key = "None" if self.api_key is None else "'***'"
         return (
-            f"Endpoint(base_url={self.base_url!r}, api_key={key}, "
+            f"Endpoint(base_url={redact_url(self.base_url)!r}, api_key={key}, "
             f"dialect={self.dialect!r})"
         )

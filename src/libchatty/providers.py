@@ -35,6 +35,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from .dialects import DIALECT_NAMES
+from .endpoint import redact_url
 
 __all__ = [
     "PROVIDERS",
@@ -266,7 +267,8 @@ class Resolved:
     def __repr__(self) -> str:
         key = "None" if self.api_key is None else "'***'"
         return (
-            f"Resolved(base_url={self.base_url!r}, api_key={key}, dialect={self.dialect!r}, "
+            f"Resolved(base_url={redact_url(self.base_url)!r}, api_key={key}, "
+            f"dialect={self.dialect!r}, "
             f"provider={self.provider!r}, key_env_checked={self.key_env_checked!r})"
         )
 
@@ -365,7 +367,9 @@ def _checked_url(variable: str, value: str) -> str:
     """An override variable's URL, refused with a message naming the variable when it is
     not an http(s) URL (Endpoint's own message could not say where it came from)."""
     if urlsplit(value).scheme not in ("http", "https"):
-        raise ValueError(f"{variable} must be an http:// or https:// URL, not {value!r}")
+        raise ValueError(
+            f"{variable} must be an http:// or https:// URL, not {redact_url(value)!r}"
+        )
     return value
 
 

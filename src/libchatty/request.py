@@ -9,11 +9,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from .events import ToolCall
 
-__all__ = ["ROLES", "ChatRequest", "Message", "Tool", "as_message"]
+__all__ = [
+    "ROLES",
+    "TOOL_MODES",
+    "ChatRequest",
+    "Message",
+    "Tool",
+    "as_message",
+    "normalize_tool_choice",
+]
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
@@ -109,6 +117,100 @@ class Tool:
         )
 
 
+# The neutral modes; any other string names the one tool the model must call.
+TOOL_MODES: Final = frozenset({"auto", "none", "required"})
+# A tool_choice object's "type" -> its neutral mode: OpenAI chat/Responses and Anthropic
+# forms. "function"/"tool" name a tool, read separately.
+_CHOICE_TYPES: Final = {"auto": "auto", "none": "none", "any": "required"}
+_GEMINI_MODES: Final = {"AUTO": "auto", "NONE": "none", "ANY": "required"}
+_SHOWN: Final = 64  # characters of a caller's value quoted in a message, at most
+
+_CHOICE_FIELD: Final = "ChatRequest.tool_choice"
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _tool_name(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{_CHOICE_FIELD}: the tool name must be a non-empty string")
+    return value
+
+
+def _only_keys(choice: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    for key in choice:
+        if key not in allowed:
+            raise ValueError(
+                f"{_CHOICE_FIELD}: key {_shown(key)} is not supported "
+                "(send provider-specific fields through ChatRequest.extra)"
+            )
+
+
+def _gemini_choice(config: object) -> str:
+    """Gemini's ``{"functionCallingConfig": {"mode", "allowedFunctionNames"}}``."""
+    if not isinstance(config, Mapping):
+        raise ValueError(f"{_CHOICE_FIELD}: functionCallingConfig must be an object")
+    _only_keys(config, frozenset({"mode", "allowedFunctionNames"}))
+    raw_mode = config.get("mode", "AUTO")
+    mode = _GEMINI_MODES.get(raw_mode) if isinstance(raw_mode, str) else None
+    names = config.get("allowedFunctionNames") or []
+    if mode is None:
+        raise ValueError(f"{_CHOICE_FIELD}: functionCallingConfig.mode must be AUTO, NONE or ANY")
+    if not names:
+        return mode
+    if mode != "required" or not isinstance(names, list) or len(names) != 1:
+        raise ValueError(
+            f"{_CHOICE_FIELD}: allowedFunctionNames is supported only as one name with mode ANY"
+        )
+    return _tool_name(names[0])
+
+
+def normalize_tool_choice(choice: object) -> str:
+    """``choice`` in the neutral form: ``"auto"``, ``"none"``, ``"required"`` or a tool
+    name. Accepts that form and each provider's own objects:
+
+    * OpenAI chat: ``{"type": "function", "function": {"name": "f"}}``;
+    * OpenAI Responses: ``{"type": "function", "name": "f"}``;
+    * Anthropic: ``{"type": "tool", "name": "f"}``, ``{"type": "any"}`` (= required),
+      ``{"type": "auto"}``, ``{"type": "none"}``;
+    * Gemini: ``{"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}}``
+      (one name at most), or mode ``AUTO``/``NONE``.
+
+    Anything else (another key such as Anthropic's ``disable_parallel_tool_use``, OpenAI's
+    ``allowed_tools``, a custom tool) is a ``ValueError`` naming the field: it would be
+    lost or rendered as an invalid request.
+    """
+    if isinstance(choice, str):
+        return _tool_name(choice)
+    if not isinstance(choice, Mapping):
+        raise ValueError(
+            f"{_CHOICE_FIELD} must be 'auto', 'none', 'required', a tool name or a provider's "
+            f"tool_choice object, not {type(choice).__name__}"
+        )
+    if "functionCallingConfig" in choice:
+        _only_keys(choice, frozenset({"functionCallingConfig"}))
+        return _gemini_choice(choice["functionCallingConfig"])
+    kind = choice.get("type")
+    if not isinstance(kind, str):
+        raise ValueError(f"{_CHOICE_FIELD}: a tool_choice object needs a string 'type'")
+    if kind in _CHOICE_TYPES:
+        _only_keys(choice, frozenset({"type"}))
+        return _CHOICE_TYPES[kind]
+    if kind == "tool" or (kind == "function" and "function" not in choice):
+        _only_keys(choice, frozenset({"type", "name"}))
+        return _tool_name(choice.get("name"))
+    if kind == "function":
+        _only_keys(choice, frozenset({"type", "function"}))
+        function = choice["function"]
+        if not isinstance(function, Mapping):
+            raise ValueError(f"{_CHOICE_FIELD}: 'function' must be an object with a 'name'")
+        _only_keys(function, frozenset({"name"}))
+        return _tool_name(function.get("name"))
+    raise ValueError(f"{_CHOICE_FIELD}: type {_shown(kind)} is not supported")
+
+
 def _check_range(name: str, value: float | None, low: float, high: float) -> None:
     if value is None:
         return
@@ -123,7 +225,11 @@ class ChatRequest:
     """One chat completion request, independent of the provider's wire format.
 
     ``stream`` selects streaming. ``tools`` accepts :class:`Tool` objects or OpenAI-style
-    dicts; ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or a tool name.
+    dicts. ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or a tool name, or
+    a provider's own tool_choice object (see :func:`normalize_tool_choice`); it is stored
+    in that neutral form, which each dialect renders its own way. When ``tools`` is
+    given, a named tool must be one of them (``ValueError`` otherwise); without ``tools``
+    any name is accepted (the tools may come through ``extra``).
     ``extra`` is merged last into the JSON body, for provider-specific fields.
     """
 
@@ -135,7 +241,7 @@ class ChatRequest:
     max_tokens: int | None = None
     stop: str | Sequence[str] | None = None
     tools: Sequence[Tool | Mapping[str, Any]] | None = None
-    tool_choice: str | None = None
+    tool_choice: str | Mapping[str, Any] | None = None
     extra: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -161,6 +267,15 @@ class ChatRequest:
             object.__setattr__(self, "stop", tuple(self.stop))
         if self.tools is not None:
             object.__setattr__(self, "tools", tuple(Tool.coerce(t) for t in self.tools))
+        if self.tool_choice is not None:
+            choice = normalize_tool_choice(self.tool_choice)
+            object.__setattr__(self, "tool_choice", choice)
+            names = {tool.name for tool in self.tool_list}
+            if names and choice not in TOOL_MODES and choice not in names:
+                raise ValueError(
+                    f"{_CHOICE_FIELD} names tool {_shown(choice)}, which is not in "
+                    "ChatRequest.tools"
+                )
         if self.extra is not None and not isinstance(self.extra, Mapping):
             raise ValueError("ChatRequest.extra must be a mapping")
 
@@ -168,6 +283,12 @@ class ChatRequest:
     def tool_list(self) -> tuple[Tool, ...]:
         """The tools, normalised to :class:`Tool` objects (empty when none)."""
         return tuple(self.tools or ())  # type: ignore[arg-type]
+
+    @property
+    def neutral_tool_choice(self) -> str | None:
+        """``tool_choice`` in its neutral form (always a str or None after construction):
+        ``"auto"``, ``"none"``, ``"required"`` or a tool name."""
+        return self.tool_choice  # type: ignore[return-value]
 
     @property
     def stop_list(self) -> tuple[str, ...]:

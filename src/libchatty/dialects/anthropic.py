@@ -445,11 +445,10 @@ class AnthropicDialect(Dialect):
                 }
                 for tool in request.tool_list
             ]
-        if request.tool_choice is not None:
-            choice = _TOOL_CHOICE.get(request.tool_choice)
-            body["tool_choice"] = (
-                {"type": choice} if choice else {"type": "tool", "name": request.tool_choice}
-            )
+        if request.neutral_tool_choice is not None:
+            name = request.neutral_tool_choice
+            choice = _TOOL_CHOICE.get(name)
+            body["tool_choice"] = {"type": choice} if choice else {"type": "tool", "name": name}
         if request.stream:
             body["stream"] = True
         if request.extra:

@@ -10,6 +10,7 @@ Per-response state lives in a :class:`StreamDecoder`, made fresh for every call.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ __all__ = [
     "get_int",
     "json_object",
     "make_usage",
+    "synthetic_call_id",
 ]
 
 
@@ -90,6 +92,23 @@ def make_usage(
     if total_tokens is None and input_tokens is not None and output_tokens is not None:
         total_tokens = input_tokens + output_tokens
     return Usage(input_tokens, output_tokens, total_tokens, reasoning_tokens, cached_tokens)
+
+
+def synthetic_call_id(response: str, index: int, name: str, arguments: str) -> str:
+    """An id for a tool call whose provider sent none (Gemini, Ollama), so that every
+    ``ToolCall`` the library returns has one and a tool result can name its call.
+
+    Deterministic -- the same bytes give the same id, whatever the chunk split, streamed
+    or not -- and, because ``response`` identifies the response (Gemini's ``responseId``,
+    Ollama's ``created_at``) and ``index`` the call within it, distinct across the turns
+    of a conversation. ``call_`` and 24 hex digits: a shape every provider accepts as a
+    tool call id, should the conversation move to one that has ids. Dialects without ids
+    never send it back: they match results to calls by name.
+    """
+    digest = hashlib.sha256(
+        f"{response}\0{index}\0{name}\0{arguments}".encode("utf-8", "surrogatepass")
+    )
+    return "call_" + digest.hexdigest()[:24]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,12 @@ What callers may rely on:
   ``Delta(kind="reasoning")``; ``thoughtSignature`` is opaque and never text;
 * each ``functionCall`` part is one complete tool call: ``Delta(kind="tool_call")`` whose
   ``index`` counts calls (0, 1, ...), whose text is the compact JSON of ``args``, and whose
-  ``tool_call_id`` is None (Gemini sends no id) unless the part carries one;
+  ``tool_call_id`` is the part's ``id`` when Gemini sends one (newer API versions), else
+  a synthetic one (:func:`~libchatty.dialects.base.synthetic_call_id` of the
+  ``responseId``, the index, the name and the arguments): stable, and the same in the
+  ``Delta`` and in ``Done.tool_calls``;
+* a tool result is sent back as a ``functionResponse`` matched by name (from
+  ``Message.name`` or the assistant call with that ``tool_call_id``): ids are never sent;
 * Gemini says ``STOP`` for tool calls; ``Done.finish_reason`` is then ``tool_calls``;
 * a blocked prompt (``promptFeedback.blockReason``) is ``Done(finish_reason=
   "content_filter")`` with the block reason as ``raw_finish_reason``;
@@ -56,6 +61,7 @@ from .base import (
     get_int,
     json_object,
     make_usage,
+    synthetic_call_id,
 )
 
 __all__ = ["DIALECT", "GeminiDialect", "GeminiStreamDecoder"]
@@ -151,6 +157,7 @@ class GeminiStreamDecoder(StreamDecoder):
         self._blocked: str | None = None
         self._usage: dict[str, Any] | None = None  # the last usageMetadata; read at the end
         self._tools = 0
+        self._response_id = ""  # the first responseId seen: part of synthetic call ids
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         try:
@@ -164,6 +171,10 @@ class GeminiStreamDecoder(StreamDecoder):
         body = json_object(value, _PROVIDER, "response")
         if "error" in body:
             return [_provider_error(self.acc, body["error"])]
+        if not self._response_id:
+            response_id = body.get("responseId")
+            if type(response_id) is str:
+                self._response_id = response_id
         events: list[Event] = []
         candidates = body.get("candidates")
         if candidates is not None:
@@ -217,8 +228,10 @@ class GeminiStreamDecoder(StreamDecoder):
             arguments = compact_json(
                 args if args is not None else {}, _PROVIDER, "functionCall.args"
             )
-            call_id = call.get("id") if isinstance(call.get("id"), str) else None
-            events.append(self.acc.tool_call(self._tools, arguments, call_id or None, name))
+            call_id = call.get("id")
+            if not isinstance(call_id, str) or not call_id:
+                call_id = synthetic_call_id(self._response_id, self._tools, name, arguments)
+            events.append(self.acc.tool_call(self._tools, arguments, call_id, name))
             signature = part.get("thoughtSignature")
             if isinstance(signature, str) and signature:
                 self.acc.set_tool_signature(self._tools, signature)
@@ -398,17 +411,18 @@ class GeminiDialect(Dialect):
                     ]
                 }
             ]
-        if request.tool_choice is not None:
-            mode = _TOOL_MODE.get(request.tool_choice)
+        if request.neutral_tool_choice is not None:
+            mode = _TOOL_MODE.get(request.neutral_tool_choice)
             calling: dict[str, Any] = {"mode": mode or "ANY"}
             if mode is None:
-                calling["allowedFunctionNames"] = [request.tool_choice]
+                calling["allowedFunctionNames"] = [request.neutral_tool_choice]
             body["toolConfig"] = {"functionCallingConfig": calling}
         if request.extra:
             body.update(request.extra)
         prefix = endpoint.path_prefix or DEFAULT_PREFIX
         method = ":streamGenerateContent?alt=sse" if request.stream else ":generateContent"
-        target = f"{prefix}/{_model_path(request.model)}{method}"
+        # The base URL's query (``?api-version=...``, even ``?key=...``) goes first.
+        target = endpoint.with_query(f"{prefix}/{_model_path(request.model)}{method}")
         own = {name.lower() for name in endpoint.headers}
         headers: list[tuple[str, str]] = []
         if endpoint.api_key and "x-goog-api-key" not in own:

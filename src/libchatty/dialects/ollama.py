@@ -10,8 +10,11 @@ has a key (Ollama's cloud); a local server needs none. Ollama has no ``tool_choi
 
 Response: one JSON object per line. ``message.content`` is answer text,
 ``message.thinking`` reasoning, ``message.tool_calls`` complete calls (``function.name``,
-``function.arguments`` as an object, reported as compact JSON text; Ollama sends no call
-id, newer servers may, and it is kept then). ``/api/generate`` lines carry ``response``
+``function.arguments`` as an object, reported as compact JSON text). Ollama sends no call
+id (newer servers may, and it is kept then): a call without one gets a synthetic id
+(:func:`~libchatty.dialects.base.synthetic_call_id` of the line's ``created_at``, the
+index, the name and the arguments), the same in its ``Delta`` and in ``Done``. Results go
+back matched by ``tool_name``; the id is never sent. ``/api/generate`` lines carry ``response``
 (and ``thinking``) at the top level instead; both shapes are decoded. The line with
 ``"done": true`` ends the answer: ``done_reason`` is the raw finish reason,
 ``prompt_eval_count`` / ``eval_count`` the usage. An ``{"error": "..."}`` line is the
@@ -38,6 +41,7 @@ from .base import (
     dumps,
     get_int,
     make_usage,
+    synthetic_call_id,
 )
 
 __all__ = ["DIALECT", "OllamaDialect", "OllamaStreamDecoder"]
@@ -96,7 +100,8 @@ class OllamaStreamDecoder(StreamDecoder):
             self._pieces(message.get("thinking"), message.get("content"), events)
             calls = message.get("tool_calls")
             if calls:
-                self._tool_calls(calls, events)
+                created = value.get("created_at")
+                self._tool_calls(calls, created if isinstance(created, str) else "", events)
         # /api/generate puts the pieces at the top level.
         self._pieces(value.get("thinking"), value.get("response"), events)
         if value.get("done") is True:
@@ -119,7 +124,7 @@ class OllamaStreamDecoder(StreamDecoder):
         if text:
             events.append(self.acc.text(text))
 
-    def _tool_calls(self, calls: Any, events: list[Event]) -> None:
+    def _tool_calls(self, calls: Any, created: str, events: list[Event]) -> None:
         if not isinstance(calls, list):
             raise RemoteProtocolError("Ollama sent 'tool_calls' that is not a list")
         if self._tool_count + len(calls) > _MAX_TOOL_CALLS:
@@ -137,14 +142,9 @@ class OllamaStreamDecoder(StreamDecoder):
             else:
                 text = compact_json(arguments, "Ollama", "tool call arguments")
             call_id = call.get("id")
-            events.append(
-                self.acc.tool_call(
-                    self._tool_count,
-                    text,
-                    id=call_id if isinstance(call_id, str) and call_id else None,
-                    name=name,
-                )
-            )
+            if not isinstance(call_id, str) or not call_id:
+                call_id = synthetic_call_id(created, self._tool_count, name, text)
+            events.append(self.acc.tool_call(self._tool_count, text, id=call_id, name=name))
             self._tool_count += 1
 
     # --- endings ------------------------------------------------------------------------
@@ -252,7 +252,7 @@ class OllamaDialect(Dialect):
             "messages": [_message(m, tool_names) for m in request.messages],
             "stream": request.stream,
         }
-        if request.tool_list and request.tool_choice != "none":
+        if request.tool_list and request.neutral_tool_choice != "none":
             body["tools"] = [
                 {
                     "type": "function",

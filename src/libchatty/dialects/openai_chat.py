@@ -138,6 +138,57 @@ def _error_fields(error: Any) -> tuple[str, str | None, bool]:
     return message[:_MAX_MESSAGE], provider_type, retryable
 
 
+# A delta's fields, checked: reasoning, (text or thinking piece, is thinking), refusal,
+# tool calls (each a checked JSON object).
+_DeltaFields = tuple[str, list[tuple[str, bool]], str, list[dict[str, Any]]]
+
+
+def _checked_choice(choice: Any) -> tuple[int, _DeltaFields | None]:
+    """A streamed choice's index and its delta's fields, every field checked (raising
+    :class:`RemoteProtocolError`) before anything is accumulated."""
+    if type(choice) is not dict:
+        raise RemoteProtocolError("a choice is not a JSON object")
+    index = _choice_index(choice.get("index"))
+    delta = choice.get("delta")
+    if not delta:
+        return index, None
+    if type(delta) is not dict:
+        raise RemoteProtocolError("'delta' is not a JSON object")
+    reasoning = _text_of(
+        delta.get("reasoning_content") or delta.get("reasoning"), "delta.reasoning"
+    )
+    content = delta.get("content")
+    parts: list[tuple[str, bool]] = []
+    if content:
+        if type(content) is list:  # Mistral: text parts and thinking parts
+            parts = _content_parts(content)
+        else:
+            parts = [(_text_of(content, "delta.content"), False)]
+    refusal = _text_of(delta.get("refusal"), "delta.refusal")
+    tool_calls = delta.get("tool_calls") or []
+    if type(tool_calls) is not list:
+        raise RemoteProtocolError("'tool_calls' is not a list")
+    for call in tool_calls:
+        _check_tool_call(call)
+    return index, (reasoning, parts, refusal, tool_calls)
+
+
+def _check_tool_call(call: Any) -> None:
+    """The checks :meth:`OpenAIChatDecoder._tool_call` would fail on, done before any
+    field of the delta is accumulated."""
+    if type(call) is not dict:
+        raise RemoteProtocolError("a tool call is not a JSON object")
+    function = call.get("function") or {}
+    if type(function) is not dict:
+        raise RemoteProtocolError("a tool call's 'function' is not a JSON object")
+    _optional_str(call.get("id"))
+    _optional_str(function.get("name"))
+    _arguments_text(function.get("arguments"))
+    index = call.get("index")
+    if index is not None and (type(index) is not int or not 0 <= index < _MAX_TOOL_CALLS):
+        raise RemoteProtocolError(f"invalid tool call index {_excerpt(str(index))}")
+
+
 # ------------------------------------------------------------------------------------------
 # The stream decoder
 # ------------------------------------------------------------------------------------------
@@ -214,8 +265,14 @@ class OpenAIChatDecoder(StreamDecoder):
         if choices:
             if type(choices) is not list:
                 raise RemoteProtocolError("'choices' is not a list")
-            for choice in choices:
-                self._choice(choice, out)
+            # Every choice is checked before any is accumulated: a bad later field must
+            # not leave text in acc.partial (the Error's partial) that no Delta gave.
+            checked = [_checked_choice(choice) for choice in choices]
+            for choice, (index, fields) in zip(choices, checked, strict=True):
+                if fields is not None:
+                    self._delta(fields, index, out)
+                if choice.get("finish_reason") is not None:
+                    self._finish_choice(choice)
         usage = chunk.get("usage")
         if usage is not None:
             self._usage = usage
@@ -225,46 +282,22 @@ class OpenAIChatDecoder(StreamDecoder):
                 self._usage = x_groq["usage"]
         return out
 
-    def _choice(self, choice: Any, out: list[Event]) -> None:
-        if type(choice) is not dict:
-            raise RemoteProtocolError("a choice is not a JSON object")
-        index = _choice_index(choice.get("index"))
-        delta = choice.get("delta")
-        if delta:
-            if type(delta) is not dict:
-                raise RemoteProtocolError("'delta' is not a JSON object")
-            self._delta(delta, index, out)
-        if choice.get("finish_reason") is not None:
-            self._finish_choice(choice)
-
-    def _delta(self, delta: dict[str, Any], index: int, out: list[Event]) -> None:
-        """Every field of a delta, in reading order: reasoning, text, refusal, tool calls."""
+    def _delta(self, fields: _DeltaFields, index: int, out: list[Event]) -> None:
+        """A checked delta's fields, in reading order: reasoning, text, refusal, tool calls."""
         acc = self.acc
-        reasoning = _text_of(
-            delta.get("reasoning_content") or delta.get("reasoning"), "delta.reasoning"
-        )
+        reasoning, parts, refusal, tool_calls = fields
         if reasoning:
             out.append(acc.reasoning(reasoning, index))
-        content = delta.get("content")
-        if content:
-            if type(content) is list:  # Mistral: text parts and thinking parts
-                for piece, kind in _content_parts(content):
-                    out.append(acc.reasoning(piece, index) if kind else acc.text(piece, index))
-            else:
-                out.append(acc.text(_text_of(content, "delta.content"), index))
-        refusal = _text_of(delta.get("refusal"), "delta.refusal")
+        for piece, thinking in parts:
+            out.append(acc.reasoning(piece, index) if thinking else acc.text(piece, index))
         if refusal:
             out.append(acc.refusal(refusal, index))
-        tool_calls = delta.get("tool_calls")
-        if tool_calls:
-            if type(tool_calls) is not list:
-                raise RemoteProtocolError("'tool_calls' is not a list")
-            for call in tool_calls:
-                delta_event = self._tool_call(call, index)
-                if delta_event is not None:
-                    out.append(delta_event)
+        for call in tool_calls:
+            delta_event = self._tool_call(call, index)
+            if delta_event is not None:
+                out.append(delta_event)
 
-    def _tool_call(self, call: Any, choice_index: int) -> Delta | None:
+    def _tool_call(self, call: dict[str, Any], choice_index: int) -> Delta | None:
         if type(call) is not dict:
             raise RemoteProtocolError("a tool call is not a JSON object")
         function = call.get("function") or {}
@@ -440,8 +473,8 @@ class OpenAIChat(Dialect):
                 }
                 for tool in request.tool_list
             ]
-        if request.tool_choice is not None:
-            body["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.neutral_tool_choice is not None:
+            body["tool_choice"] = _tool_choice(request.neutral_tool_choice)
         if request.stream:
             body["stream"] = True
             if endpoint.include_usage:

@@ -529,8 +529,8 @@ class OpenAIResponses(Dialect):
                 }
                 for tool in request.tool_list
             ]
-        if request.tool_choice is not None:
-            body["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.neutral_tool_choice is not None:
+            body["tool_choice"] = _tool_choice(request.neutral_tool_choice)
         if request.stream:
             body["stream"] = True
         if request.extra:
