@@ -3,7 +3,8 @@ configuration.
 
 * :class:`Completion` -- what ``chat()`` returns.
 * :class:`Timeout` -- ``connect``, ``idle`` (no byte for that long; keep-alive comments
-  count as bytes) and ``total`` seconds; each, when exceeded, ends the call with
+  count as bytes), ``total`` and the opt-in ``stall`` (no content for that long;
+  keep-alive comments do not count) seconds; each, when exceeded, ends the call with
   ``Error("timeout")``. ``None`` disables one.
 * :data:`STOP` -- return it from ``on_delta``/``on_event`` to stop streaming cleanly.
 * :class:`MissingAPIKeyError` -- raised by a client constructor when the provider needs a
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypedDict
 from urllib.parse import unquote, urlsplit
 
 from libchatty.endpoint import Endpoint
@@ -40,9 +41,12 @@ from libchatty.request import ChatRequest, Message, as_message
 if TYPE_CHECKING:
     import ssl
 
+    from libchatty.request import Tool
+
 __all__ = [
     "CHAT_OPTIONS",
     "STOP",
+    "ChatOptions",
     "ClientConfig",
     "Completion",
     "MissingAPIKeyError",
@@ -237,21 +241,35 @@ class Timeout(_Value):
     * ``idle``: between two reads that bring bytes (a keep-alive comment counts, so a
       reasoning model thinking quietly behind ``: ping`` lines is not cut off). Also
       bounds the wait for the first byte of the response;
-    * ``total``: the whole call, retries and their backoff included.
+    * ``total``: the whole call, retries and their backoff included;
+    * ``stall`` (opt-in): on a streaming request, from the first byte of the response
+      to the first piece of content and between two pieces of content. Only a read that
+      brings a ``Delta`` resets it -- keep-alive comments and ``ping`` events do not --
+      so a server trickling nothing but keep-alives is cut off. Exceeding it ends the
+      call (not retried, no fallback) with ``Error("timeout")`` saying "stall timeout",
+      with the partial text.
 
     The default idle timeout is long because a non-streamed answer sends nothing until
-    the model has finished.
+    the model has finished. A timeout never triggers the fallback to a non-streaming
+    request: that request would wait just as long.
     """
 
-    _fields = __slots__ = ("connect", "idle", "total")
+    _fields = __slots__ = ("connect", "idle", "total", "stall")
     connect: float | None
     idle: float | None
     total: float | None
+    stall: float | None
 
     def __init__(
-        self, connect: float | None = 10.0, idle: float | None = 300.0, total: float | None = None
+        self,
+        connect: float | None = 10.0,
+        idle: float | None = 300.0,
+        total: float | None = None,
+        stall: float | None = None,
     ) -> None:
-        for name, value in (("connect", connect), ("idle", idle), ("total", total)):
+        for name, value in (
+            ("connect", connect), ("idle", idle), ("total", total), ("stall", stall)
+        ):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
             ):
@@ -459,10 +477,22 @@ def make_config(
 
 # --- the request ------------------------------------------------------------------------------
 
-#: The keyword options ``chat()``/``stream()`` accept (the :class:`ChatRequest` fields).
-CHAT_OPTIONS: Final = frozenset(
-    {"temperature", "top_p", "max_tokens", "stop", "tools", "tool_choice", "extra"}
-)
+class ChatOptions(TypedDict, total=False):
+    """The keyword options of ``chat()``/``stream()``/``submit()`` (the
+    :class:`ChatRequest` fields), typed so that a type checker catches a misspelt one:
+    the methods take ``**options: Unpack[ChatOptions]``."""
+
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: str | Sequence[str] | None
+    tools: Sequence[Tool | Mapping[str, Any]] | None
+    tool_choice: str | Mapping[str, Any] | None
+    extra: Mapping[str, Any] | None
+
+
+#: The keyword options ``chat()``/``stream()`` accept: the keys of :class:`ChatOptions`.
+CHAT_OPTIONS: Final = frozenset(ChatOptions.__annotations__)
 
 
 def build_request(

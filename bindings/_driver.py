@@ -40,9 +40,11 @@ What the loop does, for one ``chat()``/``stream()`` call:
 from __future__ import annotations
 
 import dataclasses
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from logging import DEBUG
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import h11
@@ -53,10 +55,21 @@ from libchatty.exceptions import ChatError, LocalProtocolError
 from libchatty.policy import backoff_delay, should_fallback_to_non_streaming, should_retry
 from libchatty.request import ChatRequest, Message
 
-from ._api import STOP, ClientConfig, Completion, Proxy, Timeout, build_request, make_config
+from ._api import (
+    STOP,
+    ChatOptions,
+    ClientConfig,
+    Completion,
+    Proxy,
+    Timeout,
+    build_request,
+    make_config,
+)
 
 if TYPE_CHECKING:
     import ssl
+
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
 
 Self = TypeVar("Self", bound="AsyncClientBase")
 Messages = str | Sequence[Message | Mapping[str, Any]]
@@ -66,6 +79,7 @@ AsyncOnDelta = Callable[[str, bool], object | Awaitable[object]]
 AsyncOnEvent = Callable[[Event], object | Awaitable[object]]
 
 __all__ = [
+    "DRAIN_TIMEOUT",
     "AsyncBackend",
     "AsyncClientBase",
     "Conn",
@@ -75,6 +89,7 @@ __all__ = [
     "IOFailure",
     "Op",
     "Pool",
+    "Probe",
     "Receive",
     "Runtime",
     "Send",
@@ -92,6 +107,15 @@ MAX_IDLE_PER_HOST: Final = 64
 # Bytes read after Done to reach the end of the body for reuse; a server that keeps
 # talking past this is not worth the wait, the connection is closed instead.
 _MAX_DRAIN: Final = 256 * 1024
+#: Seconds spent, at most, reading the end of a body after ``Done`` was delivered, to
+#: keep its connection: the end (``0\r\n\r\n``) normally comes with ``[DONE]``. A server
+#: that keeps the body open longer loses the connection; ``chat()`` and ``stream()``
+#: never wait more than this past ``Done``.
+DRAIN_TIMEOUT: Final = 0.25
+
+# DEBUG records about requests, retries, fallbacks, timeouts and pooled connections;
+# nothing per read or per delta. Silent unless the application configures logging.
+_log: Final = logging.getLogger("libchatty")
 
 
 # --- what the loop asks for ----------------------------------------------------------------
@@ -169,6 +193,22 @@ class Sleep(_Op):
         self.seconds = seconds
 
 
+class Probe(_Op):
+    """Look, without waiting, whether anything is waiting on the idle ``conn`` -> bool.
+
+    True when bytes or an end of stream (or an error) are already there: on a pooled
+    connection between responses nothing may be, so such a connection is closed rather
+    than handing a stale answer (a server's extra response, the rest of a body longer
+    than its ``Content-Length``, an unsolicited ``408``) to the next call. A backend
+    that cannot tell answers False only when the transport cannot hold such bytes.
+    """
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+
 class Deliver(_Op):
     """Hand ``events`` to the caller, in order (handled by the runner, not the backend)."""
 
@@ -178,7 +218,7 @@ class Deliver(_Op):
         self.events = events
 
 
-Op = Connect | StartTLS | Send | Receive | Sleep | Deliver
+Op = Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver
 
 
 class IOFailure(Exception):
@@ -290,6 +330,8 @@ class Exchange:
         self.fell_back = False
         self._conn: Conn | None = None
         self._deadline: float | None = None
+        self._stall_deadline: float | None = None
+        self._stalled = False
 
     @property
     def text(self) -> str:
@@ -352,6 +394,8 @@ class Exchange:
                 # more at once on a fresh one: this is not a failure of the request.
                 self._drop()
                 self.pool.discard(self.key)
+                _log.debug("pooled connection to %s:%s was closed by the server; "
+                           "reconnecting", self.key[1], self.key[2])
                 reuse = False
                 continue
             reuse = True
@@ -364,6 +408,8 @@ class Exchange:
                 and not self.fell_back
                 and should_fallback_to_non_streaming(error, self.delivered)
             ):
+                _log.debug("falling back to a non-streaming request after %s (status %s)",
+                           error.kind, error.status)
                 request = dataclasses.replace(request, stream=False)
                 self.fell_back = True
                 continue
@@ -371,10 +417,14 @@ class Exchange:
                 delay = backoff_delay(retries, self._retry_after(error), self.runtime.random())
                 deadline = self._deadline
                 if deadline is None or self.runtime.clock() + delay < deadline:
+                    _log.debug("retry %d of %d in %.2f s after %s (status %s)", retries + 1,
+                               self.config.max_retries, delay, error.kind, error.status)
                     yield Sleep(delay)
                     retries += 1
                     continue
             self.terminal = error
+            if error.kind == "timeout":
+                _log.debug("gave up: %s", error.message)  # our own words, never the server's
             yield Deliver([error])
             return error
 
@@ -390,14 +440,32 @@ class Exchange:
         return max(0.0, when - self.runtime.wall_clock())
 
     # --- one request ----------------------------------------------------------------------
+    def _pooled(self) -> Generator[Op, Any, Conn | None]:
+        """An idle pooled connection with nothing waiting on it, or None. One that has
+        bytes or an end of stream waiting is closed (see :class:`Probe`)."""
+        while True:
+            conn = self.pool.take(self.key)
+            if conn is None:
+                return None
+            self._conn = conn  # closed by run()'s finally if we are stopped while probing
+            dirty: bool = yield Probe(conn)
+            if not dirty:
+                _log.debug("reusing a pooled connection to %s:%s", self.key[1], self.key[2])
+                return conn
+            _log.debug("discarding a pooled connection to %s:%s: unexpected data or end of "
+                       "stream waiting on it", self.key[1], self.key[2])
+            self._drop()
+
     def _attempt(
         self, request: ChatRequest, reuse: bool
     ) -> Generator[Op, Any, tuple[Done | Error, bool]]:
         """Send ``request`` once (on a pooled connection when ``reuse``). Returns the
         terminal event and whether the request was sent; raises :class:`_Stale` when a
         pooled connection turns out dead before any byte of the response."""
-        call = self.call = Call(self.config.endpoint, request)
-        conn = self.pool.take(self.key) if reuse else None
+        call = self.call = Call(self.config.endpoint, request, **self._call_options())
+        self._stall_deadline = None
+        self._stalled = False
+        conn = (yield from self._pooled()) if reuse else None
         reused = conn is not None
         if conn is None:
             try:
@@ -408,12 +476,25 @@ class Exchange:
         self._conn = conn
         self.requests += 1
         got_bytes = False
+        idle = self.config.timeout.idle
+        # The stall timer (opt-in) runs from the response head, on a streaming request,
+        # and only a read that brings a Delta resets it: keep-alive comments and pings
+        # keep the idle timer happy, not this one.
+        stall = self.config.timeout.stall if request.stream else None
         try:
-            yield Send(conn, call.start(), self._timeout(self.config.timeout.idle))
+            head = call.start()
+            if _log.isEnabledFor(DEBUG):
+                _log.debug("request %s (provider %s)", _request_line(head),
+                           self.config.provider or self.config.endpoint.dialect)
+            yield Send(conn, head, self._timeout(idle))
+            head = b""
             while call.wants_data:
-                data: bytes = yield Receive(conn, self._timeout(self.config.timeout.idle))
+                data: bytes = yield Receive(conn, self._read_timeout(idle))
                 if data:
-                    got_bytes = True
+                    if not got_bytes:
+                        got_bytes = True
+                        if stall is not None:
+                            self._stall_deadline = self.runtime.clock() + stall
                 elif reused and not got_bytes:
                     raise _Stale
                 events = call.receive_data(data)
@@ -426,13 +507,17 @@ class Exchange:
                     if len(events) > 1:
                         self._note_delivery(events)
                         yield Deliver(events[:-1])
+                    _log.debug("response status %s: %s", call.status, last.kind)
                     return last, True
                 self._note_delivery(events)
                 if type(last) is Done:
                     self.terminal = last
+                    _log.debug("response status %s: done", call.status)
                     yield Deliver(events)
                     yield from self._drain(call, conn)
                     return last, True
+                if stall is not None:
+                    self._stall_deadline = self.runtime.clock() + stall
                 yield Deliver(events)
                 events = []
         except IOFailure as exc:
@@ -443,6 +528,14 @@ class Exchange:
         self._drop()  # defensive: a Call always ends with a terminal event
         return Error("protocol", "the response ended without a result", partial=call.text), True
 
+    def _call_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`Call`: the credentials the client sends besides
+        the endpoint's (the proxy's), so that the core redacts them from server text."""
+        proxy = self.config.proxy
+        if proxy is None or proxy.authorization is None:
+            return {}
+        return {"secrets": proxy_secrets(proxy.authorization)}
+
     def _note_delivery(self, events: list[Event]) -> None:
         if not self.delivered:
             for event in events:
@@ -451,11 +544,18 @@ class Exchange:
                     break
 
     def _drain(self, call: Call, conn: Conn) -> Generator[Op, Any, None]:
-        """After ``Done``: read the end of the body so the connection can be reused."""
+        """After ``Done`` (already delivered): read the end of the body so the connection
+        can be reused -- at most :data:`DRAIN_TIMEOUT` seconds and :data:`_MAX_DRAIN`
+        bytes; a server slower or chattier than that costs its connection, not the
+        caller's time."""
         drained = 0
+        give_up = self.runtime.clock() + DRAIN_TIMEOUT
         try:
             while call.wants_data and drained <= _MAX_DRAIN:
-                data: bytes = yield Receive(conn, self._timeout(self.config.timeout.idle))
+                left = give_up - self.runtime.clock()
+                if left <= 0:
+                    break
+                data: bytes = yield Receive(conn, min(left, DRAIN_TIMEOUT))
                 drained += len(data)
                 call.receive_data(data)
         except IOFailure:
@@ -468,6 +568,8 @@ class Exchange:
             self._conn = None
             self.pool.put(self.key, conn)
         else:
+            _log.debug("closing the connection to %s:%s: the response was not read to its "
+                       "end or the server asked to close", self.key[1], self.key[2])
             self._drop()
 
     # --- connecting -----------------------------------------------------------------------
@@ -531,15 +633,36 @@ class Exchange:
             raise IOFailure("timeout", "", retryable=False)
         return left if phase is None or left < phase else phase
 
+    def _read_timeout(self, idle: float | None) -> float | None:
+        """:meth:`_timeout` for a read of the response, also cut to what is left of the
+        stall timer when it runs."""
+        wait = self._timeout(idle)
+        stall = self._stall_deadline
+        if stall is None:
+            return wait
+        left = stall - self.runtime.clock()
+        if left <= 0:
+            self._stalled = True
+            raise IOFailure("timeout", "", retryable=False)
+        # Which timer cut this read decides what a timeout is called (a clock may wake
+        # a hair early, so "now >= deadline" alone cannot tell).
+        self._stalled = wait is None or left < wait
+        return left if self._stalled else wait
+
     def _failure(self, exc: IOFailure, call: Call, *, connecting: bool) -> Error:
         timeout = self.config.timeout
         message = exc.message
         retryable = exc.retryable
         if exc.kind == "timeout":
             deadline = self._deadline
-            if deadline is not None and self.runtime.clock() >= deadline - 1e-9:
+            stall = self._stall_deadline
+            now = self.runtime.clock()
+            if deadline is not None and now >= deadline - 1e-9:
                 message = f"the call took longer than the total timeout ({timeout.total} s)"
                 retryable = False
+            elif stall is not None and (self._stalled or now >= stall - 1e-9):
+                message = f"no content from the server for {timeout.stall} s (stall timeout)"
+                retryable = False  # the server is there and answering, only too slowly
             elif connecting:
                 message = (
                     f"connecting to {call.host}:{call.port} took longer than the connect "
@@ -554,6 +677,36 @@ class Exchange:
             retryable=retryable,
             partial=call.text,
         )
+
+
+def proxy_secrets(authorization: str) -> tuple[str, ...]:
+    """What of a ``Proxy-Authorization`` value must never be shown: the value, its
+    token, and the password inside a ``Basic`` token."""
+    _, _, token = authorization.partition(" ")
+    found = [authorization, token] if token else [authorization]
+    import binascii  # only with proxy credentials
+
+    try:
+        decoded = binascii.a2b_base64(token.encode("ascii")).decode("utf-8")
+    except (ValueError, UnicodeError):
+        return tuple(found)
+    password = decoded.partition(":")[2]
+    if password:
+        found.append(password)
+    return tuple(found)
+
+
+def _request_line(request: bytes) -> str:
+    """``METHOD /path?name=…`` from a request's bytes: query values (Gemini's ``key=``)
+    never reach a log."""
+    line = request[: request.find(b"\r\n")].decode("latin-1")
+    method, _, rest = line.partition(" ")
+    target = rest.rpartition(" ")[0] or rest
+    path, sep, query = target.partition("?")
+    if sep:
+        names = (part.partition("=")[0] for part in query.split("&"))
+        path += "?" + "&".join(f"{name}=…" for name in names)
+    return f"{method} {path}"
 
 
 # --- the runners -------------------------------------------------------------------------------
@@ -574,6 +727,8 @@ class SyncBackend(ABC):
             return self.start_tls(op.conn, op.server_hostname, op.timeout)
         if isinstance(op, Sleep):
             return self.sleep(op.seconds)
+        if isinstance(op, Probe):
+            return self.probe(op.conn)
         raise TypeError(f"unknown operation {op!r}")
 
     @abstractmethod
@@ -591,6 +746,10 @@ class SyncBackend(ABC):
     @abstractmethod
     def sleep(self, seconds: float) -> None: ...
 
+    @abstractmethod
+    def probe(self, conn: Any) -> bool:
+        """See :class:`Probe`: never blocks, never raises (a failure is True)."""
+
 
 class AsyncBackend(ABC):
     """Async I/O for :func:`adrive` (trio, asyncio); same contract as
@@ -607,6 +766,8 @@ class AsyncBackend(ABC):
             return await self.start_tls(op.conn, op.server_hostname, op.timeout)
         if isinstance(op, Sleep):
             return await self.sleep(op.seconds)
+        if isinstance(op, Probe):
+            return await self.probe(op.conn)
         raise TypeError(f"unknown operation {op!r}")
 
     @abstractmethod
@@ -623,6 +784,10 @@ class AsyncBackend(ABC):
 
     @abstractmethod
     async def sleep(self, seconds: float) -> None: ...
+
+    @abstractmethod
+    async def probe(self, conn: Any) -> bool:
+        """See :class:`Probe`: never waits, never raises (a failure is True)."""
 
 
 def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Event, None, None]:
@@ -782,7 +947,7 @@ class AsyncClientBase(ABC):
         *,
         on_delta: AsyncOnDelta | None = None,
         on_event: AsyncOnEvent | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> Completion:
         """Send one chat request and return its :class:`Completion`; raises
         :class:`~libchatty.exceptions.ChatError` on failure."""
@@ -806,7 +971,7 @@ class AsyncClientBase(ABC):
 
     @asynccontextmanager
     async def stream(
-        self, messages: Messages, model: str, **options: Any
+        self, messages: Messages, model: str, **options: Unpack[ChatOptions]
     ) -> AsyncGenerator[AsyncGenerator[Event, None], None]:
         """Stream one chat request: ``async with client.stream(...) as events: async for
         event in events`` -- ``Delta`` events, then one ``Done`` or ``Error`` (yielded,

@@ -17,9 +17,10 @@
 
 The same API as :mod:`libchatty.bindings.trio` (and the blocking ``Client``). Task
 cancellation closes the call's connection at once; the client starts no task of its
-own. Timeouts end the call with ``Error("timeout")`` raised as ``ChatError``. A client
-(and its keep-alive pool) belongs to the event loop it is first used on: make one per
-``asyncio.run``; tasks on that loop may share it freely.
+own. Timeouts end the call with ``Error("timeout")`` raised as ``ChatError``. Tasks on
+one loop may share a client freely; a client may also be used from one ``asyncio.run``
+after another: a pooled connection made on another (or a closed) loop is closed, never
+reused, and the call opens a fresh one on the running loop.
 
 The transport is a small :class:`asyncio.Protocol` rather than asyncio streams: a read
 waits on one future with one timer handle, instead of a ``wait_for`` task per read --
@@ -30,13 +31,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import socket
 import ssl
 import time
 from typing import Any, Final
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._driver import AsyncBackend, AsyncClientBase, IOFailure, Runtime
-from .blocking import default_ssl_context, describe
+from .blocking import default_ssl_context, describe, waiting
 
 __all__ = [
     "STOP",
@@ -98,6 +101,10 @@ class ChatProtocol(asyncio.Protocol):
             waiter.set_result(None)
 
     # --- called by the backend -----------------------------------------------------------
+    def has_pending(self) -> bool:
+        """Bytes buffered, or the end of stream (or an error) seen, and not yet read."""
+        return bool(self._chunks) or self._eof
+
     async def receive(self, timeout: float | None) -> bytes:
         if not self._chunks and not self._eof:
             waiter = self._waiter = self.loop.create_future()
@@ -131,7 +138,53 @@ class AsyncioConn:
         self.protocol = protocol
 
     def abort(self) -> None:
-        self.transport.abort()
+        """Close now, from whichever loop (or none) we are on: a pooled connection may
+        outlive the ``asyncio.run`` that opened it."""
+        loop = self.protocol.loop
+        if loop.is_closed():
+            _close_under(self.transport)  # nothing can be scheduled on a closed loop
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is None or running is loop:
+            self.transport.abort()
+        else:
+            loop.call_soon_threadsafe(self.transport.abort)
+
+    def waiting(self) -> bool:
+        """Whether this idle connection cannot be reused: it belongs to another event
+        loop (an earlier ``asyncio.run``), or bytes, an end of stream or an error wait
+        on it (buffered by the protocol, or still in the socket)."""
+        protocol = self.protocol
+        try:
+            if protocol.loop is not asyncio.get_running_loop():
+                return True
+        except RuntimeError:
+            return True
+        if self.transport.is_closing() or protocol.has_pending():
+            return True
+        sock = self.transport.get_extra_info("socket")
+        return sock is None or waiting(sock)
+
+
+def _close_under(transport: Any) -> None:
+    """Close the socket under ``transport`` without its (closed) loop, which can no
+    longer run the transport's own closing. asyncio keeps the socket in ``_sock`` of
+    the innermost (selector) transport, under any TLS layer; emptying it is what the
+    transport's own ``connection_lost`` step does, and keeps its ``__del__`` quiet."""
+    while getattr(transport, "_ssl_protocol", None) is not None:
+        transport = transport._ssl_protocol._transport
+    raw = getattr(transport, "_sock", None)
+    if isinstance(raw, socket.socket):
+        raw.close()
+        transport._sock = None
+        return
+    sock = transport.get_extra_info("socket")  # another loop's transport: shut it down
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class AsyncioBackend(AsyncBackend):
@@ -200,6 +253,9 @@ class AsyncioBackend(AsyncBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    async def probe(self, conn: AsyncioConn) -> bool:
+        return conn.waiting()
 
 
 def _random() -> float:

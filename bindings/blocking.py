@@ -56,6 +56,7 @@ from libchatty.request import Message
 
 from ._api import (
     STOP,
+    ChatOptions,
     Completion,
     MissingAPIKeyError,
     OnDelta,
@@ -69,6 +70,8 @@ from ._driver import READ_SIZE, Exchange, IOFailure, Pool, Runtime, SyncBackend,
 
 if TYPE_CHECKING:
     import ssl
+
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
 
 __all__ = ["STOP", "Client", "Completion", "MissingAPIKeyError", "Timeout"]
 
@@ -97,6 +100,30 @@ def _random() -> float:
 def describe(exc: OSError) -> str:
     """An ``OSError`` in a few words (``strerror`` without the errno noise)."""
     return exc.strerror or str(exc) or type(exc).__name__
+
+
+def waiting(sock: Any) -> bool:
+    """Whether bytes, an end of stream or an error wait on ``sock`` (a socket or anything
+    with ``fileno()``), looked at without reading or waiting. A TLS socket also counts
+    the decrypted bytes it holds (``pending()``). Any failure to look counts as True:
+    a connection we cannot vouch for is not reused."""
+    try:
+        pending = getattr(sock, "pending", None)
+        if pending is not None and pending():
+            return True
+        fd = sock.fileno()
+        if fd < 0:
+            return True
+        import select  # cached after the first reuse
+
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+            poller = select.poll()
+            poller.register(fd, select.POLLIN | select.POLLPRI)
+            return bool(poller.poll(0))
+        readable, _, errored = select.select([fd], [], [fd], 0)
+        return bool(readable or errored)
+    except (OSError, ValueError):
+        return True
 
 
 class SocketConn:
@@ -185,6 +212,9 @@ class SocketBackend(SyncBackend):
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def probe(self, conn: SocketConn) -> bool:
+        return waiting(conn.sock)
+
 
 class Client:
     """A chat client over blocking sockets; see the module docstring."""
@@ -244,7 +274,7 @@ class Client:
         *,
         on_delta: OnDelta | None = None,
         on_event: OnEvent | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> Completion:
         """Send one chat request and return its :class:`Completion` (see the module
         docstring); raises :class:`~libchatty.exceptions.ChatError` on failure."""
@@ -254,7 +284,7 @@ class Client:
 
     @contextlib.contextmanager
     def stream(
-        self, messages: Messages, model: str, **options: Any
+        self, messages: Messages, model: str, **options: Unpack[ChatOptions]
     ) -> Iterator[Generator[Event, None, None]]:
         """Stream one chat request: yields an iterator of events (see the module
         docstring). Leaving the block early closes the connection."""

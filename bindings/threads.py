@@ -46,12 +46,23 @@ from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.events import Done, Error, Event
 
-from ._api import STOP, ClientConfig, Completion, MissingAPIKeyError, OnDelta, OnEvent, Timeout
+from ._api import (
+    STOP,
+    ChatOptions,
+    ClientConfig,
+    Completion,
+    MissingAPIKeyError,
+    OnDelta,
+    OnEvent,
+    Timeout,
+)
 from ._driver import Exchange, IOFailure, Op, Receive, Send, StartTLS, drive
 from .blocking import Client, Messages, SocketBackend, SocketConn, run_exchange
 
 if TYPE_CHECKING:
     import ssl
+
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
 
 __all__ = [
     "STOP",
@@ -140,6 +151,17 @@ class ChatFuture(Future[Completion]):
         return self._exchange.text
 
     def cancel(self) -> bool:
+        """Cancel the call, whether it is waiting for a worker or already running.
+
+        Unlike :meth:`concurrent.futures.Future.cancel`, a running call *can* be
+        cancelled: the future stays pending until the call ends. Returns True (and the
+        future is cancelled: ``result()`` raises ``CancelledError``) unless the call had
+        already ended with a result or an exception, then False and nothing changes.
+        A socket blocked in a read or write is shut down at once; otherwise the call
+        stops at its next I/O operation or backoff sleep, and its connection is closed,
+        never reused. It does not wait for the worker: a callback running at that moment
+        finishes, and the events of the read already made may still reach the callbacks;
+        nothing more is read. ``partial`` keeps the text received before the cancel."""
         cancelled = super().cancel()
         if cancelled:
             self._backend.cancel()
@@ -285,7 +307,7 @@ class ThreadedClient:
         *,
         on_delta: OnDelta | None = None,
         on_event: OnEvent | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> ChatFuture:
         """Start a call on a worker thread; see the module docstring."""
         streaming = on_delta is not None or on_event is not None
@@ -301,7 +323,7 @@ class ThreadedClient:
         model: str,
         *,
         queue_size: int = DEFAULT_QUEUE_SIZE,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> EventStream:
         """Start a streaming call on its own thread; see the module docstring."""
         exchange = self._client.exchange(messages, model, True, options)

@@ -47,7 +47,7 @@ import trio
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._driver import READ_SIZE, AsyncBackend, AsyncClientBase, IOFailure, Runtime
-from .blocking import default_ssl_context, describe
+from .blocking import default_ssl_context, describe, waiting
 
 __all__ = ["STOP", "AsyncClient", "Completion", "MissingAPIKeyError", "Timeout", "TrioBackend"]
 
@@ -69,6 +69,26 @@ def close_now(stream: trio.abc.AsyncResource) -> None:
     for half in (getattr(stream, "send_stream", None), getattr(stream, "receive_stream", None)):
         if half is not None:
             close_now(half)
+
+
+def stream_waiting(stream: trio.abc.Stream) -> bool:
+    """Whether anything waits, unread, on an idle ``stream`` (see
+    :class:`~libchatty.bindings._driver.Probe`): the TLS layers' buffers, then the
+    socket under them (polled, not read). A stream with no socket under it (a test's
+    memory stream, a custom opener's) cannot be looked into without reading, and is
+    taken as clean: such a transport is the opener's to vouch for."""
+    while isinstance(stream, trio.SSLStream):
+        if stream.pending():  # decrypted bytes held by the SSLObject
+            return True
+        # Encrypted bytes read from the socket but not yet decrypted (trio keeps them
+        # in a MemoryBIO with no public accessor).
+        incoming = getattr(stream, "_incoming", None)
+        if incoming is not None and incoming.pending:
+            return True
+        stream = stream.transport_stream
+    if isinstance(stream, trio.SocketStream):
+        return waiting(stream.socket)
+    return False
 
 
 class TrioConn:
@@ -162,6 +182,9 @@ class TrioBackend(AsyncBackend):
 
     async def sleep(self, seconds: float) -> None:
         await trio.sleep(seconds)
+
+    async def probe(self, conn: TrioConn) -> bool:
+        return stream_waiting(conn.stream)
 
 
 def _random() -> float:

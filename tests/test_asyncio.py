@@ -246,3 +246,31 @@ def test_https_through_a_connect_proxy(ca: trustme.CA) -> None:
         finally:
             proxy.close()
     assert proxy.heads[0].startswith(f"CONNECT api.example.test:{tls_server.port} ".encode())
+
+
+def test_one_client_across_several_asyncio_runs(server: ReplayServer) -> None:
+    # Issue 9, point 14(a): a pooled connection belongs to the loop that made it. A later
+    # asyncio.run() closes it (never reuses it) and the call goes out on a fresh one.
+    client = client_for(server)
+    key = (client.config.endpoint.scheme, client.config.endpoint.host,
+           client.config.endpoint.port)
+
+    async def chat() -> str:
+        return (await client.chat("hi", "m")).text
+
+    async def stream() -> list[type]:
+        async with client.stream("hi", "m") as events:
+            return [type(event) async for event in events]
+
+    assert run(chat()) == TEXT
+    first = client.pool._idle[key][0]
+    raw = first.transport.get_extra_info("socket")
+    assert run(chat()) == TEXT  # was: RuntimeError: Event loop is closed
+    assert raw.fileno() == -1  # closed, not leaked
+    assert run(stream())[-1] is Done
+    assert server.connections == 3 and len(server.requests) == 3
+    # Closing the pool outside any loop, after its loop is gone, closes the socket too.
+    raw = client.pool._idle[key][0].transport.get_extra_info("socket")
+    client.pool.close()
+    assert raw.fileno() == -1
+    run(client.aclose())

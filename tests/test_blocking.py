@@ -31,7 +31,8 @@ SECRET = "sk-secret-key-1234567890"
 
 @pytest.fixture
 def server() -> Iterator[ReplayServer]:
-    with ReplayServer(text=TEXT) as running:
+    # keep_credentials: these tests check the Authorization header the client sent.
+    with ReplayServer(text=TEXT, keep_credentials=True) as running:
         yield running
 
 

@@ -35,6 +35,8 @@ from libchatty.exceptions import ChatError
 from libchatty.request import ChatRequest, Message
 
 STALL = object()  # in a script: the read times out (the fake clock jumps by the timeout)
+# Also in a script: ``(seconds, data)`` -- the data arrives that much later (or the read
+# times out first, if its timeout is shorter).
 
 STREAM_OK = "openai-chat/stream-text.http"
 TEXT_OK = expected(STREAM_OK)["text"]
@@ -79,6 +81,7 @@ class FakeConn:
         self.sent: list[bytes] = []
         self.aborted = False
         self.tls: str | None = None
+        self.waiting = False  # what a Probe of this idle connection finds
 
     def abort(self) -> None:
         self.aborted = True
@@ -130,10 +133,21 @@ class FakeBackend(SyncBackend):
             raise IOFailure("timeout", "read timed out")
         if isinstance(item, BaseException):
             raise item
+        if isinstance(item, tuple):  # (seconds, data): the data comes that much later
+            seconds, data = item
+            if timeout is not None and seconds >= timeout:
+                self.clock[0] += timeout
+                raise IOFailure("timeout", "read timed out")
+            self.clock[0] += seconds
+            return data  # type: ignore[no-any-return]
         return item  # type: ignore[no-any-return]
 
     def sleep(self, seconds: float) -> None:
         self.clock[0] += seconds
+
+    def probe(self, conn: Any) -> bool:
+        assert not conn.aborted
+        return bool(conn.waiting)
 
 
 def config(
@@ -490,3 +504,221 @@ def test_loop_yields_deliver_for_terminal_error_only_once() -> None:
         else:
             value = backend.perform(op)
     assert delivered == [result] and exchange.terminal is result
+
+
+# --- a pooled connection with something waiting on it (issue 9, point 4) ------------------------
+
+KEY = ("http", "api.test", 80)
+
+
+def test_pooled_connection_is_probed_before_reuse() -> None:
+    pool = Pool()
+    idle = FakeConn("idle", [sse_response(["b"])])
+    pool.put(KEY, idle)
+    events, _, backend = run([], pool=pool)
+    assert events[-1].text == "b"  # type: ignore[union-attr]
+    kinds = [type(op).__name__ for op in backend.ops]
+    assert kinds[:3] == ["Probe", "Send", "Receive"]
+    assert backend.ops[0].conn is idle  # type: ignore[union-attr]
+    assert pool.idle_count(KEY) == 1 and not idle.aborted
+
+
+def test_dirty_pooled_connections_are_closed_and_a_fresh_one_used() -> None:
+    pool = Pool()
+    clean, dirty = FakeConn("clean", [sse_response(["ok"])]), FakeConn("dirty", [])
+    dirty.waiting = True  # a stale answer (or a 408, or EOF) is waiting on it
+    pool.put(KEY, clean)
+    pool.put(KEY, dirty)  # last in, first out: probed first
+    events, exchange, backend = run([], pool=pool, cfg=config(max_retries=0))
+    assert events[-1].text == "ok"  # type: ignore[union-attr]
+    assert dirty.aborted and not clean.aborted and dirty.sent == []
+    assert [type(op).__name__ for op in backend.ops][:3] == ["Probe", "Probe", "Send"]
+    assert exchange.requests == 1 and sleeps(backend) == []
+
+
+def test_only_dirty_pooled_connections_means_a_new_connection() -> None:
+    pool = Pool()
+    dirty = FakeConn("dirty", [])
+    dirty.waiting = True
+    pool.put(KEY, dirty)
+    events, _, backend = run([[sse_response(["fresh"])]], pool=pool, cfg=config(max_retries=0))
+    assert events[-1].text == "fresh"  # type: ignore[union-attr]
+    assert dirty.aborted and dirty.sent == [] and len(backend.conns) == 1
+
+
+# --- after Done: delivered first, the drain bounded in time (point 5) --------------------------
+
+
+def test_done_is_delivered_before_the_drain_and_the_drain_is_bounded() -> None:
+    from libchatty.bindings._driver import DRAIN_TIMEOUT
+
+    held = sse_response(["a"])[: -len(b"0\r\n\r\n")]  # [DONE], but the body stays open
+    clock = [0.0]
+    backend = FakeBackend([[held, STALL]], clock)
+    pool = Pool()
+    exchange = Exchange(config(timeout=Timeout(idle=300)),
+                        ChatRequest("m", [Message("user", "hi")]), pool,
+                        Runtime(lambda: clock[0], lambda: 0.0, lambda: 0.0))
+    loop = exchange.run()
+    op = loop.send(None)
+    seen: list[str] = []
+    value: Any = None
+    while True:
+        if isinstance(op, Deliver):
+            seen.extend(type(e).__name__ for e in op.events)
+            value = None
+        else:
+            if isinstance(op, Receive) and seen and seen[-1] == "Done":
+                seen.append(f"drain-read({op.timeout})")
+            try:
+                value = backend.perform(op)
+            except IOFailure as exc:
+                try:
+                    op = loop.throw(exc)
+                except StopIteration:
+                    break
+                continue
+        try:
+            op = loop.send(value)
+        except StopIteration:
+            break
+    assert seen == ["Delta", "Done", f"drain-read({DRAIN_TIMEOUT})"]
+    assert backend.conns[0].aborted and pool.idle_count(KEY) == 0
+    assert clock[0] == DRAIN_TIMEOUT  # waited the drain bound, not the idle timeout
+    assert isinstance(exchange.terminal, Done)
+
+
+def test_drain_gives_up_after_its_time_even_when_bytes_keep_coming() -> None:
+    from libchatty.bindings._driver import DRAIN_TIMEOUT
+
+    held = sse_response(["a"])[: -len(b"0\r\n\r\n")]
+    trickle = [(0.1, b": still here\n\n")] * 10  # never the end of the body
+    pool = Pool()
+    events, _, backend = run([[held, *[(t, b"1\r\n\n\r\n") for t, _ in trickle]]], pool=pool)
+    assert isinstance(events[-1], Done)
+    drain_reads = [op.timeout for op in backend.ops if isinstance(op, Receive)][1:]
+    assert drain_reads == [pytest.approx(DRAIN_TIMEOUT), pytest.approx(0.15),
+                           pytest.approx(0.05)]
+    assert backend.conns[0].aborted and pool.idle_count(KEY) == 0
+
+
+def test_drain_that_reaches_the_end_keeps_the_connection() -> None:
+    held = sse_response(["a"])
+    pool = Pool()
+    events, _, backend = run([[held[:-5], (0.1, held[-5:])]], pool=pool)
+    assert isinstance(events[-1], Done)
+    assert not backend.conns[0].aborted and pool.idle_count(KEY) == 1
+
+
+# --- the stall timer (point 6) -----------------------------------------------------------------
+
+PING = b"3\r\n:\n\n\r\n"  # an SSE comment in one chunk: bytes, but no content
+STALLING = config(timeout=Timeout(connect=1, idle=60, stall=1.0), max_retries=2)
+
+
+def test_stall_fires_when_only_keep_alives_arrive() -> None:
+    head_and_one = sse_response(["Hel"], done=False)
+    script = [head_and_one, (0.3, PING), (0.3, PING), (0.3, PING), (0.3, PING)]
+    events, exchange, backend = run([script], cfg=STALLING)
+    assert [type(e) for e in events] == [Delta, Error]
+    error = events[-1]
+    assert isinstance(error, Error) and error.kind == "timeout"
+    assert error.message == "no content from the server for 1.0 s (stall timeout)"
+    assert error.partial == "Hel" and not error.retryable
+    reads = [op.timeout for op in backend.ops if isinstance(op, Receive)]
+    # The idle timeout (60 s) for the first read; then what is left of the stall timer.
+    assert reads == [60, pytest.approx(1.0), pytest.approx(0.7), pytest.approx(0.4),
+                     pytest.approx(0.1)]
+    assert exchange.requests == 1 and not exchange.fell_back and sleeps(backend) == []
+
+
+def test_stall_before_any_content_is_not_retried_nor_a_fallback() -> None:
+    head = sse_response([], done=False)
+    events, exchange, backend = run([[head, (0.6, PING), (0.6, PING)]], cfg=STALLING)
+    assert len(events) == 1 and isinstance(events[0], Error)
+    assert "stall timeout" in events[0].message and events[0].partial == ""
+    assert exchange.requests == 1 and not exchange.fell_back and sleeps(backend) == []
+
+
+def test_content_resets_the_stall_timer() -> None:
+    # Deltas 0.9 s apart with a 1 s stall timer: each read that brings one resets it.
+    whole = sse_response(["a"])
+    head_end = whole.index(b"\r\n\r\n") + 4
+    deltas = [sse_response([x], done=False)[head_end:] for x in "abcd"]
+    ending = sse_response([])[head_end:]
+    script = [whole[:head_end], *[(0.9, d) for d in deltas], (0.9, ending)]
+    events, _, backend = run([script], cfg=STALLING)
+    assert isinstance(events[-1], Done) and events[-1].text == "abcd"
+    reads = [op.timeout for op in backend.ops if isinstance(op, Receive)]
+    assert reads[:6] == [60] + [pytest.approx(1.0)] * 5
+
+
+def test_keep_alives_between_deltas_do_not_reset_the_stall_timer() -> None:
+    whole = sse_response(["a"])
+    head_end = whole.index(b"\r\n\r\n") + 4
+    one = sse_response(["a"], done=False)[head_end:]
+    script = [whole[:head_end], (0.5, one), (0.5, PING), (0.4, PING), (0.4, one)]
+    events, _, backend = run([script], cfg=STALLING)
+    assert [type(e) for e in events] == [Delta, Error]
+    assert "stall timeout" in events[-1].message  # type: ignore[union-attr]
+    reads = [op.timeout for op in backend.ops if isinstance(op, Receive)]
+    assert reads == [60, pytest.approx(1.0), pytest.approx(1.0), pytest.approx(0.5),
+                     pytest.approx(0.1)]
+
+
+def test_stall_is_measured_from_the_first_byte_of_the_response() -> None:
+    # The model thinks 5 s before the head: that is the idle timer's business.
+    late = (5.0, sse_response(["ok"]))
+    events, _, _ = run([[late]], cfg=STALLING)
+    assert isinstance(events[-1], Done) and events[-1].text == "ok"
+
+
+def test_stall_does_not_apply_to_a_non_streaming_request() -> None:
+    body = fixture("openai-chat/nonstream-text.http")
+    events, _, _ = run([[body[:100], (3.0, body[100:])]], stream=False, cfg=STALLING)
+    assert isinstance(events[-1], Done)
+
+
+def test_idle_timeout_of_a_streaming_attempt_is_not_a_fallback() -> None:
+    head = sse_response([], done=False)
+    cfg = config(timeout=Timeout(connect=1, idle=5), max_retries=0)
+    events, exchange, _ = run([[head, STALL], [fixture("openai-chat/nonstream-text.http")]],
+                              cfg=cfg)
+    assert isinstance(events[-1], Error) and events[-1].kind == "timeout"
+    assert "idle timeout" in events[-1].message
+    assert exchange.requests == 1 and not exchange.fell_back
+
+
+def test_stall_must_be_positive() -> None:
+    with pytest.raises(ValueError, match=r"Timeout\.stall must be a positive number or None"):
+        Timeout(stall=0)
+    assert Timeout(stall=2.5).stall == 2.5 and Timeout().stall is None
+
+
+# --- the proxy's credentials reach the core's redaction -----------------------------------------
+
+
+def test_proxy_password_is_redacted_from_errors() -> None:
+    import base64
+
+    password = "proxy-pass-98765432"
+    token = base64.b64encode(f"alice:{password}".encode()).decode()
+    proxy = Proxy("proxy.test", 3128, f"Basic {token}")
+    tunnel = b"HTTP/1.1 200 Connection established\r\n\r\n"
+    echo = json_error(400, f"bad header Proxy-Authorization: Basic {token} ({password})")
+    events, _, _ = run([[tunnel, echo]], cfg=config("https://api.test/v1", proxy=proxy,
+                                                     max_retries=0))
+    error = events[-1]
+    assert isinstance(error, Error) and error.status == 400
+    assert password not in error.message and token not in error.message
+    assert password[:8] not in error.message
+
+
+def test_proxy_secrets() -> None:
+    from libchatty.bindings._driver import proxy_secrets
+
+    assert proxy_secrets("Basic YWxpY2U6c2VjcmV0LXB3") == (
+        "Basic YWxpY2U6c2VjcmV0LXB3", "YWxpY2U6c2VjcmV0LXB3", "secret-pw"
+    )
+    assert proxy_secrets("Basic YWxpY2U6") == ("Basic YWxpY2U6", "YWxpY2U6")  # no password
+    assert proxy_secrets("Basic !!!") == ("Basic !!!", "!!!")  # not base64: kept whole

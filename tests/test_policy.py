@@ -32,6 +32,20 @@ class TestShouldRetry:
         assert not should_retry(err(retryable=True), 2, 2, delivered=False)
         assert not should_retry(err(retryable=True), 0, 0, delivered=False)
 
+    @pytest.mark.parametrize("status", [None, 200, 501])
+    @pytest.mark.parametrize(
+        "message",
+        ["no data from the server for 5 s (idle timeout)",
+         "no content from the server for 2 s (stall timeout)",
+         "the call took longer than the total timeout (9 s)",
+         "streaming is not supported"],
+    )
+    def test_never_after_a_timeout(self, status: int | None, message: str) -> None:
+        # A slow server is no evidence that it cannot stream: the non-streaming request
+        # would repeat the whole wait. Even with a 501 status or a "not supported" text.
+        error = err("timeout", status, message=message)
+        assert should_fallback_to_non_streaming(error, delivered=False) is False
+
     def test_never_after_delivery(self) -> None:
         assert not should_retry(err(retryable=True), 0, 5, delivered=True)
 
@@ -101,6 +115,20 @@ class TestFallback:
     @pytest.mark.parametrize("kind", ["timeout", "rate_limit", "auth", "protocol", "provider"])
     def test_other_kinds_do_not_fall_back(self, kind: str) -> None:
         assert not should_fallback_to_non_streaming(err(kind, None), delivered=False)
+
+    @pytest.mark.parametrize("status", [None, 200, 501])
+    @pytest.mark.parametrize(
+        "message",
+        ["no data from the server for 5 s (idle timeout)",
+         "no content from the server for 2 s (stall timeout)",
+         "the call took longer than the total timeout (9 s)",
+         "streaming is not supported"],
+    )
+    def test_never_after_a_timeout(self, status: int | None, message: str) -> None:
+        # A slow server is no evidence that it cannot stream: the non-streaming request
+        # would repeat the whole wait. Even with a 501 status or a "not supported" text.
+        error = err("timeout", status, message=message)
+        assert should_fallback_to_non_streaming(error, delivered=False) is False
 
     def test_never_after_delivery(self) -> None:
         assert not should_fallback_to_non_streaming(err("server", 501), delivered=True)

@@ -8,7 +8,7 @@ these same three questions, so the rules live here once:
   retry budget, with a server-requested wait we are willing to honour.
 * :func:`should_fallback_to_non_streaming` -- the server cannot stream (it said so, or it
   answered 501), or the connection broke after the request was sent and before the first
-  delta: the same request without ``stream`` may well succeed.
+  delta: the same request without ``stream`` may well succeed. Never after a timeout.
 * :func:`backoff_delay` -- exponential backoff with jitter, or the server's
   ``retry_after`` when it gave one.
 
@@ -81,8 +81,11 @@ def should_fallback_to_non_streaming(error: Error, delivered: bool) -> bool:
     produced a delta (a proxy that cuts long-lived responses, say). The binding asks only
     about errors that happened after sending: a refused connection is a plain retry,
     streaming has nothing to do with it.
+
+    Never for a timeout (idle, stall or total): a slow server is no evidence that it
+    cannot stream, and the non-streaming request would only repeat the whole wait.
     """
-    if delivered:
+    if delivered or error.kind == "timeout":
         return False
     status = error.status
     if status == 501:
