@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VENV = ROOT / ".bench-venv"
-PEERS = ["openai", "httpx", "httpx-sse", "orjson", "trio"]
+PEERS = ["openai", "httpx", "httpx-sse", "orjson", "trio", "jiter"]
 STAMP = VENV / ".installed"
 
 
