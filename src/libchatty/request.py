@@ -1,7 +1,9 @@
 """What the caller asks for: :class:`Message`, :class:`Tool` and :class:`ChatRequest`.
 
 These are dialect-neutral; each dialect renders them into its own JSON body. Invalid
-values raise ``ValueError`` naming the field, before anything is sent.
+values raise ``ValueError`` naming the field, before anything is sent. Content parts
+(images, documents, audio) are in :mod:`libchatty.content`; structured output and
+reasoning settings in :mod:`libchatty.options`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .content import ContentPart, TextPart, as_part
+from .endpoint import check_header_name, check_header_value
 from .events import ToolCall
+from .options import Reasoning, ResponseFormat, as_response_format
 
 __all__ = [
     "ROLES",
@@ -31,8 +36,10 @@ class Message:
     """One message of the conversation.
 
     * ``role``: ``system``, ``developer``, ``user``, ``assistant`` or ``tool``.
-    * ``content``: the text (``None`` is allowed for an assistant message that only
-      carries tool calls).
+    * ``content``: the text, or a sequence of content parts (:class:`~libchatty.content.
+      TextPart`, ``ImagePart``, ``DocumentPart``, ``AudioPart``, or OpenAI-style dict
+      parts), kept as a tuple of parts; ``None`` is allowed for an assistant message that
+      only carries tool calls. :attr:`text` is the text of either form.
     * ``tool_calls``: the calls an assistant message made (send them back so the model
       sees its own calls in a tool loop).
     * ``tool_call_id`` (and optionally ``name``): for a ``tool`` message, which call this
@@ -44,7 +51,7 @@ class Message:
     """
 
     role: str
-    content: str | None = ""
+    content: str | tuple[ContentPart, ...] | None = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
@@ -54,12 +61,40 @@ class Message:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"Message.role must be one of {sorted(ROLES)}, not {self.role!r}")
-        if self.content is not None and not isinstance(self.content, str):
-            raise ValueError("Message.content must be a str or None")
+        content = self.content
+        if content is not None and not isinstance(content, str):
+            if isinstance(content, (bytes, bytearray, Mapping)) or not hasattr(
+                content, "__iter__"
+            ):
+                raise ValueError(
+                    "Message.content must be a str, None, or a sequence of content parts"
+                )
+            object.__setattr__(self, "content", tuple(as_part(part) for part in content))
         if self.role == "tool" and not self.tool_call_id:
             raise ValueError("Message.tool_call_id is required for a 'tool' message")
         if not isinstance(self.tool_calls, tuple):
             object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
+
+    @property
+    def text(self) -> str:
+        """The message's text: ``content`` itself, or its text parts joined."""
+        content = self.content
+        if content is None:
+            return ""
+        if isinstance(content, str):
+            return content
+        return "".join(part.text for part in content if isinstance(part, TextPart))
+
+    @property
+    def parts(self) -> tuple[ContentPart, ...]:
+        """``content`` as parts (a str is one :class:`~libchatty.content.TextPart`;
+        empty text and ``None`` are no parts)."""
+        content = self.content
+        if not content:
+            return ()
+        if isinstance(content, str):
+            return (TextPart(content),)
+        return content
 
 
 def as_message(value: Message | Mapping[str, Any]) -> Message:
@@ -230,6 +265,12 @@ class ChatRequest:
     in that neutral form, which each dialect renders its own way. When ``tools`` is
     given, a named tool must be one of them (``ValueError`` otherwise); without ``tools``
     any name is accepted (the tools may come through ``extra``).
+    ``response_format`` asks for structured output: a :class:`~libchatty.options.
+    JSONSchema`, ``"json"`` (JSON mode), or a class with ``model_json_schema()`` (a
+    pydantic model; see :func:`~libchatty.options.as_response_format`). ``reasoning`` is
+    a :class:`~libchatty.options.Reasoning`. ``seed`` and ``n`` (choices) are passed to
+    providers that take them. ``headers`` are added to this request's HTTP headers (after
+    the endpoint's; names and values checked like the endpoint's, never quoted).
     ``extra`` is merged last into the JSON body, for provider-specific fields.
     """
 
@@ -243,6 +284,11 @@ class ChatRequest:
     tools: Sequence[Tool | Mapping[str, Any]] | None = None
     tool_choice: str | Mapping[str, Any] | None = None
     extra: Mapping[str, Any] | None = None
+    response_format: ResponseFormat | type | None = None
+    reasoning: Reasoning | None = None
+    seed: int | None = None
+    n: int | None = None
+    headers: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -278,6 +324,23 @@ class ChatRequest:
                 )
         if self.extra is not None and not isinstance(self.extra, Mapping):
             raise ValueError("ChatRequest.extra must be a mapping")
+        object.__setattr__(self, "response_format", as_response_format(self.response_format))
+        if self.reasoning is not None and not isinstance(self.reasoning, Reasoning):
+            raise ValueError("ChatRequest.reasoning must be a Reasoning")
+        seed = self.seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError("ChatRequest.seed must be an integer")
+        if self.n is not None and (
+            isinstance(self.n, bool) or not isinstance(self.n, int) or not 1 <= self.n <= 128
+        ):
+            raise ValueError("ChatRequest.n must be an integer from 1 to 128")
+        if self.headers is not None:
+            if not isinstance(self.headers, Mapping):
+                raise ValueError("ChatRequest.headers must be a mapping of str to str")
+            for name, value in self.headers.items():
+                check_header_name("a ChatRequest.headers name", name)
+                check_header_value(f"the value of ChatRequest.headers[{name!r}]", value)
+            object.__setattr__(self, "headers", dict(self.headers))
 
     @property
     def tool_list(self) -> tuple[Tool, ...]:
