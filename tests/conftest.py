@@ -24,3 +24,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def ca() -> trustme.CA:
     """One test certificate authority for the session (see ``peers.py``)."""
     return trustme.CA()
+
+
+# The replay server fixture users get (``replay_server``), used by the project's own tests.
+pytest_plugins = ["libchatty.bindings.pytest_plugin"]

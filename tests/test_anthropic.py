@@ -33,11 +33,12 @@ from libchatty.dialects.anthropic import DEFAULT_MAX_TOKENS, AnthropicStreamDeco
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
+from libchatty.replay import Script, get_renderer
 from libchatty.request import ChatRequest, Message, Tool
-from libchatty.script import Script
 from libchatty.sse import ServerSentEvent
 
 DIALECT = get_dialect("anthropic")
+RENDERER = get_renderer("anthropic")
 BASE = "https://api.anthropic.com"
 KEY = "sk-ant-EXAMPLE-not-a-real-key"
 
@@ -339,38 +340,38 @@ def check_script(script: Script, last: Done | Error) -> None:
 
 @given(scripts(), st.integers(0, 2**32))
 def test_render_stream_round_trip(script: Script, seed: int) -> None:
-    body = b"".join(DIALECT.render_stream(script))
+    body = b"".join(RENDERER.render_stream(script))
     check_script(script, check_shape(feed(make_call(), random_splits(random_chunked(body), seed))))
 
 
 @given(scripts())
 def test_render_body_round_trip(script: Script) -> None:
-    body = random_chunked(DIALECT.render_body(script), content_type="application/json")
+    body = random_chunked(RENDERER.render_body(script), content_type="application/json")
     check_script(script, check_shape(feed(make_call(stream=False), [body])))
 
 
 @every_error_status
 def test_render_error_round_trip(status: int, kind: str) -> None:
-    body = random_chunked(DIALECT.render_error(status, "nope"), status, "application/json")
+    body = random_chunked(RENDERER.render_error(status, "nope"), status, "application/json")
     check_error_event(feed(make_call(), [body]), kind, status, "nope")
 
 
 def test_render_stream_error_keeps_the_partial_text() -> None:
-    wire = DIALECT.render_stream(Script(text="Hello there friend"))
-    body = b"".join(wire[:5]) + DIALECT.render_stream_error("Overloaded")
+    wire = RENDERER.render_stream(Script(text="Hello there friend"))
+    body = b"".join(wire[:5]) + RENDERER.render_stream_error("Overloaded")
     last = check_shape(feed(make_call(), [random_chunked(body)]))
     assert isinstance(last, Error)
     assert (last.kind, last.retryable, last.partial) == ("overloaded", True, "Hello there")
 
 
 def test_render_matches_and_detects_stream() -> None:
-    assert DIALECT.matches("POST", "/v1/messages")
-    assert DIALECT.matches("POST", "/anthropic/v1/messages?beta=true")
-    assert not DIALECT.matches("GET", "/v1/messages")
-    assert not DIALECT.matches("POST", "/v1/chat/completions")
-    assert DIALECT.is_stream_request("/v1/messages", {"stream": True})
-    assert not DIALECT.is_stream_request("/v1/messages", {"stream": False})
-    assert not DIALECT.is_stream_request("/v1/messages", {})
+    assert RENDERER.matches("POST", "/v1/messages")
+    assert RENDERER.matches("POST", "/anthropic/v1/messages?beta=true")
+    assert not RENDERER.matches("GET", "/v1/messages")
+    assert not RENDERER.matches("POST", "/v1/chat/completions")
+    assert RENDERER.is_stream_request("/v1/messages", {"stream": True})
+    assert not RENDERER.is_stream_request("/v1/messages", {"stream": False})
+    assert not RENDERER.is_stream_request("/v1/messages", {})
 
 
 # --- malformed input: typed errors, never a crash ----------------------------------------------
@@ -404,7 +405,7 @@ def test_malformed_events_raise_remote_protocol_error(data: str) -> None:
 
 
 def test_malformed_event_through_the_call_is_a_protocol_error_with_partial() -> None:
-    body = b"".join(DIALECT.render_stream(Script(text="abc def")))
+    body = b"".join(RENDERER.render_stream(Script(text="abc def")))
     cut = body.index(b"event: content_block_stop")
     last = feed(make_call(), [random_chunked(body[:cut] + b"data: {oops\n\n")])[-1]
     assert isinstance(last, Error)

@@ -35,7 +35,7 @@ from libchatty.bindings.trio import AsyncClient as TrioClient
 from libchatty.dialects import DIALECT_NAMES, get_dialect
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import ChatError
-from libchatty.script import Script, split_tokens
+from libchatty.replay import Script, get_renderer, split_tokens
 
 T = TypeVar("T")
 
@@ -210,7 +210,7 @@ def chat_requests(server: ReplayServer, since: int = 0) -> list[RecordedRequest]
 def check_request(request: RecordedRequest, dialect: str, *, stream: bool) -> None:
     """The request reached the server on the dialect's own path, asked (or did not ask)
     for a stream, and carried the key in a header, never in the URL."""
-    wire = get_dialect(dialect)
+    wire = get_renderer(dialect)
     assert wire.matches(request.method, request.target), request.target
     assert wire.is_stream_request(request.target, request.json) is stream
     assert API_KEY in " ".join(request.headers.values())
@@ -261,7 +261,7 @@ def first_text_event(dialect: str, script: Script) -> int:
     preamble (``message_start``, ``response.created``...). Fault positions count from it
     so that every dialect has delivered the same text when the fault strikes."""
     first = json.dumps(script.text_pieces()[0]).encode()
-    events = get_dialect(dialect).render_stream(script)
+    events = get_renderer(dialect).render_stream(script)
     for i, event in enumerate(events):
         if first in event:
             return i

@@ -35,11 +35,12 @@ from libchatty.dialects.gemini import GeminiStreamDecoder
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
+from libchatty.replay import Script, get_renderer
 from libchatty.request import ChatRequest, Message, Tool
-from libchatty.script import Script
 from libchatty.sse import ServerSentEvent
 
 DIALECT = get_dialect("gemini")
+RENDERER = get_renderer("gemini")
 BASE = "https://generativelanguage.googleapis.com/v1beta"
 KEY = "AIzaEXAMPLE-not-a-real-key"
 # Gemini sends each function call whole, in one part: one delta per call, in order. Text
@@ -370,7 +371,7 @@ def check_script(script: Script, last: Done | Error) -> None:
 
 @given(scripts(), st.integers(0, 2**32))
 def test_render_stream_round_trip(script: Script, seed: int) -> None:
-    wire = DIALECT.render_stream(script)
+    wire = RENDERER.render_stream(script)
     assert all(item.startswith(b"data: ") and item.endswith(b"\r\n\r\n") for item in wire)
     events = feed(make_call(), random_splits(random_chunked(b"".join(wire)), seed))
     check_script(script, check_shape(events, **SHAPE))
@@ -378,19 +379,19 @@ def test_render_stream_round_trip(script: Script, seed: int) -> None:
 
 @given(scripts())
 def test_render_body_round_trip(script: Script) -> None:
-    body = random_chunked(DIALECT.render_body(script), content_type="application/json")
+    body = random_chunked(RENDERER.render_body(script), content_type="application/json")
     check_script(script, check_shape(feed(make_call(stream=False), [body]), **SHAPE))
 
 
 @every_error_status
 def test_render_error_round_trip(status: int, kind: str) -> None:
-    body = random_chunked(DIALECT.render_error(status, "nope"), status, "application/json")
+    body = random_chunked(RENDERER.render_error(status, "nope"), status, "application/json")
     check_error_event(feed(make_call(), [body]), kind, status, "nope")
 
 
 def test_render_stream_error_keeps_the_partial_text() -> None:
-    wire = DIALECT.render_stream(Script(text="Hello there friend"))
-    body = b"".join(wire[:2]) + DIALECT.render_stream_error("An internal error has occurred.")
+    wire = RENDERER.render_stream(Script(text="Hello there friend"))
+    body = b"".join(wire[:2]) + RENDERER.render_stream_error("An internal error has occurred.")
     last = check_shape(feed(make_call(), [random_chunked(body)]), **SHAPE)
     assert isinstance(last, Error)
     assert (last.kind, last.status, last.retryable) == ("provider", 200, True)
@@ -401,11 +402,11 @@ def test_matches_and_detects_stream() -> None:
     stream = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     with_key = stream + "&key=" + KEY
     plain = "/v1beta/models/gemini-2.5-flash:generateContent"
-    assert DIALECT.matches("POST", stream) and DIALECT.matches("POST", with_key)
-    assert DIALECT.matches("POST", plain)
-    assert not DIALECT.matches("GET", stream)
-    assert not DIALECT.matches("POST", "/v1/chat/completions")
-    assert DIALECT.is_stream_request(with_key, {}) and not DIALECT.is_stream_request(plain, {})
+    assert RENDERER.matches("POST", stream) and RENDERER.matches("POST", with_key)
+    assert RENDERER.matches("POST", plain)
+    assert not RENDERER.matches("GET", stream)
+    assert not RENDERER.matches("POST", "/v1/chat/completions")
+    assert RENDERER.is_stream_request(with_key, {}) and not RENDERER.is_stream_request(plain, {})
 
 
 # --- malformed and unusual input ---------------------------------------------------------------
@@ -439,7 +440,7 @@ def test_deeply_nested_args_are_a_protocol_error_not_a_crash() -> None:
 
 
 def test_malformed_chunk_through_the_call_keeps_the_partial_text() -> None:
-    body = DIALECT.render_stream(Script(text="abc def ghi"))[0] + b"data: {oops\r\n\r\n"
+    body = RENDERER.render_stream(Script(text="abc def ghi"))[0] + b"data: {oops\r\n\r\n"
     last = feed(make_call(), [random_chunked(body)])[-1]
     assert isinstance(last, Error)
     assert (last.kind, last.partial) == ("protocol", "abc")

@@ -31,10 +31,11 @@ from libchatty.dialects.ollama import OllamaStreamDecoder
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
+from libchatty.replay import Script, get_renderer
 from libchatty.request import ChatRequest, Message, Tool
-from libchatty.script import Script
 
 DIALECT = get_dialect("ollama")
+RENDERER = get_renderer("ollama")
 BASE = "http://localhost:11434"
 
 
@@ -369,7 +370,7 @@ def assert_matches_script(done: Event, script: Script) -> None:
 
 @given(script=SCRIPT, cuts=st.lists(st.integers(0, 10**6), max_size=6))
 def test_render_stream_round_trip(script: Script, cuts: list[int]) -> None:
-    lines = DIALECT.render_stream(script)
+    lines = RENDERER.render_stream(script)
     assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
     data = chunked_response(cut_at(b"".join(lines), cuts), "application/x-ndjson")
     events = feed(make_call(), cut_at(data, cuts))
@@ -378,17 +379,17 @@ def test_render_stream_round_trip(script: Script, cuts: list[int]) -> None:
 
 @given(script=SCRIPT)
 def test_render_body_round_trip(script: Script) -> None:
-    data = sized_response(DIALECT.render_body(script), "application/json; charset=utf-8")
+    data = sized_response(RENDERER.render_body(script), "application/json; charset=utf-8")
     events = feed(make_call(stream=False), [data])
     assert_matches_script(check_shape(events), script)
 
 
 def test_render_error_and_stream_error() -> None:
-    body = DIALECT.render_error(404, "model 'x' not found")
+    body = RENDERER.render_error(404, "model 'x' not found")
     events = feed(make_call(), [sized_response(body, status=404, reason="Not Found")])
     check_error_event(events, "not_found", 404, "model 'x' not found")
     script = Script(text="Hello there")
-    lines = [*DIALECT.render_stream(script)[:-1], DIALECT.render_stream_error("it broke")]
+    lines = [*RENDERER.render_stream(script)[:-1], RENDERER.render_stream_error("it broke")]
     data = chunked_response(cut_at(b"".join(lines), [7]), "application/x-ndjson")
     events = feed(make_call(), [data])
     assert isinstance(events[-1], Error)
@@ -400,13 +401,13 @@ def test_render_error_and_stream_error() -> None:
 
 
 def test_server_side_matching() -> None:
-    assert DIALECT.matches("POST", "/api/chat")
-    assert DIALECT.matches("POST", "/prefix/api/generate?x=1")
-    assert not DIALECT.matches("GET", "/api/chat")
-    assert not DIALECT.matches("POST", "/v1/chat/completions")
-    assert DIALECT.is_stream_request("/api/chat", {"model": "m"})
-    assert DIALECT.is_stream_request("/api/chat", {"stream": True})
-    assert not DIALECT.is_stream_request("/api/chat", {"stream": False})
+    assert RENDERER.matches("POST", "/api/chat")
+    assert RENDERER.matches("POST", "/prefix/api/generate?x=1")
+    assert not RENDERER.matches("GET", "/api/chat")
+    assert not RENDERER.matches("POST", "/v1/chat/completions")
+    assert RENDERER.is_stream_request("/api/chat", {"model": "m"})
+    assert RENDERER.is_stream_request("/api/chat", {"stream": True})
+    assert not RENDERER.is_stream_request("/api/chat", {"stream": False})
 
 
 # --- requests -----------------------------------------------------------------------------------

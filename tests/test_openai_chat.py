@@ -43,13 +43,14 @@ from libchatty.dialects.openai_chat import DIALECT, OpenAIChat, OpenAIChatDecode
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
+from libchatty.replay import Script, get_renderer
 from libchatty.request import ChatRequest, Message, Tool
-from libchatty.script import Script
 from libchatty.sse import ServerSentEvent
 
 ENDPOINT = Endpoint("https://api.openai.com/v1", "sk-test-key")
 STREAM = ChatRequest(model="gpt-4o-mini", messages=[Message("user", "hi")])
 NO_STREAM = ChatRequest(model="gpt-4o-mini", messages=[Message("user", "hi")], stream=False)
+RENDERER = get_renderer("openai-chat")
 
 FIXTURES = fixture_names("openai-chat") + fixture_names("compat")
 # Text deltas carry the choice index (n > 1); argument fragments join to each call's
@@ -598,7 +599,7 @@ def check_script(done: Event, script: Script) -> None:
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_render_stream_round_trip(script: Script) -> None:
-    items = DIALECT.render_stream(script)
+    items = RENDERER.render_stream(script)
     assert items[-1] == b"data: [DONE]\n\n"
     assert all(item.startswith(b"data: ") and item.endswith(b"\n\n") for item in items)
     raw = chunked_response(items, "text/event-stream; charset=utf-8")  # an item per chunk
@@ -610,7 +611,7 @@ def test_render_stream_round_trip(script: Script) -> None:
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_render_body_round_trip(script: Script) -> None:
-    body = DIALECT.render_body(script)
+    body = RENDERER.render_body(script)
     check_script(DIALECT.decode_body(json.loads(body))[-1], script)
     events = run_call([sized_response(body)], NO_STREAM)
     check_script(events[-1], script)
@@ -618,7 +619,7 @@ def test_render_body_round_trip(script: Script) -> None:
 
 @every_error_status
 def test_render_error_round_trip(status: int, kind: str) -> None:
-    body = DIALECT.render_error(status, "nope ✗")
+    body = RENDERER.render_error(status, "nope ✗")
     error = json.loads(body)["error"]
     assert error["message"] == "nope ✗" and set(error) == {"message", "type", "param", "code"}
     events = run_call([sized_response(body, status=status, reason="X")])
@@ -647,7 +648,7 @@ def test_render_error_round_trip(status: int, kind: str) -> None:
 )
 def test_every_error_status(status: int, kind: str, retryable: bool) -> None:
     """An OpenAI-shaped error body at every status, streamed request or not, every split."""
-    body = DIALECT.render_error(status, f"status {status} said no")
+    body = RENDERER.render_error(status, f"status {status} said no")
     raw = sized_response(body, status=status, reason="Whatever")
     for request in (STREAM, NO_STREAM):
         for _, pieces in all_splittings(raw, seeds=2):
@@ -659,7 +660,7 @@ def test_every_error_status(status: int, kind: str, retryable: bool) -> None:
 
 def test_render_stream_error_round_trip() -> None:
     script = Script(text="partial answer")
-    items = [*DIALECT.render_stream(script)[:3], DIALECT.render_stream_error("engine died")]
+    items = [*RENDERER.render_stream(script)[:3], RENDERER.render_stream_error("engine died")]
     events = run_call([chunked(b"".join(items), [50])])
     last = events[-1]
     assert type(last) is Error and last.kind == "provider" and last.message == "engine died"
@@ -667,13 +668,13 @@ def test_render_stream_error_round_trip() -> None:
 
 
 def test_server_side_matching() -> None:
-    assert DIALECT.matches("POST", "/v1/chat/completions")
-    assert DIALECT.matches("POST", "/openai/v1/chat/completions?x=1")
-    assert not DIALECT.matches("GET", "/v1/chat/completions")
-    assert not DIALECT.matches("POST", "/v1/responses")
-    assert DIALECT.is_stream_request("/v1/chat/completions", {"stream": True})
-    assert not DIALECT.is_stream_request("/v1/chat/completions", {"stream": "true"})
-    assert not DIALECT.is_stream_request("/v1/chat/completions", {})
+    assert RENDERER.matches("POST", "/v1/chat/completions")
+    assert RENDERER.matches("POST", "/openai/v1/chat/completions?x=1")
+    assert not RENDERER.matches("GET", "/v1/chat/completions")
+    assert not RENDERER.matches("POST", "/v1/responses")
+    assert RENDERER.is_stream_request("/v1/chat/completions", {"stream": True})
+    assert not RENDERER.is_stream_request("/v1/chat/completions", {"stream": "true"})
+    assert not RENDERER.is_stream_request("/v1/chat/completions", {})
 
 
 # --- non-streaming bodies -----------------------------------------------------------------------

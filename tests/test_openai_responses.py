@@ -40,11 +40,12 @@ from libchatty.dialects.openai_responses import OpenAIResponsesDecoder
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
+from libchatty.replay import Script, get_renderer
 from libchatty.request import ChatRequest, Message, Tool
-from libchatty.script import Script
 from libchatty.sse import ServerSentEvent
 
 DIALECT = get_dialect("openai-responses")
+RENDERER = get_renderer("openai-responses")
 BASE = "https://api.openai.com/v1"
 KEY = "sk-EXAMPLE-not-a-real-key"
 
@@ -487,7 +488,7 @@ def assert_matches_script(done: Event, script: Script) -> None:
 
 @given(script=SCRIPT, cuts=st.lists(st.integers(0, 10**6), max_size=6))
 def test_render_stream_round_trip(script: Script, cuts: list[int]) -> None:
-    events = DIALECT.render_stream(script)
+    events = RENDERER.render_stream(script)
     assert all(event.endswith(b"\n\n") and event.count(b"\n\n") == 1 for event in events)
     data = chunked_response(cut_at(b"".join(events), cuts), "text/event-stream; charset=utf-8")
     assert_matches_script(check_shape(feed(make_call(), cut_at(data, cuts))), script)
@@ -495,20 +496,20 @@ def test_render_stream_round_trip(script: Script, cuts: list[int]) -> None:
 
 @given(script=SCRIPT)
 def test_render_body_round_trip(script: Script) -> None:
-    events = feed(make_call(stream=False), [sized_response(DIALECT.render_body(script))])
+    events = feed(make_call(stream=False), [sized_response(RENDERER.render_body(script))])
     assert_matches_script(check_shape(events), script)
 
 
 @every_error_status
 def test_render_error(status: int, kind: str) -> None:
-    body = DIALECT.render_error(status, "it went wrong")
+    body = RENDERER.render_error(status, "it went wrong")
     events = feed(make_call(), [sized_response(body, status=status, reason="Oops")])
     check_error_event(events, kind, status, "it went wrong")
 
 
 def test_render_stream_error() -> None:
-    events = DIALECT.render_stream(Script(text="Hello there"))
-    events = [*events[:-1], DIALECT.render_stream_error("it broke")]
+    events = RENDERER.render_stream(Script(text="Hello there"))
+    events = [*events[:-1], RENDERER.render_stream_error("it broke")]
     data = chunked_response(cut_at(b"".join(events), [5, 300]))
     last = feed(make_call(), [data])[-1]
     assert isinstance(last, Error)
@@ -516,12 +517,12 @@ def test_render_stream_error() -> None:
 
 
 def test_server_side_matching() -> None:
-    assert DIALECT.matches("POST", "/v1/responses")
-    assert DIALECT.matches("POST", "/openai/v1/responses?api-version=x")
-    assert not DIALECT.matches("POST", "/v1/chat/completions")
-    assert not DIALECT.matches("GET", "/v1/responses")
-    assert DIALECT.is_stream_request("/v1/responses", {"stream": True})
-    assert not DIALECT.is_stream_request("/v1/responses", {"model": "m"})
+    assert RENDERER.matches("POST", "/v1/responses")
+    assert RENDERER.matches("POST", "/openai/v1/responses?api-version=x")
+    assert not RENDERER.matches("POST", "/v1/chat/completions")
+    assert not RENDERER.matches("GET", "/v1/responses")
+    assert RENDERER.is_stream_request("/v1/responses", {"stream": True})
+    assert not RENDERER.is_stream_request("/v1/responses", {"model": "m"})
 
 
 # --- requests -----------------------------------------------------------------------------------

@@ -28,11 +28,11 @@ from libchatty.bindings.server import DEFAULT_TEXT, Fault, ReplayServer
 from peers import client_context, server_context
 from wire import fixture
 
-from libchatty.dialects import DIALECT_NAMES, Dialect, get_dialect
+from libchatty.dialects import DIALECT_NAMES, get_dialect
 from libchatty.endpoint import Endpoint
 from libchatty.events import Done, Error, Event, ToolCall, Usage
+from libchatty.replay import Renderer, Script, get_renderer, split_tokens
 from libchatty.request import ChatRequest, Message
-from libchatty.script import Script, split_tokens
 
 SCRIPT = Script(
     text="The quick brown fox jumps over the lazy dog, twice: café, naïve, 東京.",
@@ -172,8 +172,9 @@ def post_chat(
         return [client.exchange("POST", target, body) for _ in range(times)]
 
 
-def dialect(name: str) -> Dialect:
-    return get_dialect(name)
+def dialect(name: str) -> Renderer:
+    """The provider's side of dialect ``name``: what the server must serve, framed."""
+    return get_renderer(name)
 
 
 @pytest.fixture

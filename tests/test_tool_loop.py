@@ -33,8 +33,8 @@ from libchatty.call import Call
 from libchatty.dialects import DIALECT_NAMES, get_dialect
 from libchatty.endpoint import Endpoint
 from libchatty.events import Done, ToolCall
+from libchatty.replay import Script, get_renderer
 from libchatty.request import ChatRequest, Message, Tool
-from libchatty.script import Script
 
 API_KEY: Final = "test-key"
 QUESTION: Final = "What is the weather in Paris, and what time is it there?"
@@ -295,7 +295,7 @@ def test_two_turn_tool_loop(
 
     assert len(tool_server.requests) == asked + 1
     (request,) = answer_server.requests[before:]
-    wire = get_dialect(dialect)
+    wire = get_renderer(dialect)
     assert wire.matches(request.method, request.target)
     assert wire.is_stream_request(request.target, request.json) is streamed
     key, expected = EXPECTED_TURNS[dialect]

@@ -1,9 +1,9 @@
 """The interface every dialect implements, and the small helpers they share.
 
-A dialect is one wire format (OpenAI chat completions, Anthropic Messages, ...). It
-knows how to build the request, how to turn a response body into events, and -- for the
-replay server and the tests -- how to render a scripted answer the way that provider
-would send it. It knows nothing about sockets, and nothing about other dialects.
+A dialect is one wire format (OpenAI chat completions, Anthropic Messages, ...), client
+side: it knows how to build the request and how to turn a response body into events. It
+knows nothing about sockets, nothing about other dialects, and nothing about the replay
+server (the provider's side of the wire is :mod:`libchatty.replay`).
 
 Per-response state lives in a :class:`StreamDecoder`, made fresh for every call.
 """
@@ -15,7 +15,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
@@ -23,10 +23,6 @@ from ..events import Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
-
-if TYPE_CHECKING:
-    # Only the replay side uses scripts: keep that module out of a client's import.
-    from ..script import Script
 
 __all__ = [
     "Dialect",
@@ -190,29 +186,3 @@ class Dialect(ABC):
         """A whole (non-streamed) JSON response, already parsed: one ``Delta`` per
         choice with text (and per reasoning/tool call), then ``Done``. Used both for
         ``stream=False`` and for a server that answered a stream request with JSON."""
-
-    # --- the server side (replay server and tests) ------------------------------------
-    @abstractmethod
-    def matches(self, method: str, target: str) -> bool:
-        """Whether a request line belongs to this dialect (e.g. ``POST /v1/messages``)."""
-
-    @abstractmethod
-    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        """Whether a request (target and parsed JSON body) asks for a stream."""
-
-    @abstractmethod
-    def render_stream(self, script: Script) -> list[bytes]:
-        """The answer as this provider streams it: one item per wire event (a complete
-        SSE event with its blank line, or one NDJSON line), terminal marker included."""
-
-    @abstractmethod
-    def render_body(self, script: Script) -> bytes:
-        """The answer as one non-streamed JSON body."""
-
-    @abstractmethod
-    def render_error(self, status: int, message: str) -> bytes:
-        """A provider-shaped JSON error body for an HTTP error status."""
-
-    @abstractmethod
-    def render_stream_error(self, message: str) -> bytes:
-        """A provider-shaped error event inside a 200 stream (one wire event)."""

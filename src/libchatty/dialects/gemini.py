@@ -50,7 +50,6 @@ from ..events import RETRYABLE_STATUSES, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
-from ..script import Script
 from ..sse import ServerSentEvent
 from .base import (
     Dialect,
@@ -88,25 +87,6 @@ _RETRYABLE_STATUSES: Final = frozenset(
 )
 # Anything else names the one function the model must call.
 _TOOL_MODE: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
-# Script finish reasons (normalised) -> what Gemini would send. It says STOP for tools.
-_FINISH_REASON: Final = {
-    "stop": "STOP",
-    "length": "MAX_TOKENS",
-    "tool_calls": "STOP",
-    "content_filter": "SAFETY",
-}
-_STATUS_NAME: Final = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ABORTED",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    501: "UNIMPLEMENTED",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -354,29 +334,6 @@ def _model_path(model: str) -> str:
     return quote(path, safe="/")
 
 
-# --- rendering (replay server, tests) ----------------------------------------------------------
-def _sse(payload: Mapping[str, Any]) -> bytes:
-    # Google ends every event with CRLF CRLF.
-    return b"data: " + dumps(payload) + b"\r\n\r\n"
-
-
-def _render_usage(usage: Usage | None) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    fields: dict[str, int] = {}
-    if usage.input_tokens is not None:
-        fields["promptTokenCount"] = usage.input_tokens
-    if usage.output_tokens is not None:
-        fields["candidatesTokenCount"] = max(0, usage.output_tokens - (usage.reasoning_tokens or 0))
-    if usage.total_tokens is not None:
-        fields["totalTokenCount"] = usage.total_tokens
-    if usage.reasoning_tokens is not None:
-        fields["thoughtsTokenCount"] = usage.reasoning_tokens
-    if usage.cached_tokens is not None:
-        fields["cachedContentTokenCount"] = usage.cached_tokens
-    return fields
-
-
 class GeminiDialect(Dialect):
     """Google Gemini API. ``Endpoint.base_url`` is
     ``https://generativelanguage.googleapis.com/v1beta`` (a bare host gets ``/v1beta``);
@@ -445,65 +402,6 @@ class GeminiDialect(Dialect):
                 return events
         events.append(decoder.end(whole=True))
         return events
-
-    # --- the server side -------------------------------------------------------------------
-    def matches(self, method: str, target: str) -> bool:
-        path = target.split("?", 1)[0]
-        return method == "POST" and path.endswith((":streamGenerateContent", ":generateContent"))
-
-    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        return target.split("?", 1)[0].endswith(":streamGenerateContent")
-
-    def _responses(self, script: Script) -> list[dict[str, Any]]:
-        """The script as the chunks Gemini streams, finishReason and usage on the last."""
-        chunks: list[list[dict[str, Any]]] = []
-        chunks.extend([[{"text": piece, "thought": True}] for piece in script.reasoning_pieces()])
-        chunks.extend([[{"text": piece}] for piece in script.text_pieces()])
-        calls: list[dict[str, Any]] = [
-            {"functionCall": {"name": call.name, "args": _call_args(call.arguments, call.name)}}
-            for call in script.tool_calls
-        ]
-        if calls or not chunks:
-            chunks.append(calls or [{"text": ""}])
-        out: list[dict[str, Any]] = []
-        for n, parts in enumerate(chunks):
-            candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
-            if n == len(chunks) - 1:
-                reason = _FINISH_REASON.get(script.finish_reason, script.finish_reason)
-                candidate["finishReason"] = reason
-            candidate["index"] = 0
-            response: dict[str, Any] = {"candidates": [candidate]}
-            usage = _render_usage(script.usage) if n == len(chunks) - 1 else None
-            if usage is not None:
-                response["usageMetadata"] = usage
-            response["modelVersion"] = script.model
-            response["responseId"] = script.response_id
-            out.append(response)
-        return out
-
-    def render_stream(self, script: Script) -> list[bytes]:
-        return [_sse(response) for response in self._responses(script)]
-
-    def render_body(self, script: Script) -> bytes:
-        parts: list[dict[str, Any]] = []
-        if script.reasoning:
-            parts.append({"text": script.reasoning, "thought": True})
-        if script.text or not script.tool_calls:
-            parts.append({"text": script.text})
-        parts.extend(
-            {"functionCall": {"name": call.name, "args": _call_args(call.arguments, call.name)}}
-            for call in script.tool_calls
-        )
-        final = self._responses(script)[-1]
-        final["candidates"][0]["content"]["parts"] = parts
-        return dumps(final)
-
-    def render_error(self, status: int, message: str) -> bytes:
-        name = _STATUS_NAME.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
-        return dumps({"error": {"code": status, "message": message, "status": name}})
-
-    def render_stream_error(self, message: str) -> bytes:
-        return _sse({"error": {"code": 500, "message": message, "status": "INTERNAL"}})
 
 
 DIALECT: Final = GeminiDialect()

@@ -31,11 +31,10 @@ from typing import Any, Final
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
-from ..events import Delta, Error, Event, ToolCall, Usage
+from ..events import Delta, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
-from ..script import Script, split_tokens
 from ..sse import ServerSentEvent
 from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
 
@@ -58,10 +57,6 @@ _ERROR_CODES: Final = {
     "server_error": ("provider", True),
 }
 _RETRYABLE_WORDS: Final = ("server", "overload", "timeout", "unavailable", "internal")
-
-# Script finish reasons (normalised) -> ``incomplete_details.reason`` of an incomplete
-# response; the others complete normally.
-_INCOMPLETE_REASONS: Final = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
@@ -407,89 +402,6 @@ def _tool_choice(choice: str) -> str | dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------
-# Rendering (replay server and tests)
-# ------------------------------------------------------------------------------------------
-class _Renderer:
-    """Numbers the events of one rendered stream (``sequence_number``)."""
-
-    def __init__(self) -> None:
-        self.events: list[bytes] = []
-
-    def emit(self, kind: str, **fields: Any) -> None:
-        value = {"type": kind, **fields, "sequence_number": len(self.events)}
-        self.events.append(b"event: " + kind.encode() + b"\ndata: " + dumps(value) + b"\n\n")
-
-
-def _wire_usage(usage: Usage | None) -> dict[str, Any] | None:
-    if usage is None:
-        return None
-    wire: dict[str, Any] = {"input_tokens": usage.input_tokens}
-    if usage.cached_tokens is not None:
-        wire["input_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    wire["output_tokens"] = usage.output_tokens
-    if usage.reasoning_tokens is not None:
-        wire["output_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
-    wire["total_tokens"] = usage.total_tokens
-    return wire
-
-
-def _output_items(script: Script) -> list[dict[str, Any]]:
-    """The finished output items of ``script``: reasoning, message, function calls."""
-    rid = script.response_id
-    items: list[dict[str, Any]] = []
-    if script.reasoning:
-        summary = [{"type": "summary_text", "text": script.reasoning}]
-        items.append({"id": f"rs_{rid}", "type": "reasoning", "summary": summary})
-    if script.text or not script.tool_calls:
-        part = {"type": "output_text", "annotations": [], "text": script.text}
-        items.append(
-            {
-                "id": f"msg_{rid}",
-                "type": "message",
-                "status": "completed",
-                "content": [part],
-                "role": "assistant",
-            }
-        )
-    items.extend(_function_item(script, i, call) for i, call in enumerate(script.tool_calls))
-    return items
-
-
-def _function_item(script: Script, index: int, call: ToolCall) -> dict[str, Any]:
-    return {
-        "id": f"fc_{script.response_id}_{index}",
-        "type": "function_call",
-        "status": "completed",
-        "arguments": call.arguments,
-        "call_id": call.id or f"call_{index}",
-        "name": call.name,
-    }
-
-
-def _response(script: Script, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
-    reason = _INCOMPLETE_REASONS.get(script.finish_reason) if status != "in_progress" else None
-    return {
-        "id": f"resp_{script.response_id}",
-        "object": "response",
-        "created_at": script.created,
-        "status": "incomplete" if reason else status,
-        "error": None,
-        "incomplete_details": {"reason": reason} if reason else None,
-        "model": script.model,
-        "output": output,
-        "usage": _wire_usage(script.usage) if status != "in_progress" else None,
-    }
-
-
-def _arguments_pieces(arguments: str) -> list[str]:
-    """Argument fragments as a model streams them: a few characters at a time."""
-    pieces = split_tokens(arguments)
-    if len(pieces) > 1:
-        return pieces
-    return [arguments[i : i + 8] for i in range(0, len(arguments), 8)]
-
-
-# ------------------------------------------------------------------------------------------
 # The dialect
 # ------------------------------------------------------------------------------------------
 class OpenAIResponses(Dialect):
@@ -566,113 +478,6 @@ class OpenAIResponses(Dialect):
         else:  # queued / in_progress (background mode), cancelled, failed without an error
             out.append(acc.error("provider", f"the response is {status!r}", status=200))
         return out
-
-    # --- the server side --------------------------------------------------------------------
-    def matches(self, method: str, target: str) -> bool:
-        return method == "POST" and target.partition("?")[0].endswith("/responses")
-
-    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        return body.get("stream") is True
-
-    def render_stream(self, script: Script) -> list[bytes]:
-        """The event sequence the API sends: created, in_progress, then per output item
-        added / deltas / done (reasoning summary, message text, function calls), then
-        ``response.completed`` (or ``response.incomplete`` for length and content filter)."""
-        r = _Renderer()
-        r.emit("response.created", response=_response(script, "in_progress", []))
-        r.emit("response.in_progress", response=_response(script, "in_progress", []))
-        items = _output_items(script)
-        for output_index, item in enumerate(items):
-            item_id = item["id"]
-            at: dict[str, Any] = {"item_id": item_id, "output_index": output_index}
-            kind = item["type"]
-            if kind == "reasoning":
-                r.emit(
-                    "response.output_item.added",
-                    output_index=output_index,
-                    item={**item, "summary": []},
-                )
-                part: dict[str, Any] = {"type": "summary_text", "text": ""}
-                r.emit("response.reasoning_summary_part.added", **at, summary_index=0, part=part)
-                for piece in script.reasoning_pieces():
-                    r.emit(
-                        "response.reasoning_summary_text.delta", **at, summary_index=0, delta=piece
-                    )
-                r.emit(
-                    "response.reasoning_summary_text.done",
-                    **at,
-                    summary_index=0,
-                    text=script.reasoning,
-                )
-                r.emit(
-                    "response.reasoning_summary_part.done",
-                    **at,
-                    summary_index=0,
-                    part={**part, "text": script.reasoning},
-                )
-            elif kind == "message":
-                r.emit(
-                    "response.output_item.added",
-                    output_index=output_index,
-                    item={**item, "status": "in_progress", "content": []},
-                )
-                part = {"type": "output_text", "annotations": [], "text": ""}
-                r.emit("response.content_part.added", **at, content_index=0, part=part)
-                for piece in script.text_pieces():
-                    r.emit("response.output_text.delta", **at, content_index=0, delta=piece)
-                r.emit("response.output_text.done", **at, content_index=0, text=script.text)
-                r.emit(
-                    "response.content_part.done",
-                    **at,
-                    content_index=0,
-                    part={**part, "text": script.text},
-                )
-            else:
-                r.emit(
-                    "response.output_item.added",
-                    output_index=output_index,
-                    item={**item, "status": "in_progress", "arguments": ""},
-                )
-                for piece in _arguments_pieces(item["arguments"]):
-                    r.emit("response.function_call_arguments.delta", **at, delta=piece)
-                r.emit("response.function_call_arguments.done", **at, arguments=item["arguments"])
-            r.emit("response.output_item.done", output_index=output_index, item=item)
-        final = _response(script, "completed", items)
-        kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
-        r.emit(kind, response=final)
-        return r.events
-
-    def render_body(self, script: Script) -> bytes:
-        return dumps(_response(script, "completed", _output_items(script)))
-
-    def render_error(self, status: int, message: str) -> bytes:
-        error_type, code = _ERROR_TYPES.get(
-            status, ("server_error" if status >= 500 else "invalid_request_error", None)
-        )
-        return dumps(
-            {"error": {"message": message, "type": error_type, "param": None, "code": code}}
-        )
-
-    def render_stream_error(self, message: str) -> bytes:
-        value = {
-            "type": "error",
-            "code": "server_error",
-            "message": message,
-            "param": None,
-            "sequence_number": 0,
-        }
-        return b"event: error\ndata: " + dumps(value) + b"\n\n"
-
-
-# Error ``type`` and ``code`` OpenAI uses per status (render_error).
-_ERROR_TYPES: Final[dict[int, tuple[str, str | None]]] = {
-    400: ("invalid_request_error", None),
-    401: ("invalid_request_error", "invalid_api_key"),
-    404: ("invalid_request_error", "model_not_found"),
-    429: ("requests", "rate_limit_exceeded"),
-    500: ("server_error", None),
-    503: ("server_error", None),
-}
 
 
 DIALECT: Final = OpenAIResponses()
