@@ -15,7 +15,7 @@ SOURCE_LIST := $(VENV)/.source-list
 SOURCES := $(sort $(wildcard src/libchatty/*.py src/libchatty/*/*.py src/libchatty/py.typed \
 	bindings/*.py))
 
-.PHONY: demo test lint typecheck pytest fuzz-smoke fuzz bench clean FORCE
+.PHONY: demo test lint typecheck pytest fuzz-smoke fuzz bench mutate clean FORCE
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ fuzz-smoke: $(STAMP)
 # A long campaign: `make fuzz TARGET=sse SECONDS=3600` (see fuzz/README.md).
 fuzz: $(STAMP)
 	$(PY) fuzz/run.py --target $(TARGET) --seconds $(SECONDS)
+
+# Mutation testing (not part of `make test`): `make mutate` or `make mutate MODULES="lines sse"`;
+# the report is mutate/REPORT.md.
+MODULES ?= --all
+mutate: $(STAMP)
+	nice -n 19 $(PY) mutate/run.py $(MODULES)
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -107,8 +107,48 @@ def child_hypothesis(path: Path, name: str, seconds: float) -> None:
 # -- the parent --------------------------------------------------------------------------
 
 
+def run_child(command: list[str], timeout: float, echo: bool) -> tuple[int, list[str]]:
+    """Run ``command``, keeping its output (and echoing it when ``echo``)."""
+    output: list[str] = []
+    deadline = time.monotonic() + timeout
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            output.append(line)
+            if echo:
+                print(line, end="", flush=True)
+            if time.monotonic() > deadline:
+                child.kill()
+                raise subprocess.TimeoutExpired(command, timeout)
+        try:
+            returncode = child.wait(timeout=max(deadline - time.monotonic(), 1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            raise
+    return returncode, output
+
+
+def final_stats(output: list[str]) -> dict[str, int]:
+    """libFuzzer's ``-print_final_stats=1`` lines (``stat::name: value``)."""
+    stats = {}
+    for line in output:
+        if line.startswith("stat::"):
+            key, _, value = line[6:].partition(":")
+            if value.strip().isdigit():
+                stats[key.strip()] = int(value)
+    return stats
+
+
 def run_target(
-    name: str, path: Path, seconds: int, workdir: Path | None, use_atheris: bool = True
+    name: str,
+    path: Path,
+    seconds: int,
+    workdir: Path | None,
+    use_atheris: bool = True,
+    quiet: bool = False,
+    smoke: bool = False,
 ) -> bool:
     work: Path | None = None
     if use_atheris:
@@ -119,7 +159,8 @@ def run_target(
             f"-max_total_time={seconds}",
             "-timeout=20",  # one input taking 20 s is a hang
             "-rss_limit_mb=2048",
-            "-max_len=4096",
+            # Smoke runs keep inputs short so their seconds go to many new inputs.
+            f"-max_len={1024 if smoke else 4096}",
             f"-artifact_prefix={work}{os.sep}",
             "-print_final_stats=1",
             *corpus_dirs,
@@ -135,13 +176,27 @@ def run_target(
             "--seconds",
             str(seconds),
         ]
+    started = time.monotonic()
     try:
-        result = subprocess.run(command, timeout=seconds + GRACE_SECONDS, check=False)
+        returncode, output = run_child(command, seconds + GRACE_SECONDS, echo=not quiet)
     except subprocess.TimeoutExpired:
         print(f"[{name}] FAILED: still running {GRACE_SECONDS}s after its time", flush=True)
         return False
-    ok = result.returncode == 0
-    print(f"[{name}] {'ok' if ok else f'FAILED (exit {result.returncode})'}", flush=True)
+    elapsed = time.monotonic() - started
+    ok = returncode == 0
+    if not ok and quiet:
+        print("".join(output[-80:]), end="", flush=True)  # what led to the crash
+    stats = final_stats(output)
+    if "number_of_executed_units" in stats:
+        runs = stats["number_of_executed_units"]
+        per_second = stats.get("average_exec_per_sec", 0)
+        print(
+            f"[{name}] {runs} executions in {elapsed:.0f} s ({per_second}/s), "
+            f"peak RSS {stats.get('peak_rss_mb', '?')} MB, "
+            f"{stats.get('new_units_added', '?')} new inputs",
+            flush=True,
+        )
+    print(f"[{name}] {'ok' if ok else f'FAILED (exit {returncode})'}", flush=True)
     if work is not None and workdir is None:
         if ok:
             shutil.rmtree(work, ignore_errors=True)  # a throwaway corpus: nothing to keep
@@ -193,7 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         name
         for name, path in chosen.items()
         if not run_target(
-            name, path, args.seconds, args.workdir / name if args.workdir else None, use_atheris
+            name,
+            path,
+            args.seconds,
+            args.workdir / name if args.workdir else None,
+            use_atheris,
+            quiet=args.smoke,
+            smoke=args.smoke,
         )
     ]
     if failed:

@@ -7,7 +7,7 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wire import all_splittings, splits_at
+from wire import all_splittings, byte_by_byte, splits_at
 
 from libchatty.exceptions import LimitExceeded, LocalProtocolError
 from libchatty.lines import Fragments, LineSplitter
@@ -197,3 +197,200 @@ def test_bytes_like_input_is_copied_not_referenced() -> None:
     buffer[:] = b"XXXXXXXX"
     assert splitter.feed(memoryview(b"f\n")) == [b"def"]  # type: ignore[arg-type]
     assert all(type(line) is bytes for line in splitter.feed(bytearray(b"g\nh\n")))  # type: ignore[arg-type]
+
+
+# -- exact boundaries: a line of exactly the limit passes, one byte more fails ---------------
+
+LIMIT = 8
+
+
+def outcome(chunks: list[bytes], limit: int = LIMIT) -> tuple[list[bytes], str | None]:
+    """Lines (completed, then the final one) and the LimitExceeded message, if any."""
+    splitter = LineSplitter(limit)
+    lines: list[bytes] = []
+    try:
+        for chunk in chunks:
+            lines.extend(splitter.feed(chunk))
+            assert splitter.buffered <= limit
+        lines.extend(splitter.close())
+    except LimitExceeded as exc:
+        lines.extend(exc.items)
+        return lines, str(exc)
+    return lines, None
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r", b"\r\n"])
+def test_terminated_line_of_exactly_the_limit_passes_whole_and_byte_by_byte(end: bytes) -> None:
+    stream = b"a" + end + b"x" * LIMIT + end + b"b" + end
+    for name, chunks in all_splittings(stream):
+        assert outcome(chunks) == ([b"a", b"x" * LIMIT, b"b"], None), name
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r", b"\r\n"])
+def test_terminated_line_of_limit_plus_one_fails_whole_and_byte_by_byte(end: bytes) -> None:
+    stream = b"a" + end + b"x" * (LIMIT + 1) + end + b"b" + end
+    lines, message = outcome([stream])
+    assert (lines, message) == ([b"a"], "line of 9 bytes is longer than the limit of 8 bytes")
+    # Fed in pieces the long line is seen before its end: the same lines, another wording.
+    lines, message = outcome(byte_by_byte(stream))
+    assert (lines, message) == ([b"a"], "line longer than 8 bytes (no line end after 9 bytes)")
+
+
+def test_single_line_of_limit_plus_one_in_one_feed_fails() -> None:
+    # Exactly limit + 2 bytes completed: the smallest span that can hold a long line.
+    splitter = LineSplitter(LIMIT)
+    with pytest.raises(LimitExceeded) as info:
+        splitter.feed(b"x" * (LIMIT + 1) + b"\n")
+    assert str(info.value) == "line of 9 bytes is longer than the limit of 8 bytes"
+    assert info.value.items == []
+
+
+def test_unterminated_final_line_of_exactly_the_limit_is_returned_by_close() -> None:
+    for name, chunks in all_splittings(b"ab\n" + b"y" * LIMIT):
+        assert outcome(chunks) == ([b"ab", b"y" * LIMIT], None), name
+
+
+def test_unterminated_tail_of_limit_plus_one_fails_when_it_arrives() -> None:
+    splitter = LineSplitter(LIMIT)
+    with pytest.raises(LimitExceeded) as info:
+        splitter.feed(b"ab\n" + b"y" * (LIMIT + 1))
+    assert info.value.items == [b"ab"]
+    assert str(info.value) == "line longer than 8 bytes (no line end after 9 bytes)"
+    assert splitter.buffered == 0
+
+
+def test_tail_of_exactly_the_limit_after_complete_lines_is_kept() -> None:
+    splitter = LineSplitter(LIMIT)
+    assert splitter.feed(b"ab\n" + b"y" * LIMIT) == [b"ab"]
+    assert splitter.buffered == LIMIT
+    assert splitter.feed(b"\n") == [b"y" * LIMIT]
+
+
+def test_pending_plus_data_at_the_limit_and_one_past() -> None:
+    splitter = LineSplitter(LIMIT)
+    assert splitter.feed(b"12345") == []
+    assert splitter.feed(b"678") == []  # 5 + 3 = the limit exactly
+    assert splitter.buffered == LIMIT
+    splitter = LineSplitter(LIMIT)
+    assert splitter.feed(b"12345") == []
+    with pytest.raises(LimitExceeded) as info:
+        splitter.feed(b"6789")  # 5 + 4 = one past
+    assert str(info.value) == "line longer than 8 bytes (no line end after 9 bytes)"
+
+
+def test_line_of_exactly_the_limit_before_a_long_one_is_kept() -> None:
+    # The scan for the long line must not stop at one that is merely at the limit.
+    stream = b"x" * LIMIT + b"\n" + b"y" * (LIMIT + 1) + b"\n"
+    splitter = LineSplitter(LIMIT)
+    with pytest.raises(LimitExceeded) as info:
+        splitter.feed(stream)
+    assert info.value.items == [b"x" * LIMIT]
+
+
+def test_feed_joined_limit_errors_carry_the_exact_prefix() -> None:
+    splitter = LineSplitter(4)
+    with pytest.raises(LimitExceeded) as info:
+        splitter.feed_joined(b"ab\ncd\r\n123456\nlater\n")
+    assert info.value.items == [b"ab\ncd\n"]
+    assert str(info.value) == "line of 6 bytes is longer than the limit of 4 bytes"
+    splitter = LineSplitter(4)
+    with pytest.raises(LimitExceeded) as info:
+        splitter.feed_joined(b"12345")
+    assert info.value.items == [b""]
+    assert str(info.value) == "line longer than 4 bytes (no line end after 5 bytes)"
+    splitter = LineSplitter(4)
+    with pytest.raises(LimitExceeded) as info:
+        splitter.feed_joined(b"ab\n12345")
+    assert info.value.items == [b"ab\n"]
+
+
+def test_feed_joined_of_nothing_is_nothing() -> None:
+    splitter = LineSplitter(4)
+    assert splitter.feed_joined(b"") == b""
+    assert splitter.feed_joined(b"a\r") == b"a\n"
+    assert splitter.feed_joined(b"\n") == b""
+    assert splitter.feed_joined(b"") == b""
+
+
+def test_failed_splitter_says_why() -> None:
+    splitter = LineSplitter(2)
+    with pytest.raises(LimitExceeded):
+        splitter.feed(b"abc")
+    message = "the line splitter failed earlier; start a new one"
+    with pytest.raises(LocalProtocolError) as info:
+        splitter.feed(b"a")
+    assert str(info.value) == message
+    with pytest.raises(LocalProtocolError) as info:
+        splitter.close()
+    assert str(info.value) == message
+
+
+def test_rejects_nonsense_limit_saying_why() -> None:
+    with pytest.raises(ValueError) as info:
+        LineSplitter(-3)
+    assert str(info.value) == "max_line_size must be at least 1"
+
+
+def test_fragments_merge_in_groups_of_512_exactly() -> None:
+    fragments = Fragments()
+    for round_ in range(2):  # and the same after a join has emptied the buffer
+        for _ in range(100_000):
+            fragments.append(b"x")
+        # Every 512 fresh pieces become one merged group; the rest stay single.
+        assert len(fragments._parts) == 100_000 // 512 + 100_000 % 512, round_
+        assert fragments.join() == b"x" * 100_000
+    # 1,024 pieces are exactly two groups; 1,535 are two groups and 511 single pieces.
+    for n, parts in ((1024, 2), (1535, 2 + 511)):
+        fragments = Fragments()  # fresh: the count must not depend on a past clear()
+        for _ in range(n):
+            fragments.append(b"w")
+        assert len(fragments._parts) == parts, n
+        assert fragments.join() == b"w" * n
+    for _ in range(511):
+        fragments.append(b"y")
+    assert len(fragments._parts) == 511
+    fragments.append(b"y")
+    assert len(fragments._parts) == 1
+    fragments.clear()
+    for _ in range(512):
+        fragments.append(b"z")
+    assert len(fragments._parts) == 1
+
+
+# -- a strategy that reaches the boundaries: line lengths limit - 1, limit, limit + 1 --------
+
+
+@st.composite
+def near_limit_streams(draw: st.DrawFn) -> tuple[int, bytes]:
+    limit = draw(st.integers(1, 12))
+    body = st.binary(min_size=0, max_size=limit + 1).map(
+        lambda b: b.replace(b"\r", b"a").replace(b"\n", b"b")
+    )
+    sizes = st.sampled_from([limit - 1, limit, limit, limit + 1, limit + 1, 0, 1])
+    parts = []
+    for _ in range(draw(st.integers(0, 6))):
+        size = max(draw(sizes), 0)
+        text = (draw(body) + b"z" * size)[:size]
+        parts.append(text + draw(st.sampled_from([b"\n", b"\r", b"\r\n"])))
+    if draw(st.booleans()):
+        size = max(draw(sizes), 0)
+        parts.append(b"t" * size)  # an unterminated final line near the limit
+    return limit, b"".join(parts)
+
+
+@given(near_limit_streams(), st.lists(st.integers(0, 120), max_size=8))
+def test_near_limit_lines_match_the_definition_any_split(
+    case: tuple[int, bytes], cuts: list[int]
+) -> None:
+    limit, stream = case
+    lines, rest = reference_lines(stream)
+    too_long = [i for i, line in enumerate(lines) if len(line) > limit]
+    if too_long:
+        expected: tuple[list[bytes], bool] = (lines[: too_long[0]], True)
+    elif len(rest) > limit:
+        expected = (lines, True)
+    else:
+        expected = (lines + ([rest] if rest else []), False)
+    for chunks in ([stream], byte_by_byte(stream), splits_at(stream, cuts)):
+        got, message = outcome(chunks, limit)
+        assert (got, message is not None) == expected

@@ -128,7 +128,8 @@ json_values = st.recursive(
     | st.booleans()
     | st.integers(-(2**63), 2**63 - 1)  # beyond: orjson may give floats (documented)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
+    | st.text()
+    | st.text('aé€😀\u2028\x00"\\', max_size=6),  # multi-byte, separators, escapes
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3)
     ),
@@ -141,10 +142,14 @@ json_values = st.recursive(
     st.lists(st.integers(0, 2000), max_size=10),
 )
 def test_any_values_any_endings_any_split(items: list[tuple[Any, bytes]], cuts: list[int]) -> None:
-    stream = b"".join(json.dumps(v, allow_nan=True).encode() + end for v, end in items)
+    # ensure_ascii=False: the text stays UTF-8, so cuts fall inside multi-byte characters.
+    stream = b"".join(
+        json.dumps(v, allow_nan=True, ensure_ascii=False).encode() + end for v, end in items
+    )
     expected = [json.loads(json.dumps(v, allow_nan=True)) for v, _ in items]
     assert decode([stream]) == expected
     assert decode(splits_at(stream, cuts)) == expected
+    assert decode(byte_by_byte(stream)) == expected
 
 
 @given(st.binary(max_size=80), st.lists(st.integers(0, 80), max_size=6))
@@ -220,3 +225,136 @@ def test_bytearray_input() -> None:
     assert decoder.feed(buffer) == [{"a": 1}]  # type: ignore[arg-type]
     buffer[:] = b"XXXXXXXXXXXXX"
     assert decoder.feed(bytearray(b": 2}\n")) == [{"b": 2}]  # type: ignore[arg-type]
+
+
+# -- exact boundaries: a line of exactly max_line_size passes, one byte more fails -----------
+
+LIMIT = 10
+
+
+def outcome(chunks: list[bytes], limit: int = LIMIT) -> tuple[list[Any], str | None]:
+    decoder = NDJSONDecoder(limit)
+    values: list[Any] = []
+    try:
+        for chunk in chunks:
+            values.extend(decoder.feed(chunk))
+            assert decoder.buffered <= limit
+        values.extend(decoder.close())
+    except LimitExceeded as exc:
+        values.extend(exc.items)
+        return values, str(exc)
+    return values, None
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r", b"\r\n"])
+def test_line_of_exactly_the_limit_passes_whole_and_byte_by_byte(end: bytes) -> None:
+    at_limit = b'"' + "é".encode() * 4 + b'"'  # 10 bytes, 6 characters
+    assert len(at_limit) == LIMIT
+    stream = b"1" + end + at_limit + end + b"1234567890"  # the last one unterminated
+    for name, chunks in all_splittings(stream):
+        assert outcome(chunks) == ([1, "éééé", 1234567890], None), name
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r", b"\r\n"])
+def test_line_of_limit_plus_one_fails_whole_and_byte_by_byte(end: bytes) -> None:
+    stream = b"1" + end + b"12345678901" + end + b"2" + end
+    assert outcome([stream]) == (
+        [1],
+        "NDJSON line 2: line of 11 bytes is longer than the limit of 10 bytes",
+    )
+    assert outcome(byte_by_byte(stream)) == (
+        [1],
+        "NDJSON line 2: line longer than 10 bytes (no line end after 11 bytes)",
+    )
+
+
+def test_unterminated_line_of_limit_plus_one_fails() -> None:
+    for _, chunks in all_splittings(b"1\n12345678901"):
+        assert outcome(chunks) == (
+            [1],
+            "NDJSON line 2: line longer than 10 bytes (no line end after 11 bytes)",
+        )
+
+
+def test_limit_error_line_number_counts_blank_lines() -> None:
+    decoder = NDJSONDecoder(4)
+    assert decoder.feed(b"1\n\n") == [1]
+    with pytest.raises(LimitExceeded) as info:
+        decoder.feed(b"2\n12345\n")
+    assert str(info.value) == "NDJSON line 4: line of 5 bytes is longer than the limit of 4 bytes"
+    assert info.value.items == [2]
+    assert decoder.lines == 3
+
+
+def test_bad_line_messages_are_exact() -> None:
+    cases = [
+        (b"1\n\xff\n", "NDJSON line 2: invalid UTF-8 at byte 0 of the line"),
+        (b"[1,\n", "NDJSON line 1: invalid JSON: Expecting value (position 3 of a 3-byte line)"),
+        (b"[" * 50_000 + b"\n", "NDJSON line 1: JSON nested too deeply"),
+    ]
+    for stream, message in cases:
+        with pytest.raises(RemoteProtocolError) as info:
+            NDJSONDecoder().feed(stream)
+        assert str(info.value) == message
+
+
+def test_misuse_after_failure_and_after_close_says_which() -> None:
+    decoder = NDJSONDecoder()
+    with pytest.raises(RemoteProtocolError):
+        decoder.feed(b"{\n")
+    with pytest.raises(LocalProtocolError) as info:
+        decoder.feed(b"1\n")
+    assert str(info.value) == "NDJSONDecoder failed earlier"
+    with pytest.raises(LocalProtocolError) as info:
+        decoder.close()
+    assert str(info.value) == "NDJSONDecoder failed earlier"
+    decoder = NDJSONDecoder()
+    assert decoder.close() == []
+    with pytest.raises(LocalProtocolError) as info:
+        decoder.feed(b"1\n")
+    assert str(info.value) == "NDJSONDecoder already closed"
+    with pytest.raises(LocalProtocolError) as info:
+        decoder.close()
+    assert str(info.value) == "NDJSONDecoder already closed"
+
+
+def test_whitespace_only_lines_are_skipped_but_counted() -> None:
+    decoder = NDJSONDecoder()
+    assert decoder.feed(b" \t \n\t\n1\n  \r\n") == [1]
+    assert decoder.lines == 4
+    assert decoder.close() == []
+    decoder = NDJSONDecoder()
+    assert decoder.feed(b"1\n \t ") == [1]
+    assert decoder.buffered == 3
+    assert decoder.close() == []  # a final whitespace-only line is nothing, not an error
+
+
+def test_messages_use_the_parser_reason_even_with_a_colon_in_it() -> None:
+    cases = [
+        (b'{"a" 1}\n', "invalid JSON: Expecting ':' delimiter (position 5 of a 7-byte line)"),
+        (b"NaN\n", "invalid JSON: NaN is not valid JSON (a 3-byte line)"),
+        (b"-Infinity\n", "invalid JSON: -Infinity is not valid JSON (a 9-byte line)"),
+    ]
+    for line, why in cases:
+        with pytest.raises(RemoteProtocolError) as info:
+            NDJSONDecoder().feed(line)
+        assert str(info.value) == "NDJSON line 1: " + why
+
+
+def test_only_json_whitespace_makes_a_blank_line() -> None:
+    # Form feed and vertical tab are whitespace to bytes.strip() but not to JSON.
+    for line in (b"\x0c\n", b"\x0b\n", b" \x0c \n"):
+        with pytest.raises(RemoteProtocolError) as info:
+            NDJSONDecoder().feed(b"1\n" + line)
+        assert info.value.items == [1]
+        assert str(info.value).startswith("NDJSON line 2: invalid JSON: ")
+
+
+def test_a_decoder_over_its_limit_refuses_more_input_saying_so() -> None:
+    decoder = NDJSONDecoder(4)
+    with pytest.raises(LimitExceeded):
+        decoder.feed(b"123456\n")
+    for call in (lambda: decoder.feed(b"1\n"), decoder.close):
+        with pytest.raises(LocalProtocolError) as info:
+            call()
+        assert str(info.value) == "NDJSONDecoder failed earlier"

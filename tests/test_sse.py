@@ -197,7 +197,21 @@ def test_blank_line_with_empty_data_buffer_dispatches_nothing_and_resets_type() 
     decoder = SSEDecoder()
     assert decoder.feed(b"event: add\nid: 7\n\n") == []
     assert decoder.last_event_id == "7"
-    assert decoder.feed(b"data: x\n\n") == [ev("x", id="7")]
+    # "data:x" (no space) and two data lines are not fast-path shapes: the event is built
+    # from the type buffer, which the blank line above must have emptied.
+    assert decoder.feed(b"data:x\n\n") == [ev("x", id="7")]
+    assert decoder.feed(b"event: add\n\ndata: a\ndata: b\n\n") == [ev("a\nb", id="7")]
+    # The same streams whole, byte by byte, at random splits and in reads ending at blank
+    # lines: every path that reads the type buffer sees it reset.
+    for stream in (
+        b"event: add\nid: 7\n\ndata:x\n\n",
+        b"event: add\n\ndata: x\n\n",
+        b"event: add\n\ndata: x\r\n\r\n",
+        b"event: add\r\rdata: x\ndata: y\n\n",
+    ):
+        expected = [ev("x" if b"y" not in stream else "x\ny", id="7" if b"id" in stream else "")]
+        assert every_way(stream) == expected, stream
+        assert decode(at_blank_lines(stream)) == expected, stream
 
 
 def test_last_event_id_is_set_at_dispatch_and_persists() -> None:
@@ -705,3 +719,183 @@ def test_data_line_events_with_any_bytes_match_the_reference(
     expected = Reference().run(stream).events
     for chunks in ([stream], splits_at(stream, cuts), at_blank_lines(stream)):
         assert decode(chunks) == expected
+
+
+# -- exact boundaries: an event of exactly max_event_size passes, one byte more fails ------
+
+
+def limited(chunks: list[bytes], limit: int) -> tuple[list[ServerSentEvent], str | None]:
+    """Events (those before a failure included) and the LimitExceeded message, if any."""
+    decoder = SSEDecoder(max_event_size=limit)
+    events: list[ServerSentEvent] = []
+    try:
+        for chunk in chunks:
+            events.extend(decoder.feed(chunk))
+            assert decoder.buffered <= limit
+        events.extend(decoder.close())
+    except LimitExceeded as exc:
+        events.extend(exc.items)
+        return events, str(exc)
+    return events, None
+
+
+def chunkings(stream: bytes) -> list[tuple[str, list[bytes]]]:
+    return [*all_splittings(stream), ("at blank lines", at_blank_lines(stream))]
+
+
+# Each shape (fast single line, general single line, event + data, several lines, CRLF)
+# with lines adding up to 20 bytes, terminators not counted, then a small event after it.
+EVENTS_OF_20 = [
+    (b"data: " + b"x" * 14 + b"\n\n", ev("x" * 14)),
+    (b"data:" + b"x" * 15 + b"\n\n", ev("x" * 15)),
+    (b"event: abc\ndata: 1234\n\n", ev("1234", event="abc")),
+    (b"data: 12\nid: 5\ndata: 3\n\n", ev("12\n3", id="5")),
+    (b"data: " + b"y" * 14 + b"\r\n\r\n", ev("y" * 14)),
+    (b": 345678901\ndata: zzz\n\n", ev("zzz")),
+]
+
+
+@pytest.mark.parametrize(("stream", "event"), EVENTS_OF_20)
+def test_event_of_exactly_max_event_size_passes_every_way(
+    stream: bytes, event: ServerSentEvent
+) -> None:
+    full = b"data: a\n\n" + stream + b"data: b\n\n"
+    id = event.id
+    for name, chunks in chunkings(full):
+        assert limited(chunks, 20) == ([ev("a"), event, ev("b", id=id)], None), name
+
+
+@pytest.mark.parametrize(("stream", "event"), EVENTS_OF_20)
+def test_event_of_max_event_size_plus_one_fails_every_way(
+    stream: bytes, event: ServerSentEvent
+) -> None:
+    full = b"data: a\n\n" + stream + b"data: b\n\n"
+    for name, chunks in chunkings(full):
+        events, message = limited(chunks, 19)
+        assert events == [ev("a")], name
+        assert message is not None and message.startswith("SSE "), name
+
+
+def test_limit_messages_say_which_bound() -> None:
+    assert limited([b"data: " + b"x" * 10 + b"\n\n"], 15) == (
+        [],
+        "SSE line of 16 bytes is longer than the limit of 15 bytes",
+    )
+    assert limited([b"event: abc\ndata: 1234\n\n"], 19) == ([], "SSE event larger than 19 bytes")
+    assert limited([b"data: 0123456\ndata: 0123"], 20) == (
+        [],
+        "SSE event larger than 20 bytes (no blank line after 23 bytes)",
+    )
+    assert limited([b"data: 0123456789", b"0123456789"], 20) == (
+        [],
+        "SSE line longer than 20 bytes (no line end after 26 bytes)",
+    )
+
+
+def test_unterminated_event_at_the_limit_is_held_one_more_byte_fails() -> None:
+    decoder = SSEDecoder(max_event_size=20)
+    assert decoder.feed(b"data: 12345678\ndata:") == []  # 14 + 5 ...
+    assert decoder.feed(b"x") == []  # ... + 1 = 20 held
+    assert decoder.buffered == 20
+    with pytest.raises(LimitExceeded) as info:
+        decoder.feed(b"y")
+    assert str(info.value) == "SSE event larger than 20 bytes (no blank line after 21 bytes)"
+    with pytest.raises(LocalProtocolError) as misuse:
+        decoder.feed(b"\n\n")
+    assert str(misuse.value) == "SSEDecoder failed earlier"
+
+
+# -- the retry digit cap: 640 significant digits are honoured, 641 ignored -----------------
+
+
+def test_retry_of_exactly_the_digit_cap_is_honoured_every_way() -> None:
+    value = b"1" + b"0" * 639  # 640 digits
+    stream = b"retry: " + value + b"\ndata: x\n\n"
+    for name, chunks in chunkings(stream):
+        assert limited(chunks, 1000) == ([ev("x", retry=10**639)], None), name
+
+
+def test_retry_one_digit_past_the_cap_is_ignored_every_way() -> None:
+    stream = b"retry: 5\nretry: 1" + b"0" * 640 + b"\ndata: x\n\n"  # 641 digits
+    for name, chunks in chunkings(stream):
+        assert limited(chunks, 1000) == ([ev("x", retry=5)], None), name
+
+
+def test_retry_leading_zeros_do_not_count_against_the_cap() -> None:
+    stream = b"retry: " + b"0" * 5000 + b"7\ndata: x\n\nretry: " + b"0" * 5000 + b"\n\n"
+    decoder = SSEDecoder()
+    assert decoder.feed(stream) == [ev("x", retry=7)]
+    assert decoder.retry == 0
+
+
+# -- state kept between feeds, through the whole-events lane --------------------------------
+
+
+def test_failure_in_the_whole_events_lane_fails_the_decoder() -> None:
+    def boom(text: str) -> None:
+        raise RuntimeError(text)
+
+    decoder = SSEDecoder(on_comment=boom)
+    assert decoder.feed(b"data: 0\n\n") == [ev("0")]  # now idle: the next read takes the lane
+    with pytest.raises(RuntimeError):
+        decoder.feed(b": stop\n\n")
+    with pytest.raises(LocalProtocolError) as info:
+        decoder.feed(b"data: b\n\n")
+    assert str(info.value) == "SSEDecoder failed earlier"
+    with pytest.raises(LocalProtocolError) as info:
+        decoder.close()
+    assert str(info.value) == "SSEDecoder failed earlier"
+
+
+def test_feed_after_close_is_refused_even_for_whole_events() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: 0\n\n") == [ev("0")]
+    assert decoder.close() == []
+    with pytest.raises(LocalProtocolError) as info:
+        decoder.feed(b"data: x\n\n")
+    assert str(info.value) == "SSEDecoder already closed"
+
+
+def test_dispatched_counts_across_feeds_and_inside_callbacks() -> None:
+    seen: list[tuple[int, str]] = []
+    decoder: SSEDecoder
+
+    def unknown(name: str, value: str) -> None:
+        seen.append((decoder.dispatched, name))
+
+    decoder = SSEDecoder(on_unknown_field=unknown)
+    assert decoder.dispatched == 0
+    assert decoder.feed(b"data: a\n\ndata: b\n\n") == [ev("a"), ev("b")]
+    assert decoder.dispatched == 2
+    assert decoder.feed(b"data: c\n\nfoo: 1\n\n") == [ev("c")]  # the whole-events lane
+    assert decoder.dispatched == 3
+    assert decoder.feed(b"data:d\n") == []  # the general path
+    assert decoder.feed(b"\nbar\n\n") == [ev("d")]
+    assert decoder.dispatched == 4
+    assert seen == [(3, "foo"), (4, "bar")]
+
+
+def test_limit_in_lines_after_bulk_events_keeps_the_events() -> None:
+    decoder = SSEDecoder(max_event_size=16)
+    with pytest.raises(LimitExceeded) as info:
+        decoder.feed(b"data: a\n\ndata: b\n\ndata: 1234567\ndata: 1234567\n")
+    assert info.value.items == [ev("a"), ev("b")]
+    assert str(info.value) == "SSE event larger than 16 bytes"
+    decoder = SSEDecoder(max_event_size=20)
+    with pytest.raises(LimitExceeded) as info:
+        decoder.feed(b"data: a\n\ndata: 0123456\ndata: 0123")
+    assert info.value.items == [ev("a")]
+    assert str(info.value) == "SSE event larger than 20 bytes (no blank line after 23 bytes)"
+    decoder = SSEDecoder(max_event_size=10)
+    with pytest.raises(LimitExceeded) as info:
+        decoder.feed(b"data: a\n\ndata: 0123456789\n\n")
+    assert info.value.items == [ev("a")]
+    assert str(info.value) == "SSE line of 16 bytes is longer than the limit of 10 bytes"
+
+
+def test_invalid_utf8_in_id_and_unknown_fields_becomes_replacement() -> None:
+    unknown: list[tuple[str, str]] = []
+    decoder = SSEDecoder(on_unknown_field=lambda n, v: unknown.append((n, v)))
+    assert decoder.feed(b"id: \xff1\nx\xfe: \xc3\ndata: a\n\n") == [ev("a", id="\ufffd1")]
+    assert unknown == [("x\ufffd", "\ufffd")]
+    assert decoder.last_event_id == "\ufffd1"

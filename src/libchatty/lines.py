@@ -144,11 +144,11 @@ class LineSplitter:
         pending = self.pending
         end = data.rfind(_LF) + 1
         if end == 0:
-            if pending.size + len(data) > limit:
-                self._fail()
+            size = pending.size + len(data)
+            if size > limit:
+                self._fail()  # empties ``pending``: the size was taken before
                 raise LimitExceeded(
-                    f"line longer than {limit} bytes (no line end after "
-                    f"{pending.size + len(data)} bytes)",
+                    f"line longer than {limit} bytes (no line end after {size} bytes)",
                     items=[b""],
                 )
             pending.append(data)
