@@ -272,3 +272,64 @@ def test_redact_url(url: str, shown: str) -> None:
 )
 def test_url_keeps_the_base_query(base: str, path: str, target: str) -> None:
     assert Endpoint(base).url(path) == target
+
+
+# --- AWS Bedrock: region and credentials ---------------------------------------------------------
+from libchatty.sigv4 import AWSCredentials  # noqa: E402
+
+BEDROCK = "https://bedrock-runtime.us-east-1.amazonaws.com"
+AWS = AWSCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "SESSION-TOKEN-xyz")
+
+
+def test_region_and_credentials_are_kept_and_hidden() -> None:
+    endpoint = Endpoint(BEDROCK, dialect="bedrock", region="us-gov-west-1", aws_credentials=AWS)
+    assert (endpoint.region, endpoint.aws_credentials) == ("us-gov-west-1", AWS)
+    shown = repr(endpoint)
+    assert shown == (
+        f"Endpoint(base_url={BEDROCK!r}, api_key=None, dialect='bedrock', "
+        "region='us-gov-west-1', aws_credentials=<hidden>)"
+    )
+    assert "wJalr" not in str(endpoint) and "SESSION" not in str(endpoint)
+
+
+@pytest.mark.parametrize(
+    "region", ["us-east-1", "eu-central-2", "a", "x" * 64, "cn-north-1", "us-isob-east-1"]
+)
+def test_good_regions(region: str) -> None:
+    assert Endpoint(BEDROCK, region=region).region == region
+
+
+@pytest.mark.parametrize(
+    "region", ["", "US-EAST-1", "us_east_1", "us--east-1", "-us", "us-", "us east", "x" * 65,
+               "us-east-1.evil.com", "us-east-1/", 1]
+)  # fmt: skip
+def test_bad_regions_are_refused(region: object) -> None:
+    with pytest.raises(ValueError, match=r"^Endpoint.region must be an AWS region name"):
+        Endpoint(BEDROCK, region=region)  # type: ignore[arg-type]
+
+
+def test_credentials_need_a_region_and_the_right_type() -> None:
+    with pytest.raises(ValueError, match=r"need Endpoint\.region"):
+        Endpoint(BEDROCK, aws_credentials=AWS)
+    with pytest.raises(ValueError, match="must be an AWSCredentials, not tuple"):
+        Endpoint(BEDROCK, region="us-east-1", aws_credentials=("a", "b"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "creds"),
+    [
+        ("access_key_id", AWSCredentials("", "secret")),
+        ("access_key_id", AWSCredentials("AKID\r\nX-Evil: 1", "secret")),
+        ("secret_access_key", AWSCredentials("AKID", "has a-SECRET space")),
+        ("session_token", AWSCredentials("AKID", "secret", "tok\nSECRET")),
+        ("session_token", AWSCredentials("AKID", "secret", "")),
+    ],
+)
+def test_bad_credentials_are_refused_without_their_value(field: str, creds: AWSCredentials) -> None:
+    with pytest.raises(ValueError) as caught:
+        Endpoint(BEDROCK, region="us-east-1", aws_credentials=creds)
+    assert str(caught.value) == (
+        f"Endpoint.aws_credentials.{field} must be a non-empty str of visible ASCII without "
+        "spaces; it was refused (its value is not shown)"
+    )
+    assert caught.value.__context__ is None

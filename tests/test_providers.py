@@ -37,6 +37,7 @@ REQUIRED = {
     "gemini",
     "ollama",
     "openai-responses",
+    "cohere",
 }
 
 
@@ -77,6 +78,7 @@ def test_every_entry_is_usable(name: str) -> None:
             "https://generativelanguage.googleapis.com/v1beta",
             ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         ),
+        ("cohere", "https://api.cohere.com", ("CO_API_KEY", "COHERE_API_KEY")),
     ],
 )
 def test_hosted_providers(name: str, base_url: str, key_env: tuple[str, ...]) -> None:
@@ -117,6 +119,7 @@ def test_get_provider_unknown_lists_names() -> None:
         ("https://openrouter.ai/api/v1", "openrouter"),
         ("https://api.together.ai/v1", "together"),
         ("https://api.anthropic.com", "anthropic"),
+        ("https://api.cohere.com", "cohere"),
         ("https://generativelanguage.googleapis.com/v1beta", "gemini"),
         ("https://generativelanguage.googleapis.com/v1beta/openai/", "gemini-openai"),
         ("http://localhost:8000/v1", "vllm"),
@@ -243,6 +246,14 @@ def test_anthropic_base_url_env() -> None:
     assert r.base_url == "https://proxy.example" and r.dialect == "anthropic"
 
 
+def test_cohere_key_order_and_base_url_env() -> None:
+    env = {"COHERE_API_KEY": "c2", "CO_API_URL": "https://proxy.example"}
+    r = resolve("cohere", env=env)
+    assert (r.base_url, r.api_key, r.dialect) == ("https://proxy.example", "c2", "cohere")
+    assert resolve("cohere", env={**env, "CO_API_KEY": "c1"}).api_key == "c1"
+    assert resolve("cohere", env={}).base_url == "https://api.cohere.com"
+
+
 def test_ollama_host_env() -> None:
     r = resolve("ollama", env={"OLLAMA_HOST": "0.0.0.0:11500"})
     assert r.base_url == "http://127.0.0.1:11500" and r.dialect == "ollama"
@@ -328,6 +339,9 @@ def test_resolve_always_yields_a_usable_endpoint(provider: str, env: dict[str, s
     try:
         r = resolve(provider, env=env)
     except ValueError as exc:  # only a malformed base URL variable, named in the message
+        if provider == "bedrock":  # or Bedrock without a region: AWS has no default one
+            assert str(exc).startswith("bedrock needs an AWS region: set AWS_REGION")
+            return
         assert "_BASE" in str(exc) and "must be an http" in str(exc)
         return
     endpoint = Endpoint(r.base_url, r.api_key, r.dialect, headers=r.headers)
@@ -342,3 +356,87 @@ def test_repr_redacts_the_base_url_query() -> None:
         "Resolved(base_url='https://x.example/v1beta?key=***', api_key=None, "
         "dialect='gemini', provider=None, key_env_checked=('OPENAI_API_KEY',))"
     )
+
+
+# --- AWS Bedrock ------------------------------------------------------------------------------
+from libchatty.sigv4 import AWSCredentials  # noqa: E402
+
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": SECRET}
+
+
+def test_bedrock_region_from_aws_region_then_default_region() -> None:
+    both = {**AWS_ENV, "AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "us-west-2"}
+    r = resolve("bedrock", env=both)
+    assert (r.base_url, r.region, r.dialect) == (
+        "https://bedrock-runtime.eu-west-3.amazonaws.com",
+        "eu-west-3",
+        "bedrock",
+    )
+    r = resolve("bedrock", env={**AWS_ENV, "AWS_DEFAULT_REGION": "us-west-2"})
+    assert (r.base_url, r.region) == (
+        "https://bedrock-runtime.us-west-2.amazonaws.com",
+        "us-west-2",
+    )
+    r = resolve("bedrock", env=both, region="ap-south-1")
+    assert (r.base_url, r.region) == (
+        "https://bedrock-runtime.ap-south-1.amazonaws.com",
+        "ap-south-1",
+    )
+
+
+def test_bedrock_without_a_region_is_refused() -> None:
+    with pytest.raises(ValueError, match="bedrock needs an AWS region: set AWS_REGION"):
+        resolve("bedrock", env=AWS_ENV)
+
+
+def test_bedrock_access_keys_sign() -> None:
+    env = {**AWS_ENV, "AWS_REGION": "us-east-1", "AWS_SESSION_TOKEN": "TOKEN-xyz"}
+    r = resolve("bedrock", env=env)
+    assert r.api_key is None and not r.key_required
+    assert r.aws_credentials == AWSCredentials("AKIDEXAMPLE", SECRET, "TOKEN-xyz")
+    assert SECRET not in repr(r) and "TOKEN-xyz" not in repr(r)
+    r = resolve("bedrock", env={**env, "AWS_SESSION_TOKEN": "  "})
+    assert r.aws_credentials == AWSCredentials("AKIDEXAMPLE", SECRET, None)
+
+
+def test_bedrock_api_key_wins_and_is_not_signed() -> None:
+    env = {**AWS_ENV, "AWS_REGION": "us-east-1", "AWS_BEARER_TOKEN_BEDROCK": "ABSK-key"}
+    r = resolve("bedrock", env=env)
+    assert (r.api_key, r.aws_credentials, r.key_env_checked) == (
+        "ABSK-key",
+        None,
+        ("AWS_BEARER_TOKEN_BEDROCK",),
+    )
+
+
+def test_bedrock_without_any_credential_names_every_variable() -> None:
+    r = resolve("bedrock", env={"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKID"})
+    assert (r.api_key, r.aws_credentials, r.key_required) == (None, None, True)
+    assert r.key_env_checked == (
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "region"),
+    [
+        ("https://bedrock-runtime.us-west-2.amazonaws.com", "us-west-2"),
+        ("https://bedrock-runtime-fips.us-east-1.amazonaws.com", "us-east-1"),
+    ],
+)
+def test_bedrock_base_url_names_the_provider_and_region(url: str, region: str) -> None:
+    provider = provider_for_base_url(url)
+    assert provider is not None and provider.name == "bedrock"
+    r = resolve(base_url=url, env=AWS_ENV)
+    assert (r.base_url, r.region, r.provider) == (url, region, "bedrock")
+
+
+def test_bedrock_lookalike_hosts_are_not_bedrock() -> None:
+    for url in (
+        "https://bedrock-runtime.us-east-1.amazonaws.com.evil.example",
+        "https://evil.bedrock-runtime.us-east-1.amazonaws.com",
+        "https://bedrock.us-east-1.amazonaws.com",
+    ):
+        assert provider_for_base_url(url) is None, url

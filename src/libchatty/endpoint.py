@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
+from .sigv4 import AWSCredentials
+
 __all__ = ["Endpoint", "check_header_name", "check_header_value", "merge_query", "redact_url"]
 
 # An HTTP token (RFC 9110 5.6.2), exactly h11's ``field_name``.
@@ -24,6 +26,10 @@ _TOKEN: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE: Final = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
 # An API key is one visible-ASCII word: a space inside is a copy-paste accident.
 _KEY: Final = re.compile(r"[\x21-\x7e]+")
+# An AWS region: lower-case words joined by single hyphens (``us-east-1``,
+# ``us-gov-west-1``); it becomes part of a host name and of the SigV4 scope.
+_REGION: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_MAX_REGION: Final = 64
 # What a base URL may hold: visible ASCII (h11 refuses anything else in a request target;
 # urlsplit would silently drop a tab or newline).
 _URL: Final = re.compile(r"[\x21-\x7e]+")
@@ -107,6 +113,37 @@ def merge_query(target: str, query: str) -> str:
     return f"{path}?{'&'.join([*kept, own])}" if kept else target
 
 
+def _check_aws(region: object, credentials: object) -> None:
+    if region is not None and (
+        not isinstance(region, str) or len(region) > _MAX_REGION or not _REGION.fullmatch(region)
+    ):
+        raise ValueError(
+            "Endpoint.region must be an AWS region name such as 'us-east-1' "
+            "(lower-case letters, digits and single hyphens)"
+        )
+    if credentials is None:
+        return
+    if not isinstance(credentials, AWSCredentials):
+        raise ValueError(
+            f"Endpoint.aws_credentials must be an AWSCredentials, not {type(credentials).__name__}"
+        )
+    if region is None:
+        raise ValueError("Endpoint.aws_credentials need Endpoint.region to sign with")
+    # Each is sent in a header (the key id inside Authorization) or keys the signature.
+    for what, value in (
+        ("access_key_id", credentials.access_key_id),
+        ("secret_access_key", credentials.secret_access_key),
+        ("session_token", credentials.session_token),
+    ):
+        if value is None and what == "session_token":
+            continue
+        if not isinstance(value, str) or not _KEY.fullmatch(value):
+            raise ValueError(
+                f"Endpoint.aws_credentials.{what} must be a non-empty str of visible ASCII "
+                "without spaces; it was refused (its value is not shown)"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """A provider endpoint.
@@ -117,6 +154,10 @@ class Endpoint:
     the wire format (``"openai-chat"``, ``"openai-responses"``, ``"anthropic"``,
     ``"gemini"``, ``"ollama"``). ``include_usage`` asks OpenAI-style servers for a usage
     chunk (``stream_options``); turn it off for servers that reject that field.
+    ``region`` and ``aws_credentials`` are for AWS Bedrock (dialect ``"bedrock"``): the
+    region signs the request and the credentials (an access key pair and, for temporary
+    credentials, a session token) make the SigV4 signature; a Bedrock API key goes in
+    ``api_key`` instead and is sent as a bearer token, unsigned.
 
     Checked when built, so nothing invalid reaches a connection (``ValueError`` naming
     the field, never quoting a key or header value):
@@ -124,11 +165,15 @@ class Endpoint:
     * ``base_url``: ``http``/``https``, a host, a valid port, no userinfo, visible ASCII
       only (percent-encode the rest; IDN hosts in their ``xn--`` form);
     * ``api_key``: None, or a non-empty str of visible ASCII without spaces;
+    * ``region``: None or an AWS region name (``us-east-1``: lower-case letters, digits,
+      single hyphens); ``aws_credentials``: None or an
+      :class:`~libchatty.sigv4.AWSCredentials` of visible ASCII words, and then a region;
     * ``headers``: str names that are HTTP tokens, str values of visible ASCII with
       spaces or tabs only between words (stricter than h11, which also lets non-ASCII and
       most control characters through).
 
-    ``repr`` shows the base URL with every query value as ``***``, and no key or header.
+    ``repr`` shows the base URL with every query value as ``***``, and no key, header
+    or AWS credential (the region is shown).
     """
 
     base_url: str
@@ -136,6 +181,8 @@ class Endpoint:
     dialect: str = "openai-chat"
     headers: Mapping[str, str] = field(default_factory=dict)
     include_usage: bool = True
+    region: str | None = None
+    aws_credentials: AWSCredentials | None = field(default=None, repr=False)
     scheme: str = field(init=False)
     host: str = field(init=False)
     port: int = field(init=False)
@@ -164,6 +211,7 @@ class Endpoint:
             raise ValueError(f"Endpoint.base_url has an invalid port: {shown!r}") from None
         if self.api_key is not None:
             _check_key(self.api_key)
+        _check_aws(self.region, self.aws_credentials)
         if not isinstance(self.headers, Mapping):
             raise ValueError("Endpoint.headers must be a mapping of str to str")
         for position, (name, value) in enumerate(self.headers.items()):
@@ -199,7 +247,12 @@ class Endpoint:
 
     def __repr__(self) -> str:
         key = "None" if self.api_key is None else "'***'"
+        aws = ""
+        if self.region is not None:
+            aws += f", region={self.region!r}"
+        if self.aws_credentials is not None:
+            aws += ", aws_credentials=<hidden>"
         return (
             f"Endpoint(base_url={redact_url(self.base_url)!r}, api_key={key}, "
-            f"dialect={self.dialect!r})"
+            f"dialect={self.dialect!r}{aws})"
         )

@@ -20,7 +20,14 @@ The conventions, in the order :func:`resolve` applies them:
   openai SDK would send it;
 * local servers (vLLM, llama.cpp, Ollama, any loopback or private address) need no key;
 * ``OPENAI_ORG_ID``/``OPENAI_PROJECT_ID`` become ``OpenAI-Organization``/``OpenAI-Project``
-  headers for OpenAI.
+  headers for OpenAI;
+* AWS Bedrock (``bedrock``): the region is ``region=``, else ``AWS_REGION``, else
+  ``AWS_DEFAULT_REGION``, else the one in a ``bedrock-runtime.<region>.amazonaws.com``
+  base URL; none of them is a ``ValueError`` (AWS has no default region). The key is a
+  Bedrock API key (``AWS_BEARER_TOKEN_BEDROCK``, a bearer token) or else
+  :attr:`Resolved.aws_credentials` from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
+  (and ``AWS_SESSION_TOKEN``) to sign with; profiles, SSO and instance roles are the
+  bindings' (botocore's credential chain, the ``aws`` extra).
 
 A missing key never raises: :attr:`Resolved.api_key` is None, :attr:`Resolved.key_required`
 says whether that is a problem and :attr:`Resolved.key_env_checked` names the variables to
@@ -36,6 +43,7 @@ from urllib.parse import urlsplit
 
 from .dialects import DIALECT_NAMES
 from .endpoint import redact_url
+from .sigv4 import AWSCredentials
 
 __all__ = [
     "PROVIDERS",
@@ -49,6 +57,8 @@ __all__ = [
 
 _OPENAI_BASE_ENV: Final = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
 _OLLAMA_DEFAULT_PORT: Final = 11434
+_AWS_REGION_ENV: Final = ("AWS_REGION", "AWS_DEFAULT_REGION")
+_AWS_KEY_ENV: Final = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +231,25 @@ PROVIDERS: Final[Mapping[str, Provider]] = _table(
         notes="An OpenAI-compatible endpoint also exists: provider 'gemini-openai'.",
     ),
     Provider(
+        "cohere",
+        "https://api.cohere.com",
+        "cohere",
+        ("CO_API_KEY", "COHERE_API_KEY"),
+        ("CO_API_URL",),
+        hosts=("api.cohere.com",),
+    ),
+    Provider(
+        "bedrock",
+        "https://bedrock-runtime.{region}.amazonaws.com",
+        "bedrock",
+        ("AWS_BEARER_TOKEN_BEDROCK",),
+        notes=(
+            "AWS Bedrock Converse; {region} from AWS_REGION/AWS_DEFAULT_REGION. Signed with "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN unless a Bedrock API key "
+            "(AWS_BEARER_TOKEN_BEDROCK) is set."
+        ),
+    ),
+    Provider(
         "gemini-openai",
         "https://generativelanguage.googleapis.com/v1beta/openai",
         "openai-chat",
@@ -240,6 +269,8 @@ _ALIASES: Final = {
     "llama-cpp": "llamacpp",
     "google": "gemini",
     "claude": "anthropic",
+    "aws": "bedrock",
+    "aws-bedrock": "bedrock",
 }
 
 # Well-known local ports, to name the server behind a loopback base URL.
@@ -263,6 +294,9 @@ class Resolved:
     include_usage: bool
     headers: Mapping[str, str]
     key_required: bool = True
+    #: AWS Bedrock only: the region, and the access keys to sign with when no API key.
+    region: str | None = None
+    aws_credentials: AWSCredentials | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         key = "None" if self.api_key is None else "'***'"
@@ -315,6 +349,8 @@ def provider_for_base_url(url: str) -> Provider | None:
     path = parts.path.rstrip("/")
     if host == "generativelanguage.googleapis.com" and path.endswith("/openai"):
         return PROVIDERS["gemini-openai"]
+    if _bedrock_region(host) is not None:
+        return PROVIDERS["bedrock"]
     for provider in PROVIDERS.values():
         if any(host == h or host.endswith("." + h) for h in provider.hosts):
             return provider
@@ -383,17 +419,54 @@ def _provider_base_url(provider: Provider, env: Mapping[str, str]) -> str:
     return _checked_url(name, value)
 
 
+def _bedrock_region(host: str) -> str | None:
+    """The region of a Bedrock runtime host: ``bedrock-runtime[-fips].<region>.amazonaws.com``."""
+    parts = host.split(".")
+    runtime = parts[0] in ("bedrock-runtime", "bedrock-runtime-fips")
+    if len(parts) == 4 and runtime and parts[2:] == ["amazonaws", "com"] and parts[1]:
+        return parts[1]
+    return None
+
+
+def _bedrock(
+    base_url: str | None, region: str | None, env: Mapping[str, str], from_table: bool
+) -> tuple[str, str]:
+    """(base URL, region) for Bedrock."""
+    if region is None:
+        _, region = _first_set(env, _AWS_REGION_ENV)
+    if region is None and base_url is not None and not from_table:
+        region = _bedrock_region((urlsplit(base_url).hostname or "").lower())
+    if region is None:
+        raise ValueError(
+            "bedrock needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION) or pass region="
+        )
+    if base_url is None or from_table:
+        base_url = PROVIDERS["bedrock"].base_url.replace("{region}", region)
+    return base_url, region
+
+
+def _aws_credentials(env: Mapping[str, str]) -> AWSCredentials | None:
+    _, key_id = _first_set(env, _AWS_KEY_ENV[:1])
+    _, secret = _first_set(env, _AWS_KEY_ENV[1:])
+    if key_id is None or secret is None:
+        return None
+    return AWSCredentials(key_id, secret, _first_set(env, ("AWS_SESSION_TOKEN",))[1])
+
+
 def resolve(
     provider: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
     dialect: str | None = None,
     env: Mapping[str, str] | None = None,
+    region: str | None = None,
 ) -> Resolved:
     """Apply the conventions (see the module docstring) and say where to connect and
     with which key. Raises ``ValueError`` only for an unknown provider or dialect name
-    (or an invalid ``OLLAMA_HOST``), never for a missing key."""
+    (or an invalid ``OLLAMA_HOST``, or Bedrock without a region), never for a missing
+    key. ``region`` is for AWS Bedrock."""
     env = env if env is not None else {}
+    from_table = provider is not None and base_url is None
     if dialect is not None and dialect not in DIALECT_NAMES:
         raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECT_NAMES)}")
     from_openai_env = False
@@ -428,6 +501,13 @@ def resolve(
         key_required = False
     if api_key is None:
         _, api_key = _first_set(env, key_env)
+    aws_credentials = None
+    if known is not None and known.name == "bedrock":
+        base_url, region = _bedrock(base_url, region, env, from_table)
+        if api_key is None:
+            aws_credentials = _aws_credentials(env)
+            key_required = aws_credentials is None
+            key_env = (*key_env, *_AWS_KEY_ENV)
 
     headers: dict[str, str] = dict(known.headers) if known is not None else {}
     if known is not None and known.name in ("openai", "openai-responses"):
@@ -447,4 +527,6 @@ def resolve(
         include_usage=known.include_usage if known is not None else True,
         headers=headers,
         key_required=key_required,
+        region=region if known is not None and known.name == "bedrock" else None,
+        aws_credentials=aws_credentials,
     )
