@@ -3,6 +3,7 @@
 Mirrors the original C libchatty's ``chatty``::
 
     libchatty [-s|--stream] [--provider NAME] [--base-url URL] [MODEL] [MESSAGE]
+    libchatty batch INPUT.jsonl -o OUTPUT.jsonl [...]   (see libchatty.bindings.batch)
 
 * ``MESSAGE`` is read from stdin when omitted and stdin is not a terminal. A single
   positional argument containing whitespace is the message, not the model (model names
@@ -472,7 +473,13 @@ def _chat(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (the console script exits with it)."""
+    """Run the CLI; returns the exit status (the console script exits with it).
+    ``libchatty batch ...`` is the batch front end (:mod:`libchatty.bindings.batch`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["batch"]:
+        from .batch import main as batch_main
+
+        return batch_main(argv[1:])
     args = _parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
     try:

@@ -1,0 +1,270 @@
+"""The batch loop: jobs in, one result record per job out, under a :class:`Limiter`.
+
+Input is consumed lazily and at most ``concurrency`` jobs are alive at once (each is one
+task; a job waiting for a retry keeps its task but not its request slot), so memory does
+not grow with the input. Every request is streamed (``on_event``): time to first token is
+measured and a long answer never waits on a body timeout.
+
+A job's **record** (one output line)::
+
+    {"id", "line", "ok", "text", "tool_calls": [{"id", "name", "arguments"}], "usage",
+     "finish_reason", "error": null | {"kind", "message", "status", "partial",
+     "retry_after"}, "ttft", "duration", "attempts"}   (+ "parsed" when the client has it)
+
+``ttft`` and ``duration`` are seconds, of the last attempt (``ttft`` None when no content
+arrived); ``attempts`` counts the requests sent for the job. A line that is not a request
+has ``error.kind == "input"`` and ``attempts == 0``.
+
+Retries: a failure whose ``Error.retryable`` is true (429, 5xx, timeouts, connection
+failures) is retried up to ``max_retries`` times -- after the run-wide pause for a
+throttle, else after 0.5, 1, 2, ... (at most 30) s. The client itself is built with
+``max_retries=0`` by the batch front ends so that every 429 reaches the rate control.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from libchatty.events import Delta, Error
+from libchatty.exceptions import ChatError
+
+from .batch_input import BadLine, Job, id_key
+from .batch_output import OutputState
+from .batch_progress import Progress, Summary
+from .batch_rate import THROTTLE_KINDS, Limiter
+
+if TYPE_CHECKING:
+    from ._api import Completion
+    from .asyncio import AsyncClient
+
+__all__ = ["Settings", "run_jobs"]
+
+_MAX_BACKOFF: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How to run a batch. ``model`` and ``options`` are the defaults a line overrides
+    (``options['extra']`` is merged key by key); ``rpm``/``tpm`` None: no cap."""
+
+    model: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    concurrency: int = 16
+    rpm: float | None = None
+    tpm: float | None = None
+    max_retries: int = 5
+    retry_errors: bool = False
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+        for name in ("rpm", "tpm"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be a positive number")
+
+
+def _options(defaults: Mapping[str, Any], line: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**defaults, **line}
+    if isinstance(defaults.get("extra"), Mapping) and isinstance(line.get("extra"), Mapping):
+        merged["extra"] = {**defaults["extra"], **line["extra"]}
+    return merged
+
+
+def _error(error: Error) -> dict[str, Any]:
+    return {
+        "kind": error.kind,
+        "message": error.message,
+        "status": error.status,
+        "partial": error.partial,
+        "retry_after": error.retry_after,
+    }
+
+
+def _input_error(message: str) -> dict[str, Any]:
+    return {"kind": "input", "message": message, "status": None, "partial": "", "retry_after": None}
+
+
+def bad_line_record(item: BadLine) -> dict[str, Any]:
+    return {"id": item.id, "line": item.line, "ok": False, "error": _input_error(item.message),
+            "attempts": 0}  # fmt: skip
+
+
+def _success(job: Job, completion: Completion) -> dict[str, Any]:
+    usage = completion.usage
+    record: dict[str, Any] = {
+        "id": job.id,
+        "line": job.line,
+        "ok": True,
+        "text": completion.text,
+        "tool_calls": [
+            {"id": call.id, "name": call.name, "arguments": call.arguments}
+            for call in completion.tool_calls
+        ],
+        "usage": None if usage is None else {
+            "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens, "reasoning_tokens": usage.reasoning_tokens,
+            "cached_tokens": usage.cached_tokens,
+        },
+        "finish_reason": completion.finish_reason,
+        "error": None,
+    }  # fmt: skip
+    parsed = getattr(completion, "parsed", None)  # structured output, when the client has it
+    if parsed is not None:
+        record["parsed"] = parsed
+    return record
+
+
+class _FirstContent:
+    """``on_event``: notes when the first piece of content arrived."""
+
+    __slots__ = ("at", "clock")
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.at: float | None = None
+
+    def __call__(self, event: object) -> None:
+        if self.at is None and type(event) is Delta:
+            self.at = self.clock()
+
+
+class _Run:
+    def __init__(
+        self,
+        client: AsyncClient,
+        settings: Settings,
+        write: Callable[[dict[str, Any]], None],
+        progress: Progress,
+        limiter: Limiter,
+    ) -> None:
+        self.client, self.settings, self.write = client, settings, write
+        self.progress, self.limiter = progress, limiter
+        self.clock = limiter.clock
+        self.summary = Summary()
+
+    def record(self, record: dict[str, Any]) -> None:
+        self.write(record)
+        usage = record.get("usage") or {}
+        output = usage.get("output_tokens") or 0
+        if record["ok"]:
+            self.summary.succeeded += 1
+            self.summary.input_tokens += usage.get("input_tokens") or 0
+            self.summary.output_tokens += output
+        else:
+            self.summary.failed[record["error"]["kind"]] += 1
+        self.progress.update(record["ok"], output)
+
+    async def job(self, job: Job) -> None:
+        settings, policy = self.settings, self.limiter.policy
+        model = job.model or settings.model
+        if model is None:
+            self.record(bad_line_record(BadLine(job.line, f"line {job.line}: no model", job.id)))
+            return
+        options = _options(settings.options, job.options)
+        attempts = 0
+        while True:
+            estimate = policy.estimate(job.input_tokens)
+            epoch = await self.limiter.acquire(estimate)
+            attempts += 1
+            self.summary.attempts += 1
+            first = _FirstContent(self.clock)
+            started = self.clock()
+            error: Error | None = None
+            try:
+                completion = await self.client.chat(job.messages, model, on_event=first, **options)
+            except ChatError as exc:
+                error = exc.error
+            except (TypeError, ValueError) as exc:  # an option the request cannot carry
+                record = bad_line_record(BadLine(job.line, str(exc), job.id))
+                record["attempts"] = attempts
+                self.record(record)
+                return
+            finally:
+                self.limiter.release()
+            ended = self.clock()
+            timing = {
+                "ttft": None if first.at is None else first.at - started,
+                "duration": ended - started,
+                "attempts": attempts,
+            }
+            if error is None:
+                usage = completion.usage
+                policy.succeeded(
+                    estimate,
+                    usage.input_tokens if usage else None,
+                    usage.output_tokens if usage else None,
+                    ended,
+                )
+                self.record({**_success(job, completion), **timing})
+                return
+            throttled = error.kind in THROTTLE_KINDS
+            if throttled:
+                self.summary.throttled += 1
+                policy.throttled(epoch, error.retry_after, ended)
+            if error.retryable and attempts <= settings.max_retries:
+                if not throttled:
+                    await asyncio.sleep(min(_MAX_BACKOFF, 0.5 * 2 ** (attempts - 1)))
+                continue
+            self.record({"id": job.id, "line": job.line, "ok": False, "error": _error(error),
+                         **timing})  # fmt: skip
+            return
+
+
+async def run_jobs(
+    client: AsyncClient,
+    jobs: Iterable[Job | BadLine],
+    write: Callable[[dict[str, Any]], None],
+    settings: Settings,
+    *,
+    state: OutputState | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Summary:
+    """Run every job not settled in ``state`` (see :class:`OutputState`), handing each
+    result record to ``write`` as soon as it is complete; returns the :class:`Summary`.
+    A failing job never stops the run; cancelling the run cancels the requests in flight
+    (their results are not written)."""
+    limiter = Limiter(settings.concurrency, settings.rpm, settings.tpm, clock)
+    run = _Run(client, settings, write, progress or Progress(None), limiter)
+    state = state or OutputState()
+    started = clock()
+    alive: set[asyncio.Task[None]] = set()
+    slots = asyncio.Semaphore(settings.concurrency)
+
+    def finished(task: asyncio.Task[None]) -> None:
+        alive.discard(task)
+        slots.release()
+
+    try:
+        for item in jobs:
+            run.summary.lines += 1
+            if isinstance(item, BadLine):
+                settled = item.line in state.bad_lines if item.id is None else state.skips(
+                    id_key(item.id), settings.retry_errors)  # fmt: skip
+                if settled and not (settings.retry_errors and item.id is None):
+                    run.summary.skipped += 1
+                else:
+                    run.record(bad_line_record(item))
+                continue
+            if state.skips(item.key, settings.retry_errors):
+                run.summary.skipped += 1
+                continue
+            await slots.acquire()
+            task = asyncio.create_task(run.job(item))
+            alive.add(task)
+            task.add_done_callback(finished)
+        while alive:
+            await asyncio.gather(*alive)
+    finally:
+        for task in alive:
+            task.cancel()
+        run.progress.close()
+    run.summary.elapsed = clock() - started
+    return run.summary
