@@ -8,8 +8,21 @@
 * :mod:`libchatty.bindings.server` -- the local replay server;
 * :mod:`libchatty.bindings.cli` -- the ``libchatty`` command.
 
-All clients share one request loop (``_driver``: connect, send, read, feed the ``Call``,
-deliver; retries, fallback, timeouts, keep-alive, proxies) and one set of public types
-(``_api``: ``Completion``, ``Timeout``, ``STOP``). Nothing is imported here, so importing a
-binding costs only what that binding needs.
+All clients share one request loop, in rooms of one job each:
+
+* ``_api`` -- the public types (``Completion``, ``Timeout``, ``STOP``, ``ChatOptions``);
+* ``_config`` -- the constructor keywords (``ClientOptions``, written once) and the
+  ``ClientConfig`` they resolve to; ``_proxy`` -- proxies from the environment and the
+  ``CONNECT`` tunnel;
+* ``_ops`` -- the operations the loop asks for (``Connect``, ``Send``, ``Receive``, ...),
+  ``IOFailure`` and ``Runtime``; ``_pool`` -- idle keep-alive connections;
+* ``_exchange`` -- the loop itself, a sans-I/O generator: retries, fallback, timeouts,
+  keep-alive;
+* ``_runners`` -- the backend interfaces, ``drive``/``adrive``, and the callbacks and
+  ``chat()`` loops, sync and async side by side;
+* ``_client`` -- the client shell every client is built on; ``_async_client`` -- the
+  async client of trio and asyncio;
+* ``_transport`` -- what backends share: TLS context, ``map_exceptions``, socket probe.
+
+Nothing is imported here, so importing a binding costs only what that binding needs.
 """

@@ -1,5 +1,4 @@
-"""What every binding shares with its users: the types of the public API and the client
-configuration.
+"""What every binding shares with its users: the types of the public API.
 
 * :class:`Completion` -- what ``chat()`` returns.
 * :class:`Timeout` -- ``connect``, ``idle`` (no byte for that long; keep-alive comments
@@ -9,8 +8,11 @@ configuration.
 * :data:`STOP` -- return it from ``on_delta``/``on_event`` to stop streaming cleanly.
 * :class:`MissingAPIKeyError` -- raised by a client constructor when the provider needs a
   key and none was given or found; the message names the variables to set.
-* :func:`make_config` -- provider table + environment -> :class:`ClientConfig` (the
-  endpoint, timeouts, retries, proxy and TLS context one client uses).
+* :class:`ChatOptions` -- the typed keyword options of ``chat()``/``stream()``.
+
+The client's constructor keywords and their resolution into a configuration are in
+:mod:`libchatty.bindings._config`; the callbacks are run by
+:mod:`libchatty.bindings._runners`.
 
 The callbacks (the same in every binding; async clients also accept ``async def``):
 
@@ -28,36 +30,29 @@ received so far and ``finish_reason="stopped"``.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypedDict
-from urllib.parse import unquote, urlsplit
 
-from libchatty.endpoint import Endpoint
-from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
+from libchatty.events import Done, Event, ToolCall, Usage
 from libchatty.exceptions import LibchattyError
 from libchatty.request import ChatRequest, Message, as_message
 
 if TYPE_CHECKING:
-    import ssl
-
     from libchatty.request import Tool
 
 __all__ = [
     "CHAT_OPTIONS",
     "STOP",
+    "AsyncOnDelta",
+    "AsyncOnEvent",
     "ChatOptions",
-    "ClientConfig",
     "Completion",
+    "Messages",
     "MissingAPIKeyError",
     "OnDelta",
     "OnEvent",
-    "Proxy",
     "Timeout",
     "build_request",
-    "make_config",
-    "proxy_from_env",
-    "run_callbacks",
 ]
 
 
@@ -212,23 +207,13 @@ STOP: Final = _Stop()
 OnDelta = Callable[[str, bool], object]
 #: ``on_event(event)``: the return value is ignored unless it is :data:`STOP`.
 OnEvent = Callable[[Event], object]
-
-
-def run_callbacks(event: Event, on_delta: OnDelta | None, on_event: OnEvent | None) -> bool:
-    """Give ``event`` to the callbacks (see the module docstring); True when one of
-    them returned :data:`STOP`. An ``Error`` is not given to callbacks."""
-    kind = type(event)
-    if kind is Error:
-        return False
-    if on_event is not None and on_event(event) is STOP:
-        return True
-    if on_delta is not None:
-        if kind is Delta:
-            if event.kind == "text" and event.text:  # type: ignore[union-attr]
-                return on_delta(event.text, False) is STOP  # type: ignore[union-attr]
-        elif kind is Done:
-            return on_delta("", True) is STOP
-    return False
+#: The conversation ``chat()``/``stream()`` take: a string (one user message) or a list
+#: of :class:`~libchatty.request.Message` or OpenAI-style dicts.
+Messages = str | Sequence[Message | Mapping[str, Any]]
+#: An ``on_delta`` for async clients: plain or ``async def``.
+AsyncOnDelta = Callable[[str, bool], object | Awaitable[object]]
+#: An ``on_event`` for async clients: plain or ``async def``.
+AsyncOnEvent = Callable[[Event], object | Awaitable[object]]
 
 
 # --- timeouts ------------------------------------------------------------------------------
@@ -287,104 +272,7 @@ class Timeout(_Value):
         return cls(connect=value, idle=value, total=None)
 
 
-# --- proxies -------------------------------------------------------------------------------
-
-
-class Proxy(_Value):
-    """An HTTP proxy that tunnels HTTPS with ``CONNECT``. ``authorization`` (the
-    ``Proxy-Authorization`` value, from credentials in the proxy URL) is kept out of
-    ``repr``."""
-
-    _fields = ("host", "port", "authorization")
-    __slots__ = _fields
-    host: str
-    port: int
-    authorization: str | None
-
-    def __init__(self, host: str, port: int, authorization: str | None = None) -> None:
-        object.__setattr__(self, "host", host)
-        object.__setattr__(self, "port", port)
-        object.__setattr__(self, "authorization", authorization)
-
-    def __repr__(self) -> str:
-        return f"Proxy(host={self.host!r}, port={self.port!r})"
-
-
-_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def _no_proxy_matches(host: str, port: int, no_proxy: str) -> bool:
-    host = host.lower().strip("[]")
-    for raw in no_proxy.replace(" ", ",").split(","):
-        entry = raw.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        if "/" in entry:  # a CIDR block: only then is ipaddress worth importing
-            import ipaddress
-
-            try:
-                if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else ("", "", "")
-        if name and entry_port.isdigit():
-            if int(entry_port) != port:
-                continue
-            entry = name
-        entry = entry.lstrip("*").lstrip(".").strip("[]")
-        if host == entry or host.endswith("." + entry):
-            return True
-    return False
-
-
-def proxy_from_env(scheme: str, host: str, port: int, env: Mapping[str, str]) -> Proxy | None:
-    """The proxy for ``scheme://host:port`` from ``HTTPS_PROXY``/``ALL_PROXY`` (either
-    case), or None.
-
-    Only ``https`` targets use a proxy (tunnelled with ``CONNECT``, so the proxy never
-    sees the request or the key); plain ``http`` targets are local servers and go
-    direct. ``NO_PROXY`` (comma-separated host names, ``.suffix``, ``host:port``, CIDR
-    blocks, or ``*``) and loopback hosts bypass the proxy. Only ``http://`` proxy URLs
-    are supported; anything else is a ``ValueError``.
-    """
-    if scheme != "https" or host.lower().strip("[]") in _LOOPBACK:
-        return None
-    url = ""
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        url = env.get(name, "").strip()
-        if url:
-            break
-    if not url:
-        return None
-    no_proxy = env.get("NO_PROXY") or env.get("no_proxy") or ""
-    if no_proxy and _no_proxy_matches(host, port, no_proxy):
-        return None
-    parts = urlsplit(url if "://" in url else "http://" + url)
-    if parts.scheme != "http":
-        raise ValueError(
-            f"the proxy URL must be http://host:port (a {parts.scheme}:// proxy is not supported)"
-        )
-    if not parts.hostname:
-        raise ValueError("the proxy URL has no host")
-    try:
-        proxy_port = parts.port or 80
-    except ValueError:
-        raise ValueError("the proxy URL has an invalid port") from None
-    authorization = None
-    if parts.username is not None:
-        import binascii  # only with credentials in the proxy URL
-
-        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        token = binascii.b2a_base64(credentials.encode(), newline=False).decode("ascii")
-        authorization = f"Basic {token}"
-    return Proxy(parts.hostname, proxy_port, authorization)
-
-
-# --- the client configuration -------------------------------------------------------------
+# --- configuration errors ----------------------------------------------------------------
 
 
 class MissingAPIKeyError(LibchattyError, ValueError):
@@ -400,79 +288,6 @@ class MissingAPIKeyError(LibchattyError, ValueError):
             f"no API key for {where}: set {names} in the environment, or pass api_key=..."
         )
         self.variables = variables
-
-
-class ClientConfig:
-    """Everything one client needs; built once by :func:`make_config`. The endpoint's
-    key stays out of ``repr``."""
-
-    __slots__ = ("endpoint", "max_retries", "provider", "proxy", "ssl_context", "timeout")
-
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        timeout: Timeout,
-        max_retries: int,
-        proxy: Proxy | None,
-        ssl_context: ssl.SSLContext | None = None,
-        provider: str | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.proxy = proxy
-        self.ssl_context = ssl_context
-        self.provider = provider
-
-    def __repr__(self) -> str:
-        return (
-            f"ClientConfig(endpoint={self.endpoint!r}, timeout={self.timeout!r}, "
-            f"max_retries={self.max_retries!r}, proxy={self.proxy!r})"
-        )
-
-
-def make_config(
-    provider: str | None = None,
-    *,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    dialect: str | None = None,
-    timeout: Timeout | float | None = None,
-    max_retries: int = 2,
-    ssl_context: ssl.SSLContext | None = None,
-    headers: Mapping[str, str] | None = None,
-    env: Mapping[str, str] | None = None,
-) -> ClientConfig:
-    """Resolve a provider name, explicit settings and the environment (``os.environ``
-    unless ``env`` is given) into a :class:`ClientConfig`.
-
-    Raises :class:`MissingAPIKeyError` when a key is needed and missing, ``ValueError``
-    for an unknown provider or dialect, an invalid base URL or proxy, or a header value
-    with control characters (the message never contains the value).
-    """
-    from libchatty.providers import resolve  # the provider table is only needed here
-
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ValueError("max_retries must be a non-negative integer")
-    environ: Mapping[str, str] = os.environ if env is None else env
-    resolved = resolve(provider, base_url, api_key, dialect, environ)
-    if resolved.api_key is None and resolved.key_required and resolved.key_env_checked:
-        raise MissingAPIKeyError(resolved.provider, resolved.base_url, resolved.key_env_checked)
-    endpoint = Endpoint(
-        resolved.base_url,
-        resolved.api_key,
-        resolved.dialect,
-        headers={**resolved.headers, **(headers or {})},
-        include_usage=resolved.include_usage,
-    )
-    return ClientConfig(
-        endpoint=endpoint,
-        timeout=Timeout() if timeout is None else Timeout.coerce(timeout),
-        max_retries=max_retries,
-        proxy=proxy_from_env(endpoint.scheme, endpoint.host, endpoint.port, environ),
-        ssl_context=ssl_context,
-        provider=resolved.provider,
-    )
 
 
 # --- the request ------------------------------------------------------------------------------
@@ -496,7 +311,7 @@ CHAT_OPTIONS: Final = frozenset(ChatOptions.__annotations__)
 
 
 def build_request(
-    messages: str | Sequence[Message | Mapping[str, Any]],
+    messages: Messages,
     model: str,
     stream: bool,
     options: Mapping[str, Any],
@@ -514,3 +329,4 @@ def build_request(
     else:
         parsed = tuple(as_message(m) for m in messages)
     return ChatRequest(model=model, messages=parsed, stream=stream, **options)
+

@@ -30,16 +30,17 @@ it matters at ten thousand concurrent streams.
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
-import socket
-import ssl
-import time
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
-from ._driver import AsyncBackend, AsyncClientBase, IOFailure, Runtime
-from .blocking import default_ssl_context, describe, waiting
+from ._async_client import AsyncClientBase
+from ._asyncio_protocol import AsyncioConn, ChatProtocol
+from ._ops import IOFailure
+from ._runners import AsyncBackend
+from ._transport import ExceptionTable, default_ssl_context, map_exceptions
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "STOP",
@@ -50,141 +51,10 @@ __all__ = [
     "Timeout",
 ]
 
-# Bytes buffered from the socket before reading pauses until the call catches up.
-_HIGH_WATER: Final = 256 * 1024
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
-
-
-class ChatProtocol(asyncio.Protocol):
-    """Buffers what arrives until the call asks for it (bounded: reading pauses above
-    :data:`_HIGH_WATER`); one reader at a time."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.transport: asyncio.Transport | None = None
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._size = 0
-        self._paused = False
-        self._eof = False
-        self._error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
-
-    # --- called by the transport ---------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self._chunks.append(data)
-        self._size += len(data)
-        if self._size > _HIGH_WATER and not self._paused and self.transport is not None:
-            self._paused = True
-            self.transport.pause_reading()
-        self._wake()
-
-    def eof_received(self) -> bool:
-        self._eof = True
-        self._wake()
-        return False  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._eof = True
-        self._error = exc
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    # --- called by the backend -----------------------------------------------------------
-    def has_pending(self) -> bool:
-        """Bytes buffered, or the end of stream (or an error) seen, and not yet read."""
-        return bool(self._chunks) or self._eof
-
-    async def receive(self, timeout: float | None) -> bytes:
-        if not self._chunks and not self._eof:
-            waiter = self._waiter = self.loop.create_future()
-            timer = None if timeout is None else self.loop.call_later(timeout, _expire, waiter)
-            try:
-                await waiter
-            finally:
-                self._waiter = None
-                if timer is not None:
-                    timer.cancel()
-        chunks = self._chunks
-        if chunks:
-            data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-            chunks.clear()
-            self._size = 0
-            if self._paused and self.transport is not None:
-                self._paused = False
-                self.transport.resume_reading()
-            return data
-        if self._error is not None:
-            error = self._error
-            raise error if isinstance(error, OSError) else OSError(str(error))
-        return b""
-
-
-class AsyncioConn:
-    __slots__ = ("protocol", "transport")
-
-    def __init__(self, transport: asyncio.Transport, protocol: ChatProtocol) -> None:
-        self.transport = transport
-        self.protocol = protocol
-
-    def abort(self) -> None:
-        """Close now, from whichever loop (or none) we are on: a pooled connection may
-        outlive the ``asyncio.run`` that opened it."""
-        loop = self.protocol.loop
-        if loop.is_closed():
-            _close_under(self.transport)  # nothing can be scheduled on a closed loop
-            return
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is None or running is loop:
-            self.transport.abort()
-        else:
-            loop.call_soon_threadsafe(self.transport.abort)
-
-    def waiting(self) -> bool:
-        """Whether this idle connection cannot be reused: it belongs to another event
-        loop (an earlier ``asyncio.run``), or bytes, an end of stream or an error wait
-        on it (buffered by the protocol, or still in the socket)."""
-        protocol = self.protocol
-        try:
-            if protocol.loop is not asyncio.get_running_loop():
-                return True
-        except RuntimeError:
-            return True
-        if self.transport.is_closing() or protocol.has_pending():
-            return True
-        sock = self.transport.get_extra_info("socket")
-        return sock is None or waiting(sock)
-
-
-def _close_under(transport: Any) -> None:
-    """Close the socket under ``transport`` without its (closed) loop, which can no
-    longer run the transport's own closing. asyncio keeps the socket in ``_sock`` of
-    the innermost (selector) transport, under any TLS layer; emptying it is what the
-    transport's own ``connection_lost`` step does, and keeps its ``__del__`` quiet."""
-    while getattr(transport, "_ssl_protocol", None) is not None:
-        transport = transport._ssl_protocol._transport
-    raw = getattr(transport, "_sock", None)
-    if isinstance(raw, socket.socket):
-        raw.close()
-        transport._sock = None
-        return
-    sock = transport.get_extra_info("socket")  # another loop's transport: shut it down
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+# What asyncio raises, and what it means (asyncio.TimeoutError is TimeoutError from
+# Python 3.11; TLS errors are OSErrors, a failed certificate check is recognised by
+# map_exceptions whatever the backend).
+_ERRORS: Final[ExceptionTable] = {TimeoutError: "timeout", OSError: "connection"}
 
 
 class AsyncioBackend(AsyncBackend):
@@ -196,16 +66,10 @@ class AsyncioBackend(AsyncBackend):
     async def connect(self, host: str, port: int, timeout: float | None) -> AsyncioConn:
         loop = asyncio.get_running_loop()
         protocol = ChatProtocol(loop)
-        try:
+        with map_exceptions(_ERRORS, f"connecting to {host}:{port}"):
             transport, _ = await asyncio.wait_for(
                 loop.create_connection(lambda: protocol, host, port), timeout
             )
-        except (TimeoutError, asyncio.TimeoutError):
-            raise IOFailure("timeout", "connect timed out") from None
-        except OSError as exc:
-            raise IOFailure(
-                "connection", f"cannot connect to {host}:{port}: {describe(exc)}"
-            ) from None
         return AsyncioConn(transport, protocol)
 
     async def start_tls(
@@ -213,24 +77,13 @@ class AsyncioBackend(AsyncBackend):
     ) -> AsyncioConn:
         loop = asyncio.get_running_loop()
         context = self.ssl_context or default_ssl_context()
-        try:
+        with map_exceptions(_ERRORS, f"the TLS handshake with {server_hostname}"):
             transport = await asyncio.wait_for(
                 loop.start_tls(
                     conn.transport, conn.protocol, context, server_hostname=server_hostname
                 ),
                 timeout,
             )
-        except ssl.SSLCertVerificationError as exc:
-            reason = exc.verify_message or exc.reason
-            raise IOFailure(
-                "connection", f"TLS certificate verification failed: {reason}", False
-            ) from None
-        except (TimeoutError, asyncio.TimeoutError):
-            raise IOFailure("timeout", "TLS handshake timed out") from None
-        except (OSError, ConnectionError) as exc:
-            raise IOFailure(
-                "connection", f"the TLS handshake with {server_hostname} failed: {describe(exc)}"
-            ) from None
         if transport is None:
             raise IOFailure("connection", "the TLS handshake was aborted")
         conn.protocol.transport = transport
@@ -244,12 +97,8 @@ class AsyncioBackend(AsyncBackend):
         conn.transport.write(data)
 
     async def receive(self, conn: AsyncioConn, timeout: float | None) -> bytes:
-        try:
+        with map_exceptions(_ERRORS, "reading"):
             return await conn.protocol.receive(timeout)
-        except TimeoutError:
-            raise IOFailure("timeout", "read timed out") from None
-        except OSError as exc:
-            raise IOFailure("connection", f"reading failed: {describe(exc)}") from None
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -258,19 +107,8 @@ class AsyncioBackend(AsyncBackend):
         return conn.waiting()
 
 
-def _random() -> float:
-    import random
-
-    return random.random()
-
-
 class AsyncClient(AsyncClientBase):
     """A chat client for asyncio; see the module docstring."""
 
-    backend: Any
-
     def make_backend(self, ssl_context: ssl.SSLContext | None) -> AsyncioBackend:
         return AsyncioBackend(ssl_context)
-
-    def make_runtime(self) -> Runtime:
-        return Runtime(time.monotonic, _random, time.time)  # the clock asyncio's loop uses

@@ -38,20 +38,33 @@ where ``await f(host, port)`` returns a ``trio.abc.Stream``.
 
 from __future__ import annotations
 
-import ssl
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Final
 
 import trio
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
-from ._driver import READ_SIZE, AsyncBackend, AsyncClientBase, IOFailure, Runtime
-from .blocking import default_ssl_context, describe, waiting
+from ._async_client import AsyncClientBase
+from ._ops import READ_SIZE, Runtime
+from ._runners import AsyncBackend
+from ._transport import ExceptionTable, default_ssl_context, map_exceptions, system_runtime, waiting
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["STOP", "AsyncClient", "Completion", "MissingAPIKeyError", "Timeout", "TrioBackend"]
 
 OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
+
+# What trio raises, and what it means. OS and TLS errors arrive as the cause of a
+# BrokenResourceError: map_exceptions looks at the cause first.
+_ERRORS: Final[ExceptionTable] = {
+    trio.TooSlowError: "timeout",
+    trio.BrokenResourceError: "connection",
+    trio.ClosedResourceError: "connection",
+    OSError: "connection",
+}
+_FOREVER: Final = float("inf")
 
 
 def close_now(stream: trio.abc.AsyncResource) -> None:
@@ -73,7 +86,7 @@ def close_now(stream: trio.abc.AsyncResource) -> None:
 
 def stream_waiting(stream: trio.abc.Stream) -> bool:
     """Whether anything waits, unread, on an idle ``stream`` (see
-    :class:`~libchatty.bindings._driver.Probe`): the TLS layers' buffers, then the
+    :class:`~libchatty.bindings._ops.Probe`): the TLS layers' buffers, then the
     socket under them (polled, not read). A stream with no socket under it (a test's
     memory stream, a custom opener's) cannot be looked into without reading, and is
     taken as clean: such a transport is the opener's to vouch for."""
@@ -105,20 +118,6 @@ async def _open_tcp(host: str, port: int) -> trio.abc.Stream:
     return await trio.open_tcp_stream(host, port)
 
 
-def _failure(exc: BaseException, doing: str) -> IOFailure:
-    """Map a trio/OS/TLS exception to an :class:`IOFailure`."""
-    cause = exc.__cause__ if exc.__cause__ is not None else exc
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        reason = cause.verify_message or cause.reason
-        return IOFailure("connection", f"TLS certificate verification failed: {reason}", False)
-    if isinstance(cause, OSError):
-        return IOFailure("connection", f"{doing} failed: {describe(cause)}")
-    return IOFailure("connection", f"{doing} failed: {cause or type(cause).__name__}")
-
-
-_IO_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
-
-
 class TrioBackend(AsyncBackend):
     """trio streams. ``open_stream(host, port)`` opens the TCP stream (default
     ``trio.open_tcp_stream``); ``ssl_context`` is used for TLS (default: verified,
@@ -131,14 +130,9 @@ class TrioBackend(AsyncBackend):
         self.open_stream: OpenStream = open_stream or _open_tcp
 
     async def connect(self, host: str, port: int, timeout: float | None) -> TrioConn:
-        try:
-            with trio.fail_after(timeout if timeout is not None else float("inf")):
-                stream = await self.open_stream(host, port)
-        except trio.TooSlowError:
-            raise IOFailure("timeout", "connect timed out") from None
-        except _IO_ERRORS as exc:
-            raise _failure(exc, f"connecting to {host}:{port}") from None
-        return TrioConn(stream)
+        with map_exceptions(_ERRORS, f"connecting to {host}:{port}"):
+            with trio.fail_after(_FOREVER if timeout is None else timeout):
+                return TrioConn(await self.open_stream(host, port))
 
     async def start_tls(
         self, conn: TrioConn, server_hostname: str, timeout: float | None
@@ -147,38 +141,25 @@ class TrioBackend(AsyncBackend):
         stream = trio.SSLStream(
             conn.stream, context, server_hostname=server_hostname, https_compatible=True
         )
-        tls = TrioConn(stream)
-        try:
-            with trio.fail_after(timeout if timeout is not None else float("inf")):
+        with map_exceptions(_ERRORS, f"the TLS handshake with {server_hostname}"):
+            with trio.fail_after(_FOREVER if timeout is None else timeout):
                 await stream.do_handshake()
-        except trio.TooSlowError:
-            raise IOFailure("timeout", "TLS handshake timed out") from None
-        except _IO_ERRORS as exc:
-            raise _failure(exc, f"the TLS handshake with {server_hostname}") from None
-        return tls
+        return TrioConn(stream)
 
     async def send(self, conn: TrioConn, data: bytes, timeout: float | None) -> None:
-        try:
+        with map_exceptions(_ERRORS, "sending"):
             if timeout is None:
                 await conn.stream.send_all(data)
             else:
                 with trio.fail_after(timeout):
                     await conn.stream.send_all(data)
-        except trio.TooSlowError:
-            raise IOFailure("timeout", "send timed out") from None
-        except _IO_ERRORS as exc:
-            raise _failure(exc, "sending") from None
 
     async def receive(self, conn: TrioConn, timeout: float | None) -> bytes:
-        try:
-            if timeout is None:
+        with map_exceptions(_ERRORS, "reading"):
+            if timeout is None:  # no cancel scope at all: the common case, and cheaper
                 return bytes(await conn.stream.receive_some(READ_SIZE))
             with trio.fail_after(timeout):
                 return bytes(await conn.stream.receive_some(READ_SIZE))
-        except trio.TooSlowError:
-            raise IOFailure("timeout", "read timed out") from None
-        except _IO_ERRORS as exc:
-            raise _failure(exc, "reading") from None
 
     async def sleep(self, seconds: float) -> None:
         await trio.sleep(seconds)
@@ -187,20 +168,12 @@ class TrioBackend(AsyncBackend):
         return stream_waiting(conn.stream)
 
 
-def _random() -> float:
-    import random
-
-    return random.random()
-
-
 class AsyncClient(AsyncClientBase):
     """A chat client for trio; see the module docstring."""
-
-    backend: Any
 
     def make_backend(self, ssl_context: ssl.SSLContext | None) -> TrioBackend:
         return TrioBackend(ssl_context)
 
     def make_runtime(self) -> Runtime:
         # trio's clock, so that timeouts follow trio.testing's autojump clock in tests.
-        return Runtime(trio.current_time, _random, time.time)
+        return system_runtime(trio.current_time)

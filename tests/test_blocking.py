@@ -10,14 +10,8 @@ from typing import Any
 
 import pytest
 import trustme
-from libchatty.bindings._api import (
-    STOP,
-    MissingAPIKeyError,
-    Proxy,
-    Timeout,
-    build_request,
-    proxy_from_env,
-)
+from libchatty.bindings._api import STOP, MissingAPIKeyError, Timeout, build_request
+from libchatty.bindings._proxy import Proxy, proxy_from_env
 from libchatty.bindings.blocking import Client
 from libchatty.bindings.server import Fault, ReplayServer
 from peers import ConnectProxy, client_context, server_context

@@ -1,4 +1,5 @@
-"""bindings/_driver.py: the request loop, run against scripted fake connections.
+"""bindings/_exchange.py (with _ops, _pool, _proxy, _runners): the request loop, run
+against scripted fake connections.
 
 No socket and no clock: a fake backend plays the server's side from recorded fixtures,
 a fake clock moves only when a read "stalls", so every retry, fallback, timeout and
@@ -11,23 +12,24 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from libchatty.bindings._api import ClientConfig, Proxy, Timeout, make_config
-from libchatty.bindings._driver import (
+from libchatty.bindings._api import Timeout
+from libchatty.bindings._config import ClientConfig, make_config
+from libchatty.bindings._exchange import Exchange
+from libchatty.bindings._ops import (
     Conn,
     Connect,
     Deliver,
-    Exchange,
     IOFailure,
     Op,
-    Pool,
     Receive,
     Runtime,
     Send,
     Sleep,
     StartTLS,
-    SyncBackend,
-    drive,
 )
+from libchatty.bindings._pool import Pool
+from libchatty.bindings._proxy import Proxy
+from libchatty.bindings._runners import SyncBackend, drive
 from wire import all_splittings, expected, fixture
 
 from libchatty.events import Delta, Done, Error, Event
@@ -550,7 +552,7 @@ def test_only_dirty_pooled_connections_means_a_new_connection() -> None:
 
 
 def test_done_is_delivered_before_the_drain_and_the_drain_is_bounded() -> None:
-    from libchatty.bindings._driver import DRAIN_TIMEOUT
+    from libchatty.bindings._exchange import DRAIN_TIMEOUT
 
     held = sse_response(["a"])[: -len(b"0\r\n\r\n")]  # [DONE], but the body stays open
     clock = [0.0]
@@ -589,7 +591,7 @@ def test_done_is_delivered_before_the_drain_and_the_drain_is_bounded() -> None:
 
 
 def test_drain_gives_up_after_its_time_even_when_bytes_keep_coming() -> None:
-    from libchatty.bindings._driver import DRAIN_TIMEOUT
+    from libchatty.bindings._exchange import DRAIN_TIMEOUT
 
     held = sse_response(["a"])[: -len(b"0\r\n\r\n")]
     trickle = [(0.1, b": still here\n\n")] * 10  # never the end of the body
@@ -715,10 +717,17 @@ def test_proxy_password_is_redacted_from_errors() -> None:
 
 
 def test_proxy_secrets() -> None:
-    from libchatty.bindings._driver import proxy_secrets
+    from libchatty.bindings._proxy import proxy_secrets
 
     assert proxy_secrets("Basic YWxpY2U6c2VjcmV0LXB3") == (
         "Basic YWxpY2U6c2VjcmV0LXB3", "YWxpY2U6c2VjcmV0LXB3", "secret-pw"
     )
     assert proxy_secrets("Basic YWxpY2U6") == ("Basic YWxpY2U6", "YWxpY2U6")  # no password
     assert proxy_secrets("Basic !!!") == ("Basic !!!", "!!!")  # not base64: kept whole
+
+
+def test_a_backend_refuses_an_operation_it_does_not_know() -> None:
+    # Deliver is the runner's to handle, never a backend's.
+    with pytest.raises(TypeError) as info:
+        FakeBackend([], [0.0]).perform(Deliver([]))
+    assert str(info.value) == "unknown operation Deliver(events=[])"

@@ -33,7 +33,7 @@ import pytest
 import trio
 import trustme
 from libchatty.bindings._api import Timeout
-from libchatty.bindings._driver import DRAIN_TIMEOUT
+from libchatty.bindings._exchange import DRAIN_TIMEOUT
 from libchatty.bindings.asyncio import AsyncClient as AsyncioClient
 from libchatty.bindings.blocking import Client
 from libchatty.bindings.threads import ThreadedClient

@@ -1,4 +1,4 @@
-"""The ``libchatty`` logger (bindings/_driver.py): DEBUG records for requests, statuses,
+"""The ``libchatty`` logger (bindings/_exchange.py): DEBUG records for requests, statuses,
 retries, fallbacks, timeouts and pooled connections -- exact texts -- nothing per read or
 per delta, and never a credential. Driven by test_driver's scripted fake backend (no
 socket, no clock), plus real clients against a loopback server."""
@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from libchatty.bindings._api import Timeout, make_config
-from libchatty.bindings._driver import Pool, _request_line
+from libchatty.bindings._api import Timeout
+from libchatty.bindings._config import make_config
+from libchatty.bindings._exchange import _request_line
+from libchatty.bindings._pool import Pool
 from libchatty.bindings.blocking import Client
 from test_driver import STALL, FakeConn, config, json_error, run, sse_response
 from test_keepalive import STALE_408, Turn, json_answer, serving

@@ -9,7 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from libchatty.bindings._api import CHAT_OPTIONS, ChatOptions
+import pytest
+from libchatty.bindings._api import CHAT_OPTIONS, ChatOptions, Timeout
+from libchatty.bindings._config import CLIENT_OPTIONS, ClientOptions
+from libchatty.bindings.asyncio import AsyncClient as AsyncioClient
+from libchatty.bindings.blocking import Client
+from libchatty.bindings.threads import ThreadedClient
+from libchatty.bindings.trio import AsyncClient as TrioClient
+
+CLIENTS = (Client, ThreadedClient, AsyncioClient, TrioClient)
 
 PROGRAM = '''\
 from libchatty.bindings.asyncio import AsyncClient as AsyncioClient
@@ -32,6 +40,13 @@ def use(client: Client, threaded: ThreadedClient) -> None:
         pass
     threaded.submit("hi", "m", extras={})
     threaded.stream("hi", "m", temperature=0.1, tool_choice={"type": "function"})
+
+
+def make() -> None:
+    Client("openai", base_ur="http://x")
+    ThreadedClient(max_workers=2, max_retries="3")
+    AsyncioClient(timeout="slow")
+    TrioClient(None, base_url="http://localhost:1/v1", env={}, ssl_context=None, headers={})
 '''
 
 
@@ -39,6 +54,33 @@ def test_chat_options_is_what_the_request_accepts() -> None:
     assert CHAT_OPTIONS == frozenset(ChatOptions.__annotations__) == frozenset(
         {"temperature", "top_p", "max_tokens", "stop", "tools", "tool_choice", "extra"}
     )
+
+
+def test_client_options_are_the_constructor_keywords() -> None:
+    assert CLIENT_OPTIONS == frozenset(ClientOptions.__annotations__) == frozenset(
+        {"base_url", "api_key", "dialect", "timeout", "max_retries", "ssl_context", "headers",
+         "env"}
+    )
+
+
+@pytest.mark.parametrize("client_class", CLIENTS, ids=lambda c: f"{c.__module__}.{c.__name__}")
+def test_every_client_takes_the_same_keywords(client_class: type[Client]) -> None:
+    client = client_class(
+        None, base_url="http://127.0.0.1:9/v1", api_key="sk-test", dialect="ollama",
+        timeout=5, max_retries=0, ssl_context=None, headers={"X-Team": "a"}, env={},
+    )
+    config = client.config
+    assert (config.endpoint.base_url, config.endpoint.dialect, config.timeout,
+            config.max_retries, config.proxy) == (
+        "http://127.0.0.1:9/v1", "ollama", Timeout(5, 5, None), 0, None)
+    assert config.endpoint.headers == {"X-Team": "a"}
+
+
+@pytest.mark.parametrize("client_class", CLIENTS, ids=lambda c: f"{c.__module__}.{c.__name__}")
+def test_a_misspelt_constructor_keyword_is_a_type_error(client_class: type[Client]) -> None:
+    with pytest.raises(TypeError) as info:
+        client_class(None, base_url="http://127.0.0.1:9/v1", max_retry=1)  # type: ignore[call-arg]
+    assert str(info.value) == "unexpected keyword argument(s): max_retry"
 
 
 def test_mypy_reports_misspelt_and_mistyped_options(tmp_path: Path) -> None:
@@ -65,5 +107,11 @@ def test_mypy_reports_misspelt_and_mistyped_options(tmp_path: Path) -> None:
         'expected "str | Sequence[str] | None"  [arg-type]',
         '19: Unexpected keyword argument "extras" for "submit" of "ThreadedClient"; '
         'did you mean "extra"?  [call-arg]',
+        '24: Unexpected keyword argument "base_ur" for "Client"; did you mean "base_url"?  '
+        '[call-arg]',
+        '25: Argument "max_retries" to "ThreadedClient" has incompatible type "str"; '
+        'expected "int"  [arg-type]',
+        '26: Argument "timeout" to "AsyncClient" has incompatible type "str"; '
+        'expected "Timeout | float | None"  [arg-type]',
     ]), result.stdout + result.stderr
     assert result.returncode == 1

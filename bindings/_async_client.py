@@ -1,0 +1,67 @@
+"""The ``AsyncClient`` of the trio and asyncio bindings, but for its backend: they differ
+in nothing else. Not imported by the blocking binding."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+from libchatty.events import Event
+
+from ._api import AsyncOnDelta, AsyncOnEvent, Completion, Messages
+from ._client import ClientShell
+from ._runners import AsyncBackend, adrive, arun_exchange
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
+
+    from ._api import ChatOptions
+
+__all__ = ["AsyncClientBase"]
+
+Self = TypeVar("Self", bound="AsyncClientBase")
+
+
+class AsyncClientBase(ClientShell[AsyncBackend]):
+    """``AsyncClient`` of the trio and asyncio bindings: everything but the backend.
+    See :mod:`libchatty.bindings.trio` for the API."""
+
+    async def aclose(self) -> None:
+        """Close the idle keep-alive connections. The client stays usable."""
+        self.pool.close()
+
+    async def __aenter__(self: Self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def chat(
+        self,
+        messages: Messages,
+        model: str,
+        *,
+        on_delta: AsyncOnDelta | None = None,
+        on_event: AsyncOnEvent | None = None,
+        **options: Unpack[ChatOptions],
+    ) -> Completion:
+        """Send one chat request and return its :class:`Completion`; raises
+        :class:`~libchatty.exceptions.ChatError` on failure."""
+        streaming = on_delta is not None or on_event is not None
+        exchange = self.exchange(messages, model, streaming, options)
+        return await arun_exchange(exchange, self.backend, on_delta, on_event)
+
+    @asynccontextmanager
+    async def stream(
+        self, messages: Messages, model: str, **options: Unpack[ChatOptions]
+    ) -> AsyncGenerator[AsyncGenerator[Event, None], None]:
+        """Stream one chat request: ``async with client.stream(...) as events: async for
+        event in events`` -- ``Delta`` events, then one ``Done`` or ``Error`` (yielded,
+        not raised). Leaving the block early closes the connection."""
+        exchange = self.exchange(messages, model, True, options)
+        events = adrive(exchange.run(), self.backend)
+        try:
+            yield events
+        finally:
+            await events.aclose()

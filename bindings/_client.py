@@ -1,0 +1,62 @@
+"""The client shell every binding's client is built on: the constructor (its keywords
+written once, as :class:`~libchatty.bindings._config.ClientOptions`), the configuration,
+the keep-alive pool, the backend and the clocks, and the :class:`Exchange` for a call.
+A binding adds its backend and its ``chat()``/``stream()`` (sync or async)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._api import Messages, build_request
+from ._config import make_config
+from ._exchange import Exchange
+from ._ops import Runtime
+from ._pool import Pool
+from ._transport import system_runtime
+
+if TYPE_CHECKING:
+    import ssl
+
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
+
+    from ._config import ClientOptions
+
+__all__ = ["ClientShell"]
+
+B = TypeVar("B")
+
+
+class ClientShell(ABC, Generic[B]):
+    """What every client is, whatever its transport: ``config`` (endpoint, timeouts,
+    retries, proxy, TLS context), ``pool`` (idle connections, shared by its calls),
+    ``backend`` (a ``B``: the binding's I/O) and ``runtime`` (clocks and jitter).
+
+    ``provider`` is a provider name (``"openai"``, ``"groq"``, ...) or None with a
+    ``base_url``; the keywords are :class:`~libchatty.bindings._config.ClientOptions`.
+    """
+
+    def __init__(self, provider: str | None = None, **options: Unpack[ClientOptions]) -> None:
+        self.config = make_config(provider, **options)
+        self.pool = Pool()
+        self.backend: B = self.make_backend(self.config.ssl_context)
+        self.runtime = self.make_runtime()
+
+    @abstractmethod
+    def make_backend(self, ssl_context: ssl.SSLContext | None) -> B:
+        """The binding's I/O, with ``ssl_context`` (None: verified, system CAs)."""
+
+    def make_runtime(self) -> Runtime:
+        """The clocks the loop reads (a binding with its own clock overrides this)."""
+        return system_runtime()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.config.endpoint!r}>"
+
+    def exchange(
+        self, messages: Messages, model: str, stream: bool, options: Mapping[str, Any]
+    ) -> Exchange:
+        """The loop for one call (for bindings built on this client)."""
+        request = build_request(messages, model, stream, options)
+        return Exchange(self.config, request, self.pool, self.runtime)

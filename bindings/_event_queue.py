@@ -1,0 +1,117 @@
+"""The events of one call, produced on a worker thread and consumed on another through
+a bounded queue (the threads binding's ``stream()``)."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Final
+
+from libchatty.events import Done, Error, Event
+
+from ._exchange import Exchange
+from ._runners import drive
+from ._worker import CancellableBackend, Cancelled
+
+__all__ = ["DEFAULT_QUEUE_SIZE", "EventStream"]
+
+#: Events buffered between the worker and the consumer of ``stream()``.
+DEFAULT_QUEUE_SIZE: Final = 64
+# How often a worker blocked on a full queue looks whether it was stopped (seconds).
+_PUT_POLL: Final = 0.25
+
+
+_END: Final = object()
+
+
+class _Raised:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class EventStream:
+    """The events of one call, produced on a worker thread; see the module docstring.
+
+    Iterate it (once) on one thread. ``stop()`` may be called from any thread.
+    """
+
+    def __init__(self, exchange: Exchange, backend: CancellableBackend, queue_size: int) -> None:
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        self._exchange = exchange
+        self._backend = backend
+        self._queue: queue.Queue[object] = queue.Queue(queue_size)
+        self._thread = threading.Thread(target=self._produce, name="libchatty-stream", daemon=True)
+        self._thread.start()
+
+    @property
+    def partial(self) -> str:
+        """The answer text received so far."""
+        return self._exchange.text
+
+    def _produce(self) -> None:
+        try:
+            for event in drive(self._exchange.run(), self._backend):
+                if not self._put(event):
+                    return
+        except Cancelled:
+            return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(_Raised(exc))
+            return
+        self._put(_END)
+
+    def _put(self, item: object) -> bool:
+        """Queue ``item``, waiting while the queue is full; False once stopped."""
+        while not self._backend.cancelled:
+            try:
+                self._queue.put(item, timeout=_PUT_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Event]:
+        ended = False
+        try:
+            while True:
+                if self._backend.cancelled:
+                    item: object = _END
+                else:
+                    try:
+                        item = self._queue.get(timeout=_PUT_POLL)
+                    except queue.Empty:
+                        continue
+                if item is _END:
+                    if not ended:  # stopped: still end with one terminal event
+                        yield Error("cancelled", "the stream was stopped", partial=self.partial)
+                    return
+                if isinstance(item, _Raised):
+                    raise item.exc
+                if type(item) is Done or type(item) is Error:
+                    ended = True
+                yield item  # type: ignore[misc]
+        finally:
+            self.stop()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the call: close its socket, end the iteration, and wait (up to
+        ``timeout`` seconds) for the worker thread to finish."""
+        self._backend.cancel()
+        with contextlib.suppress(queue.Empty):  # unblock a worker waiting to put
+            for _ in range(self._queue.maxsize + 1):
+                self._queue.get_nowait()
+        with contextlib.suppress(queue.Full):  # wake a consumer waiting on another thread
+            self._queue.put_nowait(_END)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,436 @@
+"""The request loop, written once for every binding: one call to a chat endpoint,
+through retries and the streaming fallback, as a **sans-I/O generator**.
+
+:meth:`Exchange.run` yields the I/O it wants done (the operations of
+:mod:`~libchatty.bindings._ops`) and is sent the results; a runner
+(:mod:`~libchatty.bindings._runners`) performs them. The loop is plain code with no
+``await``, so the same loop serves blocking and async bindings, and tests drive it by
+sending results by hand (tests/test_driver.py) -- every timeout, failure and retry,
+without a socket or a clock.
+
+What the loop does, for one ``chat()``/``stream()`` call:
+
+* connects (through an HTTPS proxy with ``CONNECT`` when configured; TLS after), or takes
+  an idle keep-alive connection from the :class:`Pool` (keyed by scheme, host, port);
+* sends ``call.start()``, reads, feeds :meth:`Call.receive_data`, delivers events;
+* after ``Done``, reads the rest of the body (if any) and returns the connection to the
+  pool only when the call says it is :attr:`~libchatty.call.Call.reusable`; a response
+  not read to its end is never reused;
+* a pooled connection the server had already closed (nothing came back) is retried at
+  once on a fresh connection, without counting as a retry;
+* on an error before anything was delivered: falls back once to a non-streaming request
+  when :func:`~libchatty.policy.should_fallback_to_non_streaming` says so, else retries
+  per :func:`~libchatty.policy.should_retry` after :func:`~libchatty.policy.backoff_delay`
+  (honouring ``retry_after``, bounded by the total timeout);
+* maps I/O failures to ``Error("connection")``/``Error("timeout")`` carrying the partial
+  text; the last event delivered is always the one ``Done`` or ``Error``;
+* whatever ends it early -- a raising callback, cancellation, the caller leaving a stream
+  -- closes the connection (the generator's ``finally``), and the exception goes on
+  unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Generator
+from logging import DEBUG
+from typing import Any, Final
+
+from libchatty.call import Call
+from libchatty.events import Delta, Done, Error, Event
+from libchatty.exceptions import ChatError, LocalProtocolError
+from libchatty.policy import backoff_delay, should_fallback_to_non_streaming, should_retry
+from libchatty.request import ChatRequest
+
+from ._api import Completion
+from ._config import ClientConfig
+from ._ops import (
+    Conn,
+    Connect,
+    Deliver,
+    IOFailure,
+    Op,
+    Probe,
+    Receive,
+    Runtime,
+    Send,
+    Sleep,
+    StartTLS,
+)
+from ._pool import Pool, PoolKey
+from ._proxy import open_tunnel, proxy_secrets
+
+__all__ = ["DRAIN_TIMEOUT", "Exchange"]
+
+# Bytes read after Done to reach the end of the body for reuse; a server that keeps
+# talking past this is not worth the wait, the connection is closed instead.
+_MAX_DRAIN: Final = 256 * 1024
+#: Seconds spent, at most, reading the end of a body after ``Done`` was delivered, to
+#: keep its connection: the end (``0\r\n\r\n``) normally comes with ``[DONE]``. A server
+#: that keeps the body open longer loses the connection; ``chat()`` and ``stream()``
+#: never wait more than this past ``Done``.
+DRAIN_TIMEOUT: Final = 0.25
+
+# DEBUG records about requests, retries, fallbacks, timeouts and pooled connections;
+# nothing per read or per delta. Silent unless the application configures logging.
+_log: Final = logging.getLogger("libchatty")
+
+
+class _Stale(Exception):
+    """A pooled connection turned out to be closed before any byte of the response."""
+
+
+class Exchange:
+    """One call to a chat endpoint, through retries and the streaming fallback.
+
+    Run it with :func:`drive` or :func:`adrive`. Afterwards (or after stopping early):
+    ``terminal`` is the ``Done``/``Error`` that ended it (None if stopped), ``call`` the
+    last :class:`~libchatty.call.Call` (its ``text`` is the answer so far),
+    ``delivered`` whether a ``Delta`` was delivered, ``requests`` how many requests were
+    sent, ``fell_back`` whether the non-streaming fallback was used.
+    """
+
+    def __init__(
+        self, config: ClientConfig, request: ChatRequest, pool: Pool, runtime: Runtime
+    ) -> None:
+        self.config = config
+        self.request = request
+        self.pool = pool
+        self.runtime = runtime
+        endpoint = config.endpoint
+        self.key: PoolKey = (endpoint.scheme, endpoint.host, endpoint.port)
+        self.call: Call | None = None
+        self.terminal: Done | Error | None = None
+        self.delivered = False
+        self.requests = 0
+        self.fell_back = False
+        self._conn: Conn | None = None
+        self._deadline: float | None = None
+        self._stall_deadline: float | None = None
+        self._stalled = False
+
+    @property
+    def text(self) -> str:
+        """The answer text received so far (by the last request)."""
+        return self.call.text if self.call is not None else ""
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the answer arrived as a stream (SSE or JSON lines)."""
+        call = self.call
+        if call is None or not call.request.stream:
+            return False
+        for name, value in getattr(call, "headers", ()):
+            if name == b"content-type":
+                return not value.lower().startswith(b"application/json")
+        return True
+
+    def completion(self) -> Completion:
+        """The :class:`Completion` of a call that ended with ``Done``; raises
+        :class:`~libchatty.exceptions.ChatError` for one that ended with ``Error``."""
+        terminal = self.terminal
+        if isinstance(terminal, Done):
+            return Completion.from_done(terminal, self.streamed)
+        if terminal is None:
+            raise LocalProtocolError("the call has not ended")
+        raise ChatError(terminal)
+
+    def stopped(self, last: Event, texts: list[str]) -> Completion:
+        """The result when a callback returned STOP for event ``last``, having seen the
+        answer text ``texts``: the complete answer if ``last`` was ``Done``, else that
+        text with ``finish_reason="stopped"``."""
+        if isinstance(last, Done):
+            return Completion.from_done(last, self.streamed)
+        return Completion(text="".join(texts), finish_reason="stopped", streamed=self.streamed)
+
+    def run(self) -> Generator[Op, Any, Done | Error]:
+        """The loop. Returns (and has delivered, last) the terminal event."""
+        try:
+            return (yield from self._run())
+        finally:
+            self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.abort()
+
+    # --- retries and fallback -------------------------------------------------------------
+    def _run(self) -> Generator[Op, Any, Done | Error]:
+        total = self.config.timeout.total
+        self._deadline = None if total is None else self.runtime.clock() + total
+        request = self.request
+        retries = 0
+        reuse = True
+        while True:
+            try:
+                outcome, sent = yield from self._attempt(request, reuse)
+            except _Stale:
+                # The pooled connection was dead; its siblings likely are too. Try once
+                # more at once on a fresh one: this is not a failure of the request.
+                self._drop()
+                self.pool.discard(self.key)
+                _log.debug("pooled connection to %s:%s was closed by the server; "
+                           "reconnecting", self.key[1], self.key[2])
+                reuse = False
+                continue
+            reuse = True
+            if isinstance(outcome, Done):
+                return outcome
+            error = outcome
+            if (
+                sent
+                and request.stream
+                and not self.fell_back
+                and should_fallback_to_non_streaming(error, self.delivered)
+            ):
+                _log.debug("falling back to a non-streaming request after %s (status %s)",
+                           error.kind, error.status)
+                request = dataclasses.replace(request, stream=False)
+                self.fell_back = True
+                continue
+            if should_retry(error, retries, self.config.max_retries, self.delivered):
+                delay = backoff_delay(retries, self._retry_after(error), self.runtime.random())
+                deadline = self._deadline
+                if deadline is None or self.runtime.clock() + delay < deadline:
+                    _log.debug("retry %d of %d in %.2f s after %s (status %s)", retries + 1,
+                               self.config.max_retries, delay, error.kind, error.status)
+                    yield Sleep(delay)
+                    retries += 1
+                    continue
+            self.terminal = error
+            if error.kind == "timeout":
+                _log.debug("gave up: %s", error.message)  # our own words, never the server's
+            yield Deliver([error])
+            return error
+
+    def _retry_after(self, error: Error) -> float | None:
+        if error.retry_after is not None or error.retry_after_date is None:
+            return error.retry_after
+        from email.utils import parsedate_to_datetime  # rare: only for HTTP-date values
+
+        try:
+            when = parsedate_to_datetime(error.retry_after_date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, when - self.runtime.wall_clock())
+
+    # --- one request ----------------------------------------------------------------------
+    def _pooled(self) -> Generator[Op, Any, Conn | None]:
+        """An idle pooled connection with nothing waiting on it, or None. One that has
+        bytes or an end of stream waiting is closed (see :class:`Probe`)."""
+        while True:
+            conn = self.pool.take(self.key)
+            if conn is None:
+                return None
+            self._conn = conn  # closed by run()'s finally if we are stopped while probing
+            dirty: bool = yield Probe(conn)
+            if not dirty:
+                _log.debug("reusing a pooled connection to %s:%s", self.key[1], self.key[2])
+                return conn
+            _log.debug("discarding a pooled connection to %s:%s: unexpected data or end of "
+                       "stream waiting on it", self.key[1], self.key[2])
+            self._drop()
+
+    def _attempt(
+        self, request: ChatRequest, reuse: bool
+    ) -> Generator[Op, Any, tuple[Done | Error, bool]]:
+        """Send ``request`` once (on a pooled connection when ``reuse``). Returns the
+        terminal event and whether the request was sent; raises :class:`_Stale` when a
+        pooled connection turns out dead before any byte of the response."""
+        call = self.call = Call(self.config.endpoint, request, **self._call_options())
+        self._stall_deadline = None
+        self._stalled = False
+        conn = (yield from self._pooled()) if reuse else None
+        reused = conn is not None
+        if conn is None:
+            try:
+                conn = yield from self._open(call)
+            except IOFailure as exc:
+                self._drop()
+                return self._failure(exc, call, connecting=True), False
+        self._conn = conn
+        self.requests += 1
+        got_bytes = False
+        idle = self.config.timeout.idle
+        # The stall timer (opt-in) runs from the response head, on a streaming request,
+        # and only a read that brings a Delta resets it: keep-alive comments and pings
+        # keep the idle timer happy, not this one.
+        stall = self.config.timeout.stall if request.stream else None
+        try:
+            head = call.start()
+            if _log.isEnabledFor(DEBUG):
+                _log.debug("request %s (provider %s)", _request_line(head),
+                           self.config.provider or self.config.endpoint.dialect)
+            yield Send(conn, head, self._timeout(idle))
+            head = b""
+            while call.wants_data:
+                data: bytes = yield Receive(conn, self._read_timeout(idle))
+                if data:
+                    if not got_bytes:
+                        got_bytes = True
+                        if stall is not None:
+                            self._stall_deadline = self.runtime.clock() + stall
+                elif reused and not got_bytes:
+                    raise _Stale
+                events = call.receive_data(data)
+                data = b""  # not kept alive while waiting: thousands of streams wait at once
+                if not events:
+                    continue
+                last = events[-1]
+                if type(last) is Error:
+                    self._release(call, conn)  # an error body read to its end is reusable
+                    if len(events) > 1:
+                        self._note_delivery(events)
+                        yield Deliver(events[:-1])
+                    _log.debug("response status %s: %s", call.status, last.kind)
+                    return last, True
+                self._note_delivery(events)
+                if type(last) is Done:
+                    self.terminal = last
+                    _log.debug("response status %s: done", call.status)
+                    yield Deliver(events)
+                    yield from self._drain(call, conn)
+                    return last, True
+                if stall is not None:
+                    self._stall_deadline = self.runtime.clock() + stall
+                yield Deliver(events)
+                events = []
+        except IOFailure as exc:
+            self._drop()
+            if reused and not got_bytes:
+                raise _Stale from None
+            return self._failure(exc, call, connecting=False), True
+        self._drop()  # defensive: a Call always ends with a terminal event
+        return Error("protocol", "the response ended without a result", partial=call.text), True
+
+    def _call_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`Call`: the credentials the client sends besides
+        the endpoint's (the proxy's), so that the core redacts them from server text."""
+        proxy = self.config.proxy
+        if proxy is None or proxy.authorization is None:
+            return {}
+        return {"secrets": proxy_secrets(proxy.authorization)}
+
+    def _note_delivery(self, events: list[Event]) -> None:
+        if not self.delivered:
+            for event in events:
+                if type(event) is Delta:
+                    self.delivered = True
+                    break
+
+    def _drain(self, call: Call, conn: Conn) -> Generator[Op, Any, None]:
+        """After ``Done`` (already delivered): read the end of the body so the connection
+        can be reused -- at most :data:`DRAIN_TIMEOUT` seconds and :data:`_MAX_DRAIN`
+        bytes; a server slower or chattier than that costs its connection, not the
+        caller's time."""
+        drained = 0
+        give_up = self.runtime.clock() + DRAIN_TIMEOUT
+        try:
+            while call.wants_data and drained <= _MAX_DRAIN:
+                left = give_up - self.runtime.clock()
+                if left <= 0:
+                    break
+                data: bytes = yield Receive(conn, min(left, DRAIN_TIMEOUT))
+                drained += len(data)
+                call.receive_data(data)
+        except IOFailure:
+            pass  # the answer is complete; only the connection is lost
+        self._release(call, conn)
+
+    def _release(self, call: Call, conn: Conn) -> None:
+        """Back to the pool if the response was read to its end, else close."""
+        if call.reusable and not call.wants_data:
+            self._conn = None
+            self.pool.put(self.key, conn)
+        else:
+            _log.debug("closing the connection to %s:%s: the response was not read to its "
+                       "end or the server asked to close", self.key[1], self.key[2])
+            self._drop()
+
+    # --- connecting -----------------------------------------------------------------------
+    def _open(self, call: Call) -> Generator[Op, Any, Conn]:
+        timeout = self._timeout(self.config.timeout.connect)
+        proxy = self.config.proxy
+        if proxy is None:
+            conn: Conn = yield Connect(call.host, call.port, timeout)
+            self._conn = conn
+        else:
+            conn = yield Connect(proxy.host, proxy.port, timeout)
+            self._conn = conn
+            yield from open_tunnel(conn, call.host, call.port, proxy, timeout)
+        if call.tls:
+            conn = yield StartTLS(conn, call.host, self._timeout(self.config.timeout.connect))
+            self._conn = conn
+        return conn
+
+    # --- timeouts and errors --------------------------------------------------------------
+    def _timeout(self, phase: float | None) -> float | None:
+        """The wait allowed for one operation: the phase's timeout, cut to what is left
+        of the total. Raises ``IOFailure("timeout")`` once the total is used up."""
+        deadline = self._deadline
+        if deadline is None:
+            return phase
+        left = deadline - self.runtime.clock()
+        if left <= 0:
+            raise IOFailure("timeout", "", retryable=False)
+        return left if phase is None or left < phase else phase
+
+    def _read_timeout(self, idle: float | None) -> float | None:
+        """:meth:`_timeout` for a read of the response, also cut to what is left of the
+        stall timer when it runs."""
+        wait = self._timeout(idle)
+        stall = self._stall_deadline
+        if stall is None:
+            return wait
+        left = stall - self.runtime.clock()
+        if left <= 0:
+            self._stalled = True
+            raise IOFailure("timeout", "", retryable=False)
+        # Which timer cut this read decides what a timeout is called (a clock may wake
+        # a hair early, so "now >= deadline" alone cannot tell).
+        self._stalled = wait is None or left < wait
+        return left if self._stalled else wait
+
+    def _failure(self, exc: IOFailure, call: Call, *, connecting: bool) -> Error:
+        timeout = self.config.timeout
+        message = exc.message
+        retryable = exc.retryable
+        if exc.kind == "timeout":
+            deadline = self._deadline
+            stall = self._stall_deadline
+            now = self.runtime.clock()
+            if deadline is not None and now >= deadline - 1e-9:
+                message = f"the call took longer than the total timeout ({timeout.total} s)"
+                retryable = False
+            elif stall is not None and (self._stalled or now >= stall - 1e-9):
+                message = f"no content from the server for {timeout.stall} s (stall timeout)"
+                retryable = False  # the server is there and answering, only too slowly
+            elif connecting:
+                message = (
+                    f"connecting to {call.host}:{call.port} took longer than the connect "
+                    f"timeout ({timeout.connect} s)"
+                )
+            else:
+                message = f"no data from the server for {timeout.idle} s (idle timeout)"
+        return Error(
+            exc.kind,
+            message,
+            status=call.status,
+            retryable=retryable,
+            partial=call.text,
+        )
+
+
+def _request_line(request: bytes) -> str:
+    """``METHOD /path?name=…`` from a request's bytes: query values (Gemini's ``key=``)
+    never reach a log."""
+    line = request[: request.find(b"\r\n")].decode("latin-1")
+    method, _, rest = line.partition(" ")
+    target = rest.rpartition(" ")[0] or rest
+    path, sep, query = target.partition("?")
+    if sep:
+        names = (part.partition("=")[0] for part in query.split("&"))
+        path += "?" + "&".join(f"{name}=…" for name in names)
+    return f"{method} {path}"

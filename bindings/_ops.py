@@ -1,0 +1,161 @@
+"""The I/O the request loop asks a runner for, and what a runner answers with.
+
+The loop (:class:`~libchatty.bindings._exchange.Exchange`) yields these operations and is
+sent their results; a backend performs the first six, the runner handles
+:class:`Deliver` itself. A transport failure comes back as :class:`IOFailure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, Protocol
+
+from libchatty.events import Event
+
+__all__ = [
+    "READ_SIZE",
+    "Conn",
+    "Connect",
+    "Deliver",
+    "IOFailure",
+    "Op",
+    "Probe",
+    "Receive",
+    "Runtime",
+    "Send",
+    "Sleep",
+    "StartTLS",
+]
+
+#: Bytes asked for per read: a whole SSE burst in one call, small enough to stay in cache.
+READ_SIZE: Final = 64 * 1024
+
+
+class Conn(Protocol):
+    """A connection as the loop sees it: opaque, except that it can be dropped at once,
+    synchronously, from any state (so a ``finally`` can always close it)."""
+
+    def abort(self) -> None: ...
+
+
+class _Op:
+    """Base of the operations. Plain slotted classes, not dataclasses: they are
+    internal messages, and building seven dataclasses costs milliseconds of import
+    time that every ``import libchatty.bindings.blocking`` would pay."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        names: tuple[str, ...] = self.__slots__
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({fields})"
+
+
+class Connect(_Op):
+    """Open a TCP connection to ``host:port`` -> a :class:`Conn`."""
+
+    __slots__ = ("host", "port", "timeout")
+
+    def __init__(self, host: str, port: int, timeout: float | None) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+
+class StartTLS(_Op):
+    """Wrap ``conn`` in TLS (verified, SNI ``server_hostname``) -> the new :class:`Conn`."""
+
+    __slots__ = ("conn", "server_hostname", "timeout")
+
+    def __init__(self, conn: Conn, server_hostname: str, timeout: float | None) -> None:
+        self.conn = conn
+        self.server_hostname = server_hostname
+        self.timeout = timeout
+
+
+class Send(_Op):
+    """Write all of ``data`` -> None."""
+
+    __slots__ = ("conn", "data", "timeout")
+
+    def __init__(self, conn: Conn, data: bytes, timeout: float | None) -> None:
+        self.conn = conn
+        self.data = data
+        self.timeout = timeout
+
+
+class Receive(_Op):
+    """Read up to :data:`READ_SIZE` bytes -> ``bytes`` (``b""``: the peer closed)."""
+
+    __slots__ = ("conn", "timeout")
+
+    def __init__(self, conn: Conn, timeout: float | None) -> None:
+        self.conn = conn
+        self.timeout = timeout
+
+
+class Sleep(_Op):
+    """Wait ``seconds`` (backoff before a retry) -> None."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+
+class Probe(_Op):
+    """Look, without waiting, whether anything is waiting on the idle ``conn`` -> bool.
+
+    True when bytes or an end of stream (or an error) are already there: on a pooled
+    connection between responses nothing may be, so such a connection is closed rather
+    than handing a stale answer (a server's extra response, the rest of a body longer
+    than its ``Content-Length``, an unsolicited ``408``) to the next call. A backend
+    that cannot tell answers False only when the transport cannot hold such bytes.
+    """
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+
+class Deliver(_Op):
+    """Hand ``events`` to the caller, in order (handled by the runner, not the backend)."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+
+
+Op = Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver
+
+
+class IOFailure(Exception):
+    """What a backend raises for any transport failure: ``kind`` is ``"timeout"`` or
+    ``"connection"``; ``message`` says what happened (never a secret); ``retryable``
+    whether trying again could help (False for a failed certificate check)."""
+
+    def __init__(self, kind: str, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retryable = retryable
+
+
+class Runtime:
+    """What the loop may not take from the environment itself: a monotonic ``clock``
+    (seconds; trio's under ``autojump_clock`` in tests), a ``random`` draw in [0, 1) for
+    jitter, and the ``wall_clock`` (Unix seconds) for HTTP-date ``Retry-After``."""
+
+    __slots__ = ("clock", "random", "wall_clock")
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        random: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self.clock = clock
+        self.random = random
+        self.wall_clock = wall_clock
