@@ -8,18 +8,22 @@ reasoning settings in :mod:`libchatty.options`.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .content import ContentPart, TextPart, as_part
 from .endpoint import check_header_name, check_header_value
 from .events import ToolCall
-from .options import Reasoning, ResponseFormat, as_response_format
+from .options import JSONSchema, Reasoning, ResponseFormat, as_response_format
 
 __all__ = [
+    "FRAMING_HEADERS",
+    "MAX_N",
     "ROLES",
+    "SEED_RANGE",
     "TOOL_MODES",
     "ChatRequest",
     "Message",
@@ -31,15 +35,17 @@ __all__ = [
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Message:
     """One message of the conversation.
 
     * ``role``: ``system``, ``developer``, ``user``, ``assistant`` or ``tool``.
     * ``content``: the text, or a sequence of content parts (:class:`~libchatty.content.
-      TextPart`, ``ImagePart``, ``DocumentPart``, ``AudioPart``, or OpenAI-style dict
-      parts), kept as a tuple of parts; ``None`` is allowed for an assistant message that
-      only carries tool calls. :attr:`text` is the text of either form.
+      TextPart`, ``ImagePart``, ``DocumentPart``, ``AudioPart``, plain strings or
+      OpenAI-style dict parts, see :func:`~libchatty.content.as_part`), kept as a tuple
+      of part objects; ``None`` is allowed for an assistant message that only carries
+      tool calls. A str stays a str. :attr:`text` is the text of any form and
+      :attr:`parts` the parts of any form.
     * ``tool_calls``: the calls an assistant message made (send them back so the model
       sees its own calls in a tool loop).
     * ``tool_call_id`` (and optionally ``name``): for a ``tool`` message, which call this
@@ -58,14 +64,37 @@ class Message:
     reasoning: str | None = None
     reasoning_signature: str | None = None
 
+    # Written out (not generated) so the constructor takes what callers write -- a list
+    # of parts, plain strings or dicts -- while the attributes keep their normalised,
+    # narrow types for dialects. ``dataclasses.replace`` goes through it too.
+    def __init__(
+        self,
+        role: str,
+        content: str | Iterable[ContentPart | str | Mapping[str, Any]] | None = "",
+        tool_calls: Iterable[ToolCall] = (),
+        tool_call_id: str | None = None,
+        name: str | None = None,
+        reasoning: str | None = None,
+        reasoning_signature: str | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "role", role)
+        set_(self, "content", content)
+        set_(self, "tool_calls", tool_calls)
+        set_(self, "tool_call_id", tool_call_id)
+        set_(self, "name", name)
+        set_(self, "reasoning", reasoning)
+        set_(self, "reasoning_signature", reasoning_signature)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
-        if self.role not in ROLES:
-            raise ValueError(f"Message.role must be one of {sorted(ROLES)}, not {self.role!r}")
+        if not isinstance(self.role, str) or self.role not in ROLES:
+            raise ValueError(
+                f"Message.role must be one of {sorted(ROLES)}, not {_shown(self.role)}"
+            )
         content = self.content
         if content is not None and not isinstance(content, str):
-            if isinstance(content, (bytes, bytearray, Mapping)) or not hasattr(
-                content, "__iter__"
-            ):
+            if isinstance(content, (bytes, bytearray, Mapping)) or not hasattr(content, "__iter__"):
                 raise ValueError(
                     "Message.content must be a str, None, or a sequence of content parts"
                 )
@@ -105,26 +134,44 @@ def as_message(value: Message | Mapping[str, Any]) -> Message:
         raise ValueError(f"a message must be a Message or a mapping, not {type(value).__name__}")
     if "role" not in value:
         raise ValueError("a message mapping needs a 'role'")
-    calls = []
-    for raw in value.get("tool_calls") or ():
-        function = raw.get("function", raw)
-        calls.append(
-            ToolCall(
-                raw.get("id"),
-                function["name"],
-                function.get("arguments", ""),
-                raw.get("signature"),
-            )
-        )
+    raw_calls = value.get("tool_calls") or ()
+    if not isinstance(raw_calls, (list, tuple)):
+        raise ValueError("a message's 'tool_calls' must be a list")
     return Message(
         role=value["role"],
         content=value.get("content", ""),
-        tool_calls=tuple(calls),
+        tool_calls=tuple(_tool_call(i, raw) for i, raw in enumerate(raw_calls)),
         tool_call_id=value.get("tool_call_id"),
         name=value.get("name"),
         reasoning=value.get("reasoning"),
         reasoning_signature=value.get("reasoning_signature"),
     )
+
+
+def _tool_call(index: int, raw: object) -> ToolCall:
+    """One OpenAI-style ``tool_calls`` entry (``{"id", "function": {"name",
+    "arguments"}}``, or the function fields at the top level). ``arguments`` is JSON
+    text; an object (Ollama's and Anthropic's form) is serialised."""
+    what = f"a message's tool_calls[{index}]"
+    if isinstance(raw, ToolCall):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{what} must be an object")
+    function = raw.get("function", raw)
+    if not isinstance(function, Mapping):
+        raise ValueError(f"{what}: 'function' must be an object")
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{what} needs a function name")
+    arguments = function.get("arguments", "")
+    if isinstance(arguments, Mapping):
+        arguments = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+    if not isinstance(arguments, str):
+        raise ValueError(f"{what}: 'arguments' must be JSON text or an object")
+    call_id, signature = raw.get("id"), raw.get("signature")
+    if not isinstance(call_id, (str, type(None))) or not isinstance(signature, (str, type(None))):
+        raise ValueError(f"{what}: 'id' and 'signature' must be strings")
+    return ToolCall(call_id, name, arguments, signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +293,55 @@ def normalize_tool_choice(choice: object) -> str:
     raise ValueError(f"{_CHOICE_FIELD}: type {_shown(kind)} is not supported")
 
 
+#: ``ChatRequest.seed`` bounds: a signed 64-bit integer, what every provider's JSON parser
+#: takes (Gemini documents a 32-bit seed: its dialect checks that narrower range).
+SEED_RANGE: Final = (-(2**63), 2**63 - 1)
+#: The most choices ``ChatRequest.n`` may ask for (OpenAI's limit).
+MAX_N: Final = 128
+#: Headers the call writes itself (framing, connection management and Host): a
+#: per-request value would desynchronise or smuggle the request, so it is refused.
+FRAMING_HEADERS: Final = frozenset(
+    {
+        "connection",
+        "content-length",
+        "host",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"ChatRequest.{name} must be an integer from {low} to {high}")
+
+
+def _check_headers(headers: object) -> dict[str, str]:
+    """Names are HTTP tokens, unique ignoring case and not framing headers; values are
+    checked like the endpoint's and never quoted (they may be credentials)."""
+    if not isinstance(headers, Mapping):
+        raise ValueError("ChatRequest.headers must be a mapping of str to str")
+    seen: set[str] = set()
+    for position, (name, value) in enumerate(headers.items()):
+        check_header_name(f"ChatRequest.headers: the name of header #{position}", name)
+        lowered = name.lower()
+        if lowered in FRAMING_HEADERS:
+            raise ValueError(
+                f"ChatRequest.headers must not set {name!r}: the call writes it itself"
+            )
+        if lowered in seen:
+            raise ValueError(f"ChatRequest.headers sets {name!r} twice (names ignore case)")
+        seen.add(lowered)
+        check_header_value(f"ChatRequest.headers: the value of header {name!r}", value)
+    return dict(headers)
+
+
 def _check_range(name: str, value: float | None, low: float, high: float) -> None:
     if value is None:
         return
@@ -267,10 +363,15 @@ class ChatRequest:
     any name is accepted (the tools may come through ``extra``).
     ``response_format`` asks for structured output: a :class:`~libchatty.options.
     JSONSchema`, ``"json"`` (JSON mode), or a class with ``model_json_schema()`` (a
-    pydantic model; see :func:`~libchatty.options.as_response_format`). ``reasoning`` is
+    pydantic model), or OpenAI's own ``response_format`` object; see
+    :func:`~libchatty.options.as_response_format`. It is stored in the neutral form
+    (:attr:`neutral_response_format` has the precise type). ``reasoning`` is
     a :class:`~libchatty.options.Reasoning`. ``seed`` and ``n`` (choices) are passed to
-    providers that take them. ``headers`` are added to this request's HTTP headers (after
-    the endpoint's; names and values checked like the endpoint's, never quoted).
+    providers that take them: ``seed`` a signed 64-bit integer (:data:`SEED_RANGE`),
+    ``n`` from 1 to :data:`MAX_N`. ``headers`` are added to this request's HTTP headers
+    (after the endpoint's): names are HTTP tokens, unique ignoring case, and not one of
+    :data:`FRAMING_HEADERS`; values are checked like the endpoint's and never shown in a
+    message or in ``repr`` (they may be credentials).
     ``extra`` is merged last into the JSON body, for provider-specific fields.
     """
 
@@ -284,11 +385,11 @@ class ChatRequest:
     tools: Sequence[Tool | Mapping[str, Any]] | None = None
     tool_choice: str | Mapping[str, Any] | None = None
     extra: Mapping[str, Any] | None = None
-    response_format: ResponseFormat | type | None = None
+    response_format: ResponseFormat | type | Mapping[str, Any] | None = None
     reasoning: Reasoning | None = None
     seed: int | None = None
     n: int | None = None
-    headers: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -327,20 +428,10 @@ class ChatRequest:
         object.__setattr__(self, "response_format", as_response_format(self.response_format))
         if self.reasoning is not None and not isinstance(self.reasoning, Reasoning):
             raise ValueError("ChatRequest.reasoning must be a Reasoning")
-        seed = self.seed
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError("ChatRequest.seed must be an integer")
-        if self.n is not None and (
-            isinstance(self.n, bool) or not isinstance(self.n, int) or not 1 <= self.n <= 128
-        ):
-            raise ValueError("ChatRequest.n must be an integer from 1 to 128")
+        _check_int("seed", self.seed, *SEED_RANGE)
+        _check_int("n", self.n, 1, MAX_N)
         if self.headers is not None:
-            if not isinstance(self.headers, Mapping):
-                raise ValueError("ChatRequest.headers must be a mapping of str to str")
-            for name, value in self.headers.items():
-                check_header_name("a ChatRequest.headers name", name)
-                check_header_value(f"the value of ChatRequest.headers[{name!r}]", value)
-            object.__setattr__(self, "headers", dict(self.headers))
+            object.__setattr__(self, "headers", _check_headers(self.headers))
 
     @property
     def tool_list(self) -> tuple[Tool, ...]:
@@ -352,6 +443,13 @@ class ChatRequest:
         """``tool_choice`` in its neutral form (always a str or None after construction):
         ``"auto"``, ``"none"``, ``"required"`` or a tool name."""
         return self.tool_choice  # type: ignore[return-value]
+
+    @property
+    def neutral_response_format(self) -> ResponseFormat | None:
+        """``response_format`` in its neutral form (always after construction): None,
+        ``"json"`` or a :class:`~libchatty.options.JSONSchema`."""
+        value = self.response_format
+        return value if value is None or isinstance(value, (str, JSONSchema)) else None
 
     @property
     def stop_list(self) -> tuple[str, ...]:
