@@ -13,8 +13,6 @@ at an input-derived split: only well-typed events, one terminal event last, noth
 the call finished at EOF, and with default bounds the same events for every splitting.
 Only ``LocalProtocolError`` (feeding a finished call) may leave the call.
 
-The dialect is not registered in ``libchatty.dialects`` yet: this target registers it.
-
 Run it with fuzz/run.py (see fuzz/README.md).
 """
 
@@ -50,7 +48,7 @@ class _TinyCohere(CohereDialect):
         return CohereStreamDecoder(max_tool_calls=2, max_citations=2, max_citation_bytes=256)
 
 
-libchatty.dialects._loaded["cohere"] = CohereDialect()
+# Tiny decoder bounds have no public switch: the tiny variant gets a name of its own.
 libchatty.dialects._loaded["cohere-tiny"] = _TinyCohere()
 
 

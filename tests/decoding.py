@@ -17,6 +17,7 @@ import pytest
 from hypothesis import strategies as st
 from wire import all_splittings, expected, fixture, parse_request
 
+from libchatty.accumulate import Accumulator
 from libchatty.call import Call
 from libchatty.dialects import Dialect
 from libchatty.events import Delta, Done, Error, Event
@@ -348,20 +349,35 @@ ANY_JSON: Final = st.recursive(
 
 
 def check_decoder_survives(
-    step: Callable[[Any], list[Event]], inputs: Iterable[Any], end: Callable[[], Event]
+    step: Callable[[Any], list[Event]],
+    inputs: Iterable[Any],
+    end: Callable[[], Event],
+    acc: Accumulator | None = None,
+    *,
+    ends_without_marker: bool = False,
 ) -> None:
     """Fed ``inputs`` one by one, a stream decoder returns only events or raises
     :class:`RemoteProtocolError` (then stops being fed); it stops being fed after a
-    terminal event too, and if none came, its ``end()`` is an ``Error``."""
+    terminal event too, and if none came, its ``end()`` is an ``Error``. With ``acc``
+    (the decoder's accumulator), its ``partial`` must always be exactly the text the
+    deltas carried: a field that fails after text never leaves unseen text behind.
+    ``ends_without_marker``: the stream has no end marker (Gemini), so ``end()`` may
+    also be a ``Done``."""
+    seen: list[str] = []
     for item in inputs:
         try:
             events = step(item)
         except RemoteProtocolError:
+            if acc is not None:
+                assert acc.partial == "".join(seen), (acc.partial, seen)
             return
         assert all(type(e) in (Delta, Done, Error) for e in events), events
+        seen += [e.text for e in events if type(e) is Delta and e.kind == "text" and not e.index]
+        if acc is not None:
+            assert acc.partial == "".join(seen), (acc.partial, seen)
         if events and type(events[-1]) is not Delta:
             return
-    assert type(end()) is Error
+    assert type(end()) in ((Done, Error) if ends_without_marker else (Error,))
 
 
 def check_body_survives(dialect: Dialect, body: Any) -> None:
@@ -374,3 +390,37 @@ def check_body_survives(dialect: Dialect, body: Any) -> None:
     assert events, body
     assert all(type(e) is Delta for e in events[:-1]), events
     assert type(events[-1]) in (Done, Error), events
+
+
+def mutations(value: Any) -> Iterator[tuple[list[Any], Any]]:
+    """Every path into ``value`` (dict keys and list items), as (path, sub-value)."""
+    yield [], value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            for path, sub in mutations(item):
+                yield [key, *path], sub
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            for path, sub in mutations(item):
+                yield [n, *path], sub
+
+
+def replaced(value: Any, path: list[Any], new: Any) -> Any:
+    """A deep copy of ``value`` with the item at ``path`` replaced by ``new``."""
+    if not path:
+        return new
+    copy = json.loads(json.dumps(value))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = new
+    return copy
+
+
+def mutated_events(data: st.DataObject, events: list[Any]) -> list[Any]:
+    """``events`` (JSON values) with arbitrary JSON at one path of one of them."""
+    position = data.draw(st.integers(0, len(events) - 1))
+    path = data.draw(st.sampled_from([p for p, _ in mutations(events[position])]))
+    out = list(events)
+    out[position] = replaced(events[position], path, data.draw(ANY_JSON))
+    return out

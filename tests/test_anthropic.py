@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 from decoding import (
+    ANY_JSON,
     JSON_VALUES,
     SKY,
+    check_body_survives,
+    check_decoder_survives,
     check_error_event,
     check_fields,
     check_fixture,
@@ -21,6 +24,7 @@ from decoding import (
     check_shape,
     every_error_status,
     feed,
+    mutated_events,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -834,3 +838,80 @@ def test_unsigned_reasoning_is_never_sent() -> None:
         {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
     ]
     assert _assistant_blocks(Message("assistant", "42", reasoning="unsigned")) == "42"
+
+
+# --- decoders fail only on the wire's faults ----------------------------------------------------
+ANTHROPIC_EVENTS = [
+    {"type": "message_start", "message": {"usage": {"input_tokens": 3}}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking"}},
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "thinking_delta", "thinking": "t"},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "signature_delta", "signature": "s"},
+    },
+    {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": "a"}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "b"}},
+    {"type": "content_block_start", "index": 2, "content_block": {"type": "server_tool_use"}},
+    {
+        "type": "content_block_start",
+        "index": 3,
+        "content_block": {"type": "tool_use", "id": "c", "name": "f", "input": {}},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 3,
+        "delta": {"type": "input_json_delta", "partial_json": "{}"},
+    },
+    {"type": "content_block_stop", "index": 3},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+    {"type": "error", "error": {"type": "overloaded_error", "message": "m"}},
+    {"type": "message_stop"},
+]
+ANTHROPIC_BODY = {
+    "type": "message",
+    "content": [
+        {"type": "thinking", "thinking": "t", "signature": "s"},
+        {"type": "text", "text": "a"},
+        {"type": "tool_use", "id": "c", "name": "f", "input": {"x": 1}},
+    ],
+    "stop_reason": "tool_use",
+    "usage": {"input_tokens": 1, "output_tokens": 2},
+}
+
+
+def _sse(payload: Any) -> ServerSentEvent:
+    name = payload.get("type") if isinstance(payload, dict) else None
+    return ServerSentEvent(data=json.dumps(payload), event=name if isinstance(name, str) else "x")
+
+
+@given(st.data())
+def test_arbitrary_json_anywhere_in_any_event(data: st.DataObject) -> None:
+    events = mutated_events(data, ANTHROPIC_EVENTS)
+    decoder = AnthropicStreamDecoder()
+    check_decoder_survives(lambda e: decoder.sse_event(_sse(e)), events, decoder.end, decoder.acc)
+
+
+@given(
+    st.lists(ANY_JSON, min_size=1, max_size=4),
+    st.sampled_from(sorted({e["type"] for e in ANTHROPIC_EVENTS})),
+)
+def test_arbitrary_json_as_events(values: list[Any], name: str) -> None:
+    decoder = AnthropicStreamDecoder()
+    step = lambda e: decoder.sse_event(ServerSentEvent(data=json.dumps(e), event=name))  # noqa: E731
+    check_decoder_survives(step, values, decoder.end, decoder.acc)
+
+
+@given(st.data())
+def test_arbitrary_json_anywhere_in_a_body(data: st.DataObject) -> None:
+    (body,) = mutated_events(data, [ANTHROPIC_BODY])
+    check_body_survives(get_dialect("anthropic"), body)
+
+
+@given(ANY_JSON)
+def test_arbitrary_json_as_a_body(body: Any) -> None:
+    check_body_survives(get_dialect("anthropic"), body)

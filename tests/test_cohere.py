@@ -2,9 +2,6 @@
 random splits), citations through the decoder the same ways, a hypothesis-generated event
 stream written by an encoder in this file (not the replay renderer) with random SSE and
 HTTP framing, render round trips, malformed input, bounds, and request building.
-
-The dialect is not registered in ``libchatty.dialects`` yet: every test here registers it
-for its own duration (``registered``).
 """
 
 from __future__ import annotations
@@ -35,9 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from wire import all_splittings, fixture, fixture_names, random_chunked, random_splits, sse_frame
 
-import libchatty.dialects
 import libchatty.dialects.cohere as cohere
-from libchatty import replay_cohere
 from libchatty.call import Call
 from libchatty.dialects.cohere import (
     DIALECT,
@@ -51,18 +46,14 @@ from libchatty.dialects.cohere import (
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import LimitExceeded, RemoteProtocolError
-from libchatty.replay_cohere import RENDERER
+from libchatty.replay import cohere as replay_cohere
+from libchatty.replay.cohere import RENDERER
 from libchatty.request import ChatRequest, Message, Tool
 from libchatty.script import Script
 from libchatty.sse import ServerSentEvent, SSEDecoder
 
 BASE = "https://api.cohere.com"
 KEY = "co-EXAMPLE-not-a-real-key"
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(libchatty.dialects._loaded, "cohere", DIALECT)
 
 
 def make_call(stream: bool = True) -> Call:

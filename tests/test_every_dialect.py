@@ -301,6 +301,7 @@ def test_every_dialect_is_covered() -> None:
         "anthropic",
         "gemini",
         "ollama",
+        "cohere",
     }
 
 
@@ -587,6 +588,8 @@ QUERY_TARGETS: Final = {
     ("gemini", False): b"/base/v1/models/some-model:generateContent?api-version=2024-10-21&x=%2F",
     ("ollama", True): b"/base/v1/api/chat?api-version=2024-10-21&x=%2F",
     ("ollama", False): b"/base/v1/api/chat?api-version=2024-10-21&x=%2F",
+    ("cohere", True): b"/base/v1/v2/chat?api-version=2024-10-21&x=%2F",
+    ("cohere", False): b"/base/v1/v2/chat?api-version=2024-10-21&x=%2F",
 }
 
 
@@ -632,12 +635,18 @@ def _ollama_choice(body: dict[str, Any]) -> Any:
     return [tool["function"]["name"] for tool in body.get("tools", ())]
 
 
+def _cohere_choice(body: dict[str, Any]) -> Any:
+    # A named tool is forced by offering it alone, REQUIRED; "auto" is Cohere's default.
+    return body.get("tool_choice"), [tool["function"]["name"] for tool in body["tools"]]
+
+
 CHOICE_OF: Final = {
     "openai-chat": _openai_chat_choice,
     "openai-responses": _openai_chat_choice,
     "anthropic": _anthropic_choice,
     "gemini": _gemini_choice,
     "ollama": _ollama_choice,
+    "cohere": _cohere_choice,
 }
 RENDERED_CHOICE: Final[dict[str, dict[str, Any]]] = {
     "openai-chat": {
@@ -665,6 +674,12 @@ RENDERED_CHOICE: Final[dict[str, dict[str, Any]]] = {
         "f": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}},
     },
     "ollama": {"auto": ["f", "g"], "none": [], "required": ["f", "g"], "f": ["f", "g"]},
+    "cohere": {
+        "auto": (None, ["f", "g"]),
+        "none": ("NONE", ["f", "g"]),
+        "required": ("REQUIRED", ["f", "g"]),
+        "f": ("REQUIRED", ["f"]),
+    },
 }
 # Each neutral choice, given in another provider's form: the rendering must not care.
 CHOICE_INPUTS: Final[dict[str, Any]] = {

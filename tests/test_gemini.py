@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 from decoding import (
+    ANY_JSON,
     JSON_VALUES,
     SKY,
+    check_body_survives,
+    check_decoder_survives,
     check_error_event,
     check_fields,
     check_like_fixture,
@@ -20,12 +23,22 @@ from decoding import (
     decode_every_way,
     every_error_status,
     feed,
+    mutated_events,
     summary,
     wanted,
 )
 from hypothesis import given
 from hypothesis import strategies as st
-from wire import fixture, fixture_names, parse_request, random_chunked, random_splits, sse_frame
+from wire import (
+    all_splittings,
+    fixture,
+    fixture_names,
+    parse_request,
+    random_chunked,
+    random_splits,
+    sized_response,
+    sse_frame,
+)
 
 from libchatty.accumulate import normalize_finish_reason
 from libchatty.call import Call
@@ -797,3 +810,73 @@ def test_synthetic_ids_are_pinned_and_differ_per_response_and_index() -> None:
     a, b = ids(two)
     assert a == first[0] and b != a  # same call twice in one answer: distinct ids
     assert re.fullmatch(r"call_[0-9a-f]{24}", b)
+
+
+# --- decoders fail only on the wire's faults ----------------------------------------------------
+GEMINI_EVENTS = [
+    {
+        "responseId": "r",
+        "candidates": [
+            {
+                "index": 0,
+                "content": {
+                    "parts": [
+                        {"text": "Hi "},
+                        {"text": "hm", "thought": True},
+                        {"functionCall": {"name": "f", "args": {"a": 1}}, "thoughtSignature": "s"},
+                    ]
+                },
+            },
+            {"index": 1, "content": {"parts": [{"text": "B"}]}},
+        ],
+    },
+    {
+        "candidates": [{"content": {"parts": [{"text": "there"}]}, "finishReason": "STOP"}],
+        "promptFeedback": {"blockReason": "SAFETY"},
+        "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 2},
+    },
+    {"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}},
+]
+
+
+@given(st.data())
+def test_arbitrary_json_anywhere_in_any_response(data: st.DataObject) -> None:
+    events = mutated_events(data, GEMINI_EVENTS)
+    decoder = GeminiStreamDecoder()
+    check_decoder_survives(
+        decoder.response, events, decoder.end, decoder.acc, ends_without_marker=True
+    )
+    check_body_survives(get_dialect("gemini"), events)
+    check_body_survives(get_dialect("gemini"), events[0])
+
+
+@given(st.lists(ANY_JSON, min_size=1, max_size=4))
+def test_arbitrary_json_as_responses_and_bodies(values: list[Any]) -> None:
+    decoder = GeminiStreamDecoder()
+    check_decoder_survives(
+        decoder.response, values, decoder.end, decoder.acc, ends_without_marker=True
+    )
+    check_body_survives(get_dialect("gemini"), values)
+    check_body_survives(get_dialect("gemini"), values[0])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"content": {"parts": [{"text": "x"}, 5]}},  # a later part
+        {"content": {"parts": [{"text": "x"}, {"functionCall": {"name": ""}}]}},
+        {"index": 99, "content": {"parts": [{"text": "x"}]}},  # a later candidate
+    ],
+)
+def test_a_bad_later_part_or_candidate_gives_no_partial_that_was_never_a_delta(
+    bad: dict[str, Any],
+) -> None:
+    first = {"candidates": [{"content": {"parts": [{"text": "Ok "}]}}]}
+    second = {"candidates": [{"content": {"parts": [{"text": "lost"}]}}, bad]}
+    body = (sse_frame(json.dumps(first)) + sse_frame(json.dumps(second))).encode()
+    for how, pieces in all_splittings(sized_response(body, "text/event-stream")):
+        events = feed(make_call(), pieces)
+        assert [e for e in events if isinstance(e, Delta)] == [Delta("Ok ")], how
+        last = events[-1]
+        assert isinstance(last, Error)
+        assert (last.kind, last.partial) == ("protocol", "Ok "), how

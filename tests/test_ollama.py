@@ -23,7 +23,15 @@ from decoding import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
-from wire import chunked_response, cut_at, fixture, fixture_names, parse_request, sized_response
+from wire import (
+    all_splittings,
+    chunked_response,
+    cut_at,
+    fixture,
+    fixture_names,
+    parse_request,
+    sized_response,
+)
 
 from libchatty.call import Call
 from libchatty.dialects import get_dialect
@@ -562,5 +570,24 @@ LINE_SHAPE = st.fixed_dictionaries(
 @given(lines=st.lists(st.one_of(LINE_SHAPE, ANY_JSON), min_size=1, max_size=4))
 def test_decoder_never_leaks_other_exceptions(lines: list[Any]) -> None:
     decoder = OllamaStreamDecoder()
-    check_decoder_survives(decoder.json_line, lines, decoder.end)
+    check_decoder_survives(decoder.json_line, lines, decoder.end, decoder.acc)
     check_body_survives(DIALECT, lines[0])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"message": {"content": "lost", "tool_calls": [5]}},
+        {"message": {"content": "lost", "tool_calls": "no"}},
+        {"message": {"content": "lost"}, "response": 7},
+        {"message": {"thinking": "hm", "content": "lost"}, "thinking": []},
+    ],
+)
+def test_a_bad_later_field_gives_no_partial_that_was_never_a_delta(bad: dict[str, Any]) -> None:
+    body = (json.dumps({"message": {"content": "Ok "}}) + "\n" + json.dumps(bad) + "\n").encode()
+    for how, pieces in all_splittings(sized_response(body, "application/x-ndjson")):
+        events = feed(make_call(), pieces)
+        assert [e for e in events if isinstance(e, Delta)] == [Delta("Ok ")], how
+        last = events[-1]
+        assert isinstance(last, Error)
+        assert (last.kind, last.partial) == ("protocol", "Ok "), how

@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 from decoding import (
+    ANY_JSON,
     SKY,
+    check_body_survives,
+    check_decoder_survives,
     check_error_event,
     check_fixture,
     check_like_fixture,
@@ -19,6 +22,7 @@ from decoding import (
     every_error_status,
     feed,
     joined,
+    mutated_events,
     summary,
     wanted,
 )
@@ -864,3 +868,78 @@ def test_a_bad_field_after_text_gives_no_partial_that_was_never_a_delta(
         last = events[-1]
         assert isinstance(last, Error)
         assert (last.kind, last.partial) == ("protocol", "Ok "), how
+
+
+# --- decoders fail only on the wire's faults ----------------------------------------------------
+CHAT_CHUNKS = [
+    {"choices": [{"index": 0, "delta": {"content": "a", "reasoning_content": "r"}}]},
+    {
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "content": [
+                        {"type": "text", "text": "b"},
+                        {"type": "thinking", "thinking": "t"},
+                    ],
+                    "refusal": "no",
+                    "tool_calls": [
+                        {"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}},
+                        {"id": "d", "function": {"arguments": {"x": 1}}},
+                    ],
+                },
+            },
+            {"index": 1, "delta": {"content": "B"}, "finish_reason": "stop"},
+        ],
+        "x_groq": {"usage": {"prompt_tokens": 1}},
+    },
+    {
+        "choices": [{"delta": {}, "finish_reason": "stop", "usage": {}}],
+        "usage": {"total_tokens": 3},
+    },
+    {"error": {"message": "m", "type": "server_error", "code": 503}},
+]
+CHAT_BODY = {
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "content": "a",
+                "reasoning": "r",
+                "refusal": "no",
+                "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}],
+            },
+            "finish_reason": "tool_calls",
+        },
+        {"index": 1, "message": {"content": [{"type": "text", "text": "b"}]}},
+    ],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 2},
+}
+
+
+def _data(payload: Any) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(payload))
+
+
+@given(st.data())
+def test_arbitrary_json_anywhere_in_any_chunk(data: st.DataObject) -> None:
+    chunks = mutated_events(data, CHAT_CHUNKS)
+    decoder = OpenAIChatDecoder()
+    check_decoder_survives(lambda c: decoder.sse_event(_data(c)), chunks, decoder.end, decoder.acc)
+
+
+@given(st.lists(ANY_JSON, min_size=1, max_size=4))
+def test_arbitrary_json_as_chunks(values: list[Any]) -> None:
+    decoder = OpenAIChatDecoder()
+    check_decoder_survives(lambda c: decoder.sse_event(_data(c)), values, decoder.end, decoder.acc)
+
+
+@given(st.data())
+def test_arbitrary_json_anywhere_in_a_body(data: st.DataObject) -> None:
+    (body,) = mutated_events(data, [CHAT_BODY])
+    check_body_survives(DIALECT, body)
+
+
+@given(ANY_JSON)
+def test_arbitrary_json_as_a_body(body: Any) -> None:
+    check_body_survives(DIALECT, body)

@@ -674,7 +674,7 @@ def test_decoders_never_leak_other_exceptions(
             value["item"] = {**value["item"], **item}
     wire = [sse({**value, "type": kind}) for kind, value in zip(kinds, values, strict=False)]
     decoder = OpenAIResponsesDecoder()
-    check_decoder_survives(decoder.sse_event, wire, decoder.end)
+    check_decoder_survives(decoder.sse_event, wire, decoder.end, decoder.acc)
     for whole in (body, {**body, "output": [item]}, {**body, "output": [item], "status": "x"}):
         check_body_survives(DIALECT, whole)
 
@@ -695,3 +695,20 @@ def test_final_output_is_read_when_nothing_was_streamed() -> None:
     decoder.sse_event(sse({"type": "response.output_text.delta", "delta": "All"}))
     (done,) = decoder.sse_event(sse(final))
     assert isinstance(done, Done) and done.text == "All" and not done.tool_calls
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        5,  # a later item that is not an object
+        {"type": "message", "content": "not a list"},
+        {"type": "function_call", "arguments": 7},
+    ],
+)
+def test_a_bad_later_output_item_gives_no_partial_that_was_never_a_delta(bad: Any) -> None:
+    output = [{"type": "message", "content": [{"type": "output_text", "text": "lost"}]}, bad]
+    final = {"type": "response.completed", "response": {"status": "completed", "output": output}}
+    decoder = OpenAIResponsesDecoder()
+    with pytest.raises(RemoteProtocolError):
+        decoder.sse_event(sse(final))
+    assert decoder.acc.partial == ""  # the final output's text never became a delta

@@ -69,6 +69,7 @@ PROVIDERS: Final = {
     "anthropic": {"ANTHROPIC_BASE_URL": "{host}", "ANTHROPIC_API_KEY": KEY},
     "gemini": {"GEMINI_API_KEY": KEY},  # no base-URL variable: see gemini_client
     "ollama": {"OLLAMA_HOST": "{host}"},
+    "cohere": {"CO_API_URL": "{host}", "CO_API_KEY": KEY},
 }
 
 

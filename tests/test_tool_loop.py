@@ -241,12 +241,41 @@ def ollama_turns(ids: list[str]) -> list[Any]:
     ]
 
 
+def cohere_turns(ids: list[str]) -> list[Any]:
+    return [
+        {"role": "user", "content": QUESTION},
+        {
+            "role": "assistant",
+            # The tool plan (the turn's reasoning) goes back with the calls.
+            "tool_plan": REASONING,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call_id, call in zip(ids, CALLS, strict=True)
+            ],
+        },
+        *(
+            {
+                "role": "tool",
+                "tool_call_id": call_id,
+                # One citable document per result.
+                "content": [{"type": "document", "document": {"data": RESULTS[call.name]}}],
+            }
+            for call_id, call in zip(ids, CALLS, strict=True)
+        ),
+    ]
+
+
 EXPECTED_TURNS: Final = {
     "openai-chat": ("messages", openai_chat_turns),
     "openai-responses": ("input", openai_responses_turns),
     "anthropic": ("messages", anthropic_turns),
     "gemini": ("contents", gemini_turns),
     "ollama": ("messages", ollama_turns),
+    "cohere": ("messages", cohere_turns),
 }
 
 
@@ -263,6 +292,7 @@ SENT_IDS: Final = {
     "anthropic": ["call_1", "call_2"],
     "gemini": GEMINI_IDS,
     "ollama": OLLAMA_IDS,
+    "cohere": ["call_1", "call_2"],
 }
 
 

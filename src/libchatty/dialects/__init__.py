@@ -19,6 +19,7 @@ _MODULES: Final = {
     "anthropic": "anthropic",
     "gemini": "gemini",
     "ollama": "ollama",
+    "cohere": "cohere",
 }
 
 #: Every dialect name ``Endpoint(dialect=...)`` accepts.

@@ -51,6 +51,14 @@ from .base import (
     json_object,
     make_usage,
 )
+from .plumbing import (
+    MAX_TOOL_CALLS,
+    arguments_object,
+    auth_headers,
+    message_text,
+    sampling,
+    stream_error,
+)
 
 __all__ = ["DIALECT", "AnthropicDialect"]
 
@@ -58,17 +66,17 @@ API_VERSION: Final = "2023-06-01"
 #: Anthropic requires ``max_tokens``; this is used when the request gives none.
 DEFAULT_MAX_TOKENS: Final = 4096
 
-# Tool calls per response: far above what any model emits, low enough to bound memory.
-_MAX_TOOL_CALLS: Final = 1024
 #: Names the provider in protocol error messages.
 _PROVIDER: Final = "Anthropic"
-# Error messages are for humans; a provider that sends megabytes gets them cut here.
-_MAX_MESSAGE: Final = 2000
 
-# Provider error types after which the same request may well succeed.
-_RETRYABLE_TYPES: Final = frozenset(
-    {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
-)
+# In-stream error types -> (kind, retryable); any other type is a final "provider" error.
+_ERRORS: Final = {
+    "overloaded_error": ("overloaded", True),
+    "api_error": ("provider", True),
+    "rate_limit_error": ("provider", True),
+    "timeout_error": ("provider", True),
+}
+_SAMPLING: Final = {"temperature": "temperature", "top_p": "top_p", "stop": "stop_sequences"}
 
 # Anything else names the one tool the model must call.
 _TOOL_CHOICE: Final = {"auto": "auto", "none": "none", "required": "any"}
@@ -97,18 +105,10 @@ def _load_event(event: ServerSentEvent) -> dict[str, Any]:
 def _provider_error(acc: Accumulator, payload: Mapping[str, Any]) -> Error:
     """The ``Error`` for an ``{"type": "error", "error": {...}}`` payload (status 200)."""
     error = payload.get("error")
-    error_type = message = None
-    if isinstance(error, Mapping):
-        error_type = error.get("type") if isinstance(error.get("type"), str) else None
-        message = error.get("message") if isinstance(error.get("message"), str) else None
-    kind = "overloaded" if error_type == "overloaded_error" else "provider"
-    return acc.error(
-        kind,
-        (message or "Anthropic reported an error in the stream")[:_MAX_MESSAGE],
-        status=200,
-        retryable=error_type in _RETRYABLE_TYPES,
-        provider_type=error_type,
-    )
+    if type(error) is not dict:
+        error = {}
+    default = "Anthropic reported an error in the stream"
+    return stream_error(acc, error.get("message"), error.get("type"), _ERRORS, default=default)
 
 
 class _Usage:
@@ -197,8 +197,8 @@ class AnthropicStreamDecoder(StreamDecoder):
             self._server_tools.add(index)
             return []
         if block_type == "tool_use":
-            if len(self._tools) >= _MAX_TOOL_CALLS:
-                raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
+            if len(self._tools) >= MAX_TOOL_CALLS:
+                raise RemoteProtocolError(f"more than {MAX_TOOL_CALLS} tool calls")
             tool = self._tools[index] = len(self._tools)
             self._tool_input[tool] = block.get("input", {})
             call_id = block.get("id") if isinstance(block.get("id"), str) else None
@@ -280,17 +280,9 @@ _HANDLERS: Final = {
 
 
 # --- request building ---------------------------------------------------------------------
-def _tool_input(arguments: str, name: str) -> Any:
-    """A tool call's arguments as the object ``tool_use.input`` needs."""
-    if not arguments.strip():
-        return {}
-    try:
-        value = loads(arguments)
-    except JSONDecodeError:
-        raise ValueError(f"the arguments of tool call {name!r} are not valid JSON") from None
-    if not isinstance(value, Mapping):
-        raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")
-    return value
+def _content(message: Message) -> str:
+    """The one place a message's content is converted: text only, for now."""
+    return message_text(message, "Anthropic")
 
 
 def _assistant_content(message: Message) -> str | list[dict[str, Any]]:
@@ -306,9 +298,9 @@ def _assistant_content(message: Message) -> str | list[dict[str, Any]]:
             }
         )
     elif not message.tool_calls:
-        return message.content or ""
+        return _content(message)
     if message.content:
-        blocks.append({"type": "text", "text": message.content})
+        blocks.append({"type": "text", "text": _content(message)})
     for call in message.tool_calls:
         if not call.id:
             raise ValueError(
@@ -319,7 +311,7 @@ def _assistant_content(message: Message) -> str | list[dict[str, Any]]:
                 "type": "tool_use",
                 "id": call.id,
                 "name": call.name,
-                "input": _tool_input(call.arguments, call.name),
+                "input": arguments_object(call.arguments, call.name, "Anthropic"),
             }
         )
     return blocks
@@ -334,13 +326,13 @@ def _messages(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, 
     open_results: list[dict[str, Any]] | None = None  # the user turn holding tool results
     for message in messages:
         if message.role in ("system", "developer"):
-            system.append(message.content or "")
+            system.append(_content(message))
             continue
         if message.role == "tool":
             block = {
                 "type": "tool_result",
                 "tool_use_id": message.tool_call_id,
-                "content": message.content or "",
+                "content": _content(message),
             }
             if open_results is None:
                 open_results = [block]
@@ -350,14 +342,14 @@ def _messages(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, 
             continue
         if message.role == "user" and open_results is not None:
             if message.content:  # the API refuses an empty text block
-                open_results.append({"type": "text", "text": message.content})
+                open_results.append({"type": "text", "text": _content(message)})
             open_results = None
             continue
         open_results = None
         if message.role == "assistant":
             out.append({"role": "assistant", "content": _assistant_content(message)})
         else:
-            out.append({"role": "user", "content": message.content or ""})
+            out.append({"role": "user", "content": _content(message)})
     return system, out
 
 
@@ -385,12 +377,7 @@ class AnthropicDialect(Dialect):
         elif system:
             body["system"] = [{"type": "text", "text": text} for text in system]
         body["messages"] = messages
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.stop_list:
-            body["stop_sequences"] = list(request.stop_list)
+        body.update(sampling(request, _SAMPLING))
         if request.tool_list:
             body["tools"] = [
                 {
@@ -408,17 +395,10 @@ class AnthropicDialect(Dialect):
             body["stream"] = True
         if request.extra:
             body.update(request.extra)
-        own = {name.lower() for name in endpoint.headers}
-        headers = [
-            (name, value)
-            for name, value in (
-                ("x-api-key", endpoint.api_key),
-                ("anthropic-version", API_VERSION),
-            )
-            if value and name not in own  # the caller's headers win
-        ]
-        headers.extend(endpoint.headers.items())
-        return HTTPRequest("POST", _messages_target(endpoint), tuple(headers), dumps(body))
+        headers = auth_headers(
+            endpoint, ("x-api-key", endpoint.api_key), ("anthropic-version", API_VERSION)
+        )
+        return HTTPRequest("POST", _messages_target(endpoint), headers, dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return AnthropicStreamDecoder()

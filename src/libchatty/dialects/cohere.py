@@ -43,6 +43,7 @@ from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..sse import ServerSentEvent
 from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, dumps, get_int, json_object
+from .plumbing import MAX_MESSAGE, bearer, message_text, sampling
 
 __all__ = ["DIALECT", "Citation", "CohereDialect", "CohereStreamDecoder", "with_citations"]
 
@@ -53,8 +54,12 @@ MAX_TOOL_CALLS: Final = 1024
 #: bounded too: a grounded answer over large documents stays far below both.
 MAX_CITATIONS: Final = 4096
 MAX_CITATION_BYTES: Final = 16 * 1024 * 1024
-# Error messages are for humans; a provider that sends megabytes gets them cut here.
-_MAX_MESSAGE: Final = 2000
+_SAMPLING: Final = {
+    "temperature": "temperature",
+    "top_p": "p",
+    "max_tokens": "max_tokens",
+    "stop": "stop_sequences",
+}
 
 # Wire finish reasons the shared table does not know (v1's ERROR_* kept for proxies).
 _FINISH: Final = {
@@ -187,7 +192,7 @@ def _terminal(
         text = error if isinstance(error, str) and error else None
         return acc.error(
             "provider",
-            (text or f"Cohere ended the response with finish_reason {raw}")[:_MAX_MESSAGE],
+            (text or f"Cohere ended the response with finish_reason {raw}")[:MAX_MESSAGE],
             status=200,
             retryable=True,
             provider_type=raw,
@@ -322,7 +327,7 @@ class CohereStreamDecoder(StreamDecoder):
         message = payload.get("message")
         if not isinstance(message, str) or not message:
             message = "Cohere reported an error in the stream"
-        return [self.acc.error("provider", message[:_MAX_MESSAGE], status=200)]
+        return [self.acc.error("provider", message[:MAX_MESSAGE], status=200)]
 
     def end(self) -> Event:
         where = "before message-end" if self._started else "before message-start"
@@ -362,7 +367,7 @@ def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
     response = json_object(body, _PROVIDER, "response body")
     message = response.get("message")
     if isinstance(message, str):
-        return [acc.error("provider", message[:_MAX_MESSAGE] or "Cohere error", status=200)]
+        return [acc.error("provider", message[:MAX_MESSAGE] or "Cohere error", status=200)]
     message = json_object(message, _PROVIDER, "response body's message")
     events: list[Event] = []
     plan = _optional_str(message, "tool_plan", "response message")
@@ -393,15 +398,20 @@ def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
 
 
 # --- request building ---------------------------------------------------------------------
+def _content(message: Message) -> str:
+    """The one place a message's content is converted: text only, for now."""
+    return message_text(message, "Cohere")
+
+
 def _assistant(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"role": "assistant"}
     if not message.tool_calls:
-        out["content"] = message.content or ""
+        out["content"] = _content(message)
         return out
     if message.reasoning:
         out["tool_plan"] = message.reasoning
     if message.content:
-        out["content"] = message.content
+        out["content"] = _content(message)
     calls = []
     for call in message.tool_calls:
         if not call.id:
@@ -414,14 +424,14 @@ def _assistant(message: Message) -> dict[str, Any]:
 
 def _message_json(message: Message) -> dict[str, Any]:
     if message.role in ("system", "developer"):
-        return {"role": "system", "content": message.content or ""}
+        return {"role": "system", "content": _content(message)}
     if message.role == "assistant":
         return _assistant(message)
     if message.role == "tool":
         # One document per result: the model can cite it, as it cites grounding documents.
-        document = {"type": "document", "document": {"data": message.content or ""}}
+        document = {"type": "document", "document": {"data": _content(message)}}
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": [document]}
-    return {"role": "user", "content": message.content or ""}
+    return {"role": "user", "content": _content(message)}
 
 
 def _check_documents(documents: Any) -> None:
@@ -476,27 +486,15 @@ class CohereDialect(Dialect):
             body["tools"] = tools
         if choice is not None:
             body["tool_choice"] = choice
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["p"] = request.top_p
-        if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.stop_list:
-            body["stop_sequences"] = list(request.stop_list)
+        body.update(sampling(request, _SAMPLING))
         if request.stream:
             body["stream"] = True
         if request.extra:
             if "documents" in request.extra:
                 _check_documents(request.extra["documents"])
             body.update(request.extra)
-        own = {name.lower() for name in endpoint.headers}
-        headers: list[tuple[str, str]] = []
-        if endpoint.api_key and "authorization" not in own:  # the caller's header wins
-            headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
-        headers.extend(endpoint.headers.items())
         path = "/chat" if endpoint.path_prefix.endswith("/v2") else "/v2/chat"
-        return HTTPRequest("POST", endpoint.url(path), tuple(headers), dumps(body))
+        return HTTPRequest("POST", endpoint.url(path), bearer(endpoint), dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return CohereStreamDecoder()

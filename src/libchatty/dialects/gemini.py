@@ -44,9 +44,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from ..accumulate import Accumulator
 from ..endpoint import Endpoint
-from ..events import RETRYABLE_STATUSES, Error, Event, Usage
+from ..events import Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
@@ -58,22 +57,28 @@ from .base import (
     compact_json,
     dumps,
     get_int,
-    json_object,
     make_usage,
     synthetic_call_id,
+)
+from .plumbing import (
+    MAX_TOOL_CALLS,
+    Staged,
+    arguments_object,
+    auth_headers,
+    expect_int,
+    expect_list,
+    expect_object,
+    message_text,
+    sampling,
+    stream_error,
 )
 
 __all__ = ["DIALECT", "GeminiDialect", "GeminiStreamDecoder"]
 
 #: The API version used when the endpoint's base URL has no path.
 DEFAULT_PREFIX: Final = "/v1beta"
-# Tool calls per response: far above what any model emits, low enough to bound memory.
-_MAX_TOOL_CALLS: Final = 1024
-#: Names the provider in protocol error messages.
-_PROVIDER: Final = "Gemini"
 # candidateCount is capped at 8 by the API; a larger index is garbage.
 _MAX_CANDIDATES: Final = 8
-_MAX_MESSAGE: Final = 2000
 # Gemini 3 and later refuse a replayed functionCall part without its thoughtSignature. A
 # ToolCall that has none (built by hand, or from another provider) gets the sentinel
 # Google documents for history whose signatures were lost (ai.google.dev, thought
@@ -81,10 +86,26 @@ _MAX_MESSAGE: Final = 2000
 SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
 _SIGNED_MODELS: Final = re.compile(r"(?:^|/)gemini-(\d+)(?:[.-]|$)")
 
-# Google statuses after which the same request may well succeed.
-_RETRYABLE_STATUSES: Final = frozenset(
-    {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED"}
-)
+# Google statuses (or, without one, the HTTP code) -> (kind, retryable).
+_ERRORS: Final = {
+    "UNAVAILABLE": ("overloaded", True),
+    "RESOURCE_EXHAUSTED": ("provider", True),
+    "INTERNAL": ("provider", True),
+    "DEADLINE_EXCEEDED": ("provider", True),
+    "ABORTED": ("provider", True),
+    "503": ("overloaded", True),
+    "529": ("overloaded", True),
+    "429": ("provider", True),
+    "500": ("provider", True),
+    "502": ("provider", True),
+    "504": ("provider", True),
+}
+_SAMPLING: Final = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "max_tokens": "maxOutputTokens",
+    "stop": "stopSequences",
+}
 # Anything else names the one function the model must call.
 _TOOL_MODE: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
@@ -105,24 +126,16 @@ def _usage(metadata: Any) -> Usage | None:
     )
 
 
-def _provider_error(acc: Accumulator, error: Any) -> Error:
-    """The ``Error`` for an ``{"error": {code, message, status}}`` inside a 200 body."""
-    message: str | None = None
-    status_name: str | None = None
-    code: int | None = None
-    if isinstance(error, Mapping):
-        message = error.get("message") if isinstance(error.get("message"), str) else None
-        status_name = error.get("status") if isinstance(error.get("status"), str) else None
-        code = get_int(error, "code")
-    elif isinstance(error, str):
-        message = error
-    overloaded = status_name == "UNAVAILABLE" or code in (503, 529)
-    return acc.error(
-        "overloaded" if overloaded else "provider",
-        (message or "Gemini reported an error in the stream")[:_MAX_MESSAGE],
-        status=200,
-        retryable=status_name in _RETRYABLE_STATUSES or code in RETRYABLE_STATUSES,
-        provider_type=status_name or (str(code) if code is not None else None),
+def _provider_error(acc: Any, error: Any) -> Error:
+    """The ``Error`` for an ``{"error": {code, message, status}}`` inside a 200 body: the
+    Google status names it, else the HTTP code."""
+    if type(error) is not dict:
+        error = {"message": error}
+    status_name = error.get("status")
+    code = get_int(error, "code")
+    name = status_name if type(status_name) is str and status_name else code
+    return stream_error(
+        acc, error.get("message"), name, _ERRORS, default="Gemini reported an error in the stream"
     )
 
 
@@ -148,20 +161,18 @@ class GeminiStreamDecoder(StreamDecoder):
 
     def response(self, value: Any) -> list[Event]:
         """The events of one ``GenerateContentResponse`` (an error ends the response)."""
-        body = json_object(value, _PROVIDER, "response")
+        body = expect_object(value, "a Gemini response")
         if "error" in body:
             return [_provider_error(self.acc, body["error"])]
         if not self._response_id:
             response_id = body.get("responseId")
             if type(response_id) is str:
                 self._response_id = response_id
-        events: list[Event] = []
-        candidates = body.get("candidates")
-        if candidates is not None:
-            if type(candidates) is not list:
-                raise RemoteProtocolError("Gemini candidates is not a list")
-            for candidate in candidates:
-                self._candidate(json_object(candidate, _PROVIDER, "candidate"), events)
+        # Every candidate and part is checked before any piece reaches the accumulator.
+        staged = Staged()
+        for candidate in expect_list(body.get("candidates"), "Gemini candidates"):
+            self._candidate(expect_object(candidate, "a Gemini candidate"), staged)
+        events = staged.commit(self.acc)
         feedback = body.get("promptFeedback")
         if isinstance(feedback, Mapping) and isinstance(feedback.get("blockReason"), str):
             self._blocked = feedback["blockReason"]
@@ -170,51 +181,46 @@ class GeminiStreamDecoder(StreamDecoder):
             self._usage = metadata  # cumulative: the last one wins
         return events
 
-    def _candidate(self, candidate: dict[str, Any], events: list[Event]) -> None:
-        index = candidate.get("index") or 0
-        if type(index) is not int or not 0 <= index < _MAX_CANDIDATES:
-            raise RemoteProtocolError(f"Gemini candidate index {index!r} is out of range")
+    def _candidate(self, candidate: dict[str, Any], staged: Staged) -> None:
+        index = expect_int(candidate.get("index") or 0, "a Gemini candidate index", _MAX_CANDIDATES)
         content = candidate.get("content")
         parts = content.get("parts") if type(content) is dict else None
-        if parts is not None:
-            if type(parts) is not list:
-                raise RemoteProtocolError("Gemini content.parts is not a list")
-            for part in parts:
-                self._part(json_object(part, _PROVIDER, "part"), index, events)
+        for part in expect_list(parts, "Gemini content.parts"):
+            self._part(expect_object(part, "a Gemini part"), index, staged)
         reason = candidate.get("finishReason")
         if type(reason) is str:
             self._finished = True
             if index == 0 or self._finish is None:
                 self._finish = reason
 
-    def _part(self, part: dict[str, Any], index: int, events: list[Event]) -> None:
+    def _part(self, part: dict[str, Any], index: int, staged: Staged) -> None:
         text = part.get("text")
         if type(text) is str:
             if text:
                 if part.get("thought") is True:
-                    events.append(self.acc.reasoning(text, index))
+                    staged.reasoning(text, index)
                 else:
-                    events.append(self.acc.text(text, index))
+                    staged.text(text, index)
             return
         call = part.get("functionCall")
         if call is not None:
-            call = json_object(call, _PROVIDER, "functionCall")
+            call = expect_object(call, "a Gemini functionCall")
             name = call.get("name")
             if not isinstance(name, str) or not name:
                 raise RemoteProtocolError("Gemini functionCall has no name")
-            if self._tools >= _MAX_TOOL_CALLS:
-                raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
+            if self._tools >= MAX_TOOL_CALLS:
+                raise RemoteProtocolError(f"more than {MAX_TOOL_CALLS} tool calls")
             args = call.get("args")
             arguments = compact_json(
-                args if args is not None else {}, _PROVIDER, "functionCall.args"
+                args if args is not None else {}, "Gemini", "functionCall.args"
             )
             call_id = call.get("id")
             if not isinstance(call_id, str) or not call_id:
                 call_id = synthetic_call_id(self._response_id, self._tools, name, arguments)
-            events.append(self.acc.tool_call(self._tools, arguments, call_id, name))
+            staged.tool_call(self._tools, arguments, call_id, name)
             signature = part.get("thoughtSignature")
             if isinstance(signature, str) and signature:
-                self.acc.set_tool_signature(self._tools, signature)
+                staged.set_tool_signature(self._tools, signature)
             self._tools += 1
         # inlineData, executableCode, codeExecutionResult...: not text, not tool calls.
         # A text part's thoughtSignature is dropped: Google requires signatures back only
@@ -232,18 +238,6 @@ class GeminiStreamDecoder(StreamDecoder):
 
 
 # --- request building -----------------------------------------------------------------------------
-def _call_args(arguments: str, name: str) -> Any:
-    if not arguments.strip():
-        return {}
-    try:
-        value = loads(arguments)
-    except JSONDecodeError:
-        raise ValueError(f"the arguments of tool call {name!r} are not valid JSON") from None
-    if not isinstance(value, Mapping):
-        raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")
-    return value
-
-
 def _function_response(content: str) -> Any:
     """``functionResponse.response`` must be an object: a JSON object result is sent as
     is, anything else wrapped as ``{"result": ...}`` (as Google's SDKs do)."""
@@ -276,7 +270,7 @@ def _contents(
     for message in messages:
         parts: list[dict[str, Any]] = []
         if message.role in ("system", "developer"):
-            system.append(message.content or "")
+            system.append(_content(message))
             continue
         if message.role == "tool":
             call_id = message.tool_call_id or ""
@@ -285,7 +279,7 @@ def _contents(
                 {
                     "functionResponse": {
                         "name": name,
-                        "response": _function_response(message.content or ""),
+                        "response": _function_response(_content(message)),
                     }
                 }
             )
@@ -293,14 +287,14 @@ def _contents(
         elif message.role == "assistant":
             role = "model"
             if message.content or not message.tool_calls:
-                parts.append({"text": message.content or ""})
+                parts.append({"text": _content(message)})
             for call in message.tool_calls:
                 if call.id:
                     names[call.id] = call.name
                 part: dict[str, Any] = {
                     "functionCall": {
                         "name": call.name,
-                        "args": _call_args(call.arguments, call.name),
+                        "args": arguments_object(call.arguments, call.name, "Gemini"),
                     }
                 }
                 if call.signature:
@@ -310,12 +304,17 @@ def _contents(
                 parts.append(part)
         else:
             role = "user"
-            parts.append({"text": message.content or ""})
+            parts.append({"text": _content(message)})
         if contents and contents[-1]["role"] == role:
             contents[-1]["parts"].extend(parts)
         else:
             contents.append({"role": role, "parts": parts})
     return system, contents
+
+
+def _content(message: Message) -> str:
+    """The one place a message's content is converted: text only, for now."""
+    return message_text(message, "Gemini")
 
 
 def _function_declaration(name: str, description: str, parameters: Mapping[str, Any]) -> Any:
@@ -348,15 +347,7 @@ class GeminiDialect(Dialect):
         if system:
             body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
         body["contents"] = contents
-        config: dict[str, Any] = {}
-        if request.temperature is not None:
-            config["temperature"] = request.temperature
-        if request.top_p is not None:
-            config["topP"] = request.top_p
-        if request.max_tokens is not None:
-            config["maxOutputTokens"] = request.max_tokens
-        if request.stop_list:
-            config["stopSequences"] = list(request.stop_list)
+        config = sampling(request, _SAMPLING)
         if config:
             body["generationConfig"] = config
         if request.tool_list:
@@ -380,12 +371,8 @@ class GeminiDialect(Dialect):
         method = ":streamGenerateContent?alt=sse" if request.stream else ":generateContent"
         # The base URL's query (``?api-version=...``, even ``?key=...``) goes first.
         target = endpoint.with_query(f"{prefix}/{_model_path(request.model)}{method}")
-        own = {name.lower() for name in endpoint.headers}
-        headers: list[tuple[str, str]] = []
-        if endpoint.api_key and "x-goog-api-key" not in own:
-            headers.append(("x-goog-api-key", endpoint.api_key))
-        headers.extend(endpoint.headers.items())
-        return HTTPRequest("POST", target, tuple(headers), dumps(body))
+        headers = auth_headers(endpoint, ("x-goog-api-key", endpoint.api_key))
+        return HTTPRequest("POST", target, headers, dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return GeminiStreamDecoder()

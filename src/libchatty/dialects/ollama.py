@@ -30,7 +30,6 @@ from typing import Any, Final
 from ..endpoint import Endpoint
 from ..events import Delta, Error, Event
 from ..exceptions import RemoteProtocolError
-from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from .base import (
     Dialect,
@@ -42,6 +41,15 @@ from .base import (
     make_usage,
     synthetic_call_id,
 )
+from .plumbing import (
+    MAX_MESSAGE,
+    MAX_TOOL_CALLS,
+    Staged,
+    arguments_object,
+    bearer,
+    message_text,
+    sampling,
+)
 
 __all__ = ["DIALECT", "OllamaDialect", "OllamaStreamDecoder"]
 
@@ -49,10 +57,12 @@ __all__ = ["DIALECT", "OllamaDialect", "OllamaStreamDecoder"]
 # with the same meaning as a system prompt.
 _ROLES: Final = {"system": "system", "developer": "system", "user": "user"}
 
-# Tool calls per response: far above what any model emits, low enough to bound memory.
-_MAX_TOOL_CALLS: Final = 1024
-# Error messages are for humans; a server that sends megabytes gets them cut here.
-_MAX_MESSAGE: Final = 2000
+_SAMPLING: Final = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_tokens": "num_predict",
+    "stop": "stop",
+}
 
 # Words in an Ollama error line that say the server, not the request, is the problem
 # ("server busy, please try again.  maximum pending requests exceeded").
@@ -87,18 +97,20 @@ class OllamaStreamDecoder(StreamDecoder):
             )
         if value.get("error") is not None:
             return [self._provider_error(value["error"])]
-        events: list[Event] = []
+        # Every field is checked before any piece reaches the accumulator.
+        staged = Staged()
         message = value.get("message")
         if message is not None:
             if not isinstance(message, dict):
                 raise RemoteProtocolError("Ollama sent 'message' that is not an object")
-            self._pieces(message.get("thinking"), message.get("content"), events)
+            self._pieces(message.get("thinking"), message.get("content"), staged)
             calls = message.get("tool_calls")
             if calls:
                 created = value.get("created_at")
-                self._tool_calls(calls, created if isinstance(created, str) else "", events)
+                self._tool_calls(calls, created if isinstance(created, str) else "", staged)
         # /api/generate puts the pieces at the top level.
-        self._pieces(value.get("thinking"), value.get("response"), events)
+        self._pieces(value.get("thinking"), value.get("response"), staged)
+        events = staged.commit(self.acc)
         if value.get("done") is True:
             events.append(self._done(value))
         return events
@@ -111,19 +123,19 @@ class OllamaStreamDecoder(StreamDecoder):
         )
 
     # --- pieces -------------------------------------------------------------------------
-    def _pieces(self, thinking: Any, content: Any, events: list[Event]) -> None:
+    def _pieces(self, thinking: Any, content: Any, staged: Staged) -> None:
         reasoning = _string(thinking, "'thinking'")
         if reasoning:
-            events.append(self.acc.reasoning(reasoning))
+            staged.reasoning(reasoning)
         text = _string(content, "'content'")
         if text:
-            events.append(self.acc.text(text))
+            staged.text(text)
 
-    def _tool_calls(self, calls: Any, created: str, events: list[Event]) -> None:
+    def _tool_calls(self, calls: Any, created: str, staged: Staged) -> None:
         if not isinstance(calls, list):
             raise RemoteProtocolError("Ollama sent 'tool_calls' that is not a list")
-        if self._tool_count + len(calls) > _MAX_TOOL_CALLS:
-            raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
+        if self._tool_count + len(calls) > MAX_TOOL_CALLS:
+            raise RemoteProtocolError(f"more than {MAX_TOOL_CALLS} tool calls")
         for call in calls:
             function = call.get("function") if isinstance(call, dict) else None
             if not isinstance(function, dict):
@@ -139,7 +151,7 @@ class OllamaStreamDecoder(StreamDecoder):
             call_id = call.get("id")
             if not isinstance(call_id, str) or not call_id:
                 call_id = synthetic_call_id(created, self._tool_count, name, text)
-            events.append(self.acc.tool_call(self._tool_count, text, id=call_id, name=name))
+            staged.tool_call(self._tool_count, text, id=call_id, name=name)
             self._tool_count += 1
 
     # --- endings ------------------------------------------------------------------------
@@ -154,7 +166,7 @@ class OllamaStreamDecoder(StreamDecoder):
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             error = error["message"]  # not Ollama's shape, but proxies wrap errors so
         text = error if isinstance(error, str) else compact_json(error, "Ollama", "error")
-        message = text[:_MAX_MESSAGE] or "Ollama reported an error"
+        message = text[:MAX_MESSAGE] or "Ollama reported an error"
         lowered = message.lower()
         overloaded = any(hint in lowered for hint in _OVERLOADED_HINTS)
         return self.acc.error(
@@ -165,41 +177,32 @@ class OllamaStreamDecoder(StreamDecoder):
         )
 
 
-def _arguments_object(text: str, what: str) -> Any:
-    """A tool call's JSON arguments as the object Ollama wants (``{}`` for empty)."""
-    if not text.strip():
-        return {}
-    try:
-        value = loads(text)
-    except JSONDecodeError:
-        raise ValueError(f"{what}: arguments must be JSON for Ollama") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{what}: arguments must be a JSON object for Ollama")
-    return value
+def _content(message: Message) -> str:
+    """The one place a message's content is converted: text only, for now."""
+    return message_text(message, "Ollama")
 
 
 def _message(message: Message, tool_names: dict[str, str]) -> dict[str, Any]:
     role = message.role
     if role == "assistant":
-        out: dict[str, Any] = {"role": "assistant", "content": message.content or ""}
+        out: dict[str, Any] = {"role": "assistant", "content": _content(message)}
         if message.tool_calls:
             calls = []
             for call in message.tool_calls:
                 if call.id:
                     tool_names[call.id] = call.name
-                what = f"Message.tool_calls ({call.name!r})"
-                arguments = _arguments_object(call.arguments, what)
+                arguments = arguments_object(call.arguments, call.name, "Ollama")
                 calls.append({"function": {"name": call.name, "arguments": arguments}})
             out["tool_calls"] = calls
         return out
     if role == "tool":
-        out = {"role": "tool", "content": message.content or ""}
+        out = {"role": "tool", "content": _content(message)}
         # Ollama matches a result to its call by tool name; the id is not part of its API.
         name = message.name or tool_names.get(message.tool_call_id or "")
         if name:
             out["tool_name"] = name
         return out
-    return {"role": _ROLES[role], "content": message.content or ""}
+    return {"role": _ROLES[role], "content": _content(message)}
 
 
 class OllamaDialect(Dialect):
@@ -228,15 +231,7 @@ class OllamaDialect(Dialect):
                 }
                 for tool in request.tool_list
             ]
-        options: dict[str, Any] = {}
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
-        if request.top_p is not None:
-            options["top_p"] = request.top_p
-        if request.max_tokens is not None:
-            options["num_predict"] = request.max_tokens
-        if request.stop_list:
-            options["stop"] = list(request.stop_list)
+        options = sampling(request, _SAMPLING)
         extra = dict(request.extra or {})
         extra_options = extra.pop("options", None)
         if isinstance(extra_options, Mapping):
@@ -246,11 +241,7 @@ class OllamaDialect(Dialect):
         if options:
             body["options"] = options
         body.update(extra)
-        headers: list[tuple[str, str]] = []
-        if endpoint.api_key and not any(k.lower() == "authorization" for k in endpoint.headers):
-            headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
-        headers.extend(endpoint.headers.items())
-        return HTTPRequest("POST", endpoint.url("/api/chat"), tuple(headers), dumps(body))
+        return HTTPRequest("POST", endpoint.url("/api/chat"), bearer(endpoint), dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return OllamaStreamDecoder()

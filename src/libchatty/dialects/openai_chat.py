@@ -24,7 +24,6 @@ dict lookups before falling back to the general path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final
 
 from ..accumulate import Accumulator, normalize_finish_reason
@@ -35,18 +34,16 @@ from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..sse import ServerSentEvent
 from .base import Dialect, HTTPRequest, StreamDecoder, dumps, make_usage
+from .plumbing import MAX_TOOL_CALLS, bearer, message_text, sampling, stream_error
 
 __all__ = ["DIALECT", "OpenAIChat", "OpenAIChatDecoder"]
 
 # OpenAI caps ``n`` at 128; a larger index is garbage, and an unbounded one would make the
 # accumulator build a tuple of that many strings at the end.
 _MAX_CHOICES: Final = 128
-# Parallel tool calls per response: far above what any model emits, low enough to bound memory.
-_MAX_TOOL_CALLS: Final = 1024
-# Error messages are for humans; a provider that sends megabytes gets them cut here.
-_MAX_MESSAGE: Final = 2000
 # Words in a provider's error type that say "the same request may succeed later".
 _RETRYABLE_WORDS: Final = ("server", "overload", "rate", "timeout", "unavailable", "internal")
+_SAMPLING: Final = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -119,22 +116,26 @@ def _usage_of(raw: Any) -> Usage | None:
     )
 
 
-def _error_fields(error: Any) -> tuple[str, str | None, bool]:
-    """``(message, provider_type, retryable)`` of an error object in a 200 response:
-    ``{"message", "type", "code"}`` (``code`` may be an int status), or a bare string."""
+def _provider_error(acc: Accumulator, error: Any) -> Error:
+    """The ``Error`` for an error object in a 200 response: ``{"message", "type",
+    "code"}`` (``code`` may be an int status, retryable if it says so), or a bare string."""
     if type(error) is not dict:
-        message = error if type(error) is str else dumps(error).decode()
-        return (message[:_MAX_MESSAGE] or "the provider reported an error", None, False)
-    raw_message = error.get("message")
-    message = raw_message if type(raw_message) is str and raw_message else dumps(error).decode()
+        text = error if type(error) is str else dumps(error).decode()
+        return stream_error(acc, text, None, {}, default="the provider reported an error")
+    message = error.get("message")
+    if type(message) is not str or not message:
+        message = dumps(error).decode()
     raw_type = error.get("type") or error.get("code")
-    provider_type = None if raw_type is None else str(raw_type)
     code = error.get("code")
-    retryable = (type(code) is int and code in RETRYABLE_STATUSES) or (
-        provider_type is not None
-        and any(word in provider_type.lower() for word in _RETRYABLE_WORDS)
+    return stream_error(
+        acc,
+        message,
+        None if raw_type is None else str(raw_type),
+        {},
+        default="",
+        retry_words=_RETRYABLE_WORDS,
+        retryable=type(code) is int and code in RETRYABLE_STATUSES,
     )
-    return message[:_MAX_MESSAGE], provider_type, retryable
 
 
 # A delta's fields, checked: reasoning, (text or thinking piece, is thinking), refusal,
@@ -184,7 +185,7 @@ def _check_tool_call(call: Any) -> None:
     _optional_str(function.get("name"))
     _arguments_text(function.get("arguments"))
     index = call.get("index")
-    if index is not None and (type(index) is not int or not 0 <= index < _MAX_TOOL_CALLS):
+    if index is not None and (type(index) is not int or not 0 <= index < MAX_TOOL_CALLS):
         raise RemoteProtocolError(f"invalid tool call index {_excerpt(str(index))}")
 
 
@@ -208,7 +209,7 @@ class OpenAIChatDecoder(StreamDecoder):
         super().__init__()
         self._finish: str | None = None  # raw finish_reason of choice 0
         self._usage: Any = None  # raw usage object; parsed once at the end
-        self._field_error: tuple[str, str | None, bool] | None = None  # llama.cpp `error:`
+        self._field_error: Any = None  # llama.cpp `error:` (parsed), reported at the end
         self._tool_ids: dict[str, int] = {}  # for servers that omit tool_calls[].index
         self._tool_last = 0
 
@@ -308,10 +309,10 @@ class OpenAIChatDecoder(StreamDecoder):
         index = call.get("index")
         if index is None:
             index = self._slot_for(call_id)
-        elif type(index) is not int or not 0 <= index < _MAX_TOOL_CALLS:
+        elif type(index) is not int or not 0 <= index < MAX_TOOL_CALLS:
             raise RemoteProtocolError(f"invalid tool call index {_excerpt(str(index))}")
         self._tool_last = index
-        if call_id is not None and len(self._tool_ids) < _MAX_TOOL_CALLS:
+        if call_id is not None and len(self._tool_ids) < MAX_TOOL_CALLS:
             self._tool_ids.setdefault(call_id, index)
         if not (fragment or call_id or name):
             return None
@@ -327,7 +328,7 @@ class OpenAIChatDecoder(StreamDecoder):
         known = self._tool_ids.get(call_id)
         if known is not None:
             return known
-        if len(self._tool_ids) >= _MAX_TOOL_CALLS:
+        if len(self._tool_ids) >= MAX_TOOL_CALLS:
             raise RemoteProtocolError("too many tool calls")
         return len(self._tool_ids)
 
@@ -343,10 +344,7 @@ class OpenAIChatDecoder(StreamDecoder):
 
     # --- terminal events ------------------------------------------------------------------
     def _stream_error(self, error: Any) -> Error:
-        message, provider_type, retryable = _error_fields(error)
-        return self.acc.error(
-            "provider", message, status=200, retryable=retryable, provider_type=provider_type
-        )
+        return _provider_error(self.acc, error)
 
     def sse_field(self, name: str, value: str) -> None:
         """llama.cpp reports a failure as an ``error:`` field line (not an SSE field): keep
@@ -357,15 +355,12 @@ class OpenAIChatDecoder(StreamDecoder):
             parsed: Any = loads(value)
         except JSONDecodeError:
             parsed = value
-        self._field_error = _error_fields(parsed)
+        self._field_error = (parsed,)
 
     def _at_done(self) -> Event:
         acc = self.acc
         if self._field_error is not None:
-            message, provider_type, retryable = self._field_error
-            return acc.error(
-                "provider", message, status=200, retryable=retryable, provider_type=provider_type
-            )
+            return _provider_error(acc, self._field_error[0])
         if self._finish == "error":  # OpenRouter, without an error object
             return acc.error(
                 "provider", "the provider ended the stream with finish_reason 'error'", status=200
@@ -403,8 +398,14 @@ def _content_parts(parts: list[Any]) -> list[tuple[str, bool]]:
 # ------------------------------------------------------------------------------------------
 # Requests
 # ------------------------------------------------------------------------------------------
+def _content(message: Message) -> str | None:
+    """The one place a message's content is converted: text only, for now (None stays
+    None: an assistant turn with only tool calls)."""
+    return None if message.content is None else message_text(message, "OpenAI chat")
+
+
 def _message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    out: dict[str, Any] = {"role": message.role, "content": _content(message)}
     if message.tool_calls:
         out["tool_calls"] = [
             {
@@ -427,10 +428,6 @@ def _tool_choice(choice: str) -> str | dict[str, Any]:
     return {"type": "function", "function": {"name": choice}}
 
 
-def _has_header(headers: Mapping[str, str], name: str) -> bool:
-    return any(key.lower() == name for key in headers)
-
-
 # ------------------------------------------------------------------------------------------
 # The dialect
 # ------------------------------------------------------------------------------------------
@@ -444,20 +441,11 @@ class OpenAIChat(Dialect):
         """``POST {prefix}/chat/completions`` with a Bearer key (unless the endpoint's own
         headers carry ``Authorization``). The body holds only the fields that are set;
         ``stream``/``stream_options`` only when streaming; ``request.extra`` last."""
-        headers: list[tuple[str, str]] = []
-        if endpoint.api_key and not _has_header(endpoint.headers, "authorization"):
-            headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
-        headers.extend(endpoint.headers.items())
         body: dict[str, Any] = {
             "model": request.model,
             "messages": [_message(m) for m in request.messages],
         }
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
+        body.update(sampling(request, _SAMPLING))
         if request.stop is not None:
             body["stop"] = list(request.stop_list)
         if request.tools is not None:
@@ -480,7 +468,8 @@ class OpenAIChat(Dialect):
                 body["stream_options"] = {"include_usage": True}
         if request.extra:
             body.update(request.extra)
-        return HTTPRequest("POST", endpoint.url("/chat/completions"), tuple(headers), dumps(body))
+        target = endpoint.url("/chat/completions")
+        return HTTPRequest("POST", target, bearer(endpoint), dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIChatDecoder:
         return OpenAIChatDecoder()
@@ -493,16 +482,7 @@ class OpenAIChat(Dialect):
         if type(body) is not dict:
             raise RemoteProtocolError("the response body is not a JSON object")
         if body.get("error") is not None:
-            message, provider_type, retryable = _error_fields(body["error"])
-            return [
-                Error(
-                    "provider",
-                    message,
-                    status=200,
-                    retryable=retryable,
-                    provider_type=provider_type,
-                )
-            ]
+            return [_provider_error(Accumulator(), body["error"])]
         choices = body.get("choices")
         if type(choices) is not list or not choices:
             raise RemoteProtocolError("the response body has no 'choices'")

@@ -37,14 +37,18 @@ from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from ..sse import ServerSentEvent
 from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
+from .plumbing import (
+    MAX_TOOL_CALLS,
+    Staged,
+    bearer,
+    expect_list,
+    message_text,
+    optional_str,
+    sampling,
+    stream_error,
+)
 
 __all__ = ["DIALECT", "OpenAIResponses", "OpenAIResponsesDecoder"]
-
-# Function calls per response: far above what any model emits, low enough to bound memory.
-_MAX_TOOL_CALLS: Final = 1024
-# Error messages are for humans; a server that sends megabytes gets them cut here.
-_MAX_MESSAGE: Final = 2000
-_MAX_TYPE: Final = 100  # an error code is a short identifier
 
 # The error ``code`` of an ``error`` event or a failed response -> (kind, retryable).
 # Anything else is a "provider" error, retryable when its code names a server fault.
@@ -57,26 +61,19 @@ _ERROR_CODES: Final = {
     "server_error": ("provider", True),
 }
 _RETRYABLE_WORDS: Final = ("server", "overload", "timeout", "unavailable", "internal")
+_SAMPLING: Final = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_tokens": "max_output_tokens",
+}
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
     return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
-def _text(value: Any, what: str) -> str:
-    if value is None:
-        return ""
-    if type(value) is not str:
-        raise RemoteProtocolError(f"{what} is not a string: {_excerpt(str(value))}")
-    return value
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if type(value) is not list:
-        raise RemoteProtocolError(f"{what} is not a list: {_excerpt(str(value))}")
-    return value
+_text = optional_str
+_list = expect_list
 
 
 def _usage_of(raw: Any) -> Usage | None:
@@ -97,23 +94,14 @@ def _error_event(acc: Accumulator, error: Any, default: str) -> Error:
     if type(error) is dict and type(error.get("error")) is dict:
         error = error["error"]  # some servers wrap it: {"type": "error", "error": {...}}
     if type(error) is not dict:
-        message = error if type(error) is str and error else default
-        return acc.error("provider", message[:_MAX_MESSAGE], status=200)
-    raw_message = error.get("message")
-    message = raw_message if type(raw_message) is str and raw_message else default
-    code = error.get("code")
-    raw_type = error.get("type")
-    provider_type: str | None = None
-    if type(code) in (str, int) and code != "":
-        provider_type = str(code)[:_MAX_TYPE]
-    elif type(raw_type) is str and raw_type and raw_type != "error":
-        provider_type = raw_type[:_MAX_TYPE]
-    kind, retryable = _ERROR_CODES.get(provider_type or "", ("provider", False))
-    if kind == "provider" and provider_type is not None:
-        lowered = provider_type.lower()
-        retryable = any(word in lowered for word in _RETRYABLE_WORDS)
-    return acc.error(
-        kind, message[:_MAX_MESSAGE], status=200, retryable=retryable, provider_type=provider_type
+        error = {"message": error}
+    code, raw_type = error.get("code"), error.get("type")
+    # The code names the error; without one, the type (but not the envelope's "error").
+    name = code if type(code) in (str, int) and code != "" else raw_type
+    if name == "error":
+        name = None
+    return stream_error(
+        acc, error.get("message"), name, _ERROR_CODES, default=default, retry_words=_RETRYABLE_WORDS
     )
 
 
@@ -214,8 +202,8 @@ class OpenAIResponsesDecoder(StreamDecoder):
 
     def _new_tool(self, keys: list[str | int]) -> tuple[int, bool]:
         index = self._count
-        if index >= _MAX_TOOL_CALLS:
-            raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} function calls")
+        if index >= MAX_TOOL_CALLS:
+            raise RemoteProtocolError(f"more than {MAX_TOOL_CALLS} function calls")
         self._count += 1
         for key in keys:
             self._tools[key] = index
@@ -281,13 +269,14 @@ class OpenAIResponsesDecoder(StreamDecoder):
         """The final response's output as deltas, when nothing was streamed before it:
         some compatible servers send only ``response.created`` and ``response.completed``.
         After streamed deltas the final output only repeats them, and is not read."""
-        out: list[Event] = []
         if self._streamed:
-            return out
+            return []
+        # Every item is checked before any reaches the accumulator.
+        staged = Staged()
         tools = 0
         for item in _list(response.get("output"), "response.output"):
-            tools = _decode_item(self.acc, item, out, tools)
-        return out
+            tools = _decode_item(staged, item, tools)
+        return staged.commit(self.acc)
 
     def _on_failed(self, value: dict[str, Any]) -> list[Event]:
         response = _response_of(value)
@@ -316,7 +305,7 @@ _HANDLERS: Final = {
 # ------------------------------------------------------------------------------------------
 # Whole (non-streamed) responses
 # ------------------------------------------------------------------------------------------
-def _decode_item(acc: Accumulator, item: Any, out: list[Event], tools: int) -> int:
+def _decode_item(acc: Staged, item: Any, tools: int) -> int:
     """The events of one output item; returns the number of function calls so far."""
     if type(item) is not dict:
         raise RemoteProtocolError("an output item is not a JSON object")
@@ -328,30 +317,28 @@ def _decode_item(acc: Accumulator, item: Any, out: list[Event], tools: int) -> i
             if part.get("type") == "output_text":
                 piece = _text(part.get("text"), "output_text.text")
                 if piece:
-                    out.append(acc.text(piece))
+                    acc.text(piece)
             elif part.get("type") == "refusal":
                 piece = _text(part.get("refusal"), "refusal.refusal")
                 if piece:
-                    out.append(acc.refusal(piece))
+                    acc.refusal(piece)
     elif kind == "reasoning":
         summary = _list(item.get("summary"), "reasoning.summary")
         for part in (*summary, *_list(item.get("content"), "reasoning.content")):
             if type(part) is dict and part.get("type") in ("summary_text", "reasoning_text"):
                 piece = _text(part.get("text"), "reasoning text")
                 if piece:
-                    out.append(acc.reasoning(piece))
+                    acc.reasoning(piece)
     elif kind == "function_call":
-        if tools >= _MAX_TOOL_CALLS:
-            raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} function calls")
+        if tools >= MAX_TOOL_CALLS:
+            raise RemoteProtocolError(f"more than {MAX_TOOL_CALLS} function calls")
         call_id = item.get("call_id")
         name = item.get("name")
-        out.append(
-            acc.tool_call(
-                tools,
-                _text(item.get("arguments"), "function_call.arguments"),
-                id=call_id if type(call_id) is str and call_id else None,
-                name=name if type(name) is str and name else None,
-            )
+        acc.tool_call(
+            tools,
+            _text(item.get("arguments"), "function_call.arguments"),
+            id=call_id if type(call_id) is str and call_id else None,
+            name=name if type(name) is str and name else None,
         )
         tools += 1
     return tools
@@ -360,12 +347,17 @@ def _decode_item(acc: Accumulator, item: Any, out: list[Event], tools: int) -> i
 # ------------------------------------------------------------------------------------------
 # Requests
 # ------------------------------------------------------------------------------------------
+def _content(message: Message) -> str:
+    """The one place a message's content is converted: text only, for now."""
+    return message_text(message, "the Responses API")
+
+
 def _input_items(messages: tuple[Message, ...]) -> tuple[str | None, list[dict[str, Any]]]:
     """``(instructions, input items)`` for the conversation."""
     start = 0
     while start < len(messages) and messages[start].role in ("system", "developer"):
         start += 1
-    instructions = "\n\n".join(m.content or "" for m in messages[:start]) if start else None
+    instructions = "\n\n".join(_content(m) for m in messages[:start]) if start else None
     items: list[dict[str, Any]] = []
     for message in messages[start:]:
         if message.role == "tool":
@@ -373,12 +365,12 @@ def _input_items(messages: tuple[Message, ...]) -> tuple[str | None, list[dict[s
                 {
                     "type": "function_call_output",
                     "call_id": message.tool_call_id,
-                    "output": message.content or "",
+                    "output": _content(message),
                 }
             )
             continue
         if message.content or not message.tool_calls:
-            items.append({"role": message.role, "content": message.content or ""})
+            items.append({"role": message.role, "content": _content(message)})
         for call in message.tool_calls:
             if not call.id:
                 raise ValueError(
@@ -416,21 +408,12 @@ class OpenAIResponses(Dialect):
         when streaming; ``request.extra`` last."""
         if request.stop_list:
             raise ValueError("ChatRequest.stop: the Responses API has no stop sequences")
-        headers: list[tuple[str, str]] = []
-        if endpoint.api_key and not any(k.lower() == "authorization" for k in endpoint.headers):
-            headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
-        headers.extend(endpoint.headers.items())
         instructions, items = _input_items(tuple(request.messages))
         body: dict[str, Any] = {"model": request.model}
         if instructions is not None:
             body["instructions"] = instructions
         body["input"] = items
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.max_tokens is not None:
-            body["max_output_tokens"] = request.max_tokens
+        body.update(sampling(request, _SAMPLING))
         if request.tools is not None:
             body["tools"] = [
                 {
@@ -447,7 +430,7 @@ class OpenAIResponses(Dialect):
             body["stream"] = True
         if request.extra:
             body.update(request.extra)
-        return HTTPRequest("POST", endpoint.url("/responses"), tuple(headers), dumps(body))
+        return HTTPRequest("POST", endpoint.url("/responses"), bearer(endpoint), dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIResponsesDecoder:
         return OpenAIResponsesDecoder()
@@ -466,10 +449,11 @@ class OpenAIResponses(Dialect):
         output = body.get("output")
         if type(output) is not list:
             raise RemoteProtocolError("the response body has no 'output' list")
-        out: list[Event] = []
+        staged = Staged()
         tools = 0
         for item in output:
-            tools = _decode_item(acc, item, out, tools)
+            tools = _decode_item(staged, item, tools)
+        out = staged.commit(acc)
         usage = _usage_of(body.get("usage"))
         if status in ("completed", None):
             out.append(acc.done("completed", usage))

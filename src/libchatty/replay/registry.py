@@ -11,7 +11,14 @@ __all__ = ["RENDERER_NAMES", "get_renderer", "renderers"]
 
 #: Every dialect name a renderer exists for (the same names as ``DIALECT_NAMES``); the
 #: module of each is its name with ``_`` for ``-``.
-RENDERER_NAMES: Final = ("openai-chat", "openai-responses", "anthropic", "gemini", "ollama")
+RENDERER_NAMES: Final = (
+    "openai-chat",
+    "openai-responses",
+    "anthropic",
+    "gemini",
+    "ollama",
+    "cohere",
+)
 
 _loaded: dict[str, Renderer] = {}
 

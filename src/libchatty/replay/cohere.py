@@ -1,10 +1,10 @@
 """A scripted answer rendered the way Cohere's v2 chat sends it (the replay server's side).
 
 :data:`RENDERER` is the :class:`~libchatty.replay.base.Renderer` for dialect ``cohere``
-(``POST /v2/chat``; meant to become ``libchatty/replay/cohere.py``). It delegates to pure
-functions of a :class:`~libchatty.replay.script.Script`: :func:`render_stream` (one item per
-wire event, ``data: [DONE]`` last, as api.cohere.com ends its streams), :func:`render_body`
-(the ``stream: false`` response), :func:`render_error` (an HTTP error body) and
+(``POST /v2/chat``). It delegates to pure functions of a
+:class:`~libchatty.replay.script.Script`: :func:`render_stream` (one item per wire event,
+``data: [DONE]`` last, as api.cohere.com ends its streams), :func:`render_body` (the
+``stream: false`` response), :func:`render_error` (an HTTP error body) and
 :func:`render_stream_error` (a failed generation inside a 200 stream). ``citations``
 (dicts in the wire shape: ``start``, ``end``, ``text``, ``sources``) are rendered as
 ``citation-start``/``citation-end`` pairs after the text, and in ``message.citations``.
@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from .replay.base import Renderer, dumps
-from .replay.script import Script
+from .base import Renderer, dumps
+from .script import Script
 
 if TYPE_CHECKING:
-    from .events import Usage
+    from ..events import Usage
 
 __all__ = [
     "RENDERER",
