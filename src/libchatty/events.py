@@ -7,13 +7,15 @@ A response yields any number of ``Delta`` events and then exactly one terminal e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 __all__ = [
     "DELTA_KINDS",
     "ERROR_KINDS",
     "RETRYABLE_STATUSES",
+    "Citation",
     "Delta",
     "Done",
     "Error",
@@ -97,6 +99,20 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """A span of the answer (``start``..``end``, ``text``) grounded in ``sources`` (the
+    provider's source objects, e.g. Cohere's ``{"type": "document"|"tool", "id",
+    "document"|"tool_output"}``). ``type`` is the provider's kind of span (Cohere:
+    ``TEXT_CONTENT`` or ``THINKING_CONTENT``) when sent."""
+
+    start: int | None
+    end: int | None
+    text: str
+    sources: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """The successful end of a response.
 
@@ -108,6 +124,10 @@ class Done:
     ``reasoning_signature`` is the opaque signature of the reasoning (Anthropic's
     thinking-block ``signature``), which the provider requires back with the reasoning
     when the turn is replayed (extended thinking with tool use); None when none was sent.
+    ``response_id`` and ``model`` are what the server reported (the response's id and
+    the model that answered, which may differ from the one asked for); None when it sent
+    none. ``citations`` are the spans of the answer the provider grounded in sources
+    (Cohere), in arrival order.
     """
 
     finish_reason: str | None
@@ -119,6 +139,9 @@ class Done:
     refusal: str = ""
     choices: tuple[str, ...] = ()
     reasoning_signature: str | None = None
+    response_id: str | None = None
+    model: str | None = None
+    citations: tuple[Citation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +155,12 @@ class Error:
     through for the binding to resolve with its clock. ``retryable`` says whether the
     same request could succeed later. ``provider_type`` is the provider's own error
     type or code (e.g. ``"overloaded_error"``), when it sent one.
+
+    An ``Error`` from a :class:`~libchatty.call.Call` never holds a credential the
+    request carried (the API key, credential headers, a proxy password), nor a fragment
+    of 8 or more characters of one, in ``message``, ``provider_type`` or
+    ``retry_after_date``: servers echo keys, and the call removes them. ``partial`` is
+    the model's answer as delivered in deltas, and is never rewritten.
     """
 
     kind: str
