@@ -47,8 +47,8 @@ from libchatty.call import Call
 from libchatty.dialects import openai_chat
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done
+from libchatty.replay import split_tokens
 from libchatty.request import ChatRequest, Message
-from libchatty.script import split_tokens
 
 STREAM_TARGET: Final = 1.25
 BODY_TARGET: Final = 1.10

@@ -5,6 +5,10 @@ streaming or not (bit 3) and the bounds (bits 4-5: defaults, or tiny limits that
 every ``Error("limit")``); the rest is the raw HTTP response. The seeds in
 ``fuzz/corpus/call/`` are the wire fixtures behind a 0x00 selector.
 
+Bit 6 turns the rest into a *body* sent with ``Content-Encoding``: gzip-compressed here
+(so the fuzzer's bytes reach the dialect through the inflater), or -- with bit 7 too --
+sent as it is under a ``deflate`` label (so the inflater meets arbitrary data).
+
 Asserts, for the response fed whole, byte by byte (short inputs) and at an input-derived
 split, each followed by EOF (``b""``) when the call still wants data:
 
@@ -23,6 +27,7 @@ Run it with fuzz/run.py (see fuzz/README.md).
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 from libchatty.call import Call
@@ -134,10 +139,35 @@ def run(selector: int, chunks: list[bytes]) -> tuple[list[Event], bool]:
     return events, default_bounds
 
 
+_CONTENT_TYPES = {"ndjson": b"application/x-ndjson", "sse": b"text/event-stream"}
+
+
+def coded_response(selector: int, body: bytes) -> bytes:
+    """``body`` behind a 200 head with a Content-Encoding (see the module docstring)."""
+    if selector & 0x80:
+        coding, payload = b"deflate", body
+    else:
+        coding, payload = b"gzip", gzip.compress(body, mtime=0)
+    if selector & 8:
+        content_type = b"application/json"
+    else:
+        from libchatty.dialects import get_dialect
+
+        content_type = _CONTENT_TYPES[get_dialect(DIALECTS[selector & 7]).framing]
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type
+        + b"\r\nContent-Encoding: " + coding
+        + b"\r\nContent-Length: %d\r\n\r\n" % len(payload)
+        + payload
+    )
+
+
 def TestOneInput(data: bytes) -> None:
     if len(data) < 2:
         return
     selector, response = data[0], data[1:]
+    if selector & 0x40:
+        response = coded_response(selector, response)
     results = [run(selector, chunks) for chunks in chunkings(response)]
     if results[0][1]:  # default bounds: every splitting decodes the same
         first = [_comparable(e) for e in results[0][0]]

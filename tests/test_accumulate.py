@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libchatty.accumulate import Accumulator, normalize_finish_reason
+from libchatty.accumulate import COMPACT_AT, Accumulator, normalize_finish_reason
 from libchatty.events import Delta, ToolCall, Usage
 
 
@@ -96,3 +96,82 @@ def test_signatures_are_kept_apart_from_text() -> None:
     assert done.reasoning_signature == "EqQBCk8I"
     assert done.tool_calls == (ToolCall(None, "get", "{}", "sig-0"),)
     assert Accumulator().done("stop").reasoning_signature is None
+
+
+# --- compaction: memory near the text, text exact (issue 9, point 8) --------------------------
+
+
+AROUND = [0, 1, COMPACT_AT - 1, COMPACT_AT, COMPACT_AT + 1, 2 * COMPACT_AT - 1,
+          2 * COMPACT_AT, 2 * COMPACT_AT + 1, 3 * COMPACT_AT + 7]
+
+
+def pieces(count: int) -> list[str]:
+    # Distinct pieces of varying length: a lost, repeated or reordered piece shows.
+    return [f"{i}é" if i % 3 else f"<{i}>" for i in range(count)]
+
+
+@pytest.mark.parametrize("count", AROUND)
+def test_text_is_exact_around_the_compaction_threshold(count: int) -> None:
+    acc = Accumulator()
+    for piece in pieces(count):
+        acc.text(piece)
+        acc.settle()  # as Call does after each read (here: one piece per read)
+    want = "".join(pieces(count))
+    assert acc.partial == want
+    assert acc.counted == len("".join(pieces(count // COMPACT_AT * COMPACT_AT)))
+    assert len(acc._text.chunks) == count // COMPACT_AT
+    assert acc.size() == len(want)
+    done = acc.done("stop")
+    assert done.text == want
+    assert acc.error("incomplete", "cut").partial == want
+
+
+@pytest.mark.parametrize("count", AROUND)
+def test_every_kind_of_text_is_exact_around_the_threshold(count: int) -> None:
+    acc = Accumulator()
+    for piece in pieces(count):
+        acc.text(piece, index=1)
+        acc.reasoning(piece)
+        acc.refusal(piece)
+        acc.tool_call(0, piece, id="c", name="f")
+    want = "".join(pieces(count))
+    done = acc.done("stop")
+    assert done.choices == (("", want) if count else ())
+    assert (done.reasoning, done.refusal) == (want, want)
+    assert done.tool_calls == ((ToolCall("c", "f", want),) if count else ())
+    assert acc.size() == 4 * len(want)
+    assert acc.counted == 4 * len("".join(pieces(count // COMPACT_AT * COMPACT_AT)))
+
+
+def test_restated_tool_arguments_replace_their_count() -> None:
+    acc = Accumulator()
+    for piece in pieces(COMPACT_AT + 3):
+        acc.tool_call(0, piece, id="c", name="f")
+    acc.set_tool_arguments(0, '{"a": 1}')
+    assert acc.counted == len('{"a": 1}')
+    assert acc.size() == len('{"a": 1}')
+    assert acc.tool_calls() == (ToolCall("c", "f", '{"a": 1}'),)
+
+
+@pytest.mark.parametrize("count", AROUND)
+def test_settling_after_a_batch_compacts_it_whole(count: int) -> None:
+    acc = Accumulator()
+    for piece in pieces(count):
+        acc.text(piece)
+    assert acc.counted == 0  # the hot path only appends
+    settled = len("".join(pieces(count))) if count >= COMPACT_AT else 0
+    assert acc.settle() == settled
+    assert acc.partial == "".join(pieces(count))
+    assert acc.done("stop").text == "".join(pieces(count))
+
+
+def test_a_million_one_character_pieces_are_held_as_a_few_chunks() -> None:
+    acc = Accumulator()
+    settle = acc.settle
+    for _ in range(10**6):
+        acc.text("x")
+        settle()
+    # Not timed, not measured: the structure that keeps memory near the text's size.
+    assert len(acc._text.chunks) == 10**6 // COMPACT_AT
+    assert len(acc._text.pending) == 10**6 % COMPACT_AT
+    assert acc.partial == "x" * 10**6

@@ -3,7 +3,9 @@ dialect). The OpenAI chat dialect stands in for all of them here."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from typing import Any
 
 import pytest
@@ -22,6 +24,8 @@ from libchatty import (
     LocalProtocolError,
     Message,
 )
+from libchatty.dialects import get_dialect
+from libchatty.redact import MARKER, Redactor
 
 KEY = "sk-test-EXAMPLE-key"
 
@@ -235,7 +239,6 @@ def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
 
 
 def test_key_never_appears_in_reprs_of_anything_the_call_holds() -> None:
-    from libchatty.dialects import get_dialect
 
     endpoint = Endpoint("https://api.openai.com/v1", KEY)
     request = ChatRequest("gpt-4o-mini", [Message("user", "hi")])
@@ -245,3 +248,400 @@ def test_key_never_appears_in_reprs_of_anything_the_call_holds() -> None:
         assert any(KEY in value for _, value in spec.headers), name  # it is sent, though
     call = make_call()
     assert KEY not in repr(call.endpoint)
+
+
+# --- secrets never leave in an Error (issue 9, point 1) -------------------------------------
+
+
+DIALECTS = ("openai-chat", "openai-responses", "anthropic", "gemini", "ollama")
+LONG_KEY = "sk-proj-Abc123Def456Ghi789Jkl0MnoPqr"
+
+
+def jdump(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    return (f"event: {event}\n" if event else "").encode() + b"data: " + jdump(data) + b"\n\n"
+
+
+#: Each provider's 401 body around a message (its documented error envelope), written
+#: here rather than by the replay renderers.
+ERROR_BODIES = {
+    "openai-chat": lambda m: {"error": {"message": m, "type": "invalid_request_error",
+                                        "param": None, "code": "invalid_api_key"}},
+    "openai-responses": lambda m: {"error": {"message": m, "type": "invalid_request_error",
+                                             "param": None, "code": "invalid_api_key"}},
+    "anthropic": lambda m: {"type": "error",
+                            "error": {"type": "authentication_error", "message": m}},
+    "gemini": lambda m: {"error": {"code": 401, "message": m, "status": "UNAUTHENTICATED"}},
+    "ollama": lambda m: {"error": m},
+}
+
+#: Each provider's stream up to the answer text "Hi" (no terminal marker), and its
+#: in-stream error event around a message.
+OPENINGS = {
+    "openai-chat": [chunk("Hi")],
+    "openai-responses": [
+        sse({"type": "response.created", "sequence_number": 0,
+             "response": {"id": "resp_1", "status": "in_progress", "output": []}},
+            "response.created"),
+        sse({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+             "content_index": 0, "delta": "Hi", "sequence_number": 1},
+            "response.output_text.delta"),
+    ],
+    "anthropic": [
+        sse({"type": "message_start", "message": {"id": "msg_1", "type": "message",
+             "role": "assistant", "content": [], "model": "m", "stop_reason": None,
+             "usage": {"input_tokens": 1, "output_tokens": 1}}}, "message_start"),
+        sse({"type": "content_block_start", "index": 0,
+             "content_block": {"type": "text", "text": ""}}, "content_block_start"),
+        sse({"type": "content_block_delta", "index": 0,
+             "delta": {"type": "text_delta", "text": "Hi"}}, "content_block_delta"),
+    ],
+    "gemini": [sse({"candidates": [{"content": {"parts": [{"text": "Hi"}], "role": "model"},
+                                    "index": 0}]})],
+    "ollama": [jdump({"model": "m", "created_at": "2025-01-01T00:00:00Z",
+                      "message": {"role": "assistant", "content": "Hi"}, "done": False})
+               + b"\n"],
+}
+STREAM_ERRORS = {
+    "openai-chat": lambda m: sse({"error": {"message": m, "type": "server_error"}}),
+    "openai-responses": lambda m: sse({"type": "error", "code": "server_error", "message": m,
+                                       "param": None, "sequence_number": 2}, "error"),
+    "anthropic": lambda m: sse({"type": "error",
+                                "error": {"type": "overloaded_error", "message": m}}, "error"),
+    "gemini": lambda m: sse({"error": {"code": 500, "message": m, "status": "INTERNAL"}}),
+    "ollama": lambda m: jdump({"error": m}) + b"\n",
+}
+
+
+def dialect_call(name: str, stream: bool = True, key: str = LONG_KEY, **options: Any) -> Call:
+    endpoint = Endpoint("https://api.example.com/v1", key, name)
+    return Call(endpoint, ChatRequest("m", [Message("user", "hi")], stream=stream), **options)
+
+
+def stream_response(name: str, events: list[bytes], head: bytes = b"") -> bytes:
+    content_type = "application/x-ndjson" if name == "ollama" else "text/event-stream"
+    return chunked_response(events, content_type, headers=head)
+
+
+@pytest.mark.parametrize("name", DIALECTS)
+def test_a_key_echoed_in_a_401_body_is_redacted(name: str) -> None:
+    message = f"Incorrect API key provided: {LONG_KEY}. Yours ends in sk-proj-****MnoPqr"
+    body = jdump(ERROR_BODIES[name](message))
+    events = feed(dialect_call(name), [sized_response(body, status=401, reason="Unauthorized")])
+    [error] = events
+    assert isinstance(error, Error)
+    assert (error.kind, error.status) == ("auth", 401)
+    assert error.message == (
+        f"Incorrect API key provided: {MARKER}. Yours ends in {MARKER}****MnoPqr"
+    )
+
+
+@pytest.mark.parametrize("name", DIALECTS)
+def test_a_key_quoted_by_an_in_stream_error_event_is_redacted(name: str) -> None:
+    error_event = STREAM_ERRORS[name](f"key {LONG_KEY[4:20]} was revoked")
+    for how, pieces in all_splittings(stream_response(name, [*OPENINGS[name], error_event])):
+        events = feed(dialect_call(name), pieces)
+        assert events[:-1] == [Delta("Hi")], (name, how)
+        error = events[-1]
+        assert isinstance(error, Error), (name, how)
+        assert error.message == f"key {MARKER} was revoked", (name, how)
+        assert (error.status, error.partial) == (200, "Hi"), (name, how)
+        assert not Redactor([LONG_KEY]).leaks(repr(events)), (name, how)
+
+
+def test_every_textual_field_is_redacted_but_partial_is_kept() -> None:
+    body = json.dumps({"error": {"message": "slow down", "type": f"quota:{KEY}"}}).encode()
+    response = (
+        b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+        + f"Retry-After: Thu, 01 Jan 2099 00:00:00 GMT {KEY}\r\n".encode()
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    [error] = feed(make_call(), [response])
+    assert isinstance(error, Error)
+    assert error.provider_type == f"quota:{MARKER}"
+    assert error.retry_after_date == f"Thu, 01 Jan 2099 00:00:00 GMT {MARKER}"
+    # The model's own answer is the caller's already (as deltas): never rewritten.
+    stream = sse_response(chunk(f"echo {KEY}"), b'data: {"error": {"message": "' +
+                          KEY.encode() + b'"}}\n\n')
+    events = feed(make_call(), [stream])
+    assert events[0] == Delta(f"echo {KEY}")
+    error = events[-1]
+    assert isinstance(error, Error)
+    assert (error.message, error.partial) == (MARKER, f"echo {KEY}")
+
+
+def test_credential_headers_query_keys_and_driver_secrets_are_redacted() -> None:
+    endpoint = Endpoint(
+        "https://example.com/v1?key=query-key-0123456789",
+        KEY,
+        headers={"X-Custom-Token": "custom-token-abcdef", "OpenAI-Project": "proj_visible_1"},
+    )
+    request = ChatRequest("m", [Message("user", "hi")])
+    call = Call(endpoint, request, secrets=["proxy-password-42", "pw1"])
+    message = (
+        "echo: query-key-0123456789 custom-token-abcdef proxy-password-42 pw1 proj_visible_1"
+    )
+    body = json.dumps({"error": {"message": message}}).encode()
+    [error] = feed(call, [sized_response(body, status=500, reason="Oops")])
+    assert isinstance(error, Error)
+    assert error.message == f"echo: {MARKER} {MARKER} {MARKER} {MARKER} proj_visible_1"
+
+
+def test_a_protocol_fault_quoting_raw_bytes_is_redacted() -> None:
+    stream = sse_response(chunk("ok"), b'data: {"choices": [' + KEY.encode() + b"]}\n\n")
+    events = feed(make_call(), [stream])
+    error = events[-1]
+    assert isinstance(error, Error) and error.kind == "protocol"
+    assert error.message.startswith("malformed response: ")
+    assert not Redactor([KEY]).leaks(error.message)
+
+
+# --- Error.status is the response's in every dialect (point 14b) ---------------------------
+
+
+@pytest.mark.parametrize("name", DIALECTS)
+def test_a_cut_off_stream_has_status_200_in_every_dialect(name: str) -> None:
+    opening = OPENINGS[name]
+    for cut in range(len(opening) + 1):  # every prefix: none has the terminal marker
+        whole = stream_response(name, opening[:cut])
+        for pieces in ([whole], [whole[: whole.rindex(b"0\r\n\r\n")]]):  # body end, or EOF
+            events = feed(dialect_call(name), pieces)
+            error = events[-1]
+            assert isinstance(error, Error), (name, cut)
+            assert (error.kind, error.status) == ("incomplete", 200), (name, cut, error)
+
+
+# --- reuse: nothing may follow the response (point 4b) -------------------------------------
+
+
+def test_a_sized_response_read_exactly_is_reusable() -> None:
+    call = make_call(stream=False)
+    events = feed(call, [fixture("openai-chat/nonstream-text.http")], eof=False)
+    assert isinstance(events[-1], Done)
+    assert call.reusable
+
+
+def test_bytes_past_content_length_make_the_connection_unusable() -> None:
+    call = make_call(stream=False)
+    events = feed(call, [fixture("openai-chat/nonstream-text.http") + b"{}"], eof=False)
+    assert isinstance(events[-1], Done)
+    assert not call.wants_data
+    assert not call.reusable
+
+
+def test_an_extra_pipelined_response_makes_the_connection_unusable() -> None:
+    call = make_call()
+    events = feed(call, [GOOD + GOOD], eof=False)
+    assert isinstance(events[-1], Done) and events[-1].text == "Hello"
+    assert not call.reusable
+
+
+def test_bytes_after_the_last_chunk_in_a_later_read_make_it_unusable() -> None:
+    call = make_call()
+    call.start()
+    events = call.receive_data(GOOD[: GOOD.index(b"0\r\n\r\n")])
+    assert isinstance(events[-1], Done) and call.wants_data
+    assert call.receive_data(b"0\r\n\r\nHTTP/1.1 408 Request Timeout\r\n") == []
+    assert not call.wants_data and not call.reusable
+
+
+# --- Content-Encoding (point 7) --------------------------------------------------------------
+
+
+SSE_BODY = chunk("Hel") + chunk("lo") + chunk("", "stop") + b"data: [DONE]\n\n"
+
+
+def coded_response(
+    body: bytes, coding: str, content_type: str = "text/event-stream", status: int = 200,
+    reason: str = "OK", cuts: tuple[int, ...] = (), extra_head: bytes = b"",
+) -> bytes:
+    """``body`` compressed by the standard library, chunked at ``cuts`` of the compressed
+    bytes, behind a head naming ``coding``."""
+    if coding == "gzip":
+        packed = gzip.compress(body)
+    else:
+        wbits = zlib.MAX_WBITS if coding == "deflate" else -zlib.MAX_WBITS
+        packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        packed = packer.compress(body) + packer.flush()
+    name = b"deflate" if coding == "raw-deflate" else coding.encode()
+    return chunked_response(
+        splits_at(packed, list(cuts)), content_type, status, reason,
+        headers=b"Content-Encoding: " + name + b"\r\n" + extra_head,
+    )
+
+
+@given(
+    st.sampled_from(["gzip", "deflate", "raw-deflate"]),
+    st.lists(st.integers(0, 200), max_size=6),
+    st.lists(st.integers(0, 400), max_size=12),
+)
+def test_a_compressed_stream_gives_the_plain_events_at_any_split(
+    coding: str, chunk_cuts: list[int], read_cuts: list[int]
+) -> None:
+    reference = feed(make_call(), [GOOD], eof=False)
+    response = coded_response(SSE_BODY, coding, cuts=tuple(chunk_cuts))
+    call = make_call()
+    assert feed(call, splits_at(response, read_cuts), eof=False) == reference
+    assert call.reusable
+
+
+def test_a_compressed_stream_byte_by_byte() -> None:
+    reference = feed(make_call(), [GOOD], eof=False)
+    response = coded_response(SSE_BODY, "gzip")
+    assert feed(make_call(), [response[i : i + 1] for i in range(len(response))]) == reference
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate"])
+def test_a_compressed_json_body_and_error_body(coding: str) -> None:
+    body = fixture("openai-chat/nonstream-text.http").partition(b"\r\n\r\n")[2]
+    events = feed(make_call(stream=False), [coded_response(body, coding, "application/json")])
+    plain = feed(make_call(stream=False), [fixture("openai-chat/nonstream-text.http")])
+    assert events == plain
+    error_body = json.dumps({"error": {"message": f"bad key {KEY}"}}).encode()
+    [error] = feed(
+        make_call(), [coded_response(error_body, coding, "application/json", 401, "No")]
+    )
+    assert error == Error(
+        "auth", f"bad key {MARKER}", status=401, retryable=False, partial=""
+    )
+
+
+def test_an_unsupported_coding_is_a_protocol_error_naming_it() -> None:
+    response = sse_response(b"\x1b\x00binary", head=b"Content-Encoding: br\r\n")
+    call = make_call()
+    events = feed(call, [response], eof=False)
+    assert events == [
+        Error(
+            "protocol",
+            "the response body uses Content-Encoding 'br', which libchatty does not decode "
+            "(only gzip and deflate)",
+            status=200,
+        )
+    ]
+    assert not call.wants_data and not call.reusable
+
+
+def test_stacked_codings_are_refused_by_name() -> None:
+    response = sse_response(b"x", head=b"Content-Encoding: gzip\r\nContent-Encoding: zstd\r\n")
+    [error] = feed(make_call(), [response])
+    assert isinstance(error, Error) and error.kind == "protocol"
+    assert error.message == (
+        "the response body uses Content-Encoding 'gzip, zstd', which libchatty does not "
+        "decode (only gzip and deflate)"
+    )
+
+
+def test_an_error_status_in_an_unsupported_coding_keeps_its_kind_and_wait() -> None:
+    response = sized_response(b"\x1b\x00\xffbinary", status=429, reason="Too Many Requests")
+    response = response.replace(b"\r\n\r\n", b"\r\nContent-Encoding: br\r\nRetry-After: 7\r\n\r\n")
+    call = make_call()
+    [error] = feed(call, [response], eof=False)
+    assert error == Error(
+        "rate_limit",
+        "HTTP 429 Too Many Requests (the response body uses Content-Encoding 'br', which "
+        "libchatty does not decode (only gzip and deflate))",
+        status=429,
+        retry_after=7.0,
+        retryable=True,
+    )
+    assert call.reusable  # the body was read to its end, unread
+
+
+def test_truncated_gzip_is_a_protocol_error() -> None:
+    # A sync flush after two events, then nothing: the deflate stream never ends.
+    packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    packed = packer.compress(chunk("Hel") + chunk("lo")) + packer.flush(zlib.Z_SYNC_FLUSH)
+    response = chunked_response([packed], headers=b"Content-Encoding: gzip\r\n")
+    events = feed(make_call(), [response])
+    error = events[-1]
+    assert isinstance(error, Error)
+    assert (error.kind, error.message, error.status, error.partial) == (
+        "protocol", "malformed response: the gzip body ends before its compressed data",
+        200, "Hello",
+    )
+
+
+def test_corrupt_gzip_is_a_protocol_error_without_raw_bytes() -> None:
+    response = chunked_response([b"data: {oops}\n\n"], headers=b"Content-Encoding: gzip\r\n")
+    [error] = feed(make_call(), [response])
+    assert error == Error(
+        "protocol",
+        "malformed response: the gzip body is corrupt "
+        "(Error -3 while decompressing data: incorrect header check)",
+        status=200,
+    )
+
+
+def test_a_zip_bomb_ends_in_a_limit_error() -> None:
+    bomb = b"data: " + b"x" * (8 * 1024 * 1024)  # one endless line: no event ever completes
+    response = coded_response(bomb, "gzip")
+    call = make_call(max_decoded_size=1024 * 1024, max_event_size=16 * 1024 * 1024)
+    [error] = feed(call, [response])
+    assert error == Error(
+        "limit", "the decoded response body exceeds 1048576 bytes", status=200
+    )
+
+
+def test_decoded_size_at_the_limit_and_one_past() -> None:
+    body = fixture("openai-chat/nonstream-text.http").partition(b"\r\n\r\n")[2]
+    response = coded_response(body, "gzip", "application/json")
+    done = feed(make_call(stream=False, max_decoded_size=len(body)), [response])
+    assert isinstance(done[-1], Done)
+    [error] = feed(make_call(stream=False, max_decoded_size=len(body) - 1), [response])
+    assert error == Error(
+        "limit", f"the decoded response body exceeds {len(body) - 1} bytes", status=200
+    )
+
+
+# --- max_response_size (point 8) ---------------------------------------------------------------
+
+
+def test_max_response_size_exactly_is_done_one_less_is_a_limit_error() -> None:
+    events = feed(make_call(max_response_size=5), [GOOD])
+    assert isinstance(events[-1], Done) and events[-1].text == "Hello"
+    events = feed(make_call(max_response_size=4), [GOOD])
+    assert events[:2] == [Delta("Hel"), Delta("lo")]
+    assert events[-1] == Error(
+        "limit", "the streamed answer exceeds 4 characters", status=200, partial="Hello"
+    )
+
+
+def test_max_response_size_counts_tool_arguments_and_reasoning() -> None:
+    tool = {"index": 0, "id": "c1", "type": "function",
+            "function": {"name": "f", "arguments": '{"a":1}'}}
+    payload = {"choices": [{"index": 0, "delta": {"reasoning_content": "why",
+                                                    "tool_calls": [tool]},
+                            "finish_reason": "tool_calls"}]}
+    stream = sse_response(
+        chunk("ok"), b"data: " + json.dumps(payload).encode() + b"\n\n", b"data: [DONE]\n\n"
+    )
+    size = len("ok") + len("why") + len('{"a":1}')
+    done = feed(make_call(max_response_size=size), [stream])[-1]
+    assert isinstance(done, Done)
+    assert (done.text, done.reasoning, done.tool_calls[0].arguments) == ("ok", "why", '{"a":1}')
+    error = feed(make_call(max_response_size=size - 1), [stream])[-1]
+    assert isinstance(error, Error) and error.kind == "limit" and error.partial == "ok"
+
+
+def test_max_response_size_stops_a_long_stream_before_it_ends() -> None:
+    from libchatty.accumulate import COMPACT_AT
+
+    # head + 100 events, chunked, without the last chunk
+    reads = [sse_response(*[chunk("x")] * 100)[: -len(b"0\r\n\r\n")]]
+    more = chunked_response([chunk("x")] * 100).partition(b"\r\n\r\n")[2][: -len(b"0\r\n\r\n")]
+    reads += [more] * 40  # 4100 one-character deltas in reads of 100, never a [DONE]
+    call = make_call(max_response_size=COMPACT_AT + 500)
+    events = feed(call, reads, eof=False)
+    error = events[-1]
+    # Answer text is compacted and counted after a read that leaves COMPACT_AT (1024) or
+    # more pieces pending: after read 11 (1100 pieces, under the limit), then after read
+    # 22 (2200 in all, over it): the error comes there, long before the body ends.
+    assert COMPACT_AT == 1024
+    assert isinstance(error, Error) and error.kind == "limit"
+    assert error.message == f"the streamed answer exceeds {COMPACT_AT + 500} characters"
+    assert error.partial == "x" * 2200
+    assert len(events) == 2201 and not call.wants_data

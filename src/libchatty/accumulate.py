@@ -3,6 +3,19 @@
 Every dialect's stream decoder owns one :class:`Accumulator`. Pieces are kept in lists
 and joined once at the end: accumulating with ``str +=`` is quadratic in the number of
 deltas (a known flaw of popular SDKs).
+
+A list of pieces costs far more than their text (a CPython ``str`` object is about 50
+bytes before its first character: 10**6 one-character deltas held 50+ MB), so once
+:data:`COMPACT_AT` pieces are pending they are joined into one chunk, kept beside the
+earlier chunks. Each character is copied once by compaction and once by the final join:
+still linear, and memory stays near the size of the text. Compaction also counts the
+characters (:attr:`Accumulator.counted`), which bounds a streamed answer
+(``Call(max_response_size=...)``).
+
+The answer text of choice 0 is the hot path (one piece per token): :meth:`Accumulator.text`
+only appends, and its owner calls :meth:`Accumulator.settle` once in a while -- the
+:class:`~libchatty.call.Call` does after every read, so pieces pending are bounded by
+what one read holds. Every other kind of text compacts as it arrives.
 """
 
 from __future__ import annotations
@@ -12,7 +25,12 @@ from typing import Any, Final
 
 from .events import Delta, Done, Error, ToolCall, Usage
 
-__all__ = ["Accumulator", "normalize_finish_reason"]
+__all__ = ["COMPACT_AT", "Accumulator", "normalize_finish_reason"]
+
+#: Pieces held before they are joined into one chunk: large enough that joining costs
+#: nothing per piece, small enough that the pieces' overhead (~60 bytes each) stays
+#: around 60 KiB per kind of text.
+COMPACT_AT: Final = 1024
 
 _FINISH_REASONS: Final = {
     # stop
@@ -82,13 +100,44 @@ def normalize_finish_reason(raw: str | None, has_tool_calls: bool = False) -> st
     return normal
 
 
+class _Pieces:
+    """Text arriving in pieces: the recent ``pending`` pieces and the ``chunks`` earlier
+    pieces were joined into; ``size`` counts the characters in ``chunks``."""
+
+    __slots__ = ("chunks", "pending", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []
+        self.pending: list[str] = []
+        self.size = 0
+
+    def compact(self) -> int:
+        """Join the pending pieces into one chunk; returns the characters added."""
+        joined = "".join(self.pending)
+        self.pending.clear()  # in place: the Accumulator holds this list for its hot path
+        self.chunks.append(joined)
+        self.size += len(joined)
+        return len(joined)
+
+    def join(self) -> str:
+        if not self.chunks:
+            return "".join(self.pending)
+        return "".join(self.chunks) + "".join(self.pending)
+
+    def __bool__(self) -> bool:
+        return bool(self.chunks or self.pending)
+
+    def exact_size(self) -> int:
+        return self.size + sum(map(len, self.pending))
+
+
 class _ToolCallParts:
     __slots__ = ("arguments", "id", "name", "signature")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str = ""
-        self.arguments: list[str] = []
+        self.arguments = _Pieces()
         self.signature: str | None = None
 
 
@@ -97,34 +146,54 @@ class Accumulator:
 
     The methods that take a piece return the ``Delta`` to emit for it, so a decoder
     reads ``events.append(acc.text(piece))``.
+
+    ``counted`` is the number of characters (answer text of every choice, reasoning,
+    refusal, tool arguments) counted so far. Pieces are counted when they are compacted,
+    so it trails the exact total (:meth:`size`) by the pieces pending (fewer than
+    :data:`COMPACT_AT` per kind of text, plus answer-text pieces since the last
+    :meth:`settle`): cheap enough to check after every read.
     """
 
-    __slots__ = ("_choices", "_reasoning", "_refusal", "_signature", "_text", "_tools")
+    __slots__ = (
+        "_choices",
+        "_pending",
+        "_reasoning",
+        "_refusal",
+        "_signature",
+        "_text",
+        "_tools",
+        "counted",
+    )
 
     def __init__(self) -> None:
-        self._text: list[str] = []  # choice 0, the hot path
-        self._choices: dict[int, list[str]] = {}  # choices 1.. when n > 1
-        self._reasoning: list[str] = []
-        self._refusal: list[str] = []
+        self._text = _Pieces()  # choice 0
+        self._pending = self._text.pending  # the same list: the hot path's one lookup
+        self._choices: dict[int, _Pieces] = {}  # choices 1.. when n > 1
+        self._reasoning = _Pieces()
+        self._refusal = _Pieces()
         self._tools: dict[int, _ToolCallParts] = {}
         self._signature: list[str] = []  # the reasoning's opaque signature, if any
+        self.counted = 0
 
     # --- pieces in ------------------------------------------------------------------
     def text(self, piece: str, index: int = 0) -> Delta:
         if index == 0:
-            self._text.append(piece)
+            self._pending.append(piece)  # compacted by settle(): nothing more per token
         else:
-            self._choices.setdefault(index, []).append(piece)
+            parts = self._choices.get(index)
+            if parts is None:
+                parts = self._choices[index] = _Pieces()
+            self._add(parts, piece)
         return _text_delta(piece, index)
 
     def reasoning(self, piece: str, index: int = 0) -> Delta:
         if index == 0:
-            self._reasoning.append(piece)
+            self._add(self._reasoning, piece)
         return Delta(piece, "reasoning", index)
 
     def refusal(self, piece: str, index: int = 0) -> Delta:
         if index == 0:
-            self._refusal.append(piece)
+            self._add(self._refusal, piece)
         return Delta(piece, "refusal", index)
 
     def tool_call(
@@ -142,7 +211,7 @@ class Accumulator:
         if name and not parts.name:
             parts.name = name
         if fragment:
-            parts.arguments.append(fragment)
+            self._add(parts.arguments, fragment)
         return Delta(fragment, "tool_call", index, id, name)
 
     def set_tool_signature(self, index: int, signature: str) -> None:
@@ -159,39 +228,70 @@ class Accumulator:
         """Replace tool call ``index``'s arguments with the complete text the provider
         sent at its end (e.g. Responses ``function_call_arguments.done``)."""
         parts = self._tools.setdefault(index, _ToolCallParts())
-        parts.arguments = [arguments]
+        self.counted -= parts.arguments.size  # the restated text replaces, not adds
+        parts.arguments = _Pieces()
+        self._add(parts.arguments, arguments)
+        self.counted += parts.arguments.compact()
+
+    def settle(self) -> int:
+        """Compact the answer text if :data:`COMPACT_AT` pieces or more are pending;
+        returns :attr:`counted`. Cheap: call it after every batch of pieces."""
+        if len(self._pending) >= COMPACT_AT:
+            self.counted += self._text.compact()
+        return self.counted
+
+    def _add(self, parts: _Pieces, piece: str) -> None:
+        pending = parts.pending
+        pending.append(piece)
+        if len(pending) >= COMPACT_AT:
+            self.counted += parts.compact()
 
     # --- what we have ---------------------------------------------------------------
     @property
     def partial(self) -> str:
         """The answer text of choice 0 received so far."""
-        return "".join(self._text)
+        return self._text.join()
 
     @property
     def has_tool_calls(self) -> bool:
         return bool(self._tools)
 
+    def size(self) -> int:
+        """The exact number of characters received: answer text of every choice,
+        reasoning, refusal and tool arguments (what ``max_response_size`` bounds)."""
+        return sum(
+            parts.exact_size()
+            for parts in (
+                self._text,
+                self._reasoning,
+                self._refusal,
+                *self._choices.values(),
+                *(tool.arguments for tool in self._tools.values()),
+            )
+        )
+
     def tool_calls(self) -> tuple[ToolCall, ...]:
         return tuple(
-            ToolCall(parts.id, parts.name, "".join(parts.arguments), parts.signature)
+            ToolCall(parts.id, parts.name, parts.arguments.join(), parts.signature)
             for _, parts in sorted(self._tools.items())
         )
 
     # --- terminal events --------------------------------------------------------------
     def done(self, raw_finish_reason: str | None, usage: Usage | None = None) -> Done:
-        text = "".join(self._text)
+        text = self._text.join()
         choices: tuple[str, ...] = ()
         if self._choices:
             last = max(self._choices)
-            choices = (text, *("".join(self._choices.get(i, ())) for i in range(1, last + 1)))
+            empty = _Pieces()
+            choices = (text, *(self._choices.get(i, empty).join() for i in range(1, last + 1)))
         return Done(
             finish_reason=normalize_finish_reason(raw_finish_reason, bool(self._tools)),
             text=text,
-            reasoning="".join(self._reasoning),
+            reasoning=self._reasoning.join(),
             tool_calls=self.tool_calls(),
             usage=usage,
             raw_finish_reason=raw_finish_reason,
-            refusal="".join(self._refusal),
+            refusal=self._refusal.join(),
             choices=choices,
             reasoning_signature="".join(self._signature) if self._signature else None,
         )

@@ -58,6 +58,11 @@ class ChatError(LibchattyError):
 
     ``error`` is that event; ``partial`` the text received before it; ``kind``,
     ``status`` and ``retry_after`` are copied from it for convenience.
+
+    ``str`` and ``repr`` are built from the event's kind, status and message only -- text
+    the :class:`~libchatty.call.Call` already stripped of every credential -- never from
+    anything else the binding may know (the request, its headers). The partial answer is
+    left out of both: it can be long, and it is on ``partial``.
     """
 
     def __init__(self, error: Error) -> None:
@@ -67,3 +72,12 @@ class ChatError(LibchattyError):
         self.status = error.status
         self.retry_after = error.retry_after
         self.partial = error.partial
+
+    def __str__(self) -> str:
+        return f"{self.error.kind}: {self.error.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"ChatError(kind={self.error.kind!r}, status={self.error.status!r}, "
+            f"message={self.error.message!r})"
+        )

@@ -1,0 +1,183 @@
+"""Redactor: secrets, and every fragment of 8+ characters of one, never survive."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from libchatty.redact import (
+    MARKER,
+    MIN_FRAGMENT,
+    Redactor,
+    endpoint_secrets,
+    is_credential_name,
+)
+
+KEY = "sk-proj-Abc123Def456Ghi789Jkl0"
+
+
+def fragments(secret: str) -> set[str]:
+    """Every substring of ``secret`` of at least MIN_FRAGMENT characters."""
+    return {
+        secret[i:j]
+        for i in range(len(secret))
+        for j in range(i + MIN_FRAGMENT, len(secret) + 1)
+    }
+
+
+def has_fragment(text: str, secret: str) -> bool:
+    n = MIN_FRAGMENT
+    return any(secret[i : i + n] in text for i in range(len(secret) - n + 1))
+
+
+# --- exact outputs ------------------------------------------------------------------------------
+
+
+def test_the_whole_key_is_replaced() -> None:
+    redact = Redactor([KEY])
+    assert redact(f"Incorrect API key provided: {KEY}.") == f"Incorrect API key provided: {MARKER}."
+
+
+def test_every_occurrence_and_adjacent_copies_become_one_marker_each_stretch() -> None:
+    redact = Redactor([KEY])
+    assert redact(f"{KEY} and {KEY}") == f"{MARKER} and {MARKER}"
+    assert redact(f"{KEY}{KEY}") == MARKER  # one covered stretch
+
+
+def test_masked_forms_lose_every_long_fragment() -> None:
+    redact = Redactor([KEY])
+    # OpenAI's masked echo: the first 8 characters survive in it, then stars, then the tail.
+    assert redact("key sk-proj-****Jkl0 is invalid") == f"key {MARKER}****Jkl0 is invalid"
+    # first and last characters, 8 each
+    assert redact("sk-proj-...789Jkl0") == f"{MARKER}...789Jkl0"
+    assert redact(f"got '{KEY[3:11]}'") == f"got '{MARKER}'"
+
+
+def test_exactly_min_fragment_is_removed_one_less_is_kept() -> None:
+    redact = Redactor([KEY])
+    eight, seven = KEY[10:18], KEY[10:17]
+    assert len(eight) == MIN_FRAGMENT
+    assert redact(f"x{eight}y") == f"x{MARKER}y"
+    assert redact(f"x{seven}y") == f"x{seven}y"
+
+
+def test_short_secrets_are_removed_whole_only() -> None:
+    redact = Redactor(["hunter2"])  # 7 characters
+    assert redact("password hunter2 rejected") == f"password {MARKER} rejected"
+    assert redact("hunter is fine") == "hunter is fine"
+
+
+def test_text_without_secrets_is_returned_unchanged() -> None:
+    text = "The model `gpt-5` does not exist"
+    redact = Redactor([KEY, "pw"])
+    assert redact(text) is text
+    assert Redactor([])(text) is text
+    assert Redactor([""])(text) is text
+    assert not Redactor(["", ""])
+
+
+def test_several_secrets() -> None:
+    redact = Redactor([KEY, "proxy-password-1", "abc"])
+    assert redact(f"{KEY}|proxy-password-1|abc") == f"{MARKER}|{MARKER}|{MARKER}"
+
+
+def test_a_secret_that_contains_the_marker_uses_another_marker() -> None:
+    secret = "x[REDACTED]y-12345"
+    redact = Redactor([secret])
+    assert redact(f"bad key {secret}") == "bad key ***"
+
+
+def test_repr_never_shows_a_secret() -> None:
+    redact = Redactor([KEY, "hunter2"])
+    assert repr(redact) == "Redactor(<23 windows, 1 short secrets>)"
+    assert not has_fragment(repr(redact), KEY)
+
+
+def test_leaks() -> None:
+    redact = Redactor([KEY, "pw1"])
+    assert redact.leaks(f"a {KEY[5:13]} b")
+    assert redact.leaks("pw1")
+    assert not redact.leaks(f"a {KEY[5:12]} b")
+
+
+# --- what counts as a credential -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "credential"),
+    [
+        ("Authorization", True),
+        ("Proxy-Authorization", True),
+        ("api-key", True),
+        ("x-api-key", True),
+        ("x-goog-api-key", True),
+        ("X-Auth-Token", True),
+        ("Cookie", True),
+        ("OpenAI-Organization", False),
+        ("anthropic-version", False),
+        ("x-request-id", False),
+    ],
+)
+def test_credential_names(name: str, credential: bool) -> None:
+    assert is_credential_name(name) is credential
+
+
+def test_endpoint_secrets() -> None:
+    secrets = endpoint_secrets(
+        KEY,
+        {"Authorization": "Bearer tok-123456789", "OpenAI-Organization": "org-visible"},
+        "https://example.com/v1?key=query-secret-1&api-version=2024-10-21",
+    )
+    assert secrets == [KEY, "Bearer tok-123456789", "tok-123456789", "query-secret-1"]
+    assert endpoint_secrets(None, {}, "") == []
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+SECRET_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs",))
+KEYS = st.text(SECRET_CHARS, min_size=MIN_FRAGMENT, max_size=60)
+NOISE = st.text(SECRET_CHARS, max_size=30)
+
+
+@st.composite
+def echoes(draw: st.DrawFn) -> tuple[str, str]:
+    """(key, text) where the text quotes the key whole, a fragment, or a masked form."""
+    key = draw(KEYS)
+    i = draw(st.integers(0, len(key) - MIN_FRAGMENT))
+    j = draw(st.integers(i + MIN_FRAGMENT, len(key)))
+    head = key[: draw(st.integers(0, len(key)))]
+    tail = key[draw(st.integers(0, len(key))) :]
+    quoted = [key, key[i:j], f"{head}****{tail}", f"{key[:8]}...{key[-8:]}"]
+    parts = draw(st.lists(st.sampled_from(quoted) | NOISE, min_size=1, max_size=6))
+    return key, "".join(parts)
+
+
+@given(echoes())
+def test_no_fragment_of_the_key_survives(case: tuple[str, str]) -> None:
+    key, text = case
+    out = Redactor([key])(text)
+    assert not has_fragment(out, key), (key, text, out)
+
+
+@given(KEYS, NOISE)
+def test_text_without_a_fragment_is_unchanged(key: str, text: str) -> None:
+    if has_fragment(text, key):
+        return
+    assert Redactor([key])(text) == text
+
+
+@given(st.lists(KEYS, min_size=1, max_size=3), st.lists(NOISE, max_size=4), st.data())
+def test_several_keys_none_survives(keys: list[str], noise: list[str], data: st.DataObject) -> None:
+    parts = noise + [data.draw(st.sampled_from(sorted(fragments(k)))) for k in keys]
+    text = "".join(data.draw(st.permutations(parts)))
+    out = Redactor(keys)(text)
+    for key in keys:
+        assert not has_fragment(out, key), (key, text, out)
+
+
+def test_long_text_is_linear_enough() -> None:
+    # Not timed: a 1 MB text with a key every 1000 characters gives the exact result.
+    text = ("x" * 990 + KEY[:10]) * 1000
+    out = Redactor([KEY])(text)
+    assert out == ("x" * 990 + MARKER) * 1000
