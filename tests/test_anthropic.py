@@ -915,3 +915,401 @@ def test_arbitrary_json_anywhere_in_a_body(data: st.DataObject) -> None:
 @given(ANY_JSON)
 def test_arbitrary_json_as_a_body(body: Any) -> None:
     check_body_survives(get_dialect("anthropic"), body)
+
+
+# --- issue 12: content parts, structured output, reasoning, options, metadata ----------------
+# Expected bodies are written from Anthropic's Messages API reference (content blocks
+# "image"/"document" with base64/url/text sources, output_config.format, thinking), not
+# from the renderer.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+PNG_B64 = "iVBORw0KGgoAAAAAAAAAAA=="
+PDF = b"%PDF-1.4 tiny"
+PDF_B64 = "JVBERi0xLjQgdGlueQ=="
+MODEL_ID = "claude-sonnet-4-20250514"
+
+
+def request_body(**fields: Any) -> dict[str, Any]:
+    fields.setdefault("messages", [Message("user", "hi")])
+    request = ChatRequest(MODEL_ID, stream=False, **fields)
+    built = DIALECT.build_request(Endpoint(BASE, KEY, dialect="anthropic"), request)
+    body: dict[str, Any] = json.loads(built.body)
+    return body
+
+
+def user_blocks(*parts: Any) -> Any:
+    return request_body(messages=[Message("user", list(parts))])["messages"][0]["content"]
+
+
+def test_image_bytes_and_text_are_blocks() -> None:
+    from libchatty.content import ImagePart, TextPart
+
+    assert user_blocks(TextPart("What is this?"), ImagePart(data=PNG)) == [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}},
+    ]
+
+
+def test_image_url_and_data_url() -> None:
+    from libchatty.content import ImagePart
+
+    assert user_blocks(ImagePart(url="https://example.com/cat.jpg")) == [
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}}
+    ]
+    # A data: URL is inline: its payload is sent as is, never re-encoded.
+    assert user_blocks(ImagePart(url="data:image/png;base64," + PNG_B64)) == [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}}
+    ]
+
+
+def test_documents_pdf_bytes_text_and_url() -> None:
+    from libchatty.content import DocumentPart
+
+    assert user_blocks(
+        DocumentPart(data=PDF, name="report.pdf"),
+        DocumentPart(data="Plain notes, déjà vu.".encode(), media_type="text/plain"),
+        DocumentPart(url="https://example.com/paper.pdf"),
+    ) == [
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": PDF_B64},
+            "title": "report.pdf",
+        },
+        {
+            "type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": "Plain notes, déjà vu."},
+        },
+        {"type": "document", "source": {"type": "url", "url": "https://example.com/paper.pdf"}},
+    ]
+
+
+def test_tool_result_and_following_user_parts() -> None:
+    from libchatty.content import ImagePart, TextPart
+
+    call = ToolCall("toolu_1", "screenshot", "{}")
+    body = request_body(
+        messages=[
+            Message("user", "look"),
+            Message("assistant", None, tool_calls=[call]),
+            Message("tool", [TextPart("done"), ImagePart(data=PNG)], tool_call_id="toolu_1"),
+            Message("user", [TextPart("and this"), ImagePart(url="https://example.com/b.gif")]),
+        ]
+    )
+    image = {"type": "base64", "media_type": "image/png", "data": PNG_B64}
+    assert body["messages"][2] == {
+        "role": "user",
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_1",
+                "content": [{"type": "text", "text": "done"}, {"type": "image", "source": image}],
+            },
+            {"type": "text", "text": "and this"},
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/b.gif"}},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        (
+            "audio",
+            "Anthropic cannot send audio (an AudioPart in a user message); transcribe it first",
+        ),
+        ("bmp", "Anthropic takes JPEG, PNG, GIF or WebP images, not image/bmp (ImagePart)"),
+        (
+            "gs",
+            "Anthropic cannot fetch an image (ImagePart) from a gs:// URL; pass the bytes "
+            "(data=...) or an http(s):// URL",
+        ),
+        (
+            "docx",
+            "Anthropic takes PDF or text/plain documents inline, not application/msword "
+            "(DocumentPart)",
+        ),
+        ("texturl", "Anthropic takes PDF documents by URL, not text/plain (DocumentPart)"),
+        ("latin1", "Anthropic: a text/plain DocumentPart must hold UTF-8 text"),
+    ],
+)
+def test_parts_anthropic_cannot_carry_are_refused(part: str, message: str) -> None:
+    from libchatty.content import AudioPart, DocumentPart, ImagePart
+
+    parts = {
+        "audio": lambda: AudioPart(b"RIFF0000WAVE", "audio/wav"),
+        "bmp": lambda: ImagePart(data=b"BM\x00\x00", media_type="image/bmp"),
+        "gs": lambda: ImagePart(url="gs://bucket/cat.png"),
+        "docx": lambda: DocumentPart(data=b"PK", media_type="application/msword"),
+        "texturl": lambda: DocumentPart(url="https://example.com/a.txt", media_type="text/plain"),
+        "latin1": lambda: DocumentPart(data=b"caf\xe9", media_type="text/plain"),
+    }
+    with pytest.raises(ValueError) as caught:
+        user_blocks(parts[part]())
+    assert str(caught.value) == message
+
+
+def test_json_schema_is_output_config_strict_and_not() -> None:
+    from libchatty.options import JSONSchema
+
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+    assert request_body(response_format=JSONSchema("person", schema))["output_config"] == {
+        "format": {
+            "type": "json_schema",
+            "schema": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}},
+                "additionalProperties": False,
+                "required": ["name"],
+            },
+        }
+    }
+    loose = request_body(response_format=JSONSchema("person", schema, strict=False))
+    assert loose["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    assert "tools" not in loose and "tool_choice" not in loose
+
+
+def test_json_mode_is_a_forced_tool() -> None:
+    body = request_body(response_format="json", tools=[Tool("lookup")])
+    assert body["tools"] == [
+        {
+            "name": "lookup",
+            "description": "",
+            "input_schema": {"type": "object", "properties": {}},
+        },
+        {
+            "name": "json_answer",
+            "description": "Give the answer as one JSON object.",
+            "input_schema": {"type": "object"},
+        },
+    ]
+    assert body["tool_choice"] == {"type": "tool", "name": "json_answer"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"response_format": "json", "tool_choice": "auto"},
+            "Anthropic's JSON mode (response_format='json') is a forced tool call, which "
+            "excludes tool_choice and reasoning; pass a JSONSchema instead",
+        ),
+        (
+            {"tools": [Tool("json_answer")]},
+            "the tool name 'json_answer' is reserved for Anthropic JSON mode",
+        ),
+        ({"seed": 7}, "Anthropic has no seed option; leave ChatRequest.seed unset"),
+        (
+            {"n": 2},
+            "Anthropic returns one answer per request; ChatRequest.n must be 1 or None",
+        ),
+    ],
+)
+def test_request_options_anthropic_cannot_honour(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        request_body(**fields)
+    assert str(caught.value) == message
+
+
+def test_reasoning_is_thinking_with_a_budget() -> None:
+    from libchatty.options import Reasoning
+
+    high = request_body(reasoning=Reasoning(effort="high"))
+    assert high["thinking"] == {"type": "enabled", "budget_tokens": 24576}
+    assert high["max_tokens"] == 24576 + 4096  # no max_tokens given: budget + default
+    low = request_body(reasoning=Reasoning(effort="low", summary=True))
+    assert (low["thinking"], low["max_tokens"]) == (
+        {"type": "enabled", "budget_tokens": 2048},
+        2048 + 4096,
+    )
+    default = request_body(reasoning=Reasoning())
+    assert default["thinking"] == {"type": "enabled", "budget_tokens": 8192}
+    # An explicit budget wins over the effort; max_tokens one above it is enough.
+    exact = request_body(reasoning=Reasoning("low", budget_tokens=5000), max_tokens=5001)
+    assert (exact["thinking"], exact["max_tokens"]) == (
+        {"type": "enabled", "budget_tokens": 5000},
+        5001,
+    )
+    assert request_body(n=1)["max_tokens"] == DEFAULT_MAX_TOKENS
+    assert "n" not in request_body(n=1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"max_tokens": 5000},
+            "Anthropic needs max_tokens (5000) above the thinking budget (5000): raise "
+            "max_tokens or lower the reasoning effort or budget_tokens",
+        ),
+        (
+            {"temperature": 0.5},
+            "Anthropic does not allow temperature with extended thinking (reasoning=...); "
+            "leave ChatRequest.temperature unset",
+        ),
+        (
+            {"tools": [Tool("f")], "tool_choice": "f"},
+            "Anthropic allows only tool_choice 'auto' or 'none' with extended thinking",
+        ),
+        (
+            {"response_format": "json"},
+            "Anthropic's JSON mode (response_format='json') is a forced tool call, which "
+            "excludes tool_choice and reasoning; pass a JSONSchema instead",
+        ),
+    ],
+)
+def test_reasoning_refusals(fields: dict[str, Any], message: str) -> None:
+    from libchatty.options import Reasoning
+
+    with pytest.raises(ValueError) as caught:
+        request_body(reasoning=Reasoning(budget_tokens=5000), **fields)
+    assert str(caught.value) == message
+
+
+def test_request_headers_come_after_the_endpoints_and_replace_same_names() -> None:
+    endpoint = Endpoint(BASE, KEY, dialect="anthropic", headers={"X-Team": "a"})
+    request = ChatRequest(
+        MODEL_ID,
+        [Message("user", "hi")],
+        headers={"anthropic-version": "2099-01-01", "X-Trace": "t1"},
+    )
+    built = DIALECT.build_request(endpoint, request)
+    assert built.headers == (
+        ("x-api-key", KEY),
+        ("X-Team", "a"),
+        ("anthropic-version", "2099-01-01"),
+        ("X-Trace", "t1"),
+    )
+
+
+# --- response metadata ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "response_id", "model"),
+    [
+        (
+            "anthropic/stream-text.http",
+            "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK",
+            "claude-3-opus-latest",
+        ),
+        (
+            "anthropic/nonstream-text.http",
+            "msg_01Hm3Yq7Vd2Lc9Xw5Rt8NbKp",
+            "claude-sonnet-4-20250514",
+        ),
+        ("anthropic/mine-nonstream-tool-use.http", "msg_mine2", "claude-sonnet-4-20250514"),
+    ],
+)
+def test_response_id_and_model_from_fixtures(name: str, response_id: str, model: str) -> None:
+    from decoding import decode_every_way
+
+    for how, events in decode_every_way(name, make_call):
+        done = events[-1]
+        assert type(done) is Done, (name, how)
+        assert (done.response_id, done.model) == (response_id, model), (name, how)
+
+
+def _stream(*payloads: dict[str, Any]) -> bytes:
+    body = "".join(sse_frame(json.dumps(p), event=p["type"]) for p in payloads).encode()
+    return random_chunked(body)
+
+
+START = {
+    "type": "message_start",
+    "message": {"id": "msg_1", "model": "claude-x", "usage": {"input_tokens": 3}},
+}
+STOP = {"type": "message_stop"}
+
+
+def _decoded(raw: bytes, stream: bool = True) -> list[Event]:
+    from decoding import feed
+    from wire import all_splittings
+
+    reference: list[Event] | None = None
+    for how, pieces in all_splittings(raw):
+        events = feed(make_call(stream), pieces)
+        if reference is None:
+            reference = events
+        assert events == reference, how
+    assert reference is not None
+    return reference
+
+
+@pytest.mark.parametrize(
+    ("message", "wanted"),
+    [
+        ({"usage": {}}, (None, None)),
+        ({"id": None, "model": "", "usage": {}}, (None, None)),
+        ({"id": "msg_9", "usage": {}}, ("msg_9", None)),
+    ],
+)
+def test_absent_or_empty_metadata_is_none(message: dict[str, Any], wanted: Any) -> None:
+    start = {"type": "message_start", "message": message}
+    done = _decoded(_stream(start, STOP))[-1]
+    assert type(done) is Done
+    assert (done.response_id, done.model) == wanted
+
+
+@pytest.mark.parametrize("key", ["id", "model"])
+def test_a_non_string_id_or_model_is_a_protocol_error(key: str) -> None:
+    message = {"id": "msg_1", "model": "m", "usage": {}, key: 42}
+    error = _decoded(_stream({"type": "message_start", "message": message}, STOP))[-1]
+    assert type(error) is Error
+    assert (error.kind, error.message) == (
+        "protocol",
+        f"malformed response: Anthropic message {key} is not a string",
+    )
+
+
+def test_json_mode_answer_streams_as_text_not_a_tool_call() -> None:
+    block = {"type": "tool_use", "id": "toolu_j", "name": "json_answer", "input": {}}
+    events = _decoded(
+        _stream(
+            START,
+            {"type": "content_block_start", "index": 0, "content_block": block},
+            *(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                }
+                for piece in ["", '{"na', 'me": "Zoë"', "}"]
+            ),
+            {"type": "content_block_stop", "index": 0},
+            {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {}},
+            STOP,
+        )
+    )
+    assert [(e.kind, e.text) for e in events if type(e) is Delta] == [
+        ("text", '{"na'),
+        ("text", 'me": "Zoë"'),
+        ("text", "}"),
+    ]
+    done = events[-1]
+    assert type(done) is Done
+    assert (done.text, done.tool_calls, done.finish_reason) == ('{"name": "Zoë"}', (), "stop")
+    assert (done.raw_finish_reason, done.response_id) == ("end_turn", "msg_1")
+
+
+def test_json_mode_answer_without_fragments_and_in_a_body() -> None:
+    block = {"type": "tool_use", "id": "toolu_j", "name": "json_answer", "input": {"a": [1]}}
+    streamed = _decoded(
+        _stream(
+            START,
+            {"type": "content_block_start", "index": 0, "content_block": block},
+            {"type": "content_block_stop", "index": 0},
+            {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {}},
+            STOP,
+        )
+    )
+    body = {
+        "id": "msg_2",
+        "model": "claude-x",
+        "type": "message",
+        "content": [block],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 1, "output_tokens": 2},
+    }
+    whole = DIALECT.decode_body(body)
+    for events in (streamed, whole):
+        done = events[-1]
+        assert type(done) is Done
+        assert (done.text, done.tool_calls, done.finish_reason) == ('{"a":[1]}', (), "stop")
+    assert [(e.kind, e.text) for e in whole if type(e) is Delta] == [("text", '{"a":[1]}')]

@@ -701,3 +701,37 @@ def test_tool_choice_is_rendered_in_the_provider_form(dialect: str, neutral: str
         request = ChatRequest(MODEL, MESSAGES, tools=[Tool("f"), Tool("g")], tool_choice=choice)
         body = json.loads(get_dialect(dialect).build_request(endpoint, request).body)
         assert CHOICE_OF[dialect](body) == RENDERED_CHOICE[dialect][neutral]
+
+
+# --- Google Vertex AI: the same user code, Gemini and Claude models at Vertex paths -----------
+VERTEX_DIALECTS: Final = ("gemini", "anthropic")
+
+
+def vertex_base_url(server: ReplayServer) -> str:
+    """What ``Client("vertex", ...)`` resolves to, pointed at the server."""
+    parts = urlsplit(server.base_url)
+    return f"{parts.scheme}://{parts.netloc}/v1/projects/my-proj/locations/us-east5"
+
+
+@every_binding
+@pytest.mark.parametrize("dialect", VERTEX_DIALECTS)
+def test_vertex_streamed_and_not(binding: str, dialect: str, answer_server: ReplayServer) -> None:
+    before = len(answer_server.requests)
+    base_url = vertex_base_url(answer_server)
+    completion, pieces = run(binding, answer_server, dialect, ASK, base_url=base_url)
+    check_completion(completion, text=TEXT, streamed=True)
+    assert pieces == PIECES
+    whole = run(binding, answer_server, dialect, ANSWER_CODE, base_url=base_url)
+    check_completion(whole, text=TEXT, streamed=False)
+    streamed, plain = chat_requests(answer_server, before)
+    check_request(streamed, dialect, stream=True)
+    check_request(plain, dialect, stream=False)
+    publisher = "google" if dialect == "gemini" else "anthropic"
+    method = ("streamGenerateContent", "generateContent")
+    if dialect == "anthropic":
+        method = ("streamRawPredict", "rawPredict")
+        assert "model" not in streamed.json
+        assert streamed.json["anthropic_version"] == "vertex-2023-10-16"
+    prefix = f"/v1/projects/my-proj/locations/us-east5/publishers/{publisher}/models/{MODEL}:"
+    assert streamed.target.split("?")[0] == prefix + method[0]
+    assert plain.target == prefix + method[1]

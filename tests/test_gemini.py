@@ -880,3 +880,195 @@ def test_a_bad_later_part_or_candidate_gives_no_partial_that_was_never_a_delta(
         last = events[-1]
         assert isinstance(last, Error)
         assert (last.kind, last.partial) == ("protocol", "Ok "), how
+
+
+# --- issue 12: content parts, structured output, reasoning, options, metadata ----------------
+# Expected bodies are written from the Gemini API reference (Part.inlineData/fileData,
+# GenerationConfig.responseMimeType/responseJsonSchema/thinkingConfig/seed/candidateCount),
+# not from the renderer.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+PNG_B64 = "iVBORw0KGgoAAAAAAAAAAA=="
+
+
+def request_body(model: str = "gemini-2.5-flash", **fields: Any) -> dict[str, Any]:
+    fields.setdefault("messages", [Message("user", "hi")])
+    request = ChatRequest(model, stream=False, **fields)
+    built = DIALECT.build_request(Endpoint(BASE, KEY, dialect="gemini"), request)
+    body: dict[str, Any] = json.loads(built.body)
+    return body
+
+
+def test_parts_are_inline_data_and_file_data() -> None:
+    from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart
+
+    parts = [
+        TextPart("Compare these."),
+        ImagePart(data=PNG),
+        ImagePart(url="https://example.com/cat.jpg"),
+        ImagePart(url="gs://bucket/dog.webp", media_type="image/webp"),
+        DocumentPart(data=b"%PDF-1.4 tiny"),
+        AudioPart(b"ID3\x00", "audio/mpeg"),
+        TextPart(""),
+    ]
+    assert request_body(messages=[Message("user", parts)])["contents"] == [
+        {
+            "role": "user",
+            "parts": [
+                {"text": "Compare these."},
+                {"inlineData": {"mimeType": "image/png", "data": PNG_B64}},
+                {"fileData": {"fileUri": "https://example.com/cat.jpg"}},
+                {"fileData": {"mimeType": "image/webp", "fileUri": "gs://bucket/dog.webp"}},
+                {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0xLjQgdGlueQ=="}},
+                {"inlineData": {"mimeType": "audio/mpeg", "data": "SUQzAA=="}},
+            ],
+        }
+    ]
+
+
+def test_an_s3_url_is_refused() -> None:
+    from libchatty.content import DocumentPart
+
+    with pytest.raises(ValueError) as caught:
+        request_body(messages=[Message("user", [DocumentPart(url="s3://bucket/a.pdf")])])
+    assert str(caught.value) == (
+        "Gemini cannot read a DocumentPart from an s3:// URL (in a user message); pass the "
+        "bytes (data=...) or an https:// or gs:// URL"
+    )
+
+
+def test_structured_output_is_response_mime_type_and_json_schema() -> None:
+    from libchatty.options import JSONSchema
+
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "$defs": {}}
+    assert request_body(response_format=JSONSchema("count", schema))["generationConfig"] == {
+        "responseMimeType": "application/json",
+        "responseJsonSchema": {
+            "type": "object",
+            "properties": {"n": {"type": "integer"}},
+            "$defs": {},
+        },
+    }
+    assert request_body(response_format="json")["generationConfig"] == {
+        "responseMimeType": "application/json"
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "reasoning", "config"),
+    [
+        ("gemini-2.5-flash", {"effort": "high"}, {"thinkingBudget": 24576}),
+        (
+            "gemini-2.5-pro",
+            {"effort": "low", "summary": True},
+            {
+                "thinkingBudget": 1024,
+                "includeThoughts": True,
+            },
+        ),
+        ("gemini-2.5-flash", {"effort": "medium"}, {"thinkingBudget": 8192}),
+        ("gemini-2.5-flash", {"budget_tokens": 3000, "effort": "high"}, {"thinkingBudget": 3000}),
+        ("gemini-3-pro-preview", {"effort": "low"}, {"thinkingLevel": "low"}),
+        ("gemini-3-pro-preview", {"budget_tokens": 2048}, {"thinkingBudget": 2048}),
+        ("gemini-3-flash", {"summary": True}, {"includeThoughts": True}),
+    ],
+)
+def test_reasoning_is_thinking_config(
+    model: str, reasoning: dict[str, Any], config: dict[str, Any]
+) -> None:
+    from libchatty.options import Reasoning
+
+    body = request_body(model, reasoning=Reasoning(**reasoning))
+    assert body["generationConfig"] == {"thinkingConfig": config}
+
+
+def test_reasoning_with_nothing_set_sends_nothing() -> None:
+    from libchatty.options import Reasoning
+
+    assert "generationConfig" not in request_body(reasoning=Reasoning())
+
+
+@pytest.mark.parametrize("seed", [2**31 - 1, -(2**31), 0])
+def test_seed_at_the_int32_limits(seed: int) -> None:
+    assert request_body(seed=seed)["generationConfig"] == {"seed": seed}
+
+
+@pytest.mark.parametrize("seed", [2**31, -(2**31) - 1])
+def test_seed_one_past_the_int32_limits(seed: int) -> None:
+    with pytest.raises(ValueError) as caught:
+        request_body(seed=seed)
+    assert str(caught.value) == (
+        "Gemini takes a 32-bit seed: ChatRequest.seed must be from -2147483648 to 2147483647"
+    )
+
+
+def test_n_is_candidate_count_up_to_eight() -> None:
+    assert request_body(n=8, max_tokens=50)["generationConfig"] == {
+        "maxOutputTokens": 50,
+        "candidateCount": 8,
+    }
+    with pytest.raises(ValueError) as caught:
+        request_body(n=9)
+    assert str(caught.value) == "Gemini returns at most 8 candidates (ChatRequest.n)"
+
+
+def test_request_headers_come_after_the_endpoints_and_replace_same_names() -> None:
+    endpoint = Endpoint(BASE, KEY, dialect="gemini", headers={"X-Team": "a"})
+    request = ChatRequest(
+        "gemini-2.5-flash", [Message("user", "hi")], headers={"X-Team": "b", "X-Trace": "t"}
+    )
+    assert DIALECT.build_request(endpoint, request).headers == (
+        ("x-goog-api-key", KEY),
+        ("X-Team", "b"),
+        ("X-Trace", "t"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "response_id"),
+    [
+        ("gemini/stream-text.http", "k9BKaPzLN4mD1MkPq7zR8QE"),
+        ("gemini/nonstream-text.http", "Tq9KaJ7xC9GB1MkPsLmG6Qk"),
+        ("gemini/mine-stream-json-array.http", "mine"),
+    ],
+)
+def test_response_id_and_model_from_fixtures(name: str, response_id: str) -> None:
+    from decoding import decode_every_way
+
+    for how, events in decode_every_way(name, make_call):
+        done = events[-1]
+        assert type(done) is Done, (name, how)
+        assert (done.response_id, done.model) == (response_id, "gemini-2.5-flash"), (name, how)
+
+
+def _chunk(**fields: Any) -> dict[str, Any]:
+    candidate = {"content": {"parts": [{"text": "ok"}], "role": "model"}, "finishReason": "STOP"}
+    return {"candidates": [candidate], **fields}
+
+
+@pytest.mark.parametrize(
+    ("fields", "wanted"),
+    [
+        ({}, (None, None)),
+        ({"responseId": None, "modelVersion": ""}, (None, None)),
+        ({"modelVersion": "gemini-3-pro"}, (None, "gemini-3-pro")),
+    ],
+)
+def test_absent_or_empty_metadata_is_none(fields: dict[str, Any], wanted: Any) -> None:
+    done = DIALECT.decode_body(_chunk(**fields))[-1]
+    assert type(done) is Done
+    assert (done.response_id, done.model) == wanted
+
+
+@pytest.mark.parametrize("key", ["responseId", "modelVersion"])
+def test_a_non_string_response_id_or_model_is_a_protocol_error(key: str) -> None:
+    body = json.dumps(_chunk(**{key: 7})).encode()
+    events: list[Any] = []
+    from decoding import feed
+
+    events = feed(make_call(), [random_chunked(b"data: " + body + b"\r\n\r\n")])
+    error = events[-1]
+    assert type(error) is Error
+    assert (error.kind, error.message) == (
+        "protocol",
+        f"malformed response: Gemini {key} is not a string",
+    )

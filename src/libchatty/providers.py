@@ -28,6 +28,25 @@ The conventions, in the order :func:`resolve` applies them:
   :attr:`Resolved.aws_credentials` from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
   (and ``AWS_SESSION_TOKEN``) to sign with; profiles, SSO and instance roles are the
   bindings' (botocore's credential chain, the ``aws`` extra).
+* Google Vertex AI: ``vertex`` (Gemini models, gemini dialect) and ``vertex-anthropic``
+  (Claude models, anthropic dialect; ``vertex`` with ``dialect="anthropic"`` is the
+  same). The base URL is ``https://{location}-aiplatform.googleapis.com/v1/projects/
+  {project}/locations/{location}`` (host ``aiplatform.googleapis.com`` for the
+  ``global`` location): ``project=`` else ``GOOGLE_CLOUD_PROJECT`` (none is a
+  ``ValueError``), ``location=`` else ``GOOGLE_CLOUD_LOCATION`` else ``global``. The key
+  is an OAuth access token, ``GOOGLE_OAUTH_ACCESS_TOKEN``, sent as a bearer token;
+  application default credentials (google-auth, the ``google`` extra) are the bindings'.
+
+* Azure OpenAI (``azure``): the base URL is ``base_url=`` else ``AZURE_OPENAI_ENDPOINT``
+  (none is a ``ValueError``); a bare resource URL gets ``/openai/v1`` (the v1 API, model
+  in the body), a ``/openai/deployments/<name>`` URL is kept (the deployments API, the
+  model is the deployment); ``OPENAI_API_VERSION`` becomes ``?api-version=`` unless the
+  URL has one, and a deployments URL without one is a ``ValueError``. An explicit key or
+  ``AZURE_OPENAI_API_KEY`` is sent as the ``api-key`` header (in
+  :attr:`Resolved.headers`, ``api_key`` None); else ``AZURE_OPENAI_AD_TOKEN`` (an Entra
+  ID token) is the bearer ``api_key``. Azure hosts (``*.openai.azure.com``...) are known
+  by base URL too. ``max_tokens`` goes as ``max_completion_tokens``
+  (:attr:`Resolved.max_tokens_field`).
 
 A missing key never raises: :attr:`Resolved.api_key` is None, :attr:`Resolved.key_required`
 says whether that is a problem and :attr:`Resolved.key_env_checked` names the variables to
@@ -36,14 +55,17 @@ suggest. No key ever appears in a repr or a message from this module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-from .dialects import DIALECT_NAMES
+from .dialects import DIALECT_NAMES, PROMPT_DIALECT_NAMES
 from .endpoint import redact_url
-from .sigv4 import AWSCredentials
+
+if TYPE_CHECKING:
+    from .sigv4 import AWSCredentials  # imported by _aws_credentials: Bedrock only
 
 __all__ = [
     "PROVIDERS",
@@ -59,6 +81,14 @@ _OPENAI_BASE_ENV: Final = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
 _OLLAMA_DEFAULT_PORT: Final = 11434
 _AWS_REGION_ENV: Final = ("AWS_REGION", "AWS_DEFAULT_REGION")
 _AWS_KEY_ENV: Final = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+_AZURE_TEMPLATE: Final = "https://{resource}.openai.azure.com/openai/v1"
+# An Azure key goes in the api-key header; an Entra ID token is a bearer token.
+_AZURE_KEY_ENV: Final = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
+_VERTEX_PROVIDERS: Final = frozenset({"vertex", "vertex-anthropic"})
+_VERTEX_TEMPLATE: Final = "https://{host}/v1/projects/{project}/locations/{location}"
+_VERTEX_HOST: Final = "aiplatform.googleapis.com"
+# A project id or a location: it becomes part of the host name and of the path.
+_VERTEX_NAME: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +112,8 @@ class Provider:
     notes: str = ""
     key_required: bool = True
     hosts: tuple[str, ...] = ()
+    #: ``Endpoint.max_tokens_field``: None lets the endpoint decide by host.
+    max_tokens_field: str | None = None
 
 
 def _table(*providers: Provider) -> dict[str, Provider]:
@@ -98,6 +130,21 @@ PROVIDERS: Final[Mapping[str, Provider]] = _table(
         _OPENAI_BASE_ENV,
         hosts=("api.openai.com",),
         notes="OPENAI_ORG_ID / OPENAI_PROJECT_ID become OpenAI-Organization / OpenAI-Project.",
+    ),
+    Provider(
+        "azure",
+        _AZURE_TEMPLATE,
+        "openai-chat",
+        _AZURE_KEY_ENV,
+        ("AZURE_OPENAI_ENDPOINT",),
+        hosts=("openai.azure.com", "cognitiveservices.azure.com", "services.ai.azure.com"),
+        notes=(
+            "Azure OpenAI. AZURE_OPENAI_ENDPOINT (the resource) gets /openai/v1 (model in the "
+            "body); a base URL .../openai/deployments/<name> is the deployments API (needs "
+            "OPENAI_API_VERSION or ?api-version=). AZURE_OPENAI_API_KEY is sent as api-key, "
+            "AZURE_OPENAI_AD_TOKEN (Entra ID) as a bearer token."
+        ),
+        max_tokens_field="max_completion_tokens",
     ),
     Provider(
         "openai-responses",
@@ -250,6 +297,23 @@ PROVIDERS: Final[Mapping[str, Provider]] = _table(
         ),
     ),
     Provider(
+        "vertex",
+        _VERTEX_TEMPLATE,
+        "gemini",
+        ("GOOGLE_OAUTH_ACCESS_TOKEN",),
+        notes=(
+            "Google Vertex AI, Gemini models; GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION "
+            "(default global); an OAuth access token as the key."
+        ),
+    ),
+    Provider(
+        "vertex-anthropic",
+        _VERTEX_TEMPLATE,
+        "anthropic",
+        ("GOOGLE_OAUTH_ACCESS_TOKEN",),
+        notes="Google Vertex AI, Claude models (streamRawPredict); as 'vertex' otherwise.",
+    ),
+    Provider(
         "gemini-openai",
         "https://generativelanguage.googleapis.com/v1beta/openai",
         "openai-chat",
@@ -271,6 +335,11 @@ _ALIASES: Final = {
     "claude": "anthropic",
     "aws": "bedrock",
     "aws-bedrock": "bedrock",
+    "azure-openai": "azure",
+    "vertex-ai": "vertex",
+    "vertexai": "vertex",
+    "google-vertex": "vertex",
+    "vertex-claude": "vertex-anthropic",
 }
 
 # Well-known local ports, to name the server behind a loopback base URL.
@@ -297,6 +366,8 @@ class Resolved:
     #: AWS Bedrock only: the region, and the access keys to sign with when no API key.
     region: str | None = None
     aws_credentials: AWSCredentials | None = field(default=None, repr=False)
+    #: ``Endpoint.max_tokens_field`` (None: the endpoint decides by host).
+    max_tokens_field: str | None = None
 
     def __repr__(self) -> str:
         key = "None" if self.api_key is None else "'***'"
@@ -351,6 +422,8 @@ def provider_for_base_url(url: str) -> Provider | None:
         return PROVIDERS["gemini-openai"]
     if _bedrock_region(host) is not None:
         return PROVIDERS["bedrock"]
+    if host == _VERTEX_HOST or host.endswith("-" + _VERTEX_HOST):
+        return PROVIDERS["vertex"]
     for provider in PROVIDERS.values():
         if any(host == h or host.endswith("." + h) for h in provider.hosts):
             return provider
@@ -445,11 +518,70 @@ def _bedrock(
     return base_url, region
 
 
+def _vertex_base_url(project: str | None, location: str | None, env: Mapping[str, str]) -> str:
+    """The Vertex AI base URL of a project location (see the module)."""
+    if project is None:
+        _, project = _first_set(env, ("GOOGLE_CLOUD_PROJECT",))
+    if project is None:
+        raise ValueError(
+            "vertex needs a Google Cloud project: set GOOGLE_CLOUD_PROJECT or pass project="
+        )
+    if location is None:
+        _, location = _first_set(env, ("GOOGLE_CLOUD_LOCATION",))
+    location = location or "global"
+    for what, value in (("project", project), ("location", location)):
+        if not _VERTEX_NAME.fullmatch(value):
+            raise ValueError(
+                f"vertex: the {what} must be lower-case letters, digits and hyphens, "
+                f"not {value[:64]!r}"
+            )
+    host = _VERTEX_HOST if location == "global" else f"{location}-{_VERTEX_HOST}"
+    return _VERTEX_TEMPLATE.format(host=host, project=project, location=location)
+
+
+def _azure_base_url(base_url: str, env: Mapping[str, str]) -> str:
+    """Azure's base URL (see the module): a bare resource URL gets ``/openai/v1``;
+    ``OPENAI_API_VERSION`` becomes ``?api-version=`` unless the URL has one; a
+    deployments URL without an API version is a ``ValueError`` (Azure refuses it)."""
+    if base_url == _AZURE_TEMPLATE:
+        raise ValueError(
+            "azure needs an endpoint: set AZURE_OPENAI_ENDPOINT "
+            "(https://<resource>.openai.azure.com) or pass base_url="
+        )
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/") or "/openai/v1"
+    query = parts.query
+    _, version = _first_set(env, ("OPENAI_API_VERSION",))
+    if version is not None and "api-version=" not in query:
+        query = f"{query}&api-version={version}" if query else f"api-version={version}"
+    if "/deployments/" in path and "api-version=" not in query:
+        raise ValueError(
+            "an Azure deployments URL needs an API version: set OPENAI_API_VERSION or add "
+            "?api-version= to the base URL (or use the v1 API: <endpoint>/openai/v1)"
+        )
+    return parts._replace(path=path, query=query).geturl()
+
+
+def _azure_auth(
+    api_key: str | None, env: Mapping[str, str], headers: dict[str, str]
+) -> str | None:
+    """The bearer token for Azure, after putting a key in ``headers["api-key"]``: an
+    explicit key or ``AZURE_OPENAI_API_KEY`` is an ``api-key``; else
+    ``AZURE_OPENAI_AD_TOKEN`` (Entra ID) is the bearer token."""
+    key = api_key if api_key is not None else _first_set(env, _AZURE_KEY_ENV[:1])[1]
+    if key is not None:
+        headers.setdefault("api-key", key)
+        return None
+    return _first_set(env, _AZURE_KEY_ENV[1:])[1]
+
+
 def _aws_credentials(env: Mapping[str, str]) -> AWSCredentials | None:
     _, key_id = _first_set(env, _AWS_KEY_ENV[:1])
     _, secret = _first_set(env, _AWS_KEY_ENV[1:])
     if key_id is None or secret is None:
         return None
+    from .sigv4 import AWSCredentials
+
     return AWSCredentials(key_id, secret, _first_set(env, ("AWS_SESSION_TOKEN",))[1])
 
 
@@ -460,20 +592,25 @@ def resolve(
     dialect: str | None = None,
     env: Mapping[str, str] | None = None,
     region: str | None = None,
+    project: str | None = None,
+    location: str | None = None,
 ) -> Resolved:
     """Apply the conventions (see the module docstring) and say where to connect and
     with which key. Raises ``ValueError`` only for an unknown provider or dialect name
     (or an invalid ``OLLAMA_HOST``, or Bedrock without a region), never for a missing
-    key. ``region`` is for AWS Bedrock."""
+    key. ``region`` is for AWS Bedrock; ``project`` and ``location`` for Vertex AI."""
     env = env if env is not None else {}
     from_table = provider is not None and base_url is None
-    if dialect is not None and dialect not in DIALECT_NAMES:
-        raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECT_NAMES)}")
+    if dialect is not None and dialect not in DIALECT_NAMES + PROMPT_DIALECT_NAMES:
+        known_names = ", ".join(DIALECT_NAMES + PROMPT_DIALECT_NAMES)
+        raise ValueError(f"unknown dialect {dialect!r}; known: {known_names}")
     from_openai_env = False
     known: Provider | None
     if provider is not None:
         known = get_provider(provider)
-        if base_url is None:
+        if base_url is None and known.name in _VERTEX_PROVIDERS:
+            base_url = _vertex_base_url(project, location, env)
+        elif base_url is None:
             base_url = _provider_base_url(known, env)
     else:
         if base_url is None:
@@ -499,6 +636,7 @@ def resolve(
         # An unknown OpenAI-compatible server: the openai SDK convention is OPENAI_API_KEY.
         key_env = ("OPENAI_API_KEY",)
         key_required = False
+    from_env_key = api_key is None
     if api_key is None:
         _, api_key = _first_set(env, key_env)
     aws_credentials = None
@@ -510,6 +648,11 @@ def resolve(
             key_env = (*key_env, *_AWS_KEY_ENV)
 
     headers: dict[str, str] = dict(known.headers) if known is not None else {}
+    if known is not None and known.name == "azure":
+        base_url = _azure_base_url(base_url, env)
+        explicit = None if from_env_key else api_key
+        api_key = _azure_auth(explicit, env, headers)
+        key_required = key_required and api_key is None and "api-key" not in headers
     if known is not None and known.name in ("openai", "openai-responses"):
         for variable, header in (
             ("OPENAI_ORG_ID", "OpenAI-Organization"),
@@ -527,6 +670,7 @@ def resolve(
         include_usage=known.include_usage if known is not None else True,
         headers=headers,
         key_required=key_required,
+        max_tokens_field=known.max_tokens_field if known is not None else None,
         region=region if known is not None and known.name == "bedrock" else None,
         aws_credentials=aws_credentials,
     )

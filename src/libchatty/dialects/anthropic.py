@@ -16,10 +16,18 @@ What callers may rely on:
   ``Done.reasoning_signature``; with several thinking blocks their signatures are joined
   in order, like their text in ``Done.reasoning`` (one signed block -- the usual case --
   round-trips exactly);
-* request: an assistant :class:`Message` with ``reasoning_signature`` is sent with a
+* request (built in :mod:`~libchatty.dialects.anthropic_request`, which documents
+  content parts, structured output, reasoning and Vertex AI): an assistant
+  :class:`~libchatty.request.Message` with ``reasoning_signature`` is sent with a
   ``thinking`` block (its ``reasoning`` and signature) first in its content, as extended
   thinking with tool use requires; without a signature no thinking block is sent (the
   API rejects unsigned thinking);
+* JSON mode (``response_format="json"``): the input of the forced ``json_answer`` tool
+  is the answer: its fragments are ``Delta(kind="text")``, it is not a tool call, and a
+  ``tool_use`` stop reason becomes ``end_turn`` (``Done.finish_reason`` ``"stop"``);
+* ``Done.response_id`` and ``Done.model`` are the message's ``id`` and ``model``
+  (``message_start.message`` in a stream, the body otherwise); absent, null or empty is
+  None, any other non-string a ``RemoteProtocolError``;
 * ``tool_use`` blocks give ``Delta(kind="tool_call")`` whose ``index`` counts tool calls
   (0, 1, ...), not content blocks; arguments are the exact concatenation of the
   ``partial_json`` fragments (``"{}"`` when the model sent none). ``server_tool_use``
@@ -31,40 +39,30 @@ What callers may rely on:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
-from ..events import Error, Event, Usage
+from ..events import Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest, Message
+from ..request import ChatRequest
 from ..sse import ServerSentEvent
+from .anthropic_request import DEFAULT_MAX_TOKENS, JSON_TOOL, build_request
 from .base import (
     Dialect,
     HTTPRequest,
     StreamDecoder,
     compact_json,
-    dumps,
     get_int,
     json_object,
     make_usage,
 )
-from .plumbing import (
-    MAX_TOOL_CALLS,
-    arguments_object,
-    auth_headers,
-    message_text,
-    sampling,
-    stream_error,
-)
+from .plumbing import MAX_TOOL_CALLS, stream_error
 
-__all__ = ["DIALECT", "AnthropicDialect"]
-
-API_VERSION: Final = "2023-06-01"
-#: Anthropic requires ``max_tokens``; this is used when the request gives none.
-DEFAULT_MAX_TOKENS: Final = 4096
+__all__ = ["DEFAULT_MAX_TOKENS", "DIALECT", "AnthropicDialect", "AnthropicStreamDecoder"]
 
 #: Names the provider in protocol error messages.
 _PROVIDER: Final = "Anthropic"
@@ -76,10 +74,6 @@ _ERRORS: Final = {
     "rate_limit_error": ("provider", True),
     "timeout_error": ("provider", True),
 }
-_SAMPLING: Final = {"temperature": "temperature", "top_p": "top_p", "stop": "stop_sequences"}
-
-# Anything else names the one tool the model must call.
-_TOOL_CHOICE: Final = {"auto": "auto", "none": "none", "required": "any"}
 
 
 # --- decoding helpers -------------------------------------------------------------------
@@ -100,6 +94,24 @@ def _load_event(event: ServerSentEvent) -> dict[str, Any]:
     if type(value) is not dict:
         raise RemoteProtocolError(f"Anthropic event {event.event[:40]!r} is not a JSON object")
     return value
+
+
+def _metadata(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The message's ``id`` and ``model`` (see the module)."""
+    found: list[str | None] = []
+    for key in ("id", "model"):
+        value = message.get(key)
+        if value is not None and type(value) is not str:
+            raise RemoteProtocolError(f"Anthropic message {key} is not a string")
+        found.append(value or None)
+    return found[0], found[1]
+
+
+def _with_metadata(done: Done, metadata: tuple[str | None, str | None]) -> Done:
+    response_id, model = metadata
+    if response_id is None and model is None:
+        return done
+    return dataclasses.replace(done, response_id=response_id, model=model)
 
 
 def _provider_error(acc: Accumulator, payload: Mapping[str, Any]) -> Error:
@@ -150,6 +162,10 @@ class AnthropicStreamDecoder(StreamDecoder):
         self._tool_fragments: set[int] = set()
         # server_tool_use blocks (web search...): Anthropic runs them, the caller must not
         self._server_tools: set[int] = set()
+        # JSON mode's json_answer block -> its start input, and whether fragments came
+        self._json_blocks: dict[int, Any] = {}
+        self._json_fragments = False
+        self._metadata: tuple[str | None, str | None] = (None, None)
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         payload = _load_event(event)
@@ -173,6 +189,7 @@ class AnthropicStreamDecoder(StreamDecoder):
     def _message_start(self, payload: Mapping[str, Any]) -> list[Event]:
         message = json_object(payload.get("message"), _PROVIDER, "message_start.message")
         self._started = True
+        self._metadata = _metadata(message)
         self._usage.update(message.get("usage"))
         return []
 
@@ -195,6 +212,9 @@ class AnthropicStreamDecoder(StreamDecoder):
             return [self.acc.reasoning(thinking)] if isinstance(thinking, str) and thinking else []
         if block_type == "server_tool_use":
             self._server_tools.add(index)
+            return []
+        if block_type == "tool_use" and block.get("name") == JSON_TOOL:
+            self._json_blocks[index] = block.get("input")
             return []
         if block_type == "tool_use":
             if len(self._tools) >= MAX_TOOL_CALLS:
@@ -222,6 +242,10 @@ class AnthropicStreamDecoder(StreamDecoder):
             self.acc.add_reasoning_signature(_string(delta, "signature", "signature_delta"))
             return []
         if delta_type == "input_json_delta":
+            if index in self._json_blocks:  # JSON mode: the tool input is the answer
+                fragment = _string(delta, "partial_json", "input_json_delta")
+                self._json_fragments = self._json_fragments or bool(fragment)
+                return [self.acc.text(fragment)] if fragment else []
             tool = self._tools.get(index) if index is not None else None
             if tool is None:
                 if index in self._server_tools:
@@ -238,6 +262,11 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     def _block_stop(self, payload: Mapping[str, Any]) -> list[Event]:
         index = get_int(payload, "index")
+        if index in self._json_blocks and not self._json_fragments:
+            # No fragment at all: the start block's input is the whole answer.
+            start_input = self._json_blocks[index]
+            answer = start_input if start_input is not None else {}
+            return [self.acc.text(compact_json(answer, _PROVIDER, "JSON answer"))]
         tool = self._tools.get(index) if index is not None else None
         if tool is not None and tool not in self._tool_fragments:
             # No input_json_delta at all: the start block's input is the whole input.
@@ -258,7 +287,10 @@ class AnthropicStreamDecoder(StreamDecoder):
         return []
 
     def _message_stop(self, payload: Mapping[str, Any]) -> list[Event]:
-        return [self.acc.done(self._stop_reason, self._usage.result())]
+        reason = self._stop_reason
+        if self._json_blocks and not self._tools and reason == "tool_use":
+            reason = "end_turn"  # JSON mode: the forced tool call was the answer
+        return [_with_metadata(self.acc.done(reason, self._usage.result()), self._metadata)]
 
     def _error(self, payload: Mapping[str, Any]) -> list[Event]:
         return [_provider_error(self.acc, payload)]
@@ -279,87 +311,6 @@ _HANDLERS: Final = {
 }
 
 
-# --- request building ---------------------------------------------------------------------
-def _content(message: Message) -> str:
-    """The one place a message's content is converted: text only, for now."""
-    return message_text(message, "Anthropic")
-
-
-def _assistant_content(message: Message) -> str | list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    if message.reasoning_signature:
-        # Extended thinking with tool use: the signed thinking block goes back unchanged
-        # and first. Unsigned reasoning is never sent: the API rejects it.
-        blocks.append(
-            {
-                "type": "thinking",
-                "thinking": message.reasoning or "",
-                "signature": message.reasoning_signature,
-            }
-        )
-    elif not message.tool_calls:
-        return _content(message)
-    if message.content:
-        blocks.append({"type": "text", "text": _content(message)})
-    for call in message.tool_calls:
-        if not call.id:
-            raise ValueError(
-                f"tool call {call.name!r} has no id; Anthropic needs one to match its result"
-            )
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.id,
-                "name": call.name,
-                "input": arguments_object(call.arguments, call.name, "Anthropic"),
-            }
-        )
-    return blocks
-
-
-def _messages(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(system texts, Messages API messages). Tool results become ``tool_result`` blocks
-    of one user message, which also takes a user text that directly follows them: the API
-    wants every result of a parallel call in the user turn after the assistant's."""
-    system: list[str] = []
-    out: list[dict[str, Any]] = []
-    open_results: list[dict[str, Any]] | None = None  # the user turn holding tool results
-    for message in messages:
-        if message.role in ("system", "developer"):
-            system.append(_content(message))
-            continue
-        if message.role == "tool":
-            block = {
-                "type": "tool_result",
-                "tool_use_id": message.tool_call_id,
-                "content": _content(message),
-            }
-            if open_results is None:
-                open_results = [block]
-                out.append({"role": "user", "content": open_results})
-            else:
-                open_results.append(block)
-            continue
-        if message.role == "user" and open_results is not None:
-            if message.content:  # the API refuses an empty text block
-                open_results.append({"type": "text", "text": _content(message)})
-            open_results = None
-            continue
-        open_results = None
-        if message.role == "assistant":
-            out.append({"role": "assistant", "content": _assistant_content(message)})
-        else:
-            out.append({"role": "user", "content": _content(message)})
-    return system, out
-
-
-def _messages_target(endpoint: Endpoint) -> str:
-    # The provider's base URL has no /v1; a user's ".../v1" must not become /v1/v1.
-    if endpoint.path_prefix.endswith("/v1"):
-        return endpoint.url("/messages")
-    return endpoint.url("/v1/messages")
-
-
 class AnthropicDialect(Dialect):
     """Anthropic Messages. ``Endpoint.base_url`` is ``https://api.anthropic.com`` (a
     trailing ``/v1`` is accepted); the key goes in ``x-api-key``."""
@@ -367,38 +318,7 @@ class AnthropicDialect(Dialect):
     name = "anthropic"
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        system, messages = _messages(tuple(request.messages))
-        body: dict[str, Any] = {
-            "model": request.model,
-            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-        }
-        if len(system) == 1:
-            body["system"] = system[0]
-        elif system:
-            body["system"] = [{"type": "text", "text": text} for text in system]
-        body["messages"] = messages
-        body.update(sampling(request, _SAMPLING))
-        if request.tool_list:
-            body["tools"] = [
-                {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "input_schema": dict(tool.parameters),
-                }
-                for tool in request.tool_list
-            ]
-        if request.neutral_tool_choice is not None:
-            name = request.neutral_tool_choice
-            choice = _TOOL_CHOICE.get(name)
-            body["tool_choice"] = {"type": choice} if choice else {"type": "tool", "name": name}
-        if request.stream:
-            body["stream"] = True
-        if request.extra:
-            body.update(request.extra)
-        headers = auth_headers(
-            endpoint, ("x-api-key", endpoint.api_key), ("anthropic-version", API_VERSION)
-        )
-        return HTTPRequest("POST", _messages_target(endpoint), headers, dumps(body))
+        return build_request(endpoint, request)
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return AnthropicStreamDecoder()
@@ -414,6 +334,7 @@ class AnthropicDialect(Dialect):
         acc = decoder.acc
         events: list[Event] = []
         tools = 0
+        answered = False  # JSON mode's json_answer block was seen
         for block in content:
             block = json_object(block, _PROVIDER, "content block")
             block_type = block.get("type")
@@ -424,6 +345,10 @@ class AnthropicDialect(Dialect):
                 signature = block.get("signature")
                 if isinstance(signature, str) and signature:
                     acc.add_reasoning_signature(signature)
+            elif block_type == "tool_use" and block.get("name") == JSON_TOOL:
+                answer = block.get("input", {})
+                events.append(acc.text(compact_json(answer, _PROVIDER, "JSON answer")))
+                answered = True
             elif block_type == "tool_use":
                 call_id = block.get("id") if isinstance(block.get("id"), str) else None
                 arguments = compact_json(block.get("input", {}), _PROVIDER, "tool_use.input")
@@ -435,7 +360,10 @@ class AnthropicDialect(Dialect):
         usage = _Usage()
         usage.update(message.get("usage"))
         reason = message.get("stop_reason")
-        events.append(acc.done(reason if isinstance(reason, str) else None, usage.result()))
+        if answered and not tools and reason == "tool_use":
+            reason = "end_turn"
+        done = acc.done(reason if isinstance(reason, str) else None, usage.result())
+        events.append(_with_metadata(done, _metadata(message)))
         return events
 
 

@@ -31,6 +31,11 @@ What callers may rely on:
   ``ToolCall.signature`` as ``thoughtSignature``, unchanged. A call without one (made
   by hand, or by another provider) gets Google's ``skip_thought_signature_validator``
   sentinel on Gemini 3 and later, which refuse a functionCall part without a signature;
+* ``Done.response_id`` is the first ``responseId`` and ``Done.model`` the first
+  ``modelVersion`` the response carried (every chunk repeats them); absent, null or empty
+  is None, any other non-string a ``RemoteProtocolError``;
+* requests are built in :mod:`~libchatty.dialects.gemini_request`, which documents
+  content parts, structured output, reasoning, ``seed``/``n`` and Vertex AI;
 * ``{"error": {...}}`` inside a 200 body is ``Error("overloaded")`` for ``UNAVAILABLE``,
   else ``Error("provider")``, with ``status=200`` and the Google status as
   ``provider_type``.
@@ -39,52 +44,44 @@ What callers may rely on:
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import quote
 
 from ..endpoint import Endpoint
-from ..events import Error, Event, Usage
+from ..events import Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest, Message
+from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .base import (
     Dialect,
     HTTPRequest,
     StreamDecoder,
     compact_json,
-    dumps,
     get_int,
     make_usage,
     synthetic_call_id,
 )
+from .gemini_request import DEFAULT_PREFIX, SKIP_SIGNATURE, build_request
 from .plumbing import (
     MAX_TOOL_CALLS,
     Staged,
-    arguments_object,
-    auth_headers,
     expect_int,
     expect_list,
     expect_object,
-    message_text,
-    sampling,
     stream_error,
 )
 
-__all__ = ["DIALECT", "GeminiDialect", "GeminiStreamDecoder"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "DIALECT",
+    "SKIP_SIGNATURE",
+    "GeminiDialect",
+    "GeminiStreamDecoder",
+]
 
-#: The API version used when the endpoint's base URL has no path.
-DEFAULT_PREFIX: Final = "/v1beta"
 # candidateCount is capped at 8 by the API; a larger index is garbage.
 _MAX_CANDIDATES: Final = 8
-# Gemini 3 and later refuse a replayed functionCall part without its thoughtSignature. A
-# ToolCall that has none (built by hand, or from another provider) gets the sentinel
-# Google documents for history whose signatures were lost (ai.google.dev, thought
-# signatures); a real signature is always sent back instead.
-SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
-_SIGNED_MODELS: Final = re.compile(r"(?:^|/)gemini-(\d+)(?:[.-]|$)")
 
 # Google statuses (or, without one, the HTTP code) -> (kind, retryable).
 _ERRORS: Final = {
@@ -100,14 +97,6 @@ _ERRORS: Final = {
     "502": ("provider", True),
     "504": ("provider", True),
 }
-_SAMPLING: Final = {
-    "temperature": "temperature",
-    "top_p": "topP",
-    "max_tokens": "maxOutputTokens",
-    "stop": "stopSequences",
-}
-# Anything else names the one function the model must call.
-_TOOL_MODE: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -139,6 +128,17 @@ def _provider_error(acc: Any, error: Any) -> Error:
     )
 
 
+def _metadata(body: dict[str, Any], key: str) -> str:
+    """``responseId`` or ``modelVersion``: ``""`` when absent or null; a value that is
+    not a string is the server's fault."""
+    value = body.get(key)
+    if value is None:
+        return ""
+    if type(value) is not str:
+        raise RemoteProtocolError(f"Gemini {key} is not a string")
+    return value
+
+
 class GeminiStreamDecoder(StreamDecoder):
     """The state of one Gemini response, streamed or not: each ``GenerateContentResponse``
     goes through :meth:`response`; :meth:`end` gives the terminal event."""
@@ -151,6 +151,7 @@ class GeminiStreamDecoder(StreamDecoder):
         self._usage: dict[str, Any] | None = None  # the last usageMetadata; read at the end
         self._tools = 0
         self._response_id = ""  # the first responseId seen: part of synthetic call ids
+        self._model = ""  # the first modelVersion seen
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         try:
@@ -165,9 +166,9 @@ class GeminiStreamDecoder(StreamDecoder):
         if "error" in body:
             return [_provider_error(self.acc, body["error"])]
         if not self._response_id:
-            response_id = body.get("responseId")
-            if type(response_id) is str:
-                self._response_id = response_id
+            self._response_id = _metadata(body, "responseId")
+        if not self._model:
+            self._model = _metadata(body, "modelVersion")
         # Every candidate and part is checked before any piece reaches the accumulator.
         staged = Staged()
         for candidate in expect_list(body.get("candidates"), "Gemini candidates"):
@@ -226,111 +227,22 @@ class GeminiStreamDecoder(StreamDecoder):
         # A text part's thoughtSignature is dropped: Google requires signatures back only
         # on functionCall parts, and Message has no place for one per text part.
 
+    def _with_metadata(self, done: Done, **changes: Any) -> Done:
+        if self._response_id:
+            changes["response_id"] = self._response_id
+        if self._model:
+            changes["model"] = self._model
+        return dataclasses.replace(done, **changes) if changes else done
+
     def end(self, whole: bool = False) -> Event:
         """The terminal event. ``whole=True`` for a complete non-streamed body, which is a
         ``Done`` even without a ``finishReason``."""
         if self._blocked is not None:
             done = self.acc.done(self._blocked, _usage(self._usage))
-            return dataclasses.replace(done, finish_reason="content_filter")
+            return self._with_metadata(done, finish_reason="content_filter")
         if self._finished or whole:
-            return self.acc.done(self._finish, _usage(self._usage))
+            return self._with_metadata(self.acc.done(self._finish, _usage(self._usage)))
         return self.acc.error("incomplete", "the Gemini stream ended without a finishReason")
-
-
-# --- request building -----------------------------------------------------------------------------
-def _function_response(content: str) -> Any:
-    """``functionResponse.response`` must be an object: a JSON object result is sent as
-    is, anything else wrapped as ``{"result": ...}`` (as Google's SDKs do)."""
-    try:
-        value = loads(content)
-    except JSONDecodeError:
-        return {"result": content}
-    return value if isinstance(value, Mapping) else {"result": value}
-
-
-def _needs_signature(model: str) -> bool:
-    match = _SIGNED_MODELS.search(model)
-    return match is not None and int(match.group(1)) >= 3
-
-
-def _contents(
-    messages: tuple[Message, ...], sign: bool = False
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """(system texts, ``contents``). Consecutive messages of the same Gemini role share one
-    turn: the results of parallel calls must all be in the turn after the model's calls.
-
-    A tool result needs the function's name: ``Message.name``, else the name of the
-    assistant tool call with that ``tool_call_id``, else the ``tool_call_id`` itself
-    (Gemini sends no call ids, so callers often use the function name as one).
-    Each replayed ``functionCall`` part carries its call's ``signature`` as
-    ``thoughtSignature``; ``sign`` adds :data:`SKIP_SIGNATURE` to those without one."""
-    system: list[str] = []
-    contents: list[dict[str, Any]] = []
-    names: dict[str, str] = {}
-    for message in messages:
-        parts: list[dict[str, Any]] = []
-        if message.role in ("system", "developer"):
-            system.append(_content(message))
-            continue
-        if message.role == "tool":
-            call_id = message.tool_call_id or ""
-            name = message.name or names.get(call_id) or call_id
-            parts.append(
-                {
-                    "functionResponse": {
-                        "name": name,
-                        "response": _function_response(_content(message)),
-                    }
-                }
-            )
-            role = "user"
-        elif message.role == "assistant":
-            role = "model"
-            if message.content or not message.tool_calls:
-                parts.append({"text": _content(message)})
-            for call in message.tool_calls:
-                if call.id:
-                    names[call.id] = call.name
-                part: dict[str, Any] = {
-                    "functionCall": {
-                        "name": call.name,
-                        "args": arguments_object(call.arguments, call.name, "Gemini"),
-                    }
-                }
-                if call.signature:
-                    part["thoughtSignature"] = call.signature
-                elif sign:
-                    part["thoughtSignature"] = SKIP_SIGNATURE
-                parts.append(part)
-        else:
-            role = "user"
-            parts.append({"text": _content(message)})
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-    return system, contents
-
-
-def _content(message: Message) -> str:
-    """The one place a message's content is converted: text only, for now."""
-    return message_text(message, "Gemini")
-
-
-def _function_declaration(name: str, description: str, parameters: Mapping[str, Any]) -> Any:
-    declaration: dict[str, Any] = {"name": name, "description": description}
-    # A function without parameters leaves them unset: Gemini refuses an empty object.
-    if parameters.get("properties") or parameters.get("type") not in ("object", None):
-        # JSON Schema as given (additionalProperties, $defs... are accepted here, unlike
-        # the OpenAPI subset of ``parameters``).
-        declaration["parametersJsonSchema"] = dict(parameters)
-    return declaration
-
-
-def _model_path(model: str) -> str:
-    # "gemini-2.5-flash" -> models/gemini-2.5-flash; "models/x" and "tunedModels/x" as given.
-    path = model if "/" in model else f"models/{model}"
-    return quote(path, safe="/")
 
 
 class GeminiDialect(Dialect):
@@ -341,38 +253,7 @@ class GeminiDialect(Dialect):
     name = "gemini"
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        sign = _needs_signature(request.model)
-        system, contents = _contents(tuple(request.messages), sign)
-        body: dict[str, Any] = {}
-        if system:
-            body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
-        body["contents"] = contents
-        config = sampling(request, _SAMPLING)
-        if config:
-            body["generationConfig"] = config
-        if request.tool_list:
-            body["tools"] = [
-                {
-                    "functionDeclarations": [
-                        _function_declaration(t.name, t.description, t.parameters)
-                        for t in request.tool_list
-                    ]
-                }
-            ]
-        if request.neutral_tool_choice is not None:
-            mode = _TOOL_MODE.get(request.neutral_tool_choice)
-            calling: dict[str, Any] = {"mode": mode or "ANY"}
-            if mode is None:
-                calling["allowedFunctionNames"] = [request.neutral_tool_choice]
-            body["toolConfig"] = {"functionCallingConfig": calling}
-        if request.extra:
-            body.update(request.extra)
-        prefix = endpoint.path_prefix or DEFAULT_PREFIX
-        method = ":streamGenerateContent?alt=sse" if request.stream else ":generateContent"
-        # The base URL's query (``?api-version=...``, even ``?key=...``) goes first.
-        target = endpoint.with_query(f"{prefix}/{_model_path(request.model)}{method}")
-        headers = auth_headers(endpoint, ("x-goog-api-key", endpoint.api_key))
-        return HTTPRequest("POST", target, headers, dumps(body))
+        return build_request(endpoint, request)
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return GeminiStreamDecoder()

@@ -1,7 +1,10 @@
-"""Anthropic Messages, as the server sends them."""
+"""Anthropic Messages, as the server sends them: ``POST /v1/messages``, and Claude on
+Vertex AI (``.../publishers/anthropic/models/{model}:streamRawPredict`` or
+``:rawPredict``, the model in the path and ``stream`` in the body, as there)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -31,6 +34,11 @@ _ERROR_TYPE_BY_STATUS: Final = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+
+# Vertex AI: ".../publishers/anthropic/models/claude-x@2025:streamRawPredict".
+_VERTEX_PATH: Final = re.compile(
+    r"/publishers/anthropic/models/([^/:]+):(?:streamRawPredict|rawPredict)$"
+)
 
 # Any non-empty base64 will do: clients send it back, nobody checks it here.
 _SIGNATURE: Final = "c2lnbmF0dXJl"
@@ -80,7 +88,14 @@ class AnthropicRenderer(Renderer):
     name = "anthropic"
 
     def matches(self, method: str, target: str) -> bool:
-        return method == "POST" and target.split("?", 1)[0].endswith("/v1/messages")
+        path = target.split("?", 1)[0]
+        return method == "POST" and (
+            path.endswith("/v1/messages") or _VERTEX_PATH.search(path) is not None
+        )
+
+    def model_of(self, target: str, body: Mapping[str, Any]) -> str | None:
+        match = _VERTEX_PATH.search(target.split("?", 1)[0])
+        return match.group(1) if match else super().model_of(target, body)
 
     def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
         return body.get("stream") is True
