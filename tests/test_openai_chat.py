@@ -812,7 +812,14 @@ def test_request_every_field() -> None:
         {"role": "tool", "content": "cold", "tool_call_id": "c1"},
     ]
     assert body["temperature"] == 0.1  # extra is merged last
-    assert (body["top_p"], body["max_tokens"], body["stop"], body["seed"]) == (0.9, 64, ["END"], 7)
+    # api.openai.com takes max_completion_tokens (its reasoning models refuse max_tokens)
+    assert (body["top_p"], body["max_completion_tokens"], body["stop"], body["seed"]) == (
+        0.9,
+        64,
+        ["END"],
+        7,
+    )
+    assert "max_tokens" not in body
     assert body["tools"] == [
         {
             "type": "function",
@@ -943,3 +950,260 @@ def test_arbitrary_json_anywhere_in_a_body(data: st.DataObject) -> None:
 @given(ANY_JSON)
 def test_arbitrary_json_as_a_body(body: Any) -> None:
     check_body_survives(DIALECT, body)
+
+
+# --- issue 12: parts, structured output, reasoning, seed/n, headers, metadata --------------
+# Expected bodies are written from OpenAI's chat-completions API reference (the
+# ``messages[].content`` array parts, ``response_format``, ``reasoning_effort``), not from
+# the renderer.
+from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart  # noqa: E402
+from libchatty.options import JSONSchema, Reasoning  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 8  # base64: iVBORw0KGgoAAAAAAAAAAA==
+PNG_B64 = "iVBORw0KGgoAAAAAAAAAAA=="
+PDF = b"%PDF-1.7"  # base64: JVBERi0xLjc=
+WAV = b"RIFF"  # base64: UklGRg==
+
+
+def chat_body(endpoint: Endpoint = ENDPOINT, **fields: Any) -> dict[str, Any]:
+    fields.setdefault("messages", [Message("user", "hi")])
+    request = ChatRequest(model="gpt-4o", stream=False, **fields)
+    return json.loads(DIALECT.build_request(endpoint, request).body)  # type: ignore[no-any-return]
+
+
+def test_request_every_content_part_in_the_documented_form() -> None:
+    message = Message(
+        "user",
+        [
+            TextPart("What is in these?"),
+            ImagePart(data=PNG, detail="low"),
+            ImagePart(url="https://example.com/cat.jpg"),
+            AudioPart(WAV, "audio/wav"),
+            AudioPart(WAV, "audio/mpeg"),
+            DocumentPart(data=PDF, name="report.pdf"),
+            DocumentPart(data=PDF),
+        ],
+    )
+    assert chat_body(messages=[message])["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in these?"},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "data:image/png;base64," + PNG_B64, "detail": "low"},
+                },
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "mp3"}},
+                {
+                    "type": "file",
+                    "file": {
+                        "filename": "report.pdf",
+                        "file_data": "data:application/pdf;base64,JVBERi0xLjc=",
+                    },
+                },
+                {
+                    "type": "file",
+                    "file": {
+                        "filename": "document.pdf",
+                        "file_data": "data:application/pdf;base64,JVBERi0xLjc=",
+                    },
+                },
+            ],
+        }
+    ]
+
+
+def test_request_text_only_parts_stay_one_string() -> None:
+    message = Message("user", [TextPart("a"), "b"])
+    assert chat_body(messages=[message])["messages"] == [{"role": "user", "content": "ab"}]
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        (
+            DocumentPart(url="https://example.com/a.pdf"),
+            "OpenAI chat completions cannot send a document by URL; pass the bytes "
+            "(DocumentPart(data=...)) (DocumentPart)",
+        ),
+        (
+            DocumentPart(data=b"hello", media_type="text/plain"),
+            "OpenAI chat completions cannot send a text/plain document; only PDF (DocumentPart)",
+        ),
+        (
+            AudioPart(WAV, "audio/ogg"),
+            "OpenAI chat completions cannot send audio/ogg audio; only wav and mp3 (AudioPart)",
+        ),
+        (
+            ImagePart(url="gs://bucket/cat.png"),
+            "OpenAI chat completions cannot send an image by a gs:// or s3:// URL; pass an "
+            "https:// URL or the bytes (ImagePart)",
+        ),
+    ],
+)
+def test_request_refuses_a_part_it_cannot_carry(part: Any, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        chat_body(messages=[Message("user", [part])])
+    assert str(caught.value) == message
+
+
+def test_request_refuses_an_image_outside_a_user_message() -> None:
+    with pytest.raises(ValueError) as caught:
+        chat_body(messages=[Message("system", [ImagePart(data=PNG)])])
+    assert str(caught.value) == (
+        "OpenAI chat completions cannot send a non-text part in a system message (ImagePart)"
+    )
+
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+
+
+def test_request_response_formats() -> None:
+    assert chat_body(response_format="json")["response_format"] == {"type": "json_object"}
+    assert chat_body(response_format=JSONSchema("city", SCHEMA, description="A city"))[
+        "response_format"
+    ] == {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "city",
+            "schema": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "additionalProperties": False,
+                "required": ["city"],
+            },
+            "strict": True,
+            "description": "A city",
+        },
+    }
+    assert chat_body(response_format=JSONSchema("city", SCHEMA, strict=False))[
+        "response_format"
+    ] == {"type": "json_schema", "json_schema": {"name": "city", "schema": SCHEMA, "strict": False}}
+    assert "response_format" not in chat_body()
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "effort"),
+    [
+        (Reasoning(effort="high"), "high"),
+        (Reasoning(effort="low", budget_tokens=30000), "low"),
+        (Reasoning(budget_tokens=2048), "low"),
+        (Reasoning(budget_tokens=2049), "medium"),
+        (Reasoning(budget_tokens=8192), "medium"),
+        (Reasoning(budget_tokens=8193), "high"),
+        (Reasoning(budget_tokens=100000), "high"),
+        (Reasoning(effort="medium", summary=True), "medium"),
+    ],
+)
+def test_request_reasoning_effort(reasoning: Reasoning, effort: str) -> None:
+    body = chat_body(reasoning=reasoning)
+    assert body["reasoning_effort"] == effort
+    assert "reasoning" not in body
+
+
+def test_request_reasoning_without_effort_or_budget_sends_nothing() -> None:
+    assert "reasoning_effort" not in chat_body(reasoning=Reasoning(summary=True))
+
+
+def test_request_max_tokens_field_seed_n_and_headers() -> None:
+    body = chat_body(max_tokens=5, seed=-3, n=2)
+    assert (body["max_completion_tokens"], body["seed"], body["n"]) == (5, -3, 2)
+    assert "max_tokens" not in body
+    compatible = Endpoint("http://127.0.0.1:8000/v1")
+    assert chat_body(compatible, max_tokens=5)["max_tokens"] == 5
+    forced = Endpoint("http://127.0.0.1:8000/v1", max_tokens_field="max_completion_tokens")
+    assert chat_body(forced, max_tokens=5)["max_completion_tokens"] == 5
+    request = ChatRequest(
+        "m", [Message("user", "x")], headers={"X-Trace": "t1", "authorization": "Bearer other"}
+    )
+    endpoint = Endpoint("https://api.openai.com/v1", "sk-a", headers={"OpenAI-Project": "p"})
+    assert DIALECT.build_request(endpoint, request).headers == (
+        ("OpenAI-Project", "p"),
+        ("X-Trace", "t1"),
+        ("authorization", "Bearer other"),
+    )
+
+
+def test_done_carries_the_response_id_and_model_streamed_and_whole() -> None:
+    for how, pieces in all_splittings(fixture("openai-chat/stream-text.http")):
+        done = feed(make_call(True), pieces)[-1]
+        assert isinstance(done, Done), how
+        assert (done.response_id, done.model) == (
+            "chatcmpl-Bh4QxT2vKp9ZrLm8Yc3Nw1DsEaFgJ",
+            "gpt-4o-mini-2024-07-18",
+        ), how
+    done = feed(make_call(False), [fixture("openai-chat/nonstream-text.http")])[-1]
+    assert isinstance(done, Done)
+    assert (done.response_id, done.model) == (
+        "chatcmpl-ABfvaueLEMLNYbT8YzpJxsmiQ6HSY",
+        "gpt-4o-2024-08-06",
+    )
+
+
+def test_response_metadata_shapes() -> None:
+    decoder = OpenAIChatDecoder()
+    chunk = {"id": 7, "choices": [{"index": 0, "delta": {"content": "x"}}]}
+    with pytest.raises(RemoteProtocolError, match="the response's 'id' is not a string"):
+        decoder.sse_event(ServerSentEvent(data=json.dumps(chunk)))
+    body = {"id": "", "model": None, "choices": [{"message": {"content": "x"}}]}
+    done = DIALECT.decode_body(body)[-1]
+    assert isinstance(done, Done) and (done.response_id, done.model) == (None, None)
+    many = {"id": "c", "model": "m", "choices": [{"message": {"content": "x", "refusal": "r"}}]}
+    done = DIALECT.decode_body(many)[-1]
+    assert isinstance(done, Done) and (done.response_id, done.model) == ("c", "m")
+
+
+def over_loopback(call: Call, port: int) -> list[Event]:
+    """``call`` driven over a socket to the replay server on 127.0.0.1: bounded in reads
+    and in time (the chat() options for parts and formats are the bindings' work)."""
+    import socket
+
+    events: list[Event] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
+        sock.sendall(call.start())
+        for _ in range(10_000):
+            if call.finished:
+                break
+            data = sock.recv(65536)
+            events.extend(call.receive_data(data))
+            if not data:
+                break
+    return events
+
+
+def test_replay_round_trip_of_parts_and_structured_output() -> None:
+    from libchatty.bindings.server import ReplayServer
+
+    message = Message("user", [TextPart("Where?"), ImagePart(data=PNG)])
+    with ReplayServer(script=Script(text='{"city":"Paris"}')) as server:
+        request = ChatRequest("gpt-4o", [message], response_format=JSONSchema("c", SCHEMA))
+        port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+        events = over_loopback(Call(Endpoint(server.base_url, "k"), request), port)
+        sent = server.requests[-1].json
+    done = events[-1]
+    assert isinstance(done, Done) and done.text == '{"city":"Paris"}'
+    assert (done.response_id, done.model) == ("replay-0001", "replay-1")  # the script's
+    assert sent["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Where?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_B64}},
+            ],
+        }
+    ]
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "c",
+            "schema": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "additionalProperties": False,
+                "required": ["city"],
+            },
+            "strict": True,
+        },
+    }

@@ -25,6 +25,7 @@ from decoding import (
 from hypothesis import given
 from hypothesis import strategies as st
 from wire import (
+    all_splittings,
     chunked_response,
     cut_at,
     fixture,
@@ -712,3 +713,116 @@ def test_a_bad_later_output_item_gives_no_partial_that_was_never_a_delta(bad: An
     with pytest.raises(RemoteProtocolError):
         decoder.sse_event(sse(final))
     assert decoder.acc.partial == ""  # the final output's text never became a delta
+
+
+# --- issue 12: parts, text.format, reasoning, refusals, metadata ----------------------------
+# Expected bodies written from the Responses API reference (input_text / input_image /
+# input_file content, text.format, reasoning), not from the renderer.
+from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart  # noqa: E402
+from libchatty.options import JSONSchema, Reasoning  # noqa: E402
+
+_PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 8
+_PNG_B64 = "iVBORw0KGgoAAAAAAAAAAA=="
+_DIALECT = get_dialect("openai-responses")
+_ENDPOINT = Endpoint("https://api.openai.com/v1", "sk-k", dialect="openai-responses")
+
+
+def responses_body(**fields: Any) -> dict[str, Any]:
+    fields.setdefault("messages", [Message("user", "hi")])
+    request = ChatRequest(model="gpt-5", stream=False, **fields)
+    return json.loads(_DIALECT.build_request(_ENDPOINT, request).body)  # type: ignore[no-any-return]
+
+
+def test_request_parts_in_the_documented_form() -> None:
+    message = Message(
+        "user",
+        [
+            TextPart("Read these"),
+            ImagePart(data=_PNG, detail="high"),
+            ImagePart(url="https://example.com/a.png"),
+            DocumentPart(data=b"%PDF-1.7", name="r.pdf"),
+            DocumentPart(url="https://example.com/r.pdf"),
+        ],
+    )
+    assert responses_body(messages=[message])["input"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "input_text", "text": "Read these"},
+                {
+                    "type": "input_image",
+                    "image_url": "data:image/png;base64," + _PNG_B64,
+                    "detail": "high",
+                },
+                {"type": "input_image", "image_url": "https://example.com/a.png", "detail": "auto"},
+                {
+                    "type": "input_file",
+                    "filename": "r.pdf",
+                    "file_data": "data:application/pdf;base64,JVBERi0xLjc=",
+                },
+                {"type": "input_file", "file_url": "https://example.com/r.pdf"},
+            ],
+        }
+    ]
+
+
+def test_request_refusals_name_the_api_and_the_part() -> None:
+    with pytest.raises(ValueError) as caught:
+        responses_body(messages=[Message("user", [AudioPart(b"RIFF", "audio/wav")])])
+    assert str(caught.value) == (
+        "the OpenAI Responses API cannot send audio; use the openai-chat dialect with an "
+        "audio model (AudioPart)"
+    )
+    for field, value, message in (
+        ("seed", 1, "ChatRequest.seed: the Responses API has no seed"),
+        ("n", 2, "ChatRequest.n: the Responses API returns one answer (n must be 1)"),
+    ):
+        with pytest.raises(ValueError) as caught:
+            responses_body(**{field: value})
+        assert str(caught.value) == message
+    assert "n" not in responses_body(n=1)
+
+
+def test_request_text_format_and_reasoning() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    assert responses_body(response_format="json")["text"] == {"format": {"type": "json_object"}}
+    assert responses_body(response_format=JSONSchema("ans", schema))["text"] == {
+        "format": {
+            "type": "json_schema",
+            "name": "ans",
+            "schema": {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}},
+                "additionalProperties": False,
+                "required": ["a"],
+            },
+            "strict": True,
+        }
+    }
+    body = responses_body(reasoning=Reasoning(effort="high", summary=True), max_tokens=9)
+    assert (body["reasoning"], body["max_output_tokens"]) == (
+        {"effort": "high", "summary": "auto"},
+        9,
+    )
+    assert responses_body(reasoning=Reasoning(budget_tokens=8193))["reasoning"] == {
+        "effort": "high"
+    }
+    assert "reasoning" not in responses_body(reasoning=Reasoning())
+
+
+def test_done_carries_the_response_id_and_model() -> None:
+    for how, pieces in all_splittings(fixture("openai-responses/stream-text.http")):
+        done = feed(make_call(True), pieces)[-1]
+        assert isinstance(done, Done), how
+        assert (done.response_id, done.model) == (
+            "resp_0f9c4b2f224d858000695fa062bf048197a680f357bbb09000",
+            "gpt-4o-mini-2024-07-18",
+        ), how
+    done = feed(make_call(False), [fixture("openai-responses/nonstream-text.http")])[-1]
+    assert isinstance(done, Done)
+    assert (done.response_id, done.model) == (
+        "resp_689a0b2545288193953c892439b42e2800b2e36c65a1fd4b",
+        "gpt-4o-mini-2024-07-18",
+    )
+    with pytest.raises(RemoteProtocolError, match="the response's 'model' is not a string"):
+        _DIALECT.decode_body({"status": "completed", "output": [], "model": 3})

@@ -342,6 +342,9 @@ def test_resolve_always_yields_a_usable_endpoint(provider: str, env: dict[str, s
         if provider == "bedrock":  # or Bedrock without a region: AWS has no default one
             assert str(exc).startswith("bedrock needs an AWS region: set AWS_REGION")
             return
+        if provider == "azure" and "AZURE_OPENAI_ENDPOINT" not in env:  # no default resource
+            assert str(exc).startswith("azure needs an endpoint: set AZURE_OPENAI_ENDPOINT")
+            return
         assert "_BASE" in str(exc) and "must be an http" in str(exc)
         return
     endpoint = Endpoint(r.base_url, r.api_key, r.dialect, headers=r.headers)

@@ -11,12 +11,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from .sigv4 import AWSCredentials
+if TYPE_CHECKING:
+    # Only Bedrock's endpoints carry credentials; sigv4 (hashlib, hmac, datetime) is
+    # imported when one does, not by every program that builds an Endpoint.
+    from .sigv4 import AWSCredentials
 
-__all__ = ["Endpoint", "check_header_name", "check_header_value", "merge_query", "redact_url"]
+__all__ = [
+    "MAX_TOKENS_FIELDS",
+    "Endpoint",
+    "check_header_name",
+    "check_header_value",
+    "merge_query",
+    "redact_url",
+]
 
 # An HTTP token (RFC 9110 5.6.2), exactly h11's ``field_name``.
 _TOKEN: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
@@ -123,6 +133,8 @@ def _check_aws(region: object, credentials: object) -> None:
         )
     if credentials is None:
         return
+    from .sigv4 import AWSCredentials  # cached: whoever made the credentials imported it
+
     if not isinstance(credentials, AWSCredentials):
         raise ValueError(
             f"Endpoint.aws_credentials must be an AWSCredentials, not {type(credentials).__name__}"
@@ -142,6 +154,30 @@ def _check_aws(region: object, credentials: object) -> None:
                 f"Endpoint.aws_credentials.{what} must be a non-empty str of visible ASCII "
                 "without spaces; it was refused (its value is not shown)"
             )
+
+
+#: ``Endpoint.max_tokens_field`` values.
+MAX_TOKENS_FIELDS: Final = ("max_tokens", "max_completion_tokens")
+# Hosts (and their subdomains) whose API takes max_completion_tokens: OpenAI and Azure.
+_COMPLETION_TOKENS_HOSTS: Final = (
+    "api.openai.com",
+    "openai.azure.com",
+    "cognitiveservices.azure.com",
+    "services.ai.azure.com",
+)
+
+
+def _max_tokens_field(endpoint: Endpoint) -> str:
+    given = endpoint.max_tokens_field
+    if given is None:
+        host = endpoint.host.lower()
+        on_openai = any(host == h or host.endswith("." + h) for h in _COMPLETION_TOKENS_HOSTS)
+        return "max_completion_tokens" if on_openai else "max_tokens"
+    if given not in MAX_TOKENS_FIELDS:
+        raise ValueError(
+            "Endpoint.max_tokens_field must be 'max_tokens', 'max_completion_tokens' or None"
+        )
+    return given
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +208,14 @@ class Endpoint:
       spaces or tabs only between words (stricter than h11, which also lets non-ASCII and
       most control characters through).
 
+    ``max_tokens_field`` is the body key OpenAI-style dialects send
+    ``ChatRequest.max_tokens`` under: ``"max_completion_tokens"`` (OpenAI and Azure, whose
+    reasoning models refuse ``max_tokens``) or ``"max_tokens"`` (compatible servers).
+    None (the default) decides by host: ``api.openai.com`` and Azure OpenAI hosts
+    (``*.openai.azure.com``, ``*.cognitiveservices.azure.com``, ``*.services.ai.azure.com``)
+    get ``max_completion_tokens``, every other host ``max_tokens``; after construction it
+    is always one of the two.
+
     ``repr`` shows the base URL with every query value as ``***``, and no key, header
     or AWS credential (the region is shown).
     """
@@ -183,6 +227,7 @@ class Endpoint:
     include_usage: bool = True
     region: str | None = None
     aws_credentials: AWSCredentials | None = field(default=None, repr=False)
+    max_tokens_field: str | None = None
     scheme: str = field(init=False)
     host: str = field(init=False)
     port: int = field(init=False)
@@ -222,6 +267,7 @@ class Endpoint:
         object.__setattr__(self, "port", port or (443 if parts.scheme == "https" else 80))
         object.__setattr__(self, "path_prefix", parts.path.rstrip("/"))
         object.__setattr__(self, "query", parts.query)
+        object.__setattr__(self, "max_tokens_field", _max_tokens_field(self))
 
     @property
     def tls(self) -> bool:

@@ -5,8 +5,10 @@ developer messages become ``instructions`` (later ones stay in ``input`` with th
 the other messages become input items: ``{"role", "content"}`` messages, a
 ``function_call`` item per tool call an assistant made and a ``function_call_output`` item
 per tool result, tied by ``call_id``. ``max_tokens`` is sent as ``max_output_tokens``.
-The Responses API has no stop sequences: a request with ``stop`` raises ``ValueError``
-rather than being silently answered without them.
+The Responses API has no stop sequences, seed or ``n``: a request with one raises
+``ValueError`` rather than being silently answered without them. Content parts,
+``text.format`` and ``reasoning`` are rendered by :mod:`.openai_request` (see there).
+``Done.response_id``/``model`` are the final response's ``id``/``model``.
 
 Stream: SSE events named by ``event:`` and, authoritatively, by the ``type`` in their data.
 Answer text is ``response.output_text.delta``, reasoning
@@ -27,26 +29,20 @@ final response's ``output`` is reported as deltas instead.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
-from ..events import Delta, Error, Event, Usage
+from ..events import Delta, Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest, Message
+from ..request import ChatRequest
 from ..sse import ServerSentEvent
-from .base import Dialect, HTTPRequest, StreamDecoder, dumps, get_int, make_usage
-from .plumbing import (
-    MAX_TOOL_CALLS,
-    Staged,
-    bearer,
-    expect_list,
-    message_text,
-    optional_str,
-    sampling,
-    stream_error,
-)
+from .azure_errors import decode_error
+from .base import Dialect, HTTPRequest, StreamDecoder, get_int, make_usage
+from .openai_request import responses_request
+from .plumbing import MAX_TOOL_CALLS, Staged, expect_list, optional_str, stream_error
 
 __all__ = ["DIALECT", "OpenAIResponses", "OpenAIResponsesDecoder"]
 
@@ -61,11 +57,6 @@ _ERROR_CODES: Final = {
     "server_error": ("provider", True),
 }
 _RETRYABLE_WORDS: Final = ("server", "overload", "timeout", "unavailable", "internal")
-_SAMPLING: Final = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "max_tokens": "max_output_tokens",
-}
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
@@ -110,6 +101,20 @@ def _response_of(value: dict[str, Any]) -> dict[str, Any]:
     if type(response) is not dict:
         raise RemoteProtocolError(f"a {value.get('type')} event without a 'response' object")
     return response
+
+
+def _with_meta(done: Done, response: Mapping[str, Any]) -> Done:
+    """``done`` with the final response's ``id`` and ``model`` (absent, null or empty:
+    None; another type: :class:`RemoteProtocolError`)."""
+    found: list[str | None] = []
+    for key in ("id", "model"):
+        value = response.get(key)
+        if value is not None and type(value) is not str:
+            raise RemoteProtocolError(f"the response's {key!r} is not a string")
+        found.append(value or None)
+    if found == [None, None]:
+        return done
+    return replace(done, response_id=found[0], model=found[1])
 
 
 def _incomplete_reason(response: Mapping[str, Any]) -> str:
@@ -256,13 +261,14 @@ class OpenAIResponsesDecoder(StreamDecoder):
         status = response.get("status")
         raw = status if type(status) is str and status else "completed"
         out = self._unstreamed_output(response)
-        out.append(self.acc.done(raw, _usage_of(response.get("usage"))))
+        out.append(_with_meta(self.acc.done(raw, _usage_of(response.get("usage"))), response))
         return out
 
     def _on_incomplete(self, value: dict[str, Any]) -> list[Event]:
         response = _response_of(value)
         out = self._unstreamed_output(response)
-        out.append(self.acc.done(_incomplete_reason(response), _usage_of(response.get("usage"))))
+        done = self.acc.done(_incomplete_reason(response), _usage_of(response.get("usage")))
+        out.append(_with_meta(done, response))
         return out
 
     def _unstreamed_output(self, response: Mapping[str, Any]) -> list[Event]:
@@ -345,55 +351,6 @@ def _decode_item(acc: Staged, item: Any, tools: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------
-# Requests
-# ------------------------------------------------------------------------------------------
-def _content(message: Message) -> str:
-    """The one place a message's content is converted: text only, for now."""
-    return message_text(message, "the Responses API")
-
-
-def _input_items(messages: tuple[Message, ...]) -> tuple[str | None, list[dict[str, Any]]]:
-    """``(instructions, input items)`` for the conversation."""
-    start = 0
-    while start < len(messages) and messages[start].role in ("system", "developer"):
-        start += 1
-    instructions = "\n\n".join(_content(m) for m in messages[:start]) if start else None
-    items: list[dict[str, Any]] = []
-    for message in messages[start:]:
-        if message.role == "tool":
-            items.append(
-                {
-                    "type": "function_call_output",
-                    "call_id": message.tool_call_id,
-                    "output": _content(message),
-                }
-            )
-            continue
-        if message.content or not message.tool_calls:
-            items.append({"role": message.role, "content": _content(message)})
-        for call in message.tool_calls:
-            if not call.id:
-                raise ValueError(
-                    f"Message.tool_calls ({call.name!r}): the Responses API needs the call id"
-                )
-            items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call.id,
-                    "name": call.name,
-                    "arguments": call.arguments or "{}",
-                }
-            )
-    return instructions, items
-
-
-def _tool_choice(choice: str) -> str | dict[str, Any]:
-    if choice in ("auto", "none", "required"):
-        return choice
-    return {"type": "function", "name": choice}
-
-
-# ------------------------------------------------------------------------------------------
 # The dialect
 # ------------------------------------------------------------------------------------------
 class OpenAIResponses(Dialect):
@@ -401,36 +358,10 @@ class OpenAIResponses(Dialect):
 
     name = "openai-responses"
 
-    # --- the client side ------------------------------------------------------------------
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        """``POST {prefix}/responses`` with a Bearer key (unless the endpoint's own headers
-        carry ``Authorization``); only the fields that are set; ``"stream": true`` only
-        when streaming; ``request.extra`` last."""
-        if request.stop_list:
-            raise ValueError("ChatRequest.stop: the Responses API has no stop sequences")
-        instructions, items = _input_items(tuple(request.messages))
-        body: dict[str, Any] = {"model": request.model}
-        if instructions is not None:
-            body["instructions"] = instructions
-        body["input"] = items
-        body.update(sampling(request, _SAMPLING))
-        if request.tools is not None:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": dict(tool.parameters),
-                }
-                for tool in request.tool_list
-            ]
-        if request.neutral_tool_choice is not None:
-            body["tool_choice"] = _tool_choice(request.neutral_tool_choice)
-        if request.stream:
-            body["stream"] = True
-        if request.extra:
-            body.update(request.extra)
-        return HTTPRequest("POST", endpoint.url("/responses"), bearer(endpoint), dumps(body))
+        return responses_request(endpoint, request)
+
+    decode_error = staticmethod(decode_error)
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIResponsesDecoder:
         return OpenAIResponsesDecoder()
@@ -456,9 +387,9 @@ class OpenAIResponses(Dialect):
         out = staged.commit(acc)
         usage = _usage_of(body.get("usage"))
         if status in ("completed", None):
-            out.append(acc.done("completed", usage))
+            out.append(_with_meta(acc.done("completed", usage), body))
         elif status == "incomplete":
-            out.append(acc.done(_incomplete_reason(body), usage))
+            out.append(_with_meta(acc.done(_incomplete_reason(body), usage), body))
         else:  # queued / in_progress (background mode), cancelled, failed without an error
             out.append(acc.error("provider", f"the response is {status!r}", status=200))
         return out
