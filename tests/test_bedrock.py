@@ -49,6 +49,7 @@ from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.eventstream import EventStreamDecoder
 from libchatty.exceptions import LocalProtocolError, RemoteProtocolError
+from libchatty.options import JSONSchema, Reasoning
 from libchatty.replay.script import Script
 from libchatty.replay_bedrock import RENDERER
 from libchatty.request import ChatRequest, Message, Tool
@@ -838,11 +839,61 @@ def test_images_and_documents_go_as_bytes() -> None:
     }
 
 
-def test_image_urls_and_audio_are_refused() -> None:
-    for part in (ImagePart(url="https://example.com/a.png"), AudioPart(b"RIFF", "audio/wav")):
-        chat = ChatRequest(MODEL, [Message("user", (part,))])
-        with pytest.raises(ValueError, match=f"Bedrock cannot send a {type(part).__name__}"):
-            DIALECT.build_request(endpoint(), chat)
+@pytest.mark.parametrize(
+    ("part", "error"),
+    [
+        (
+            ImagePart(url="https://example.com/a.png?X-Amz-Signature=secret"),
+            "Bedrock cannot send an image from an http(s) URL; pass the bytes (data=...) or an "
+            "s3:// URL",
+        ),
+        (
+            DocumentPart(url="https://example.com/q3.pdf"),
+            "Bedrock cannot send a document from an http(s) URL; pass the bytes (data=...) or "
+            "an s3:// URL",
+        ),
+        (
+            AudioPart(b"RIFF", "audio/wav"),
+            "Bedrock cannot send AudioPart: Converse takes no audio",
+        ),
+        (
+            ImagePart(b"BM\x00\x00", media_type="image/bmp"),
+            "Bedrock takes PNG, JPEG, GIF and WebP images, not image/bmp",
+        ),
+        (
+            DocumentPart(b"PK\x03\x04", media_type="application/zip"),
+            "Bedrock takes PDF, CSV, HTML, plain-text and Markdown documents, not application/zip",
+        ),
+    ],
+)
+def test_parts_converse_cannot_carry_are_refused(part: Any, error: str) -> None:
+    chat = ChatRequest(MODEL, [Message("user", (part,))])
+    with pytest.raises(ValueError) as caught:
+        DIALECT.build_request(endpoint(), chat)
+    assert str(caught.value) == error
+
+
+def test_s3_urls_are_s3_locations_and_botocore_accepts_them() -> None:
+    # ImageSource / DocumentSource are unions of bytes and s3Location {uri} (API reference).
+    parts = (
+        ImagePart(url="s3://bucket/cat.jpeg", media_type="image/jpeg"),
+        DocumentPart(url="s3://bucket/q3.pdf", name="q3"),
+    )
+    chat = ChatRequest(MODEL, [Message("user", parts)], stream=False)
+    body = json.loads(DIALECT.build_request(endpoint(), chat).body)
+    assert body == {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"image": {"format": "jpeg", "source": {"s3Location": {"uri": "s3://bucket/cat.jpeg"}}}},
+                    {"document": {"format": "pdf", "name": "q3", "source": {"s3Location": {"uri": "s3://bucket/q3.pdf"}}}},
+                ],
+            }
+        ]
+    }  # fmt: skip
+    sent = botocore_request("converse", {"modelId": MODEL, **body})
+    assert json.loads(sent.body) == body
 
 
 def test_error_messages_are_cut_at_2000_characters() -> None:
@@ -851,3 +902,163 @@ def test_error_messages_are_cut_at_2000_characters() -> None:
         payload = json.dumps({"message": "x" * size}).encode()
         [error] = run([es_message(headers, payload)])
         assert isinstance(error, Error) and error.message == "x" * kept
+
+
+# --- issue 12: structured output, reasoning, seed/n, headers, metadata --------------------------
+# Expected bodies written from the Bedrock runtime API reference (OutputConfig ->
+# OutputFormat {type: json_schema, structure: {jsonSchema: JsonSchemaDefinition {schema:
+# JSON text, name, description}}}; Anthropic's thinking in additionalModelRequestFields),
+# and each one also validated by botocore's bedrock-runtime service model.
+PERSON = {"type": "object", "properties": {"name": {"type": "string"}}}
+STRICT_PERSON = (
+    '{"type":"object","properties":{"name":{"type":"string"}},'
+    '"additionalProperties":false,"required":["name"]}'
+)
+
+
+def body_and_botocore(chat: ChatRequest) -> dict[str, Any]:
+    body = json.loads(DIALECT.build_request(endpoint(), chat).body)
+    operation = "converse_stream" if chat.stream else "converse"
+    assert json.loads(botocore_request(operation, {"modelId": chat.model, **body}).body) == body
+    return body
+
+
+def text_format(schema: str, name: str, **description: str) -> dict[str, Any]:
+    definition = {"schema": schema, "name": name, **description}
+    return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
+
+
+@pytest.mark.parametrize(
+    ("response_format", "output_config"),
+    [
+        (JSONSchema("person", PERSON), text_format(STRICT_PERSON, "person")),
+        (
+            JSONSchema("person", PERSON, strict=False, description="A person."),
+            text_format(
+                '{"type":"object","properties":{"name":{"type":"string"}}}',
+                "person",
+                description="A person.",
+            ),
+        ),
+        ("json", text_format('{"type":"object"}', "json")),
+    ],
+)
+def test_structured_output_is_output_config(response_format: Any, output_config: Any) -> None:
+    chat = ChatRequest(MODEL, [Message("user", "Who?")], response_format=response_format)
+    assert body_and_botocore(chat) == {
+        "messages": [{"role": "user", "content": [{"text": "Who?"}]}],
+        "outputConfig": output_config,
+    }
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "max_tokens", "budget", "sent_max"),
+    [
+        (Reasoning(), None, 8192, 8192 + 4096),
+        (Reasoning(effort="low"), None, 2048, 2048 + 4096),
+        (Reasoning(effort="high"), 30000, 24576, 30000),
+        (Reasoning(effort="low", budget_tokens=1024), 1025, 1024, 1025),
+    ],
+)
+def test_reasoning_is_anthropic_thinking(
+    reasoning: Reasoning, max_tokens: int | None, budget: int, sent_max: int
+) -> None:
+    model = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+    chat = ChatRequest(model, [Message("user", "2+2?")], reasoning=reasoning, max_tokens=max_tokens)
+    assert body_and_botocore(chat) == {
+        "messages": [{"role": "user", "content": [{"text": "2+2?"}]}],
+        "inferenceConfig": {"maxTokens": sent_max},
+        "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": budget}},
+    }
+
+
+def test_reasoning_refusals_and_extra_fields_merge() -> None:
+    at_budget = ChatRequest(MODEL, [Message("user", "x")], reasoning=Reasoning(), max_tokens=8192)
+    with pytest.raises(ValueError) as caught:
+        DIALECT.build_request(endpoint(), at_budget)
+    assert str(caught.value) == (
+        "Bedrock needs max_tokens (8192) above the thinking budget (8192) for an Anthropic model"
+    )
+    nova = ChatRequest("amazon.nova-pro-v1:0", [Message("user", "x")], reasoning=Reasoning())
+    with pytest.raises(ValueError) as caught:
+        DIALECT.build_request(endpoint(), nova)
+    assert str(caught.value) == (
+        "Bedrock: no reasoning setting is known for model 'amazon.nova-pro-v1:0' (only "
+        "Anthropic models'); pass the model's own fields in "
+        "ChatRequest.extra['additionalModelRequestFields']"
+    )
+    merged = ChatRequest(
+        MODEL,
+        [Message("user", "x")],
+        reasoning=Reasoning(budget_tokens=2000),
+        max_tokens=3000,
+        extra={"additionalModelRequestFields": {"top_k": 5}, "requestMetadata": {"app": "t"}},
+    )
+    assert body_and_botocore(merged) == {
+        "messages": [{"role": "user", "content": [{"text": "x"}]}],
+        "inferenceConfig": {"maxTokens": 3000},
+        "additionalModelRequestFields": {
+            "thinking": {"type": "enabled", "budget_tokens": 2000},
+            "top_k": 5,
+        },
+        "requestMetadata": {"app": "t"},
+    }
+
+
+def test_seed_and_n_are_refused() -> None:
+    with pytest.raises(ValueError) as caught:
+        DIALECT.build_request(endpoint(), ChatRequest(MODEL, [Message("user", "x")], seed=1))
+    assert str(caught.value) == "Bedrock Converse has no seed: ChatRequest.seed must be None"
+    with pytest.raises(ValueError) as caught:
+        DIALECT.build_request(endpoint(), ChatRequest(MODEL, [Message("user", "x")], n=2))
+    assert str(caught.value) == "Bedrock Converse returns one answer: ChatRequest.n must be 1"
+    one = json.loads(
+        DIALECT.build_request(endpoint(), ChatRequest(MODEL, [Message("user", "x")], n=1)).body
+    )
+    assert one == {"messages": [{"role": "user", "content": [{"text": "x"}]}]}
+
+
+def test_request_headers_are_sent_and_signed_as_botocore_signs_them() -> None:
+    chat = ChatRequest(MODEL, [Message("user", "hi")], headers={"X-Trace": "t-1"})
+    spec = DIALECT.build_request(endpoint(headers={"X-A": "1"}), chat)
+    assert spec.headers == (("X-A", "1"), ("X-Trace", "t-1"))
+    sent = [("Content-Type", "application/json")]
+    ours = dict(sign_request(spec, endpoint(headers={"X-A": "1"}), AT, sent))
+    request = AWSRequest(method="POST", url=BASE + spec.target, data=spec.body)
+    request.headers["Host"] = "bedrock-runtime.us-east-1.amazonaws.com"
+    for name, value in [*sent, *spec.headers]:
+        request.headers[name] = value
+    creds = Credentials(CREDS.access_key_id, CREDS.secret_access_key, CREDS.session_token)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=AT.replace(tzinfo=None)):
+        SigV4Auth(creds, "bedrock", "us-east-1").add_auth(request)
+    assert ours["Authorization"] == request.headers["Authorization"]
+    assert (
+        "SignedHeaders=content-type;host;x-a;x-amz-date;x-amz-security-token;x-trace,"
+        in (ours["Authorization"])
+    )
+
+
+def test_done_has_no_response_id_or_model_converse_reports_neither() -> None:
+    script = Script(text='{"name": "Ada"}')
+    streamed = run(RENDERER.render_stream(script))
+    whole = DIALECT.decode_body(json.loads(RENDERER.render_body(script)))
+    for events in (streamed, whole):
+        done = events[-1]
+        assert isinstance(done, Done)
+        assert (done.text, done.response_id, done.model) == ('{"name": "Ada"}', None, None)
+
+
+def test_structured_output_round_trip_through_the_renderer() -> None:
+    # The request the replay renderer recognises, and its answer decoded as plain text:
+    # with outputConfig the JSON streams as ordinary text blocks.
+    chat = ChatRequest(MODEL, [Message("user", [TextPart("Who?"), ImagePart(PNG)])],
+                       response_format=JSONSchema("person", PERSON))  # fmt: skip
+    spec = DIALECT.build_request(endpoint(), chat)
+    assert RENDERER.matches(spec.method, spec.target)
+    assert RENDERER.is_stream_request(spec.target, json.loads(spec.body))
+    script = Script(text='{"name": "Ada Lovelace"}')
+    pieces = [b"".join(RENDERER.render_stream(script))]
+    for how, split in all_splittings(pieces[0]):
+        done = run(split)[-1]
+        assert isinstance(done, Done), how
+        assert done.text == '{"name": "Ada Lovelace"}', how

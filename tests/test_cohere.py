@@ -25,6 +25,7 @@ from decoding import (
     check_fixture,
     check_like_fixture,
     check_shape,
+    decode_every_way,
     every_error_status,
     feed,
 )
@@ -34,18 +35,18 @@ from wire import all_splittings, fixture, fixture_names, random_chunked, random_
 
 import libchatty.dialects.cohere as cohere
 from libchatty.call import Call
+from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart
 from libchatty.dialects.cohere import (
     DIALECT,
     MAX_CITATION_BYTES,
     MAX_CITATIONS,
     MAX_TOOL_CALLS,
-    Citation,
     CohereStreamDecoder,
-    with_citations,
 )
 from libchatty.endpoint import Endpoint
-from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
+from libchatty.events import Citation, Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import LimitExceeded, RemoteProtocolError
+from libchatty.options import JSONSchema, Reasoning
 from libchatty.replay import cohere as replay_cohere
 from libchatty.replay.cohere import RENDERER
 from libchatty.request import ChatRequest, Message, Tool
@@ -204,7 +205,7 @@ def test_citations_index_the_answer() -> None:
         assert ANSWER[citation.start : citation.end] == citation.text
 
 
-# --- citations, through the decoder (Done has no field for them yet) ----------------------------
+# --- citations, through the decoder and on Done ------------------------------------------------
 def response_body(raw: bytes) -> bytes:
     """The de-framed body of one HTTP response, read by h11 (not by the code under test)."""
     client = h11.Connection(h11.CLIENT)
@@ -253,36 +254,24 @@ def test_stream_citations_in_every_splitting() -> None:
         assert isinstance(last, Done) and last.text == ANSWER, how
 
 
-def test_body_citations(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Until Done has the field, the citations reach with_citations and stop there: record
-    # what it is handed.
-    handed: list[tuple[Citation, ...]] = []
-
-    def record(done: Done, citations: tuple[Citation, ...]) -> Done:
-        handed.append(citations)
-        return done
-
-    monkeypatch.setattr(cohere, "with_citations", record)
+def test_body_citations_reach_done() -> None:
     body = json.loads(response_body(fixture("cohere/mine-nonstream-citations.http")))
     last = DIALECT.decode_body(body)[-1]
     assert isinstance(last, Done) and last.text == ANSWER
-    assert handed == [CITATIONS]
-    handed.clear()
-    decode_stream([response_body(fixture("cohere/mine-stream-citations.http"))])
-    assert handed == [CITATIONS]
+    assert last.citations == CITATIONS
+    assert last.response_id == "c14c80c3-18eb-4519-9460-6c92edd8cfb4"
+    events, _ = decode_stream([response_body(fixture("cohere/mine-stream-citations.http"))])
+    last = events[-1]
+    assert isinstance(last, Done)
+    assert last.citations == CITATIONS
+    assert last.response_id == "9d1c2f0e-0000-4000-8000-000000000002"
 
 
-@pytest.mark.skipif(hasattr(Done, "citations"), reason="Done.citations exists: wired")
-def test_with_citations_leaves_done_alone_until_done_has_the_field() -> None:
-    done = Done("stop", "x")
-    assert with_citations(done, CITATIONS) is done
-
-
-@pytest.mark.skipif(not hasattr(Done, "citations"), reason="Done has no citations field yet")
-def test_with_citations_sets_done_citations() -> None:
-    done = Done("stop", "x")
-    assert with_citations(done, CITATIONS).citations == CITATIONS  # type: ignore[attr-defined]
-    assert with_citations(done, ()) is done
+def test_citations_reach_done_through_the_call_every_way() -> None:
+    for how, events in decode_every_way("cohere/mine-stream-citations.http", make_call):
+        last = events[-1]
+        assert isinstance(last, Done), how
+        assert last.citations == CITATIONS, how
 
 
 def test_citation_is_hashable_and_frozen() -> None:
@@ -1019,3 +1008,190 @@ def test_key_never_in_the_request_repr() -> None:
         Endpoint(BASE, KEY, dialect="cohere"), ChatRequest("m", [Message("user", "hi")])
     )
     assert KEY not in repr(spec)
+
+
+# --- issue 12: parts, structured output, reasoning, seed/n, headers, response id ---------------
+# Expected bodies written from Cohere's v2 chat reference (docs.cohere.com/reference/chat):
+# user content blocks {"type": "text"} / {"type": "image_url", "image_url": {"url",
+# "detail"}}; response_format {"type": "json_object", "json_schema"?}; thinking {"type":
+# "enabled", "token_budget"?}; seed. Not from the renderer.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x01\x02\xff" * 3
+PNG_URL = "data:image/png;base64,iVBORw0KGgoAAQL/AAEC/wABAv8="
+PERSON = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+VISION = "command-a-vision-07-2025"
+
+
+def body_of(request: ChatRequest) -> dict[str, Any]:
+    return json.loads(DIALECT.build_request(Endpoint(BASE, "k", dialect="cohere"), request).body)
+
+
+def test_image_parts_as_documented() -> None:
+    parts = [
+        TextPart("Describe both."),
+        ImagePart(PNG),
+        ImagePart(url="https://example.com/cat.jpg", detail="low"),
+    ]
+    request = ChatRequest(VISION, [Message("system", "Be brief."), Message("user", parts)])
+    assert body_of(request) == {
+        "model": VISION,
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Describe both."},
+                    {"type": "image_url", "image_url": {"url": PNG_URL}},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "https://example.com/cat.jpg", "detail": "low"},
+                    },
+                ],
+            },
+        ],
+        "stream": True,
+    }
+    text_only = ChatRequest(VISION, [Message("user", [TextPart("a"), TextPart("b")])], stream=False)
+    assert body_of(text_only) == {"model": VISION, "messages": [{"role": "user", "content": "ab"}]}
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        (
+            Message("user", [TextPart("x"), DocumentPart(b"%PDF-1.7")]),
+            "Cohere cannot send a DocumentPart (part 1 of a user message): it takes text and "
+            "images (grounding documents go in ChatRequest.extra['documents'])",
+        ),
+        (
+            Message("user", [AudioPart(b"RIFF....WAVE", "audio/wav")]),
+            "Cohere cannot send an AudioPart (part 0 of a user message): it takes text and "
+            "images (grounding documents go in ChatRequest.extra['documents'])",
+        ),
+        (
+            Message("system", [ImagePart(PNG)]),
+            "Cohere takes images in user messages only (part 0 of a system message)",
+        ),
+        (
+            Message("tool", [ImagePart(PNG)], tool_call_id="c1"),
+            "Cohere takes images in user messages only (part 0 of a tool message)",
+        ),
+    ],
+)
+def test_parts_cohere_cannot_carry_are_refused(message: Message, error: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        body_of(ChatRequest(VISION, [message]))
+    assert str(caught.value) == error
+
+
+@pytest.mark.parametrize(
+    ("response_format", "wire"),
+    [
+        ("json", {"type": "json_object"}),
+        (JSONSchema("person", PERSON), {"type": "json_object", "json_schema": PERSON}),
+        (
+            JSONSchema("person", PERSON, strict=False, description="d"),
+            {"type": "json_object", "json_schema": PERSON},
+        ),
+    ],
+)
+def test_structured_output_as_documented(response_format: Any, wire: dict[str, Any]) -> None:
+    request = ChatRequest("command-a-03-2025", [Message("user", "Who?")], stream=False,
+                          response_format=response_format)  # fmt: skip
+    assert body_of(request) == {
+        "model": "command-a-03-2025",
+        "messages": [{"role": "user", "content": "Who?"}],
+        "response_format": wire,
+    }
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "thinking"),
+    [
+        (Reasoning(), {"type": "enabled"}),
+        (Reasoning(effort="low"), {"type": "enabled", "token_budget": 2048}),
+        (Reasoning(effort="medium"), {"type": "enabled", "token_budget": 8192}),
+        (Reasoning(effort="high"), {"type": "enabled", "token_budget": 24576}),
+        (Reasoning(effort="high", budget_tokens=1024), {"type": "enabled", "token_budget": 1024}),
+        (Reasoning(budget_tokens=5000, summary=True), {"type": "enabled", "token_budget": 5000}),
+    ],
+)
+def test_reasoning_is_thinking(reasoning: Reasoning, thinking: dict[str, Any]) -> None:
+    request = ChatRequest("command-a-reasoning-08-2025", [Message("user", "2+2?")],
+                          stream=False, reasoning=reasoning, seed=-5, n=1)  # fmt: skip
+    assert body_of(request) == {
+        "model": "command-a-reasoning-08-2025",
+        "messages": [{"role": "user", "content": "2+2?"}],
+        "thinking": thinking,
+        "seed": -5,
+    }
+
+
+def test_n_above_one_is_refused_and_headers_follow_the_endpoints() -> None:
+    with pytest.raises(ValueError) as caught:
+        body_of(ChatRequest("m", [Message("user", "x")], n=2))
+    assert str(caught.value) == "Cohere returns one answer per request: ChatRequest.n must be 1"
+    endpoint = Endpoint(BASE, "k", dialect="cohere", headers={"X-Client-Name": "app"})
+    request = ChatRequest("m", [Message("user", "x")], headers={"X-Trace": "t-1"})
+    assert DIALECT.build_request(endpoint, request).headers == (
+        ("Authorization", "Bearer k"),
+        ("X-Client-Name", "app"),
+        ("X-Trace", "t-1"),
+    )
+
+
+def test_response_id_streamed_every_way_and_whole() -> None:
+    for how, events in decode_every_way("cohere/stream-text.http", make_call):
+        last = events[-1]
+        assert isinstance(last, Done), how
+        assert (last.response_id, last.model) == ("8b32f432-fd1f-4183-96c4-76693feb6820", None)
+    message = {"role": "assistant", "content": [{"type": "text", "text": "hi"}]}
+    body = {"id": "r-1", "finish_reason": "COMPLETE", "message": message}
+    assert DIALECT.decode_body(body)[-1] == Done(
+        "stop", "hi", raw_finish_reason="COMPLETE", response_id="r-1"
+    )
+    with pytest.raises(RemoteProtocolError, match=r"Cohere response\.id is not a string"):
+        DIALECT.decode_body({**body, "id": 7})
+    decoder = CohereStreamDecoder()
+    start = ServerSentEvent(data='{"type": "message-start", "id": ["x"]}', event="message-start")
+    with pytest.raises(RemoteProtocolError, match=r"Cohere message-start\.id is not a string"):
+        decoder.sse_event(start)
+
+
+def test_parts_and_format_round_trip_through_the_replay_server() -> None:
+    from libchatty.bindings.server import ReplayServer
+    from test_ollama import loopback_events
+
+    with ReplayServer(script=Script(text='{"name": "Ada"}'), keep_credentials=True) as server:
+        endpoint = Endpoint(server.base_url.removesuffix("/v1"), "k", dialect="cohere")
+        for stream in (True, False):
+            request = ChatRequest(
+                VISION,
+                [Message("user", [TextPart("Who?"), ImagePart(PNG)])],
+                stream=stream,
+                response_format=JSONSchema("person", PERSON),
+                reasoning=Reasoning(budget_tokens=2000),
+                seed=1,
+            )
+            last = loopback_events(server, endpoint, request)[-1]
+            assert isinstance(last, Done)
+            assert last.text == '{"name": "Ada"}'
+            sent = server.requests[-1]
+            assert sent.path == "/v2/chat"
+            expected: dict[str, Any] = {
+                "model": VISION,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "Who?"},
+                            {"type": "image_url", "image_url": {"url": PNG_URL}},
+                        ],
+                    }
+                ],
+                "response_format": {"type": "json_object", "json_schema": PERSON},
+                "thinking": {"type": "enabled", "token_budget": 2000},
+                "seed": 1,
+            }
+            if stream:
+                expected["stream"] = True
+            assert sent.json == expected

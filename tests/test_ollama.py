@@ -34,11 +34,13 @@ from wire import (
 )
 
 from libchatty.call import Call
+from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart
 from libchatty.dialects import get_dialect
 from libchatty.dialects.ollama import OllamaStreamDecoder
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
+from libchatty.options import JSONSchema, Reasoning
 from libchatty.replay import Script, get_renderer
 from libchatty.request import ChatRequest, Message, Tool
 
@@ -591,3 +593,207 @@ def test_a_bad_later_field_gives_no_partial_that_was_never_a_delta(bad: dict[str
         last = events[-1]
         assert isinstance(last, Error)
         assert (last.kind, last.partial) == ("protocol", "Ok "), how
+
+
+# --- issue 12: parts, structured output, reasoning, seed/n, headers, metadata ------------------
+# Expected bodies are written from ollama/ollama docs/api.md ("Generate a chat completion":
+# message ``images`` is a list of base64 strings; ``format`` is "json" or a JSON schema;
+# ``think`` is a bool or "low"/"medium"/"high"; ``options.seed``), not from the renderer.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x01\x02\xff" * 3
+PNG_B64 = "iVBORw0KGgoAAQL/AAEC/wABAv8="
+PERSON = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+
+
+def body_of(request: ChatRequest, endpoint: Endpoint | None = None) -> dict[str, Any]:
+    spec = DIALECT.build_request(endpoint or Endpoint(BASE, dialect="ollama"), request)
+    return json.loads(spec.body)
+
+
+def test_image_parts_go_in_images_as_base64() -> None:
+    import base64
+
+    assert base64.b64encode(PNG).decode() == PNG_B64  # the constant is what Ollama wants
+    parts = [
+        TextPart("What is in "),
+        ImagePart(PNG),
+        TextPart("this picture?"),
+        ImagePart(url="data:image/jpeg;base64,/9j/4AAQ"),
+    ]
+    body = body_of(ChatRequest("llava", [Message("user", parts)], stream=False))
+    assert body == {
+        "model": "llava",
+        "messages": [
+            {
+                "role": "user",
+                "content": "What is in this picture?",
+                "images": [PNG_B64, "/9j/4AAQ"],
+            }
+        ],
+        "stream": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        (
+            ImagePart(url="https://example.com/cat.png?sig=secret"),
+            "Ollama cannot send an image by URL (part 1 of a user message); pass the bytes "
+            "(ImagePart(data=...))",
+        ),
+        (
+            DocumentPart(b"%PDF-1.7"),
+            "Ollama cannot send a DocumentPart (part 1 of a user message): it takes text and "
+            "images only",
+        ),
+        (
+            AudioPart(b"RIFF....WAVE", "audio/wav"),
+            "Ollama cannot send an AudioPart (part 1 of a user message): it takes text and "
+            "images only",
+        ),
+    ],
+)
+def test_parts_ollama_cannot_carry_are_refused(part: Any, message: str) -> None:
+    request = ChatRequest("llava", [Message("user", [TextPart("look"), part])])
+    with pytest.raises(ValueError) as caught:
+        body_of(request)
+    assert str(caught.value) == message
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("response_format", "wire"),
+    [
+        ("json", "json"),
+        (JSONSchema("person", PERSON), PERSON),
+        (JSONSchema("person", PERSON, strict=False, description="A person."), PERSON),
+        (None, None),
+    ],
+)
+def test_structured_output_is_format(response_format: Any, wire: Any) -> None:
+    request = ChatRequest(
+        "llama3.2", [Message("user", "Who?")], stream=False, response_format=response_format
+    )
+    expected: dict[str, Any] = {
+        "model": "llama3.2",
+        "messages": [{"role": "user", "content": "Who?"}],
+        "stream": False,
+    }
+    if wire is not None:
+        expected["format"] = wire
+    assert body_of(request) == expected
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "think"),
+    [
+        (Reasoning(), True),
+        (Reasoning(effort="low"), "low"),
+        (Reasoning(effort="medium"), "medium"),
+        (Reasoning(effort="high", budget_tokens=2048), "high"),
+        (Reasoning(budget_tokens=1024), True),
+        (Reasoning(summary=True), True),
+    ],
+)
+def test_reasoning_is_think(reasoning: Reasoning, think: Any) -> None:
+    request = ChatRequest("gpt-oss", [Message("user", "2+2?")], reasoning=reasoning)
+    assert body_of(request) == {
+        "model": "gpt-oss",
+        "messages": [{"role": "user", "content": "2+2?"}],
+        "stream": True,
+        "think": think,
+    }
+
+
+def test_seed_goes_in_options_and_n_above_one_is_refused() -> None:
+    request = ChatRequest(
+        "llama3.2", [Message("user", "hi")], temperature=0.0, seed=42, n=1, stream=False
+    )
+    assert body_of(request) == {
+        "model": "llama3.2",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": False,
+        "options": {"temperature": 0.0, "seed": 42},
+    }
+    with pytest.raises(ValueError) as caught:
+        body_of(ChatRequest("llama3.2", [Message("user", "hi")], n=2))
+    assert str(caught.value) == "Ollama returns one answer per request: ChatRequest.n must be 1"
+
+
+def test_request_headers_follow_the_endpoints() -> None:
+    endpoint = Endpoint("https://ollama.com", "cloud-key", dialect="ollama", headers={"X-A": "1"})
+    request = ChatRequest("m", [Message("user", "x")], headers={"X-Trace": "t-1", "X-B": "2"})
+    spec = DIALECT.build_request(endpoint, request)
+    assert spec.headers == (
+        ("Authorization", "Bearer cloud-key"),
+        ("X-A", "1"),
+        ("X-Trace", "t-1"),
+        ("X-B", "2"),
+    )
+
+
+def test_done_carries_the_model_streamed_and_whole() -> None:
+    for how, events in decode_every_way("ollama/stream-chat.ndjson.http", make_call):
+        done = events[-1]
+        assert isinstance(done, Done), how
+        assert (done.model, done.response_id) == ("llama3.2", None), how
+    for how, events in decode_every_way("ollama/nonstream-chat.http", make_call):
+        done = events[-1]
+        assert isinstance(done, Done), how
+        assert (done.model, done.response_id) == ("llama3.2", None), how
+    body = {"model": "qwen3:8b", "message": {"content": "hi"}, "done": True}
+    assert DIALECT.decode_body(body)[-1] == Done(
+        "stop", "hi", raw_finish_reason="stop", model="qwen3:8b"
+    )
+    decoder = OllamaStreamDecoder()
+    with pytest.raises(RemoteProtocolError, match="'model'"):
+        decoder.json_line({"model": 7, "done": True})
+
+
+def loopback_events(server: Any, endpoint: Endpoint, request: ChatRequest) -> list[Event]:
+    """One call to the replay server over a loopback socket: bounded in reads and time."""
+    import socket
+
+    call = Call(endpoint, request)
+    events: list[Event] = []
+    with socket.create_connection((call.host, call.port), timeout=5) as sock:
+        sock.sendall(call.start())
+        for _ in range(10_000):
+            if not call.wants_data:
+                break
+            events.extend(call.receive_data(sock.recv(65536)))
+    assert call.finished
+    return events
+
+
+def test_parts_and_format_round_trip_through_the_replay_server() -> None:
+    from libchatty.bindings.server import ReplayServer
+
+    script = Script(text='{"name": "Ada"}', model="llava")
+    with ReplayServer(script=script, keep_credentials=True) as server:
+        endpoint = Endpoint(server.base_url, dialect="ollama")
+        for stream in (True, False):
+            request = ChatRequest(
+                "llava",
+                [Message("user", [TextPart("Who is this?"), ImagePart(PNG)])],
+                stream=stream,
+                response_format=JSONSchema("person", PERSON),
+                reasoning=Reasoning(effort="low"),
+                seed=7,
+                headers={"X-Trace": "t-1"},
+            )
+            events = loopback_events(server, endpoint, request)
+            done = events[-1]
+            assert isinstance(done, Done)
+            assert (done.text, done.model) == ('{"name": "Ada"}', "llava")
+            sent = server.requests[-1]
+            assert sent.path == "/v1/api/chat"
+            assert sent.headers["x-trace"] == "t-1"
+            assert sent.json == {
+                "model": "llava",
+                "messages": [{"role": "user", "content": "Who is this?", "images": [PNG_B64]}],
+                "stream": stream,
+                "format": PERSON,
+                "think": "low",
+                "options": {"seed": 7},
+            }

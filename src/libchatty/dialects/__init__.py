@@ -11,7 +11,7 @@ from typing import Final
 
 from .base import Dialect
 
-__all__ = ["DIALECT_NAMES", "Dialect", "get_dialect"]
+__all__ = ["DIALECT_NAMES", "PROMPT_DIALECT_NAMES", "Dialect", "get_dialect"]
 
 _MODULES: Final = {
     "openai-chat": "openai_chat",
@@ -22,8 +22,14 @@ _MODULES: Final = {
     "cohere": "cohere",
 }
 
-#: Every dialect name ``Endpoint(dialect=...)`` accepts.
+#: Every conversation dialect name ``Endpoint(dialect=...)`` accepts.
 DIALECT_NAMES: Final = tuple(_MODULES)
+
+# Dialects that take one prompt, not a conversation (no turns, no tools): chosen by name,
+# but not in DIALECT_NAMES, the dialects every user function runs on unchanged.
+_PROMPT_MODULES: Final = {"ollama-generate": "ollama_generate"}
+#: The prompt dialect names ``Endpoint(dialect=...)`` accepts as well.
+PROMPT_DIALECT_NAMES: Final = tuple(_PROMPT_MODULES)
 
 _loaded: dict[str, Dialect] = {}
 
@@ -32,9 +38,10 @@ def get_dialect(name: str) -> Dialect:
     """The dialect called ``name``; ``ValueError`` naming the known ones otherwise."""
     dialect = _loaded.get(name)
     if dialect is None:
-        module_name = _MODULES.get(name)
+        module_name = _MODULES.get(name) or _PROMPT_MODULES.get(name)
         if module_name is None:
-            raise ValueError(f"unknown dialect {name!r}; known: {', '.join(DIALECT_NAMES)}")
+            known = ", ".join(DIALECT_NAMES + PROMPT_DIALECT_NAMES)
+            raise ValueError(f"unknown dialect {name!r}; known: {known}")
         module = importlib.import_module(f"{__name__}.{module_name}")
         dialect = _loaded[name] = module.DIALECT
     return dialect

@@ -20,11 +20,11 @@ What callers may rely on:
   the ``input`` fragments joined (``"{}"`` when none came); ``reasoningContent`` text is
   reasoning, its ``signature`` ``Done.reasoning_signature``; ``redactedContent`` is
   dropped; unknown events and fields are ignored, wrong shapes raise RemoteProtocolError;
-* request: ``tool_choice="none"`` has no Converse form: ``toolConfig`` is left out,
-  unless the conversation holds tool calls or results (Bedrock then requires one): the
-  tools are sent without ``toolChoice`` and the model may still call one.
-  ``ChatRequest.extra`` is merged into the body's top level (``additionalModelRequestFields``,
-  ``guardrailConfig``...). Tool results are sent as text; images and documents as bytes;
+* ``Done.response_id`` and ``Done.model`` stay None: Converse reports neither (its request
+  id is the ``x-amzn-RequestId`` header, which the binding reads; the model is the one in
+  the request's path);
+* requests (content parts, structured output as ``outputConfig``, reasoning by model id,
+  no seed or n, per-request headers) are built by :mod:`.bedrock_request`;
 * auth: ``Endpoint.api_key`` is a Bedrock API key (``AWS_BEARER_TOKEN_BEDROCK``), sent
   as a bearer token, unsigned; otherwise ``Endpoint.aws_credentials`` sign with SigV4
   (:func:`sign_request`, given the time: the core reads no clock).
@@ -36,18 +36,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import quote
 
-from ..content import DocumentPart, ImagePart, TextPart
 from ..endpoint import Endpoint
 from ..events import Done, Error, Event, Usage
 from ..eventstream import EventStreamMessage
 from ..exceptions import LocalProtocolError, RemoteProtocolError
 from ..httperrors import error_from_response
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest, Message
+from ..request import ChatRequest
 from ..sigv4 import sign
-from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, dumps, get_int, json_object
+from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, get_int, json_object
+from .bedrock_request import build_request
 
 __all__ = ["DIALECT", "EXCEPTIONS", "HTTP_ERRORS", "BedrockDialect", "BedrockStreamDecoder"]
 
@@ -93,7 +92,6 @@ HTTP_ERRORS: Final[Mapping[str, tuple[str, bool]]] = {
 }
 # Stop reasons the shared table does not know.
 _FILTERED: Final = frozenset({"guardrail_intervened", "content_filtered"})
-_TOOL_CHOICE: Final[Mapping[str, dict[str, Any]]] = {"auto": {"auto": {}}, "required": {"any": {}}}
 
 
 # --- decoding ------------------------------------------------------------------------------
@@ -317,112 +315,7 @@ def decode_error(
     return replace(error, kind=kind, retryable=retryable, provider_type=name[:200])
 
 
-# --- request building ------------------------------------------------------------------
-def _tool_input(arguments: str, name: str) -> Any:
-    if not arguments.strip():
-        return {}
-    try:
-        value = loads(arguments)
-    except JSONDecodeError:
-        raise ValueError(f"the arguments of tool call {name!r} are not valid JSON") from None
-    if type(value) is not dict:
-        raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")
-    return value
-
-
-# Document media types -> Converse ``document.format``.
-_DOCUMENTS: Final = {
-    "application/pdf": "pdf",
-    "text/csv": "csv",
-    "text/html": "html",
-    "text/plain": "txt",
-    "text/markdown": "md",
-}
-
-
-def _part(part: Any) -> dict[str, Any]:
-    """One content part as a Converse block: text, or an image or document as base64
-    bytes (Converse takes no URLs but S3's, which go through ``extra``)."""
-    if isinstance(part, TextPart):
-        return {"text": part.text}
-    encoded = getattr(part, "base64", None)
-    if isinstance(part, ImagePart) and encoded and part.media_type:
-        image_format = part.media_type.removeprefix("image/")
-        return {"image": {"format": image_format, "source": {"bytes": encoded}}}
-    if isinstance(part, DocumentPart) and encoded and part.media_type in _DOCUMENTS:
-        name = part.name or "document"
-        fields = {"format": _DOCUMENTS[part.media_type], "name": name}
-        return {"document": {**fields, "source": {"bytes": encoded}}}
-    raise ValueError(
-        f"Bedrock cannot send a {type(part).__name__} from a URL or of this type "
-        "(images and documents as bytes only; no audio)"
-    )
-
-
-def _content(message: Message) -> list[dict[str, Any]]:
-    return [_part(part) for part in message.parts] or [{"text": ""}]
-
-
-def _assistant(message: Message) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    if message.reasoning_signature:
-        # Signed reasoning goes back unchanged and first, as tool use with reasoning
-        # requires; unsigned reasoning is never sent (the model would reject it).
-        text = {"text": message.reasoning or "", "signature": message.reasoning_signature}
-        blocks.append({"reasoningContent": {"reasoningText": text}})
-    if message.parts or not (blocks or message.tool_calls):
-        blocks.extend(_content(message))
-    for call in message.tool_calls:
-        if not call.id:
-            raise ValueError(f"tool call {call.name!r} has no id; Bedrock needs one")
-        tool_use = {"toolUseId": call.id, "name": call.name}
-        blocks.append({"toolUse": {**tool_use, "input": _tool_input(call.arguments, call.name)}})
-    return blocks
-
-
-def _messages(messages: Iterable[Message]) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    """(system blocks, Converse messages). Tool results become ``toolResult`` blocks of
-    one user message, which also takes a user message directly after them: Bedrock
-    wants the roles to alternate."""
-    system: list[dict[str, str]] = []
-    out: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] | None = None  # the open user turn of tool results
-    for message in messages:
-        role = message.role
-        if role in ("system", "developer"):
-            if message.text:  # a system block must not be empty
-                system.append({"text": message.text})
-            continue
-        if role == "tool":
-            content = [{"text": message.text}]
-            block = {"toolResult": {"toolUseId": message.tool_call_id, "content": content}}
-            if results is None:
-                results = [block]
-                out.append({"role": "user", "content": results})
-            else:
-                results.append(block)
-            continue
-        if role == "user" and results is not None:
-            results.extend(_part(part) for part in message.parts)
-            results = None
-            continue
-        results = None
-        content = _assistant(message) if role == "assistant" else _content(message)
-        out.append({"role": role, "content": content})
-    return system, out
-
-
-def _has_tool_blocks(messages: Iterable[Message]) -> bool:
-    return any(m.role == "tool" or m.tool_calls for m in messages)
-
-
-def converse_target(endpoint: Endpoint, model: str, stream: bool) -> str:
-    """The request target: the model id percent-encoded as one path segment, as botocore
-    sends it (``:`` -> ``%3A``, and ``/`` of an ARN -> ``%2F``)."""
-    action = "converse-stream" if stream else "converse"
-    return endpoint.url(f"/model/{quote(model, safe='~')}/{action}")
-
-
+# --- signing -----------------------------------------------------------------------------
 def sign_request(
     http_request: HTTPRequest,
     endpoint: Endpoint,
@@ -457,45 +350,9 @@ class BedrockDialect(Dialect):
     framing = "eventstream"
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        """The unsigned request; :func:`sign_request` adds the signature."""
-        messages = tuple(request.messages)
-        system, converse = _messages(messages)
-        body: dict[str, Any] = {"messages": converse}
-        if system:
-            body["system"] = system
-        config: dict[str, Any] = {}
-        for key, value in (
-            ("maxTokens", request.max_tokens),
-            ("temperature", request.temperature),
-            ("topP", request.top_p),
-            ("stopSequences", list(request.stop_list) or None),
-        ):
-            if value is not None:
-                config[key] = value
-        if config:
-            body["inferenceConfig"] = config
-        choice = request.neutral_tool_choice
-        if request.tool_list and (choice != "none" or _has_tool_blocks(messages)):
-            tools = []
-            for tool in request.tool_list:
-                spec: dict[str, Any] = {"name": tool.name}
-                if tool.description:  # Bedrock refuses an empty description
-                    spec["description"] = tool.description
-                spec["inputSchema"] = {"json": dict(tool.parameters)}
-                tools.append({"toolSpec": spec})
-            tool_config: dict[str, Any] = {"tools": tools}
-            if choice is not None and choice != "none":
-                tool_config["toolChoice"] = _TOOL_CHOICE.get(choice) or {"tool": {"name": choice}}
-            body["toolConfig"] = tool_config
-        if request.extra:
-            body.update(request.extra)
-        own = {name.lower() for name in endpoint.headers}
-        headers: list[tuple[str, str]] = []
-        if endpoint.api_key and "authorization" not in own:
-            headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
-        headers.extend(endpoint.headers.items())
-        target = converse_target(endpoint, request.model, request.stream)
-        return HTTPRequest("POST", target, tuple(headers), dumps(body))
+        """The unsigned request (:mod:`.bedrock_request`); :func:`sign_request` adds the
+        signature."""
+        return build_request(endpoint, request)
 
     # The hooks Call needs from a dialect that signs and names its errors in a header.
     sign_request = staticmethod(sign_request)

@@ -10,10 +10,12 @@ What callers may rely on:
 * text is ``Delta(kind="text")``; the tool plan and thinking content are
   ``Delta(kind="reasoning")``; tool-call ``index`` counts calls in the order they started
   and the arguments are the exact concatenation of the fragments;
-* citations are :class:`Citation` values, in arrival order, on
-  :attr:`CohereStreamDecoder.citations` and on ``Done.citations`` once ``Done`` has the
-  field (:func:`with_citations`); more than ``max_citations`` or ``max_citation_bytes``
-  of their JSON is ``Error("limit")``;
+* citations are :class:`~libchatty.events.Citation` values, in arrival order, on
+  ``Done.citations`` (and :attr:`CohereStreamDecoder.citations` so far); more than
+  ``max_citations`` or ``max_citation_bytes`` of their JSON is ``Error("limit")``;
+* ``Done.response_id`` is the response's ``id`` (``message-start``'s, or the body's);
+  Cohere reports no model, so ``Done.model`` is None. A non-string id is a
+  RemoteProtocolError;
 * ``COMPLETE``/``STOP_SEQUENCE`` -> ``stop``, ``MAX_TOKENS`` -> ``length``, ``TOOL_CALL``
   -> ``tool_calls``; ``ERROR``/``TIMEOUT`` (or an ``error`` text) are
   ``Error("provider", status=200, retryable=True, provider_type=<reason>)``;
@@ -21,31 +23,29 @@ What callers may rely on:
 * unknown event types (``debug``...) are ignored; a known event of the wrong shape is a
   :class:`~libchatty.exceptions.RemoteProtocolError` saying what was expected.
 
-Requests: system/developer messages stay in place as ``system``; an assistant's tool calls
-go as ``tool_calls`` with its ``reasoning`` as ``tool_plan``; a tool result is one
-``document`` (citable). Grounding ``documents`` go in ``ChatRequest.extra`` (strings or
-``{"data": {...}, "id"?}``, checked). ``top_p`` is ``p``, ``stop`` ``stop_sequences``;
-``tool_choice`` ``required``/``none`` is ``REQUIRED``/``NONE``, and a named tool is
-``REQUIRED`` with only that tool offered.
+Requests are built by :mod:`libchatty.dialects.cohere_request` (content parts,
+structured output, reasoning, seed; see there); ``ChatRequest.headers`` follow the
+endpoint's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from typing import Any, Final
 
 from ..accumulate import Accumulator, normalize_finish_reason
 from ..endpoint import Endpoint
-from ..events import Done, Event, Usage
+from ..events import Citation, Event, Usage
 from ..exceptions import LimitExceeded, RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest, Message
+from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, dumps, get_int, json_object
-from .plumbing import MAX_MESSAGE, bearer, message_text, sampling
+from .cohere_request import request_body
+from .plumbing import MAX_MESSAGE, bearer, expect_list, optional_str
 
-__all__ = ["DIALECT", "Citation", "CohereDialect", "CohereStreamDecoder", "with_citations"]
+__all__ = ["DIALECT", "CohereDialect", "CohereStreamDecoder"]
 
 _PROVIDER: Final = "Cohere"
 #: Tool calls per response: far above what any model emits, low enough to bound memory.
@@ -54,12 +54,6 @@ MAX_TOOL_CALLS: Final = 1024
 #: bounded too: a grounded answer over large documents stays far below both.
 MAX_CITATIONS: Final = 4096
 MAX_CITATION_BYTES: Final = 16 * 1024 * 1024
-_SAMPLING: Final = {
-    "temperature": "temperature",
-    "top_p": "p",
-    "max_tokens": "max_tokens",
-    "stop": "stop_sequences",
-}
 
 # Wire finish reasons the shared table does not know (v1's ERROR_* kept for proxies).
 _FINISH: Final = {
@@ -72,32 +66,6 @@ _FINISH: Final = {
 }
 # Finish reasons that say the generation failed: an Error, never a Done.
 _FAILED: Final = frozenset({"ERROR", "TIMEOUT"})
-_TOOL_CHOICE: Final = {"required": "REQUIRED", "none": "NONE"}
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    """A span of the answer (``start``..``end``, ``text``) grounded in ``sources`` (the
-    provider's source objects: ``{"type": "document"|"tool", "id", "document"|
-    "tool_output"}``). ``type`` is ``TEXT_CONTENT`` or ``THINKING_CONTENT`` when sent."""
-
-    start: int | None
-    end: int | None
-    text: str
-    sources: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
-    type: str | None = None
-
-
-# Done gains ``citations`` in events.py; until then they stay on the decoder.
-_DONE_HAS_CITATIONS: Final = "citations" in {f.name for f in fields(Done)}
-
-
-def with_citations(done: Done, citations: tuple[Citation, ...]) -> Done:
-    """``done`` carrying ``citations`` when ``Done`` has the field (else unchanged)."""
-    if citations and _DONE_HAS_CITATIONS:
-        wired: dict[str, Any] = {"citations": citations}
-        return replace(done, **wired)
-    return done
 
 
 # --- decoding helpers ---------------------------------------------------------------------
@@ -120,11 +88,11 @@ def _message(payload: Mapping[str, Any], what: str) -> dict[str, Any] | None:
     return None if message is None else json_object(message, _PROVIDER, f"{what}.delta.message")
 
 
-def _optional_str(mapping: Mapping[str, Any], key: str, what: str) -> str | None:
+def _maybe_str(mapping: Mapping[str, Any], key: str, what: str) -> str | None:
+    """``mapping[key]``: a string, or None when null or absent (the shared check, which
+    reads both as "")."""
     value = mapping.get(key)
-    if value is not None and not isinstance(value, str):
-        raise RemoteProtocolError(f"Cohere {what}.{key} is not a string")
-    return value
+    return None if value is None else optional_str(value, f"Cohere {what}.{key}")
 
 
 def _index(payload: Mapping[str, Any], what: str) -> int:
@@ -148,7 +116,7 @@ def _call(call: Any, what: str) -> tuple[str | None, str, Any]:
     name = function.get("name")
     if type(name) is not str or not name:
         raise RemoteProtocolError(f"Cohere {what} has no function name")
-    return _optional_str(call, "id", what), name, function.get("arguments")
+    return _maybe_str(call, "id", what), name, function.get("arguments")
 
 
 def _citation(item: dict[str, Any]) -> Citation:
@@ -160,8 +128,8 @@ def _citation(item: dict[str, Any]) -> Citation:
     if sources is not None and type(sources) is not list:
         raise RemoteProtocolError("Cohere citation.sources is not a list")
     sources = tuple(json_object(s, _PROVIDER, "citation source") for s in sources or ())
-    text = _optional_str(item, "text", "citation") or ""
-    return Citation(start, end, text, sources, _optional_str(item, "type", "citation"))
+    text = _maybe_str(item, "text", "citation") or ""
+    return Citation(start, end, text, sources, _maybe_str(item, "type", "citation"))
 
 
 def _usage(usage: Any) -> Usage | None:
@@ -184,6 +152,7 @@ def _terminal(
     usage: Any,
     error: Any,
     citations: tuple[Citation, ...],
+    response_id: str | None,
 ) -> Event:
     """The ``Done`` or ``Error`` for a finish reason (``message-end`` or a whole body)."""
     if raw is not None and not isinstance(raw, str):
@@ -199,9 +168,12 @@ def _terminal(
         )
     done = acc.done(raw, _usage(usage))
     normal = _FINISH.get(raw) if raw is not None else None
-    if normal is not None:
-        done = replace(done, finish_reason=normalize_finish_reason(normal, acc.has_tool_calls))
-    return with_citations(done, citations)
+    finish = (
+        done.finish_reason
+        if normal is None
+        else normalize_finish_reason(normal, acc.has_tool_calls)
+    )
+    return replace(done, finish_reason=finish, citations=citations, response_id=response_id)
 
 
 class CohereStreamDecoder(StreamDecoder):
@@ -216,6 +188,7 @@ class CohereStreamDecoder(StreamDecoder):
     ) -> None:
         super().__init__()
         self._started = False
+        self._response_id: str | None = None
         self._tools: dict[int, int] = {}  # Cohere's index -> tool-call index
         self._citations: list[Citation] = []
         self._citation_bytes = 0
@@ -257,6 +230,7 @@ class CohereStreamDecoder(StreamDecoder):
     # --- one method per event type ------------------------------------------------------
     def _message_start(self, payload: Mapping[str, Any]) -> list[Event]:
         self._started = True
+        self._response_id = _maybe_str(payload, "id", "message-start") or None
         return []
 
     def _content(self, payload: Mapping[str, Any]) -> list[Event]:
@@ -267,8 +241,8 @@ class CohereStreamDecoder(StreamDecoder):
         if content is None and what == "content-start":
             return []
         content = json_object(content, _PROVIDER, f"{what}.delta.message.content")
-        text = _optional_str(content, "text", f"{what} content")
-        thinking = _optional_str(content, "thinking", f"{what} content")
+        text = _maybe_str(content, "text", f"{what} content")
+        thinking = _maybe_str(content, "thinking", f"{what} content")
         if text is None and thinking is None and what == "content-delta":
             raise RemoteProtocolError("Cohere content-delta has neither text nor thinking")
         if text:
@@ -320,7 +294,7 @@ class CohereStreamDecoder(StreamDecoder):
     def _message_end(self, payload: Mapping[str, Any]) -> list[Event]:
         delta = json_object(payload.get("delta", {}), _PROVIDER, "message-end.delta")
         end = delta.get("finish_reason"), delta.get("usage"), delta.get("error")
-        return [_terminal(self.acc, *end, self.citations)]
+        return [_terminal(self.acc, *end, self.citations, self._response_id)]
 
     def _error(self, payload: Mapping[str, Any]) -> list[Event]:
         # Not in the v2 reference; proxies and gateways send one. Never a Done.
@@ -351,12 +325,7 @@ _HANDLERS: Final = {
 
 
 def _body_list(mapping: Mapping[str, Any], key: str) -> list[Any]:
-    value = mapping.get(key)
-    if value is None:
-        return []
-    if type(value) is not list:
-        raise RemoteProtocolError(f"Cohere response message.{key} is not a list")
-    return value
+    return expect_list(mapping.get(key), f"Cohere response message.{key}")
 
 
 def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
@@ -370,18 +339,18 @@ def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
         return [acc.error("provider", message[:MAX_MESSAGE] or "Cohere error", status=200)]
     message = json_object(message, _PROVIDER, "response body's message")
     events: list[Event] = []
-    plan = _optional_str(message, "tool_plan", "response message")
+    plan = _maybe_str(message, "tool_plan", "response message")
     if plan:
         events.append(acc.reasoning(plan))
     texts: list[str] = []
     for item in _body_list(message, "content"):
         part = json_object(item, _PROVIDER, "content item")
         if part.get("type") == "thinking":
-            thinking = _optional_str(part, "thinking", "thinking content")
+            thinking = _maybe_str(part, "thinking", "thinking content")
             if thinking:
                 events.append(acc.reasoning(thinking))
         elif part.get("type") == "text":
-            texts.append(_optional_str(part, "text", "text content") or "")
+            texts.append(_maybe_str(part, "text", "text content") or "")
     events.extend(acc.text(text) for text in texts if text)
     for tool, item in enumerate(_body_list(message, "tool_calls")):
         call_id, name, arguments = _call(json_object(item, _PROVIDER, "tool call"), "tool call")
@@ -393,81 +362,9 @@ def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
         raise LimitExceeded(f"more than {max_citations} citations")
     citations = tuple(_citation(json_object(c, _PROVIDER, "citation")) for c in raw_citations)
     end = response.get("finish_reason"), response.get("usage"), response.get("error")
-    events.append(_terminal(acc, *end, citations))
+    response_id = _maybe_str(response, "id", "response") or None
+    events.append(_terminal(acc, *end, citations, response_id))
     return events
-
-
-# --- request building ---------------------------------------------------------------------
-def _content(message: Message) -> str:
-    """The one place a message's content is converted: text only, for now."""
-    return message_text(message, "Cohere")
-
-
-def _assistant(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": "assistant"}
-    if not message.tool_calls:
-        out["content"] = _content(message)
-        return out
-    if message.reasoning:
-        out["tool_plan"] = message.reasoning
-    if message.content:
-        out["content"] = _content(message)
-    calls = []
-    for call in message.tool_calls:
-        if not call.id:
-            raise ValueError(f"tool call {call.name!r} has no id; Cohere needs one for its result")
-        function = {"name": call.name, "arguments": call.arguments or "{}"}
-        calls.append({"id": call.id, "type": "function", "function": function})
-    out["tool_calls"] = calls
-    return out
-
-
-def _message_json(message: Message) -> dict[str, Any]:
-    if message.role in ("system", "developer"):
-        return {"role": "system", "content": _content(message)}
-    if message.role == "assistant":
-        return _assistant(message)
-    if message.role == "tool":
-        # One document per result: the model can cite it, as it cites grounding documents.
-        document = {"type": "document", "document": {"data": _content(message)}}
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": [document]}
-    return {"role": "user", "content": _content(message)}
-
-
-def _check_documents(documents: Any) -> None:
-    """Cohere's ``documents``: a list of strings, or of ``{"data": {...}, "id"?}``."""
-    for n, doc in enumerate(documents if isinstance(documents, (list, tuple)) else [None]):
-        if not isinstance(doc, str) and not (
-            isinstance(doc, Mapping)
-            and isinstance(doc.get("data"), Mapping)
-            and isinstance(doc.get("id", ""), str)
-            and set(doc) <= {"data", "id"}
-        ):
-            raise ValueError(
-                f"ChatRequest.extra['documents'] must be a list of strings or of objects "
-                f"with a 'data' object and an optional string 'id' (item {n} is not)"
-            )
-
-
-def _tools(request: ChatRequest) -> tuple[list[dict[str, Any]], str | None]:
-    """(tools, tool_choice): a named tool is forced by offering it alone, REQUIRED."""
-    tools = request.tool_list
-    choice = request.neutral_tool_choice
-    wire_choice = _TOOL_CHOICE.get(choice) if choice is not None else None
-    if choice is not None and choice != "auto" and wire_choice is None:
-        if not tools:
-            raise ValueError(
-                f"Cohere cannot force tool {choice!r} without ChatRequest.tools "
-                "(it is forced by offering it alone)"
-            )
-        tools = tuple(tool for tool in tools if tool.name == choice)
-        wire_choice = "REQUIRED"
-    return [_tool_json(tool.name, tool.description, tool.parameters) for tool in tools], wire_choice
-
-
-def _tool_json(name: str, description: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-    function = {"name": name, "description": description, "parameters": dict(parameters)}
-    return {"type": "function", "function": function}
 
 
 class CohereDialect(Dialect):
@@ -477,24 +374,10 @@ class CohereDialect(Dialect):
     name = "cohere"
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": [_message_json(m) for m in request.messages],
-        }
-        tools, choice = _tools(request)
-        if tools:
-            body["tools"] = tools
-        if choice is not None:
-            body["tool_choice"] = choice
-        body.update(sampling(request, _SAMPLING))
-        if request.stream:
-            body["stream"] = True
-        if request.extra:
-            if "documents" in request.extra:
-                _check_documents(request.extra["documents"])
-            body.update(request.extra)
+        body = request_body(request)
         path = "/chat" if endpoint.path_prefix.endswith("/v2") else "/v2/chat"
-        return HTTPRequest("POST", endpoint.url(path), bearer(endpoint), dumps(body))
+        headers = bearer(endpoint) + tuple((request.headers or {}).items())
+        return HTTPRequest("POST", endpoint.url(path), headers, dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return CohereStreamDecoder()

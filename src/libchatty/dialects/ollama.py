@@ -1,12 +1,27 @@
 """Ollama's native API (``"ollama"``): ``POST /api/chat``, streamed as NDJSON.
 
-Request: ``{"model", "messages", "stream", "tools", "options"}``. Streaming is Ollama's
-default, so ``"stream"`` is always sent explicitly (``false`` for one JSON body). Sampling
-settings live under ``"options"`` (``temperature``, ``top_p``, ``num_predict`` for
-``max_tokens``, ``stop``); an ``"options"`` mapping in ``ChatRequest.extra`` is merged into
-them rather than replacing them. ``Authorization: Bearer`` is sent only when the endpoint
-has a key (Ollama's cloud); a local server needs none. Ollama has no ``tool_choice``:
-``"none"`` is honoured by not sending the tools, other values are not expressible.
+Request: ``{"model", "messages", "stream", "tools", "format", "think", "options"}``
+(docs/api.md, "Generate a chat completion"). Streaming is Ollama's default, so
+``"stream"`` is always sent explicitly (``false`` for one JSON body). Sampling settings
+live under ``"options"`` (``temperature``, ``top_p``, ``num_predict`` for ``max_tokens``,
+``stop``, ``seed``); an ``"options"`` mapping in ``ChatRequest.extra`` is merged into them
+rather than replacing them. ``Authorization: Bearer`` is sent only when the endpoint has a
+key (Ollama's cloud); a local server needs none; ``ChatRequest.headers`` follow the
+endpoint's. Ollama has no ``tool_choice``: ``"none"`` is honoured by not sending the
+tools, other values are not expressible.
+
+* **Content parts**: a message's images go in its ``images`` list as bare base64 (the
+  part's ``base64``, never re-encoded), its text parts joined in ``content``. Ollama takes
+  no image URL, no document and no audio: those are a ``ValueError`` naming the part.
+* **Structured output**: ``"json"`` -> ``"format": "json"``; a ``JSONSchema`` ->
+  ``"format": <the schema object>`` (Ollama has no name, strictness or description).
+* **Reasoning** -> ``"think"``: the ``effort`` as a level (``"low"``/``"medium"``/
+  ``"high"``: GPT-OSS uses it; other thinking models take any level as ``true``, Ollama's
+  ``ThinkValue.Bool``); without an effort (a budget alone, or neither) ``true``. Ollama
+  has no token budget, so ``budget_tokens`` only switches thinking on; ``summary`` has no
+  Ollama form and is ignored (thinking text always comes back whole).
+* ``seed`` -> ``options.seed``; ``n`` above 1 is a ``ValueError``: Ollama returns one
+  answer per request.
 
 Response: one JSON object per line. ``message.content`` is answer text,
 ``message.thinking`` reasoning, ``message.tool_calls`` complete calls (``function.name``,
@@ -17,7 +32,8 @@ index, the name and the arguments), the same in its ``Delta`` and in ``Done``. R
 back matched by ``tool_name``; the id is never sent. ``/api/generate`` lines carry ``response``
 (and ``thinking``) at the top level instead; both shapes are decoded. The line with
 ``"done": true`` ends the answer: ``done_reason`` is the raw finish reason,
-``prompt_eval_count`` / ``eval_count`` the usage. An ``{"error": "..."}`` line is the
+``prompt_eval_count`` / ``eval_count`` the usage, ``model`` ``Done.model`` (Ollama sends
+no response id: ``Done.response_id`` stays None). An ``{"error": "..."}`` line is the
 provider reporting a failure inside the 200 stream. A body that ends without the done line
 is ``Error("incomplete")``.
 """
@@ -25,11 +41,14 @@ is ``Error("incomplete")``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
+from ..content import ImagePart, TextPart
 from ..endpoint import Endpoint
 from ..events import Delta, Error, Event
 from ..exceptions import RemoteProtocolError
+from ..options import JSONSchema
 from ..request import ChatRequest, Message
 from .base import (
     Dialect,
@@ -47,7 +66,6 @@ from .plumbing import (
     Staged,
     arguments_object,
     bearer,
-    message_text,
     sampling,
 )
 
@@ -160,7 +178,11 @@ class OllamaStreamDecoder(StreamDecoder):
         # Servers before done_reason existed (2024) ended every answer with a plain stop.
         raw = reason if isinstance(reason, str) and reason else "stop"
         usage = make_usage(get_int(value, "prompt_eval_count"), get_int(value, "eval_count"))
-        return self.acc.done(raw, usage)
+        done = self.acc.done(raw, usage)
+        model = value.get("model")
+        if model is None:
+            return done
+        return replace(done, model=_string(model, "'model'") or None)
 
     def _provider_error(self, error: Any) -> Error:
         if isinstance(error, dict) and isinstance(error.get("message"), str):
@@ -177,15 +199,44 @@ class OllamaStreamDecoder(StreamDecoder):
         )
 
 
-def _content(message: Message) -> str:
-    """The one place a message's content is converted: text only, for now."""
-    return message_text(message, "Ollama")
+def message_images(message: Message, provider: str = "Ollama") -> list[str]:
+    """A message's images as Ollama takes them: bare base64 strings (``images`` in
+    docs/api.md), in order. Its text parts are ``message.text``; any other part, and an
+    image given by URL, is a ``ValueError`` naming ``provider`` and the part."""
+    images: list[str] = []
+    if message.content is None or type(message.content) is str:
+        return images
+    for number, part in enumerate(message.content):
+        if isinstance(part, TextPart):
+            continue
+        where = f"part {number} of a {message.role} message"
+        if not isinstance(part, ImagePart):
+            kind = type(part).__name__
+            raise ValueError(
+                f"{provider} cannot send {'an' if kind[0] in 'AEIOU' else 'a'} {kind} "
+                f"({where}): it takes text and images only"
+            )
+        if part.base64 is None:
+            raise ValueError(
+                f"{provider} cannot send an image by URL ({where}); pass the bytes "
+                "(ImagePart(data=...))"
+            )
+        images.append(part.base64)
+    return images
 
 
 def _message(message: Message, tool_names: dict[str, str]) -> dict[str, Any]:
+    out = _message_text(message, tool_names)
+    images = message_images(message)
+    if images:
+        out["images"] = images
+    return out
+
+
+def _message_text(message: Message, tool_names: dict[str, str]) -> dict[str, Any]:
     role = message.role
     if role == "assistant":
-        out: dict[str, Any] = {"role": "assistant", "content": _content(message)}
+        out: dict[str, Any] = {"role": "assistant", "content": message.text}
         if message.tool_calls:
             calls = []
             for call in message.tool_calls:
@@ -196,13 +247,45 @@ def _message(message: Message, tool_names: dict[str, str]) -> dict[str, Any]:
             out["tool_calls"] = calls
         return out
     if role == "tool":
-        out = {"role": "tool", "content": _content(message)}
+        out = {"role": "tool", "content": message.text}
         # Ollama matches a result to its call by tool name; the id is not part of its API.
         name = message.name or tool_names.get(message.tool_call_id or "")
         if name:
             out["tool_name"] = name
         return out
-    return {"role": _ROLES[role], "content": _content(message)}
+    return {"role": _ROLES[role], "content": message.text}
+
+
+def request_settings(request: ChatRequest, provider: str = "Ollama") -> dict[str, Any]:
+    """``format``, ``think`` and ``options`` (with the ``extra['options']`` merged), the
+    fields ``/api/chat`` and ``/api/generate`` share; ``ValueError`` for ``n`` above 1."""
+    if request.n is not None and request.n > 1:
+        raise ValueError(f"{provider} returns one answer per request: ChatRequest.n must be 1")
+    out: dict[str, Any] = {}
+    response_format = request.neutral_response_format
+    if isinstance(response_format, JSONSchema):
+        out["format"] = dict(response_format.schema)
+    elif response_format == "json":
+        out["format"] = "json"
+    reasoning = request.reasoning
+    if reasoning is not None:
+        out["think"] = reasoning.effort or True
+    options = sampling(request, _SAMPLING)
+    if request.seed is not None:
+        options["seed"] = request.seed
+    extra_options = (request.extra or {}).get("options")
+    if isinstance(extra_options, Mapping):
+        options.update(extra_options)
+    elif extra_options is not None:
+        raise ValueError(f"ChatRequest.extra['options'] must be a mapping for {provider}")
+    if options:
+        out["options"] = options
+    return out
+
+
+def request_headers(endpoint: Endpoint, request: ChatRequest) -> tuple[tuple[str, str], ...]:
+    """The bearer key (when there is one), the endpoint's headers, then the request's."""
+    return bearer(endpoint) + tuple((request.headers or {}).items())
 
 
 class OllamaDialect(Dialect):
@@ -231,17 +314,10 @@ class OllamaDialect(Dialect):
                 }
                 for tool in request.tool_list
             ]
-        options = sampling(request, _SAMPLING)
-        extra = dict(request.extra or {})
-        extra_options = extra.pop("options", None)
-        if isinstance(extra_options, Mapping):
-            options.update(extra_options)
-        elif extra_options is not None:
-            raise ValueError("ChatRequest.extra['options'] must be a mapping for Ollama")
-        if options:
-            body["options"] = options
-        body.update(extra)
-        return HTTPRequest("POST", endpoint.url("/api/chat"), bearer(endpoint), dumps(body))
+        body.update(request_settings(request))
+        body.update((k, v) for k, v in (request.extra or {}).items() if k != "options")
+        target = endpoint.url("/api/chat")
+        return HTTPRequest("POST", target, request_headers(endpoint, request), dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return OllamaStreamDecoder()
