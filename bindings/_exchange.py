@@ -32,9 +32,7 @@ What the loop does, for one ``chat()``/``stream()`` call:
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Generator
-from logging import DEBUG
 from typing import Any, Final
 
 from libchatty.call import Call
@@ -43,6 +41,7 @@ from libchatty.exceptions import ChatError, LocalProtocolError
 from libchatty.policy import backoff_delay, should_fallback_to_non_streaming, should_retry
 from libchatty.request import ChatRequest
 
+from . import _log  # DEBUG records; logging itself is imported only by the application
 from ._api import Completion
 from ._config import ClientConfig
 from ._ops import (
@@ -72,9 +71,6 @@ _MAX_DRAIN: Final = 256 * 1024
 #: never wait more than this past ``Done``.
 DRAIN_TIMEOUT: Final = 0.25
 
-# DEBUG records about requests, retries, fallbacks, timeouts and pooled connections;
-# nothing per read or per delta. Silent unless the application configures logging.
-_log: Final = logging.getLogger("libchatty")
 
 
 class _Stale(Exception):
@@ -260,7 +256,7 @@ class Exchange:
         stall = self.config.timeout.stall if request.stream else None
         try:
             head = call.start()
-            if _log.isEnabledFor(DEBUG):
+            if _log.debug_enabled():
                 _log.debug("request %s (provider %s)", _request_line(head),
                            self.config.provider or self.config.endpoint.dialect)
             yield Send(conn, head, self._timeout(idle))

@@ -107,7 +107,9 @@ class SocketBackend(SyncBackend):
 
     def connect(self, host: str, port: int, timeout: float | None) -> SocketConn:
         with map_exceptions(_ERRORS, f"connecting to {host}:{port}"):
-            sock = socket.create_connection((host, port), timeout)
+            # typeshed says str; create_connection hands the host to getaddrinfo as is
+            address = (_host_bytes(host), port)
+            sock = socket.create_connection(address, timeout)  # type: ignore[arg-type]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return SocketConn(sock, timeout)
 
@@ -135,6 +137,15 @@ class SocketBackend(SyncBackend):
 
     def probe(self, conn: SocketConn) -> bool:
         return waiting(conn.sock)
+
+
+def _host_bytes(host: str) -> str | bytes:
+    """``host`` as ``getaddrinfo`` receives it. A ``str`` goes through the ``idna``
+    codec, whose first use imports ``encodings.idna``, ``stringprep`` and
+    ``unicodedata`` (about a millisecond of every CLI run); for an ASCII name or an IP
+    literal that encoding is the identity, so ASCII goes as bytes and only an
+    internationalised name pays for IDNA."""
+    return host.encode("ascii") if host.isascii() else host
 
 
 class Client(ClientShell[SyncBackend]):

@@ -38,17 +38,21 @@ Mirrors the original C libchatty's ``chatty``::
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from libchatty.events import Delta, Done, Error, ToolCall, Usage
 from libchatty.exceptions import ChatError
 
+from ._argv import positive_seconds, quick_parse, retries
+
 if TYPE_CHECKING:
+    import argparse
+
     from libchatty.providers import Resolved
 
     from .server import ReplayServer
@@ -95,6 +99,8 @@ class UsageError(Exception):
 def _help_formatter(prog: str) -> argparse.HelpFormatter:
     # argparse builds formatters while parsing, and its default one imports shutil to
     # size the help: measurable in a command that should start as fast as a script.
+    import argparse
+
     try:
         width = os.get_terminal_size(sys.stdout.fileno()).columns - 2
     except (OSError, ValueError, AttributeError):
@@ -103,6 +109,10 @@ def _help_formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The full parser: help, errors and every shape :func:`quick_parse` leaves to it.
+    Its options and defaults are the tables in :mod:`._argv` (tests/test_argv.py checks)."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="libchatty",
         formatter_class=_help_formatter,
@@ -133,13 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, metavar="N")
     parser.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         metavar="SECONDS",
         help="give up when no byte arrives for SECONDS (default 300; connect: 10)",
     )
     parser.add_argument(
         "--retries",
-        type=_retries,
+        type=retries,
         default=2,
         metavar="N",
         help="retries before any text arrived (default 2)",
@@ -148,26 +158,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
     parser.add_argument("--debug", action="store_true", help="tracebacks and connection details")
     return parser
-
-
-def _positive_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value!r}")
-    return seconds
-
-
-def _retries(value: str) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {value!r}")
-    return count
 
 
 class _Output:
@@ -250,7 +240,7 @@ def _read_stdin() -> str:
         raise UsageError(f"could not read the message from stdin: {exc}") from None
 
 
-def _arguments(args: argparse.Namespace) -> tuple[str | None, str | None]:
+def _arguments(args: SimpleNamespace) -> tuple[str | None, str | None]:
     """MODEL and MESSAGE, with the one-argument rule and stdin applied."""
     model, message = args.model, args.message
     if model is not None and message is None and any(c.isspace() for c in model):
@@ -262,7 +252,7 @@ def _arguments(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return model, message
 
 
-def _resolve(args: argparse.Namespace) -> Resolved | None:
+def _resolve(args: SimpleNamespace) -> Resolved | None:
     """Where to go: None means the embedded replay server."""
     from libchatty.providers import resolve
 
@@ -356,7 +346,7 @@ def _print_stats(output: _Output, usage: Usage | None, streamed: bool, err: Text
     err.flush()
 
 
-def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _run(args: SimpleNamespace, out: TextIO, err: TextIO) -> int:
     model, message = _arguments(args)
     resolved = _resolve(args)
     # Streaming does not depend on where stdout goes: a pipe reader (`| tee`, an editor
@@ -394,7 +384,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _chat(
-    args: argparse.Namespace,
+    args: SimpleNamespace,
     resolved: Resolved | None,
     base_url: str,
     model: str,
@@ -480,7 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .batch import main as batch_main
 
         return batch_main(argv[1:])
-    args = _parser().parse_args(argv)
+    # The plain command lines skip argparse (its import and parser cost more than a
+    # streamed answer from a local server); anything else gets argparse's reading.
+    args = quick_parse(argv)
+    if args is None:
+        args = _parser().parse_args(argv, namespace=SimpleNamespace())
     out, err = sys.stdout, sys.stderr
     try:
         return _run(args, out, err)
