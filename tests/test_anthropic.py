@@ -1099,7 +1099,7 @@ def test_json_mode_is_a_forced_tool() -> None:
         ({"seed": 7}, "Anthropic has no seed option; leave ChatRequest.seed unset"),
         (
             {"n": 2},
-            "Anthropic returns one answer per request; ChatRequest.n must be 1 or None",
+            "Anthropic returns one answer per request: ChatRequest.n must be 1",
         ),
     ],
 )
@@ -1254,7 +1254,7 @@ def test_a_non_string_id_or_model_is_a_protocol_error(key: str) -> None:
     assert type(error) is Error
     assert (error.kind, error.message) == (
         "protocol",
-        f"malformed response: Anthropic message {key} is not a string",
+        f"malformed response: Anthropic message {key!r} is not a string",
     )
 
 

@@ -1195,3 +1195,16 @@ def test_parts_and_format_round_trip_through_the_replay_server() -> None:
             if stream:
                 expected["stream"] = True
             assert sent.json == expected
+
+
+def test_request_headers_replace_endpoint_headers_of_the_same_name() -> None:
+    from libchatty.dialects.cohere import DIALECT as COHERE
+    from libchatty.endpoint import Endpoint
+    from libchatty.request import ChatRequest, Message
+
+    endpoint = Endpoint("https://api.cohere.com", "k", "cohere", headers={"X-Client-Name": "a"})
+    request = ChatRequest("m", [Message("user", "x")], headers={"x-client-name": "b"})
+    assert COHERE.build_request(endpoint, request).headers == (
+        ("Authorization", "Bearer k"),
+        ("x-client-name", "b"),
+    )

@@ -775,7 +775,7 @@ def test_request_refusals_name_the_api_and_the_part() -> None:
     )
     for field, value, message in (
         ("seed", 1, "ChatRequest.seed: the Responses API has no seed"),
-        ("n", 2, "ChatRequest.n: the Responses API returns one answer (n must be 1)"),
+        ("n", 2, "the Responses API returns one answer per request: ChatRequest.n must be 1"),
     ):
         with pytest.raises(ValueError) as caught:
             responses_body(**{field: value})

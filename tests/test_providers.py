@@ -342,6 +342,9 @@ def test_resolve_always_yields_a_usable_endpoint(provider: str, env: dict[str, s
         if provider == "bedrock":  # or Bedrock without a region: AWS has no default one
             assert str(exc).startswith("bedrock needs an AWS region: set AWS_REGION")
             return
+        if provider in ("vertex", "vertex-anthropic"):  # no project: Google has no default
+            assert str(exc).startswith("vertex needs a Google Cloud project")
+            return
         if provider == "azure" and "AZURE_OPENAI_ENDPOINT" not in env:  # no default resource
             assert str(exc).startswith("azure needs an endpoint: set AZURE_OPENAI_ENDPOINT")
             return

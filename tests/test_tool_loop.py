@@ -338,6 +338,45 @@ def test_two_turn_tool_loop(
     assert sent_turns(request, key) == want
 
 
+def azure_client(server: ReplayServer) -> Client:
+    """``Client("azure")`` configured as a user does, the resource being the server."""
+    parts = urlsplit(server.base_url)
+    env = {
+        "AZURE_OPENAI_ENDPOINT": f"{parts.scheme}://{parts.netloc}",
+        "AZURE_OPENAI_API_KEY": API_KEY,
+    }
+    return Client("azure", timeout=TIMEOUT, env=env)
+
+
+@pytest.mark.parametrize("with_name", [True, False], ids=["named", "id-only"])
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "whole"])
+def test_two_turn_tool_loop_on_azure(
+    streamed: bool, with_name: bool, tool_server: ReplayServer, answer_server: ReplayServer
+) -> None:
+    """The same loop through ``Client("azure")``: OpenAI chat completions on Azure's v1
+    path, the key in ``api-key`` (recorded redacted: the servers keep no credentials)."""
+    before, asked = len(answer_server.requests), len(tool_server.requests)
+    with azure_client(tool_server) as first, azure_client(answer_server) as second:
+        turns = tool_loop(first, second, MODEL, streamed, with_name)
+
+    calls, answer = turns
+    assert [c.id for c in calls.tool_calls] == ["call_1", "call_2"]
+    assert calls.reasoning == REASONING
+    assert (answer.text, answer.finish_reason, answer.tool_calls) == (FINAL, "stop", ())
+    (ask,) = tool_server.requests[asked:]
+    (request,) = answer_server.requests[before:]
+    want = openai_chat_turns(["call_1", "call_2"])
+    if not with_name:
+        for turn in want[2:]:
+            del turn["name"]
+    assert sent_turns(request, "messages") == want
+    for sent in (ask, request):
+        assert sent.target == "/openai/v1/chat/completions"
+        assert get_renderer("openai-chat").is_stream_request(sent.target, sent.json) is streamed
+        assert sent.headers["api-key"] == "***"
+        assert "authorization" not in sent.headers
+
+
 def sent_turns(request: RecordedRequest, key: str) -> Any:
     body = request.json
     assert isinstance(body, dict), request.body[:200]

@@ -39,15 +39,13 @@ What callers may rely on:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
-from ..events import Done, Error, Event, Usage
+from ..events import Error, Event, Usage
 from ..exceptions import RemoteProtocolError
-from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .anthropic_request import DEFAULT_MAX_TOKENS, JSON_TOOL, build_request
@@ -60,7 +58,15 @@ from .base import (
     json_object,
     make_usage,
 )
-from .plumbing import MAX_TOOL_CALLS, stream_error
+from .plumbing import (
+    MAX_TOOL_CALLS,
+    event_kind,
+    event_payload,
+    incomplete,
+    response_meta,
+    stream_error,
+    with_meta,
+)
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DIALECT", "AnthropicDialect", "AnthropicStreamDecoder"]
 
@@ -82,36 +88,6 @@ def _string(mapping: Mapping[str, Any], key: str, what: str) -> str:
     if not isinstance(value, str):
         raise RemoteProtocolError(f"Anthropic {what} has no string {key!r}")
     return value
-
-
-def _load_event(event: ServerSentEvent) -> dict[str, Any]:
-    try:
-        value = loads(event.data)
-    except JSONDecodeError:
-        raise RemoteProtocolError(
-            f"Anthropic event {event.event[:40]!r} carries data that is not JSON"
-        ) from None
-    if type(value) is not dict:
-        raise RemoteProtocolError(f"Anthropic event {event.event[:40]!r} is not a JSON object")
-    return value
-
-
-def _metadata(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """The message's ``id`` and ``model`` (see the module)."""
-    found: list[str | None] = []
-    for key in ("id", "model"):
-        value = message.get(key)
-        if value is not None and type(value) is not str:
-            raise RemoteProtocolError(f"Anthropic message {key} is not a string")
-        found.append(value or None)
-    return found[0], found[1]
-
-
-def _with_metadata(done: Done, metadata: tuple[str | None, str | None]) -> Done:
-    response_id, model = metadata
-    if response_id is None and model is None:
-        return done
-    return dataclasses.replace(done, response_id=response_id, model=model)
 
 
 def _provider_error(acc: Accumulator, payload: Mapping[str, Any]) -> Error:
@@ -168,7 +144,7 @@ class AnthropicStreamDecoder(StreamDecoder):
         self._metadata: tuple[str | None, str | None] = (None, None)
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
-        payload = _load_event(event)
+        payload = event_payload(event, _PROVIDER)
         # The hot path: nearly every event of a long answer is a text_delta. Read it with
         # exact type checks and no dispatch; anything else takes the general path.
         if payload.get("type") == "content_block_delta":
@@ -177,9 +153,7 @@ class AnthropicStreamDecoder(StreamDecoder):
                 text = delta.get("text")
                 if type(text) is str:
                     return [self.acc.text(text)]
-        kind = payload.get("type")
-        if not isinstance(kind, str):
-            kind = event.event
+        kind = event_kind(payload, event)
         handler = _HANDLERS.get(kind)
         if handler is None:
             return []  # ping and event types added after this was written
@@ -189,7 +163,7 @@ class AnthropicStreamDecoder(StreamDecoder):
     def _message_start(self, payload: Mapping[str, Any]) -> list[Event]:
         message = json_object(payload.get("message"), _PROVIDER, "message_start.message")
         self._started = True
-        self._metadata = _metadata(message)
+        self._metadata = response_meta(message, "Anthropic message")
         self._usage.update(message.get("usage"))
         return []
 
@@ -290,14 +264,13 @@ class AnthropicStreamDecoder(StreamDecoder):
         reason = self._stop_reason
         if self._json_blocks and not self._tools and reason == "tool_use":
             reason = "end_turn"  # JSON mode: the forced tool call was the answer
-        return [_with_metadata(self.acc.done(reason, self._usage.result()), self._metadata)]
+        return [with_meta(self.acc.done(reason, self._usage.result()), self._metadata)]
 
     def _error(self, payload: Mapping[str, Any]) -> list[Event]:
         return [_provider_error(self.acc, payload)]
 
     def end(self) -> Event:
-        where = "before message_stop" if self._started else "before message_start"
-        return self.acc.error("incomplete", f"the Anthropic stream ended {where}")
+        return incomplete(self.acc, _PROVIDER, self._started, "message_start", "message_stop")
 
 
 _HANDLERS: Final = {
@@ -363,7 +336,7 @@ class AnthropicDialect(Dialect):
         if answered and not tools and reason == "tool_use":
             reason = "end_turn"
         done = acc.done(reason if isinstance(reason, str) else None, usage.result())
-        events.append(_with_metadata(done, _metadata(message)))
+        events.append(with_meta(done, response_meta(message, "Anthropic message")))
         return events
 
 

@@ -40,7 +40,6 @@ How the neutral request is rendered (shapes from Anthropic's Messages API refere
 from __future__ import annotations
 
 import binascii
-import re
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -49,7 +48,19 @@ from ..endpoint import Endpoint
 from ..options import strict_schema
 from ..request import ChatRequest, Message
 from .base import HTTPRequest, dumps
-from .plumbing import arguments_object, auth_headers, message_text, sampling
+from .plumbing import (
+    ANSWER_TOKENS,
+    THINKING_BUDGETS,
+    arguments_object,
+    auth_headers,
+    bearer,
+    is_vertex,
+    message_text,
+    refuse_n,
+    sampling,
+    thinking_budget,
+    with_request_headers,
+)
 
 __all__ = [
     "API_VERSION",
@@ -64,25 +75,17 @@ __all__ = [
 API_VERSION: Final = "2023-06-01"
 #: The ``anthropic_version`` Vertex AI wants in the body.
 VERTEX_VERSION: Final = "vertex-2023-10-16"
-#: Anthropic requires ``max_tokens``; this is used when the request gives none.
-DEFAULT_MAX_TOKENS: Final = 4096
+#: Anthropic requires ``max_tokens``; this is used when the request gives none (and
+#: added to the thinking budget with reasoning).
+DEFAULT_MAX_TOKENS: Final = ANSWER_TOKENS
 #: The forced tool that carries a ``response_format="json"`` answer (reserved name).
 JSON_TOOL: Final = "json_answer"
-#: ``Reasoning.effort`` -> ``thinking.budget_tokens``.
-THINKING_BUDGETS: Final = {"low": 2048, "medium": 8192, "high": 24576}
 
 _PROVIDER: Final = "Anthropic"
 _SAMPLING: Final = {"temperature": "temperature", "top_p": "top_p", "stop": "stop_sequences"}
 # Anything else names the one tool the model must call.
 _TOOL_CHOICE: Final = {"auto": "auto", "none": "none", "required": "any"}
 _IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-# A Vertex AI base URL: .../projects/{project}/locations/{location}
-_VERTEX_PREFIX: Final = re.compile(r"(?:^|/)projects/[^/]+/locations/[^/]+$")
-
-
-def is_vertex(endpoint: Endpoint) -> bool:
-    """Whether ``endpoint`` is a Vertex AI project location (see the module)."""
-    return _VERTEX_PREFIX.search(endpoint.path_prefix) is not None
 
 
 # --- content parts ------------------------------------------------------------------------
@@ -243,17 +246,12 @@ def messages(request_messages: tuple[Message, ...]) -> tuple[list[str], list[dic
 def _refuse_unsupported(request: ChatRequest) -> None:
     if request.seed is not None:
         raise ValueError(f"{_PROVIDER} has no seed option; leave ChatRequest.seed unset")
-    if request.n is not None and request.n > 1:
-        raise ValueError(
-            f"{_PROVIDER} returns one answer per request; ChatRequest.n must be 1 or None"
-        )
+    refuse_n(request, _PROVIDER)
 
 
 def _thinking(request: ChatRequest, body: dict[str, Any]) -> None:
-    reasoning = request.reasoning
-    if reasoning is None:
+    if request.reasoning is None:
         return
-    budget = reasoning.budget(THINKING_BUDGETS) or THINKING_BUDGETS["medium"]
     if request.temperature is not None:
         raise ValueError(
             f"{_PROVIDER} does not allow temperature with extended thinking (reasoning=...); "
@@ -263,13 +261,7 @@ def _thinking(request: ChatRequest, body: dict[str, Any]) -> None:
         raise ValueError(
             f"{_PROVIDER} allows only tool_choice 'auto' or 'none' with extended thinking"
         )
-    if request.max_tokens is None:
-        body["max_tokens"] = budget + DEFAULT_MAX_TOKENS
-    elif request.max_tokens <= budget:
-        raise ValueError(
-            f"{_PROVIDER} needs max_tokens ({request.max_tokens}) above the thinking budget "
-            f"({budget}): raise max_tokens or lower the reasoning effort or budget_tokens"
-        )
+    budget, body["max_tokens"] = thinking_budget(request, _PROVIDER)
     body["thinking"] = {"type": "enabled", "budget_tokens": budget}
 
 
@@ -313,18 +305,6 @@ def _tools(request: ChatRequest, body: dict[str, Any]) -> None:
         body["tool_choice"] = {"type": choice} if choice else {"type": "tool", "name": name}
 
 
-def with_request_headers(
-    headers: tuple[tuple[str, str], ...], request: ChatRequest
-) -> tuple[tuple[str, str], ...]:
-    """``headers`` followed by ``request.headers``, which replace any of the same name."""
-    own = request.headers
-    if not own:
-        return headers
-    names = {name.lower() for name in own}
-    kept = [(name, value) for name, value in headers if name.lower() not in names]
-    return (*kept, *own.items())
-
-
 def _target(endpoint: Endpoint, request: ChatRequest, vertex: bool) -> str:
     if vertex:
         method = ":streamRawPredict" if request.stream else ":rawPredict"
@@ -359,8 +339,7 @@ def build_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     if request.extra:
         body.update(request.extra)
     if vertex:
-        key = endpoint.api_key
-        own = auth_headers(endpoint, ("Authorization", f"Bearer {key}" if key else None))
+        own = bearer(endpoint)
     else:
         own = auth_headers(
             endpoint, ("x-api-key", endpoint.api_key), ("anthropic-version", API_VERSION)

@@ -16,13 +16,11 @@ prompt is filtered again. Any other body is left as the shared reading made it.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final
 
 from ..events import Error
-from ..httperrors import error_from_response
+from .plumbing import Headers, refined_errors
 
 __all__ = ["CONTENT_FILTER", "decode_error"]
 
@@ -49,20 +47,9 @@ def _filtered(result: Any) -> list[str]:
     return out
 
 
-def decode_error(
-    status: int,
-    reason: str,
-    headers: Sequence[tuple[bytes, bytes]],
-    body: bytes,
-    partial: str = "",
-) -> Error:
-    """The ``Error`` for a non-2xx response from an OpenAI-style server (see the module)."""
-    error = error_from_response(status, reason, headers, body, partial)
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, deep nesting
-        return error
-    inner = parsed.get("error") if type(parsed) is dict else None
+def _refine_error(error: Error, parsed: dict[str, Any], headers: Headers) -> Error:
+    """A content-filter refusal named (see the module); any other body as it was read."""
+    inner = parsed.get("error")
     if type(inner) is not dict or inner.get("code") != CONTENT_FILTER:
         return error
     details = inner.get("innererror")
@@ -80,3 +67,7 @@ def decode_error(
         else (f"content filtered: {error.message}")
     )
     return replace(error, message=message, provider_type=CONTENT_FILTER, retryable=False)
+
+
+#: The ``Error`` for a non-2xx response from an OpenAI-style server (see the module).
+decode_error: Final = refined_errors(_refine_error)

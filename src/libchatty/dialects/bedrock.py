@@ -32,7 +32,7 @@ What callers may rely on:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
@@ -41,22 +41,25 @@ from ..endpoint import Endpoint
 from ..events import Done, Error, Event, Usage
 from ..eventstream import EventStreamMessage
 from ..exceptions import LocalProtocolError, RemoteProtocolError
-from ..httperrors import error_from_response
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest
 from ..sigv4 import sign
 from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, get_int, json_object
 from .bedrock_request import build_request
+from .plumbing import (
+    MAX_MESSAGE,
+    MAX_TOOL_CALLS,
+    Headers,
+    incomplete,
+    object_or_empty,
+    refined_errors,
+)
 
 __all__ = ["DIALECT", "EXCEPTIONS", "HTTP_ERRORS", "BedrockDialect", "BedrockStreamDecoder"]
 
 #: The SigV4 service name of the Bedrock runtime.
 SERVICE: Final = "bedrock"
 _PROVIDER: Final = "Bedrock"
-# Tool calls per response: far above what any model emits, low enough to bound memory.
-_MAX_TOOL_CALLS: Final = 1024
-# Error messages are for humans; a provider that sends megabytes gets them cut here.
-_MAX_MESSAGE: Final = 2000
 
 #: In-stream exception type -> (Error kind, whether the same request may succeed later).
 EXCEPTIONS: Final[Mapping[str, tuple[str, bool]]] = {
@@ -95,15 +98,6 @@ _FILTERED: Final = frozenset({"guardrail_intervened", "content_filtered"})
 
 
 # --- decoding ------------------------------------------------------------------------------
-def _json_dict(raw: bytes) -> dict[str, Any]:
-    """``raw`` as a JSON object, or ``{}`` (an error's details are best effort)."""
-    try:
-        value = loads(raw)
-    except JSONDecodeError:
-        return {}
-    return value if type(value) is dict else {}
-
-
 def _payload(message: EventStreamMessage, what: str) -> dict[str, Any]:
     try:
         value = loads(message.payload)
@@ -141,13 +135,13 @@ def _exception(decoder: BedrockStreamDecoder, message: EventStreamMessage) -> Er
     kind_name = message.headers.get(":exception-type")
     name = kind_name if isinstance(kind_name, str) else "exception"
     kind, retryable = EXCEPTIONS.get(name, ("provider", False))
-    payload = _json_dict(message.payload)
+    payload = object_or_empty(message.payload)
     said, original = payload.get("message"), payload.get("originalMessage")
     text = said if type(said) is str and said else f"Bedrock raised {name} in the stream"
     if type(original) is str and original:
         text = f"{text} (model: {original})"
     return decoder.acc.error(
-        kind, text[:_MAX_MESSAGE], status=200, retryable=retryable, provider_type=name
+        kind, text[:MAX_MESSAGE], status=200, retryable=retryable, provider_type=name
     )
 
 
@@ -182,7 +176,7 @@ class BedrockStreamDecoder(StreamDecoder):
             code, said = headers.get(":error-code"), headers.get(":error-message")
             code = code if isinstance(code, str) else None
             text = said if isinstance(said, str) and said else f"Bedrock stream error {code}"
-            return [self.acc.error("provider", text[:_MAX_MESSAGE], status=200, provider_type=code)]
+            return [self.acc.error("provider", text[:MAX_MESSAGE], status=200, provider_type=code)]
         if kind != "event":
             raise RemoteProtocolError("Bedrock event stream message has no :message-type event")
         name = headers.get(":event-type")
@@ -205,8 +199,8 @@ class BedrockStreamDecoder(StreamDecoder):
         tool_use = json_object(tool_use, _PROVIDER, "contentBlockStart.start.toolUse")
         if index in self._tools:
             raise RemoteProtocolError(f"Bedrock content block {index} started twice")
-        if len(self._tools) >= _MAX_TOOL_CALLS:
-            raise RemoteProtocolError(f"more than {_MAX_TOOL_CALLS} tool calls")
+        if len(self._tools) >= MAX_TOOL_CALLS:
+            raise RemoteProtocolError(f"more than {MAX_TOOL_CALLS} tool calls")
         tool = self._tools[index] = len(self._tools)
         call_id = _string(tool_use, "toolUseId", "toolUse start")
         name = _string(tool_use, "name", "toolUse start")
@@ -267,8 +261,7 @@ class BedrockStreamDecoder(StreamDecoder):
     def end(self) -> Event:
         if self._stopped:
             return self._done(None)
-        where = "before messageStop" if self._started else "before messageStart"
-        return self.acc.error("incomplete", f"the Bedrock stream ended {where}")
+        return incomplete(self.acc, _PROVIDER, self._started, "messageStart", "messageStop")
 
 
 _HANDLERS: Final = {
@@ -287,22 +280,14 @@ def _done(done: Done) -> Done:
     return done
 
 
-def decode_error(
-    status: int,
-    reason: str,
-    headers: Sequence[tuple[bytes, bytes]],
-    body: bytes,
-    partial: str = "",
-) -> Error:
-    """The ``Error`` for a non-2xx Bedrock response: the shared reading of status, body
-    and ``Retry-After``, then the kind, ``retryable`` and ``provider_type`` from the
-    error type AWS names in the ``x-amzn-ErrorType`` header (``ThrottlingException:http://
-    ...``) or else in the body's ``__type``; the message from ``message`` or ``Message``."""
-    error = error_from_response(status, reason, headers, body, partial)
-    parsed = _json_dict(body)
+def _refine_error(error: Error, parsed: dict[str, Any], headers: Headers) -> Error:
+    """A Bedrock error response, past the shared reading of status, body and
+    ``Retry-After``: the kind, ``retryable`` and ``provider_type`` from the error type AWS
+    names in the ``x-amzn-ErrorType`` header (``ThrottlingException:http://...``) or else
+    in the body's ``__type``; the message from ``message`` or ``Message``."""
     said = parsed.get("message") or parsed.get("Message")
     if type(said) is str and said:
-        error = replace(error, message=said[:_MAX_MESSAGE])
+        error = replace(error, message=said[:MAX_MESSAGE])
     name = ""
     for key, value in headers:
         if key.lower() == b"x-amzn-errortype":
@@ -313,6 +298,10 @@ def decode_error(
         return error
     kind, retryable = HTTP_ERRORS.get(name, (error.kind, error.retryable))
     return replace(error, kind=kind, retryable=retryable, provider_type=name[:200])
+
+
+#: The ``Error`` for a non-2xx Bedrock response (see :func:`_refine_error`).
+decode_error: Final = refined_errors(_refine_error)
 
 
 # --- signing -----------------------------------------------------------------------------

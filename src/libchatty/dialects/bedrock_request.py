@@ -45,19 +45,32 @@ from urllib.parse import quote
 
 from ..content import DocumentPart, ImagePart, TextPart
 from ..endpoint import Endpoint
-from ..jsonload import JSONDecodeError, loads
 from ..options import JSONSchema, strict_schema
 from ..request import ChatRequest, Message
 from .base import HTTPRequest, dumps
+from .plumbing import (
+    ANSWER_TOKENS,
+    THINKING_BUDGETS,
+    arguments_object,
+    bearer,
+    refuse_n,
+    sampling,
+    thinking_budget,
+    with_request_headers,
+)
 
 __all__ = ["DEFAULT_MAX_TOKENS", "THINKING_BUDGETS", "build_request", "converse_target"]
 
 _PROVIDER: Final = "Bedrock"
 _TOOL_CHOICE: Final[Mapping[str, dict[str, Any]]] = {"auto": {"auto": {}}, "required": {"any": {}}}
-#: ``Reasoning.effort`` -> ``thinking.budget_tokens`` for Anthropic models.
-THINKING_BUDGETS: Final = {"low": 2048, "medium": 8192, "high": 24576}
 #: Answer tokens on top of the thinking budget when the caller set no ``max_tokens``.
-DEFAULT_MAX_TOKENS: Final = 4096
+DEFAULT_MAX_TOKENS: Final = ANSWER_TOKENS
+_SAMPLING: Final = {
+    "max_tokens": "maxTokens",
+    "temperature": "temperature",
+    "top_p": "topP",
+    "stop": "stopSequences",
+}
 # Document media types -> Converse ``document.format``.
 _DOCUMENTS: Final = {
     "application/pdf": "pdf",
@@ -67,18 +80,6 @@ _DOCUMENTS: Final = {
     "text/markdown": "md",
 }
 _IMAGES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-
-
-def _tool_input(arguments: str, name: str) -> Any:
-    if not arguments.strip():
-        return {}
-    try:
-        value = loads(arguments)
-    except JSONDecodeError:
-        raise ValueError(f"the arguments of tool call {name!r} are not valid JSON") from None
-    if type(value) is not dict:
-        raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")
-    return value
 
 
 def _source(part: ImagePart | DocumentPart, what: str) -> dict[str, Any]:
@@ -132,8 +133,8 @@ def _assistant(message: Message) -> list[dict[str, Any]]:
     for call in message.tool_calls:
         if not call.id:
             raise ValueError(f"tool call {call.name!r} has no id; Bedrock needs one")
-        tool_use = {"toolUseId": call.id, "name": call.name}
-        blocks.append({"toolUse": {**tool_use, "input": _tool_input(call.arguments, call.name)}})
+        arguments = arguments_object(call.arguments, call.name, _PROVIDER)
+        blocks.append({"toolUse": {"toolUseId": call.id, "name": call.name, "input": arguments}})
     return blocks
 
 
@@ -207,19 +208,6 @@ def _output_config(request: ChatRequest) -> dict[str, Any] | None:
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
 
 
-def _inference_config(request: ChatRequest) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for key, value in (
-        ("maxTokens", request.max_tokens),
-        ("temperature", request.temperature),
-        ("topP", request.top_p),
-        ("stopSequences", list(request.stop_list) or None),
-    ):
-        if value is not None:
-            config[key] = value
-    return config
-
-
 def _thinking(request: ChatRequest, config: dict[str, Any]) -> dict[str, Any]:
     """``additionalModelRequestFields`` for ``request.reasoning``; fixes ``maxTokens``."""
     reasoning = request.reasoning
@@ -231,14 +219,7 @@ def _thinking(request: ChatRequest, config: dict[str, Any]) -> dict[str, Any]:
             "(only Anthropic models'); pass the model's own fields in "
             "ChatRequest.extra['additionalModelRequestFields']"
         )
-    budget = reasoning.budget(THINKING_BUDGETS) or THINKING_BUDGETS["medium"]
-    if request.max_tokens is None:
-        config["maxTokens"] = budget + DEFAULT_MAX_TOKENS
-    elif request.max_tokens <= budget:
-        raise ValueError(
-            f"{_PROVIDER} needs max_tokens ({request.max_tokens}) above the thinking budget "
-            f"({budget}) for an Anthropic model"
-        )
+    budget, config["maxTokens"] = thinking_budget(request, _PROVIDER, " for an Anthropic model")
     return {"thinking": {"type": "enabled", "budget_tokens": budget}}
 
 
@@ -246,14 +227,13 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
     """The Converse JSON body of ``request`` (see the module)."""
     if request.seed is not None:
         raise ValueError(f"{_PROVIDER} Converse has no seed: ChatRequest.seed must be None")
-    if request.n is not None and request.n > 1:
-        raise ValueError(f"{_PROVIDER} Converse returns one answer: ChatRequest.n must be 1")
+    refuse_n(request, f"{_PROVIDER} Converse")
     messages = tuple(request.messages)
     system, converse = _messages(messages)
     body: dict[str, Any] = {"messages": converse}
     if system:
         body["system"] = system
-    config = _inference_config(request)
+    config = sampling(request, _SAMPLING)
     fields = _thinking(request, config)
     if config:
         body["inferenceConfig"] = config
@@ -285,11 +265,6 @@ def converse_target(endpoint: Endpoint, model: str, stream: bool) -> str:
 def build_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     """The unsigned request (``sign_request`` in :mod:`.bedrock` adds the signature)."""
     body = request_body(request)
-    own = {name.lower() for name in endpoint.headers}
-    headers: list[tuple[str, str]] = []
-    if endpoint.api_key and "authorization" not in own:
-        headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
-    headers.extend(endpoint.headers.items())
-    headers.extend((request.headers or {}).items())
+    headers = with_request_headers(bearer(endpoint), request)
     target = converse_target(endpoint, request.model, request.stream)
-    return HTTPRequest("POST", target, tuple(headers), dumps(body))
+    return HTTPRequest("POST", target, headers, dumps(body))

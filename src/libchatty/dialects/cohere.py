@@ -38,18 +38,25 @@ from ..accumulate import Accumulator, normalize_finish_reason
 from ..endpoint import Endpoint
 from ..events import Citation, Event, Usage
 from ..exceptions import LimitExceeded, RemoteProtocolError
-from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, dumps, get_int, json_object
 from .cohere_request import request_body
-from .plumbing import MAX_MESSAGE, bearer, expect_list, optional_str
+from .plumbing import (
+    MAX_MESSAGE,
+    MAX_TOOL_CALLS,
+    bearer,
+    event_kind,
+    event_payload,
+    expect_list,
+    incomplete,
+    maybe_str,
+    with_request_headers,
+)
 
 __all__ = ["DIALECT", "CohereDialect", "CohereStreamDecoder"]
 
 _PROVIDER: Final = "Cohere"
-#: Tool calls per response: far above what any model emits, low enough to bound memory.
-MAX_TOOL_CALLS: Final = 1024
 #: Citations per response. Each repeats its sources (whole documents), so their JSON is
 #: bounded too: a grounded answer over large documents stays far below both.
 MAX_CITATIONS: Final = 4096
@@ -69,16 +76,6 @@ _FAILED: Final = frozenset({"ERROR", "TIMEOUT"})
 
 
 # --- decoding helpers ---------------------------------------------------------------------
-def _load_event(event: ServerSentEvent) -> dict[str, Any]:
-    try:
-        value = loads(event.data)
-    except JSONDecodeError:
-        raise RemoteProtocolError(
-            f"Cohere event {event.event[:40]!r} carries data that is not JSON"
-        ) from None
-    return json_object(value, _PROVIDER, f"event {event.event[:40]!r}")
-
-
 def _message(payload: Mapping[str, Any], what: str) -> dict[str, Any] | None:
     """``payload.delta.message``; None when the event carries no delta at all."""
     delta = payload.get("delta")
@@ -86,13 +83,6 @@ def _message(payload: Mapping[str, Any], what: str) -> dict[str, Any] | None:
         return None
     message = json_object(delta, _PROVIDER, f"{what}.delta").get("message")
     return None if message is None else json_object(message, _PROVIDER, f"{what}.delta.message")
-
-
-def _maybe_str(mapping: Mapping[str, Any], key: str, what: str) -> str | None:
-    """``mapping[key]``: a string, or None when null or absent (the shared check, which
-    reads both as "")."""
-    value = mapping.get(key)
-    return None if value is None else optional_str(value, f"Cohere {what}.{key}")
 
 
 def _index(payload: Mapping[str, Any], what: str) -> int:
@@ -116,7 +106,7 @@ def _call(call: Any, what: str) -> tuple[str | None, str, Any]:
     name = function.get("name")
     if type(name) is not str or not name:
         raise RemoteProtocolError(f"Cohere {what} has no function name")
-    return _maybe_str(call, "id", what), name, function.get("arguments")
+    return maybe_str(call, "id", f"Cohere {what}"), name, function.get("arguments")
 
 
 def _citation(item: dict[str, Any]) -> Citation:
@@ -128,8 +118,8 @@ def _citation(item: dict[str, Any]) -> Citation:
     if sources is not None and type(sources) is not list:
         raise RemoteProtocolError("Cohere citation.sources is not a list")
     sources = tuple(json_object(s, _PROVIDER, "citation source") for s in sources or ())
-    text = _maybe_str(item, "text", "citation") or ""
-    return Citation(start, end, text, sources, _maybe_str(item, "type", "citation"))
+    text = maybe_str(item, "text", "Cohere citation") or ""
+    return Citation(start, end, text, sources, maybe_str(item, "type", "Cohere citation"))
 
 
 def _usage(usage: Any) -> Usage | None:
@@ -203,7 +193,7 @@ class CohereStreamDecoder(StreamDecoder):
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         if event.data == "[DONE]":
             return []  # after message-end nothing is fed; before it, end() says incomplete
-        payload = _load_event(event)
+        payload = event_payload(event, _PROVIDER)
         # The hot path: nearly every event of a long answer is a text content-delta.
         if payload.get("type") == "content-delta":
             delta = payload.get("delta")
@@ -215,9 +205,7 @@ class CohereStreamDecoder(StreamDecoder):
                         text = content.get("text")
                         if type(text) is str:
                             return [self.acc.text(text)]
-        kind = payload.get("type")
-        if not isinstance(kind, str):
-            kind = event.event
+        kind = event_kind(payload, event)
         handler = _HANDLERS.get(kind)
         if handler is None:
             return []  # debug events and types added after this was written
@@ -230,7 +218,7 @@ class CohereStreamDecoder(StreamDecoder):
     # --- one method per event type ------------------------------------------------------
     def _message_start(self, payload: Mapping[str, Any]) -> list[Event]:
         self._started = True
-        self._response_id = _maybe_str(payload, "id", "message-start") or None
+        self._response_id = maybe_str(payload, "id", "Cohere message-start") or None
         return []
 
     def _content(self, payload: Mapping[str, Any]) -> list[Event]:
@@ -241,8 +229,8 @@ class CohereStreamDecoder(StreamDecoder):
         if content is None and what == "content-start":
             return []
         content = json_object(content, _PROVIDER, f"{what}.delta.message.content")
-        text = _maybe_str(content, "text", f"{what} content")
-        thinking = _maybe_str(content, "thinking", f"{what} content")
+        text = maybe_str(content, "text", f"Cohere {what} content")
+        thinking = maybe_str(content, "thinking", f"Cohere {what} content")
         if text is None and thinking is None and what == "content-delta":
             raise RemoteProtocolError("Cohere content-delta has neither text nor thinking")
         if text:
@@ -304,8 +292,7 @@ class CohereStreamDecoder(StreamDecoder):
         return [self.acc.error("provider", message[:MAX_MESSAGE], status=200)]
 
     def end(self) -> Event:
-        where = "before message-end" if self._started else "before message-start"
-        return self.acc.error("incomplete", f"the Cohere stream ended {where}")
+        return incomplete(self.acc, _PROVIDER, self._started, "message-start", "message-end")
 
 
 _HANDLERS: Final = {
@@ -339,18 +326,18 @@ def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
         return [acc.error("provider", message[:MAX_MESSAGE] or "Cohere error", status=200)]
     message = json_object(message, _PROVIDER, "response body's message")
     events: list[Event] = []
-    plan = _maybe_str(message, "tool_plan", "response message")
+    plan = maybe_str(message, "tool_plan", "Cohere response message")
     if plan:
         events.append(acc.reasoning(plan))
     texts: list[str] = []
     for item in _body_list(message, "content"):
         part = json_object(item, _PROVIDER, "content item")
         if part.get("type") == "thinking":
-            thinking = _maybe_str(part, "thinking", "thinking content")
+            thinking = maybe_str(part, "thinking", "Cohere thinking content")
             if thinking:
                 events.append(acc.reasoning(thinking))
         elif part.get("type") == "text":
-            texts.append(_maybe_str(part, "text", "text content") or "")
+            texts.append(maybe_str(part, "text", "Cohere text content") or "")
     events.extend(acc.text(text) for text in texts if text)
     for tool, item in enumerate(_body_list(message, "tool_calls")):
         call_id, name, arguments = _call(json_object(item, _PROVIDER, "tool call"), "tool call")
@@ -362,7 +349,7 @@ def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
         raise LimitExceeded(f"more than {max_citations} citations")
     citations = tuple(_citation(json_object(c, _PROVIDER, "citation")) for c in raw_citations)
     end = response.get("finish_reason"), response.get("usage"), response.get("error")
-    response_id = _maybe_str(response, "id", "response") or None
+    response_id = maybe_str(response, "id", "Cohere response") or None
     events.append(_terminal(acc, *end, citations, response_id))
     return events
 
@@ -376,7 +363,7 @@ class CohereDialect(Dialect):
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
         body = request_body(request)
         path = "/chat" if endpoint.path_prefix.endswith("/v2") else "/v2/chat"
-        headers = bearer(endpoint) + tuple((request.headers or {}).items())
+        headers = with_request_headers(bearer(endpoint), request)
         return HTTPRequest("POST", endpoint.url(path), headers, dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:

@@ -34,7 +34,7 @@ from typing import Any, Final
 from ..content import ImagePart, TextPart, data_url
 from ..options import JSONSchema
 from ..request import ChatRequest, Message
-from .plumbing import sampling
+from .plumbing import THINKING_BUDGETS, function_tool, part_name, refuse_n, sampling
 
 __all__ = ["THINKING_BUDGETS", "request_body"]
 
@@ -46,12 +46,6 @@ _SAMPLING: Final = {
     "stop": "stop_sequences",
 }
 _TOOL_CHOICE: Final = {"required": "REQUIRED", "none": "NONE"}
-#: ``Reasoning.effort`` -> ``thinking.token_budget`` (the Anthropic dialect's steps).
-THINKING_BUDGETS: Final = {"low": 2048, "medium": 8192, "high": 24576}
-
-
-def _article(name: str) -> str:
-    return f"{'an' if name[0] in 'AEIOU' else 'a'} {name}"
 
 
 def _content(message: Message) -> str | list[dict[str, Any]]:
@@ -68,7 +62,7 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
             blocks.append({"type": "text", "text": part.text})
         elif not isinstance(part, ImagePart):
             raise ValueError(
-                f"{_PROVIDER} cannot send {_article(type(part).__name__)} ({where}): it takes "
+                f"{_PROVIDER} cannot send {part_name(part)} ({where}): it takes "
                 "text and images (grounding documents go in ChatRequest.extra['documents'])"
             )
         elif message.role != "user":
@@ -142,18 +136,12 @@ def _tools(request: ChatRequest) -> tuple[list[dict[str, Any]], str | None]:
             )
         tools = tuple(tool for tool in tools if tool.name == choice)
         wire_choice = "REQUIRED"
-    return [_tool_json(tool.name, tool.description, tool.parameters) for tool in tools], wire_choice
-
-
-def _tool_json(name: str, description: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-    function = {"name": name, "description": description, "parameters": dict(parameters)}
-    return {"type": "function", "function": function}
+    return [function_tool(tool) for tool in tools], wire_choice
 
 
 def _settings(request: ChatRequest) -> dict[str, Any]:
     """``response_format``, ``thinking`` and ``seed``; ``ValueError`` for ``n`` above 1."""
-    if request.n is not None and request.n > 1:
-        raise ValueError(f"{_PROVIDER} returns one answer per request: ChatRequest.n must be 1")
+    refuse_n(request, _PROVIDER)
     out: dict[str, Any] = {}
     response_format = request.neutral_response_format
     if isinstance(response_format, JSONSchema):

@@ -41,7 +41,15 @@ from ..endpoint import Endpoint
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message
 from .base import HTTPRequest, dumps
-from .plumbing import arguments_object, auth_headers, message_text, sampling
+from .plumbing import (
+    arguments_object,
+    auth_headers,
+    bearer,
+    is_vertex,
+    message_text,
+    sampling,
+    with_request_headers,
+)
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -76,13 +84,6 @@ _SAMPLING: Final = {
 }
 # Anything else names the one function the model must call.
 _TOOL_MODE: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
-# A Vertex AI base URL: .../projects/{project}/locations/{location}
-_VERTEX_PREFIX: Final = re.compile(r"(?:^|/)projects/[^/]+/locations/[^/]+$")
-
-
-def is_vertex(endpoint: Endpoint) -> bool:
-    """Whether ``endpoint`` is a Vertex AI project location (see the module)."""
-    return _VERTEX_PREFIX.search(endpoint.path_prefix) is not None
 
 
 # --- content parts --------------------------------------------------------------------------
@@ -252,18 +253,6 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
     return config
 
 
-def with_request_headers(
-    headers: tuple[tuple[str, str], ...], request: ChatRequest
-) -> tuple[tuple[str, str], ...]:
-    """``headers`` followed by ``request.headers``, which replace any of the same name."""
-    own = request.headers
-    if not own:
-        return headers
-    names = {name.lower() for name in own}
-    kept = [(name, value) for name, value in headers if name.lower() not in names]
-    return (*kept, *own.items())
-
-
 def build_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     """The ``generateContent`` request for ``request`` at ``endpoint`` (see the module)."""
     vertex = is_vertex(endpoint)
@@ -298,8 +287,7 @@ def build_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     # The base URL's query (``?api-version=...``, even ``?key=...``) goes first.
     target = endpoint.with_query(f"{prefix}/{model}{method}")
     if vertex:
-        key = endpoint.api_key
-        own = auth_headers(endpoint, ("Authorization", f"Bearer {key}" if key else None))
+        own = bearer(endpoint)
     else:
         own = auth_headers(endpoint, ("x-goog-api-key", endpoint.api_key))
     return HTTPRequest("POST", target, with_request_headers(own, request), dumps(body))

@@ -66,7 +66,11 @@ from .plumbing import (
     Staged,
     arguments_object,
     bearer,
+    function_tool,
+    part_name,
+    refuse_n,
     sampling,
+    with_request_headers,
 )
 
 __all__ = ["DIALECT", "OllamaDialect", "OllamaStreamDecoder"]
@@ -211,10 +215,8 @@ def message_images(message: Message, provider: str = "Ollama") -> list[str]:
             continue
         where = f"part {number} of a {message.role} message"
         if not isinstance(part, ImagePart):
-            kind = type(part).__name__
             raise ValueError(
-                f"{provider} cannot send {'an' if kind[0] in 'AEIOU' else 'a'} {kind} "
-                f"({where}): it takes text and images only"
+                f"{provider} cannot send {part_name(part)} ({where}): it takes text and images only"
             )
         if part.base64 is None:
             raise ValueError(
@@ -259,8 +261,7 @@ def _message_text(message: Message, tool_names: dict[str, str]) -> dict[str, Any
 def request_settings(request: ChatRequest, provider: str = "Ollama") -> dict[str, Any]:
     """``format``, ``think`` and ``options`` (with the ``extra['options']`` merged), the
     fields ``/api/chat`` and ``/api/generate`` share; ``ValueError`` for ``n`` above 1."""
-    if request.n is not None and request.n > 1:
-        raise ValueError(f"{provider} returns one answer per request: ChatRequest.n must be 1")
+    refuse_n(request, provider)
     out: dict[str, Any] = {}
     response_format = request.neutral_response_format
     if isinstance(response_format, JSONSchema):
@@ -284,8 +285,9 @@ def request_settings(request: ChatRequest, provider: str = "Ollama") -> dict[str
 
 
 def request_headers(endpoint: Endpoint, request: ChatRequest) -> tuple[tuple[str, str], ...]:
-    """The bearer key (when there is one), the endpoint's headers, then the request's."""
-    return bearer(endpoint) + tuple((request.headers or {}).items())
+    """The bearer key (when there is one), the endpoint's headers, then the request's
+    (which replace one of the same name)."""
+    return with_request_headers(bearer(endpoint), request)
 
 
 class OllamaDialect(Dialect):
@@ -303,17 +305,7 @@ class OllamaDialect(Dialect):
             "stream": request.stream,
         }
         if request.tool_list and request.neutral_tool_choice != "none":
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": tool.name,
-                        "description": tool.description,
-                        "parameters": dict(tool.parameters),
-                    },
-                }
-                for tool in request.tool_list
-            ]
+            body["tools"] = [function_tool(tool) for tool in request.tool_list]
         body.update(request_settings(request))
         body.update((k, v) for k, v in (request.extra or {}).items() if k != "options")
         target = endpoint.url("/api/chat")

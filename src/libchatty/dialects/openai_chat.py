@@ -24,7 +24,6 @@ dict lookups before falling back to the general path.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Final
 
 from ..accumulate import Accumulator, normalize_finish_reason
@@ -41,15 +40,17 @@ from .openai_chat_fields import (
     content_parts,
     excerpt,
     provider_error,
-    response_meta,
     text_of,
     tool_call_fields,
     usage_of,
 )
 from .openai_request import chat_request
-from .plumbing import MAX_TOOL_CALLS
+from .plumbing import MAX_TOOL_CALLS, response_meta, with_meta
 
 __all__ = ["DIALECT", "OpenAIChat", "OpenAIChatDecoder"]
+
+# Names the response in a RemoteProtocolError about its id or model.
+_RESPONSE: Final = "the response's"
 
 # A delta's fields, checked: reasoning, (text or thinking piece, is thinking), refusal,
 # tool calls (each a checked JSON object).
@@ -163,7 +164,7 @@ class OpenAIChatDecoder(StreamDecoder):
         out: list[Event] = []
         choices = chunk.get("choices")
         if self._meta is None:
-            meta = response_meta(chunk)
+            meta = response_meta(chunk, _RESPONSE)
             if choices or meta[0] is not None:
                 self._meta = meta
         if choices:
@@ -259,7 +260,7 @@ class OpenAIChatDecoder(StreamDecoder):
             return acc.error(
                 "provider", "the provider ended the stream with finish_reason 'error'", status=200
             )
-        return _with_meta(acc.done(self._finish, usage_of(self._usage)), self._meta)
+        return with_meta(acc.done(self._finish, usage_of(self._usage)), self._meta)
 
     def end(self) -> Event:
         if self._field_error is not None:
@@ -271,13 +272,6 @@ class OpenAIChatDecoder(StreamDecoder):
         else:
             message = "the stream ended before 'data: [DONE]'"
         return self.acc.error("incomplete", message, status=200)
-
-
-def _with_meta(done: Done, meta: tuple[str | None, str | None] | None) -> Done:
-    """``done`` with the response id and model the server reported (once per response)."""
-    if meta is None or meta == (None, None):
-        return done
-    return replace(done, response_id=meta[0], model=meta[1])
 
 
 # ------------------------------------------------------------------------------------------
@@ -315,7 +309,7 @@ class OpenAIChat(Dialect):
             simple = _simple_answer(choices[0])
             if simple is not None:
                 text, raw_finish = simple
-                response_id, model = response_meta(body)
+                response_id, model = response_meta(body, _RESPONSE)
                 done = Done(
                     normalize_finish_reason(raw_finish),
                     text,
@@ -358,7 +352,7 @@ class OpenAIChat(Dialect):
             if type(raw_finish) is str and (index == 0 or finish is None):
                 finish = raw_finish
         done = acc.done(finish, usage_of(body.get("usage")))
-        out.append(_with_meta(done, response_meta(body)))
+        out.append(with_meta(done, response_meta(body, _RESPONSE)))
         return out
 
 

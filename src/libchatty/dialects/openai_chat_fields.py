@@ -24,7 +24,6 @@ __all__ = [
     "content_parts",
     "excerpt",
     "provider_error",
-    "response_meta",
     "text_of",
     "tool_call_fields",
     "usage_of",
@@ -100,19 +99,6 @@ def tool_call_fields(call: Any) -> tuple[str | None, str | None, str, int | None
         arguments_text(function.get("arguments")),
         index,
     )
-
-
-def response_meta(value: dict[str, Any]) -> tuple[str | None, str | None]:
-    """``(id, model)`` of a chunk or a body, for ``Done.response_id``/``Done.model``.
-    Absent, null and empty are None (Azure's prompt-filter chunk has ``"id": ""``); any
-    other non-string is a :class:`RemoteProtocolError`."""
-    found: list[str | None] = []
-    for key in ("id", "model"):
-        item = value.get(key)
-        if item is not None and type(item) is not str:
-            raise RemoteProtocolError(f"the response's {key!r} is not a string")
-        found.append(item or None)
-    return found[0], found[1]
 
 
 def _count(mapping: dict[str, Any], key: str) -> int | None:

@@ -53,7 +53,7 @@ from ..endpoint import Endpoint
 from ..options import JSONSchema, strict_schema
 from ..request import ChatRequest, Message
 from .base import HTTPRequest, dumps
-from .plumbing import bearer, sampling
+from .plumbing import bearer, function_tool, refuse_n, sampling, with_request_headers
 
 __all__ = ["EFFORT_FOR_BUDGET", "chat_request", "responses_request"]
 
@@ -68,19 +68,6 @@ _DEFAULT_FILENAME: Final = "document.pdf"
 
 def _refuse(api: str, part: ContentPart, why: str) -> ValueError:
     return ValueError(f"{api} cannot send {why} ({type(part).__name__})")
-
-
-def with_request_headers(
-    headers: tuple[tuple[str, str], ...], request: ChatRequest
-) -> tuple[tuple[str, str], ...]:
-    """``headers`` then the request's own; one of the request's replaces a header of
-    the same name (ignoring case), so no header is sent twice."""
-    own = request.headers
-    if not own:
-        return headers
-    names = {name.lower() for name in own}
-    kept = [(name, value) for name, value in headers if name.lower() not in names]
-    return (*kept, *own.items())
 
 
 def _remote(api: str, part: ImagePart | DocumentPart, what: str) -> str:
@@ -154,16 +141,11 @@ def _chat_message(message: Message) -> dict[str, Any]:
 
 
 def _chat_format(request: ChatRequest) -> dict[str, Any] | None:
-    spec = request.neutral_response_format
-    if spec is None:
-        return None
-    if not isinstance(spec, JSONSchema):
-        return {"type": "json_object"}
-    schema = strict_schema(spec.schema) if spec.strict else dict(spec.schema)
-    inner: dict[str, Any] = {"name": spec.name, "schema": schema, "strict": spec.strict}
-    if spec.description is not None:
-        inner["description"] = spec.description
-    return {"type": "json_schema", "json_schema": inner}
+    """Chat completions nest the schema's fields under ``json_schema``."""
+    spec = _response_format(request)
+    if spec is None or spec["type"] != "json_schema":
+        return spec
+    return {"type": "json_schema", "json_schema": {k: v for k, v in spec.items() if k != "type"}}
 
 
 def chat_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
@@ -184,17 +166,7 @@ def chat_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     if request.n is not None:
         body["n"] = request.n
     if request.tools is not None:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": dict(tool.parameters),
-                },
-            }
-            for tool in request.tool_list
-        ]
+        body["tools"] = [function_tool(tool) for tool in request.tool_list]
     choice = request.neutral_tool_choice
     if choice is not None:
         named = {"type": "function", "function": {"name": choice}}
@@ -286,7 +258,10 @@ def _input_items(messages: tuple[Message, ...]) -> tuple[str | None, list[dict[s
     return instructions, items
 
 
-def _responses_format(request: ChatRequest) -> dict[str, Any] | None:
+def _response_format(request: ChatRequest) -> dict[str, Any] | None:
+    """The structured output both APIs take, flat as the Responses API's ``text.format``:
+    ``{"type": "json_object"}`` or ``{"type": "json_schema", "name", "schema", "strict",
+    "description"?}`` (a strict schema in :func:`~libchatty.options.strict_schema` form)."""
     spec = request.neutral_response_format
     if spec is None:
         return None
@@ -312,8 +287,7 @@ def responses_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
         raise ValueError("ChatRequest.stop: the Responses API has no stop sequences")
     if request.seed is not None:
         raise ValueError("ChatRequest.seed: the Responses API has no seed")
-    if request.n is not None and request.n > 1:
-        raise ValueError("ChatRequest.n: the Responses API returns one answer (n must be 1)")
+    refuse_n(request, "the Responses API")
     instructions, items = _input_items(tuple(request.messages))
     body: dict[str, Any] = {"model": request.model}
     if instructions is not None:
@@ -335,7 +309,7 @@ def responses_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     if choice is not None:
         named = {"type": "function", "name": choice}
         body["tool_choice"] = choice if choice in ("auto", "none", "required") else named
-    text_format = _responses_format(request)
+    text_format = _response_format(request)
     if text_format is not None:
         body["text"] = {"format": text_format}
     reasoning = request.reasoning

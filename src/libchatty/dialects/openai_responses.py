@@ -29,7 +29,6 @@ final response's ``output`` is reported as deltas instead.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, Final
 
 from ..accumulate import Accumulator
@@ -42,7 +41,16 @@ from ..sse import ServerSentEvent
 from .azure_errors import decode_error
 from .base import Dialect, HTTPRequest, StreamDecoder, get_int, make_usage
 from .openai_request import responses_request
-from .plumbing import MAX_TOOL_CALLS, Staged, expect_list, optional_str, stream_error
+from .plumbing import (
+    MAX_TOOL_CALLS,
+    Staged,
+    event_kind,
+    expect_list,
+    optional_str,
+    response_meta,
+    stream_error,
+    with_meta,
+)
 
 __all__ = ["DIALECT", "OpenAIResponses", "OpenAIResponsesDecoder"]
 
@@ -106,15 +114,7 @@ def _response_of(value: dict[str, Any]) -> dict[str, Any]:
 def _with_meta(done: Done, response: Mapping[str, Any]) -> Done:
     """``done`` with the final response's ``id`` and ``model`` (absent, null or empty:
     None; another type: :class:`RemoteProtocolError`)."""
-    found: list[str | None] = []
-    for key in ("id", "model"):
-        value = response.get(key)
-        if value is not None and type(value) is not str:
-            raise RemoteProtocolError(f"the response's {key!r} is not a string")
-        found.append(value or None)
-    if found == [None, None]:
-        return done
-    return replace(done, response_id=found[0], model=found[1])
+    return with_meta(done, response_meta(response, "the response's"))
 
 
 def _incomplete_reason(response: Mapping[str, Any]) -> str:
@@ -153,8 +153,7 @@ class OpenAIResponsesDecoder(StreamDecoder):
             raise RemoteProtocolError(f"invalid JSON in a data line: {_excerpt(data)}") from None
         if type(value) is not dict:
             raise RemoteProtocolError(f"a data line is not a JSON object: {_excerpt(data)}")
-        kind = value.get("type")
-        handler = _HANDLERS.get(kind if type(kind) is str else event.event)
+        handler = _HANDLERS.get(event_kind(value, event))
         if handler is None:
             return []
         events = handler(self, value)

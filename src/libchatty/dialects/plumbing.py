@@ -13,38 +13,70 @@
   arguments as a JSON object (:func:`arguments_object`), sampling-option renames
   (:func:`sampling`), and the one place a message's content becomes text
   (:func:`message_text`).
+* **Refusals** worded once: ``n`` above 1 where a provider answers once
+  (:func:`refuse_n`), and a content part a provider cannot take (:func:`part_name`).
+* **Reasoning budgets** of the APIs that take tokens, not an effort
+  (:data:`THINKING_BUDGETS`, :func:`thinking_budget`).
+* **Endpoints and headers**: Vertex AI locations (:func:`is_vertex`), the request's own
+  headers after the dialect's (:func:`with_request_headers`).
+* **Ends and metadata**: the stream that stopped early (:func:`incomplete`), a
+  response's ``id``/``model`` (:func:`response_meta`, :func:`with_meta`).
+* **Error bodies** a provider names its own way (:func:`refined_errors`, on top of
+  :func:`~libchatty.httperrors.error_from_response`).
 * **Limits** shared by every dialect (:data:`MAX_MESSAGE`, :data:`MAX_TOOL_CALLS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from ..accumulate import Accumulator
 from ..content import TextPart
 from ..endpoint import Endpoint
-from ..events import Delta, Error, Event
+from ..events import Delta, Done, Error, Event
 from ..exceptions import RemoteProtocolError
+from ..httperrors import error_from_response
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest, Message
+from ..request import ChatRequest, Message, Tool
+from ..sse import ServerSentEvent
 
 __all__ = [
+    "ANSWER_TOKENS",
     "MAX_MESSAGE",
     "MAX_TOOL_CALLS",
+    "THINKING_BUDGETS",
+    "ErrorRefiner",
     "ErrorTable",
+    "Headers",
     "Staged",
     "arguments_object",
     "auth_headers",
     "bearer",
+    "event_kind",
+    "event_payload",
     "expect_int",
     "expect_list",
     "expect_object",
     "expect_str",
+    "function_tool",
+    "incomplete",
+    "is_vertex",
+    "maybe_str",
     "message_text",
+    "object_or_empty",
     "optional_str",
+    "part_name",
+    "refined_errors",
+    "refuse_n",
+    "response_meta",
     "sampling",
     "stream_error",
+    "thinking_budget",
+    "with_meta",
+    "with_request_headers",
 ]
 
 #: Error messages are for humans; a provider that sends megabytes gets them cut here.
@@ -54,8 +86,22 @@ MAX_TOOL_CALLS: Final = 1024
 # A provider's error type is a short identifier.
 _MAX_TYPE: Final = 100
 
+#: ``Reasoning.effort`` -> thinking budget (tokens), for the APIs that take a budget and
+#: no effort: Anthropic (direct, on Vertex and on Bedrock) and Cohere.
+THINKING_BUDGETS: Final = {"low": 2048, "medium": 8192, "high": 24576}
+#: Answer tokens on top of the thinking budget when the caller set no ``max_tokens``
+#: (Anthropic counts thinking in ``max_tokens``, which must exceed the budget).
+ANSWER_TOKENS: Final = 4096
+# A Vertex AI base URL: .../projects/{project}/locations/{location}
+_VERTEX_PREFIX: Final = re.compile(r"(?:^|/)projects/[^/]+/locations/[^/]+$")
+
 #: A dialect's in-stream error types: ``provider_type -> (kind, retryable)``.
 ErrorTable = Mapping[str, tuple[str, bool]]
+#: Response headers as h11 gives them.
+Headers = Sequence[tuple[bytes, bytes]]
+#: What a dialect adds to the shared reading of an error response: ``(error, body as a
+#: JSON object -- ``{}`` when it is not one --, headers) -> error``.
+ErrorRefiner = Callable[[Error, dict[str, Any], Headers], Error]
 
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -92,11 +138,37 @@ def expect_list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def maybe_str(mapping: Mapping[str, Any], key: str, what: str) -> str | None:
+    """``mapping[key]``: a string, or None when null or absent (:func:`optional_str`
+    reads both as ``""``)."""
+    value = mapping.get(key)
+    return None if value is None else optional_str(value, f"{what}.{key}")
+
+
 def expect_int(value: Any, what: str, limit: int) -> int:
     """``value`` when it is an int in ``0 <= value < limit`` (a bool is not an int)."""
     if type(value) is not int or not 0 <= value < limit:
         raise RemoteProtocolError(f"{what} is not an integer below {limit}")
     return value
+
+
+def event_payload(event: ServerSentEvent, provider: str) -> dict[str, Any]:
+    """The JSON object a named server-sent event carries (Anthropic, Cohere)."""
+    try:
+        value = loads(event.data)
+    except JSONDecodeError:
+        raise RemoteProtocolError(
+            f"{provider} event {event.event[:40]!r} carries data that is not JSON"
+        ) from None
+    if type(value) is not dict:
+        raise RemoteProtocolError(f"{provider} event {event.event[:40]!r} is not a JSON object")
+    return value
+
+
+def event_kind(payload: Mapping[str, Any], event: ServerSentEvent) -> str:
+    """What an event is: its data's ``type`` (authoritative), else its ``event:`` name."""
+    kind = payload.get("type")
+    return kind if type(kind) is str else event.event
 
 
 # --- staging ----------------------------------------------------------------------------------
@@ -211,18 +283,16 @@ def arguments_object(arguments: str, name: str, provider: str) -> dict[str, Any]
 
 
 def sampling(request: ChatRequest, names: Mapping[str, str]) -> dict[str, Any]:
-    """The request's sampling options that are set, under the provider's names:
-    ``names`` maps ``temperature``, ``top_p``, ``max_tokens`` and ``stop`` (a list) to
-    the wire's keys; an option the mapping leaves out is not sent."""
+    """The request's sampling options that are set, under the provider's names, in the
+    order of ``names``: it maps ``temperature``, ``top_p``, ``max_tokens`` and ``stop``
+    (a list) to the wire's keys; an option the mapping leaves out is not sent."""
     values = {
         "temperature": request.temperature,
         "top_p": request.top_p,
         "max_tokens": request.max_tokens,
         "stop": list(request.stop_list) or None,
     }
-    return {
-        names[key]: value for key, value in values.items() if key in names and value is not None
-    }
+    return {wire: values[key] for key, wire in names.items() if values[key] is not None}
 
 
 def message_text(message: Message, provider: str) -> str:
@@ -238,3 +308,116 @@ def message_text(message: Message, provider: str) -> str:
                 f"in a {message.role} message cannot be sent"
             )
     return message.text
+
+
+def part_name(part: object) -> str:
+    """``"an ImagePart"``, ``"a DocumentPart"``: a content part in a refusal."""
+    name = type(part).__name__
+    return f"{'an' if name[0] in 'AEIOU' else 'a'} {name}"
+
+
+def refuse_n(request: ChatRequest, provider: str) -> None:
+    """``ValueError`` naming ``provider`` when ``request.n`` asks for several answers
+    from an API that gives one."""
+    if request.n is not None and request.n > 1:
+        raise ValueError(f"{provider} returns one answer per request: ChatRequest.n must be 1")
+
+
+def thinking_budget(request: ChatRequest, provider: str, where: str = "") -> tuple[int, int]:
+    """``(budget, max_tokens)`` of a request with ``reasoning``, for an API where thinking
+    counts in ``max_tokens`` (Anthropic's): the budget is ``Reasoning.budget_tokens``,
+    else :data:`THINKING_BUDGETS` of the effort (``medium`` when neither is set);
+    ``max_tokens`` is the caller's, or the budget plus :data:`ANSWER_TOKENS`. A
+    ``max_tokens`` at or below the budget is a ``ValueError``: the caller's limit is
+    never raised silently."""
+    reasoning = request.reasoning
+    budget = (reasoning.budget(THINKING_BUDGETS) if reasoning else None) or THINKING_BUDGETS[
+        "medium"
+    ]
+    if request.max_tokens is None:
+        return budget, budget + ANSWER_TOKENS
+    if request.max_tokens <= budget:
+        raise ValueError(
+            f"{provider} needs max_tokens ({request.max_tokens}) above the thinking budget "
+            f"({budget}){where}: raise max_tokens or lower the reasoning effort or budget_tokens"
+        )
+    return budget, request.max_tokens
+
+
+def function_tool(tool: Tool) -> dict[str, Any]:
+    """A tool as OpenAI chat completions declares it (Ollama and Cohere copy the shape):
+    ``{"type": "function", "function": {"name", "description", "parameters"}}``."""
+    function = {"name": tool.name, "description": tool.description}
+    return {"type": "function", "function": {**function, "parameters": dict(tool.parameters)}}
+
+
+def is_vertex(endpoint: Endpoint) -> bool:
+    """Whether ``endpoint``'s base URL is a Vertex AI project location (it ends in
+    ``/projects/{project}/locations/{location}``)."""
+    return _VERTEX_PREFIX.search(endpoint.path_prefix) is not None
+
+
+def with_request_headers(
+    headers: tuple[tuple[str, str], ...], request: ChatRequest
+) -> tuple[tuple[str, str], ...]:
+    """``headers`` then the request's own; one of the request's replaces a header of
+    the same name (ignoring case), so no header is sent twice."""
+    own = request.headers
+    if not own:
+        return headers
+    names = {name.lower() for name in own}
+    kept = [(name, value) for name, value in headers if name.lower() not in names]
+    return (*kept, *own.items())
+
+
+# --- ends and metadata --------------------------------------------------------------------------
+def incomplete(acc: Accumulator, provider: str, started: bool, first: str, last: str) -> Error:
+    """The ``Error("incomplete")`` of a stream that ended before its terminal event
+    ``last`` -- or before even its opening event ``first`` when not ``started``."""
+    where = last if started else first
+    return acc.error("incomplete", f"the {provider} stream ended before {where}")
+
+
+def response_meta(value: Mapping[str, Any], what: str) -> tuple[str | None, str | None]:
+    """``(id, model)`` of a response, for ``Done.response_id``/``Done.model``: absent,
+    null and empty are None, any other non-string a RemoteProtocolError naming
+    ``what`` (``"the response's 'id' is not a string"``)."""
+    found: list[str | None] = []
+    for key in ("id", "model"):
+        item = value.get(key)
+        if item is not None and type(item) is not str:
+            raise RemoteProtocolError(f"{what} {key!r} is not a string")
+        found.append(item or None)
+    return found[0], found[1]
+
+
+def with_meta(done: Done, meta: tuple[str | None, str | None] | None) -> Done:
+    """``done`` with the response id and model the server reported, if any."""
+    if meta is None or meta == (None, None):
+        return done
+    return replace(done, response_id=meta[0], model=meta[1])
+
+
+# --- error bodies -------------------------------------------------------------------------------
+def object_or_empty(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object, or ``{}`` when it is not one (an error's details are
+    best effort)."""
+    try:
+        value = loads(raw)
+    except JSONDecodeError:
+        return {}
+    return value if type(value) is dict else {}
+
+
+def refined_errors(refine: ErrorRefiner) -> Callable[..., Error]:
+    """A dialect's ``decode_error`` hook: the shared reading of status, body and
+    ``Retry-After`` (:func:`~libchatty.httperrors.error_from_response`), then
+    ``refine`` for what this provider says its own way."""
+
+    def decode_error(
+        status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
+    ) -> Error:
+        error = error_from_response(status, reason, headers, body, partial)
+        return refine(error, object_or_empty(body), headers)
+
+    return decode_error
