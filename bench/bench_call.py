@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import importlib.util
 import json
 import sys
 import time
@@ -53,6 +54,7 @@ from libchatty.request import ChatRequest, Message
 STREAM_TARGET: Final = 1.25
 BODY_TARGET: Final = 1.10
 SDK_TARGET: Final = 15.0
+LIVE_TARGET: Final = 1.5  # issue 14: Call against the floor without HTTP
 READ_SIZE: Final = 16 * 1024
 
 HEAD: Final = (
@@ -102,8 +104,9 @@ def _choice(delta: dict[str, Any], finish: str | None = None) -> list[Any]:
     return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
 
 
-def stream_response(pieces: list[str]) -> tuple[bytes, list[bytes]]:
-    """The whole response, and its HTTP chunks (head first) for per-chunk feeding."""
+def stream_response(pieces: list[str]) -> tuple[bytes, list[bytes], list[bytes]]:
+    """The whole response, its HTTP chunks (head first) for per-chunk feeding, and its
+    SSE events alone (the body without HTTP, for the floor that does no HTTP)."""
     events = [_event(_choice({"role": "assistant", "content": "", "refusal": None}))]
     events += [_event(_choice({"content": piece})) for piece in pieces]
     events.append(_event(_choice({}, "stop")))
@@ -115,7 +118,7 @@ def stream_response(pieces: list[str]) -> tuple[bytes, list[bytes]]:
     events.append(_event([], usage=usage))
     events.append(b"data: [DONE]\n\n")
     frames = [HEAD] + [b"%x\r\n%s\r\n" % (len(e), e) for e in events] + [b"0\r\n\r\n"]
-    return b"".join(frames), frames
+    return b"".join(frames), frames, events
 
 
 def body_response(text: str) -> bytes:
@@ -183,9 +186,43 @@ def floor_request(stream: bool = True) -> tuple[h11.Connection, bytes]:
     return conn, data
 
 
+def floor_events(pieces: list[bytes], loads: Callable[[bytes], Any]) -> str:
+    """split + loads + lookups over the body alone, no HTTP: the floor of issue 14."""
+    out: list[str] = []
+    rest = b""
+    for piece in pieces:
+        parts = (rest + piece).split(b"\n\n")
+        rest = parts.pop()
+        for part in parts:
+            if part.startswith(b"data: {"):
+                choices = loads(part[6:])["choices"]
+                if choices:
+                    text = choices[0]["delta"].get("content")
+                    if text:
+                        out.append(text)
+    return "".join(out)
+
+
 def libchatty_request(stream: bool = True) -> tuple[Call, bytes]:
     call = Call(ENDPOINT, ChatRequest(model="gpt-4o", messages=MESSAGES, stream=stream))
     return call, call.start()
+
+
+def load_baseline(path: str) -> Any:
+    """The ``Call`` class of another ``call.py``, loaded inside the libchatty package so
+    that its relative imports resolve to today's modules."""
+    spec = importlib.util.spec_from_file_location("libchatty._baseline_call", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.Call
+
+
+def baseline_request(cls: Any) -> Any:
+    call = cls(ENDPOINT, ChatRequest(model="gpt-4o", messages=MESSAGES, stream=True))
+    call.start()
+    return call
 
 
 def floor_stream(conn: h11.Connection, pieces: list[bytes], loads: Callable[[bytes], Any]) -> str:
@@ -312,9 +349,9 @@ def best_plain(fn: Callable[[], Any], runs: int) -> float:
 def use_json(backend: Callable[[bytes | str], Any]) -> None:
     """Point the dialect (and the call's body path) at one JSON backend."""
     openai_chat.loads = backend  # type: ignore[attr-defined]
-    import libchatty.call as call_module
+    import libchatty.callbody as body_module
 
-    call_module.loads = backend  # type: ignore[attr-defined]
+    body_module.loads = backend  # type: ignore[attr-defined]
 
 
 def _row(
@@ -333,13 +370,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed runs per row (best of)")
     parser.add_argument("--chunks", type=int, default=2000, help="content deltas in the stream")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--baseline",
+        metavar="CALL_PY",
+        help="also time the Call of another call.py (e.g. a copy of the last commit's), "
+        "side by side in the same run",
+    )
     args = parser.parse_args()
+    baseline = load_baseline(args.baseline) if args.baseline else None
 
     n = args.chunks
     pieces = content_pieces(n)
     want = "".join(pieces)
-    raw, frames = stream_response(pieces)
+    raw, frames, events = stream_response(pieces)
     feeds = {"16 KiB reads": reads(raw), "one read per HTTP chunk": frames}
+    # The same body without HTTP, read the same way, for the no-HTTP floor.
+    bodies = {"16 KiB reads": reads(b"".join(events)), "one read per HTTP chunk": events}
     body_pieces = reads(body_response(want))
 
     # (floor's loads, libchatty's loads) per JSON library. The stdlib floor is json.loads
@@ -379,9 +425,26 @@ def main() -> int:
                 args.runs,
                 want,
             )
+            body = bodies[feed_name]
+            bare = best(
+                lambda: None,
+                lambda _: floor_events(body, floor_loads),  # noqa: B023
+                args.runs,
+                want,
+            )
+            _row(rows, f"{feed_name}: floor, split + {name}.loads (no HTTP)", bare, floor, n)
             _row(rows, f"{feed_name}: floor, h11 + split + {name}.loads", floor, floor, n)
             _row(rows, f"{feed_name}: libchatty Call ({name})", ours, floor, n)
+            if baseline is not None:
+                old = best(
+                    lambda: baseline_request(baseline),
+                    lambda c: libchatty_stream(c, feed),  # noqa: B023
+                    args.runs,
+                    want,
+                )
+                _row(rows, f"{feed_name}: baseline Call ({name})", old, floor, n)
             verdict[f"stream, {feed_name}, {name}"] = ours / floor
+            verdict[f"no-HTTP floor, {feed_name}, {name}"] = ours / bare
             if name == "json" and sdk is not None:
                 theirs = best(
                     lambda: floor_request()[0],
@@ -429,7 +492,12 @@ def main() -> int:
                 f"(target >= {SDK_TARGET:.0f}x: {'met' if ok else 'MISSED'})"
             )
         else:
-            target = BODY_TARGET if key.startswith("body") else STREAM_TARGET
+            if key.startswith("body"):
+                target = BODY_TARGET
+            elif key.startswith("no-HTTP"):
+                target = LIVE_TARGET
+            else:
+                target = STREAM_TARGET
             ok = ratio <= target
             print(
                 f"{key}: {ratio:.2f}x the floor (target <= {target}x: {'met' if ok else 'MISSED'})"

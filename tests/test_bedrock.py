@@ -51,7 +51,7 @@ from libchatty.eventstream import EventStreamDecoder
 from libchatty.exceptions import LocalProtocolError, RemoteProtocolError
 from libchatty.options import JSONSchema, Reasoning
 from libchatty.replay.script import Script
-from libchatty.replay_bedrock import RENDERER
+from libchatty.replay.bedrock import RENDERER
 from libchatty.request import ChatRequest, Message, Tool
 from libchatty.sigv4 import AWSCredentials
 
@@ -977,7 +977,8 @@ def test_reasoning_refusals_and_extra_fields_merge() -> None:
     with pytest.raises(ValueError) as caught:
         DIALECT.build_request(endpoint(), at_budget)
     assert str(caught.value) == (
-        "Bedrock needs max_tokens (8192) above the thinking budget (8192) for an Anthropic model"
+        "Bedrock needs max_tokens (8192) above the thinking budget (8192) for an Anthropic "
+        "model: raise max_tokens or lower the reasoning effort or budget_tokens"
     )
     nova = ChatRequest("amazon.nova-pro-v1:0", [Message("user", "x")], reasoning=Reasoning())
     with pytest.raises(ValueError) as caught:
@@ -1011,7 +1012,9 @@ def test_seed_and_n_are_refused() -> None:
     assert str(caught.value) == "Bedrock Converse has no seed: ChatRequest.seed must be None"
     with pytest.raises(ValueError) as caught:
         DIALECT.build_request(endpoint(), ChatRequest(MODEL, [Message("user", "x")], n=2))
-    assert str(caught.value) == "Bedrock Converse returns one answer: ChatRequest.n must be 1"
+    assert str(caught.value) == (
+        "Bedrock Converse returns one answer per request: ChatRequest.n must be 1"
+    )
     one = json.loads(
         DIALECT.build_request(endpoint(), ChatRequest(MODEL, [Message("user", "x")], n=1)).body
     )

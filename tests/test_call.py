@@ -210,8 +210,10 @@ def test_error_body_is_bounded_but_read_to_the_end_for_reuse() -> None:
 
 
 def test_redirect_is_an_error_not_followed() -> None:
-    response = b"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://elsewhere/\r\n" \
+    response = (
+        b"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://elsewhere/\r\n"
         b"Content-Length: 0\r\n\r\n"
+    )
     events = feed(make_call(), [response])
     assert isinstance(events[0], Error) and events[0].kind == "redirect"
     assert "https://elsewhere/" in events[0].message
@@ -268,12 +270,26 @@ def sse(data: Any, event: str | None = None) -> bytes:
 #: Each provider's 401 body around a message (its documented error envelope), written
 #: here rather than by the replay renderers.
 ERROR_BODIES = {
-    "openai-chat": lambda m: {"error": {"message": m, "type": "invalid_request_error",
-                                        "param": None, "code": "invalid_api_key"}},
-    "openai-responses": lambda m: {"error": {"message": m, "type": "invalid_request_error",
-                                             "param": None, "code": "invalid_api_key"}},
-    "anthropic": lambda m: {"type": "error",
-                            "error": {"type": "authentication_error", "message": m}},
+    "openai-chat": lambda m: {
+        "error": {
+            "message": m,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+        }
+    },
+    "openai-responses": lambda m: {
+        "error": {
+            "message": m,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+        }
+    },
+    "anthropic": lambda m: {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": m},
+    },
     "gemini": lambda m: {"error": {"code": 401, "message": m, "status": "UNAUTHENTICATED"}},
     "ollama": lambda m: {"error": m},
 }
@@ -283,34 +299,89 @@ ERROR_BODIES = {
 OPENINGS = {
     "openai-chat": [chunk("Hi")],
     "openai-responses": [
-        sse({"type": "response.created", "sequence_number": 0,
-             "response": {"id": "resp_1", "status": "in_progress", "output": []}},
-            "response.created"),
-        sse({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
-             "content_index": 0, "delta": "Hi", "sequence_number": 1},
-            "response.output_text.delta"),
+        sse(
+            {
+                "type": "response.created",
+                "sequence_number": 0,
+                "response": {"id": "resp_1", "status": "in_progress", "output": []},
+            },
+            "response.created",
+        ),
+        sse(
+            {
+                "type": "response.output_text.delta",
+                "item_id": "msg_1",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": "Hi",
+                "sequence_number": 1,
+            },
+            "response.output_text.delta",
+        ),
     ],
     "anthropic": [
-        sse({"type": "message_start", "message": {"id": "msg_1", "type": "message",
-             "role": "assistant", "content": [], "model": "m", "stop_reason": None,
-             "usage": {"input_tokens": 1, "output_tokens": 1}}}, "message_start"),
-        sse({"type": "content_block_start", "index": 0,
-             "content_block": {"type": "text", "text": ""}}, "content_block_start"),
-        sse({"type": "content_block_delta", "index": 0,
-             "delta": {"type": "text_delta", "text": "Hi"}}, "content_block_delta"),
+        sse(
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [],
+                    "model": "m",
+                    "stop_reason": None,
+                    "usage": {"input_tokens": 1, "output_tokens": 1},
+                },
+            },
+            "message_start",
+        ),
+        sse(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+            "content_block_start",
+        ),
+        sse(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "Hi"},
+            },
+            "content_block_delta",
+        ),
     ],
-    "gemini": [sse({"candidates": [{"content": {"parts": [{"text": "Hi"}], "role": "model"},
-                                    "index": 0}]})],
-    "ollama": [jdump({"model": "m", "created_at": "2025-01-01T00:00:00Z",
-                      "message": {"role": "assistant", "content": "Hi"}, "done": False})
-               + b"\n"],
+    "gemini": [
+        sse({"candidates": [{"content": {"parts": [{"text": "Hi"}], "role": "model"}, "index": 0}]})
+    ],
+    "ollama": [
+        jdump(
+            {
+                "model": "m",
+                "created_at": "2025-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": "Hi"},
+                "done": False,
+            }
+        )
+        + b"\n"
+    ],
 }
 STREAM_ERRORS = {
     "openai-chat": lambda m: sse({"error": {"message": m, "type": "server_error"}}),
-    "openai-responses": lambda m: sse({"type": "error", "code": "server_error", "message": m,
-                                       "param": None, "sequence_number": 2}, "error"),
-    "anthropic": lambda m: sse({"type": "error",
-                                "error": {"type": "overloaded_error", "message": m}}, "error"),
+    "openai-responses": lambda m: sse(
+        {
+            "type": "error",
+            "code": "server_error",
+            "message": m,
+            "param": None,
+            "sequence_number": 2,
+        },
+        "error",
+    ),
+    "anthropic": lambda m: sse(
+        {"type": "error", "error": {"type": "overloaded_error", "message": m}}, "error"
+    ),
     "gemini": lambda m: sse({"error": {"code": 500, "message": m, "status": "INTERNAL"}}),
     "ollama": lambda m: jdump({"error": m}) + b"\n",
 }
@@ -365,8 +436,9 @@ def test_every_textual_field_is_redacted_but_partial_is_kept() -> None:
     assert error.provider_type == f"quota:{MARKER}"
     assert error.retry_after_date == f"Thu, 01 Jan 2099 00:00:00 GMT {MARKER}"
     # The model's own answer is the caller's already (as deltas): never rewritten.
-    stream = sse_response(chunk(f"echo {KEY}"), b'data: {"error": {"message": "' +
-                          KEY.encode() + b'"}}\n\n')
+    stream = sse_response(
+        chunk(f"echo {KEY}"), b'data: {"error": {"message": "' + KEY.encode() + b'"}}\n\n'
+    )
     events = feed(make_call(), [stream])
     assert events[0] == Delta(f"echo {KEY}")
     error = events[-1]
@@ -382,9 +454,7 @@ def test_credential_headers_query_keys_and_driver_secrets_are_redacted() -> None
     )
     request = ChatRequest("m", [Message("user", "hi")])
     call = Call(endpoint, request, secrets=["proxy-password-42", "pw1"])
-    message = (
-        "echo: query-key-0123456789 custom-token-abcdef proxy-password-42 pw1 proj_visible_1"
-    )
+    message = "echo: query-key-0123456789 custom-token-abcdef proxy-password-42 pw1 proj_visible_1"
     body = json.dumps({"error": {"message": message}}).encode()
     [error] = feed(call, [sized_response(body, status=500, reason="Oops")])
     assert isinstance(error, Error)
@@ -456,8 +526,13 @@ SSE_BODY = chunk("Hel") + chunk("lo") + chunk("", "stop") + b"data: [DONE]\n\n"
 
 
 def coded_response(
-    body: bytes, coding: str, content_type: str = "text/event-stream", status: int = 200,
-    reason: str = "OK", cuts: tuple[int, ...] = (), extra_head: bytes = b"",
+    body: bytes,
+    coding: str,
+    content_type: str = "text/event-stream",
+    status: int = 200,
+    reason: str = "OK",
+    cuts: tuple[int, ...] = (),
+    extra_head: bytes = b"",
 ) -> bytes:
     """``body`` compressed by the standard library, chunked at ``cuts`` of the compressed
     bytes, behind a head naming ``coding``."""
@@ -469,7 +544,10 @@ def coded_response(
         packed = packer.compress(body) + packer.flush()
     name = b"deflate" if coding == "raw-deflate" else coding.encode()
     return chunked_response(
-        splits_at(packed, list(cuts)), content_type, status, reason,
+        splits_at(packed, list(cuts)),
+        content_type,
+        status,
+        reason,
         headers=b"Content-Encoding: " + name + b"\r\n" + extra_head,
     )
 
@@ -502,12 +580,8 @@ def test_a_compressed_json_body_and_error_body(coding: str) -> None:
     plain = feed(make_call(stream=False), [fixture("openai-chat/nonstream-text.http")])
     assert events == plain
     error_body = json.dumps({"error": {"message": f"bad key {KEY}"}}).encode()
-    [error] = feed(
-        make_call(), [coded_response(error_body, coding, "application/json", 401, "No")]
-    )
-    assert error == Error(
-        "auth", f"bad key {MARKER}", status=401, retryable=False, partial=""
-    )
+    [error] = feed(make_call(), [coded_response(error_body, coding, "application/json", 401, "No")])
+    assert error == Error("auth", f"bad key {MARKER}", status=401, retryable=False, partial="")
 
 
 def test_an_unsupported_coding_is_a_protocol_error_naming_it() -> None:
@@ -560,8 +634,10 @@ def test_truncated_gzip_is_a_protocol_error() -> None:
     error = events[-1]
     assert isinstance(error, Error)
     assert (error.kind, error.message, error.status, error.partial) == (
-        "protocol", "malformed response: the gzip body ends before its compressed data",
-        200, "Hello",
+        "protocol",
+        "malformed response: the gzip body ends before its compressed data",
+        200,
+        "Hello",
     )
 
 
@@ -581,9 +657,7 @@ def test_a_zip_bomb_ends_in_a_limit_error() -> None:
     response = coded_response(bomb, "gzip")
     call = make_call(max_decoded_size=1024 * 1024, max_event_size=16 * 1024 * 1024)
     [error] = feed(call, [response])
-    assert error == Error(
-        "limit", "the decoded response body exceeds 1048576 bytes", status=200
-    )
+    assert error == Error("limit", "the decoded response body exceeds 1048576 bytes", status=200)
 
 
 def test_decoded_size_at_the_limit_and_one_past() -> None:
@@ -611,11 +685,21 @@ def test_max_response_size_exactly_is_done_one_less_is_a_limit_error() -> None:
 
 
 def test_max_response_size_counts_tool_arguments_and_reasoning() -> None:
-    tool = {"index": 0, "id": "c1", "type": "function",
-            "function": {"name": "f", "arguments": '{"a":1}'}}
-    payload = {"choices": [{"index": 0, "delta": {"reasoning_content": "why",
-                                                    "tool_calls": [tool]},
-                            "finish_reason": "tool_calls"}]}
+    tool = {
+        "index": 0,
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "f", "arguments": '{"a":1}'},
+    }
+    payload = {
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"reasoning_content": "why", "tool_calls": [tool]},
+                "finish_reason": "tool_calls",
+            }
+        ]
+    }
     stream = sse_response(
         chunk("ok"), b"data: " + json.dumps(payload).encode() + b"\n\n", b"data: [DONE]\n\n"
     )
@@ -645,3 +729,93 @@ def test_max_response_size_stops_a_long_stream_before_it_ends() -> None:
     assert error.message == f"the streamed answer exceeds {COMPACT_AT + 500} characters"
     assert error.partial == "x" * 2200
     assert len(events) == 2201 and not call.wants_data
+
+
+# --- error metadata: the request id and the response head ----------------------------------
+ERROR_HEAD = (
+    b"x-amzn-RequestId: amzn-0001\r\n"
+    b"Request-Id: req_anthropic_2\r\n"
+    b"X-Request-Id: req_openai_1\r\n"
+    b"Set-Cookie: __cf_bm=session-cookie-value; path=/\r\n"
+    b"X-Api-Key: echoed-header-value\r\n"
+    b"x-ratelimit-remaining-tokens: 0\r\n"
+    b"X-Echo: your key was " + KEY.encode() + b"\r\n"
+)
+
+
+def test_an_error_carries_the_request_id_and_the_safe_headers() -> None:
+    body = b'{"error": {"message": "slow down", "type": "tokens"}}'
+    response = chunked_response([body], "application/json", 429, "Too Many Requests", ERROR_HEAD)
+    call = make_call()
+    [error] = feed(call, [response])
+    assert isinstance(error, Error)
+    assert error.request_id == "req_openai_1"  # x-request-id first
+    assert error.headers == (
+        ("content-type", "application/json"),
+        ("x-amzn-requestid", "amzn-0001"),
+        ("request-id", "req_anthropic_2"),
+        ("x-request-id", "req_openai_1"),
+        ("x-ratelimit-remaining-tokens", "0"),
+        ("x-echo", f"your key was {MARKER}"),
+    )
+    assert call.request_id == "req_openai_1"
+    assert call.response_headers == error.headers
+    assert not Redactor([KEY]).leaks(repr(error.headers))
+
+
+@pytest.mark.parametrize(
+    ("lines", "want"),
+    [
+        (b"request-id: r2\r\nx-amzn-requestid: r3\r\n", "r2"),
+        (b"x-amzn-requestid: r3\r\napim-request-id: r4\r\n", "r3"),
+        (b"apim-request-id: r4\r\ncf-ray: 8c1a-AMS\r\n", "r4"),
+        (b"cf-ray: 8c1a-AMS\r\n", None),
+        (b"x-request-id:\r\nrequest-id: r2\r\n", "r2"),
+    ],
+)
+def test_the_request_id_header_order(lines: bytes, want: str | None) -> None:
+    response = chunked_response([b"{}"], "application/json", 500, "Internal Server Error", lines)
+    call = make_call()
+    [error] = feed(call, [response])
+    assert isinstance(error, Error) and error.request_id == want == call.request_id
+
+
+def test_a_stream_error_carries_the_head_too() -> None:
+    response = sse_response(chunk("Hel"), head=b"x-request-id: req_cut\r\n")
+    [delta, error] = feed(make_call(), [response])
+    assert delta == Delta("Hel")
+    assert error == Error(
+        "incomplete", "the stream ended before 'data: [DONE]'", status=200, partial="Hel"
+    )
+    assert isinstance(error, Error) and error.request_id == "req_cut"
+    assert error.headers == (("content-type", "text/event-stream"), ("x-request-id", "req_cut"))
+
+
+def test_metadata_is_not_part_of_equality() -> None:
+    assert Error("server", "x", request_id="a", headers=(("k", "v"),)) == Error("server", "x")
+    assert "headers" not in repr(Error("server", "x", headers=(("k", "v"),)))
+
+
+# --- our bugs are not the server's fault ------------------------------------------------------
+
+
+def test_a_dialect_bug_propagates_instead_of_becoming_a_protocol_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    call = make_call()
+    call.start()
+    call.receive_data(sse_response(head=b"")[: sse_response().index(b"\r\n\r\n") + 4])
+
+    def broken(event: Any) -> list[Any]:
+        return {}["missing"]  # type: ignore[no-any-return]
+
+    call._handle = broken
+    with pytest.raises(KeyError):
+        call.receive_data(b"%x\r\n%s\r\n" % (len(chunk("x")), chunk("x")))
+
+
+def test_a_wire_shape_fault_is_still_a_protocol_error() -> None:
+    response = sse_response(b'data: {"choices": 5}\n\n')
+    [error] = feed(make_call(), [response])
+    assert isinstance(error, Error) and error.kind == "protocol"
+    assert error.message.startswith("malformed response: ")

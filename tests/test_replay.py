@@ -126,6 +126,7 @@ def test_no_client_dialect_loads_the_replay_side(module: str) -> None:
 def test_every_dialect_has_its_renderer() -> None:
     assert RENDERER_NAMES == (
         "openai-chat", "openai-responses", "anthropic", "gemini", "ollama", "cohere",
+        "bedrock",
     )  # fmt: skip
     assert set(RENDERER_NAMES) <= set(DIALECT_NAMES)
     assert [get_renderer(name).name for name in RENDERER_NAMES] == list(RENDERER_NAMES)
@@ -133,7 +134,7 @@ def test_every_dialect_has_its_renderer() -> None:
         get_renderer("smoke-signals")
     assert str(caught.value) == (
         "unknown dialect 'smoke-signals'; known: openai-chat, openai-responses, anthropic, "
-        "gemini, ollama, cohere"
+        "gemini, ollama, cohere, bedrock"
     )
 
 

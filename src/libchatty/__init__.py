@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .call import Call
+from .call import Call, HTTPRequest
 from .content import AudioPart, ContentPart, DocumentPart, ImagePart, TextPart
 from .endpoint import Endpoint
 from .events import Delta, Done, Error, Event, ToolCall, Usage
@@ -22,12 +22,12 @@ from .exceptions import (
 )
 from .options import JSONSchema, Reasoning
 from .request import ChatRequest, Message, Tool
-from .sigv4 import AWSCredentials
 from .sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
     from .eventstream import EventStreamDecoder, EventStreamMessage
     from .partialjson import PartialJSON
+    from .sigv4 import AWSCredentials
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,7 @@ __all__ = [
     "Event",
     "EventStreamDecoder",
     "EventStreamMessage",
+    "HTTPRequest",
     "ImagePart",
     "JSONSchema",
     "LibchattyError",
@@ -65,9 +66,10 @@ __all__ = [
 ]
 
 # Exported but loaded on first use (PEP 562): each costs about a millisecond to import
-# and most programs never touch them (AWS framing is Bedrock's; PartialJSON is loaded by
+# and most programs never touch them (AWS framing and signing are Bedrock's; PartialJSON is loaded by
 # the structured-output path that needs it).
 _LAZY = {
+    "AWSCredentials": "sigv4",
     "EventStreamDecoder": "eventstream",
     "EventStreamMessage": "eventstream",
     "PartialJSON": "partialjson",

@@ -154,7 +154,11 @@ class Error:
     headers or its body; ``retry_after_date`` is an HTTP-date ``Retry-After`` passed
     through for the binding to resolve with its clock. ``retryable`` says whether the
     same request could succeed later. ``provider_type`` is the provider's own error
-    type or code (e.g. ``"overloaded_error"``), when it sent one.
+    type or code (e.g. ``"overloaded_error"``), when it sent one. ``request_id`` is the
+    provider's id for the request, from the response head (``x-request-id``,
+    ``request-id``, ``x-amzn-requestid``, ``apim-request-id``: the first found), and
+    ``headers`` the response head (lower-case names) without cookies or credential
+    headers: what a support ticket or a log line needs. Neither takes part in ``==``.
 
     An ``Error`` from a :class:`~libchatty.call.Call` never holds a credential the
     request carried (the API key, credential headers, a proxy password), nor a fragment
@@ -171,6 +175,10 @@ class Error:
     partial: str = ""
     provider_type: str | None = None
     retry_after_date: str | None = None
+    # Metadata of the response, not of the failure: left out of ==, so the same failure
+    # read from two responses compares equal (and out of the repr: a head is long).
+    request_id: str | None = field(default=None, compare=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
 
 Event = Delta | Done | Error

@@ -20,6 +20,7 @@ _MODULES: Final = {
     "gemini": "gemini",
     "ollama": "ollama",
     "cohere": "cohere",
+    "bedrock": "bedrock",
 }
 
 #: Every conversation dialect name ``Endpoint(dialect=...)`` accepts.

@@ -13,20 +13,26 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
-from ..events import Event, Usage
+from ..events import Error, Event, Usage
 from ..exceptions import RemoteProtocolError
+from ..httperrors import error_from_response
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
+
+if TYPE_CHECKING:
+    from ..eventstream import EventStreamMessage
 
 __all__ = [
     "Dialect",
     "HTTPRequest",
+    "RequestSpec",
     "StreamDecoder",
     "compact_json",
     "dumps",
@@ -108,8 +114,9 @@ def synthetic_call_id(response: str, index: int, name: str, arguments: str) -> s
 
 
 @dataclass(frozen=True, slots=True)
-class HTTPRequest:
-    """What a dialect wants sent. The :class:`~libchatty.call.Call` adds ``Host``,
+class RequestSpec:
+    """What a dialect wants sent (``target``: path and query). The
+    :class:`~libchatty.call.Call` adds ``Host``,
     ``Content-Type``, ``Content-Length``, ``Accept``, ``Accept-Encoding`` and
     ``User-Agent``; ``headers`` holds the dialect's own (auth, version...)."""
 
@@ -123,22 +130,30 @@ class HTTPRequest:
         # show only the names.
         names = ", ".join(name for name, _ in self.headers)
         return (
-            f"HTTPRequest(method={self.method!r}, target={self.target!r}, "
+            f"RequestSpec(method={self.method!r}, target={self.target!r}, "
             f"headers=[{names}], body=<{len(self.body)} bytes>)"
         )
+
+
+# The name dialects were written against; libchatty.HTTPRequest is the framed door's
+# request (libchatty.callhead), a different thing.
+HTTPRequest = RequestSpec
 
 
 class StreamDecoder(ABC):
     """The state of one streamed response.
 
-    The call hands it each SSE event (or each NDJSON value) in order and, when the body
-    ends, calls :meth:`end`. Methods return the events to emit: ``Delta`` events and at
-    most one terminal ``Done``/``Error``, which must come last. Once a terminal event has
-    been returned the call stops feeding this decoder.
+    The call hands it each SSE event (or each NDJSON value, or each AWS event stream
+    message) in order and, when the body ends, calls :meth:`end`. Methods return the
+    events to emit: ``Delta`` events and at most one terminal ``Done``/``Error``, which
+    must come last. Once a terminal event has been returned the call stops feeding this
+    decoder.
 
-    Malformed input may raise :class:`~libchatty.exceptions.RemoteProtocolError` (or let
-    ``KeyError``/``TypeError``/``ValueError`` from a wrong JSON shape escape): the call
-    turns those into ``Error("protocol")`` carrying ``acc.partial``.
+    Wire data of the wrong shape must raise
+    :class:`~libchatty.exceptions.RemoteProtocolError` saying what was expected (a bound
+    exceeded: :class:`~libchatty.exceptions.LimitExceeded`): the call turns those into
+    ``Error("protocol")`` (``Error("limit")``) carrying ``acc.partial``. Any other
+    exception is a bug in the dialect and propagates out of the call unchanged.
     """
 
     acc: Accumulator
@@ -157,6 +172,9 @@ class StreamDecoder(ABC):
     def json_line(self, value: Any) -> list[Event]:
         raise RemoteProtocolError("this provider does not stream JSON lines")
 
+    def stream_message(self, message: EventStreamMessage) -> list[Event]:
+        raise RemoteProtocolError("this provider does not stream AWS event stream messages")
+
     @abstractmethod
     def end(self) -> Event:
         """The body ended. ``Done`` if the stream reached its proper end, otherwise
@@ -168,14 +186,40 @@ class Dialect(ABC):
 
     #: The ``Endpoint.dialect`` name.
     name: ClassVar[str]
-    #: How its streams are framed: ``"sse"`` or ``"ndjson"``.
+    #: How its streams are framed: ``"sse"``, ``"ndjson"`` or ``"eventstream"`` (AWS
+    #: event stream, ``application/vnd.amazon.eventstream``: Bedrock).
     framing: ClassVar[str] = "sse"
 
     # --- the client side ----------------------------------------------------------------
     @abstractmethod
-    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
+    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> RequestSpec:
         """The request for ``request`` at ``endpoint``: exact bytes the provider accepts.
         The streaming switch follows ``request.stream``."""
+
+    def sign_request(
+        self,
+        http_request: RequestSpec,
+        endpoint: Endpoint,
+        now: datetime | None,
+        sent_headers: Iterable[tuple[str, str]] = (),
+    ) -> list[tuple[str, str]]:
+        """Headers that sign ``http_request`` (sent with ``sent_headers``) at ``now``;
+        most dialects sign nothing. A dialect that must sign and has no ``now`` raises
+        :class:`~libchatty.exceptions.LocalProtocolError`."""
+        return []
+
+    def decode_error(
+        self,
+        status: int,
+        reason: str,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+        partial: str = "",
+    ) -> Error:
+        """The ``Error`` for a non-2xx response (``body``: its bounded start). The shared
+        reading (:func:`~libchatty.httperrors.error_from_response`) unless the provider
+        names its errors elsewhere (Bedrock: ``x-amzn-ErrorType``)."""
+        return error_from_response(status, reason, headers, body, partial)
 
     @abstractmethod
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:

@@ -28,7 +28,8 @@ class Renderer(ABC):
     """One provider's answers. ``name`` is the dialect name it mirrors."""
 
     name: ClassVar[str]
-    #: How its streams are framed: ``"sse"`` or ``"ndjson"``.
+    #: How its streams are framed: ``"sse"``, ``"ndjson"`` or ``"eventstream"`` (AWS
+    #: event stream messages, served as ``application/vnd.amazon.eventstream``).
     framing: ClassVar[str] = "sse"
 
     @abstractmethod
@@ -60,6 +61,10 @@ class Renderer(ABC):
     @abstractmethod
     def render_stream_error(self, message: str) -> bytes:
         """A provider-shaped error event inside a 200 stream (one wire event)."""
+
+    def error_headers(self, status: int) -> list[tuple[bytes, bytes]]:
+        """Headers sent with an HTTP error besides the body (most providers: none)."""
+        return []
 
 
 def arguments_object(arguments: str, name: str) -> Any:

@@ -18,6 +18,7 @@ RENDERER_NAMES: Final = (
     "gemini",
     "ollama",
     "cohere",
+    "bedrock",
 )
 
 _loaded: dict[str, Renderer] = {}

@@ -80,11 +80,17 @@ _REASONS: Final = {
     500: b"Internal Server Error", 501: b"Not Implemented", 502: b"Bad Gateway",
     503: b"Service Unavailable", 504: b"Gateway Timeout", 529: b"Overloaded",
 }  # fmt: skip
-_CONTENT_TYPES: Final = {"sse": b"text/event-stream", "ndjson": b"application/x-ndjson"}
+_CONTENT_TYPES: Final = {
+    "sse": b"text/event-stream",
+    "ndjson": b"application/x-ndjson",
+    "eventstream": b"application/vnd.amazon.eventstream",
+}
 # A wire event whose JSON is cut off, in each framing.
 _MALFORMED: Final = {
     "sse": b'data: {"choices": [{"delta": {"content": \n\n',
     "ndjson": b'{"message": {"content": \n',
+    # A 16-byte message whose prelude CRC is wrong.
+    "eventstream": b"\x00\x00\x00\x10\x00\x00\x00\x00\xde\xad\xbe\xef\x00\x00\x00\x00",
 }
 
 
@@ -288,7 +294,7 @@ class ReplayConnection:
             return
         fault = replay.faults.popleft() if replay.faults else None
         if not isinstance(request.json, dict):
-            self._whole(400, renderer.render_error(400, "the request body is not a JSON object"))
+            self._error(renderer, 400, "the request body is not a JSON object")
             return
         stream = renderer.is_stream_request(request.target, request.json)
         if fault is not None:
@@ -311,7 +317,7 @@ class ReplayConnection:
         answer = replay.script_for(renderer, request, stream)
         if isinstance(answer, tuple):
             status, message = answer
-            self._whole(status, renderer.render_error(status, message))
+            self._error(renderer, status, message)
         elif isinstance(answer, list):
             self._stream(renderer, answer, fault)
         else:
@@ -334,6 +340,18 @@ class ReplayConnection:
             headers.append((b"retry-after", retry_after.encode("latin-1")))
         elif retry_after is not None:
             headers.append((b"retry-after", f"{retry_after:g}".encode()))
+        self._error(renderer, status, message, headers)
+
+    def _error(
+        self,
+        renderer: Renderer,
+        status: int,
+        message: str,
+        extra: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        """The provider's error body, with the headers it names errors in (Bedrock's
+        ``x-amzn-ErrorType``)."""
+        headers = [*extra, *renderer.error_headers(status)]
         self._whole(status, renderer.render_error(status, message), headers)
 
     # --- framing ----------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 """A scripted answer rendered the way Bedrock Converse sends it (the replay server's side).
 
 :data:`RENDERER` is the :class:`~libchatty.replay.base.Renderer` for dialect ``bedrock``
-(``POST /model/{modelId}/converse-stream`` and ``/converse``; meant to become
-``libchatty/replay/bedrock.py``). Its stream items are whole event stream messages
-(:func:`~libchatty.eventstream.encode_message`), served as
+(``POST /model/{modelId}/converse-stream`` and ``/converse``). Its stream items are
+whole event stream messages (:func:`~libchatty.eventstream.encode_message`), served as
 ``application/vnd.amazon.eventstream``, in the order Bedrock sends them:
 ``messageStart``; a reasoning block (text deltas, then its signature); a text block
 (Bedrock opens text and reasoning blocks with their first delta, no
@@ -21,10 +20,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import unquote
 
-from .events import Usage
-from .eventstream import encode_message
-from .replay.base import Renderer, arguments_object, dumps
-from .replay.script import Script
+from ..events import Usage
+from ..eventstream import encode_message
+from .base import Renderer, arguments_object, dumps
+from .script import Script
 
 __all__ = ["ERROR_TYPES", "RENDERER", "BedrockRenderer", "event", "exception"]
 
@@ -187,6 +186,18 @@ class BedrockRenderer(Renderer):
 
     def render_stream_error(self, message: str) -> bytes:
         return render_stream_error(message)
+
+    def error_headers(self, status: int) -> list[tuple[bytes, bytes]]:
+        """Bedrock names the error in ``x-amzn-ErrorType`` (the client reads it first)."""
+        name = ERROR_TYPES.get(
+            status, "InternalServerException" if status >= 500 else "ValidationException"
+        )
+        return [
+            (
+                b"x-amzn-ErrorType",
+                name.encode() + b":http://internal.amazon.com/coral/com.amazon.bedrock/",
+            )
+        ]
 
 
 RENDERER: Final = BedrockRenderer()

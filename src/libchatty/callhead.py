@@ -1,0 +1,198 @@
+"""The heads of a ``Call``: the framed door's request, and what is read from a response head.
+
+* :class:`HTTPRequest` -- the request as a user's own HTTP stack sends it (httpx,
+  aiohttp, requests): method, absolute URL, headers, body; the stack owns the framing.
+* :func:`header_pairs` -- response headers as any stack hands them, made the
+  ``(lower-case bytes, bytes)`` pairs the core reads.
+* :func:`body_headers` -- the media type and ``Content-Encoding`` that pick a body mode.
+* :func:`request_id` and :func:`visible_headers` -- the response metadata an ``Error``
+  and a completion carry, never a credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from .exceptions import LocalProtocolError
+from .redact import is_credential_name
+
+__all__ = [
+    "REQUEST_ID_HEADERS",
+    "HTTPRequest",
+    "body_headers",
+    "header_pairs",
+    "reason_phrase",
+    "request_id",
+    "visible_headers",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPRequest:
+    """The request of a :class:`~libchatty.call.Call`, for the framed door
+    (``call.http_request()``): send ``method`` to ``url`` (absolute, query included)
+    with ``headers`` and ``body``. ``headers`` has no ``Host``, ``Content-Length``,
+    ``Transfer-Encoding`` or ``Connection``: the sending stack writes those.
+
+    Its repr shows header names only and the URL without its query: header values and
+    query parameters carry credentials (``Authorization``, Gemini's ``key=``)."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]] = field(repr=False)
+    body: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        parts = urlsplit(self.url)
+        shown = f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?..." if parts.query else "")
+        names = ", ".join(name for name, _ in self.headers)
+        return (
+            f"HTTPRequest(method={self.method!r}, url={shown!r}, headers=[{names}], "
+            f"body=<{len(self.body)} bytes>)"
+        )
+
+
+# Headers that describe how the body was framed and encoded on the wire. A stack that
+# hands over a de-framed, decoded body keeps them as they were (httpx does): honouring
+# them would read a plain body as chunked or compressed.
+_FRAMING: Final = frozenset({b"transfer-encoding", b"content-length", b"content-encoding"})
+
+
+def _as_bytes(value: object, what: str) -> bytes:
+    if type(value) is bytes:
+        return value
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return value.encode("utf-8")  # a stack that decoded the header as UTF-8
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise LocalProtocolError(
+        f"receive_head() wants header {what}s as str or bytes, not {type(value).__name__}"
+    )
+
+
+def header_pairs(headers: Any) -> list[tuple[bytes, bytes]]:
+    """``headers`` -- an iterable of ``(name, value)`` pairs of ``str`` or ``bytes``, or a
+    mapping (httpx ``Headers``, aiohttp ``CIMultiDictProxy``, requests
+    ``CaseInsensitiveDict``) -- as ``(lower-case name, value)`` byte pairs, framing
+    headers dropped. Repeated headers are kept as the stack gives them."""
+    if isinstance(headers, (str, bytes)):
+        raise LocalProtocolError("receive_head() wants headers as (name, value) pairs or a mapping")
+    items: Iterable[Any]
+    multi = getattr(headers, "multi_items", None)  # httpx: items() joins repeated names
+    if callable(multi):
+        items = multi()
+    elif isinstance(headers, Mapping) or callable(getattr(headers, "items", None)):
+        items = headers.items()
+    else:
+        items = headers
+    out: list[tuple[bytes, bytes]] = []
+    try:
+        for pair in items:
+            name, value = pair
+            key = _as_bytes(name, "name").lower()
+            if key not in _FRAMING:
+                out.append((key, _as_bytes(value, "value")))
+    except (TypeError, ValueError):
+        raise LocalProtocolError(
+            "receive_head() wants headers as (name, value) pairs or a mapping"
+        ) from None
+    return out
+
+
+def body_headers(raw_headers: list[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
+    """(media type, Content-Encoding value or None) in one pass over the head."""
+    media = ""
+    coding = None
+    for name, value in raw_headers:
+        size = len(name)
+        if size == 12 and name.lower() == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower().decode("latin-1")
+        elif size == 16 and name.lower() == b"content-encoding":
+            # Several Content-Encoding lines are one list (RFC 9110, 5.3).
+            coding = value if coding is None else coding + b"," + value
+    return media, coding
+
+
+#: The headers a provider names its request id in, first match wins: OpenAI and most
+#: OpenAI-compatible servers, Anthropic, AWS (Bedrock), Azure's API management. Not
+#: ``cf-ray``: it names a Cloudflare edge hop, not the provider's request.
+REQUEST_ID_HEADERS: Final = (
+    b"x-request-id",
+    b"request-id",
+    b"x-amzn-requestid",
+    b"apim-request-id",
+)
+
+# Never copied out of the head, whatever the redactor knows: a session cookie is a
+# credential the endpoint did not send, so no secret list could catch it.
+_NEVER_SHOWN: Final = frozenset({"set-cookie", "set-cookie2", "cookie"})
+
+
+def request_id(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The provider's request id from a response head (:data:`REQUEST_ID_HEADERS`)."""
+    found: dict[bytes, str] = {}
+    for name, value in raw_headers:
+        key = name.lower()
+        if key in REQUEST_ID_HEADERS and key not in found:
+            text = value.decode("latin-1").strip()
+            if text:  # an empty one names nothing: the next header may
+                found[key] = text
+    for key in REQUEST_ID_HEADERS:
+        if key in found:
+            return found[key]
+    return None
+
+
+def visible_headers(
+    raw_headers: list[tuple[bytes, bytes]], redact: Callable[[str], str]
+) -> tuple[tuple[str, str], ...]:
+    """The response headers safe to show: lower-case names, values through ``redact``;
+    cookies, credential-named headers (``authorization``, ``x-api-key``...) and the
+    framing headers left out."""
+    out = []
+    for name, value in raw_headers:
+        if name.lower() in _FRAMING:  # how this hop framed the body: the same via both doors
+            continue
+        key = name.decode("latin-1").lower()
+        # Rate-limit headers name "tokens" (x-ratelimit-remaining-tokens) and are wanted.
+        if key in _NEVER_SHOWN or (is_credential_name(key) and "ratelimit" not in key):
+            continue
+        out.append((key, redact(value.decode("latin-1"))))
+    return tuple(out)
+
+
+# The standard reason phrases (RFC 9110) of the statuses providers send, for a framed
+# door that is given a status without its phrase: the error message then reads as it
+# does through the raw door.
+_REASONS: Final = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    424: "Failed Dependency",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status``, or ``""``."""
+    return _REASONS.get(status, "")
