@@ -313,6 +313,7 @@ def test_every_dialect_is_covered() -> None:
         "gemini",
         "ollama",
         "cohere",
+        "bedrock",
     }
 
 
@@ -601,6 +602,8 @@ QUERY_TARGETS: Final = {
     ("ollama", False): b"/base/v1/api/chat?api-version=2024-10-21&x=%2F",
     ("cohere", True): b"/base/v1/v2/chat?api-version=2024-10-21&x=%2F",
     ("cohere", False): b"/base/v1/v2/chat?api-version=2024-10-21&x=%2F",
+    ("bedrock", True): b"/base/v1/model/some-model/converse-stream?api-version=2024-10-21&x=%2F",
+    ("bedrock", False): b"/base/v1/model/some-model/converse?api-version=2024-10-21&x=%2F",
 }
 
 
@@ -651,6 +654,12 @@ def _cohere_choice(body: dict[str, Any]) -> Any:
     return body.get("tool_choice"), [tool["function"]["name"] for tool in body["tools"]]
 
 
+def _bedrock_choice(body: dict[str, Any]) -> Any:
+    # Converse has no "none": the tools are left out (nothing was called before).
+    config = body.get("toolConfig") or {}
+    return config.get("toolChoice"), [tool["toolSpec"]["name"] for tool in config.get("tools", [])]
+
+
 CHOICE_OF: Final = {
     "openai-chat": _openai_chat_choice,
     "openai-responses": _openai_chat_choice,
@@ -658,6 +667,7 @@ CHOICE_OF: Final = {
     "gemini": _gemini_choice,
     "ollama": _ollama_choice,
     "cohere": _cohere_choice,
+    "bedrock": _bedrock_choice,
 }
 RENDERED_CHOICE: Final[dict[str, dict[str, Any]]] = {
     "openai-chat": {
@@ -690,6 +700,12 @@ RENDERED_CHOICE: Final[dict[str, dict[str, Any]]] = {
         "none": ("NONE", ["f", "g"]),
         "required": ("REQUIRED", ["f", "g"]),
         "f": ("REQUIRED", ["f"]),
+    },
+    "bedrock": {
+        "auto": ({"auto": {}}, ["f", "g"]),
+        "none": (None, []),
+        "required": ({"any": {}}, ["f", "g"]),
+        "f": ({"tool": {"name": "f"}}, ["f", "g"]),
     },
 }
 # Each neutral choice, given in another provider's form: the rendering must not care.

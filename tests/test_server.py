@@ -189,9 +189,10 @@ def test_stream_is_the_rendering_with_chunked_framing(server: ReplayServer, name
     (reply,) = post_chat(server, name)
     assert reply.status == 200
     assert reply.headers["transfer-encoding"] == "chunked"
-    expected_type = (
-        "application/x-ndjson" if dialect(name).framing == "ndjson" else "text/event-stream"
-    )
+    expected_type = {
+        "ndjson": "application/x-ndjson",
+        "eventstream": "application/vnd.amazon.eventstream",
+    }.get(dialect(name).framing, "text/event-stream")
     assert reply.headers["content-type"] == expected_type
     assert reply.body == b"".join(dialect(name).render_stream(SCRIPT))
     assert not reply.closed_early

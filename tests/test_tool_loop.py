@@ -269,6 +269,41 @@ def cohere_turns(ids: list[str]) -> list[Any]:
     ]
 
 
+def bedrock_turns(ids: list[str]) -> list[Any]:
+    # Converse: content blocks; the signed reasoning goes back first, then the calls;
+    # the results go back in one user turn (toolResult blocks with text content).
+    return [
+        {"role": "user", "content": [{"text": QUESTION}]},
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "reasoningContent": {
+                        "reasoningText": {"text": REASONING, "signature": REPLAY_SIGNATURE}
+                    }
+                },
+                *(
+                    {
+                        "toolUse": {
+                            "toolUseId": call_id,
+                            "name": call.name,
+                            "input": arguments(call),
+                        }
+                    }
+                    for call_id, call in zip(ids, CALLS, strict=True)
+                ),
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"toolResult": {"toolUseId": call_id, "content": [{"text": RESULTS[call.name]}]}}
+                for call_id, call in zip(ids, CALLS, strict=True)
+            ],
+        },
+    ]
+
+
 EXPECTED_TURNS: Final = {
     "openai-chat": ("messages", openai_chat_turns),
     "openai-responses": ("input", openai_responses_turns),
@@ -276,6 +311,7 @@ EXPECTED_TURNS: Final = {
     "gemini": ("contents", gemini_turns),
     "ollama": ("messages", ollama_turns),
     "cohere": ("messages", cohere_turns),
+    "bedrock": ("messages", bedrock_turns),
 }
 
 
@@ -293,6 +329,7 @@ SENT_IDS: Final = {
     "gemini": GEMINI_IDS,
     "ollama": OLLAMA_IDS,
     "cohere": ["call_1", "call_2"],
+    "bedrock": ["call_1", "call_2"],
 }
 
 
@@ -319,7 +356,7 @@ def test_two_turn_tool_loop(
         (c.name, arguments(c)) for c in CALLS
     ]
     assert calls.reasoning == REASONING
-    signature = REPLAY_SIGNATURE if dialect == "anthropic" else None
+    signature = REPLAY_SIGNATURE if dialect in ("anthropic", "bedrock") else None
     assert calls.reasoning_signature == signature
     assert (answer.text, answer.finish_reason, answer.tool_calls) == (FINAL, "stop", ())
 
