@@ -1,0 +1,234 @@
+"""libchatty over aiohttp (issue 11): the behavioural suite of the other bindings (the
+user functions of tests/test_every_dialect.py, every dialect, the replay server on
+loopback) through ``libchatty.bindings.aiohttp.AsyncClient`` over a user's
+``aiohttp.ClientSession``; then a cut stream, an idle timeout, a stall timeout,
+cancellation and a raising callback -- each an exact partial text and no connection
+left in aiohttp's connector. Every run is bounded by the client's timeouts and a
+deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterator
+from typing import Any, Final, TypeVar
+
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+
+from libchatty.bindings._api import Timeout  # noqa: E402
+from libchatty.bindings.aiohttp import AsyncClient  # noqa: E402
+from libchatty.bindings.server import Fault, ReplayServer  # noqa: E402
+from test_every_dialect import (  # noqa: E402
+    ANSWER,
+    ANSWER_CODE,
+    ASK,
+    ASK_EVENTS,
+    MESSAGES,
+    MODEL,
+    PIECES,
+    RUN_DEADLINE,
+    TEXT,
+    UserCode,
+    check_completion,
+    check_request,
+    client_settings,
+    first_text_event,
+    text_deltas,
+)
+
+from libchatty.dialects import DIALECT_NAMES  # noqa: E402
+from libchatty.events import Done  # noqa: E402
+from libchatty.exceptions import ChatError  # noqa: E402
+
+T = TypeVar("T")
+every_dialect = pytest.mark.parametrize("dialect", DIALECT_NAMES)
+STALLED: Final = Fault(kind="stall", after_events=first_text_event("openai-chat", ANSWER) + 3,
+                       seconds=math.inf)
+
+
+def open_connections(session: Any) -> int:
+    """Connections aiohttp's connector holds (idle or in use)."""
+    connector = session.connector
+    return sum(len(idle) for idle in connector._conns.values()) + len(connector._acquired)
+
+
+def run(settings: dict[str, Any], code: UserCode[T], pools: list[int] | None = None,
+        backoffs: list[float] | None = None) -> T:
+    async def main() -> T:
+        async with aiohttp.ClientSession() as session:
+            client = AsyncClient(session=session, **settings)
+            if backoffs is not None:
+
+                async def record(seconds: float) -> None:
+                    backoffs.append(seconds)
+
+                client.backend.sleep = record  # type: ignore[method-assign]
+            try:
+                return await code[1](client)
+            finally:
+                if pools is not None:
+                    pools.append(open_connections(session))
+
+    return asyncio.run(asyncio.wait_for(main(), RUN_DEADLINE))
+
+
+@pytest.fixture(scope="module")
+def answer_server() -> Iterator[ReplayServer]:
+    with ReplayServer(script=ANSWER, keep_credentials=True) as server:
+        yield server
+
+
+@pytest.fixture
+def fault_server() -> Iterator[ReplayServer]:
+    with ReplayServer(script=ANSWER, keep_credentials=True) as server:
+        yield server
+
+
+@every_dialect
+def test_streamed_with_on_delta(dialect: str, answer_server: ReplayServer) -> None:
+    since = len(answer_server.requests)
+    completion, pieces = run(client_settings(answer_server, dialect), ASK)
+    check_completion(completion, text=TEXT, streamed=True)
+    assert pieces == PIECES
+    [request] = answer_server.requests[since:]
+    check_request(request, dialect, stream=True)
+
+
+@every_dialect
+def test_not_streamed_without_a_callback(dialect: str, answer_server: ReplayServer) -> None:
+    since = len(answer_server.requests)
+    check_completion(run(client_settings(answer_server, dialect), ANSWER_CODE), text=TEXT,
+                     streamed=False)
+    [request] = answer_server.requests[since:]
+    check_request(request, dialect, stream=False)
+
+
+@every_dialect
+def test_stream_iteration(dialect: str, answer_server: ReplayServer) -> None:
+    events = run(client_settings(answer_server, dialect), ASK_EVENTS)
+    assert text_deltas(events) == PIECES
+    assert type(events[-1]) is Done
+    assert events[-1].text == TEXT
+
+
+@every_dialect
+def test_a_cut_stream_is_incomplete_with_the_partial_text(
+    dialect: str, fault_server: ReplayServer
+) -> None:
+    fault_server.add_fault(Fault(kind="cut", after_events=first_text_event(dialect, ANSWER) + 3))
+    pools: list[int] = []
+    with pytest.raises(ChatError) as caught:
+        run(client_settings(fault_server, dialect), ASK, pools)
+    assert (caught.value.kind, caught.value.partial) == ("incomplete", "".join(PIECES[:3]))
+    assert len(fault_server.requests) == 1
+    assert pools == [0]
+
+
+@every_dialect
+def test_a_rate_limit_with_retry_after_zero_is_retried(
+    dialect: str, fault_server: ReplayServer
+) -> None:
+    fault_server.add_fault(Fault(kind="status", status=429, retry_after="0"))
+    backoffs: list[float] = []
+    completion, pieces = run(client_settings(fault_server, dialect, max_retries=1), ASK,
+                             backoffs=backoffs)
+    check_completion(completion, text=TEXT, streamed=True)
+    assert (pieces, backoffs, len(fault_server.requests)) == (PIECES, [0.0], 2)
+
+
+def test_an_idle_timeout_mid_stream(fault_server: ReplayServer) -> None:
+    fault_server.add_fault(STALLED)
+    settings = client_settings(fault_server, "openai-chat",
+                               timeout=Timeout(connect=5.0, idle=0.2, total=20.0))
+    pools: list[int] = []
+    with pytest.raises(ChatError) as caught:
+        run(settings, ASK, pools)
+    error = caught.value.error
+    assert (error.kind, error.partial) == ("timeout", "".join(PIECES[:3]))
+    assert error.message == "no data from the server for 0.2 s (idle timeout)"
+    assert pools == [0]
+
+
+def test_a_stall_timeout_cuts_a_read_shorter_than_the_idle_timeout(
+    fault_server: ReplayServer,
+) -> None:
+    fault_server.add_fault(STALLED)
+    settings = client_settings(fault_server, "openai-chat",
+                               timeout=Timeout(connect=5.0, idle=10.0, stall=0.2, total=20.0))
+    with pytest.raises(ChatError) as caught:
+        run(settings, ASK)
+    error = caught.value.error
+    assert (error.kind, error.partial) == ("timeout", "".join(PIECES[:3]))
+    assert error.message == "no content from the server for 0.2 s (stall timeout)"
+
+
+def test_cancellation_mid_stream_releases_the_connection(fault_server: ReplayServer) -> None:
+    fault_server.add_fault(STALLED)
+    seen: list[str] = []
+
+    async def main() -> int:
+        async with aiohttp.ClientSession() as session:
+            client = AsyncClient(session=session, **client_settings(fault_server, "openai-chat"))
+            task: asyncio.Future[Any] | None = None
+
+            def on_delta(text: str, done: bool) -> None:
+                seen.append(text)
+                if len(seen) == 3 and task is not None:
+                    task.cancel()
+
+            task = asyncio.ensure_future(client.chat(MESSAGES, MODEL, on_delta=on_delta))
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, RUN_DEADLINE)
+            return open_connections(session)
+
+    assert asyncio.run(main()) == 0
+    assert seen == PIECES[:3]
+
+
+def test_a_raising_callback_closes_the_connection(fault_server: ReplayServer) -> None:
+    # The server stalls after three pieces: the body is unfinished when the callback
+    # raises, so the connection cannot go back to the pool. (A body already read to its
+    # end may: aiohttp releases it.)
+    fault_server.add_fault(STALLED)
+    seen: list[str] = []
+
+    class Boom(Exception):
+        pass
+
+    async def user(client: Any) -> Any:
+        def on_delta(text: str, done: bool) -> None:
+            seen.append(text)
+            if len(seen) == 3:
+                raise Boom
+
+        return await client.chat(MESSAGES, MODEL, on_delta=on_delta)
+
+    pools: list[int] = []
+    with pytest.raises(Boom):
+        run(client_settings(fault_server, "openai-chat"), (None, user), pools)  # type: ignore[arg-type]
+    assert (seen, pools) == (PIECES[:3], [0])
+
+
+def test_keep_alive_is_aiohttp_s() -> None:
+    async def twice(client: Any) -> list[str]:
+        return [(await client.chat(MESSAGES, MODEL, on_delta=lambda t, d: None)).text
+                for _ in range(2)]
+
+    with ReplayServer(script=[ANSWER, ANSWER], keep_credentials=True) as server:
+        pools: list[int] = []
+        assert run(client_settings(server, "openai-chat"), (None, twice), pools) == [TEXT, TEXT]  # type: ignore[arg-type]
+        assert (server.connections, pools) == (1, [1])
+
+
+def test_a_session_made_here_is_closed_by_aclose(answer_server: ReplayServer) -> None:
+    async def main() -> tuple[str, bool]:
+        client = AsyncClient(**client_settings(answer_server, "openai-chat"))
+        text = (await client.chat(MESSAGES, MODEL)).text
+        session = client.session
+        await client.aclose()
+        assert session is not None
+        return text, session.closed
+
+    assert asyncio.run(main()) == (TEXT, True)
