@@ -7,7 +7,8 @@ the same JSON-lines file of ``--requests`` (10,000) requests lazily, keep ``--co
 
 * libchatty -- ``python -m libchatty batch IN -o OUT --base-url URL --concurrency C``;
 * openai -- the loop teams write by hand: ``asyncio`` + ``AsyncOpenAI`` (its default pool,
-  1,000 connections) + an ``asyncio.Semaphore(C)``, ``create(stream=True)``, ``async for chunk``, one
+  1,000 connections) + an ``asyncio.Semaphore(C)``, ``create(stream=True)``,
+  ``async for chunk``, one
   ``json.dumps`` line per result (run with ``--openai-python``: an interpreter that has
   ``openai``, e.g. ``.bench-venv/bin/python``; never a project dependency).
 
@@ -56,7 +57,8 @@ async def main():
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     pieces.append(chunk.choices[0].delta.content)
-            out.write(json.dumps({"id": request["id"], "ok": True, "text": "".join(pieces)}) + "\\n")
+            record = {"id": request["id"], "ok": True, "text": "".join(pieces)}
+            out.write(json.dumps(record) + "\\n")
         except Exception as exc:
             out.write(json.dumps({"id": request["id"], "ok": False, "error": repr(exc)}) + "\\n")
         out.flush()

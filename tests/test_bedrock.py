@@ -50,8 +50,8 @@ from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.eventstream import EventStreamDecoder
 from libchatty.exceptions import LocalProtocolError, RemoteProtocolError
 from libchatty.options import JSONSchema, Reasoning
-from libchatty.replay.script import Script
 from libchatty.replay.bedrock import RENDERER
+from libchatty.replay.script import Script
 from libchatty.request import ChatRequest, Message, Tool
 from libchatty.sigv4 import AWSCredentials
 

@@ -66,8 +66,8 @@ __all__ = [
 ]
 
 # Exported but loaded on first use (PEP 562): each costs about a millisecond to import
-# and most programs never touch them (AWS framing and signing are Bedrock's; PartialJSON is loaded by
-# the structured-output path that needs it).
+# and most programs never touch them (AWS framing and signing are Bedrock's; PartialJSON
+# is loaded by the structured-output path that needs it).
 _LAZY = {
     "AWSCredentials": "sigv4",
     "EventStreamDecoder": "eventstream",
