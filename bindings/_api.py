@@ -10,6 +10,14 @@
   key and none was given or found; the message names the variables to set.
 * :class:`ChatOptions` -- the typed keyword options of ``chat()``/``stream()``.
 
+``chat()`` also takes ``on_partial(partial)``: called with each
+:class:`~libchatty.partial_objects.PartialObject` -- the structured answer as it fills in
+(when ``response_format`` is set) and each tool call's arguments (always) -- then one
+``complete=True`` partial per whole document before ``Done``. Its value is the parser's
+live object (see :mod:`libchatty.partial_objects`): copy it to keep a snapshot. Giving it
+makes the call stream. ``stream(..., partial=True)`` yields the same ``PartialObject``
+events among the others (after the ``Delta`` that made them, before ``Done``).
+
 The client's constructor keywords and their resolution into a configuration are in
 :mod:`libchatty.bindings._config`; the callbacks are run by
 :mod:`libchatty.bindings._runners`.
@@ -33,26 +41,33 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypedDict
 
-from libchatty.events import Done, Event, ToolCall, Usage
+from libchatty.events import Citation, Done, Event, ToolCall, Usage
 from libchatty.exceptions import LibchattyError
 from libchatty.request import ChatRequest, Message, as_message
 
 if TYPE_CHECKING:
+    from libchatty.options import Reasoning, ResponseFormat
+    from libchatty.partial_objects import PartialObject
+    from libchatty.ratelimit import RateLimit
     from libchatty.request import Tool
 
 __all__ = [
+    "CALL_OPTIONS",
     "CHAT_OPTIONS",
     "STOP",
     "AsyncOnDelta",
     "AsyncOnEvent",
+    "AsyncOnPartial",
     "ChatOptions",
     "Completion",
     "Messages",
     "MissingAPIKeyError",
     "OnDelta",
     "OnEvent",
+    "OnPartial",
     "Timeout",
     "build_request",
+    "call_settings",
 ]
 
 
@@ -101,14 +116,30 @@ class Completion(_Value):
     """A finished answer (immutable).
 
     ``text``/``reasoning``/``refusal`` are complete (choice 0; ``choices`` holds every
-    choice's text when ``n > 1`` was asked through ``extra``). ``finish_reason`` is
+    choice's text when ``n > 1`` was asked). ``finish_reason`` is
     normalised (``stop``, ``length``, ``tool_calls``, ``content_filter``), or
-    ``"stopped"`` when a callback returned :data:`STOP` (then only ``text`` is filled:
-    the answer text received until then). ``raw_finish_reason`` is the provider's value.
+    ``"stopped"`` when a callback returned :data:`STOP` (then only ``text`` and the
+    response head's ``request_id``/``headers``/``rate_limit`` are filled: the answer
+    text received until then). ``raw_finish_reason`` is the provider's value.
     ``streamed`` says whether the answer arrived as a stream of events: False for a
     request without callbacks, after the non-streaming fallback, or when the server
     answered a streaming request with one JSON body. ``reasoning_signature`` is the
     provider's opaque signature of ``reasoning`` (Anthropic extended thinking), or None.
+
+    What applications log and show:
+
+    * ``response_id`` and ``model``: as the server reported them (``Done``), or None;
+    * ``citations``: the sources the provider cited (Cohere), in order;
+    * ``request_id``: the provider's request id from the response head (``x-request-id``,
+      ``request-id``, ``x-amzn-requestid``...), or None;
+    * ``headers``: the response head as ``(name, value)`` str pairs, names lower-case,
+      without cookies or credential headers (what a support ticket needs);
+    * ``rate_limit``: :func:`libchatty.ratelimit.parse_rate_limit` of those headers at
+      the time the response ended (a :class:`~libchatty.ratelimit.RateLimit`), or None
+      when the provider reported none;
+    * ``parsed``: with ``response_format``, the structured answer read by
+      :func:`libchatty.structured.parse_structured` (the JSON value, or the pydantic
+      instance for a model class); None without ``response_format``.
 
     In a tool loop, append :meth:`to_message` to the conversation, then one ``tool``
     message per call: the signatures the provider needs back travel with it.
@@ -125,6 +156,13 @@ class Completion(_Value):
         "streamed",
         "choices",
         "reasoning_signature",
+        "response_id",
+        "model",
+        "citations",
+        "request_id",
+        "headers",
+        "rate_limit",
+        "parsed",
     )
     __slots__ = _fields
     text: str
@@ -137,6 +175,13 @@ class Completion(_Value):
     streamed: bool
     choices: tuple[str, ...]
     reasoning_signature: str | None
+    response_id: str | None
+    model: str | None
+    citations: tuple[Citation, ...]
+    request_id: str | None
+    headers: tuple[tuple[str, str], ...]
+    rate_limit: RateLimit | None
+    parsed: Any
 
     def __init__(
         self,
@@ -150,6 +195,13 @@ class Completion(_Value):
         streamed: bool = False,
         choices: tuple[str, ...] = (),
         reasoning_signature: str | None = None,
+        response_id: str | None = None,
+        model: str | None = None,
+        citations: tuple[Citation, ...] = (),
+        request_id: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+        rate_limit: RateLimit | None = None,
+        parsed: Any = None,
     ) -> None:
         init = object.__setattr__
         init(self, "text", text)
@@ -162,9 +214,39 @@ class Completion(_Value):
         init(self, "streamed", streamed)
         init(self, "choices", choices)
         init(self, "reasoning_signature", reasoning_signature)
+        init(self, "response_id", response_id)
+        init(self, "model", model)
+        init(self, "citations", citations)
+        init(self, "request_id", request_id)
+        init(self, "headers", headers)
+        init(self, "rate_limit", rate_limit)
+        init(self, "parsed", parsed)
+
+    def __hash__(self) -> int:
+        # ``parsed`` may be a dict or list (JSON): hash the rest, so that a Completion
+        # without one stays hashable as before (equality still compares it).
+        return hash(self._values()[:-1])
+
+    def __repr__(self) -> str:
+        # The headers are left out: long, and a log line gets them on purpose or not at all.
+        fields = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in self._fields if name != "headers"
+        )
+        return f"Completion({fields})"
 
     @classmethod
-    def from_done(cls, done: Done, streamed: bool) -> Completion:
+    def from_done(
+        cls,
+        done: Done,
+        streamed: bool,
+        *,
+        request_id: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+        rate_limit: RateLimit | None = None,
+        parsed: Any = None,
+    ) -> Completion:
+        """The completion of ``done``, with the response head's metadata (given by the
+        binding, which has the call) and the parsed structured answer."""
         return cls(
             text=done.text,
             reasoning=done.reasoning,
@@ -176,6 +258,13 @@ class Completion(_Value):
             streamed=streamed,
             choices=done.choices,
             reasoning_signature=done.reasoning_signature,
+            response_id=done.response_id,
+            model=done.model,
+            citations=done.citations,
+            request_id=request_id,
+            headers=headers,
+            rate_limit=rate_limit,
+            parsed=parsed,
         )
 
     def to_message(self) -> Message:
@@ -214,6 +303,10 @@ Messages = str | Sequence[Message | Mapping[str, Any]]
 AsyncOnDelta = Callable[[str, bool], object | Awaitable[object]]
 #: An ``on_event`` for async clients: plain or ``async def``.
 AsyncOnEvent = Callable[[Event], object | Awaitable[object]]
+#: ``on_partial(partial)``: the return value is ignored unless it is :data:`STOP`.
+OnPartial = Callable[["PartialObject"], object]
+#: An ``on_partial`` for async clients: plain or ``async def``.
+AsyncOnPartial = Callable[["PartialObject"], object | Awaitable[object]]
 
 
 # --- timeouts ------------------------------------------------------------------------------
@@ -293,9 +386,21 @@ class MissingAPIKeyError(LibchattyError, ValueError):
 # --- the request ------------------------------------------------------------------------------
 
 class ChatOptions(TypedDict, total=False):
-    """The keyword options of ``chat()``/``stream()``/``submit()`` (the
-    :class:`ChatRequest` fields), typed so that a type checker catches a misspelt one:
-    the methods take ``**options: Unpack[ChatOptions]``."""
+    """The keyword options of ``chat()``/``stream()``/``submit()``, typed so that a type
+    checker catches a misspelt one: the methods take ``**options: Unpack[ChatOptions]``.
+
+    The :class:`~libchatty.request.ChatRequest` fields (checked there): ``temperature``,
+    ``top_p``, ``max_tokens``, ``stop``, ``tools``, ``tool_choice``, ``extra``,
+    ``response_format`` (a :class:`~libchatty.options.JSONSchema`, ``"json"``, a pydantic
+    model class, or OpenAI's ``response_format`` object), ``reasoning`` (a
+    :class:`~libchatty.options.Reasoning`), ``seed``, ``n`` and ``headers`` (this
+    request's HTTP headers, after the client's).
+
+    And this call's settings (:data:`CALL_OPTIONS`), instead of the client's:
+    ``timeout`` (a :class:`Timeout` or a number: connect and idle seconds; None or absent:
+    the client's -- pass ``Timeout(None, None)`` for none at all) and ``max_retries`` (a
+    non-negative integer; None or absent: the client's).
+    """
 
     temperature: float | None
     top_p: float | None
@@ -304,10 +409,31 @@ class ChatOptions(TypedDict, total=False):
     tools: Sequence[Tool | Mapping[str, Any]] | None
     tool_choice: str | Mapping[str, Any] | None
     extra: Mapping[str, Any] | None
+    response_format: ResponseFormat | type | Mapping[str, Any] | None
+    reasoning: Reasoning | None
+    seed: int | None
+    n: int | None
+    headers: Mapping[str, str] | None
+    timeout: Timeout | float | None
+    max_retries: int | None
 
 
 #: The keyword options ``chat()``/``stream()`` accept: the keys of :class:`ChatOptions`.
 CHAT_OPTIONS: Final = frozenset(ChatOptions.__annotations__)
+#: The options that are the call's settings rather than the request's.
+CALL_OPTIONS: Final = frozenset({"timeout", "max_retries"})
+
+
+def call_settings(options: Mapping[str, Any]) -> tuple[Timeout | None, int | None]:
+    """This call's ``(timeout, max_retries)`` from ``options`` (None: the client's).
+    ``ValueError`` for a bad value, like the client constructor's."""
+    timeout = options.get("timeout")
+    max_retries = options.get("max_retries")
+    if max_retries is not None and (
+        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+    ):
+        raise ValueError("max_retries must be a non-negative integer")
+    return (None if timeout is None else Timeout.coerce(timeout)), max_retries
 
 
 def build_request(
@@ -316,7 +442,8 @@ def build_request(
     stream: bool,
     options: Mapping[str, Any],
 ) -> ChatRequest:
-    """The :class:`ChatRequest` for a ``chat()`` call. A plain string is one user message.
+    """The :class:`ChatRequest` for a ``chat()`` call (the :data:`CALL_OPTIONS` are not
+    the request's: see :func:`call_settings`). A plain string is one user message.
     An unknown option is a ``TypeError`` naming it; invalid values a ``ValueError``."""
     unknown = options.keys() - CHAT_OPTIONS
     if unknown:
@@ -324,9 +451,10 @@ def build_request(
             f"unexpected option(s) {', '.join(sorted(unknown))}; "
             f"accepted: {', '.join(sorted(CHAT_OPTIONS))}"
         )
+    if "timeout" in options or "max_retries" in options:
+        options = {k: v for k, v in options.items() if k not in CALL_OPTIONS}
     if isinstance(messages, str):
         parsed: Sequence[Message] = (Message("user", messages),)
     else:
         parsed = tuple(as_message(m) for m in messages)
     return ChatRequest(model=model, messages=parsed, stream=stream, **options)
-

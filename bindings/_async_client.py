@@ -4,17 +4,19 @@ in nothing else. Not imported by the blocking binding."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, TypeVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
 from libchatty.events import Event
 
-from ._api import AsyncOnDelta, AsyncOnEvent, Completion, Messages
+from ._api import AsyncOnDelta, AsyncOnEvent, AsyncOnPartial, Completion, Messages
 from ._client import ClientShell
 from ._runners import AsyncBackend, adrive, arun_exchange
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
+
+    from libchatty.partial_objects import PartialObject
 
     from ._api import ChatOptions
 
@@ -44,24 +46,65 @@ class AsyncClientBase(ClientShell[AsyncBackend]):
         *,
         on_delta: AsyncOnDelta | None = None,
         on_event: AsyncOnEvent | None = None,
+        on_partial: AsyncOnPartial | None = None,
         **options: Unpack[ChatOptions],
     ) -> Completion:
         """Send one chat request and return its :class:`Completion`; raises
-        :class:`~libchatty.exceptions.ChatError` on failure."""
-        streaming = on_delta is not None or on_event is not None
+        :class:`~libchatty.exceptions.ChatError` on failure (and
+        :class:`~libchatty.structured.StructuredOutputError` for a structured answer
+        that is not what ``response_format`` describes)."""
+        streaming = on_delta is not None or on_event is not None or on_partial is not None
         exchange = self.exchange(messages, model, streaming, options)
-        return await arun_exchange(exchange, self.backend, on_delta, on_event)
+        return await arun_exchange(exchange, self.backend, on_delta, on_event, on_partial)
 
-    @asynccontextmanager
-    async def stream(
-        self, messages: Messages, model: str, **options: Unpack[ChatOptions]
-    ) -> AsyncGenerator[AsyncGenerator[Event, None], None]:
+    @overload
+    def stream(
+        self,
+        messages: Messages,
+        model: str,
+        *,
+        partial: Literal[False] = False,
+        **options: Unpack[ChatOptions],
+    ) -> AbstractAsyncContextManager[AsyncGenerator[Event, None]]: ...
+
+    @overload
+    def stream(
+        self,
+        messages: Messages,
+        model: str,
+        *,
+        partial: Literal[True],
+        **options: Unpack[ChatOptions],
+    ) -> AbstractAsyncContextManager[AsyncGenerator[Event | PartialObject, None]]: ...
+
+    def stream(
+        self, messages: Messages, model: str, *, partial: bool = False,
+        **options: Unpack[ChatOptions],
+    ) -> AbstractAsyncContextManager[AsyncGenerator[Event | PartialObject, None]]:
         """Stream one chat request: ``async with client.stream(...) as events: async for
         event in events`` -- ``Delta`` events, then one ``Done`` or ``Error`` (yielded,
-        not raised). Leaving the block early closes the connection."""
+        not raised); with ``partial=True``, ``PartialObject`` events among them (see
+        :mod:`libchatty.bindings.blocking`). Leaving the block early closes the
+        connection."""
+        return self._stream(messages, model, partial, options)
+
+    @asynccontextmanager
+    async def _stream(
+        self, messages: Messages, model: str, partial: bool, options: ChatOptions
+    ) -> AsyncGenerator[AsyncGenerator[Event | PartialObject, None], None]:
         exchange = self.exchange(messages, model, True, options)
         events = adrive(exchange.run(), self.backend)
+        if not partial:
+            try:
+                yield events
+            finally:
+                await events.aclose()
+            return
+        from ._partials import apartial_stream, partial_objects  # only when asked
+
+        items = apartial_stream(events, partial_objects(exchange.request))
         try:
-            yield events
+            yield items
         finally:
+            await items.aclose()
             await events.aclose()

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._api import Messages, build_request
+from ._api import Messages, build_request, call_settings
 from ._config import make_config
 from ._exchange import Exchange
 from ._ops import Runtime
@@ -57,6 +57,13 @@ class ClientShell(ABC, Generic[B]):
     def exchange(
         self, messages: Messages, model: str, stream: bool, options: Mapping[str, Any]
     ) -> Exchange:
-        """The loop for one call (for bindings built on this client)."""
+        """The loop for one call (for bindings built on this client): ``options`` are
+        :class:`~libchatty.bindings._api.ChatOptions` (the request's, and this call's
+        ``timeout``/``max_retries``)."""
         request = build_request(messages, model, stream, options)
-        return Exchange(self.config, request, self.pool, self.runtime)
+        if "timeout" not in options and "max_retries" not in options:
+            return Exchange(self.config, request, self.pool, self.runtime)
+        timeout, max_retries = call_settings(options)
+        return Exchange(
+            self.config, request, self.pool, self.runtime, timeout=timeout, max_retries=max_retries
+        )

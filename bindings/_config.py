@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
 
+    from libchatty.providers import Resolved
+    from libchatty.sigv4 import AWSCredentials
+
+    from ._credentials import CredentialSource
+
 __all__ = ["CLIENT_OPTIONS", "ClientConfig", "ClientOptions", "make_config"]
 
 
@@ -33,7 +38,20 @@ class ClientOptions(TypedDict, total=False):
       idle seconds); None (the default) is ``Timeout()``;
     * ``max_retries`` (2); ``ssl_context`` (None: verified, system CAs);
     * ``headers`` sent with every request; ``env`` (None: ``os.environ``) for keys,
-      URL overrides and proxies.
+      URL overrides and proxies;
+    * ``region`` (AWS Bedrock; None: ``AWS_REGION``/``AWS_DEFAULT_REGION``, else
+      botocore's configured region) and ``aws_credentials`` (an
+      :class:`~libchatty.sigv4.AWSCredentials` to sign with; None: the environment's
+      ``AWS_*`` keys, else botocore's credential chain);
+    * ``project`` and ``location`` (Google Vertex AI; None: ``GOOGLE_CLOUD_PROJECT``,
+      else the application default credentials' project; ``GOOGLE_CLOUD_LOCATION``,
+      else ``global``).
+
+    The cloud SDK chains (``libchatty[aws]``: botocore; ``libchatty[google]``:
+    google-auth) are consulted only when the environment gave no credentials and
+    ``env`` is None: they read the process environment and files, which an explicit
+    ``env`` is meant to replace. Their credentials are refreshed per call (see
+    :mod:`libchatty.bindings._credentials`).
     """
 
     base_url: str | None
@@ -44,6 +62,10 @@ class ClientOptions(TypedDict, total=False):
     ssl_context: ssl.SSLContext | None
     headers: Mapping[str, str] | None
     env: Mapping[str, str] | None
+    region: str | None
+    aws_credentials: AWSCredentials | None
+    project: str | None
+    location: str | None
 
 
 #: The keywords a client constructor accepts: the keys of :class:`ClientOptions`.
@@ -52,9 +74,18 @@ CLIENT_OPTIONS: Final = frozenset(ClientOptions.__annotations__)
 
 class ClientConfig:
     """Everything one client needs; built once by :func:`make_config`. The endpoint's
-    key stays out of ``repr``."""
+    key stays out of ``repr``. ``credentials`` (None for static keys) gives each
+    attempt the endpoint with credentials good at that moment."""
 
-    __slots__ = ("endpoint", "max_retries", "provider", "proxy", "ssl_context", "timeout")
+    __slots__ = (
+        "credentials",
+        "endpoint",
+        "max_retries",
+        "provider",
+        "proxy",
+        "ssl_context",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -64,13 +95,32 @@ class ClientConfig:
         proxy: Proxy | None,
         ssl_context: ssl.SSLContext | None = None,
         provider: str | None = None,
+        credentials: CredentialSource | None = None,
     ) -> None:
+        self.credentials = credentials
         self.endpoint = endpoint
         self.timeout = timeout
         self.max_retries = max_retries
         self.proxy = proxy
         self.ssl_context = ssl_context
         self.provider = provider
+
+    def overridden(self, timeout: Timeout | None, max_retries: int | None) -> ClientConfig:
+        """This configuration with one call's ``timeout``/``max_retries`` (None: keep
+        this one's); ``self`` when neither changes anything."""
+        if (timeout is None or timeout == self.timeout) and (
+            max_retries is None or max_retries == self.max_retries
+        ):
+            return self
+        return ClientConfig(
+            self.endpoint,
+            self.timeout if timeout is None else timeout,
+            self.max_retries if max_retries is None else max_retries,
+            self.proxy,
+            self.ssl_context,
+            self.provider,
+            self.credentials,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -98,11 +148,46 @@ def make_config(provider: str | None = None, **options: Unpack[ClientOptions]) -
         raise ValueError("max_retries must be a non-negative integer")
     env = options.get("env")
     environ: Mapping[str, str] = os.environ if env is None else env
+    region, project = options.get("region"), options.get("project")
+    cloud = _cloud_provider(provider) if env is None else None
+    chain: tuple[object, str | None] | None = None
+    if (
+        cloud == "bedrock"
+        and region is None
+        and options.get("base_url") is None  # a runtime URL names its own region
+        and not _any_set(environ, _AWS_REGION_ENV)
+    ):
+        chain = _bedrock_chain()
+        region = chain[1] if chain is not None else None
+    adc: tuple[object, str | None] | None = None
+    if (
+        cloud == "vertex"
+        and options.get("api_key") is None
+        and not _any_set(environ, ("GOOGLE_OAUTH_ACCESS_TOKEN",))
+    ):
+        adc = _google_default()
+        if adc is not None and project is None and not _any_set(environ, ("GOOGLE_CLOUD_PROJECT",)):
+            project = adc[1]
     resolved = resolve(
         provider, options.get("base_url"), options.get("api_key"), options.get("dialect"),
-        environ,
+        environ, region=region, project=project, location=options.get("location"),
     )
-    if resolved.api_key is None and resolved.key_required and resolved.key_env_checked:
+    aws_credentials = options.get("aws_credentials") or resolved.aws_credentials
+    source_credentials: object = None
+    if adc is not None:
+        source_credentials = adc[0]
+    elif (
+        cloud == "bedrock" and resolved.api_key is None and aws_credentials is None
+    ):
+        chain = chain or _bedrock_chain()
+        source_credentials = chain[0] if chain is not None else None
+    if (
+        resolved.api_key is None
+        and resolved.key_required
+        and resolved.key_env_checked
+        and aws_credentials is None
+        and source_credentials is None
+    ):
         raise MissingAPIKeyError(resolved.provider, resolved.base_url, resolved.key_env_checked)
     endpoint = Endpoint(
         resolved.base_url,
@@ -110,6 +195,9 @@ def make_config(provider: str | None = None, **options: Unpack[ClientOptions]) -
         resolved.dialect,
         headers={**resolved.headers, **(options.get("headers") or {})},
         include_usage=resolved.include_usage,
+        region=resolved.region,
+        aws_credentials=aws_credentials,
+        max_tokens_field=resolved.max_tokens_field,
     )
     timeout = options.get("timeout")
     return ClientConfig(
@@ -119,4 +207,52 @@ def make_config(provider: str | None = None, **options: Unpack[ClientOptions]) -
         proxy=proxy_from_env(endpoint.scheme, endpoint.host, endpoint.port, environ),
         ssl_context=options.get("ssl_context"),
         provider=resolved.provider,
+        credentials=_source(resolved, endpoint, source_credentials),
     )
+
+
+_AWS_REGION_ENV: Final = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def _any_set(environ: Mapping[str, str], names: tuple[str, ...]) -> bool:
+    return any(environ.get(name, "").strip() for name in names)
+
+
+def _cloud_provider(provider: str | None) -> str | None:
+    """``"bedrock"`` or ``"vertex"`` (either Vertex provider) for a provider name whose
+    credentials may come from a cloud SDK; None for any other (or an unknown) name."""
+    if provider is None:
+        return None
+    from libchatty.providers import get_provider
+
+    try:
+        name = get_provider(provider).name
+    except ValueError:
+        return None  # resolve() says so, with the list of names
+    if name == "bedrock":
+        return "bedrock"
+    return "vertex" if name in ("vertex", "vertex-anthropic") else None
+
+
+def _bedrock_chain() -> tuple[object, str | None] | None:
+    from ._credentials import bedrock_chain
+
+    return bedrock_chain()
+
+
+def _google_default() -> tuple[object, str | None] | None:
+    from ._credentials import google_default
+
+    return google_default()
+
+
+def _source(
+    resolved: Resolved, endpoint: Endpoint, credentials: object
+) -> CredentialSource | None:
+    if credentials is None:
+        return None
+    from ._credentials import BotocoreCredentials, GoogleCredentials
+
+    if resolved.provider == "bedrock":
+        return BotocoreCredentials(endpoint, credentials)
+    return GoogleCredentials(endpoint, credentials)

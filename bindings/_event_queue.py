@@ -7,15 +7,22 @@ import contextlib
 import queue
 import threading
 from collections.abc import Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
-from libchatty.events import Done, Error, Event
+from libchatty.events import Done, Error
 
 from ._exchange import Exchange
+from ._partials import partial_stream
 from ._runners import drive
 from ._worker import CancellableBackend, Cancelled
 
+if TYPE_CHECKING:
+    from libchatty.partial_objects import PartialObjects
+
 __all__ = ["DEFAULT_QUEUE_SIZE", "EventStream"]
+
+#: What an :class:`EventStream` yields: events, and with partials ``PartialObject`` too.
+T = TypeVar("T")
 
 #: Events buffered between the worker and the consumer of ``stream()``.
 DEFAULT_QUEUE_SIZE: Final = 64
@@ -33,17 +40,26 @@ class _Raised:
         self.exc = exc
 
 
-class EventStream:
+class EventStream(Generic[T]):
     """The events of one call, produced on a worker thread; see the module docstring.
 
-    Iterate it (once) on one thread. ``stop()`` may be called from any thread.
+    Iterate it (once) on one thread. ``stop()`` may be called from any thread. With
+    ``partials`` the worker also hands over the partial objects the events make (see
+    :mod:`libchatty.bindings._partials`).
     """
 
-    def __init__(self, exchange: Exchange, backend: CancellableBackend, queue_size: int) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        backend: CancellableBackend,
+        queue_size: int,
+        partials: PartialObjects | None = None,
+    ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self._exchange = exchange
         self._backend = backend
+        self._partials = partials
         self._queue: queue.Queue[object] = queue.Queue(queue_size)
         self._thread = threading.Thread(target=self._produce, name="libchatty-stream", daemon=True)
         self._thread.start()
@@ -54,8 +70,10 @@ class EventStream:
         return self._exchange.text
 
     def _produce(self) -> None:
+        events = drive(self._exchange.run(), self._backend)
+        items = events if self._partials is None else partial_stream(events, self._partials)
         try:
-            for event in drive(self._exchange.run(), self._backend):
+            for event in items:
                 if not self._put(event):
                     return
         except Cancelled:
@@ -75,7 +93,7 @@ class EventStream:
                 continue
         return False
 
-    def __iter__(self) -> Iterator[Event]:
+    def __iter__(self) -> Iterator[T]:
         ended = False
         try:
             while True:
@@ -88,7 +106,9 @@ class EventStream:
                         continue
                 if item is _END:
                     if not ended:  # stopped: still end with one terminal event
-                        yield Error("cancelled", "the stream was stopped", partial=self.partial)
+                        yield Error(  # type: ignore[misc]
+                            "cancelled", "the stream was stopped", partial=self.partial
+                        )
                     return
                 if isinstance(item, _Raised):
                     raise item.exc
@@ -110,7 +130,7 @@ class EventStream:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
-    def __enter__(self) -> EventStream:
+    def __enter__(self) -> EventStream[T]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

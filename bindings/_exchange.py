@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Generator
-from typing import Any, Final
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.call import Call
 from libchatty.events import Delta, Done, Error, Event
@@ -42,9 +43,10 @@ from libchatty.policy import backoff_delay, should_fallback_to_non_streaming, sh
 from libchatty.request import ChatRequest
 
 from . import _log  # DEBUG records; logging itself is imported only by the application
-from ._api import Completion
+from ._api import Completion, Timeout
 from ._config import ClientConfig
 from ._ops import (
+    Authenticate,
     Conn,
     Connect,
     Deliver,
@@ -59,6 +61,9 @@ from ._ops import (
 )
 from ._pool import Pool, PoolKey
 from ._proxy import open_tunnel, proxy_secrets
+
+if TYPE_CHECKING:
+    from libchatty.endpoint import Endpoint
 
 __all__ = ["DRAIN_TIMEOUT", "Exchange"]
 
@@ -85,12 +90,22 @@ class Exchange:
     last :class:`~libchatty.call.Call` (its ``text`` is the answer so far),
     ``delivered`` whether a ``Delta`` was delivered, ``requests`` how many requests were
     sent, ``fell_back`` whether the non-streaming fallback was used.
+
+    ``timeout`` and ``max_retries`` are this call's, instead of the client's (None: the
+    client's); ``config`` is then the client's configuration with them.
     """
 
     def __init__(
-        self, config: ClientConfig, request: ChatRequest, pool: Pool, runtime: Runtime
+        self,
+        config: ClientConfig,
+        request: ChatRequest,
+        pool: Pool,
+        runtime: Runtime,
+        *,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
     ) -> None:
-        self.config = config
+        self.config = config.overridden(timeout, max_retries)
         self.request = request
         self.pool = pool
         self.runtime = runtime
@@ -124,10 +139,12 @@ class Exchange:
 
     def completion(self) -> Completion:
         """The :class:`Completion` of a call that ended with ``Done``; raises
-        :class:`~libchatty.exceptions.ChatError` for one that ended with ``Error``."""
+        :class:`~libchatty.exceptions.ChatError` for one that ended with ``Error``, and
+        :class:`~libchatty.structured.StructuredOutputError` (keeping the text) when
+        ``response_format`` was asked and the answer is not what it describes."""
         terminal = self.terminal
         if isinstance(terminal, Done):
-            return Completion.from_done(terminal, self.streamed)
+            return self._completion(terminal)
         if terminal is None:
             raise LocalProtocolError("the call has not ended")
         raise ChatError(terminal)
@@ -135,10 +152,50 @@ class Exchange:
     def stopped(self, last: Event, texts: list[str]) -> Completion:
         """The result when a callback returned STOP for event ``last``, having seen the
         answer text ``texts``: the complete answer if ``last`` was ``Done``, else that
-        text with ``finish_reason="stopped"``."""
+        text with ``finish_reason="stopped"`` (and the response head's metadata)."""
         if isinstance(last, Done):
-            return Completion.from_done(last, self.streamed)
-        return Completion(text="".join(texts), finish_reason="stopped", streamed=self.streamed)
+            return self._completion(last)
+        call = self.call
+        headers = call.response_headers if call is not None else ()
+        return Completion(
+            text="".join(texts),
+            finish_reason="stopped",
+            streamed=self.streamed,
+            request_id=call.request_id if call is not None else None,
+            headers=headers,
+            rate_limit=self._rate_limit(headers),
+        )
+
+    def _completion(self, done: Done) -> Completion:
+        call = self.call
+        headers = call.response_headers if call is not None else ()
+        response_format = self.request.neutral_response_format
+        parsed = None
+        if response_format is not None:
+            from libchatty.structured import parse_structured  # only when asked
+
+            parsed = parse_structured(done.text, response_format)
+        return Completion.from_done(
+            done,
+            self.streamed,
+            request_id=call.request_id if call is not None else None,
+            headers=headers,
+            rate_limit=self._rate_limit(headers),
+            parsed=parsed,
+        )
+
+    def _rate_limit(self, headers: tuple[tuple[str, str], ...]) -> Any:
+        """The rate-limit state the response reported, read at the time it ended."""
+        # Most servers send none: skip the parser (and its import) then.
+        if not any("ratelimit" in name for name, _ in headers):
+            return None
+        from libchatty.ratelimit import parse_rate_limit
+
+        return parse_rate_limit(headers, self._now())
+
+    def _now(self) -> datetime:
+        """The wall-clock time as an aware UTC datetime (the runtime's clock)."""
+        return datetime.fromtimestamp(self.runtime.wall_clock(), timezone.utc)
 
     def run(self) -> Generator[Op, Any, Done | Error]:
         """The loop. Returns (and has delivered, last) the terminal event."""
@@ -235,7 +292,13 @@ class Exchange:
         """Send ``request`` once (on a pooled connection when ``reuse``). Returns the
         terminal event and whether the request was sent; raises :class:`_Stale` when a
         pooled connection turns out dead before any byte of the response."""
-        call = self.call = Call(self.config.endpoint, request, **self._call_options())
+        endpoint = self.config.endpoint
+        if self.config.credentials is not None:
+            authenticated = yield from self._authenticate()
+            if type(authenticated) is Error:
+                return authenticated, False
+            endpoint = authenticated  # type: ignore[assignment]
+        call = self.call = Call(endpoint, request, **self._call_options())
         self._stall_deadline = None
         self._stalled = False
         conn = (yield from self._pooled()) if reuse else None
@@ -301,13 +364,31 @@ class Exchange:
         self._drop()  # defensive: a Call always ends with a terminal event
         return Error("protocol", "the response ended without a result", partial=call.text), True
 
+    def _authenticate(self) -> Generator[Op, Any, Endpoint | Error]:
+        """With credentials that expire (``config.credentials``, see
+        :mod:`~libchatty.bindings._credentials`): the endpoint for the next attempt, with
+        credentials good now -- refreshed through an :class:`Authenticate` operation
+        when they are not -- or ``Error("auth")`` when they cannot be had."""
+        from ._credentials import CredentialsError  # only clients with such credentials
+
+        source = self.config.credentials
+        assert source is not None
+        try:
+            endpoint = source.current(self._now())
+            if endpoint is None:
+                endpoint = yield Authenticate(source)
+        except CredentialsError as exc:
+            return Error("auth", str(exc), retryable=False)
+        return endpoint
+
     def _call_options(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`Call`: the credentials the client sends besides
-        the endpoint's (the proxy's), so that the core redacts them from server text."""
+        """Keyword arguments for :class:`Call`: the current time (a fresh one per attempt:
+        signed dialects sign with it), and the credentials the client sends besides the
+        endpoint's (the proxy's), so that the core redacts them from server text."""
         proxy = self.config.proxy
         if proxy is None or proxy.authorization is None:
-            return {}
-        return {"secrets": proxy_secrets(proxy.authorization)}
+            return {"now": self._now()}
+        return {"now": self._now(), "secrets": proxy_secrets(proxy.authorization)}
 
     def _note_delivery(self, events: list[Event]) -> None:
         if not self.delivered:

@@ -1,19 +1,24 @@
 """The I/O the request loop asks a runner for, and what a runner answers with.
 
 The loop (:class:`~libchatty.bindings._exchange.Exchange`) yields these operations and is
-sent their results; a backend performs the first six, the runner handles
-:class:`Deliver` itself. A transport failure comes back as :class:`IOFailure`.
+sent their results; a backend performs the I/O ones (and :class:`Authenticate`, off the
+event loop), the runner handles :class:`Deliver` itself. A transport failure comes back
+as :class:`IOFailure`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from libchatty.events import Event
 
+if TYPE_CHECKING:
+    from ._credentials import CredentialSource
+
 __all__ = [
     "READ_SIZE",
+    "Authenticate",
     "Conn",
     "Connect",
     "Deliver",
@@ -128,7 +133,18 @@ class Deliver(_Op):
         self.events = events
 
 
-Op = Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver
+class Authenticate(_Op):
+    """Refresh ``source``'s credentials (blocking I/O: an async backend runs it on a
+    worker thread) -> the :class:`~libchatty.endpoint.Endpoint` to send to. Raises
+    :class:`~libchatty.bindings._credentials.CredentialsError`."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: CredentialSource) -> None:
+        self.source = source
+
+
+Op = Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver | Authenticate
 
 
 class IOFailure(Exception):

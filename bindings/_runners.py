@@ -14,13 +14,27 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.events import Delta, Done, Error, Event
 
-from ._api import STOP, AsyncOnDelta, AsyncOnEvent, Completion, OnDelta, OnEvent
+if TYPE_CHECKING:
+    from libchatty.endpoint import Endpoint
+
+    from ._credentials import CredentialSource
+
+from ._api import (
+    STOP,
+    AsyncOnDelta,
+    AsyncOnEvent,
+    AsyncOnPartial,
+    Completion,
+    OnDelta,
+    OnEvent,
+    OnPartial,
+)
 from ._exchange import Exchange
-from ._ops import Conn, Connect, Deliver, Op, Probe, Receive, Send, Sleep, StartTLS
+from ._ops import Authenticate, Conn, Connect, Deliver, Op, Probe, Receive, Send, Sleep, StartTLS
 
 __all__ = [
     "AsyncBackend",
@@ -44,6 +58,7 @@ _PERFORM: Final[dict[type[Any], Callable[[Any, Any], Any]]] = {
     StartTLS: lambda backend, op: backend.start_tls(op.conn, op.server_hostname, op.timeout),
     Sleep: lambda backend, op: backend.sleep(op.seconds),
     Probe: lambda backend, op: backend.probe(op.conn),
+    Authenticate: lambda backend, op: backend.authenticate(op.source),
 }
 
 
@@ -82,6 +97,10 @@ class SyncBackend(ABC):
         """See :class:`~libchatty.bindings._ops.Probe`: never blocks, never raises (a
         failure is True)."""
 
+    def authenticate(self, source: CredentialSource) -> Endpoint:
+        """See :class:`~libchatty.bindings._ops.Authenticate`: the refresh, here."""
+        return source.refresh()
+
 
 class AsyncBackend(ABC):
     """Async I/O for :func:`adrive` (trio, asyncio); same contract as
@@ -109,6 +128,24 @@ class AsyncBackend(ABC):
     async def probe(self, conn: Any) -> bool:
         """See :class:`~libchatty.bindings._ops.Probe`: never waits, never raises (a
         failure is True)."""
+
+    async def authenticate(self, source: CredentialSource) -> Endpoint:
+        """See :class:`~libchatty.bindings._ops.Authenticate`: the refresh, on a worker
+        thread (trio's or asyncio's, whichever runs this)."""
+        try:
+            import asyncio
+
+            asyncio.get_running_loop()
+        except RuntimeError:
+            import trio
+
+            return await trio.to_thread.run_sync(source.refresh)
+        return await asyncio.to_thread(source.refresh)
+
+    async def settle(self) -> None:  # noqa: B027 -- a hook, empty by default
+        """Finish releasing what the loop dropped: ``Conn.abort()`` is synchronous, and
+        a transport whose release must be awaited (httpx's ``AsyncClient``) finishes it
+        here. :func:`adrive` awaits it when the loop is over. Default: nothing."""
 
 
 # --- running the loop --------------------------------------------------------------------------
@@ -166,6 +203,7 @@ async def adrive(
                 failure = exc
     finally:
         loop.close()
+        await backend.settle()
 
 
 # --- the callbacks (see libchatty.bindings._api) -------------------------------------------
@@ -219,6 +257,10 @@ async def arun_callbacks(
 
 # --- the body of chat() -----------------------------------------------------------------------
 
+# What a partial_stream yields besides PartialObjects.
+_EVENT_TYPES: Final = (Delta, Done, Error)
+
+
 
 def _answer_text(event: Event, texts: list[str]) -> None:
     """Keep the answer text the callbacks saw (choice 0), for a STOP mid-answer."""
@@ -227,21 +269,39 @@ def _answer_text(event: Event, texts: list[str]) -> None:
 
 
 def run_exchange(
-    exchange: Exchange, backend: SyncBackend, on_delta: OnDelta | None, on_event: OnEvent | None
+    exchange: Exchange,
+    backend: SyncBackend,
+    on_delta: OnDelta | None,
+    on_event: OnEvent | None,
+    on_partial: OnPartial | None = None,
 ) -> Completion:
     """Run ``exchange`` to its end, giving events to the callbacks (none: a plain
-    request); the :class:`Completion`, or :class:`~libchatty.exceptions.ChatError`."""
+    request) and partial objects to ``on_partial``; the :class:`Completion`, or
+    :class:`~libchatty.exceptions.ChatError`."""
     events = drive(exchange.run(), backend)
     try:
-        if on_delta is None and on_event is None:
+        if on_delta is None and on_event is None and on_partial is None:
             for _ in events:
                 pass
         else:
             texts: list[str] = []
-            for event in events:
-                _answer_text(event, texts)
-                if run_callbacks(event, on_delta, on_event):
-                    return exchange.stopped(event, texts)
+            last: Event | None = None
+            if on_partial is None:
+                items: Any = events
+            else:  # only a call that asks for partials imports them
+                from ._partials import partial_objects, partial_stream
+
+                items = partial_stream(events, partial_objects(exchange.request))
+            for item in items:
+                if type(item) not in _EVENT_TYPES:  # a PartialObject
+                    assert on_partial is not None
+                    if on_partial(item) is STOP:
+                        return exchange.stopped(last or item, texts)
+                    continue
+                last = item
+                _answer_text(item, texts)
+                if run_callbacks(item, on_delta, on_event):
+                    return exchange.stopped(item, texts)
     finally:
         events.close()  # after a raising callback too: closes the connection
     return exchange.completion()
@@ -252,19 +312,36 @@ async def arun_exchange(
     backend: AsyncBackend,
     on_delta: AsyncOnDelta | None,
     on_event: AsyncOnEvent | None,
+    on_partial: AsyncOnPartial | None = None,
 ) -> Completion:
     """:func:`run_exchange` with async I/O and callbacks that may be ``async def``."""
     events = adrive(exchange.run(), backend)
     try:
-        if on_delta is None and on_event is None:
+        if on_delta is None and on_event is None and on_partial is None:
             async for _ in events:
                 pass
         else:
             texts: list[str] = []
-            async for event in events:
-                _answer_text(event, texts)
-                if await arun_callbacks(event, on_delta, on_event):
-                    return exchange.stopped(event, texts)
+            last: Event | None = None
+            if on_partial is None:
+                items: Any = events
+            else:  # only a call that asks for partials imports them
+                from ._partials import apartial_stream, partial_objects
+
+                items = apartial_stream(events, partial_objects(exchange.request))
+            async for item in items:
+                if type(item) not in _EVENT_TYPES:  # a PartialObject
+                    assert on_partial is not None
+                    result = on_partial(item)
+                    if hasattr(result, "__await__"):
+                        result = await result
+                    if result is STOP:
+                        return exchange.stopped(last or item, texts)
+                    continue
+                last = item
+                _answer_text(item, texts)
+                if await arun_callbacks(item, on_delta, on_event):
+                    return exchange.stopped(item, texts)
     finally:
         await events.aclose()  # synchronous inside: safe under cancellation
     return exchange.completion()

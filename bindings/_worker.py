@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ._api import Completion, OnDelta, OnEvent
+from ._api import Completion, OnDelta, OnEvent, OnPartial
 from ._exchange import Exchange
 from ._ops import IOFailure, Op, Receive, Send, StartTLS
 from ._runners import run_exchange
@@ -114,13 +114,14 @@ def run_in_worker(
     backend: CancellableBackend,
     on_delta: OnDelta | None,
     on_event: OnEvent | None,
+    on_partial: OnPartial | None = None,
 ) -> None:
     """The worker's body for ``future``: run the call, then settle the future (unless
     it was cancelled meanwhile)."""
     if future.cancelled():
         return
     try:
-        result = run_exchange(exchange, backend, on_delta, on_event)
+        result = run_exchange(exchange, backend, on_delta, on_event, on_partial)
     except Cancelled:
         return  # the future is already cancelled
     except BaseException as exc:

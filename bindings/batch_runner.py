@@ -9,7 +9,13 @@ A job's **record** (one output line)::
 
     {"id", "line", "ok", "text", "tool_calls": [{"id", "name", "arguments"}], "usage",
      "finish_reason", "error": null | {"kind", "message", "status", "partial",
-     "retry_after"}, "ttft", "duration", "attempts"}   (+ "parsed" when the client has it)
+     "retry_after"}, "ttft", "duration", "attempts"}   (+ "parsed" with a response_format)
+
+``parsed`` is the structured answer when the job asked for one (``response_format``);
+an answer that is not that JSON is a failed job with ``error.kind ==
+"structured_output"`` and the answer as ``error.partial``. After every response, its
+rate-limit headers (``Completion.headers``/``Error.headers``) go to
+:meth:`~libchatty.bindings.batch_rate.RatePolicy.observe_headers`.
 
 ``ttft`` and ``duration`` are seconds, of the last attempt (``ttft`` None when no content
 arrived); ``attempts`` counts the requests sent for the job. A line that is not a request
@@ -31,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.events import Delta, Error
 from libchatty.exceptions import ChatError
+from libchatty.structured import StructuredOutputError
 
 from .batch_input import BadLine, Job, id_key
 from .batch_output import OutputState
@@ -115,9 +122,10 @@ def _success(job: Job, completion: Completion) -> dict[str, Any]:
         "finish_reason": completion.finish_reason,
         "error": None,
     }  # fmt: skip
-    parsed = getattr(completion, "parsed", None)  # structured output, when the client has it
+    parsed = completion.parsed  # structured output, when the job asked for it
     if parsed is not None:
-        record["parsed"] = parsed
+        dump = getattr(parsed, "model_dump", None)  # a pydantic instance: its JSON form
+        record["parsed"] = dump(mode="json") if callable(dump) else parsed
     return record
 
 
@@ -181,6 +189,12 @@ class _Run:
                 completion = await self.client.chat(job.messages, model, on_event=first, **options)
             except ChatError as exc:
                 error = exc.error
+            except StructuredOutputError as exc:  # the answer is not the schema's JSON
+                self.record({"id": job.id, "line": job.line, "ok": False, "attempts": attempts,
+                             "error": {"kind": "structured_output", "message": exc.cause,
+                                       "status": None, "partial": exc.text,
+                                       "retry_after": None}})  # fmt: skip
+                return
             except (TypeError, ValueError) as exc:  # an option the request cannot carry
                 record = bad_line_record(BadLine(job.line, str(exc), job.id))
                 record["attempts"] = attempts
@@ -189,6 +203,11 @@ class _Run:
             finally:
                 self.limiter.release()
             ended = self.clock()
+            # The provider's rate-limit headers, from any response: the rate control
+            # slows down before the 429 rather than after it.
+            headers = completion.headers if error is None else error.headers
+            if headers:
+                policy.observe_headers(dict(headers), ended)
             timing = {
                 "ttft": None if first.at is None else first.at - started,
                 "duration": ended - started,

@@ -27,17 +27,28 @@ seconds). TLS is verified with the system CAs (``ssl_context`` for your own), HT
 through ``HTTPS_PROXY`` unless ``NO_PROXY`` says otherwise; connections are kept alive
 and reused per host. A client may be shared by threads.
 
-``chat(messages, model, *, on_delta=None, on_event=None, **options) -> Completion``:
-``messages`` is a string (one user message) or a list of ``Message``/OpenAI-style dicts;
-``options`` are ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``tools``,
-``tool_choice``, ``extra``. Without callbacks the request is not streamed. With them it
-streams; see :mod:`libchatty.bindings._api` for the callbacks and :data:`STOP`. A call
-that ends in an error raises :class:`~libchatty.exceptions.ChatError` (``.error`` is the
-``Error`` event, ``.partial`` the text received before it).
+``chat(messages, model, *, on_delta=None, on_event=None, on_partial=None, **options)
+-> Completion``: ``messages`` is a string (one user message) or a list of
+``Message``/OpenAI-style dicts; ``options`` (:class:`~libchatty.bindings._api.ChatOptions`)
+are ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``tools``, ``tool_choice``,
+``extra``, ``response_format``, ``reasoning``, ``seed``, ``n``, ``headers``, and this
+call's ``timeout`` and ``max_retries`` (instead of the client's). Without callbacks the
+request is not streamed. With them it streams; see :mod:`libchatty.bindings._api` for
+the callbacks (``on_partial`` gets the structured answer and tool-call arguments as they
+fill in) and :data:`STOP`. A call that ends in an error raises
+:class:`~libchatty.exceptions.ChatError` (``.error`` is the ``Error`` event,
+``.partial`` the text received before it). With ``response_format``,
+``Completion.parsed`` is the structured answer, and an answer that is not valid JSON
+(or that the pydantic model rejects) raises
+:class:`~libchatty.structured.StructuredOutputError`, whose ``text`` is the answer.
 
-``stream(messages, model, **options)``: a context manager giving an iterator of events:
-``Delta`` events, then exactly one ``Done`` or ``Error`` -- the iterator does not raise
-for an ``Error``, it yields it, last. Leaving the block early closes the connection.
+``stream(messages, model, *, partial=False, **options)``: a context manager giving an
+iterator of events: ``Delta`` events, then exactly one ``Done`` or ``Error`` -- the
+iterator does not raise for an ``Error``, it yields it, last. With ``partial=True``
+:class:`~libchatty.partial_objects.PartialObject` events come among them (after the
+``Delta`` that made them; the complete ones before ``Done``). The ``Done`` is yielded as
+it is: parse a structured answer with :func:`libchatty.structured.parse_structured`.
+Leaving the block early closes the connection.
 
 Retries (``max_retries``, backoff with jitter, ``Retry-After`` honoured) and the fallback
 to a non-streaming request happen only before anything was delivered: see
@@ -50,11 +61,21 @@ import contextlib
 import socket
 import time
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Final
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Final, Literal, overload
 
 from libchatty.events import Event
 
-from ._api import STOP, Completion, Messages, MissingAPIKeyError, OnDelta, OnEvent, Timeout
+from ._api import (
+    STOP,
+    Completion,
+    Messages,
+    MissingAPIKeyError,
+    OnDelta,
+    OnEvent,
+    OnPartial,
+    Timeout,
+)
 from ._client import ClientShell
 from ._ops import READ_SIZE
 from ._runners import SyncBackend, drive, run_exchange
@@ -64,6 +85,8 @@ if TYPE_CHECKING:
     import ssl
 
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
+
+    from libchatty.partial_objects import PartialObject
 
     from ._api import ChatOptions
 
@@ -171,23 +194,60 @@ class Client(ClientShell[SyncBackend]):
         *,
         on_delta: OnDelta | None = None,
         on_event: OnEvent | None = None,
+        on_partial: OnPartial | None = None,
         **options: Unpack[ChatOptions],
     ) -> Completion:
         """Send one chat request and return its :class:`Completion` (see the module
         docstring); raises :class:`~libchatty.exceptions.ChatError` on failure."""
-        streaming = on_delta is not None or on_event is not None
+        streaming = on_delta is not None or on_event is not None or on_partial is not None
         exchange = self.exchange(messages, model, streaming, options)
-        return run_exchange(exchange, self.backend, on_delta, on_event)
+        return run_exchange(exchange, self.backend, on_delta, on_event, on_partial)
 
-    @contextlib.contextmanager
+    @overload
     def stream(
-        self, messages: Messages, model: str, **options: Unpack[ChatOptions]
-    ) -> Iterator[Generator[Event, None, None]]:
+        self,
+        messages: Messages,
+        model: str,
+        *,
+        partial: Literal[False] = False,
+        **options: Unpack[ChatOptions],
+    ) -> AbstractContextManager[Generator[Event, None, None]]: ...
+
+    @overload
+    def stream(
+        self,
+        messages: Messages,
+        model: str,
+        *,
+        partial: Literal[True],
+        **options: Unpack[ChatOptions],
+    ) -> AbstractContextManager[Generator[Event | PartialObject, None, None]]: ...
+
+    def stream(
+        self, messages: Messages, model: str, *, partial: bool = False,
+        **options: Unpack[ChatOptions],
+    ) -> AbstractContextManager[Generator[Event | PartialObject, None, None]]:
         """Stream one chat request: yields an iterator of events (see the module
         docstring). Leaving the block early closes the connection."""
+        return self._stream(messages, model, partial, options)
+
+    @contextlib.contextmanager
+    def _stream(
+        self, messages: Messages, model: str, partial: bool, options: ChatOptions
+    ) -> Iterator[Generator[Event | PartialObject, None, None]]:
         exchange = self.exchange(messages, model, True, options)
         events = drive(exchange.run(), self.backend)
+        if not partial:
+            try:
+                yield events
+            finally:
+                events.close()
+            return
+        from ._partials import partial_objects, partial_stream  # only when asked
+
+        items = partial_stream(events, partial_objects(exchange.request))
         try:
-            yield events
+            yield items
         finally:
+            items.close()
             events.close()

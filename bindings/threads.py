@@ -19,14 +19,16 @@
 :mod:`libchatty.bindings.blocking`) plus ``max_workers`` (threads running ``submit``
 calls). Calls share one keep-alive pool.
 
-* ``submit(messages, model, *, on_delta=None, on_event=None, **options) -> ChatFuture``:
+* ``submit(messages, model, *, on_delta=None, on_event=None, on_partial=None, **options)
+  -> ChatFuture``:
   a :class:`concurrent.futures.Future` of the :class:`~libchatty.bindings._api.Completion`.
   Callbacks run on the worker thread. A failure is the future's exception
   (:class:`~libchatty.exceptions.ChatError`, or whatever a callback raised).
   ``future.cancel()`` works at any time until the call ends -- the future stays *pending*
   while the call runs so that it can -- and closes the socket at once; ``future.partial``
   is the answer text received before that.
-* ``stream(messages, model, *, queue_size=64, **options) -> EventStream``: the call runs
+* ``stream(messages, model, *, queue_size=64, partial=False, **options) -> EventStream``
+  (``partial=True``: ``PartialObject`` events among the others): the call runs
   on its own thread and hands its events to the calling thread through a bounded queue:
   when the consumer falls behind, the worker stops reading from the socket
   (backpressure, not unbounded memory). Iterating gives ``Delta`` events then one
@@ -38,16 +40,29 @@ calls). Calls share one keep-alive pool.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
-from ._api import STOP, Completion, Messages, MissingAPIKeyError, OnDelta, OnEvent, Timeout
+from ._api import (
+    STOP,
+    Completion,
+    Messages,
+    MissingAPIKeyError,
+    OnDelta,
+    OnEvent,
+    OnPartial,
+    Timeout,
+)
 from ._config import ClientConfig
 from ._event_queue import DEFAULT_QUEUE_SIZE, EventStream
+from ._partials import partial_objects
 from ._worker import CancellableBackend, ChatFuture, run_in_worker
 from .blocking import Client
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
+
+    from libchatty.events import Event
+    from libchatty.partial_objects import PartialObject
 
     from ._api import ChatOptions
     from ._config import ClientOptions
@@ -90,15 +105,40 @@ class ThreadedClient:
         *,
         on_delta: OnDelta | None = None,
         on_event: OnEvent | None = None,
+        on_partial: OnPartial | None = None,
         **options: Unpack[ChatOptions],
     ) -> ChatFuture:
         """Start a call on a worker thread; see the module docstring."""
-        streaming = on_delta is not None or on_event is not None
+        streaming = on_delta is not None or on_event is not None or on_partial is not None
         exchange = self._client.exchange(messages, model, streaming, options)
         backend = self._backend()
         future = ChatFuture(exchange, backend)
-        self._executor.submit(run_in_worker, future, exchange, backend, on_delta, on_event)
+        self._executor.submit(
+            run_in_worker, future, exchange, backend, on_delta, on_event, on_partial
+        )
         return future
+
+    @overload
+    def stream(
+        self,
+        messages: Messages,
+        model: str,
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        partial: Literal[False] = False,
+        **options: Unpack[ChatOptions],
+    ) -> EventStream[Event]: ...
+
+    @overload
+    def stream(
+        self,
+        messages: Messages,
+        model: str,
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        partial: Literal[True],
+        **options: Unpack[ChatOptions],
+    ) -> EventStream[Event | PartialObject]: ...
 
     def stream(
         self,
@@ -106,11 +146,13 @@ class ThreadedClient:
         model: str,
         *,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        partial: bool = False,
         **options: Unpack[ChatOptions],
-    ) -> EventStream:
+    ) -> EventStream[Event] | EventStream[Event | PartialObject]:
         """Start a streaming call on its own thread; see the module docstring."""
         exchange = self._client.exchange(messages, model, True, options)
-        return EventStream(exchange, self._backend(), queue_size)
+        partials = partial_objects(exchange.request) if partial else None
+        return EventStream(exchange, self._backend(), queue_size, partials)
 
     def close(self, wait: bool = True) -> None:
         """Stop accepting calls, wait for running ones (when ``wait``), and close the

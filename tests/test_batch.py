@@ -26,6 +26,7 @@ from libchatty.bindings.batch_progress import Progress, Summary
 from libchatty.bindings.batch_rate import AIMD, RatePolicy, TokenBucket
 from libchatty.bindings.server import Fault, ReplayServer
 
+from libchatty.replay import Script
 from libchatty.script import split_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ def test_libchatty_line_options_go_to_chat_or_extra() -> None:
             "stream": True, "extra": {"user": "u"}}  # fmt: skip
     assert parse_line(1, json.dumps(line)) == Job(
         id=7, key="7", line=1, messages=USER, model="m",
-        options={"temperature": 0.5, "extra": {"seed": 3, "user": "u"}}, input_tokens=8,
+        options={"temperature": 0.5, "seed": 3, "extra": {"user": "u"}}, input_tokens=8,
     )  # fmt: skip
 
 
@@ -48,7 +49,7 @@ def test_openai_batch_line_as_it_is() -> None:
                      "response_format": {"type": "json_object"}}}  # fmt: skip
     assert parse_line(3, json.dumps(line).encode()) == Job(
         id="req-1", key='"req-1"', line=3, messages=USER, model="gpt-4o-mini",
-        options={"max_tokens": 5, "extra": {"response_format": {"type": "json_object"}}},
+        options={"max_tokens": 5, "response_format": {"type": "json_object"}},
         input_tokens=8,
     )  # fmt: skip
 
@@ -463,3 +464,50 @@ def test_adaptive_rate_control_settles_under_an_rpm_limit() -> None:
     # can be rejected there. A client without the pause would retry into the same
     # window again and again.
     assert server.rejected <= (total // limit) * concurrency
+
+
+# --- the response's rate-limit headers and the structured answer in the records -----------------
+def test_each_responses_rate_limit_headers_reach_the_policy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = json.dumps({"id": "c", "object": "chat.completion", "choices": [{"index": 0,
+        "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}).encode()
+    head = ("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            "x-ratelimit-remaining-requests: 3\r\nx-ratelimit-reset-requests: 1s\r\n"
+            f"content-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    seen: list[dict[str, str]] = []
+    original = RatePolicy.observe_headers
+
+    def observe(self: RatePolicy, headers: dict[str, str], now: float) -> None:
+        seen.append(headers)
+        original(self, headers, now)
+        assert self.aimd.limit == 3  # capped at what the server says is left
+
+    monkeypatch.setattr(RatePolicy, "observe_headers", observe)
+    with ReplayServer(transcript=head + body) as server:
+        results, _ = _run(server, [{"id": i, "messages": USER, "model": "m"} for i in range(2)],
+                          Settings(concurrency=8))  # fmt: skip
+    assert [r["text"] for r in results.values()] == ["ok", "ok"]
+    assert seen == [{"content-type": "application/json", "x-ratelimit-remaining-requests": "3",
+                     "x-ratelimit-reset-requests": "1s"}] * 2  # fmt: skip
+
+
+def test_parsed_is_in_the_record_when_a_schema_was_asked() -> None:
+    with ReplayServer(script=Script(text='{"n": 1}')) as server:
+        results, _ = _run(server, [
+            {"id": "a", "messages": USER, "model": "m", "response_format": {"type": "json_object"}},
+            {"id": "b", "messages": USER, "model": "m"},
+        ], Settings())  # fmt: skip
+    assert results["a"]["parsed"] == {"n": 1}
+    assert "parsed" not in results["b"]
+
+
+def test_an_answer_that_is_not_json_is_a_structured_output_failure() -> None:
+    with ReplayServer(text="not json") as server:
+        results, summary = _run(server, [{"id": "a", "messages": USER, "model": "m",
+                                          "response_format": {"type": "json_object"}}],
+                                Settings())  # fmt: skip
+    assert results["a"]["ok"] is False
+    assert (results["a"]["error"]["kind"], results["a"]["error"]["partial"]) == (
+        "structured_output", "not json")  # fmt: skip
+    assert (results["a"]["attempts"], summary.failed) == (1, {"structured_output": 1})

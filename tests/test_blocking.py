@@ -398,7 +398,7 @@ def test_completion_keeps_the_reasoning_signature_from_done() -> None:
     done = Done("tool_calls", "", "Need it.", (call,), reasoning_signature="EqQB==")
     answer = Completion.from_done(done, streamed=True)
     assert answer.reasoning_signature == "EqQB==" and answer.tool_calls == (call,)
-    assert repr(answer).endswith("reasoning_signature='EqQB==')")
+    assert "reasoning_signature='EqQB==', response_id=None, " in repr(answer)
     assert answer != Completion.from_done(Done("tool_calls", "", "Need it.", (call,)), True)
     assert pickle.loads(pickle.dumps(answer)) == answer
     assert Completion("hi").reasoning_signature is None

@@ -843,3 +843,135 @@ def test_ollama_generate_streamed_and_not(binding: str, answer_server: ReplaySer
         assert "messages" not in request.json
         assert request.json["stream"] is stream
         assert request.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+# --- issue 12: "describe this image", "answer in this schema, show the object as it fills in"
+# and "use high reasoning effort" are each ONE call, the same in every dialect -------------------
+PNG: Final = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+    b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xff\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+PERSON_SCHEMA: Final = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "langs": {"type": "array",
+                                                          "items": {"type": "string"}}},
+    "required": ["name", "langs"],
+    "additionalProperties": False,
+}  # fmt: skip
+PERSON: Final = '{"name": "Ada Lovelace", "langs": ["en", "fr"]}'
+# A Bedrock model id whose reasoning settings Converse documents (Anthropic's).
+BEDROCK_MODEL: Final = "anthropic.claude-sonnet-4-5-v1:0"
+# Where each dialect puts "high" reasoning effort (with max_tokens=32000), from each
+# provider's API reference.
+HIGH_REASONING: Final[dict[str, Callable[[dict[str, Any]], Any]]] = {
+    "openai-chat": lambda body: body["reasoning_effort"] == "high",
+    "openai-responses": lambda body: body["reasoning"] == {"effort": "high"},
+    "anthropic": lambda body: body["thinking"] == {"type": "enabled", "budget_tokens": 24576},
+    "gemini": lambda body: body["generationConfig"]["thinkingConfig"]
+    == {"thinkingBudget": 24576},
+    "ollama": lambda body: body["think"] == "high",
+    "cohere": lambda body: body["thinking"] == {"type": "enabled", "token_budget": 24576},
+    "bedrock": lambda body: body["additionalModelRequestFields"]["thinking"]
+    == {"type": "enabled", "budget_tokens": 24576},
+}
+
+
+def issue12_settings(server: ReplayServer, dialect: str) -> dict[str, Any]:
+    if dialect == "bedrock":
+        parts = urlsplit(server.base_url)
+        return client_settings(server, dialect, base_url=f"{parts.scheme}://{parts.netloc}",
+                               region="us-east-1")  # fmt: skip
+    return client_settings(server, dialect)
+
+
+def issue12_model(dialect: str) -> str:
+    return BEDROCK_MODEL if dialect == "bedrock" else MODEL
+
+
+@pytest.fixture(scope="module")
+def person_server() -> Iterator[ReplayServer]:
+    with ReplayServer(script=Script(text=PERSON), keep_credentials=True) as server:
+        yield server
+
+
+@every_binding
+@pytest.mark.parametrize("dialect", DIALECT_NAMES)
+def test_describe_this_image_is_one_call(
+    binding: str, dialect: str, answer_server: ReplayServer
+) -> None:
+    import base64
+
+    from libchatty.content import ImagePart
+    from libchatty.request import Message
+
+    model = issue12_model(dialect)
+    messages = [Message("user", ["Describe this image.", ImagePart(data=PNG)])]
+    before = len(answer_server.requests)
+
+    def describe(client: Client) -> Completion:
+        return client.chat(messages, model)
+
+    async def describe_async(client: AsyncClientBase) -> Completion:
+        return await client.chat(messages, model)
+
+    completion = run_with(binding, issue12_settings(answer_server, dialect),
+                          (describe, describe_async))  # fmt: skip
+    assert completion.text == TEXT
+    (sent,) = chat_requests(answer_server, before)
+    encoded = base64.b64encode(PNG).decode()
+    assert sent.body.decode().count(encoded) == 1  # the image went once, base64
+    assert sent.body.decode().count("Describe this image.") == 1
+
+
+@every_binding
+@pytest.mark.parametrize("dialect", DIALECT_NAMES)
+def test_answer_in_this_schema_showing_the_object_is_one_call(
+    binding: str, dialect: str, person_server: ReplayServer
+) -> None:
+    from libchatty.options import JSONSchema
+
+    model = issue12_model(dialect)
+    schema = JSONSchema("person", PERSON_SCHEMA)
+
+    def fill(client: Client) -> tuple[Completion, list[Any]]:
+        seen: list[Any] = []
+        done = client.chat("Who was Ada?", model, response_format=schema,
+                           on_partial=lambda p: seen.append(json.dumps(p.value)))  # fmt: skip
+        return done, seen
+
+    async def fill_async(client: AsyncClientBase) -> tuple[Completion, list[Any]]:
+        seen: list[Any] = []
+        done = await client.chat("Who was Ada?", model, response_format=schema,
+                                 on_partial=lambda p: seen.append(json.dumps(p.value)))  # fmt: skip
+        return done, seen
+
+    completion, seen = run_with(binding, issue12_settings(person_server, dialect),
+                                (fill, fill_async))  # fmt: skip
+    assert completion.parsed == json.loads(PERSON)
+    assert json.loads(seen[-1]) == json.loads(PERSON)
+    assert len(seen) >= 3 and json.loads(seen[0]) == {}
+
+
+@every_binding
+@pytest.mark.parametrize("dialect", DIALECT_NAMES)
+def test_use_high_reasoning_effort_is_one_call(
+    binding: str, dialect: str, answer_server: ReplayServer
+) -> None:
+    from libchatty.options import Reasoning
+
+    model = issue12_model(dialect)
+    before = len(answer_server.requests)
+
+    def think(client: Client) -> Completion:
+        return client.chat("Why?", model, reasoning=Reasoning(effort="high"), max_tokens=32000)
+
+    async def think_async(client: AsyncClientBase) -> Completion:
+        return await client.chat("Why?", model, reasoning=Reasoning(effort="high"),
+                                 max_tokens=32000)  # fmt: skip
+
+    completion = run_with(binding, issue12_settings(answer_server, dialect),
+                          (think, think_async))  # fmt: skip
+    assert completion.text == TEXT
+    (sent,) = chat_requests(answer_server, before)
+    assert HIGH_REASONING[dialect](sent.json) is True

@@ -47,19 +47,39 @@ def make() -> None:
     ThreadedClient(max_workers=2, max_retries="3")
     AsyncioClient(timeout="slow")
     TrioClient(None, base_url="http://localhost:1/v1", env={}, ssl_context=None, headers={})
+
+from libchatty.bindings._api import Timeout  # noqa: E402
+from libchatty.options import JSONSchema, Reasoning  # noqa: E402
+
+
+def per_request(client: Client, threaded: ThreadedClient) -> None:
+    client.chat("hi", "m", response_format="json", reasoning=Reasoning(effort="high"), seed=1,
+                n=2, headers={"X-Trace": "1"}, timeout=Timeout(5), max_retries=0)
+    client.chat("hi", "m", seed="1")
+    client.chat("hi", "m", reasoning="high")
+    client.chat("hi", "m", max_retry=1)
+    threaded.submit("hi", "m", timeout="slow")
+    client.chat("hi", "m", header={"X": "1"})
+    with client.stream("hi", "m", partial=True, response_format=JSONSchema("p", {})) as items:
+        for item in items:
+            shown: int = item
+    with client.stream("hi", "m") as events:
+        for event in events:
+            seen: int = event
 '''
 
 
 def test_chat_options_is_what_the_request_accepts() -> None:
     assert CHAT_OPTIONS == frozenset(ChatOptions.__annotations__) == frozenset(
-        {"temperature", "top_p", "max_tokens", "stop", "tools", "tool_choice", "extra"}
+        {"temperature", "top_p", "max_tokens", "stop", "tools", "tool_choice", "extra",
+         "response_format", "reasoning", "seed", "n", "headers", "timeout", "max_retries"}
     )
 
 
 def test_client_options_are_the_constructor_keywords() -> None:
     assert CLIENT_OPTIONS == frozenset(ClientOptions.__annotations__) == frozenset(
         {"base_url", "api_key", "dialect", "timeout", "max_retries", "ssl_context", "headers",
-         "env"}
+         "env", "region", "aws_credentials", "project", "location"}
     )
 
 
@@ -99,12 +119,12 @@ def test_mypy_reports_misspelt_and_mistyped_options(tmp_path: Path) -> None:
     assert lines == sorted([
         '8: Unexpected keyword argument "max_token" for "chat" of "AsyncClientBase"; '
         'did you mean "max_tokens"?  [call-arg]',
-        '9: Argument "top_p" to "stream" of "AsyncClientBase" has incompatible type "str"; '
-        'expected "float | None"  [arg-type]',
+        '9: No overload variant of "stream" of "AsyncClientBase" matches argument types '
+        '"str", "str", "str"  [call-overload]',
         '14: Unexpected keyword argument "temprature" for "chat" of "Client"; '
         'did you mean "temperature"?  [call-arg]',
-        '17: Argument "stop" to "stream" of "Client" has incompatible type "int"; '
-        'expected "str | Sequence[str] | None"  [arg-type]',
+        '17: No overload variant of "stream" of "Client" matches argument types '
+        '"str", "str", "int"  [call-overload]',
         '19: Unexpected keyword argument "extras" for "submit" of "ThreadedClient"; '
         'did you mean "extra"?  [call-arg]',
         '24: Unexpected keyword argument "base_ur" for "Client"; did you mean "base_url"?  '
@@ -113,5 +133,19 @@ def test_mypy_reports_misspelt_and_mistyped_options(tmp_path: Path) -> None:
         'expected "int"  [arg-type]',
         '26: Argument "timeout" to "AsyncClient" has incompatible type "str"; '
         'expected "Timeout | float | None"  [arg-type]',
+        '36: Argument "seed" to "chat" of "Client" has incompatible type "str"; '
+        'expected "int | None"  [arg-type]',
+        '37: Argument "reasoning" to "chat" of "Client" has incompatible type "str"; '
+        'expected "Reasoning | None"  [arg-type]',
+        '38: Unexpected keyword argument "max_retry" for "chat" of "Client"; '
+        'did you mean "max_retries"?  [call-arg]',
+        '39: Argument "timeout" to "submit" of "ThreadedClient" has incompatible type "str"; '
+        'expected "Timeout | float | None"  [arg-type]',
+        '40: Unexpected keyword argument "header" for "chat" of "Client"; '
+        'did you mean "headers"?  [call-arg]',
+        '43: Incompatible types in assignment (expression has type '
+        '"Delta | Done | Error | PartialObject", variable has type "int")  [assignment]',
+        '46: Incompatible types in assignment (expression has type "Delta | Done | Error", '
+        'variable has type "int")  [assignment]',
     ]), result.stdout + result.stderr
     assert result.returncode == 1
