@@ -205,7 +205,8 @@ def test_redirect_is_not_followed(server: ReplayServer) -> None:
 def test_idle_timeout_against_a_stalled_server(server: ReplayServer) -> None:
     server.add_fault(Fault(kind="stall", after_events=2, seconds=5.0))
     seen: list[str] = []
-    client = client_for(server, timeout=Timeout(connect=5, idle=0.3), max_retries=0)
+    # The idle timeout is well above a loaded machine's first-byte time, well below the stall.
+    client = client_for(server, timeout=Timeout(connect=5, idle=1.5), max_retries=0)
     with client, pytest.raises(ChatError) as info:
         client.chat("hi", "replay-1", on_delta=lambda t, d: seen.append(t))
     assert info.value.kind == "timeout" and "idle" in str(info.value)
