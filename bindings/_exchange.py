@@ -295,9 +295,9 @@ class Exchange:
         endpoint = self.config.endpoint
         if self.config.credentials is not None:
             authenticated = yield from self._authenticate()
-            if type(authenticated) is Error:
+            if isinstance(authenticated, Error):
                 return authenticated, False
-            endpoint = authenticated  # type: ignore[assignment]
+            endpoint = authenticated
         call = self.call = Call(endpoint, request, **self._call_options())
         self._stall_deadline = None
         self._stalled = False

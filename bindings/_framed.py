@@ -32,7 +32,7 @@ from libchatty.request import ChatRequest
 
 from . import _log
 from ._exchange import _MAX_DRAIN, DRAIN_TIMEOUT, Exchange
-from ._ops import Deliver, IOFailure, Sleep, _Op
+from ._ops import Authenticate, Deliver, IOFailure, Sleep, _Op
 from ._runners import AsyncBackend, SyncBackend
 from ._transport import ExceptionTable, map_exceptions
 
@@ -124,6 +124,8 @@ class FramedSyncBackend(SyncBackend):
             return self.send_request(op.request, op.connect, op.read)
         if kind is Sleep:
             return self.sleep(op.seconds)
+        if kind is Authenticate:
+            return self.authenticate(op.source)
         raise TypeError(f"unknown operation {op!r}")
 
     @abstractmethod
@@ -148,6 +150,8 @@ class FramedAsyncBackend(AsyncBackend):
             return await self.send_request(op.request, op.connect, op.read)
         if kind is Sleep:
             return await self.sleep(op.seconds)
+        if kind is Authenticate:
+            return await self.authenticate(op.source)
         raise TypeError(f"unknown operation {op!r}")
 
     @abstractmethod
@@ -170,7 +174,13 @@ class FramedExchange(Exchange):
     def _attempt(
         self, request: ChatRequest, reuse: bool
     ) -> Generator[Any, Any, tuple[Done | Error, bool]]:
-        call = self.call = Call(self.config.endpoint, request, **self._call_options())
+        endpoint = self.config.endpoint
+        if self.config.credentials is not None:  # expiring cloud credentials: current ones
+            authenticated = yield from self._authenticate()
+            if isinstance(authenticated, Error):
+                return authenticated, False
+            endpoint = authenticated
+        call = self.call = Call(endpoint, request, **self._call_options())
         self._stall_deadline = None
         self._stalled = False
         timeout = self.config.timeout

@@ -43,7 +43,9 @@ MAX_LINE_BYTES: Final = 32 * 1024 * 1024
 _SKIP_CHUNK: Final = 1024 * 1024
 # Keys that are not request options in either format.
 _ENVELOPE: Final = frozenset({"id", "messages", "model"})
-_DROPPED: Final = frozenset({"stream", "stream_options"})
+# The batch always streams, and retries itself (so that every 429 reaches its rate
+# control): a line's own stream flag or retry budget is not passed to the client.
+_DROPPED: Final = frozenset({"stream", "stream_options", "max_retries"})
 _CHAT_URLS: Final = frozenset({"/v1/chat/completions", "/chat/completions"})
 # Characters per token for the estimate made before a request is sent (corrected by the
 # usage the provider reports): about right for English text and JSON.

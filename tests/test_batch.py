@@ -35,8 +35,9 @@ USER = [{"role": "user", "content": "hi"}]
 
 # --- input ---------------------------------------------------------------------------------
 def test_libchatty_line_options_go_to_chat_or_extra() -> None:
+    # stream and max_retries are the batch's own: a line cannot override them.
     line = {"id": 7, "messages": USER, "model": "m", "temperature": 0.5, "seed": 3,
-            "stream": True, "extra": {"user": "u"}}  # fmt: skip
+            "stream": True, "max_retries": 9, "extra": {"user": "u"}}  # fmt: skip
     assert parse_line(1, json.dumps(line)) == Job(
         id=7, key="7", line=1, messages=USER, model="m",
         options={"temperature": 0.5, "seed": 3, "extra": {"user": "u"}}, input_tokens=8,
