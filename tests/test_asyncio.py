@@ -16,7 +16,7 @@ from peers import ConnectProxy, client_context, server_context
 
 from libchatty.events import Delta, Done, Error
 from libchatty.exceptions import ChatError
-from libchatty.script import split_tokens
+from libchatty.replay import split_tokens
 
 TEXT = "asyncio gets the very same answer, one piece at a time, in the right order."
 LONG = " ".join(f"token{i}" for i in range(300))

@@ -26,8 +26,7 @@ from libchatty.bindings.batch_progress import Progress, Summary
 from libchatty.bindings.batch_rate import AIMD, RatePolicy, TokenBucket
 from libchatty.bindings.server import Fault, ReplayServer
 
-from libchatty.replay import Script
-from libchatty.script import split_tokens
+from libchatty.replay import Script, split_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 USER = [{"role": "user", "content": "hi"}]

@@ -16,7 +16,7 @@ from libchatty.bindings.cli import stats_line
 from libchatty.bindings.server import DEFAULT_TEXT, Fault, ReplayServer
 
 from libchatty.events import ToolCall
-from libchatty.script import Script, split_tokens
+from libchatty.replay import Script, split_tokens
 
 TEXT = "Paris is the capital of France. Its café culture is famous: naïve but true."
 ROOT = Path(__file__).resolve().parents[1]

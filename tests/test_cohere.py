@@ -47,10 +47,10 @@ from libchatty.endpoint import Endpoint
 from libchatty.events import Citation, Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import LimitExceeded, RemoteProtocolError
 from libchatty.options import JSONSchema, Reasoning
+from libchatty.replay import Script
 from libchatty.replay import cohere as replay_cohere
 from libchatty.replay.cohere import RENDERER
 from libchatty.request import ChatRequest, Message, Tool
-from libchatty.script import Script
 from libchatty.sse import ServerSentEvent, SSEDecoder
 
 BASE = "https://api.cohere.com"

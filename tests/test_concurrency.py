@@ -13,7 +13,7 @@ from libchatty.bindings.server import ReplayServer
 from libchatty.bindings.trio import AsyncClient as TrioClient
 
 from libchatty.events import Delta, Done
-from libchatty.script import split_tokens
+from libchatty.replay import split_tokens
 
 STREAMS = 200
 TEXT = " ".join(f"w{i}" for i in range(40)) + " — done ✓"

@@ -34,7 +34,7 @@ import pytest
 from libchatty.bindings.server import RecordedRequest, ReplayServer
 
 from libchatty.events import ToolCall
-from libchatty.script import Script
+from libchatty.replay import Script
 
 README: Final = Path(__file__).resolve().parents[1] / "README.md"
 TEXT: Final = "Hello from the replay server, in small pieces."

@@ -16,7 +16,7 @@ from peers import client_context, server_context
 
 from libchatty.events import Delta, Done, Error
 from libchatty.exceptions import ChatError
-from libchatty.script import split_tokens
+from libchatty.replay import split_tokens
 
 TEXT = "One two three four five six seven eight nine ten. " * 4
 LONG = " ".join(f"word{i}" for i in range(300))
