@@ -31,6 +31,7 @@ PURE_STDLIB = {
     "itertools",
     "json",
     "math",
+    "operator",  # attrgetter (values): C accessors, nothing else
     "re",
     "struct",
     "typing",

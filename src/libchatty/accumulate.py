@@ -179,6 +179,15 @@ class Accumulator:
     def text(self, piece: str, index: int = 0) -> Delta:
         if index == 0:
             self._pending.append(piece)  # compacted by settle(): nothing more per token
+            # _text_delta inlined: this is once per token.
+            delta = _new_delta(Delta)
+            set_text, set_kind, set_index, set_id, set_name = _delta_slot_setters
+            set_text(delta, piece)
+            set_kind(delta, "text")
+            set_index(delta, 0)
+            set_id(delta, None)
+            set_name(delta, None)
+            return delta
         else:
             parts = self._choices.get(index)
             if parts is None:

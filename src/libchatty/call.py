@@ -52,8 +52,7 @@ characters of text, reasoning, refusal and tool arguments: beyond it, ``Error("l
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import h11
 
@@ -85,6 +84,9 @@ from .framing import DISCARD, Framer
 from .http1body import BodyReader, CloseDelimitedBody, keeps_alive, reader_for
 from .redact import Redactor
 from .request import ChatRequest
+
+if TYPE_CHECKING:
+    from datetime import datetime  # only Bedrock's signing needs one, from the caller
 
 __all__ = ["USER_AGENT", "Call", "HTTPRequest"]
 

@@ -25,6 +25,11 @@ What a dialect may rely on, for every binary part (image, document, audio):
 Invalid parts raise ``ValueError`` naming the field. Neither a URL nor data is ever
 quoted in a message or a ``repr`` (a signed URL carries a credential; data can be
 megabytes): a ``repr`` shows a URL with its query values as ``***`` and data as a size.
+
+The parts are :class:`~libchatty.values.Value` classes, not ``@dataclass`` ones: the
+same frozen, slotted behaviour (``dataclasses.replace`` included) without the dataclass
+machinery at import (issue 14); each ``__init__`` sets the fields, then runs the checks
+in ``__post_init__`` as a dataclass would.
 """
 
 from __future__ import annotations
@@ -32,10 +37,10 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .endpoint import redact_url
+from .values import Value, value
 
 __all__ = [
     "IMAGE_DETAILS",
@@ -151,19 +156,27 @@ def data_url(media_type: str, base64: str) -> str:
     return f"data:{media_type};base64,{base64}"
 
 
-@dataclass(frozen=True, slots=True)
-class TextPart:
+_set = object.__setattr__
+
+
+@value()
+class TextPart(Value):
     """Plain text."""
 
+    __slots__ = ("text",)
     text: str
+
+    def __init__(self, text: str) -> None:
+        _set(self, "text", text)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
             raise ValueError(f"TextPart.text must be a str, not {type(self.text).__name__}")
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class ImagePart:
+@value(no_init=("base64",), no_compare=("base64",))
+class ImagePart(Value):
     """An image, as bytes (``data``) or a URL (``url``: http(s), or a ``data:`` URL).
 
     ``media_type`` is found from the bytes for PNG, JPEG, GIF and WebP when not given;
@@ -173,11 +186,26 @@ class ImagePart:
     ``base64``.
     """
 
-    data: bytes | None = None
-    url: str | None = None
-    media_type: str | None = None
-    detail: str | None = None
-    base64: str | None = field(default=None, init=False, compare=False)
+    __slots__ = ("data", "url", "media_type", "detail", "base64")  # noqa: RUF023 - in order
+    data: bytes | None
+    url: str | None
+    media_type: str | None
+    detail: str | None
+    base64: str | None
+
+    def __init__(
+        self,
+        data: bytes | None = None,
+        url: str | None = None,
+        media_type: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        _set(self, "data", data)
+        _set(self, "url", url)
+        _set(self, "media_type", media_type)
+        _set(self, "detail", detail)
+        _set(self, "base64", None)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         _one_source("ImagePart", self.data, self.url)
@@ -238,8 +266,8 @@ def _source(data: bytes | None, url: str | None) -> str:
     return f"url={_shown_url(url or '')}"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class DocumentPart:
+@value(no_init=("base64",), no_compare=("base64",))
+class DocumentPart(Value):
     """A document (a PDF by default), as bytes (``data``) or a URL (``url``).
 
     For a ``data:`` URL, the URL's own media type is used (so the ``application/pdf``
@@ -248,11 +276,26 @@ class DocumentPart:
     ``base64``.
     """
 
-    data: bytes | None = None
-    url: str | None = None
-    media_type: str = "application/pdf"
-    name: str | None = None
-    base64: str | None = field(default=None, init=False, compare=False)
+    __slots__ = ("data", "url", "media_type", "name", "base64")  # noqa: RUF023 - in order
+    data: bytes | None
+    url: str | None
+    media_type: str
+    name: str | None
+    base64: str | None
+
+    def __init__(
+        self,
+        data: bytes | None = None,
+        url: str | None = None,
+        media_type: str = "application/pdf",
+        name: str | None = None,
+    ) -> None:
+        _set(self, "data", data)
+        _set(self, "url", url)
+        _set(self, "media_type", media_type)
+        _set(self, "name", name)
+        _set(self, "base64", None)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         _one_source("DocumentPart", self.data, self.url)
@@ -284,14 +327,21 @@ class DocumentPart:
         )
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class AudioPart:
+@value(no_init=("base64",), no_compare=("base64",))
+class AudioPart(Value):
     """Audio bytes, e.g. ``AudioPart(wav_bytes, "audio/wav")``. ``format`` is the
     media subtype as OpenAI's ``input_audio`` names it (``wav``, ``mp3``...)."""
 
+    __slots__ = ("data", "media_type", "base64")  # noqa: RUF023 - the fields, in order
     data: bytes
     media_type: str
-    base64: str | None = field(default=None, init=False, compare=False)
+    base64: str | None
+
+    def __init__(self, data: bytes, media_type: str) -> None:
+        _set(self, "data", data)
+        _set(self, "media_type", media_type)
+        _set(self, "base64", None)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         media_type = _media_type("AudioPart.media_type", self.media_type)

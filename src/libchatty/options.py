@@ -11,14 +11,19 @@
 
 Each dialect maps these to its provider's fields; where a provider has only one of
 effort and budget, the dialect derives the other (documented in the dialect).
+
+Both are :class:`~libchatty.values.Value` classes: frozen and slotted as a dataclass
+(``dataclasses.replace`` works) without the dataclass machinery at import (issue 14).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+
+from .values import Value
+from .values import value as value_class  # "value" is a common local name here
 
 __all__ = [
     "EFFORTS",
@@ -42,8 +47,11 @@ MIN_BUDGET_TOKENS: Final = 1024
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-@dataclass(frozen=True, slots=True)
-class JSONSchema:
+_set = object.__setattr__
+
+
+@value_class(no_compare=("model",), no_repr=("model",))
+class JSONSchema(Value):
     """A JSON Schema the answer must follow.
 
     ``name`` identifies it to the provider (letters, digits, ``_`` and ``-``, at most 64);
@@ -53,11 +61,27 @@ class JSONSchema:
     ``Completion.parsed``; it is not part of equality.
     """
 
+    __slots__ = ("name", "schema", "strict", "description", "model")  # noqa: RUF023 - in order
     name: str
     schema: Mapping[str, Any]
-    strict: bool = True
-    description: str | None = None
-    model: type | None = field(default=None, repr=False, compare=False)
+    strict: bool
+    description: str | None
+    model: type | None
+
+    def __init__(
+        self,
+        name: str,
+        schema: Mapping[str, Any],
+        strict: bool = True,
+        description: str | None = None,
+        model: type | None = None,
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "schema", schema)
+        _set(self, "strict", strict)
+        _set(self, "description", description)
+        _set(self, "model", model)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -184,8 +208,8 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Reasoning:
+@value_class()
+class Reasoning(Value):
     """Reasoning settings for models that think before answering.
 
     ``effort``: ``"low"``, ``"medium"``, ``"high"`` or None (the provider's default).
@@ -198,9 +222,18 @@ class Reasoning:
     :meth:`budget` and :meth:`effort_or`).
     """
 
-    effort: Effort | None = None
-    budget_tokens: int | None = None
-    summary: bool = False
+    __slots__ = ("effort", "budget_tokens", "summary")  # noqa: RUF023 - the fields, in order
+    effort: Effort | None
+    budget_tokens: int | None
+    summary: bool
+
+    def __init__(
+        self, effort: Effort | None = None, budget_tokens: int | None = None, summary: bool = False
+    ) -> None:
+        _set(self, "effort", effort)
+        _set(self, "budget_tokens", budget_tokens)
+        _set(self, "summary", summary)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if self.effort is not None and (

@@ -30,10 +30,10 @@ interpretation, which the tests hold the fast paths to.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .exceptions import LimitExceeded, LocalProtocolError
 from .lines import LineSplitter
+from .values import Value, value
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder", "ServerSentEvent"]
 
@@ -51,19 +51,32 @@ _NO_EVENTS: list[ServerSentEvent] = []  # SSEDecoder._out between feeds; never a
 _MAX_RETRY_DIGITS = 640
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
+@value()
+class ServerSentEvent(Value):
     """One dispatched event.
 
     ``event`` is the event type (``"message"`` unless an ``event`` field set it),
     ``data`` the data lines joined by LF, ``id`` the last event ID string at dispatch,
     ``retry`` the reconnection time in force at dispatch (milliseconds) or None.
+
+    A frozen slotted value (:mod:`libchatty.values`: what ``@dataclass(frozen=True,
+    slots=True)`` gives, ``dataclasses.replace`` included, without its import cost).
     """
 
-    event: str = "message"
-    data: str = ""
-    id: str = ""
-    retry: int | None = None
+    __slots__ = ("event", "data", "id", "retry")  # noqa: RUF023 - the fields, in order
+    event: str
+    data: str
+    id: str
+    retry: int | None
+
+    def __init__(
+        self, event: str = "message", data: str = "", id: str = "", retry: int | None = None
+    ) -> None:
+        _setattr = object.__setattr__
+        _setattr(self, "event", event)
+        _setattr(self, "data", data)
+        _setattr(self, "id", id)
+        _setattr(self, "retry", retry)
 
 
 # Direct slot setters for the fast path (see SSEDecoder._process). They are only valid
@@ -203,6 +216,18 @@ class SSEDecoder:
             # The line splitter would hand ``data`` back unchanged (no CR, no partial
             # line, every line within the limit), so go straight to the events; the
             # state stays idle, as ``data`` ends with a blank line.
+            if data[:6] == _DATA_SP and data.find(_LF, 6) == len(data) - 2:
+                # One read, one "data: " line: the live shape of OpenAI-like streams.
+                # Nothing can fail here (decoding replaces, the size was checked), so
+                # the general bookkeeping reduces to one event.
+                self._last_id = last_id = self._id_buf
+                ev = _new_event(ServerSentEvent)
+                _set_event(ev, "message")
+                _set_data(ev, data[6:-2].decode("utf-8", "replace"))
+                _set_id(ev, last_id)
+                _set_retry(ev, self._retry)
+                self._base += 1
+                return [ev]
             out: list[ServerSentEvent] = []
             self._out = out
             try:
@@ -360,12 +385,12 @@ class SSEDecoder:
         append = out.append
         last_id = self._last_id = self._id_buf  # committed by the blank lines
         retry = self._retry
-        for value in values:
-            # ServerSentEvent(...) would cost ~2x: its frozen __init__ goes through
+        for item in values:
+            # ServerSentEvent(...) would cost ~2x: its __init__ goes through
             # object.__setattr__ per field. Same object, same slots.
             ev = _new_event(ServerSentEvent)
             _set_event(ev, "message")
-            _set_data(ev, value)
+            _set_data(ev, item)
             _set_id(ev, last_id)
             _set_retry(ev, retry)
             append(ev)

@@ -1,0 +1,223 @@
+"""values.Value: every value class behaves as the frozen slotted dataclass it replaces.
+
+The oracle is a real ``@dataclass(frozen=True, slots=True)`` twin made from the same
+field list (names, defaults, compare/hash/repr flags): repr, ==, hash, fields, asdict,
+replace, pickling, copying and immutability must agree exactly on the same values.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+from typing import Any
+
+import pytest
+
+from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart
+from libchatty.dialects.base import RequestSpec
+from libchatty.events import Citation, Delta, Done, Error, ToolCall, Usage
+from libchatty.options import JSONSchema, Reasoning
+from libchatty.sse import ServerSentEvent
+from libchatty.values import Value, value
+
+# One value of each class with every field set to something other than its default.
+SAMPLES: list[Value] = [
+    Delta("hé", "tool_call", 2, "call_1", "get_weather"),
+    ToolCall("call_1", "get_weather", '{"city": "Paris"}', "sig"),
+    Usage(10, 20, 30, 5, 2),
+    Citation(0, 5, "Paris", ({"type": "document", "id": "d1"},), "TEXT_CONTENT"),
+    Done(
+        "stop",
+        "Paris",
+        "thinking",
+        (ToolCall("c", "f", "{}"),),
+        Usage(1, 2, 3),
+        "end_turn",
+        "no",
+        ("a", "b"),
+        "rsig",
+        "resp_1",
+        "gpt-4o",
+        (Citation(0, 1, "P"),),
+    ),
+    Error("rate_limit", "slow down", 429, 1.5, True, "par", "rate", "Wed", "req_1", (("a", "b"),)),
+    ServerSentEvent("delta", "{}", "7", 3000),
+    Reasoning("high", 2048, True),
+    JSONSchema("answer", {"type": "object"}, False, "d", dict),
+    TextPart("hi"),
+]
+# Parts with checks and a derived field: their own repr, and replace() re-runs the checks.
+PARTS: list[Value] = [
+    ImagePart(url="https://example.com/a.png", media_type="image/png", detail="low"),
+    DocumentPart(b"%PDF-1.4", name="a.pdf"),
+    AudioPart(b"RIFF", "audio/wav"),
+]
+# Values that accept any field value (no checks), so any field can be replaced.
+UNCHECKED = [sample for sample in SAMPLES if not hasattr(sample, "__post_init__")]
+
+
+def twin(cls: type[Value]) -> Any:
+    """The frozen slotted dataclass with the same fields as ``cls``."""
+    specs = []
+    for f in dataclasses.fields(cls):
+        kwargs: dict[str, Any] = {"repr": f.repr, "compare": f.compare, "hash": f.hash}
+        if f.default is not dataclasses.MISSING:
+            kwargs["default"] = f.default
+        specs.append((f.name, Any, dataclasses.field(**kwargs)))
+    return dataclasses.make_dataclass(cls.__name__, specs, frozen=True, slots=True)
+
+
+def hash_or_error(obj: object) -> int | str:
+    """The hash, or the error a field that cannot be hashed gives (as a dataclass does)."""
+    try:
+        return hash(obj)
+    except TypeError as exc:
+        return str(exc)
+
+
+def values_of(obj: Value) -> list[Any]:
+    return [getattr(obj, f.name) for f in dataclasses.fields(obj)]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: type(s).__name__)
+def test_behaves_as_the_dataclass_twin(sample: Value) -> None:
+    cls = type(sample)
+    other_cls = twin(cls)
+    other = other_cls(*values_of(sample))
+    assert repr(sample) == repr(other)
+    assert hash_or_error(sample) == hash_or_error(other)
+    assert dataclasses.asdict(sample) == dataclasses.asdict(other)
+    assert dataclasses.is_dataclass(sample)
+    assert cls.__match_args__ == other_cls.__match_args__
+    names = [f.name for f in dataclasses.fields(other)]
+    assert [f.name for f in dataclasses.fields(sample)] == names
+    assert list(cls.__slots__) == names
+    # Defaults: the same object built from the positional fields with defaults left out.
+    required = [f.name for f in dataclasses.fields(other) if f.default is dataclasses.MISSING]
+    bare = cls(*values_of(sample)[: len(required)])
+    bare_twin = other_cls(*values_of(sample)[: len(required)])
+    assert repr(bare) == repr(bare_twin)
+
+
+@pytest.mark.parametrize("sample", UNCHECKED, ids=lambda s: type(s).__name__)
+def test_equality_follows_the_compared_fields(sample: Value) -> None:
+    cls = type(sample)
+    same = cls(*values_of(sample))
+    assert same == sample
+    assert not same.__ne__(sample)
+    assert sample != twin(cls)(*values_of(sample))  # another class: never equal
+    for f in dataclasses.fields(sample):
+        changed = dataclasses.replace(sample, **{f.name: "CHANGED"})
+        assert getattr(changed, f.name) == "CHANGED"
+        assert (changed == sample) is (not f.compare), f.name
+        if not f.compare:
+            assert hash_or_error(changed) == hash_or_error(sample), f.name
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: type(s).__name__)
+def test_frozen_pickle_and_copy(sample: Value) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sample.text = "x"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del sample.__slots__
+    first = dataclasses.fields(sample)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError, match=f"'{first}'"):
+        setattr(sample, first, None)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        back = pickle.loads(pickle.dumps(sample, protocol))
+        assert values_of(back) == values_of(sample)
+        assert type(back) is type(sample)
+    assert values_of(copy.copy(sample)) == values_of(sample)
+    assert values_of(copy.deepcopy(sample)) == values_of(sample)
+    assert not hasattr(sample, "__dict__")
+
+
+def test_error_keeps_metadata_out_of_eq_and_repr() -> None:
+    a = Error("auth", "m", request_id="r1", headers=(("x", "1"),))
+    b = Error("auth", "m", request_id="r2")
+    assert a == b and hash(a) == hash(b)
+    assert repr(a) == (
+        "Error(kind='auth', message='m', status=None, retry_after=None, retryable=False, "
+        "partial='', provider_type=None, retry_after_date=None, request_id='r1')"
+    )
+
+
+def test_citation_sources_are_compared_but_not_hashed() -> None:
+    a = Citation(0, 1, "t", ({"id": 1},))
+    assert hash(a) == hash(Citation(0, 1, "t", ({"id": 2},)))
+    assert a != Citation(0, 1, "t", ({"id": 2},))
+
+
+def test_request_spec_repr_hides_header_values_and_body() -> None:
+    spec = RequestSpec("POST", "/v1", (("Authorization", "Bearer sk-secret"),), b"{}")
+    assert repr(spec) == (
+        "RequestSpec(method='POST', target='/v1', headers=[Authorization], body=<2 bytes>)"
+    )
+    assert dataclasses.replace(spec, target="/v2").target == "/v2"
+
+
+def test_replace_refuses_a_field_not_taken_by_init() -> None:
+    @value(no_init=("size",))
+    class Sized(Value):
+        __slots__ = ("text", "size")  # noqa: RUF023 - the fields, in order
+        text: str
+        size: int
+
+        def __init__(self, text: str) -> None:
+            object.__setattr__(self, "text", text)
+            object.__setattr__(self, "size", len(text))
+
+    item = Sized("abc")
+    assert dataclasses.replace(item, text="abcd").size == 4
+    with pytest.raises(ValueError, match="init=False"):
+        dataclasses.replace(item, size=1)
+    assert Sized.__match_args__ == ("text",)
+    assert repr(item).endswith(".<locals>.Sized(text='abc', size=3)")  # __qualname__, as dataclass
+
+
+def test_one_field_value() -> None:
+    @value()
+    class One(Value):
+        __slots__ = ("x",)
+        x: int
+
+        def __init__(self, x: int = 7) -> None:
+            object.__setattr__(self, "x", x)
+
+    assert One() == One(7) != One(8)
+    assert hash(One()) == hash((7,))
+    assert dataclasses.fields(One)[0].default == 7
+
+
+def test_match_statement() -> None:
+    match Delta("x", "reasoning"):
+        case Delta(text, "reasoning"):
+            got = text
+        case _:
+            got = ""
+    assert got == "x"
+
+
+@pytest.mark.parametrize("part", PARTS, ids=lambda s: type(s).__name__)
+def test_parts_keep_their_derived_field_out_of_init_and_eq(part: Value) -> None:
+    fields = {f.name: f for f in dataclasses.fields(part)}
+    assert not fields["base64"].init and not fields["base64"].compare
+    again = dataclasses.replace(part)
+    assert again == part and hash(again) == hash(part)
+    assert again.base64 == part.base64  # type: ignore[attr-defined]
+    assert pickle.loads(pickle.dumps(part)) == part
+    with pytest.raises(ValueError, match="init=False"):
+        dataclasses.replace(part, base64="x")
+    with pytest.raises(ValueError, match="media_type"):
+        dataclasses.replace(part, media_type="no-slash")
+
+
+def test_checks_run_on_construction() -> None:
+    with pytest.raises(ValueError, match=r"TextPart\.text"):
+        TextPart(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="budget_tokens"):
+        Reasoning(budget_tokens=1023)
+    assert Reasoning(budget_tokens=1024).budget_tokens == 1024
+    with pytest.raises(ValueError, match=r"JSONSchema\.name"):
+        dataclasses.replace(JSONSchema("a", {}), name="a b")
