@@ -60,6 +60,18 @@ EXPECTED: Final = {
     "call.receive_data(": TEXT,
 }
 
+# Blocks that need more than this file's prelude (an image file, pydantic, a Dask cluster,
+# a pytest run of their own) are run verbatim by another test, from a constant that must
+# equal the README's text: phrase -> (test module, constant).
+RUN_ELSEWHERE: Final = {
+    "Describe this image.": ("test_examples", "DESCRIBE_IMAGE"),
+    "response_format=Person": ("test_examples", "SCHEMA_AS_IT_FILLS_IN"),
+    'Reasoning(effort="high")': ("test_examples", "HIGH_REASONING"),
+    "session.request(": ("test_framed_recipes", "RECIPE"),
+    "batch_bag(": ("test_dask", "README_DASK"),
+    "@pytest.mark.replay(": ("test_replay", "README_EXAMPLE"),
+}
+
 # provider -> the environment pointing it at the replay server ({v1}: the base URL with
 # /v1, for OpenAI-style providers; {host}: scheme, host and port)
 PROVIDERS: Final = {
@@ -84,7 +96,7 @@ def python_blocks() -> list[str]:
 
 
 def phrases(code: str) -> list[str]:
-    return [phrase for phrase in EXPECTED if phrase in code]
+    return [phrase for phrase in (*EXPECTED, *RUN_ELSEWHERE) if phrase in code]
 
 
 def block_id(code: str) -> str:
@@ -97,6 +109,8 @@ def block_id(code: str) -> str:
 def cases() -> list[Any]:
     params = []
     for code in python_blocks():
+        if any(phrase in RUN_ELSEWHERE for phrase in phrases(code)):
+            continue  # see test_block_is_run_verbatim_elsewhere
         providers = list(PROVIDERS) if MULTI_PROVIDER.search(code) else [None]
         for provider in providers:
             name = block_id(code) + (f"-{provider}" if provider else "")
@@ -135,11 +149,18 @@ def print_text(text: str, done: bool) -> None:
 
 def test_the_readme_has_the_blocks_this_test_knows() -> None:
     # Each block is known by exactly one phrase, and each phrase names one block.
-    assert sorted(phrase for code in python_blocks() for phrase in phrases(code)) == sorted(
-        EXPECTED
-    )
-    assert [len(phrases(code)) for code in python_blocks()] == [1] * len(EXPECTED)
+    known = [*EXPECTED, *RUN_ELSEWHERE]
+    assert sorted(phrase for code in python_blocks() for phrase in phrases(code)) == sorted(known)
+    assert [len(phrases(code)) for code in python_blocks()] == [1] * len(known)
     assert {language for language, _ in blocks()} == {"python", "sh", ""}
+
+
+@pytest.mark.parametrize("phrase", list(RUN_ELSEWHERE))
+def test_block_is_run_verbatim_elsewhere(phrase: str) -> None:
+    (code,) = [code for code in python_blocks() if phrase in code]
+    module_name, constant = RUN_ELSEWHERE[phrase]
+    module = __import__(module_name)
+    assert code.strip("\n") == textwrap.dedent(getattr(module, constant)).strip("\n")
 
 
 @pytest.mark.parametrize(("code", "provider"), cases())
