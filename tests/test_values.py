@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from libchatty.callhead import HTTPRequest
 from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart
 from libchatty.dialects.base import RequestSpec
 from libchatty.events import Citation, Delta, Done, Error, ToolCall, Usage
 from libchatty.options import JSONSchema, Reasoning
+from libchatty.request import Message, Tool
 from libchatty.sse import ServerSentEvent
 from libchatty.values import Value, value
 
@@ -221,3 +223,69 @@ def test_checks_run_on_construction() -> None:
     assert Reasoning(budget_tokens=1024).budget_tokens == 1024
     with pytest.raises(ValueError, match=r"JSONSchema\.name"):
         dataclasses.replace(JSONSchema("a", {}), name="a b")
+
+
+def test_tool_is_a_frozen_value_with_a_fresh_default_schema() -> None:
+    tool = Tool("get_weather", "the weather", {"type": "object", "required": ["city"]})
+    assert [f.name for f in dataclasses.fields(Tool)] == ["name", "description", "parameters"]
+    assert Tool.__match_args__ == ("name", "description", "parameters")
+    assert repr(tool) == (
+        "Tool(name='get_weather', description='the weather', "
+        "parameters={'type': 'object', 'required': ['city']})"
+    )
+    assert tool == Tool("get_weather", "the weather", {"type": "object", "required": ["city"]})
+    assert tool != Tool("get_weather", "the weather")
+    with pytest.raises(TypeError, match="unhashable type: 'dict'"):
+        hash(tool)  # a dict field, as the dataclass it replaces
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tool.name = "x"
+    assert pickle.loads(pickle.dumps(tool)) == tool
+    assert dataclasses.replace(tool, name="f").parameters is tool.parameters
+    bare, other = Tool("f"), Tool("f", parameters=None)
+    assert bare.parameters == other.parameters == {"type": "object", "properties": {}}
+    assert bare.parameters is not other.parameters  # never one dict shared by all tools
+
+
+def test_message_is_a_frozen_value_whose_replace_runs_the_checks() -> None:
+    message = Message("user", ["hi", TextPart("there")], name="ann")
+    assert [f.name for f in dataclasses.fields(Message)] == [
+        "role",
+        "content",
+        "tool_calls",
+        "tool_call_id",
+        "name",
+        "reasoning",
+        "reasoning_signature",
+    ]
+    assert message.content == (TextPart("hi"), TextPart("there"))
+    assert message == Message("user", (TextPart("hi"), TextPart("there")), name="ann")
+    assert hash(message) == hash(Message("user", ["hi", "there"], name="ann"))
+    assert repr(Message("tool", "4", tool_call_id="c1")) == (
+        "Message(role='tool', content='4', tool_calls=(), tool_call_id='c1', name=None, "
+        "reasoning=None, reasoning_signature=None)"
+    )
+    assert pickle.loads(pickle.dumps(message)) == message
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        message.role = "system"
+    with pytest.raises(ValueError, match=r"Message\.role must be one of"):
+        dataclasses.replace(message, role="robot")
+    with pytest.raises(ValueError, match="tool_call_id is required"):
+        dataclasses.replace(message, role="tool")
+
+
+def test_http_request_repr_hides_credentials() -> None:
+    request = HTTPRequest(
+        "POST", "https://h.example/v1?key=sk-secret", [("x-api-key", "sk-secret")], b"{}"
+    )
+    assert repr(request) == (
+        "HTTPRequest(method='POST', url='https://h.example/v1?...', headers=[x-api-key], "
+        "body=<2 bytes>)"
+    )
+    assert [f.name for f in dataclasses.fields(HTTPRequest)] == ["method", "url", "headers", "body"]
+    assert [f.repr for f in dataclasses.fields(HTTPRequest)] == [True, True, False, False]
+    assert request == HTTPRequest(
+        "POST", "https://h.example/v1?key=sk-secret", [("x-api-key", "sk-secret")], b"{}"
+    )
+    assert dataclasses.replace(request, method="GET").method == "GET"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.url = "x"

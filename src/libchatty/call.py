@@ -368,17 +368,7 @@ class Call(CallBody):
                 self._terminate(self._error("protocol", f"malformed HTTP response: {exc}"), out)
             return
         if body:
-            if self._coding is None:  # the live path, inlined: one read, one framer call
-                try:
-                    items = self._framer.feed(body)
-                except RemoteProtocolError as exc:
-                    self._items(exc.items, out)
-                    self._decode_fault(exc, out)
-                    return
-                if items:
-                    self._items(items, out)
-            else:
-                self._on_coded_body(body, out)
+            self._on_body(body, out)
         if reader.done and self._mode is not _CLOSED:
             self._on_end(True, out)
 

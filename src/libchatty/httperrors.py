@@ -26,7 +26,10 @@ from typing import Any, Final
 
 from .events import RETRYABLE_STATUSES, Error
 
-__all__ = ["error_from_response", "kind_for_status", "parse_duration"]
+#: Response headers as h11 gives them: (name, value) byte pairs.
+Headers = Sequence[tuple[bytes, bytes]]
+
+__all__ = ["Headers", "error_from_response", "kind_for_status", "parse_duration"]
 
 _KIND_BY_STATUS: Final = {
     400: "bad_request",
@@ -91,14 +94,12 @@ def parse_duration(text: str) -> float | None:
     return total if position == len(text) else None
 
 
-def _header_map(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+def _header_map(headers: Headers) -> dict[str, str]:
     # h11 lower-cases names; values are latin-1 by HTTP's rules.
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
 
 
-def _retry_after(
-    status: int, headers: Mapping[str, str]
-) -> tuple[float | None, str | None]:
+def _retry_after(status: int, headers: Mapping[str, str]) -> tuple[float | None, str | None]:
     raw = headers.get("retry-after")
     if raw is not None:
         seconds = parse_duration(raw)
@@ -171,11 +172,7 @@ def _describe(status: int, reason: str, body: bytes) -> str:
 
 
 def error_from_response(
-    status: int,
-    reason: str,
-    headers: Sequence[tuple[bytes, bytes]],
-    body: bytes,
-    partial: str = "",
+    status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
 ) -> Error:
     """The ``Error`` for a response with a non-2xx ``status``.
 

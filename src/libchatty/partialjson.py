@@ -66,16 +66,22 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .exceptions import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from .exceptions import LocalProtocolError, RemoteProtocolError
+from .jsonbuilder import (
+    _EXPECTED,
+    ARRAY_FIRST,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_SIZE,
+    END,
+    KEY,
+    NUMBER,
+    OBJECT_FIRST,
+    VALUE,
+    ValueBuilder,
+)
+from .jsonbuilder import _MERGE_EVERY as _MERGE_EVERY  # how often string pieces merge
 
-__all__ = ["PartialJSON"]
-
-# Tool-call arguments are kilobytes; 16 Mi characters leaves room for generated documents
-# while still stopping a runaway stream.
-DEFAULT_MAX_SIZE = 16 * 1024 * 1024
-# Real arguments nest a handful of levels; this is well under the depth at which
-# json.loads and the copying or printing of the value would hit the recursion limit.
-DEFAULT_MAX_DEPTH = 128
+__all__ = ["DEFAULT_MAX_DEPTH", "DEFAULT_MAX_SIZE", "PartialJSON"]
 
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = " \t\n\r"
@@ -94,110 +100,21 @@ _LITERALS: dict[str, tuple[str, Any]] = {
     "f": ("false", False),
     "n": ("null", None),
 }
-# The string of one open string is kept as pieces; every this many the recent pieces
-# are merged, so a long string fed a character at a time holds few objects. Each
-# character is copied at most twice before the string is read or closed.
-_MERGE_EVERY = 512
-
-# States: what the next significant character must be. _HANDLERS (after the class) maps
-# each to the method that consumes it; a state with no way forward is an error there.
-VALUE = 0  # a value
-ARRAY_FIRST = 1  # a value or "]" (just after "[")
-OBJECT_FIRST = 2  # a key or "}" (just after "{")
-KEY = 3  # a key (after "," in an object)
-COLON = 4  # ":" after a key
-AFTER_VALUE = 5  # "," or the closing bracket of the container
-STRING = 6  # inside a string (a key or a value)
-NUMBER = 7  # inside a number
-END = 8  # the top-level value is complete: whitespace only
-
-_EXPECTED = {
-    VALUE: "a value",
-    ARRAY_FIRST: "a value or ']'",
-    OBJECT_FIRST: "a key or '}'",
-    KEY: "a key",
-    COLON: "':'",
-    AFTER_VALUE: "',' or a closing bracket",
-    STRING: "the rest of a string",
-    NUMBER: "the rest of a number",
-    END: "the end of the text",
-}
-
-Container = list[Any] | dict[str, Any]
 
 
-class PartialJSON:
+class PartialJSON(ValueBuilder):
     """One JSON text fed in pieces; ``.value`` is the value so far (see the module doc)."""
 
-    __slots__ = (
-        "_base",
-        "_carry",
-        "_closed",
-        "_dirty",
-        "_error",
-        "_grew",
-        "_in_key",
-        "_key",
-        "_max_depth",
-        "_max_size",
-        "_merged",
-        "_number",
-        "_parts",
-        "_root",
-        "_size",
-        "_slot",
-        "_slot_key",
-        "_stack",
-        "_state",
-        "complete",
-        "started",
-    )
+    __slots__ = ("_base", "_carry", "_number", "_size")
 
     def __init__(
         self, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH
     ) -> None:
-        if max_size < 1 or max_depth < 1:
-            raise ValueError("max_size and max_depth must be at least 1")
-        self._max_size = max_size
-        self._max_depth = max_depth
-        self._state = VALUE
-        self._root: Any = None
-        self._stack: list[Container] = []
-        self._key = ""  # the key whose value comes next, in the innermost object
+        super().__init__(max_size, max_depth)
         self._size = 0  # characters fed so far
         self._base = 0  # offset of the current text's first character (for messages)
         self._carry = ""  # an incomplete escape or literal, rescanned with the next text
         self._number: list[str] = []  # pieces of the open number
-        # The open string: its decoded pieces, whether it is a key, and where a value
-        # string lives (its container and index/key; None for a top-level string).
-        self._parts: list[str] = []
-        self._merged = 0
-        self._in_key = False
-        self._slot: Container | None = None
-        self._slot_key: Any = None
-        self._dirty = False  # the open value string has pieces not yet in .value
-        self._grew = False  # .value gained something during this feed
-        self._error: str | None = None
-        self._closed = False
-        #: Whether the top-level value has begun (``.value`` is meaningful).
-        self.started = False
-        #: Whether the whole top-level value has been parsed.
-        self.complete = False
-
-    @property
-    def max_size(self) -> int:
-        return self._max_size
-
-    @property
-    def max_depth(self) -> int:
-        return self._max_depth
-
-    @property
-    def value(self) -> Any:
-        """The value so far: live, mutated in place by later feeds (do not modify it)."""
-        if self._dirty:
-            self._flush()
-        return self._root
 
     def feed(self, fragment: str) -> bool:
         """Parse ``fragment``; return whether ``.value`` gained anything (a closing
@@ -251,6 +168,7 @@ class PartialJSON:
     def _value(self, text: str, pos: int) -> int:
         char = text[pos]
         if char in _WS_CHARS:
+            # Inline, not a helper: this runs once per value and per member.
             pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
             if pos == len(text):
                 return pos
@@ -285,45 +203,13 @@ class PartialJSON:
             raise self._unexpected(f"'{word}'", text, pos + wrong)
         raise self._unexpected("a value", text, pos)
 
-    def _array_first(self, text: str, pos: int) -> int:
-        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-        if pos < len(text):
-            if text[pos] == "]":
-                self._close_container()
-                return pos + 1
-            self._state = VALUE
-        return pos
-
-    def _object_first(self, text: str, pos: int) -> int:
-        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-        if pos < len(text):
-            if text[pos] == "}":
-                self._close_container()
-                return pos + 1
-            self._state = KEY
-        return pos
-
-    def _key_start(self, text: str, pos: int) -> int:
-        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-        if pos == len(text):
-            return pos
-        if text[pos] != '"':
-            raise self._unexpected("a key (a string)", text, pos)
-        self._begin_string(True)
-        return pos + 1
-
-    def _colon(self, text: str, pos: int) -> int:
-        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-        if pos == len(text):
-            return pos
-        if text[pos] != ":":
-            raise self._unexpected("':'", text, pos)
+    def _expect_value(self) -> None:
         self._state = VALUE
-        return pos + 1
 
     def _after_value_char(self, text: str, pos: int) -> int:
         char = text[pos]
         if char in _WS_CHARS:
+            # Inline, not a helper: this runs once per value and per member.
             pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
             if pos == len(text):
                 return pos
@@ -371,86 +257,7 @@ class PartialJSON:
             raise self._unexpected("the end of the text (one value only)", text, pos)
         return pos
 
-    # -- building the value ------------------------------------------------------------
-
-    def _place(self, value: Any) -> None:
-        """Put a value that has begun into the innermost container (or the root)."""
-        self._grew = True
-        stack = self._stack
-        if not stack:
-            self._root = value
-            self.started = True
-            return
-        top = stack[-1]
-        if type(top) is list:
-            top.append(value)
-        else:
-            top[self._key] = value  # type: ignore[call-overload]
-
-    def _after_value(self) -> None:
-        if self._stack:
-            self._state = AFTER_VALUE
-        else:
-            self._state = END
-            self.complete = True
-
-    def _open(self, container: Container) -> None:
-        if len(self._stack) >= self._max_depth:
-            raise self._limit(f"JSON nested deeper than max_depth={self._max_depth}")
-        self._place(container)
-        self._stack.append(container)
-
-    def _close_container(self) -> None:
-        self._stack.pop()
-        self._after_value()
-
-    def _begin_string(self, is_key: bool) -> None:
-        self._state = STRING
-        self._in_key = is_key
-        self._parts = []
-        self._merged = 0
-        if not is_key:
-            stack = self._stack
-            if not stack:
-                self._slot, self._slot_key = None, None
-            else:
-                top = stack[-1]
-                self._slot = top
-                self._slot_key = len(top) if type(top) is list else self._key
-
-    def _add(self, piece: str) -> None:
-        parts = self._parts
-        parts.append(piece)
-        if not self._in_key:
-            self._grew = self._dirty = True
-        if len(parts) - self._merged >= _MERGE_EVERY:
-            # Merge only the recent pieces: re-joining all of them here would be quadratic.
-            parts[self._merged :] = ["".join(parts[self._merged :])]
-            self._merged += 1
-
-    def _flush(self) -> None:
-        """Write the open value string, joined, into its place."""
-        joined = "".join(self._parts)
-        self._parts = [joined]
-        self._dirty = False
-        self._merged = 1
-        slot = self._slot
-        if slot is None:
-            self._root = joined
-        else:
-            slot[self._slot_key] = joined
-
-    def _end_string(self) -> None:
-        if self._in_key:
-            self._key = "".join(self._parts)
-            self._parts = []
-            self._state = COLON
-            return
-        if self._dirty:
-            self._flush()
-        self._parts = []
-        self._slot = None
-        self._after_value()
+    # -- tokens --------------------------------------------------------------------------
 
     def _escape(self, text: str, at: int) -> tuple[str, int] | None:
         """The escape at ``text[at]`` (a backslash): (decoded, length), or None when the
@@ -511,16 +318,6 @@ class PartialJSON:
         self._place(number)
         self._after_value()
 
-    # -- errors --------------------------------------------------------------------------
-
-    def _fail(self, message: str) -> RemoteProtocolError:
-        self._error = f"PartialJSON failed earlier: {message}"
-        return RemoteProtocolError(message)
-
-    def _limit(self, message: str) -> LimitExceeded:
-        self._fail(message)
-        return LimitExceeded(message)
-
     def _unexpected(self, expected: str, text: str, pos: int) -> RemoteProtocolError:
         got = text[pos : pos + 1]
         return self._fail(f"expected {expected} at offset {self._base + pos}, got {got!r}")
@@ -530,15 +327,50 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-_HANDLERS: list[Callable[[PartialJSON, str, int], int]] = [
-    PartialJSON._value,
-    PartialJSON._array_first,
-    PartialJSON._object_first,
-    PartialJSON._key_start,
-    PartialJSON._colon,
-    PartialJSON._after_value_char,
-    PartialJSON._string,
-    PartialJSON._number_run,
-    PartialJSON._end,
+Handler = Callable[[PartialJSON, str, int], int]
+
+
+def _first_member(closer: str, then: int) -> Handler:
+    """The state just after ``[`` or ``{``: ``closer`` (an empty container), or else the
+    first member, which state ``then`` reads."""
+
+    def first_member(self: PartialJSON, text: str, pos: int) -> int:
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if pos < len(text):
+            if text[pos] == closer:
+                self._close_container()
+                return pos + 1
+            self._state = then
+        return pos
+
+    return first_member
+
+
+def _one_char(char: str, expected: str, then: Callable[[PartialJSON], None]) -> Handler:
+    """A state that wants ``char`` after any whitespace, and then does ``then``."""
+
+    def one_char(self: PartialJSON, text: str, pos: int) -> int:
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if pos == len(text):
+            return pos
+        if text[pos] != char:
+            raise self._unexpected(expected, text, pos)
+        then(self)
+        return pos + 1
+
+    return one_char
+
+
+# The transition table: the handler that consumes each state's input, by state number.
+_HANDLERS: list[Handler] = [
+    PartialJSON._value,  # VALUE
+    _first_member("]", VALUE),  # ARRAY_FIRST
+    _first_member("}", KEY),  # OBJECT_FIRST
+    _one_char('"', "a key (a string)", PartialJSON._begin_key),  # KEY
+    _one_char(":", "':'", PartialJSON._expect_value),  # COLON
+    PartialJSON._after_value_char,  # AFTER_VALUE
+    PartialJSON._string,  # STRING
+    PartialJSON._number_run,  # NUMBER
+    PartialJSON._end,  # END
 ]
 assert len(_HANDLERS) == END + 1  # one handler per state

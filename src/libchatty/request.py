@@ -18,6 +18,8 @@ from .content import ContentPart, TextPart, as_part
 from .endpoint import check_header_name, check_header_value
 from .events import ToolCall
 from .options import JSONSchema, Reasoning, ResponseFormat, as_response_format
+from .values import Value
+from .values import value as value_class
 
 __all__ = [
     "FRAMING_HEADERS",
@@ -35,8 +37,8 @@ __all__ = [
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class Message:
+@value_class()
+class Message(Value):
     """One message of the conversation.
 
     * ``role``: ``system``, ``developer``, ``user``, ``assistant`` or ``tool``.
@@ -56,13 +58,22 @@ class Message:
       a tool loop; dialects that have no such field ignore it.
     """
 
+    __slots__ = (  # noqa: RUF023 - the fields, in order
+        "role",
+        "content",
+        "tool_calls",
+        "tool_call_id",
+        "name",
+        "reasoning",
+        "reasoning_signature",
+    )
     role: str
-    content: str | tuple[ContentPart, ...] | None = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    name: str | None = None
-    reasoning: str | None = None
-    reasoning_signature: str | None = None
+    content: str | tuple[ContentPart, ...] | None
+    tool_calls: tuple[ToolCall, ...]
+    tool_call_id: str | None
+    name: str | None
+    reasoning: str | None
+    reasoning_signature: str | None
 
     # Written out (not generated) so the constructor takes what callers write -- a list
     # of parts, plain strings or dicts -- while the attributes keep their normalised,
@@ -174,15 +185,25 @@ def _tool_call(index: int, raw: object) -> ToolCall:
     return ToolCall(call_id, name, arguments, signature)
 
 
-@dataclass(frozen=True, slots=True)
-class Tool:
-    """A function the model may call: ``parameters`` is its JSON Schema."""
+@value_class()
+class Tool(Value):
+    """A function the model may call: ``parameters`` is its JSON Schema (None or left
+    out: an object with no properties, a fresh dict each time)."""
 
+    __slots__ = ("name", "description", "parameters")  # noqa: RUF023 - the fields, in order
     name: str
-    description: str = ""
-    parameters: Mapping[str, Any] = field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    description: str
+    parameters: Mapping[str, Any]
+
+    def __init__(
+        self, name: str, description: str = "", parameters: Mapping[str, Any] | None = None
+    ) -> None:
+        _setattr = object.__setattr__
+        _setattr(self, "name", name)
+        _setattr(self, "description", description)
+        if parameters is None:
+            parameters = {"type": "object", "properties": {}}
+        _setattr(self, "parameters", parameters)
 
     @classmethod
     def coerce(cls, value: Tool | Mapping[str, Any]) -> Tool:

@@ -228,49 +228,24 @@ class SSEDecoder:
                 _set_retry(ev, self._retry)
                 self._base += 1
                 return [ev]
-            out: list[ServerSentEvent] = []
-            self._out = out
-            try:
-                if data[:6] != _DATA_SP or not self._data_events(data, len(data), out):
-                    self._process(data, out)
-            except BaseException:
-                self._failed = True
-                self._idle = False
-                raise
-            finally:
-                self._base += len(out)
-                self._out = _NO_EVENTS
-            return out
-        return self._feed_general(data)
-
-    def _feed_general(self, data: bytes) -> list[ServerSentEvent]:
-        if self._failed or self._closed:
-            raise LocalProtocolError(
-                "SSEDecoder failed earlier" if self._failed else "SSEDecoder already closed"
-            )
-        if self._bom is not None:
-            data = self._strip_bom(data)
-        if not data:
-            return []
+            whole = True
+        else:
+            if self._failed or self._closed:
+                raise LocalProtocolError(
+                    "SSEDecoder failed earlier" if self._failed else "SSEDecoder already closed"
+                )
+            if self._bom is not None:
+                data = self._strip_bom(data)
+            if not data:
+                return []
+            whole = False
         out: list[ServerSentEvent] = []
         self._out = out
         try:
-            try:
-                joined = self._lines.feed_joined(data)
-            except LimitExceeded as exc:
-                # Lines before the long one still count, in order, and may hit the
-                # event limit first.
-                self._process(exc.items[0] if exc.items else b"", out)
-                raise LimitExceeded(f"SSE {exc}", items=out) from None
-            if joined:
-                self._process(joined, out)
-            if self._ev_size + self._pending.size > self._max:
-                raise LimitExceeded(
-                    f"SSE event larger than {self._max} bytes (no blank line after "
-                    f"{self._ev_size + self._pending.size} bytes)",
-                    items=out,
-                )
-            self._idle = self._bom is None and not self._ev_size and self._lines.at_line_start
+            if not whole:
+                self._feed_lines(data, out)
+            elif data[:6] != _DATA_SP or not self._data_events(data, len(data), out):
+                self._process(data, out)
         except BaseException:
             self._failed = True
             self._idle = False
@@ -279,6 +254,25 @@ class SSEDecoder:
             self._base += len(out)
             self._out = _NO_EVENTS
         return out
+
+    def _feed_lines(self, data: bytes, out: list[ServerSentEvent]) -> None:
+        """The general case: ``data`` through the line splitter, then the lines' events."""
+        try:
+            joined = self._lines.feed_joined(data)
+        except LimitExceeded as exc:
+            # Lines before the long one still count, in order, and may hit the
+            # event limit first.
+            self._process(exc.items[0] if exc.items else b"", out)
+            raise LimitExceeded(f"SSE {exc}", items=out) from None
+        if joined:
+            self._process(joined, out)
+        if self._ev_size + self._pending.size > self._max:
+            raise LimitExceeded(
+                f"SSE event larger than {self._max} bytes (no blank line after "
+                f"{self._ev_size + self._pending.size} bytes)",
+                items=out,
+            )
+        self._idle = self._bom is None and not self._ev_size and self._lines.at_line_start
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream. An event without its closing blank line is discarded."""

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..accumulate import Accumulator
 from ..endpoint import Endpoint
 from ..events import Error, Event, Usage
 from ..exceptions import RemoteProtocolError
-from ..httperrors import error_from_response
+from ..httperrors import Headers, error_from_response
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from ..values import Value, value
@@ -231,12 +231,7 @@ class Dialect(ABC):
         return []
 
     def decode_error(
-        self,
-        status: int,
-        reason: str,
-        headers: Sequence[tuple[bytes, bytes]],
-        body: bytes,
-        partial: str = "",
+        self, status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
     ) -> Error:
         """The ``Error`` for a non-2xx response (``body``: its bounded start). The shared
         reading (:func:`~libchatty.httperrors.error_from_response`) unless the provider

@@ -46,6 +46,7 @@ Per-request ``headers`` come after the endpoint's and replace one of the same na
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from ..content import AudioPart, ContentPart, DocumentPart, ImagePart, TextPart, data_url
@@ -108,9 +109,12 @@ def _data(part: ImagePart | DocumentPart) -> str:
     return data_url(part.media_type or "", part.base64 or "")
 
 
-def _chat_content(message: Message) -> str | list[dict[str, Any]] | None:
+def _content(
+    message: Message, api: str, render: Callable[[ContentPart], dict[str, Any]]
+) -> str | list[dict[str, Any]] | None:
     """A string when the content is text only (None stays None: an assistant turn with
-    only tool calls), else the parts; non-text parts only from the user."""
+    only tool calls), else the parts as ``render`` writes them for ``api``; non-text
+    parts only from the user."""
     content = message.content
     if content is None or isinstance(content, str):
         return content
@@ -118,12 +122,12 @@ def _chat_content(message: Message) -> str | list[dict[str, Any]] | None:
         return message.text
     if message.role != "user":
         part = next(p for p in content if not isinstance(p, TextPart))
-        raise _refuse(_CHAT, part, f"a non-text part in a {message.role} message")
-    return [_chat_part(part) for part in content]
+        raise _refuse(api, part, f"a non-text part in a {message.role} message")
+    return [render(part) for part in content]
 
 
 def _chat_message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": _chat_content(message)}
+    out: dict[str, Any] = {"role": message.role, "content": _content(message, _CHAT, _chat_part)}
     if message.tool_calls:
         out["tool_calls"] = [
             {
@@ -204,15 +208,7 @@ def _responses_part(part: ContentPart) -> dict[str, Any]:
 
 
 def _responses_content(message: Message) -> str | list[dict[str, Any]]:
-    content = message.content
-    if content is None or isinstance(content, str):
-        return content or ""
-    if all(isinstance(part, TextPart) for part in content):
-        return message.text
-    if message.role != "user":
-        part = next(p for p in content if not isinstance(p, TextPart))
-        raise _refuse(_RESPONSES, part, f"a non-text part in a {message.role} message")
-    return [_responses_part(part) for part in content]
+    return _content(message, _RESPONSES, _responses_part) or ""  # no None in Responses
 
 
 def _text_only(message: Message) -> str:

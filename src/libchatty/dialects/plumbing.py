@@ -29,7 +29,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -38,7 +38,7 @@ from ..content import TextPart
 from ..endpoint import Endpoint
 from ..events import Delta, Done, Error, Event
 from ..exceptions import RemoteProtocolError
-from ..httperrors import error_from_response
+from ..httperrors import Headers, error_from_response
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message, Tool
 from ..sse import ServerSentEvent
@@ -97,8 +97,6 @@ _VERTEX_PREFIX: Final = re.compile(r"(?:^|/)projects/[^/]+/locations/[^/]+$")
 
 #: A dialect's in-stream error types: ``provider_type -> (kind, retryable)``.
 ErrorTable = Mapping[str, tuple[str, bool]]
-#: Response headers as h11 gives them.
-Headers = Sequence[tuple[bytes, bytes]]
 #: What a dialect adds to the shared reading of an error response: ``(error, body as a
 #: JSON object -- ``{}`` when it is not one --, headers) -> error``.
 ErrorRefiner = Callable[[Error, dict[str, Any], Headers], Error]
