@@ -37,6 +37,10 @@ class ClientShell(ABC, Generic[B]):
     ``base_url``; the keywords are :class:`~libchatty.bindings._config.ClientOptions`.
     """
 
+    #: The loop a call runs (a stack that frames HTTP itself runs a
+    #: :class:`~libchatty.bindings._framed.FramedExchange`).
+    exchange_type: type[Exchange] = Exchange
+
     def __init__(self, provider: str | None = None, **options: Unpack[ClientOptions]) -> None:
         self.config = make_config(provider, **options)
         self.pool = Pool()
@@ -62,8 +66,8 @@ class ClientShell(ABC, Generic[B]):
         ``timeout``/``max_retries``)."""
         request = build_request(messages, model, stream, options)
         if "timeout" not in options and "max_retries" not in options:
-            return Exchange(self.config, request, self.pool, self.runtime)
+            return self.exchange_type(self.config, request, self.pool, self.runtime)
         timeout, max_retries = call_settings(options)
-        return Exchange(
+        return self.exchange_type(
             self.config, request, self.pool, self.runtime, timeout=timeout, max_retries=max_retries
         )

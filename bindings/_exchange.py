@@ -32,7 +32,7 @@ What the loop does, for one ``chat()``/``stream()`` call:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
@@ -49,6 +49,7 @@ from ._ops import (
     Authenticate,
     Conn,
     Connect,
+    ConnectFailure,
     Deliver,
     IOFailure,
     Op,
@@ -199,8 +200,55 @@ class Exchange:
 
     def run(self) -> Generator[Op, Any, Done | Error]:
         """The loop. Returns (and has delivered, last) the terminal event."""
+        # One generator for the retries (not run() over _run()): every read passes
+        # through each generator frame of the chain, twice (the read, the delivery).
         try:
-            return (yield from self._run())
+            total = self.config.timeout.total
+            self._deadline = None if total is None else self.runtime.clock() + total
+            request = self.request
+            retries = 0
+            reuse = True
+            while True:
+                try:
+                    outcome, sent = yield from self._attempt(request, reuse)
+                except _Stale:
+                    # The pooled connection was dead; its siblings likely are too. Try once
+                    # more at once on a fresh one: this is not a failure of the request.
+                    self._drop()
+                    self.pool.discard(self.key)
+                    _log.debug("pooled connection to %s:%s was closed by the server; "
+                               "reconnecting", self.key[1], self.key[2])
+                    reuse = False
+                    continue
+                reuse = True
+                if isinstance(outcome, Done):
+                    return outcome
+                error = outcome
+                if (
+                    sent
+                    and request.stream
+                    and not self.fell_back
+                    and should_fallback_to_non_streaming(error, self.delivered)
+                ):
+                    _log.debug("falling back to a non-streaming request after %s (status %s)",
+                               error.kind, error.status)
+                    request = dataclasses.replace(request, stream=False)
+                    self.fell_back = True
+                    continue
+                if should_retry(error, retries, self.config.max_retries, self.delivered):
+                    delay = backoff_delay(retries, self._retry_after(error), self.runtime.random())
+                    deadline = self._deadline
+                    if deadline is None or self.runtime.clock() + delay < deadline:
+                        _log.debug("retry %d of %d in %.2f s after %s (status %s)", retries + 1,
+                                   self.config.max_retries, delay, error.kind, error.status)
+                        yield Sleep(delay)
+                        retries += 1
+                        continue
+                self.terminal = error
+                if error.kind == "timeout":
+                    _log.debug("gave up: %s", error.message)  # our own words, never the server's
+                yield Deliver([error])
+                return error
         finally:
             self._drop()
 
@@ -208,55 +256,6 @@ class Exchange:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.abort()
-
-    # --- retries and fallback -------------------------------------------------------------
-    def _run(self) -> Generator[Op, Any, Done | Error]:
-        total = self.config.timeout.total
-        self._deadline = None if total is None else self.runtime.clock() + total
-        request = self.request
-        retries = 0
-        reuse = True
-        while True:
-            try:
-                outcome, sent = yield from self._attempt(request, reuse)
-            except _Stale:
-                # The pooled connection was dead; its siblings likely are too. Try once
-                # more at once on a fresh one: this is not a failure of the request.
-                self._drop()
-                self.pool.discard(self.key)
-                _log.debug("pooled connection to %s:%s was closed by the server; "
-                           "reconnecting", self.key[1], self.key[2])
-                reuse = False
-                continue
-            reuse = True
-            if isinstance(outcome, Done):
-                return outcome
-            error = outcome
-            if (
-                sent
-                and request.stream
-                and not self.fell_back
-                and should_fallback_to_non_streaming(error, self.delivered)
-            ):
-                _log.debug("falling back to a non-streaming request after %s (status %s)",
-                           error.kind, error.status)
-                request = dataclasses.replace(request, stream=False)
-                self.fell_back = True
-                continue
-            if should_retry(error, retries, self.config.max_retries, self.delivered):
-                delay = backoff_delay(retries, self._retry_after(error), self.runtime.random())
-                deadline = self._deadline
-                if deadline is None or self.runtime.clock() + delay < deadline:
-                    _log.debug("retry %d of %d in %.2f s after %s (status %s)", retries + 1,
-                               self.config.max_retries, delay, error.kind, error.status)
-                    yield Sleep(delay)
-                    retries += 1
-                    continue
-            self.terminal = error
-            if error.kind == "timeout":
-                _log.debug("gave up: %s", error.message)  # our own words, never the server's
-            yield Deliver([error])
-            return error
 
     def _retry_after(self, error: Error) -> float | None:
         if error.retry_after is not None or error.retry_after_date is None:
@@ -291,7 +290,12 @@ class Exchange:
     ) -> Generator[Op, Any, tuple[Done | Error, bool]]:
         """Send ``request`` once (on a pooled connection when ``reuse``). Returns the
         terminal event and whether the request was sent; raises :class:`_Stale` when a
-        pooled connection turns out dead before any byte of the response."""
+        pooled connection turns out dead before any byte of the response.
+
+        The request goes out with :meth:`_send`, the body is fed with :meth:`_receiver`
+        and :meth:`_end`, and the connection is kept or not with :meth:`_release`: the
+        four things a :class:`~libchatty.bindings._framed.FramedExchange` does otherwise.
+        """
         endpoint = self.config.endpoint
         if self.config.credentials is not None:
             authenticated = yield from self._authenticate()
@@ -301,68 +305,105 @@ class Exchange:
         call = self.call = Call(endpoint, request, **self._call_options())
         self._stall_deadline = None
         self._stalled = False
+        idle = self.config.timeout.idle
+        # The stall timer (opt-in) runs from the response's first bytes, on a streaming
+        # request, and only a read that brings a Delta resets it: keep-alive comments and
+        # pings keep the idle timer happy, not this one.
+        stall = self.config.timeout.stall if request.stream else None
+        got_bytes = reused = False
+        try:
+            head, reused = yield from self._send(call, reuse)
+            got_bytes = head is not None
+            if got_bytes and stall is not None:
+                self._stall_deadline = self.runtime.clock() + stall
+            events = head or []
+            conn = self._conn
+            assert conn is not None  # _send connected, or raised
+            receive = self._receiver(call)
+            while True:
+                if events:
+                    last = events[-1]
+                    if type(last) is Error:
+                        self._release(call, conn)  # an error body read to its end is reusable
+                        if len(events) > 1:
+                            self._note_delivery(events)
+                            yield Deliver(events[:-1])
+                        _log.debug("response status %s: %s", call.status, last.kind)
+                        return last, True
+                    if not self.delivered:
+                        self._note_delivery(events)
+                    if type(last) is Done:
+                        self.terminal = last
+                        _log.debug("response status %s: done", call.status)
+                        yield Deliver(events)
+                        yield from self._drain(call, conn, receive)
+                        return last, True
+                    if stall is not None:
+                        self._stall_deadline = self.runtime.clock() + stall
+                    yield Deliver(events)
+                if not call.wants_data:
+                    break
+                if self._deadline is None and self._stall_deadline is None:
+                    wait = idle  # no clock to read: the common case, once per read
+                else:
+                    wait = self._read_timeout(idle)
+                data: bytes | None = yield Receive(conn, wait)
+                if data:
+                    if not got_bytes:
+                        got_bytes = True
+                        if stall is not None:
+                            self._stall_deadline = self.runtime.clock() + stall
+                    events = receive(data)
+                    data = b""  # not kept alive while waiting: thousands of streams wait
+                else:
+                    if reused and not got_bytes:
+                        raise _Stale
+                    events = self._end(call, data)
+        except IOFailure as exc:
+            self._drop()
+            if reused and not got_bytes:
+                raise _Stale from None
+            connecting = type(exc) is ConnectFailure
+            return self._failure(exc, call, connecting=connecting), not connecting
+        self._drop()  # defensive: a Call always ends with a terminal event
+        return Error("protocol", "the response ended without a result", partial=call.text), True
+
+    def _send(
+        self, call: Call, reuse: bool
+    ) -> Generator[Op, Any, tuple[list[Event] | None, bool]]:
+        """Send the request on a connection (``self._conn``, a pooled one when ``reuse``
+        and there is one): returns the events of the response head (None: nothing was
+        received yet, as here) and whether the connection was a pooled one. Raises
+        :class:`ConnectFailure` when no connection could be made, :class:`_Stale` when
+        a pooled one turns out dead."""
         conn = (yield from self._pooled()) if reuse else None
         reused = conn is not None
         if conn is None:
             try:
                 conn = yield from self._open(call)
             except IOFailure as exc:
-                self._drop()
-                return self._failure(exc, call, connecting=True), False
+                raise ConnectFailure.of(exc) from None
         self._conn = conn
         self.requests += 1
-        got_bytes = False
-        idle = self.config.timeout.idle
-        # The stall timer (opt-in) runs from the response head, on a streaming request,
-        # and only a read that brings a Delta resets it: keep-alive comments and pings
-        # keep the idle timer happy, not this one.
-        stall = self.config.timeout.stall if request.stream else None
+        head = call.start()
+        if _log.debug_enabled():
+            _log.debug("request %s (provider %s)", _request_line(head),
+                       self.config.provider or self.config.endpoint.dialect)
         try:
-            head = call.start()
-            if _log.debug_enabled():
-                _log.debug("request %s (provider %s)", _request_line(head),
-                           self.config.provider or self.config.endpoint.dialect)
-            yield Send(conn, head, self._timeout(idle))
-            head = b""
-            while call.wants_data:
-                data: bytes = yield Receive(conn, self._read_timeout(idle))
-                if data:
-                    if not got_bytes:
-                        got_bytes = True
-                        if stall is not None:
-                            self._stall_deadline = self.runtime.clock() + stall
-                elif reused and not got_bytes:
-                    raise _Stale
-                events = call.receive_data(data)
-                data = b""  # not kept alive while waiting: thousands of streams wait at once
-                if not events:
-                    continue
-                last = events[-1]
-                if type(last) is Error:
-                    self._release(call, conn)  # an error body read to its end is reusable
-                    if len(events) > 1:
-                        self._note_delivery(events)
-                        yield Deliver(events[:-1])
-                    _log.debug("response status %s: %s", call.status, last.kind)
-                    return last, True
-                self._note_delivery(events)
-                if type(last) is Done:
-                    self.terminal = last
-                    _log.debug("response status %s: done", call.status)
-                    yield Deliver(events)
-                    yield from self._drain(call, conn)
-                    return last, True
-                if stall is not None:
-                    self._stall_deadline = self.runtime.clock() + stall
-                yield Deliver(events)
-                events = []
-        except IOFailure as exc:
-            self._drop()
-            if reused and not got_bytes:
+            yield Send(conn, head, self._timeout(self.config.timeout.idle))
+        except IOFailure:
+            if reused:
                 raise _Stale from None
-            return self._failure(exc, call, connecting=False), True
-        self._drop()  # defensive: a Call always ends with a terminal event
-        return Error("protocol", "the response ended without a result", partial=call.text), True
+            raise
+        return None, reused
+
+    def _receiver(self, call: Call) -> Callable[[bytes], list[Event]]:
+        """What is fed the bytes read (never ``b""``)."""
+        return call.receive_data
+
+    def _end(self, call: Call, data: bytes | None) -> list[Event]:
+        """Feed the end of the bytes: ``data`` is what the read returned for it."""
+        return call.receive_data(b"")
 
     def _authenticate(self) -> Generator[Op, Any, Endpoint | Error]:
         """With credentials that expire (``config.credentials``, see
@@ -397,7 +438,9 @@ class Exchange:
                     self.delivered = True
                     break
 
-    def _drain(self, call: Call, conn: Conn) -> Generator[Op, Any, None]:
+    def _drain(
+        self, call: Call, conn: Conn, receive: Callable[[bytes], list[Event]]
+    ) -> Generator[Op, Any, None]:
         """After ``Done`` (already delivered): read the end of the body so the connection
         can be reused -- at most :data:`DRAIN_TIMEOUT` seconds and :data:`_MAX_DRAIN`
         bytes; a server slower or chattier than that costs its connection, not the
@@ -409,9 +452,12 @@ class Exchange:
                 left = give_up - self.runtime.clock()
                 if left <= 0:
                     break
-                data: bytes = yield Receive(conn, min(left, DRAIN_TIMEOUT))
+                data: bytes | None = yield Receive(conn, min(left, DRAIN_TIMEOUT))
+                if not data:
+                    self._end(call, data)
+                    break
                 drained += len(data)
-                call.receive_data(data)
+                receive(data)
         except IOFailure:
             pass  # the answer is complete; only the connection is lost
         self._release(call, conn)

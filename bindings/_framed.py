@@ -3,13 +3,14 @@ framed door of :class:`~libchatty.call.Call` driven by the one policy of
 :class:`~libchatty.bindings._exchange.Exchange`.
 
 :class:`FramedExchange` is the :class:`Exchange` (retries, the streaming fallback,
-connect/idle/stall/total timeouts, typed errors: inherited unchanged) with another
-attempt: instead of a connection it asks for the stack's response
-(:class:`SendRequest` -> a :class:`Response`), feeds ``call.receive_head``, reads the
-decoded body piece by piece (:class:`ReceiveBody`, ``b""`` at its end) into
-``call.receive_body`` and ends with ``call.receive_end``. Connection pooling, HTTP/2,
-proxies and TLS are the stack's: libchatty's :class:`~libchatty.bindings._pool.Pool`
-is not used.
+connect/idle/stall/total timeouts, the body loop, typed errors: inherited unchanged)
+with another way to send and feed: instead of a connection it asks for the stack's
+response (:class:`~libchatty.bindings._ops.SendRequest` -> a :class:`Response`), feeds
+``call.receive_head``, reads the decoded body piece by piece
+(:class:`~libchatty.bindings._ops.Receive` on the response, ``b""`` at its end, None
+when cut short) into ``call.receive_body`` and ends with ``call.receive_end``.
+Connection pooling, HTTP/2, proxies and TLS are the stack's: libchatty's
+:class:`~libchatty.bindings._pool.Pool` is not used.
 
 A :class:`Response` is the loop's connection (:class:`~libchatty.bindings._ops.Conn`):
 ``abort()`` releases it synchronously from any state. A stack whose release must be
@@ -21,30 +22,33 @@ is over.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from libchatty.call import Call
 from libchatty.callhead import HTTPRequest
-from libchatty.events import Done, Error
-from libchatty.request import ChatRequest
+from libchatty.events import Event
 
 from . import _log
-from ._exchange import _MAX_DRAIN, DRAIN_TIMEOUT, Exchange
-from ._ops import Authenticate, Deliver, IOFailure, Sleep, _Op
+from ._exchange import Exchange
+from ._ops import ConnectFailure, IOFailure, Op, SendRequest
 from ._runners import AsyncBackend, SyncBackend
 from ._transport import ExceptionTable, map_exceptions
 
+if TYPE_CHECKING:
+    import ssl
+
+    from ._ops import Conn
+
 __all__ = [
-    "ConnectFailure",
     "FramedAsyncBackend",
     "FramedExchange",
     "FramedSyncBackend",
-    "ReceiveBody",
     "Response",
-    "SendRequest",
     "sending",
+    "verify",
+    "where",
 ]
 
 
@@ -59,35 +63,6 @@ class Response(Protocol):
     def abort(self) -> None: ...
 
 
-class SendRequest(_Op):
-    """Send ``request`` and wait for the response head -> a :class:`Response`.
-    ``connect``: seconds to get a connection; ``read``: seconds allowed for each read,
-    the head's and (for a stack that fixes it per response) the body's."""
-
-    __slots__ = ("connect", "read", "request")
-
-    def __init__(self, request: HTTPRequest, connect: float | None, read: float | None) -> None:
-        self.request = request
-        self.connect = connect
-        self.read = read
-
-
-class ReceiveBody(_Op):
-    """The next piece of ``response``'s decoded body -> ``bytes`` (``b""``: its end), or
-    None when the peer ended it before its framing said (closed mid-chunk, reset the
-    HTTP/2 stream): the framed door's ``receive_end(False)``, the raw door's early EOF."""
-
-    __slots__ = ("response", "timeout")
-
-    def __init__(self, response: Response, timeout: float | None) -> None:
-        self.response = response
-        self.timeout = timeout
-
-
-class ConnectFailure(IOFailure):
-    """An :class:`IOFailure` before the request left: no connection was made."""
-
-
 @contextmanager
 def sending(connect_errors: ExceptionTable, errors: ExceptionTable, where: str) -> Iterator[None]:
     """Map the exceptions of sending a request: ``connect_errors`` (the stack's "could
@@ -99,8 +74,22 @@ def sending(connect_errors: ExceptionTable, errors: ExceptionTable, where: str) 
                 yield
         except IOFailure as exc:
             if type(exc) is IOFailure:
-                raise ConnectFailure(exc.kind, exc.message, exc.retryable) from None
+                raise ConnectFailure.of(exc) from None
             raise
+
+
+def where(request: HTTPRequest) -> str:
+    """``host[:port]`` of ``request``, for messages (never a URL's credentials)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(request.url).netloc.rpartition("@")[2]
+
+
+def verify(options: Mapping[str, Any]) -> ssl.SSLContext | bool:
+    """The TLS verification a stack's client made here is given: the ``ssl_context``
+    option, else its own default (verified, system CAs)."""
+    context: ssl.SSLContext | None = options.get("ssl_context")
+    return True if context is None else context
 
 
 # --- the backends: the two framed operations and a sleep ---------------------------------
@@ -111,22 +100,10 @@ def _not_raw(*_: Any) -> Any:
 
 
 class FramedSyncBackend(SyncBackend):
-    """Blocking framed I/O: :meth:`send_request`, :meth:`receive_body`, :meth:`sleep`.
-    The raw operations of :class:`SyncBackend` are refused."""
+    """Blocking framed I/O: :meth:`send_request`, :meth:`receive` (of a
+    :class:`Response`'s body), :meth:`sleep`. The raw operations are refused."""
 
-    connect = start_tls = send = receive = probe = _not_raw  # type: ignore[assignment]
-
-    def perform(self, op: Any) -> Any:  # the framed ops are not in the loop's Op union
-        kind = type(op)
-        if kind is ReceiveBody:
-            return self.receive_body(op.response, op.timeout)
-        if kind is SendRequest:
-            return self.send_request(op.request, op.connect, op.read)
-        if kind is Sleep:
-            return self.sleep(op.seconds)
-        if kind is Authenticate:
-            return self.authenticate(op.source)
-        raise TypeError(f"unknown operation {op!r}")
+    connect = start_tls = send = probe = _not_raw  # type: ignore[assignment]
 
     @abstractmethod
     def send_request(
@@ -134,25 +111,13 @@ class FramedSyncBackend(SyncBackend):
     ) -> Response: ...
 
     @abstractmethod
-    def receive_body(self, response: Any, timeout: float | None) -> bytes | None: ...
+    def receive(self, conn: Any, timeout: float | None) -> bytes | None: ...
 
 
 class FramedAsyncBackend(AsyncBackend):
     """:class:`FramedSyncBackend` with ``await``, and :meth:`settle`."""
 
-    connect = start_tls = send = receive = probe = _not_raw  # type: ignore[assignment]
-
-    async def perform(self, op: Any) -> Any:
-        kind = type(op)
-        if kind is ReceiveBody:
-            return await self.receive_body(op.response, op.timeout)
-        if kind is SendRequest:
-            return await self.send_request(op.request, op.connect, op.read)
-        if kind is Sleep:
-            return await self.sleep(op.seconds)
-        if kind is Authenticate:
-            return await self.authenticate(op.source)
-        raise TypeError(f"unknown operation {op!r}")
+    connect = start_tls = send = probe = _not_raw  # type: ignore[assignment]
 
     @abstractmethod
     async def send_request(
@@ -160,7 +125,7 @@ class FramedAsyncBackend(AsyncBackend):
     ) -> Response: ...
 
     @abstractmethod
-    async def receive_body(self, response: Any, timeout: float | None) -> bytes | None: ...
+    async def receive(self, conn: Any, timeout: float | None) -> bytes | None: ...
 
 
 # --- the loop ------------------------------------------------------------------------------
@@ -170,100 +135,32 @@ class FramedExchange(Exchange):
     """:class:`Exchange` over a framing stack; see the module docstring. ``pool`` is
     not used (the stack pools its connections)."""
 
-    # Yields Any: SendRequest/ReceiveBody are not in the raw loop's closed Op union.
-    def _attempt(
-        self, request: ChatRequest, reuse: bool
-    ) -> Generator[Any, Any, tuple[Done | Error, bool]]:
-        endpoint = self.config.endpoint
-        if self.config.credentials is not None:  # expiring cloud credentials: current ones
-            authenticated = yield from self._authenticate()
-            if isinstance(authenticated, Error):
-                return authenticated, False
-            endpoint = authenticated
-        call = self.call = Call(endpoint, request, **self._call_options())
-        self._stall_deadline = None
-        self._stalled = False
+    def _send(
+        self, call: Call, reuse: bool
+    ) -> Generator[Op, Any, tuple[list[Event] | None, bool]]:
         timeout = self.config.timeout
-        stall = timeout.stall if request.stream else None
+        stall = timeout.stall if call.request.stream else None
         http_request = call.http_request()
         _log.debug("request %s (provider %s)", http_request.method,
                    self.config.provider or self.config.endpoint.dialect)
-        try:
-            read = self._timeout(timeout.idle if stall is None else _least(timeout.idle, stall))
-            response: Response = yield SendRequest(
-                http_request, self._timeout(timeout.connect), read
-            )
-        except IOFailure as exc:
-            self._drop()
-            connecting = isinstance(exc, ConnectFailure)
-            return self._failure(exc, call, connecting=connecting), not connecting
+        # The head's read waits no longer than the stall timer, which starts with it.
+        read = self._timeout(_least(timeout.idle, stall))
+        response: Response = yield SendRequest(http_request, self._timeout(timeout.connect), read)
         self._conn = response
         self.requests += 1
-        if stall is not None:
-            self._stall_deadline = self.runtime.clock() + stall
-        try:
-            events = call.receive_head(response.status, response.headers)
-            while True:
-                if events:
-                    last = events[-1]
-                    if type(last) is Error:
-                        self._drop()
-                        if len(events) > 1:
-                            self._note_delivery(events)
-                            yield Deliver(events[:-1])
-                        _log.debug("response status %s: %s", call.status, last.kind)
-                        return last, True
-                    self._note_delivery(events)
-                    if type(last) is Done:
-                        self.terminal = last
-                        _log.debug("response status %s: done", call.status)
-                        yield Deliver(events)
-                        yield from self._drain_body(response)
-                        return last, True
-                    if stall is not None:
-                        self._stall_deadline = self.runtime.clock() + stall
-                    yield Deliver(events)
-                if not call.wants_data:
-                    break
-                data: bytes | None = yield ReceiveBody(
-                    response, self._read_timeout(timeout.idle)
-                )
-                if data:
-                    events = call.receive_body(data)
-                    data = b""  # not kept alive while waiting for the next piece
-                else:
-                    events = call.receive_end(data is not None)
-        except IOFailure as exc:
-            self._drop()
-            return self._failure(exc, call, connecting=False), True
-        self._drop()  # defensive: a Call always ends with a terminal event
-        return Error("protocol", "the response ended without a result", partial=call.text), True
+        return call.receive_head(response.status, response.headers), False
 
-    def _drain_body(self, response: Response) -> Generator[Any, Any, None]:
-        """After ``Done`` (delivered): read the rest of the body, bounded in time and
-        size as the raw loop's drain, so that the stack may keep the connection."""
-        call = self.call
-        assert call is not None
-        drained = 0
-        give_up = self.runtime.clock() + DRAIN_TIMEOUT
-        try:
-            while call.wants_data and drained <= _MAX_DRAIN:
-                left = give_up - self.runtime.clock()
-                if left <= 0:
-                    break
-                data: bytes | None = yield ReceiveBody(response, min(left, DRAIN_TIMEOUT))
-                if not data:
-                    call.receive_end(data is not None)
-                    break
-                drained += len(data)
-                call.receive_body(data)
-        except IOFailure:
-            pass  # the answer is complete; only the connection is lost
-        self._drop()
+    def _receiver(self, call: Call) -> Callable[[bytes], list[Event]]:
+        return call.receive_body
+
+    def _end(self, call: Call, data: bytes | None) -> list[Event]:
+        return call.receive_end(data is not None)
+
+    def _release(self, call: Call, conn: Conn) -> None:
+        self._drop()  # the stack keeps the connection when the body was read to its end
 
 
 def _least(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None or a < b else b
-

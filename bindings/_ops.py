@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Final, Protocol
 from libchatty.events import Event
 
 if TYPE_CHECKING:
+    from libchatty.callhead import HTTPRequest
+
     from ._credentials import CredentialSource
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "Authenticate",
     "Conn",
     "Connect",
+    "ConnectFailure",
     "Deliver",
     "IOFailure",
     "Op",
@@ -28,6 +31,7 @@ __all__ = [
     "Receive",
     "Runtime",
     "Send",
+    "SendRequest",
     "Sleep",
     "StartTLS",
 ]
@@ -90,13 +94,32 @@ class Send(_Op):
 
 
 class Receive(_Op):
-    """Read up to :data:`READ_SIZE` bytes -> ``bytes`` (``b""``: the peer closed)."""
+    """Read up to :data:`READ_SIZE` bytes -> ``bytes`` (``b""``: the peer closed). On a
+    framed response (see :class:`SendRequest`): the next piece of its decoded body
+    (``b""``: its end), or None when the peer ended it before its framing said (closed
+    mid-chunk, reset the HTTP/2 stream)."""
 
     __slots__ = ("conn", "timeout")
 
     def __init__(self, conn: Conn, timeout: float | None) -> None:
         self.conn = conn
         self.timeout = timeout
+
+
+class SendRequest(_Op):
+    """For a stack that frames HTTP itself (httpx, aiohttp): send ``request`` and wait
+    for the response head -> a :class:`~libchatty.bindings._framed.Response`, the
+    :class:`Conn` that :class:`Receive` then reads. ``connect``: seconds to get a
+    connection; ``read``: seconds allowed for each read, the head's and (for a stack
+    that fixes it per response) the body's. Raises :class:`ConnectFailure` when no
+    connection could be made."""
+
+    __slots__ = ("connect", "read", "request")
+
+    def __init__(self, request: HTTPRequest, connect: float | None, read: float | None) -> None:
+        self.request = request
+        self.connect = connect
+        self.read = read
 
 
 class Sleep(_Op):
@@ -144,7 +167,7 @@ class Authenticate(_Op):
         self.source = source
 
 
-Op = Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver | Authenticate
+Op = Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver | Authenticate | SendRequest
 
 
 class IOFailure(Exception):
@@ -157,6 +180,15 @@ class IOFailure(Exception):
         self.kind = kind
         self.message = message
         self.retryable = retryable
+
+
+class ConnectFailure(IOFailure):
+    """An :class:`IOFailure` before the request left: no connection was made, so the
+    request was not sent."""
+
+    @classmethod
+    def of(cls, failure: IOFailure) -> ConnectFailure:
+        return cls(failure.kind, failure.message, failure.retryable)
 
 
 class Runtime:

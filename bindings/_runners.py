@@ -34,7 +34,19 @@ from ._api import (
     OnPartial,
 )
 from ._exchange import Exchange
-from ._ops import Authenticate, Conn, Connect, Deliver, Op, Probe, Receive, Send, Sleep, StartTLS
+from ._ops import (
+    Authenticate,
+    Conn,
+    Connect,
+    Deliver,
+    Op,
+    Probe,
+    Receive,
+    Send,
+    SendRequest,
+    Sleep,
+    StartTLS,
+)
 
 __all__ = [
     "AsyncBackend",
@@ -59,6 +71,8 @@ _PERFORM: Final[dict[type[Any], Callable[[Any, Any], Any]]] = {
     Sleep: lambda backend, op: backend.sleep(op.seconds),
     Probe: lambda backend, op: backend.probe(op.conn),
     Authenticate: lambda backend, op: backend.authenticate(op.source),
+    # A framed backend's (httpx, aiohttp): see libchatty.bindings._framed.
+    SendRequest: lambda backend, op: backend.send_request(op.request, op.connect, op.read),
 }
 
 
@@ -75,6 +89,8 @@ class SyncBackend(ABC):
     passes through."""
 
     def perform(self, op: Op) -> Any:
+        if type(op) is Receive:  # the one operation per read: no table look-up
+            return self.receive(op.conn, op.timeout)
         return _performer(op)(self, op)
 
     @abstractmethod
@@ -87,7 +103,8 @@ class SyncBackend(ABC):
     def send(self, conn: Any, data: bytes, timeout: float | None) -> None: ...
 
     @abstractmethod
-    def receive(self, conn: Any, timeout: float | None) -> bytes: ...
+    def receive(self, conn: Any, timeout: float | None) -> bytes | None:
+        """See :class:`~libchatty.bindings._ops.Receive` (None: a framed body cut short)."""
 
     @abstractmethod
     def sleep(self, seconds: float) -> None: ...
@@ -107,6 +124,8 @@ class AsyncBackend(ABC):
     :class:`SyncBackend`."""
 
     async def perform(self, op: Op) -> Any:
+        if type(op) is Receive:  # the one operation per read: no table look-up
+            return await self.receive(op.conn, op.timeout)
         return await _performer(op)(self, op)
 
     @abstractmethod
@@ -119,7 +138,8 @@ class AsyncBackend(ABC):
     async def send(self, conn: Any, data: bytes, timeout: float | None) -> None: ...
 
     @abstractmethod
-    async def receive(self, conn: Any, timeout: float | None) -> bytes: ...
+    async def receive(self, conn: Any, timeout: float | None) -> bytes | None:
+        """See :class:`~libchatty.bindings._ops.Receive` (None: a framed body cut short)."""
 
     @abstractmethod
     async def sleep(self, seconds: float) -> None: ...
@@ -151,15 +171,6 @@ class AsyncBackend(ABC):
 # --- running the loop --------------------------------------------------------------------------
 
 
-def _resume(loop: Generator[Op, Any, Any], value: Any, failure: BaseException | None) -> Op | None:
-    """The loop's next operation, having been sent ``value`` or thrown ``failure``;
-    None once it has returned."""
-    try:
-        return loop.send(value) if failure is None else loop.throw(failure)
-    except StopIteration:
-        return None
-
-
 def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Event, None, None]:
     """Run ``loop`` with blocking I/O, yielding the events it delivers.
 
@@ -167,18 +178,26 @@ def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Even
     closes its connection on anything else); closing this iterator closes the loop,
     which closes its connection.
     """
-    value: Any = None
-    failure: BaseException | None = None
+    send = loop.send
+    perform = backend.perform
     try:
-        while (op := _resume(loop, value, failure)) is not None:
-            value = failure = None  # the last read is not kept alive during the next
+        op = next(loop)
+        while True:
             if type(op) is Deliver:
                 yield from op.events
+                op = send(None)
                 continue
+            # The result is sent, the failure thrown; neither is kept alive meanwhile.
             try:
-                value = backend.perform(op)
+                value = perform(op)
             except BaseException as exc:  # thrown into the loop, which re-raises non-I/O
-                failure = exc
+                op = loop.throw(exc)
+                del exc
+                continue
+            op = send(value)
+            del value
+    except StopIteration:
+        pass
     finally:
         loop.close()
 
@@ -188,19 +207,26 @@ async def adrive(
 ) -> AsyncGenerator[Event, None]:
     """:func:`drive` for async backends. Cancellation arrives as an exception from the
     backend and goes through the loop the same way (closing the connection)."""
-    value: Any = None
-    failure: BaseException | None = None
+    send = loop.send
+    perform = backend.perform
     try:
-        while (op := _resume(loop, value, failure)) is not None:
-            value = failure = None  # the last read is not kept alive during the next
+        op = next(loop)
+        while True:
             if type(op) is Deliver:
                 for event in op.events:
                     yield event
+                op = send(None)
                 continue
             try:
-                value = await backend.perform(op)
+                value = await perform(op)
             except BaseException as exc:  # includes trio.Cancelled / CancelledError
-                failure = exc
+                op = loop.throw(exc)
+                del exc
+                continue
+            op = send(value)
+            del value
+    except StopIteration:
+        pass
     finally:
         loop.close()
         await backend.settle()

@@ -20,6 +20,7 @@ __all__ = [
     "ExceptionTable",
     "default_ssl_context",
     "describe",
+    "io_failure",
     "map_exceptions",
     "system_runtime",
     "waiting",
@@ -64,30 +65,37 @@ def _certificate_failure(exc: BaseException) -> str | None:
 @contextmanager
 def map_exceptions(table: ExceptionTable, doing: str) -> Iterator[None]:
     """Raise what the block raises as an :class:`IOFailure` when ``table`` names its
-    type; anything else (a cancellation, a bug) goes through. The reason is read from
-    its ``__cause__`` when it has one (trio wraps OS and TLS errors in
-    ``BrokenResourceError``).
-
-    ``doing`` names the operation ("reading", "connecting to host:443"): the message is
-    ``"<doing> timed out"`` or ``"<doing> failed: <reason>"``. A failed certificate check
-    is never worth a retry, whatever the backend: ``retryable=False``.
-    """
+    type (see :func:`io_failure`); anything else (a cancellation, a bug) goes through.
+    A read on the hot path uses ``try``/``except`` with :func:`io_failure` instead:
+    entering a context manager per read costs more than the read's own bookkeeping."""
     try:
         yield
     except IOFailure:
         raise
     except BaseException as exc:
-        kind = _kind(table, exc)
-        if kind is None:
+        if _kind(table, exc) is None:
             raise
-        cause = exc.__cause__ if exc.__cause__ is not None else exc
-        reason = _certificate_failure(cause)
-        if reason is not None:
-            message = f"{doing} failed: TLS certificate verification failed: {reason}"
-            raise IOFailure("connection", message, retryable=False) from None
-        if kind == "timeout":
-            raise IOFailure("timeout", f"{doing} timed out") from None
-        raise IOFailure("connection", f"{doing} failed: {describe(cause)}") from None
+        raise io_failure(table, exc, doing) from None
+
+
+def io_failure(table: ExceptionTable, exc: BaseException, doing: str) -> IOFailure:
+    """``exc``, of a type ``table`` names (any other is a connection failure), as an
+    :class:`IOFailure`. The reason is read from its ``__cause__`` when it has one (trio
+    wraps OS and TLS errors in ``BrokenResourceError``).
+
+    ``doing`` names the operation ("reading", "connecting to host:443"): the message is
+    ``"<doing> timed out"`` or ``"<doing> failed: <reason>"``. A failed certificate check
+    is never worth a retry, whatever the backend: ``retryable=False``.
+    """
+    kind = _kind(table, exc)
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    reason = _certificate_failure(cause)
+    if reason is not None:
+        message = f"{doing} failed: TLS certificate verification failed: {reason}"
+        return IOFailure("connection", message, retryable=False)
+    if kind == "timeout":
+        return IOFailure("timeout", f"{doing} timed out")
+    return IOFailure("connection", f"{doing} failed: {describe(cause)}")
 
 
 def _kind(table: ExceptionTable, exc: BaseException) -> str | None:

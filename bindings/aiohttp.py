@@ -27,15 +27,13 @@ import aiohttp
 
 from libchatty.callhead import HTTPRequest
 
-from ._api import STOP, Completion, Messages, MissingAPIKeyError, Timeout
+from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
-from ._exchange import Exchange
-from ._framed import FramedAsyncBackend, FramedExchange, sending
-from ._transport import ExceptionTable, map_exceptions
+from ._framed import FramedAsyncBackend, FramedExchange, sending, where
+from ._transport import ExceptionTable, io_failure
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Mapping
 
     from typing_extensions import Unpack
 
@@ -52,6 +50,8 @@ _ERRORS: Final[ExceptionTable] = {
     aiohttp.ClientError: "connection",
     OSError: "connection",
 }
+# Caught around each read with try/except (cheaper per read than a context manager).
+_CAUGHT: Final = tuple(_ERRORS)
 
 
 class _Response:
@@ -86,35 +86,32 @@ class AiohttpBackend(FramedAsyncBackend):
             session = self.session = aiohttp.ClientSession()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read,
                                         connect=connect)
-        with sending(_CONNECT_ERRORS, _ERRORS, _where(request)):
+        with sending(_CONNECT_ERRORS, _ERRORS, where(request)):
             response = await session.request(
                 request.method, request.url, headers=request.headers, data=request.body,
                 timeout=timeout, allow_redirects=False, ssl=self.ssl,
             )
         return _Response(response, read)
 
-    async def receive_body(self, response: _Response, timeout: float | None) -> bytes | None:
-        with map_exceptions(_ERRORS, "reading"):
-            try:
-                if timeout is None or (response.read is not None and timeout >= response.read):
-                    return await response.response.content.readany()  # aiohttp's sock_read
-                # The stall or total deadline is nearer than aiohttp's own read timeout.
-                return await asyncio.wait_for(response.response.content.readany(), timeout)
-            except aiohttp.ClientPayloadError:  # the peer cut the body short
-                return None
+    async def receive(self, conn: _Response, timeout: float | None) -> bytes | None:
+        try:
+            if timeout is None or (conn.read is not None and timeout >= conn.read):
+                return await conn.response.content.readany()  # aiohttp's own sock_read
+            # The stall or total deadline is nearer than aiohttp's own read timeout.
+            return await asyncio.wait_for(conn.response.content.readany(), timeout)
+        except aiohttp.ClientPayloadError:  # the peer cut the body short
+            return None
+        except _CAUGHT as exc:
+            raise io_failure(_ERRORS, exc, "reading") from None
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def _where(request: HTTPRequest) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(request.url).netloc
-
-
 class AsyncClient(AsyncClientBase):
     """A chat client over an ``aiohttp.ClientSession``; see the module docstring."""
+
+    exchange_type = FramedExchange
 
     def __init__(self, provider: str | None = None, *,
                  session: aiohttp.ClientSession | None = None,
@@ -131,12 +128,6 @@ class AsyncClient(AsyncClientBase):
         """The session in use (None until the first call when this client makes it)."""
         backend: AiohttpBackend = self.backend  # type: ignore[assignment]
         return backend.session
-
-    def exchange(self, messages: Messages, model: str, stream: bool,
-                 options: Mapping[str, Any]) -> Exchange:
-        exchange = super().exchange(messages, model, stream, options)
-        exchange.__class__ = FramedExchange  # see libchatty.bindings.httpx._framed
-        return exchange
 
     async def aclose(self) -> None:
         """Close the session if this client made it."""

@@ -9,16 +9,14 @@
     async with AsyncClient("openai", http_client=httpx.AsyncClient(http2=True)) as client:
         answer = await client.chat("Say hi", "gpt-4o-mini")
 
-The API is the other bindings' (``chat``, ``stream``, callbacks, :data:`STOP`,
-``ChatError``, retries, fallback, timeouts; see :mod:`libchatty.bindings.blocking`),
-plus ``http_client=``: your client, with its proxies, mTLS, auth hooks, event hooks and
-tracing, used as it is and never closed by libchatty (one made here, when none is
-given, is closed by ``close()``/``aclose()``). Connections are pooled by httpx.
+The API is the other bindings' (see :mod:`libchatty.bindings.blocking`), plus
+``http_client=``: yours, with its proxies, mTLS, hooks and tracing, used as it is and
+never closed by libchatty (one made here, when none is given, is closed by
+``close()``/``aclose()``). Connections are pooled by httpx.
 
-httpx fixes a response's read timeout when it is sent: the connect timeout and the
-idle timeout (cut to the stall and to what is left of the total) go with the request.
-``AsyncClient`` also cuts each read to the stall and total deadlines; the blocking
-``Client`` checks them between reads (a read waits at most that fixed timeout).
+httpx fixes a response's read timeout when it is sent: the idle timeout (cut to the
+stall and the total) goes with the request. ``AsyncClient`` also cuts each read to the
+stall and total deadlines; ``Client`` checks them between reads.
 """
 
 from __future__ import annotations
@@ -30,16 +28,14 @@ import httpx
 
 from libchatty.callhead import HTTPRequest
 
-from ._api import STOP, Completion, Messages, MissingAPIKeyError, Timeout
+from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
-from ._exchange import Exchange
-from ._framed import FramedAsyncBackend, FramedExchange, FramedSyncBackend, sending
-from ._transport import ExceptionTable, map_exceptions
+from ._framed import FramedAsyncBackend, FramedExchange, FramedSyncBackend, sending, verify, where
+from ._transport import ExceptionTable, io_failure
 from .blocking import Client as _BlockingClient
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Mapping
 
     from typing_extensions import Unpack
 
@@ -57,19 +53,18 @@ _ERRORS: Final[ExceptionTable] = {
     httpx.RequestError: "connection",  # transport, proxy, decoding errors
 }
 _READ_ERRORS: Final[ExceptionTable] = {TimeoutError: "timeout", **_ERRORS}  # + anyio's
+_CAUGHT: Final = tuple(_ERRORS)  # try/except per read: cheaper than a context manager
+_READ_CAUGHT: Final = tuple(_READ_ERRORS)
 # Seconds allowed for releasing a dropped async response (an HTTP/2 stream reset, a close).
 _RELEASE_TIMEOUT: Final = 5.0
 
 
-def _timeouts(connect: float | None, read: float | None) -> httpx.Timeout:
-    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
-
-
 def _build(http_client: httpx.Client | httpx.AsyncClient, request: HTTPRequest,
            connect: float | None, read: float | None) -> httpx.Request:
+    timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
     return http_client.build_request(
         request.method, request.url, headers=request.headers, content=request.body,
-        timeout=_timeouts(connect, read),
+        timeout=timeout,
     )
 
 
@@ -80,12 +75,8 @@ class _Response:
 
     def __init__(self, response: httpx.Response, chunks: Any, read: float | None,
                  dropped: list[httpx.Response] | None = None) -> None:
-        self.response = response
-        self.status = response.status_code
-        self.headers = response.headers
-        self.chunks = chunks
-        self.read = read
-        self.dropped = dropped
+        self.response, self.chunks, self.read, self.dropped = response, chunks, read, dropped
+        self.status, self.headers = response.status_code, response.headers
 
     def abort(self) -> None:
         if self.dropped is None:
@@ -100,18 +91,19 @@ class HttpxBackend(FramedSyncBackend):
 
     def send_request(self, request: HTTPRequest, connect: float | None,
                      read: float | None) -> _Response:
-        with sending(_CONNECT_ERRORS, _ERRORS, _where(request)):
+        with sending(_CONNECT_ERRORS, _ERRORS, where(request)):
             response = self.http_client.send(
                 _build(self.http_client, request, connect, read), stream=True
             )
         return _Response(response, response.iter_bytes(), read)
 
-    def receive_body(self, response: _Response, timeout: float | None) -> bytes | None:
-        with map_exceptions(_ERRORS, "reading"):
-            try:
-                return next(response.chunks, b"")
-            except httpx.RemoteProtocolError:  # the peer cut the body short
-                return None
+    def receive(self, conn: _Response, timeout: float | None) -> bytes | None:
+        try:
+            return next(conn.chunks, b"")  # httpx's own read timeout
+        except httpx.RemoteProtocolError:  # the peer cut the body short
+            return None
+        except _CAUGHT as exc:
+            raise io_failure(_ERRORS, exc, "reading") from None
 
     def sleep(self, seconds: float) -> None:
         import time
@@ -126,23 +118,24 @@ class AsyncHttpxBackend(FramedAsyncBackend):
 
     async def send_request(self, request: HTTPRequest, connect: float | None,
                            read: float | None) -> _Response:
-        with sending(_CONNECT_ERRORS, _ERRORS, _where(request)):
+        with sending(_CONNECT_ERRORS, _ERRORS, where(request)):
             response = await self.http_client.send(
                 _build(self.http_client, request, connect, read), stream=True
             )
         return _Response(response, response.aiter_bytes(), read, self.dropped)
 
-    async def receive_body(self, response: _Response, timeout: float | None) -> bytes | None:
-        with map_exceptions(_READ_ERRORS, "reading"):
-            try:
-                if timeout is None or (response.read is not None and timeout >= response.read):
-                    return await anext(response.chunks, b"")  # httpx's own read timeout
-                import anyio
+    async def receive(self, conn: _Response, timeout: float | None) -> bytes | None:
+        try:
+            if timeout is None or (conn.read is not None and timeout >= conn.read):
+                return await anext(conn.chunks, b"")  # httpx's own read timeout
+            import anyio
 
-                with anyio.fail_after(timeout):  # the stall or total deadline is nearer
-                    return await anext(response.chunks, b"")
-            except httpx.RemoteProtocolError:  # the peer cut the body short
-                return None
+            with anyio.fail_after(timeout):  # the stall or total deadline is nearer
+                return await anext(conn.chunks, b"")
+        except httpx.RemoteProtocolError:  # the peer cut the body short
+            return None
+        except _READ_CAUGHT as exc:
+            raise io_failure(_READ_ERRORS, exc, "reading") from None
 
     async def sleep(self, seconds: float) -> None:
         import anyio
@@ -165,25 +158,19 @@ class AsyncHttpxBackend(FramedAsyncBackend):
                 await response.aclose()
 
 
-def _where(request: HTTPRequest) -> str:
-    return httpx.URL(request.url).netloc.decode("ascii", "replace")
-
-
 class Client(_BlockingClient):
     """A chat client over an ``httpx.Client``; see the module docstring."""
+
+    exchange_type = FramedExchange
 
     def __init__(self, provider: str | None = None, *, http_client: httpx.Client | None = None,
                  **options: Unpack[ClientOptions]) -> None:
         self._own = http_client is None
-        self.http_client = http_client or httpx.Client(verify=_verify(options), timeout=None)
+        self.http_client = http_client or httpx.Client(verify=verify(options), timeout=None)
         super().__init__(provider, **options)
 
     def make_backend(self, ssl_context: ssl.SSLContext | None) -> HttpxBackend:
         return HttpxBackend(self.http_client)
-
-    def exchange(self, messages: Messages, model: str, stream: bool,
-                 options: Mapping[str, Any]) -> Exchange:
-        return _framed(super().exchange(messages, model, stream, options))
 
     def close(self) -> None:
         """Close the ``httpx.Client`` if this client made it."""
@@ -194,34 +181,19 @@ class Client(_BlockingClient):
 class AsyncClient(AsyncClientBase):
     """A chat client over an ``httpx.AsyncClient``; see the module docstring."""
 
+    exchange_type = FramedExchange
+
     def __init__(self, provider: str | None = None, *,
                  http_client: httpx.AsyncClient | None = None,
                  **options: Unpack[ClientOptions]) -> None:
         self._own = http_client is None
-        self.http_client = http_client or httpx.AsyncClient(verify=_verify(options), timeout=None)
+        self.http_client = http_client or httpx.AsyncClient(verify=verify(options), timeout=None)
         super().__init__(provider, **options)
 
     def make_backend(self, ssl_context: ssl.SSLContext | None) -> AsyncHttpxBackend:
         return AsyncHttpxBackend(self.http_client)
 
-    def exchange(self, messages: Messages, model: str, stream: bool,
-                 options: Mapping[str, Any]) -> Exchange:
-        return _framed(super().exchange(messages, model, stream, options))
-
     async def aclose(self) -> None:
         """Close the ``httpx.AsyncClient`` if this client made it."""
         if self._own:
             await self.http_client.aclose()
-
-
-def _verify(options: Mapping[str, Any]) -> ssl.SSLContext | bool:
-    context: ssl.SSLContext | None = options.get("ssl_context")
-    return True if context is None else context
-
-
-def _framed(exchange: Exchange) -> FramedExchange:
-    """The client shell's exchange, as a :class:`FramedExchange`: the same state (the
-    subclass adds none), only its attempt differs. Swapping the class keeps everything
-    the shell put in it, whatever that grows to."""
-    exchange.__class__ = FramedExchange
-    return exchange  # type: ignore[return-value]

@@ -42,21 +42,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal, overload
 
-from ._api import (
-    STOP,
-    Completion,
-    Messages,
-    MissingAPIKeyError,
-    OnDelta,
-    OnEvent,
-    OnPartial,
-    Timeout,
-)
+from ._api import Messages, OnDelta, OnEvent, OnPartial
 from ._config import ClientConfig
 from ._event_queue import DEFAULT_QUEUE_SIZE, EventStream
 from ._partials import partial_objects
 from ._worker import CancellableBackend, ChatFuture, run_in_worker
-from .blocking import Client
+from .blocking import STOP, Client, Completion, MissingAPIKeyError, Timeout  # re-exported
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
