@@ -9,6 +9,9 @@ there, does nothing -- which is exactly what logging would have done, minus the 
 milliseconds its import costs every ``import libchatty.bindings.blocking`` and every CLI
 run. Once the application imports logging (before or after libchatty), records flow as
 usual, to the ``libchatty`` logger.
+
+What a record may say is decided here too: :func:`request_line` is how a request is
+shown, without the secrets some providers put in its query.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["LOGGER_NAME", "debug", "debug_enabled"]
+__all__ = ["LOGGER_NAME", "debug", "debug_enabled", "request_line"]
 
 LOGGER_NAME = "libchatty"
 _DEBUG = 10  # logging.DEBUG, without the import
@@ -49,3 +52,16 @@ def debug(message: str, *args: Any) -> None:
     logger = _get()
     if logger is not None and logger.isEnabledFor(_DEBUG):
         logger.debug(message, *args, stacklevel=2)  # the record names the caller's line
+
+
+def request_line(request: bytes) -> str:
+    """``METHOD /path?name=…`` from a request's bytes: query values (Gemini's ``key=``)
+    never reach a log."""
+    line = request[: request.find(b"\r\n")].decode("latin-1")
+    method, _, rest = line.partition(" ")
+    target = rest.rpartition(" ")[0] or rest
+    path, sep, query = target.partition("?")
+    if sep:
+        names = (part.partition("=")[0] for part in query.split("&"))
+        path += "?" + "&".join(f"{name}=…" for name in names)
+    return f"{method} {path}"

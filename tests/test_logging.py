@@ -10,7 +10,7 @@ import logging
 import pytest
 from libchatty.bindings._api import Timeout
 from libchatty.bindings._config import make_config
-from libchatty.bindings._exchange import _request_line
+from libchatty.bindings._log import request_line as _request_line
 from libchatty.bindings._pool import Pool
 from libchatty.bindings.blocking import Client
 from test_driver import STALL, FakeConn, config, json_error, run, sse_response
