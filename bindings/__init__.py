@@ -5,8 +5,15 @@
   ``concurrent.futures.Future`` results and a bounded event queue;
 * :mod:`libchatty.bindings.trio` -- ``AsyncClient`` on trio;
 * :mod:`libchatty.bindings.asyncio` -- ``AsyncClient`` on asyncio;
-* :mod:`libchatty.bindings.server` -- the local replay server;
-* :mod:`libchatty.bindings.cli` -- the ``libchatty`` command.
+* :mod:`libchatty.bindings.httpx` -- ``Client``/``AsyncClient`` over an httpx client
+  (HTTP/1.1 or HTTP/2); :mod:`libchatty.bindings.aiohttp` -- ``AsyncClient`` over an
+  aiohttp session (both through ``Call``'s framed door, ``_framed``);
+* :mod:`libchatty.bindings.batch` -- ``libchatty batch`` and its Python API;
+  :mod:`libchatty.bindings.dask` -- batches on a Dask cluster;
+* :mod:`libchatty.bindings.server` -- the local replay server's socket shell;
+  :mod:`libchatty.bindings.pytest_plugin` -- its pytest fixture;
+* :mod:`libchatty.bindings.cli` -- the ``libchatty`` command (what it writes:
+  ``_cli_output``; the common command line without argparse: ``_argv``).
 
 All clients share one request loop, in rooms of one job each:
 
@@ -16,8 +23,12 @@ All clients share one request loop, in rooms of one job each:
   ``CONNECT`` tunnel;
 * ``_ops`` -- the operations the loop asks for (``Connect``, ``Send``, ``Receive``, ...),
   ``IOFailure`` and ``Runtime``; ``_pool`` -- idle keep-alive connections;
-* ``_exchange`` -- the loop itself, a sans-I/O generator: retries, fallback, timeouts,
-  keep-alive;
+* ``_exchange`` -- the loop itself, a sans-I/O generator: retries, the streaming
+  fallback, stale pooled connections; ``_attempt`` -- one attempt: connect or reuse, send,
+  read, deliver, keep-alive, timeouts; ``_results`` -- the ``Completion`` a call returns;
+* ``_credentials`` -- cloud credentials that expire (botocore, google-auth), refreshed in
+  one place; ``_partials`` -- partial objects for ``on_partial``; ``_log`` -- DEBUG
+  logging, only if the application imported ``logging``;
 * ``_runners`` -- the backend interfaces, ``drive``/``adrive``, and the callbacks and
   ``chat()`` loops, sync and async side by side;
 * ``_client`` -- the client shell every client is built on; ``_async_client`` -- the

@@ -26,7 +26,7 @@ from decoding import check_shape
 from hypothesis import given
 from hypothesis import strategies as st
 from libchatty.bindings._api import Completion, Timeout
-from libchatty.bindings._driver import AsyncClientBase
+from libchatty.bindings._async_client import AsyncClientBase
 from libchatty.bindings.asyncio import AsyncClient as AsyncioClient
 from libchatty.bindings.blocking import Client
 from libchatty.bindings.server import Fault, RecordedRequest, ReplayServer
