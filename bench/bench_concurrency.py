@@ -22,7 +22,9 @@ start-up and imports -- divided by the extra deltas), peak RSS, memory per strea
 RSS above the 1-stream run's, per extra stream), wall time of the streaming part, peak
 streams in flight. The file-descriptor limit is raised to its hard limit first (children
 inherit it). Run: ``python bench/bench_concurrency.py [--streams 1000 10000] [--chunks 50]
-[--token-delay 0.02] [--json FILE]``.
+[--token-delay 0.02] [--clients trio asyncio openai] [--json FILE]``. AsyncOpenAI at
+10,000 streams takes about ten minutes: ``--clients trio asyncio --streams 10000`` for
+libchatty alone, and the three side by side at 1,000-2,000.
 
 Targets (issue 5): 10,000 concurrent streams complete with every text exact; at least 3x
 less CPU per delta and at most half the memory per stream of ``AsyncOpenAI``.
@@ -179,6 +181,13 @@ CLIENTS: Final = {
     "openai AsyncOpenAI": (OPENAI, ("openai", "httpx")),
 }
 
+# --clients names them so.
+_KEYS: Final = {
+    "libchatty trio": "trio",
+    "libchatty asyncio": "asyncio",
+    "openai AsyncOpenAI": "openai",
+}
+
 
 @dataclass
 class Run:
@@ -303,9 +312,13 @@ def run_client(code: str, url: str, streams: int, text: str, limit: float) -> Ru
     )
 
 
-def measure(url: str, text: str, counts: list[int], limit: float) -> list[Row]:
+def measure(
+    url: str, text: str, counts: list[int], limit: float, clients: list[str]
+) -> list[Row]:
     rows: list[Row] = []
     for name, (code, modules) in CLIENTS.items():
+        if _KEYS[name] not in clients:
+            continue
         if not available(modules):
             rows += [Row(name, n, None, None, f"unavailable: pip install {' '.join(modules)}")
                      for n in counts]
@@ -386,6 +399,13 @@ def main() -> int:
     parser.add_argument(
         "--budget", type=float, default=1800, help="seconds per client run before it is killed"
     )
+    parser.add_argument(
+        "--clients",
+        nargs="+",
+        choices=("trio", "asyncio", "openai"),
+        default=["trio", "asyncio", "openai"],
+        help="which clients to run (default: all three)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
 
@@ -398,7 +418,7 @@ def main() -> int:
     print(f"replay server {url}; {args.chunks} chunks per completion, "
           f"{args.token_delay * 1000:.0f} ms apart; fd limit {limit}")
     try:
-        rows = measure(url, text, sorted(args.streams), args.budget)
+        rows = measure(url, text, sorted(args.streams), args.budget, args.clients)
     finally:
         server.terminate()
         server.communicate(timeout=30)

@@ -18,7 +18,16 @@ runs this in .bench-venv, which has them):
 
 Every client writes the answer text to stdout, which is checked, so no row can win by
 doing less. Run: ``python bench/bench_process.py [--runs 5] [--only process|cli]
-[--json FILE]``.
+[--token-delay S] [--read-size N] [--no-peers] [--json FILE]``.
+
+Read shapes (issue 14, target 2): by default the server sends each response as fast as
+it can and a client's read holds whatever has arrived (batched). ``--token-delay S``
+makes the server wait S seconds between events, so that every event is its own read
+(the live shape: a model sends tokens one at a time; 0.002 is ample on loopback while
+the client needs well under 1 ms per event). ``--read-size N`` puts a relay between
+client and server (a thread of this script, on loopback; its CPU is not the client's)
+that forwards the server's bytes in pieces of at most N bytes, ``--read-gap`` (2 ms)
+apart, so that every read is one piece: ``--read-size 4096`` is "4 KiB reads".
 Targets (issue 4): libchatty within 1.25x of the floor's CPU with max RSS under 22 MB;
 the CLI loop within 1.3x of the floor's (issue 14 keeps it; bench/README.md says where a
 CLI run's start-up goes).
@@ -27,12 +36,16 @@ CLI run's start-up goes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -186,6 +199,53 @@ def start_server(text: str, token_delay: float) -> tuple[subprocess.Popen[bytes]
     return proc, url
 
 
+class Relay:
+    """A loopback relay that re-cuts the server's bytes into pieces of at most ``size``
+    bytes, ``gap`` seconds apart, so that each of the client's reads gets one piece.
+    The request goes through unchanged. Threads of this process: the measured client's
+    CPU does not include them."""
+
+    def __init__(self, upstream: str, size: int, gap: float) -> None:
+        host_port = upstream.split("//", 1)[1].split("/", 1)[0]
+        host, port = host_port.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.size, self.gap = size, gap
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = upstream.replace(host_port, f"127.0.0.1:{self.port}")
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(self.upstream)
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._pipe, args=(client, server, 0), daemon=True).start()
+            threading.Thread(
+                target=self._pipe, args=(server, client, self.size), daemon=True
+            ).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, size: int) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if not size:
+                    sink.sendall(data)
+                    continue
+                for start in range(0, len(data), size):
+                    sink.sendall(data[start : start + size])
+                    time.sleep(self.gap)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 def child_env() -> dict[str, str]:
     """The environment for measured processes: bytecode caching on (an installed package
     has its .pyc files; without them every run would recompile libchatty from source and
@@ -292,6 +352,16 @@ def main() -> int:
         default=0.0,
         help="server delay between events (0: events arrive in batches)",
     )
+    parser.add_argument(
+        "--read-size",
+        type=int,
+        default=0,
+        help="relay the server's bytes in pieces of at most this many bytes (0: no relay)",
+    )
+    parser.add_argument(
+        "--read-gap", type=float, default=0.002, help="seconds between the relay's pieces"
+    )
+    parser.add_argument("--no-peers", action="store_true", help="only the floor and libchatty rows")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
         "--only",
@@ -304,6 +374,9 @@ def main() -> int:
     py = sys.executable
     n = str(args.completions)
     server, url = start_server(text, args.token_delay)
+    relay = Relay(url, args.read_size, args.read_gap) if args.read_size else None
+    if relay is not None:
+        url = relay.url
     try:
         floor_code = "STREAMING = False\n" + FLOOR
         in_process = [
@@ -312,6 +385,8 @@ def main() -> int:
             Row("openai SDK", [py, "-c", OPENAI, url, n], 0, [], []),
             Row("httpx + httpx-sse", [py, "-c", HTTPX, url, n], 0, [], []),
         ]
+        if args.no_peers:
+            del in_process[2:]
         for row in in_process:
             row.completions = args.completions
         # One completion per process, tokens flushed as they arrive, as a CLI does.
@@ -337,19 +412,32 @@ def main() -> int:
                     [],
                 )
             )
-        cli += [
-            Row("openai SDK script", [py, "-c", OPENAI, url, "1"], args.completions, [], []),
-            Row("httpx + httpx-sse script", [py, "-c", HTTPX, url, "1"], args.completions, [], []),
-        ]
+        if not args.no_peers:
+            cli += [
+                Row("openai SDK script", [py, "-c", OPENAI, url, "1"], args.completions, [], []),
+                Row(
+                    "httpx + httpx-sse script",
+                    [py, "-c", HTTPX, url, "1"],
+                    args.completions,
+                    [],
+                    [],
+                ),
+            ]
         if args.only != "cli":
             measure(in_process, text, args.runs, processes=1, each=args.completions, startup=True)
         if args.only != "process":
             measure(cli, text, args.runs, processes=args.completions, each=1)
     finally:
+        if relay is not None:
+            relay.close()
         server.terminate()
         server.communicate(timeout=10)
 
     shape = f"{args.completions} streamed completions of {args.chunks} chunks"
+    if args.token_delay:
+        shape += f", {args.token_delay * 1000:g} ms between events"
+    if args.read_size:
+        shape += f", reads of at most {args.read_size} bytes"
     print(f"bench_process: {shape}, median of {args.runs} runs ({py})")
     if args.only != "cli":
         print("\n".join(table(f"\none process, {shape}:", in_process)))
@@ -364,6 +452,7 @@ def main() -> int:
                     "shape": shape,
                     "runs": args.runs,
                     "token_delay": args.token_delay,
+                    "read_size": args.read_size,
                     "in_process": [_row_json(r) for r in in_process],
                     "cli": [_row_json(r) for r in cli],
                     "verdict": verdicts,
@@ -391,8 +480,8 @@ def verdict(in_process: list[Row], cli: list[Row]) -> tuple[dict[str, float], li
             f"  libchatty max RSS {lib.rss_median:.1f} MB (target < 22): "
             + ("met" if lib.rss_median < 22 else "MISSED")
         )
-    openai = in_process[2]
-    if lib.cpu and openai.cpu:
+    openai = in_process[2] if len(in_process) > 2 else None
+    if lib.cpu and openai is not None and openai.cpu:
         out["openai_over_libchatty"] = openai.cpu_median / lib.cpu_median
         lines.append(f"  openai SDK uses {openai.cpu_median / lib.cpu_median:.1f}x libchatty's CPU")
     if cli[0].cpu and cli[1].cpu:

@@ -37,7 +37,7 @@ from ._async_client import AsyncClientBase
 from ._asyncio_protocol import AsyncioConn, ChatProtocol
 from ._ops import IOFailure
 from ._runners import AsyncBackend
-from ._transport import ExceptionTable, default_ssl_context, map_exceptions
+from ._transport import ExceptionTable, default_ssl_context, io_failure, map_exceptions
 
 if TYPE_CHECKING:
     import ssl
@@ -97,8 +97,12 @@ class AsyncioBackend(AsyncBackend):
         conn.transport.write(data)
 
     async def receive(self, conn: AsyncioConn, timeout: float | None) -> bytes:
-        with map_exceptions(_ERRORS, "reading"):
+        # try/except, not map_exceptions: a generator context manager per read costs
+        # more than the read's own bookkeeping.
+        try:
             return await conn.protocol.receive(timeout)
+        except OSError as exc:  # TimeoutError included
+            raise io_failure(_ERRORS, exc, "reading") from None
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -47,7 +47,14 @@ from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
 from ._ops import READ_SIZE, Runtime
 from ._runners import AsyncBackend
-from ._transport import ExceptionTable, default_ssl_context, map_exceptions, system_runtime, waiting
+from ._transport import (
+    ExceptionTable,
+    default_ssl_context,
+    io_failure,
+    map_exceptions,
+    system_runtime,
+    waiting,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -64,6 +71,7 @@ _ERRORS: Final[ExceptionTable] = {
     trio.ClosedResourceError: "connection",
     OSError: "connection",
 }
+_MAPPED: Final = tuple(_ERRORS)
 _FOREVER: Final = float("inf")
 
 
@@ -155,11 +163,22 @@ class TrioBackend(AsyncBackend):
                     await conn.stream.send_all(data)
 
     async def receive(self, conn: TrioConn, timeout: float | None) -> bytes:
-        with map_exceptions(_ERRORS, "reading"):
-            if timeout is None:  # no cancel scope at all: the common case, and cheaper
-                return bytes(await conn.stream.receive_some(READ_SIZE))
-            with trio.fail_after(timeout):
-                return bytes(await conn.stream.receive_some(READ_SIZE))
+        # try/except and a bare CancelScope rather than map_exceptions and fail_after:
+        # those two generator context managers per read were a tenth of the CPU of a
+        # thousand concurrent streams.
+        try:
+            if timeout is None:  # no cancel scope at all: cheaper still
+                data = await conn.stream.receive_some(READ_SIZE)
+            else:
+                scope = trio.CancelScope(deadline=trio.current_time() + timeout)
+                with scope:
+                    data = await conn.stream.receive_some(READ_SIZE)
+                if scope.cancelled_caught:
+                    raise trio.TooSlowError
+        except _MAPPED as exc:
+            raise io_failure(_ERRORS, exc, "reading") from None
+        # A socket gives bytes; other streams may give a bytearray (copied only then).
+        return data if type(data) is bytes else bytes(data)
 
     async def sleep(self, seconds: float) -> None:
         await trio.sleep(seconds)
