@@ -9,11 +9,9 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
-
-from libchatty.bindings._asyncio_protocol import ChatProtocol
+from libchatty.bindings._asyncio_protocol import AsyncioConn, ChatProtocol
 from libchatty.bindings._ops import IOFailure
 from libchatty.bindings.asyncio import AsyncioBackend
-from libchatty.bindings._asyncio_protocol import AsyncioConn
 
 
 class Clock:
