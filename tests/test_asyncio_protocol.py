@@ -24,7 +24,9 @@ def clock() -> Iterator[Clock]:
     yield Clock()
 
 
-def run(clock: Clock, body: Callable[[asyncio.AbstractEventLoop], Coroutine[Any, Any, None]]) -> None:
+def run(
+    clock: Clock, body: Callable[[asyncio.AbstractEventLoop], Coroutine[Any, Any, None]]
+) -> None:
     loop = asyncio.new_event_loop()
     loop.time = lambda: clock.now  # type: ignore[method-assign]
     try:
