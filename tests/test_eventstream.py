@@ -524,8 +524,9 @@ def test_empty_feed_and_close_on_a_fresh_decoder() -> None:
 
 
 def test_limit_below_the_smallest_message_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 16"):
+    with pytest.raises(ValueError) as caught:
         EventStreamDecoder(15)
+    assert str(caught.value) == "max_message_size must be at least 16"
     assert decode([VECTORS[0][1]], 16) == [EventStreamMessage({}, b"")]
 
 
@@ -557,7 +558,7 @@ def test_encoder_chooses_types_from_values() -> None:
 @pytest.mark.parametrize(
     ("headers", "types", "error"),
     [
-        ({"a" * 256: 1}, {}, "longer than 255 bytes"),
+        ({"a" * 256: 1}, {}, f"header name {'a' * 40!r}... is longer than 255 bytes"),
         ({"a": "x" * 65536}, {}, "65536 bytes is longer than 65535"),
         ({"a": b"x" * 65536}, {}, "65536 bytes is longer than 65535"),
         ({"a": 128}, {"a": T.BYTE}, "128 does not fit BYTE"),
@@ -575,8 +576,10 @@ def test_encoder_chooses_types_from_values() -> None:
 def test_encoder_refuses_what_does_not_fit(
     headers: dict[str, Any], types: dict[str, HeaderType], error: str
 ) -> None:
-    with pytest.raises(ValueError, match=error):
+    with pytest.raises(ValueError) as caught:
         encode_message(headers, b"", types)
+    expected = error if error.startswith("header name") else f"header 'a': {error}"
+    assert str(caught.value) == expected
 
 
 def test_encoder_limits_are_inclusive() -> None:
@@ -602,8 +605,101 @@ def test_repeated_header_sections_give_independent_messages() -> None:
 def test_many_distinct_and_large_header_sections() -> None:
     # More distinct sections than the cache holds, each seen twice, plus sections larger
     # than the cache keeps: every message must still decode to its own headers.
-    specs = [{"i": i, "pad": "x" * (i % 3) * 600} for i in range(100)]
+    specs: list[dict[str, HeaderValue]] = [
+        {"i": i, "pad": "x" * (i % 3) * 600} for i in range(100)
+    ]
     stream = b"".join(encode_message(h, b"%d" % n) for n, h in enumerate(specs + specs))
     expected = [EventStreamMessage(h, b"%d" % n) for n, h in enumerate(specs + specs)]
     for how, chunks in all_splittings(stream, seeds=2):
         assert decode(chunks) == expected, how
+
+
+# --- edges found by mutation testing ---------------------------------------------------------
+def test_encoder_picks_integer_exactly_within_32_bits() -> None:
+    headers: dict[str, HeaderValue] = {
+        "min": -(1 << 31),
+        "below": -(1 << 31) - 1,
+        "max": (1 << 31) - 1,
+        "above": 1 << 31,
+        "far below": -(1 << 32),
+    }
+    (message,) = decode([encode_message(headers)])
+    assert message.header_types == {
+        "min": T.INTEGER,
+        "below": T.LONG,
+        "max": T.INTEGER,
+        "above": T.LONG,
+        "far below": T.LONG,
+    }
+    assert message.headers == headers
+
+
+def test_a_failed_decoder_says_so_on_feed_and_close() -> None:
+    failed = "the event stream decoder failed earlier; start a new one"
+    decoder = EventStreamDecoder()
+    with pytest.raises(RemoteProtocolError):
+        decoder.feed(b"\x00" * 12)  # a prelude whose CRC is wrong
+    with pytest.raises(LocalProtocolError) as caught:
+        decoder.feed(VECTORS[0][1])
+    assert str(caught.value) == failed
+    with pytest.raises(LocalProtocolError) as caught:
+        decoder.close()
+    assert str(caught.value) == failed
+    decoder = EventStreamDecoder()
+    assert decoder.feed(VECTORS[0][1][:5]) == []
+    with pytest.raises(RemoteProtocolError):
+        decoder.close()  # cut inside a prelude
+    with pytest.raises(LocalProtocolError) as caught:
+        decoder.close()
+    assert str(caught.value) == failed
+    with pytest.raises(LocalProtocolError) as caught:
+        decoder.feed(VECTORS[0][1])
+    assert str(caught.value) == failed
+
+
+class SizedOnly:
+    """A payload that only has a length: encode_message must refuse it by its length alone,
+    or, within the bound, go on to read it (which this one refuses)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        raise LookupError("payload read")
+
+
+def test_encoder_message_size_bound_at_the_limit_and_one_past() -> None:
+    # 0xFFFFFFFF bytes in all (16 of framing) is the largest a uint32 length can say.
+    with pytest.raises(LookupError, match="payload read"):
+        encode_message({}, SizedOnly(0xFFFFFFFF - 16))  # type: ignore[arg-type]
+    with pytest.raises(ValueError) as caught:
+        encode_message({}, SizedOnly(0xFFFFFFFF - 15))  # type: ignore[arg-type]
+    assert str(caught.value) == "an event stream message of 4294967296 bytes does not fit 32 bits"
+
+
+def test_header_cache_bounds_at_the_limit_and_one_past() -> None:
+    # The cache of parsed header sections is bounded in entries (32) and in the size of
+    # each section kept (1024 bytes): a long stream of distinct sections holds no more.
+    def section_of(size: int, tag: int) -> dict[str, HeaderValue]:
+        # one string header: 1 + 1 (name) + 1 (type) + 2 (length) + value
+        return {"k": f"{tag:04d}".ljust(size - 5, "x")}
+
+    decoder = EventStreamDecoder()
+    at_limit = encode_message(section_of(1024, 0))
+    over = encode_message(section_of(1025, 1))
+    (message,) = decoder.feed(at_limit)
+    assert list(decoder._headers_seen.values()) == [(message.headers, message.header_types)]
+    assert [len(key) for key in decoder._headers_seen] == [1024]
+    assert decoder.feed(over) == [EventStreamMessage(section_of(1025, 1), b"")]
+    assert [len(key) for key in decoder._headers_seen] == [1024]  # too big to keep
+    for tag in range(2, 33):  # 31 more: 32 entries, the limit
+        decoder.feed(encode_message(section_of(20, tag)))
+    assert len(decoder._headers_seen) == 32
+    decoder.feed(encode_message(section_of(20, 99)))  # one past: the cache starts over
+    assert len(decoder._headers_seen) == 1
+    # A cached section gives the same message as a fresh parse.
+    again = encode_message(section_of(20, 99), b"p")
+    assert decoder.feed(again) == EventStreamDecoder().feed(again)

@@ -435,10 +435,15 @@ def test_max_depth_at_the_limit_and_one_past() -> None:
 
 
 def test_bounds_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        PartialJSON(max_size=0)
-    with pytest.raises(ValueError, match="at least 1"):
-        PartialJSON(max_depth=0)
+    message = "max_size and max_depth must be at least 1"
+    for bounds in ({"max_size": 0}, {"max_depth": 0}, {"max_size": -1, "max_depth": 5}):
+        with pytest.raises(ValueError) as caught:
+            PartialJSON(**bounds)
+        assert str(caught.value) == message
+    parser = PartialJSON(max_size=1, max_depth=1)  # the smallest bounds are usable
+    parser.feed("7")
+    assert parser.close() == 7
+    assert (parser.max_size, parser.max_depth) == (1, 1)
 
 
 def test_feed_after_close_is_the_callers_error() -> None:
@@ -446,8 +451,9 @@ def test_feed_after_close_is_the_callers_error() -> None:
     parser.feed("[]")
     assert parser.close() == []
     assert parser.close() == []  # idempotent
-    with pytest.raises(LocalProtocolError, match="after close"):
+    with pytest.raises(LocalProtocolError) as caught:
         parser.feed(" ")
+    assert str(caught.value) == "PartialJSON.feed after close()"
 
 
 # -- linear work: counted, never timed ----------------------------------------------------
@@ -530,3 +536,98 @@ def test_a_long_string_is_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
     scanned, _, value = counted_work(monkeypatch, [doc[i : i + 8] for i in range(0, len(doc), 8)])
     assert value == {"s": body}
     assert scanned <= len(doc) + 2 * (len(doc) // 8 + 1)
+
+
+# -- exact edges the tests above do not pin (found by mutation testing) -------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The last high and the last low surrogate: the pair's edges are inclusive.
+        ('"\\udbff\\udfff"', "\U0010ffff"),
+        ('"\\ud800\\udc00"', "\U00010000"),
+        ('"\\udbff\\udc00"', "\U0010fc00"),
+        ('"\\ud800\\udfff"', "\U000103ff"),
+        # Just outside the ranges: two lone surrogates, or a low one kept alone.
+        ('"\\udbff\\ue000"', "\udbff\ue000"),
+        ('"\\udbff\\udbff"', "\udbff\udbff"),
+        ('"\\udc00\\udc00"', "\udc00\udc00"),
+        ('"\\ud7ff\\udc00"', "\ud7ff\udc00"),
+        ('"\\udbffx"', "\udbffx"),
+        ('"\\udbff\\n"', "\udbff\n"),
+    ],
+)
+def test_surrogate_pair_edges_agree_with_json_loads(text: str, expected: str) -> None:
+    assert json.loads(text) == expected
+    for pieces in ([text], list(text)):
+        parser = PartialJSON()
+        for piece in pieces:
+            parser.feed(piece)
+        assert parser.close() == expected
+
+
+def test_a_limit_failure_is_remembered_with_its_message() -> None:
+    parser = PartialJSON(max_size=3)
+    with pytest.raises(LimitExceeded):
+        parser.feed("[1,2]")
+    remembered = "PartialJSON failed earlier: more than max_size=3 characters of JSON"
+    with pytest.raises(LocalProtocolError) as caught:
+        parser.feed("1")
+    assert str(caught.value) == remembered
+    with pytest.raises(LocalProtocolError) as caught:
+        parser.close()
+    assert str(caught.value) == remembered
+
+
+def test_a_bad_number_is_quoted_whole_up_to_40_characters_then_cut() -> None:
+    forty = "0" + "1" * 39  # a leading zero: not a JSON number
+    parser = PartialJSON()
+    with pytest.raises(RemoteProtocolError) as caught:
+        parser.feed("[" + forty + "]")
+    assert str(caught.value) == f"expected a JSON number, got '{forty}' ending at offset 41"
+    parser = PartialJSON()
+    with pytest.raises(RemoteProtocolError) as caught:
+        parser.feed("[" + forty + "2]")
+    assert str(caught.value) == f"expected a JSON number, got '{forty}...' ending at offset 42"
+
+
+def test_merging_pieces_resumes_exactly_after_a_read() -> None:
+    # A read joins the open string into one piece; the next _MERGE_EVERY pieces are then
+    # merged into one more, never re-joining the first (that would be quadratic).
+    every = partialjson._MERGE_EVERY
+    parser = PartialJSON()
+    parser.feed('["ab')
+    assert parser.value == ["ab"]
+    assert parser._parts == ["ab"]
+    for _ in range(every - 1):
+        parser.feed("x")
+    assert len(parser._parts) == every  # "ab" and every - 1 pieces: not merged yet
+    parser.feed("y")
+    assert parser._parts == ["ab", "x" * (every - 1) + "y"]
+    assert parser.value == ["ab" + "x" * (every - 1) + "y"]
+
+
+def test_pieces_are_merged_in_groups_of_exactly_merge_every() -> None:
+    # Each group of _MERGE_EVERY new pieces becomes one piece; earlier groups are never
+    # joined again before a read (each character is copied at most twice).
+    every = partialjson._MERGE_EVERY
+    parser = PartialJSON()
+    parser.feed('{"k": "')
+    for _ in range(every - 1):
+        parser.feed("a")
+    assert len(parser._parts) == every - 1
+    parser.feed("a")
+    assert parser._parts == ["a" * every]
+    for char in "bc":
+        for _ in range(every):
+            parser.feed(char)
+    assert parser._parts == ["a" * every, "b" * every, "c" * every]
+    parser.feed('"}')
+    assert parser.close() == {"k": "a" * every + "b" * every + "c" * every}
+    # A second string starts its own count from zero.
+    parser = PartialJSON()
+    parser.feed('["x", "')
+    for _ in range(every):
+        parser.feed("d")
+    assert parser._parts == ["d" * every]

@@ -358,7 +358,7 @@ def test_fast_construction_equals_the_dataclass_constructor() -> None:
     assert fast == slow == ServerSentEvent("message", "x", "", None)
     assert hash(fast) == hash(slow)
     with pytest.raises(AttributeError):
-        fast.data = "y"  # type: ignore[misc]
+        fast.data = "y"  # type: ignore[misc,unused-ignore]
 
 
 # -- limits and linearity ------------------------------------------------------------------
@@ -593,7 +593,7 @@ def http_body(raw: bytes) -> tuple[bytes, bytes]:
     conn.send(h11.EndOfMessage())
     conn.receive_data(raw)
     conn.receive_data(b"")
-    ctype, body = b"", []
+    ctype, body = b"", list[bytes]()
     while True:
         try:
             event = conn.next_event()
@@ -899,3 +899,94 @@ def test_invalid_utf8_in_id_and_unknown_fields_becomes_replacement() -> None:
     assert decoder.feed(b"id: \xff1\nx\xfe: \xc3\ndata: a\n\n") == [ev("a", id="\ufffd1")]
     assert unknown == [("x\ufffd", "\ufffd")]
     assert decoder.last_event_id == "\ufffd1"
+
+
+# -- edges found by mutation testing --------------------------------------------------------
+
+
+def test_fast_paths_carry_the_retry_and_id_in_force() -> None:
+    # retry and id set by an earlier event of the same read reach the events each fast
+    # shape builds directly (one data line; event then data line), and the bulk lane.
+    stream = (
+        b"retry: 5\nid: 7\n\n"
+        b"event: e\ndata: d\n\n"
+        b"data: plain\n\n"
+        b"retry: 9\n\n"
+        b"event: f\ndata: g\n\n"
+    )
+    expected = [
+        ev("d", event="e", id="7", retry=5),
+        ev("plain", id="7", retry=5),
+        ev("g", event="f", id="7", retry=9),
+    ]
+    assert every_way(stream) == expected
+    assert decode(at_blank_lines(stream)) == expected
+    decoder = SSEDecoder()
+    assert decoder.feed(b"retry: 3\nid: x\n\n") == []
+    assert decoder.feed(b"data: a\n\ndata: b\n\n") == [
+        ev("a", id="x", retry=3),
+        ev("b", id="x", retry=3),
+    ]
+
+
+def test_smallest_limit_is_one_byte() -> None:
+    decoder = SSEDecoder(max_event_size=1)
+    assert decoder.max_event_size == 1
+    assert decoder.feed(b":\n\n:\n\n") == []  # comments of one byte fit
+    assert decoder.comments == 2
+    with pytest.raises(LimitExceeded) as info:
+        decoder.feed(b"ab\n")
+    assert str(info.value) == "SSE line of 2 bytes is longer than the limit of 1 bytes"
+    for nonsense in (0, -1):
+        with pytest.raises(ValueError) as refused:
+            SSEDecoder(nonsense)
+        assert str(refused.value) == "max_event_size must be at least 1"
+
+
+@pytest.mark.parametrize("first", [b":\n", b":", b"a"])
+def test_short_first_read_that_cannot_start_a_bom_is_not_held(first: bytes) -> None:
+    # Only a prefix of the BOM waits for more bytes; a comment in the first read is seen
+    # (counted and reported) during that very feed.
+    seen: list[str] = []
+    decoder = SSEDecoder(on_comment=seen.append)
+    assert decoder.feed(first) == []
+    assert decoder.buffered == 1  # the comment line, or the incomplete line, counts
+    assert decoder.comments == (1 if first == b":\n" else 0)
+    assert seen == ([""] if first == b":\n" else [])
+
+
+@pytest.mark.parametrize("prefix", [b"\xef", b"\xef\xbb", b"\xef\xbb\xbf"])
+def test_bom_prefix_then_a_comment(prefix: bytes) -> None:
+    seen: list[str] = []
+    decoder = SSEDecoder(on_comment=seen.append)
+    assert decoder.feed(prefix) == []
+    assert decoder.comments == 0
+    rest = b"\xef\xbb\xbf"[len(prefix) :] + b": hi\n"
+    assert decoder.feed(rest) == []
+    assert (decoder.comments, seen) == (1, ["hi"])
+
+
+def test_event_defaults() -> None:
+    assert ServerSentEvent() == ServerSentEvent("message", "", "", None)
+    default = ServerSentEvent()
+    assert (default.event, default.data, default.id, default.retry) == ("message", "", "", None)
+    named = ServerSentEvent("e")
+    assert (named.event, named.data, named.id, named.retry) == ("e", "", "", None)
+
+
+def test_one_line_reads_on_a_live_stream_count_and_stay_exact() -> None:
+    # Reads of one "data: " line each (the live shape) after the stream start: every
+    # read is one event, counted once, with the id and retry in force.
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 4\nretry: 8\n\n") == []  # now idle
+    assert decoder.feed(b"data: a\n\n") == [ev("a", id="4", retry=8)]
+    assert decoder.dispatched == 1
+    assert decoder.feed(b"data: \n\n") == [ev("", id="4", retry=8)]
+    assert decoder.dispatched == 2
+    # A blank line more is not part of the value: one event "b", then nothing.
+    assert decoder.feed(b"data: b\n\n\n") == [ev("b", id="4", retry=8)]
+    assert decoder.dispatched == 3
+    assert decoder.feed(b"data: c\n\n\n\n") == [ev("c", id="4", retry=8)]
+    assert decoder.feed(b"data: d\ndata: e\n\n") == [ev("d\ne", id="4", retry=8)]
+    assert decoder.dispatched == 5
+    assert decoder.last_event_id == "4"
