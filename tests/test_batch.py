@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import json
 import math
@@ -18,12 +19,14 @@ from typing import Any
 
 import h11
 import pytest
+from libchatty.bindings._pool import MAX_IDLE_PER_HOST
 from libchatty.bindings.asyncio import AsyncClient
-from libchatty.bindings.batch import Settings, arun_file, arun_records
+from libchatty.bindings.batch import Settings, arun_file, arun_records, run_file, run_loop
 from libchatty.bindings.batch_input import BadLine, Job, id_key, iter_lines, parse_line, read_jobs
 from libchatty.bindings.batch_output import OutputBusy, ResultWriter, encode_record, scan_output
 from libchatty.bindings.batch_progress import Progress, Summary
 from libchatty.bindings.batch_rate import AIMD, RatePolicy, TokenBucket
+from libchatty.bindings.batch_runner import batch_client, run_jobs
 from libchatty.bindings.server import Fault, ReplayServer
 
 from libchatty.replay import Script, split_tokens
@@ -85,7 +88,7 @@ def test_line_length_bound_at_the_limit_and_one_past() -> None:
 
 
 def test_duplicate_id_is_a_bad_line_without_the_id() -> None:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"id": 1, "messages": USER},
         {"id": "1", "messages": USER},
         {"id": 1, "messages": USER},
@@ -99,6 +102,25 @@ def test_duplicate_id_is_a_bad_line_without_the_id() -> None:
 # --- output --------------------------------------------------------------------------------
 def _line(record: dict[str, Any]) -> bytes:
     return encode_record(record)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_record_is_one_compact_utf8_line_with_or_without_orjson(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from libchatty.bindings import batch_output
+
+    if fast:
+        pytest.importorskip("orjson")
+    else:
+        monkeypatch.setattr(batch_output, "_orjson", None)
+    record = {"id": "é", "ok": True, "text": 'a "猫"\n\u2028', "usage": None, "ttft": 0.25,
+              "tool_calls": [{"arguments": "{}"}], "n": 2**63}  # fmt: skip
+    assert encode_record(record) == (
+        '{"id":"é","ok":true,"text":"a \\"猫\\"\\n\u2028","usage":null,"ttft":0.25,'
+        '"tool_calls":[{"arguments":"{}"}],"n":9223372036854775808}\n'
+    ).encode()
+    assert encode_record({"id": 3, "text": "\ud800"}) == b'{"id":3,"text":"\\ud800"}\n'
 
 
 def test_scan_last_line_per_id_wins_and_a_torn_tail_is_ignored(tmp_path: Path) -> None:
@@ -511,3 +533,139 @@ def test_an_answer_that_is_not_json_is_a_structured_output_failure() -> None:
     assert (results["a"]["error"]["kind"], results["a"]["error"]["partial"]) == (
         "structured_output", "not json")  # fmt: skip
     assert (results["a"]["attempts"], summary.failed) == (1, {"structured_output": 1})
+
+
+# --- the request path: first-token time, connection reuse, cancellation ---------------------
+def _counting_clock() -> Any:
+    ticks = iter(range(1_000))
+    return lambda: float(next(ticks))
+
+
+def test_ttft_is_read_once_at_the_first_delta_and_none_without_content() -> None:
+    # A clock that ticks once per read: the run reads it at the start of the request, at
+    # the first Delta (once, however many follow) and at the end -- so ttft is exactly
+    # one tick and duration two. A request that fails before any content reads it twice.
+    async def go(server: ReplayServer) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        async with AsyncClient(base_url=server.base_url, max_retries=0) as client:
+            jobs = read_jobs([{"id": 1, "messages": USER, "model": "m"}])
+            settings = Settings(max_retries=0)
+            await run_jobs(client, jobs, results.append, settings, clock=_counting_clock())
+        return results
+
+    text = "one two three four five"
+    with ReplayServer(text=text, token_delay=0.02) as server:  # the deltas in several reads
+        [done] = asyncio.run(go(server))
+        server.add_fault(Fault("status", status=400))
+        [failed] = asyncio.run(go(server))
+    assert len(split_tokens(text)) == 5  # several deltas, one clock read among them
+    assert (done["text"], done["ttft"], done["duration"]) == (text, 1.0, 2.0)
+    assert (failed["ok"], failed["ttft"], failed["duration"]) == (False, None, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "kept"),
+    [(8, MAX_IDLE_PER_HOST), (MAX_IDLE_PER_HOST, MAX_IDLE_PER_HOST),
+     (MAX_IDLE_PER_HOST + 1, MAX_IDLE_PER_HOST + 1)],
+)  # fmt: skip
+def test_batch_client_keeps_an_idle_connection_per_request_in_flight(
+    concurrency: int, kept: int
+) -> None:
+    client = batch_client(None, concurrency, base_url="http://127.0.0.1:9/v1")
+    assert client.config.max_retries == 0  # every 429 reaches the batch's rate control
+    closed: list[object] = []
+
+    class Idle:
+        def abort(self) -> None:
+            closed.append(self)
+
+    key = ("http", "127.0.0.1", 9)
+    for _ in range(kept + 1):
+        client.pool.put(key, Idle())
+    assert (client.pool.idle_count(key), len(closed)) == (kept, 1)
+
+
+@pytest.mark.parametrize("concurrency", [MAX_IDLE_PER_HOST, MAX_IDLE_PER_HOST + 1])
+def test_a_run_opens_one_connection_per_request_in_flight(concurrency: int, tmp_path: Path) -> None:
+    # The first `concurrency` requests start together and each opens a connection;
+    # every later one starts when one has ended, and takes its connection back from the
+    # pool. With the default pool (64 idle), a run above 64 closed and reopened some.
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    total = 2 * concurrency
+    source.write_text("".join(json.dumps({"id": i, "messages": USER}) + "\n" for i in range(total)))
+    with ReplayServer(text="ok") as server:
+        settings = Settings(model="m", concurrency=concurrency)
+        summary = run_file(str(source), str(output), None, settings, base_url=server.base_url)
+        assert server.connections == concurrency
+    assert (summary.succeeded, summary.failures) == (total, 0)
+    assert len(output.read_text().splitlines()) == total
+
+
+def test_cancelling_a_run_closes_its_connections_and_writes_nothing() -> None:
+    conns: list[Any] = []
+    results: list[dict[str, Any]] = []
+
+    async def go(server: ReplayServer) -> None:
+        async with AsyncClient(base_url=server.base_url, max_retries=0) as client:
+            connect = client.backend.connect
+
+            async def recording(host: str, port: int, timeout: float | None) -> Any:
+                conn = await connect(host, port, timeout)
+                conns.append(conn)
+                return conn
+
+            client.backend.connect = recording  # type: ignore[method-assign]
+            records = [{"id": i, "messages": USER, "model": "m"} for i in range(3)]
+            run = asyncio.create_task(run_jobs(client, read_jobs(records), results.append,
+                                               Settings(concurrency=3)))  # fmt: skip
+            for _ in range(1_000):  # bounded: until the server has all three requests
+                if len(server.requests) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+            assert client.pool.idle_count(("http", "127.0.0.1", server.port)) == 0
+
+    with ReplayServer(text="slow answer here", token_delay=30.0) as server:
+        asyncio.run(go(server))
+    assert (len(conns), results) == (3, [])
+    assert [conn.transport.is_closing() for conn in conns] == [True] * 3
+
+
+# --- the event loop --------------------------------------------------------------------------
+async def _loop_module() -> str:
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+
+def test_run_loop_runs_on_the_loop_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("uvloop")
+    assert run_loop(_loop_module(), "asyncio") == "asyncio"
+    assert run_loop(_loop_module(), "uvloop") == "uvloop"
+    assert run_loop(_loop_module()) == "uvloop"  # auto: uvloop when installed
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # now it is not
+    assert run_loop(_loop_module()) == "asyncio"
+    main = _loop_module()
+    with pytest.raises(ValueError) as missing:
+        run_loop(main, "uvloop")
+    assert str(missing.value) == "--loop uvloop: uvloop is not installed"
+    assert inspect.getcoroutinestate(main) == "CORO_CLOSED"  # never left un-awaited
+    with pytest.raises(ValueError) as unknown:
+        run_loop(_loop_module(), "trio")
+    assert str(unknown.value) == "the event loop is one of auto, asyncio, uvloop, not 'trio'"
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_run_gives_the_same_records_on_either_loop(
+    loop: str, routed: ReplayServer, tmp_path: Path
+) -> None:
+    pytest.importorskip(loop)
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(
+        json.dumps({"id": i, "messages": USER, "model": f"m{i}"}) + "\n" for i in range(20)
+    ))  # fmt: skip
+    summary = run_file(str(source), str(output), None, Settings(concurrency=4), loop=loop,
+                       base_url=routed.base_url)  # fmt: skip
+    texts = {r["id"]: r["text"] for r in map(json.loads, output.read_text().splitlines())}
+    assert texts == {i: _answer(i) for i in range(20)}
+    assert (summary.succeeded, summary.failures) == (20, 0)
