@@ -1065,3 +1065,378 @@ def test_structured_output_round_trip_through_the_renderer() -> None:
         done = run(split)[-1]
         assert isinstance(done, Done), how
         assert done.text == '{"name": "Ada Lovelace"}', how
+
+
+# --- the shared reading of error responses that decode_error is built from ---------------------
+def test_refined_errors_reads_status_body_and_headers_then_refines() -> None:
+    # decode_error is refined_errors(_refine_error), built at import: this builds one now,
+    # with a refiner that records what it is given.
+    from dataclasses import replace
+
+    from libchatty.dialects.plumbing import refined_errors
+
+    seen: list[tuple[Error, dict[str, Any], Any]] = []
+
+    def refine(error: Error, parsed: dict[str, Any], headers: Any) -> Error:
+        seen.append((error, parsed, headers))
+        return replace(error, provider_type="refined")
+
+    read = refined_errors(refine)
+    headers = [(b"retry-after", b"7")]
+    read_error = read(429, "Too Many Requests", headers, b'{"message":"slow"}', "so far")
+    shared = Error("rate_limit", "slow", 429, retry_after=7.0, retryable=True, partial="so far")
+    assert read_error == replace(shared, provider_type="refined")
+    assert seen == [(shared, {"message": "slow"}, headers)]
+    # No partial given: none; an empty body: the reason; a body that is no JSON object:
+    # the refiner gets {}.
+    assert read(500, "Internal Oops", [], b"") == Error(
+        "server", "HTTP 500 Internal Oops", 500, retryable=True, provider_type="refined"
+    )
+    assert read(500, "X", [], b"[1]") == Error(
+        "server", "[1]", 500, retryable=True, provider_type="refined"
+    )
+    assert [parsed for _, parsed, _ in seen] == [{"message": "slow"}, {}, {}]
+
+
+def test_an_exception_whose_payload_is_not_an_object_is_named_by_its_type() -> None:
+    headers = {
+        ":exception-type": "throttlingException",
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    stream = ev("messageStart", {"role": "assistant"}) + es_message(headers, b"[1]")
+    assert every_way(stream)[-1] == Error(
+        "rate_limit",
+        "Bedrock raised throttlingException in the stream",
+        status=200,
+        retryable=True,
+        provider_type="throttlingException",
+    )
+
+
+# --- a whole body and an error response: every edge pinned ----------------------------------------
+def _content(blocks: list[Any]) -> dict[str, Any]:
+    return {"output": {"message": {"content": blocks}}}
+
+
+def _deep() -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for _ in range(100_000):
+        nested = {"a": nested}
+    return nested
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (3, "response body is not a JSON object"),
+        ({"output": 3}, "response output is not a JSON object"),
+        ({"output": {"message": 3}}, "response output.message is not a JSON object"),
+        ({"output": {"message": {}}}, "response message has no content list"),
+        (_content([3]), "content block is not a JSON object"),
+        (_content([{"text": 3}]), "text block has no string 'text'"),
+        (_content([{"toolUse": 3}]), "toolUse block is not a JSON object"),
+        (_content([{"toolUse": {"name": "f"}}]), "toolUse block has no string 'toolUseId'"),
+        (_content([{"toolUse": {"toolUseId": "a"}}]), "toolUse block has no string 'name'"),
+        (_content([{"reasoningContent": 3}]), "reasoningContent is not a JSON object"),
+        (_content([{"reasoningContent": {"reasoningText": 3}}]),
+         "reasoningContent.reasoningText is not a JSON object"),
+        (_content([{"reasoningContent": {"reasoningText": {}}}]),
+         "reasoningText has no string 'text'"),
+    ],
+)  # fmt: skip
+def test_each_malformed_body_names_what_was_wrong(body: Any, message: str) -> None:
+    with pytest.raises(RemoteProtocolError) as caught:
+        DIALECT.decode_body(body)
+    assert str(caught.value) == f"Bedrock {message}"
+
+
+def test_deep_tool_input_is_a_protocol_error() -> None:
+    body = _content([{"toolUse": {"toolUseId": "a", "name": "f", "input": _deep()}}])
+    with pytest.raises(RemoteProtocolError) as caught:
+        DIALECT.decode_body(body)
+    assert str(caught.value) == "Bedrock toolUse.input is nested too deeply"
+
+
+def test_body_tool_calls_count_up_and_take_no_input_as_an_empty_object() -> None:
+    use = {"toolUse": {"toolUseId": "a", "name": "f"}}
+    events = DIALECT.decode_body(_content([use, use, use]))
+    assert events[:3] == [Delta("{}", "tool_call", i, "a", "f") for i in range(3)]
+
+
+_JSON = [(b"content-type", b"application/json")]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "want"),
+    [
+        # The body's "message" wins over the shared reading's choice ("error.message").
+        (400, _JSON, {"message": "m", "error": {"message": "other"}},
+         Error("bad_request", "m", 400)),
+        # A "message" that is not a string is no message.
+        (400, _JSON, {"message": 7}, Error("bad_request", "7", 400)),
+        # The header names the type, even when the body names another.
+        (429, [*_JSON, (b"X-Amzn-ErrorType", b"ThrottlingException:http://x")],
+         {"__type": "a#ValidationException"},
+         Error("rate_limit", '{"__type": "a#ValidationException"}', 429, retryable=True,
+               provider_type="ThrottlingException")),
+        # The type is what follows the last '#'; a known type sets retryable.
+        (400, _JSON, {"__type": "a#b#ThrottlingException"},
+         Error("rate_limit", '{"__type": "a#b#ThrottlingException"}', 400, retryable=True,
+               provider_type="ThrottlingException")),
+    ],
+)  # fmt: skip
+def test_error_response_refinements(
+    status: int, headers: list[tuple[bytes, bytes]], body: Any, want: Error
+) -> None:
+    assert decode_error(status, "X", headers, json.dumps(body).encode()) == want
+
+
+def test_an_error_type_is_cut_at_200_characters() -> None:
+    body = json.dumps({"__type": "E" * 201}).encode()
+    assert decode_error(400, "X", _JSON, body).provider_type == "E" * 200
+
+
+def test_an_exception_without_a_type_is_named_exception() -> None:
+    headers = {":content-type": "application/json", ":message-type": "exception"}
+    stream = ev("messageStart", {"role": "assistant"}) + es_message(headers, b"{}")
+    assert every_way(stream)[-1] == Error(
+        "provider",
+        "Bedrock raised exception in the stream",
+        status=200,
+        provider_type="exception",
+    )
+
+
+def _msg(name: str, payload: Any) -> Any:
+    from libchatty.eventstream import EventStreamMessage
+
+    headers = {":event-type": name, ":message-type": "event", ":content-type": "application/json"}
+    return EventStreamMessage(dict(headers), json.dumps(payload).encode())
+
+
+_TOOL_START = (
+    "contentBlockStart",
+    {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "a", "name": "f"}}},
+)
+
+
+def _block(name: str, index: Any, key: str, value: Any) -> tuple[str, dict[str, Any]]:
+    return (name, {"contentBlockIndex": index, key: value})
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        ([("contentBlockStart", {"start": {}})], "contentBlockStart has no contentBlockIndex"),
+        ([_block("contentBlockStart", -1, "start", {})],
+         "contentBlockStart has no contentBlockIndex"),
+        ([_block("contentBlockStart", 0, "start", 3)],
+         "contentBlockStart.start is not a JSON object"),
+        ([_block("contentBlockStart", 0, "start", {"toolUse": 3})],
+         "contentBlockStart.start.toolUse is not a JSON object"),
+        ([_TOOL_START, _TOOL_START], "content block 0 started twice"),
+        ([_block("contentBlockStart", 0, "start", {"toolUse": {"name": "f"}})],
+         "toolUse start has no string 'toolUseId'"),
+        ([_block("contentBlockStart", 0, "start", {"toolUse": {"toolUseId": "a"}})],
+         "toolUse start has no string 'name'"),
+        ([("contentBlockDelta", {"delta": {}})], "contentBlockDelta has no contentBlockIndex"),
+        ([_block("contentBlockDelta", 0, "delta", 3)],
+         "contentBlockDelta.delta is not a JSON object"),
+        ([_block("contentBlockDelta", 0, "delta", {"toolUse": 3})],
+         "contentBlockDelta.toolUse is not a JSON object"),
+        ([_block("contentBlockDelta", 0, "delta", {"toolUse": {"input": "x"}})],
+         "toolUse delta for block 0, not a tool"),
+        ([_TOOL_START, _block("contentBlockDelta", 0, "delta", {"toolUse": {"input": 3}})],
+         "toolUse delta has no string 'input'"),
+        ([_block("contentBlockDelta", 0, "delta", {"reasoningContent": 3})],
+         "contentBlockDelta.reasoningContent is not a JSON object"),
+        ([_block("contentBlockDelta", 0, "delta", {"text": 3})], "text delta is not a string"),
+        ([("contentBlockStop", {})], "contentBlockStop has no contentBlockIndex"),
+        ([("messageStop", {})], "messageStop has no string 'stopReason'"),
+        ([("metadata", {})], "metadata came before messageStop"),
+        ([("messageStart", "x")], "messageStart payload is not a JSON object"),
+    ],
+)  # fmt: skip
+def test_each_malformed_stream_message_names_what_was_wrong(
+    messages: list[tuple[str, Any]], message: str
+) -> None:
+    decoder = BedrockStreamDecoder()
+    with pytest.raises(RemoteProtocolError) as caught:
+        for name, payload in messages:
+            decoder.stream_message(_msg(name, payload))
+    assert str(caught.value) == f"Bedrock {message}"
+
+
+def test_payloads_that_are_not_json_and_messages_of_no_known_type() -> None:
+    from libchatty.eventstream import EventStreamMessage
+
+    def message_of(headers: dict[str, str], payload: bytes) -> str:
+        with pytest.raises(RemoteProtocolError) as caught:
+            BedrockStreamDecoder().stream_message(EventStreamMessage(dict(headers), payload))
+        return str(caught.value)
+
+    event = {":message-type": "event"}
+    assert message_of({**event, ":event-type": "contentBlockDelta"}, b"{") == (
+        "Bedrock contentBlockDelta payload is not JSON"
+    )
+    assert message_of({**event, ":event-type": "messageStart"}, b"{") == (
+        "Bedrock messageStart payload is not JSON"
+    )
+    assert message_of({":message-type": "weird"}, b"{}") == (
+        "Bedrock event stream message has no :message-type event"
+    )
+
+
+def test_a_stream_error_in_headers() -> None:
+    from libchatty.eventstream import EventStreamMessage
+
+    def error_of(headers: dict[str, str]) -> list[Event]:
+        message = EventStreamMessage({":message-type": "error", **headers}, b"")
+        return BedrockStreamDecoder().stream_message(message)
+
+    assert error_of({":error-code": "E1"}) == [
+        Error("provider", "Bedrock stream error E1", 200, provider_type="E1")
+    ]
+    assert error_of({":error-code": "E1", ":error-message": "boom"}) == [
+        Error("provider", "boom", 200, provider_type="E1")
+    ]
+
+
+def test_tool_starts_at_the_limit_and_one_past_it() -> None:
+    decoder = BedrockStreamDecoder()
+    for index in range(1024):
+        start = {"toolUse": {"toolUseId": f"c{index}", "name": "f"}}
+        events = decoder.stream_message(
+            _msg("contentBlockStart", {"contentBlockIndex": index, "start": start})
+        )
+    assert events == [Delta("", "tool_call", 1023, "c1023", "f")]
+    last = {"contentBlockIndex": 1024, "start": {"toolUse": {"toolUseId": "x", "name": "f"}}}
+    with pytest.raises(RemoteProtocolError) as caught:
+        decoder.stream_message(_msg("contentBlockStart", last))
+    assert str(caught.value) == "more than 1024 tool calls"
+
+
+def test_body_usage_with_any_one_count_and_odd_stop_reasons_or_signatures() -> None:
+    def done_of(**fields: Any) -> Done:
+        block = {"reasoningContent": {"reasoningText": {"text": "t", "signature": 7}}}
+        done = DIALECT.decode_body({**_content([block]), **fields})[-1]
+        assert type(done) is Done
+        return done
+
+    assert done_of(usage={"inputTokens": 3}).usage == Usage(3, None, None, None, None)
+    assert done_of(usage={"outputTokens": 4}).usage == Usage(None, 4, None, None, None)
+    assert done_of(usage={"totalTokens": 5}).usage == Usage(None, None, 5, None, None)
+    done = done_of(stopReason=7)
+    assert (done.raw_finish_reason, done.reasoning, done.reasoning_signature) == (None, "t", None)
+
+
+def test_exceptions_and_stream_errors_with_headers_or_fields_of_the_wrong_type() -> None:
+    from libchatty.eventstream import EventStreamMessage
+
+    def last(headers: dict[str, Any], payload: bytes = b"{}") -> Event:
+        (event,) = BedrockStreamDecoder().stream_message(EventStreamMessage(headers, payload))
+        return event
+
+    exception = {":message-type": "exception"}
+    assert last({**exception, ":exception-type": 7}) == Error(
+        "provider", "Bedrock raised exception in the stream", 200, provider_type="exception"
+    )
+    said = b'{"message": 7, "originalMessage": 7}'
+    assert last({**exception, ":exception-type": "x"}, said) == Error(
+        "provider", "Bedrock raised x in the stream", 200, provider_type="x"
+    )
+    both = b'{"message": "m", "originalMessage": "o"}'
+    assert last({**exception, ":exception-type": "x"}, both) == Error(
+        "provider", "m (model: o)", 200, provider_type="x"
+    )
+    error = {":message-type": "error"}
+    assert last({**error, ":error-code": 5, ":error-message": 7}) == Error(
+        "provider", "Bedrock stream error None", 200
+    )
+
+
+def test_reasoning_deltas_of_the_wrong_type_are_ignored() -> None:
+    decoder = BedrockStreamDecoder()
+    delta = {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": 7, "signature": 7}}}
+    assert decoder.stream_message(_msg("contentBlockDelta", delta)) == []
+    decoder.stream_message(_msg("messageStop", {"stopReason": "end_turn"}))
+    done = decoder.end()
+    assert type(done) is Done
+    assert (done.reasoning, done.reasoning_signature) == ("", None)
+
+
+def test_a_tool_call_cut_before_its_block_stop_has_empty_object_arguments() -> None:
+    decoder = BedrockStreamDecoder()
+    decoder.stream_message(_msg(*_TOOL_START))
+    decoder.stream_message(_msg("messageStop", {"stopReason": "tool_use"}))
+    (done,) = decoder.stream_message(_msg("metadata", {}))
+    assert type(done) is Done
+    assert done.tool_calls == (ToolCall("a", "f", "{}"),)
+
+
+# --- request edges -------------------------------------------------------------------------------
+def test_a_conversation_with_parallel_results_then_a_document_and_more() -> None:
+    from libchatty.dialects.bedrock_request import request_body
+
+    calls = [ToolCall("a", "f", "{}"), ToolCall("b", "f", "{}")]
+    messages = [
+        Message("developer", "sys"),
+        Message("user", None),
+        Message("assistant", None, tool_calls=calls),
+        Message("tool", "r1", tool_call_id="a"),
+        Message("tool", "r2", tool_call_id="b"),
+        Message("user", [DocumentPart(data=b"%PDF")]),
+        Message("assistant", "ok"),
+    ]
+    use = [{"toolUse": {"toolUseId": i, "name": "f", "input": {}}} for i in "ab"]
+    result = [
+        {"toolResult": {"toolUseId": i, "content": [{"text": f"r{n}"}]}}
+        for n, i in ((1, "a"), (2, "b"))
+    ]
+    document = {"document": {"format": "pdf", "name": "document", "source": {"bytes": "JVBERg=="}}}
+    assert request_body(ChatRequest("m", messages)) == {
+        "messages": [
+            {"role": "user", "content": [{"text": ""}]},
+            {"role": "assistant", "content": use},
+            {"role": "user", "content": [*result, document]},
+            {"role": "assistant", "content": [{"text": "ok"}]},
+        ],
+        "system": [{"text": "sys"}],
+    }
+
+
+def test_request_refusals_are_worded_exactly() -> None:
+    from libchatty.dialects.bedrock_request import request_body
+
+    with pytest.raises(ValueError) as caught:
+        request_body(
+            ChatRequest("m", [Message("user", "x")], extra={"additionalModelRequestFields": 3})
+        )
+    assert str(caught.value) == (
+        "ChatRequest.extra['additionalModelRequestFields'] must be a mapping"
+    )
+    model = "x" * 81
+    with pytest.raises(ValueError) as caught:
+        request_body(ChatRequest(model, [Message("user", "x")], reasoning=Reasoning(effort="low")))
+    assert str(caught.value) == (
+        f"Bedrock: no reasoning setting is known for model {'x' * 80!r} (only Anthropic "
+        "models'); pass the model's own fields in ChatRequest.extra['additionalModelRequestFields']"
+    )
+
+
+def test_a_user_message_after_the_results_joins_them_and_the_next_one_is_its_own() -> None:
+    from libchatty.dialects.bedrock_request import request_body
+
+    messages = [
+        Message("user", "x"),
+        Message("assistant", None, tool_calls=[ToolCall("a", "f", "{}")]),
+        Message("tool", "r", tool_call_id="a"),
+        Message("user", "more"),
+        Message("user", "again"),
+    ]
+    result = {"toolResult": {"toolUseId": "a", "content": [{"text": "r"}]}}
+    assert request_body(ChatRequest("m", messages))["messages"][2:] == [
+        {"role": "user", "content": [result, {"text": "more"}]},
+        {"role": "user", "content": [{"text": "again"}]},
+    ]

@@ -1208,3 +1208,280 @@ def test_request_headers_replace_endpoint_headers_of_the_same_name() -> None:
         ("Authorization", "Bearer k"),
         ("x-client-name", "b"),
     )
+
+
+# --- an event's data: JSON object or a protocol error naming the event (40 characters) -------
+def _payload_error(data: str, event: str) -> str:
+    with pytest.raises(RemoteProtocolError) as caught:
+        CohereStreamDecoder().sse_event(ServerSentEvent(event=event, data=data))
+    return str(caught.value)
+
+
+def test_event_data_that_is_not_json_names_the_event() -> None:
+    assert _payload_error("{", "content-delta") == (
+        "Cohere event 'content-delta' carries data that is not JSON"
+    )
+    assert _payload_error("[1]", "content-delta") == (
+        "Cohere event 'content-delta' is not a JSON object"
+    )
+
+
+def test_a_long_event_name_is_cut_at_40_characters() -> None:
+    name = "e" * 40 + "f"
+    assert _payload_error("{", name) == f"Cohere event {'e' * 40!r} carries data that is not JSON"
+    assert _payload_error("7", name) == f"Cohere event {'e' * 40!r} is not a JSON object"
+
+
+# --- every malformed event names what was wrong, exactly ---------------------------------------
+_STARTED = {
+    "type": "tool-call-start",
+    "index": 0,
+    "delta": {"message": {"tool_calls": {"id": "a", "function": {"name": "f"}}}},
+}
+
+
+def _start(call: Any) -> dict[str, Any]:
+    return {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": call}}}
+
+
+def _more(delta: Any) -> dict[str, Any]:
+    return {"type": "tool-call-delta", "index": 0, "delta": delta}
+
+
+def _cite(citation: Any) -> dict[str, Any]:
+    return {"type": "citation-start", "index": 0, "delta": {"message": {"citations": citation}}}
+
+
+def _content_event(kind: str, content: Any) -> dict[str, Any]:
+    return {"type": kind, "index": 0, "delta": {"message": {"content": content}}}
+
+
+@pytest.mark.parametrize(
+    ("payloads", "message"),
+    [
+        ([{"type": "tool-plan-delta", "delta": 3}], "tool-plan-delta.delta is not a JSON object"),
+        ([{"type": "tool-plan-delta", "delta": {"message": 3}}],
+         "tool-plan-delta.delta.message is not a JSON object"),
+        ([{"type": "tool-plan-delta", "delta": {"message": {"tool_plan": 3}}}],
+         "tool-plan-delta has no string tool_plan"),
+        ([{"type": "tool-call-start"}], "tool-call-start has no integer index"),
+        ([{"type": "tool-call-start", "index": 0, "delta": 3}],
+         "tool-call-start.delta is not a JSON object"),
+        ([_start(3)], "tool-call-start call is not a JSON object"),
+        ([_start({"function": 3})], "tool-call-start call.function is not a JSON object"),
+        ([_start({"function": {"name": ""}})], "tool-call-start call has no function name"),
+        ([_start({"id": 7, "function": {"name": "f"}})], "tool-call-start call.id is not a string"),
+        ([_start({"function": {"name": "f", "arguments": 7}})],
+         "tool-call-start arguments are not a string"),
+        ([{"type": "tool-call-delta"}], "tool-call-delta has no integer index"),
+        ([{"type": "tool-call-delta", "index": 5}],
+         "tool-call-delta for tool call 5 never started"),
+        ([_STARTED, _more(3)], "tool-call-delta.delta is not a JSON object"),
+        ([_STARTED, _more({"message": {"tool_calls": 3}})],
+         "tool-call-delta call is not a JSON object"),
+        ([_STARTED, _more({"message": {"tool_calls": {"function": 3}}})],
+         "tool call is not a JSON object"),
+        ([_STARTED, _more({"message": {"tool_calls": {"function": {"arguments": 3}}}})],
+         "tool-call-delta has no string arguments"),
+        ([_content_event("content-start", 3)],
+         "content-start.delta.message.content is not a JSON object"),
+        ([_content_event("content-delta", {"text": 7})],
+         "content-delta content.text is not a string"),
+        ([_content_event("content-delta", {"thinking": 7})],
+         "content-delta content.thinking is not a string"),
+        ([_content_event("content-delta", {})], "content-delta has neither text nor thinking"),
+        ([{"type": "message-start", "id": 7}], "message-start.id is not a string"),
+        ([{"type": "message-end", "delta": 3}], "message-end.delta is not a JSON object"),
+        ([{"type": "message-end", "delta": {"finish_reason": 3}}], "finish_reason is not a string"),
+        ([{"type": "message-end", "delta": {"usage": 3}}], "usage is not a JSON object"),
+        ([_cite({"start": "1"})], "citation start/end is not an integer"),
+        ([_cite({"end": "1"})], "citation start/end is not an integer"),
+        ([_cite({"sources": {}})], "citation.sources is not a list"),
+        ([_cite({"sources": [3]})], "citation source is not a JSON object"),
+        ([_cite({"text": 7})], "citation.text is not a string"),
+        ([_cite({"type": 7})], "citation.type is not a string"),
+        ([_cite(3)], "citation is not a JSON object"),
+    ],
+)  # fmt: skip
+def test_each_malformed_event_names_what_was_wrong(
+    payloads: list[dict[str, Any]], message: str
+) -> None:
+    decoder = CohereStreamDecoder()
+    with pytest.raises(RemoteProtocolError) as caught:
+        for payload in payloads:
+            decoder.sse_event(ServerSentEvent(event=payload["type"], data=json.dumps(payload)))
+    assert str(caught.value) == f"Cohere {message}"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (3, "response body is not a JSON object"),
+        ({"message": 3}, "response body's message is not a JSON object"),
+        ({"message": {"tool_plan": 3}}, "response message.tool_plan is not a string"),
+        ({"message": {"content": [3]}}, "content item is not a JSON object"),
+        ({"message": {"content": {}}}, "response message.content is not a list"),
+        ({"message": {"content": [{"type": "thinking", "thinking": 3}]}},
+         "thinking content.thinking is not a string"),
+        ({"message": {"content": [{"type": "text", "text": 3}]}},
+         "text content.text is not a string"),
+        ({"message": {"tool_calls": [3]}}, "tool call is not a JSON object"),
+        ({"message": {"tool_calls": {}}}, "response message.tool_calls is not a list"),
+        ({"message": {"citations": {}}}, "response message.citations is not a list"),
+        ({"message": {"citations": [3]}}, "citation is not a JSON object"),
+        ({"id": 3, "message": {}}, "response.id is not a string"),
+    ],
+)  # fmt: skip
+def test_each_malformed_body_names_what_was_wrong(body: Any, message: str) -> None:
+    with pytest.raises(RemoteProtocolError) as caught:
+        cohere.decode_body(body)
+    assert str(caught.value) == f"Cohere {message}"
+
+
+def _events(*payloads: dict[str, Any]) -> list[Event]:
+    decoder = CohereStreamDecoder()
+    out: list[Event] = []
+    for payload in payloads:
+        out += decoder.sse_event(ServerSentEvent(event=payload["type"], data=json.dumps(payload)))
+    return out
+
+
+def test_empty_plans_and_fragments_make_no_delta() -> None:
+    empty_plan = {"type": "tool-plan-delta", "delta": {"message": {"tool_plan": ""}}}
+    assert _events(empty_plan) == []
+    empty_fragment = _more({"message": {"tool_calls": {"function": {"arguments": ""}}}})
+    assert _events(_STARTED, empty_fragment) == [Delta("", "tool_call", 0, "a", "f")]
+
+
+def test_an_error_event_without_a_string_message_says_so() -> None:
+    default = "Cohere reported an error in the stream"
+    assert _events({"type": "error", "message": 7}) == [Error("provider", default, 200)]
+    assert _events({"type": "error", "message": ""}) == [Error("provider", default, 200)]
+
+
+def test_a_whole_body_with_thinking_an_empty_error_or_deep_arguments() -> None:
+    body = {
+        "message": {
+            "content": [
+                {"type": "thinking", "thinking": "hm"},
+                {"type": "text", "text": "hi"},
+            ]
+        },
+        "finish_reason": "COMPLETE",
+    }
+    events = cohere.decode_body(body)
+    assert events[:2] == [Delta("hm", "reasoning"), Delta("hi")]
+    assert cohere.decode_body({"id": "x", "message": ""}) == [
+        Error("provider", "Cohere error", 200)
+    ]
+    deep: dict[str, Any] = {}
+    for _ in range(100_000):
+        deep = {"a": deep}
+    call = {"function": {"name": "f", "arguments": deep}}
+    with pytest.raises(RemoteProtocolError) as caught:
+        cohere.decode_body({"message": {"tool_calls": [call]}})
+    assert str(caught.value) == "Cohere arguments is nested too deeply"
+
+
+def test_a_citation_start_without_a_delta_object_is_named() -> None:
+    with pytest.raises(RemoteProtocolError) as caught:
+        _events({"type": "citation-start", "index": 0, "delta": 3})
+    assert str(caught.value) == "Cohere citation-start.delta is not a JSON object"
+
+
+def test_an_empty_text_next_to_thinking_is_reasoning_not_an_empty_text_delta() -> None:
+    # Bug: the hot path took any string text, so an empty one dropped the thinking beside it.
+    assert _events(_content_event("content-delta", {"text": "", "thinking": "t"})) == [
+        Delta("t", "reasoning")
+    ]
+    assert _events(_content_event("content-delta", {"text": ""})) == []
+
+
+def test_the_hot_path_is_only_for_content_deltas_with_text() -> None:
+    # The fast path skips the checks of the slow one: it must take exactly the events it
+    # is written for (a string text in a content-delta's delta.message.content).
+    assert _events(_content_event("content-delta", {"text": "x", "thinking": 7})) == [Delta("x")]
+    plan = {
+        "type": "tool-plan-delta",
+        "delta": {"message": {"tool_plan": "p", "content": {"text": "x"}}},
+    }
+    assert _events(plan) == [Delta("p", "reasoning")]
+
+
+def test_one_element_lists_are_unwrapped_and_longer_ones_refused() -> None:
+    call = {"id": "a", "function": {"name": "f"}}
+    assert _events(_start([call])) == [Delta("", "tool_call", 0, "a", "f")]
+    with pytest.raises(RemoteProtocolError) as caught:
+        _events(_start([call, call]))
+    assert str(caught.value) == "Cohere tool-call-start call is not a JSON object"
+    with pytest.raises(RemoteProtocolError) as caught:
+        _events(_start({"function": {"name": 7}}))
+    assert str(caught.value) == "Cohere tool-call-start call has no function name"
+
+
+def test_bare_events_and_odd_endings() -> None:
+    start = {"type": "content-start", "index": 0, "delta": {}}
+    bare_end = {"type": "message-end"}
+    (done,) = _events(start, bare_end)
+    assert type(done) is Done
+    assert (done.finish_reason, done.raw_finish_reason) == (None, None)
+    # An unknown finish reason is kept as it is; an error that is not a string is no
+    # error; a failed finish with one is described by the reason.
+    unknown = {"type": "message-end", "delta": {"finish_reason": "WEIRD", "error": 7}}
+    (done,) = _events(unknown)
+    assert type(done) is Done
+    assert (done.finish_reason, done.raw_finish_reason) == ("WEIRD", "WEIRD")
+    failed = {"type": "message-end", "delta": {"finish_reason": "ERROR", "error": 7}}
+    assert _events(failed) == [
+        Error(
+            "provider",
+            "Cohere ended the response with finish_reason ERROR",
+            200,
+            retryable=True,
+            provider_type="ERROR",
+        )
+    ]
+
+
+# --- request edges -------------------------------------------------------------------------------
+def _request_body(**fields: Any) -> dict[str, Any]:
+    spec = cohere.DIALECT.build_request(
+        Endpoint(BASE, KEY, dialect="cohere"), ChatRequest("m", **fields)
+    )
+    body: dict[str, Any] = json.loads(spec.body)
+    return body
+
+
+def test_null_content_is_empty_and_an_assistant_keeps_its_text_beside_calls() -> None:
+    assistant = Message("assistant", "let me look", tool_calls=[ToolCall("c", "f", "{}")])
+    body = _request_body(messages=[Message("user", None), assistant])
+    assert body["messages"] == [
+        {"role": "user", "content": ""},
+        {
+            "role": "assistant",
+            "content": "let me look",
+            "tool_calls": [
+                {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ],
+        },
+    ]
+
+
+def test_forcing_a_tool_without_tools_is_refused() -> None:
+    with pytest.raises(ValueError) as caught:
+        _request_body(messages=[Message("user", "x")], tool_choice="f")
+    assert str(caught.value) == (
+        "Cohere cannot force tool 'f' without ChatRequest.tools (it is forced by offering it alone)"
+    )
+
+
+def test_whole_body_tool_calls_and_errors() -> None:
+    with pytest.raises(RemoteProtocolError) as caught:
+        cohere.decode_body({"message": {"tool_calls": [{"function": 3}]}})
+    assert str(caught.value) == "Cohere tool call.function is not a JSON object"
+    call = {"function": {"name": "f"}}
+    events = cohere.decode_body({"message": {"tool_calls": [call]}, "finish_reason": "TOOL_CALL"})
+    assert events[0] == Delta("{}", "tool_call", 0, None, "f")
+    assert cohere.decode_body({"message": {}, "error": "boom"}) == [
+        Error("provider", "boom", 200, retryable=True)
+    ]

@@ -1072,3 +1072,265 @@ def test_a_non_string_response_id_or_model_is_a_protocol_error(key: str) -> None
         "protocol",
         f"malformed response: Gemini {key} is not a string",
     )
+
+
+# --- shapes, in-stream errors and message text, as Gemini words them ------------------------
+def _protocol_message(value: Any) -> str:
+    with pytest.raises(RemoteProtocolError) as caught:
+        GeminiStreamDecoder().response(value)
+    return str(caught.value)
+
+
+def test_wrong_shapes_name_what_was_expected() -> None:
+    assert _protocol_message([]) == "a Gemini response is not a JSON object"
+    assert _protocol_message({"candidates": {}}) == "Gemini candidates is not a list"
+    assert _protocol_message({"candidates": [1]}) == "a Gemini candidate is not a JSON object"
+
+
+def test_candidate_index_at_the_limit_and_one_past_it() -> None:
+    decoder = GeminiStreamDecoder()
+    (delta,) = decoder.response(
+        {"candidates": [{"index": 7, "content": {"parts": [{"text": "x"}]}}]}
+    )
+    assert (type(delta), delta.index, delta.text) == (Delta, 7, "x")
+    assert _protocol_message({"candidates": [{"index": 8}]}) == (
+        "a Gemini candidate index is not an integer below 8"
+    )
+
+
+def test_an_in_stream_error_with_only_a_code_is_named_by_the_code() -> None:
+    (error,) = GeminiStreamDecoder().response({"error": {"code": 503, "message": "busy"}})
+    assert type(error) is Error
+    assert (error.kind, error.retryable, error.provider_type, error.message, error.status) == (
+        "overloaded",
+        True,
+        "503",
+        "busy",
+        200,
+    )
+
+
+def test_system_text_parts_and_null_assistant_content_are_text() -> None:
+    from libchatty.content import TextPart
+
+    body = request_body(
+        messages=[
+            Message("system", [TextPart("be "), TextPart("brief")]),
+            Message("user", "hi"),
+            Message("assistant", None),
+        ]
+    )
+    assert body["systemInstruction"] == {"parts": [{"text": "be brief"}]}
+    assert body["contents"][1] == {"role": "model", "parts": [{"text": ""}]}
+
+
+def test_an_image_in_a_system_message_is_refused_by_name() -> None:
+    from libchatty.content import ImagePart
+
+    with pytest.raises(ValueError) as caught:
+        request_body(messages=[Message("system", [ImagePart(data=PNG)]), Message("user", "hi")])
+    assert str(caught.value) == (
+        "Gemini messages carry text only here; an ImagePart in a system message cannot be sent"
+    )
+
+
+# --- what every dialect shares (dialects.base), seen through Gemini ----------------------------
+def test_a_lone_surrogate_in_args_still_gets_a_synthetic_id() -> None:
+    # The id hashes the arguments' UTF-8 with surrogates passed through: a lone surrogate
+    # the provider escaped must not break the call.
+    data = '{"responseId":"r1","candidates":[{"content":{"parts":[{"functionCall":'
+    data += '{"name":"f","args":{"a":"\\ud800"}}}]}}]}'
+    (delta,) = GeminiStreamDecoder().sse_event(ServerSentEvent(data=data))
+    assert (delta.text, delta.tool_call_id) == ('{"a":"\ud800"}', "call_120f5d7c3e3854218743b7d4")
+
+
+def test_request_body_is_compact_utf8_and_the_repr_names_headers_only() -> None:
+    request = ChatRequest(
+        "gemini-2.5-flash", [Message("user", "héllo")], stream=False, headers={"X-Trace": "t"}
+    )
+    built = DIALECT.build_request(Endpoint(BASE, KEY, dialect="gemini"), request)
+    assert built.body == '{"contents":[{"role":"user","parts":[{"text":"héllo"}]}]}'.encode()
+    assert repr(built) == (
+        "RequestSpec(method='POST', target='/v1beta/models/gemini-2.5-flash:generateContent', "
+        "headers=[x-goog-api-key, X-Trace], body=<58 bytes>)"
+    )
+
+
+def test_gemini_streams_neither_json_lines_nor_aws_messages() -> None:
+    from libchatty.eventstream import EventStreamMessage
+
+    decoder = GeminiStreamDecoder()
+    with pytest.raises(RemoteProtocolError) as caught:
+        decoder.json_line({})
+    assert str(caught.value) == "this provider does not stream JSON lines"
+    with pytest.raises(RemoteProtocolError) as caught:
+        decoder.stream_message(EventStreamMessage({}, b""))
+    assert str(caught.value) == "this provider does not stream AWS event stream messages"
+
+
+def test_an_error_response_is_the_shared_reading() -> None:
+    assert DIALECT.decode_error(500, "Internal Oops", [], b"") == Error(
+        "server", "HTTP 500 Internal Oops", 500, retryable=True
+    )
+    assert DIALECT.decode_error(500, "Internal Oops", [], b"", "so far") == Error(
+        "server", "HTTP 500 Internal Oops", 500, retryable=True, partial="so far"
+    )
+
+
+# --- the decoder's edges, each pinned ------------------------------------------------------------
+def _call_part(**call: Any) -> dict[str, Any]:
+    return {"candidates": [{"content": {"parts": [{"functionCall": call}]}}]}
+
+
+def test_in_stream_errors_of_every_shape() -> None:
+    def error(payload: Any) -> tuple[Any, ...]:
+        (got,) = GeminiStreamDecoder().response({"error": payload})
+        assert type(got) is Error
+        return (got.kind, got.message, got.retryable, got.provider_type, got.status)
+
+    assert error("boom") == ("provider", "boom", False, None, 200)
+    # An empty status: the code names it.
+    assert error({"status": "", "code": 429, "message": "m"}) == ("provider", "m", True, "429", 200)
+    assert error({"code": 400}) == (
+        "provider",
+        "Gemini reported an error in the stream",
+        False,
+        "400",
+        200,
+    )
+
+
+def test_wrong_shapes_inside_a_candidate_name_what_was_expected() -> None:
+    with pytest.raises(RemoteProtocolError) as caught:
+        GeminiStreamDecoder().sse_event(ServerSentEvent(data="{"))
+    assert str(caught.value) == "Gemini sent an event whose data is not JSON"
+    bad_parts = {"candidates": [{"content": {"parts": {}}}]}
+    assert _protocol_message(bad_parts) == "Gemini content.parts is not a list"
+    bad_part = {"candidates": [{"content": {"parts": [3]}}]}
+    assert _protocol_message(bad_part) == "a Gemini part is not a JSON object"
+    bad_call = {"candidates": [{"content": {"parts": [{"functionCall": []}]}}]}
+    assert _protocol_message(bad_call) == "a Gemini functionCall is not a JSON object"
+    assert _protocol_message(_call_part(name="")) == "Gemini functionCall has no name"
+    nested: dict[str, Any] = {}
+    for _ in range(100_000):
+        nested = {"a": nested}
+    assert _protocol_message(_call_part(name="f", args=nested)) == (
+        "Gemini functionCall.args is nested too deeply"
+    )
+
+
+def test_the_first_finish_reason_of_any_candidate_counts_until_candidate_zeros() -> None:
+    decoder = GeminiStreamDecoder()
+    assert decoder.response({"candidates": [{"index": 1, "finishReason": "MAX_TOKENS"}]}) == []
+    done = decoder.end()
+    assert type(done) is Done
+    assert done.raw_finish_reason == "MAX_TOKENS"
+    decoder = GeminiStreamDecoder()
+    decoder.response({"candidates": [{"index": 0, "finishReason": "SAFETY"}]})
+    decoder.response({"candidates": [{"index": 1, "finishReason": "MAX_TOKENS"}]})
+    decoder.response({"candidates": [{"index": 0, "finishReason": "STOP"}]})
+    done = decoder.end()
+    assert type(done) is Done
+    assert done.raw_finish_reason == "STOP"
+
+
+def test_thought_text_keeps_its_candidate_index() -> None:
+    part = {"text": "hmm", "thought": True}
+    events = GeminiStreamDecoder().response(
+        {"candidates": [{"index": 1, "content": {"parts": [part]}}]}
+    )
+    assert events == [Delta("hmm", "reasoning", 1)]
+
+
+def test_tool_calls_at_the_limit_and_one_past_it() -> None:
+    parts = [{"functionCall": {"name": "f", "id": f"c{i}"}} for i in range(1024)]
+    decoder = GeminiStreamDecoder()
+    events = decoder.response({"candidates": [{"content": {"parts": parts}}]})
+    assert len(events) == 1024
+    assert events[-1] == Delta("{}", "tool_call", 1023, "c1023", "f")
+    with pytest.raises(RemoteProtocolError) as caught:
+        decoder.response(_call_part(name="f"))
+    assert str(caught.value) == "more than 1024 tool calls"
+
+
+def test_a_call_without_args_id_or_string_signature() -> None:
+    # No args: {}; an empty id: a synthetic one; a signature that is not a string: none.
+    decoder = GeminiStreamDecoder()
+    part = {"functionCall": {"name": "f", "id": ""}, "thoughtSignature": 7}
+    (delta,) = decoder.response({"responseId": "r", "candidates": [{"content": {"parts": [part]}}]})
+    call_id = synthetic_call_id("r", 0, "f", "{}")
+    assert delta == Delta("{}", "tool_call", 0, call_id, "f")
+    done = decoder.end(whole=True)
+    assert type(done) is Done
+    assert done.tool_calls == (ToolCall(call_id, "f", "{}", None),)
+
+
+def test_usage_metadata_that_is_empty_or_not_an_object_keeps_the_last_one() -> None:
+    decoder = GeminiStreamDecoder()
+    decoder.response({"usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4}})
+    decoder.response({"usageMetadata": {}})
+    decoder.response({"usageMetadata": 7})
+    decoder.response({"candidates": [{"finishReason": "STOP"}]})
+    done = decoder.end()
+    assert type(done) is Done
+    assert done.usage == Usage(3, 4, 7, None, None)
+
+
+def test_a_blocked_prompt_is_a_content_filter_whatever_the_reason() -> None:
+    decoder = GeminiStreamDecoder()
+    assert decoder.response({"promptFeedback": {"blockReason": "OTHER"}}) == []
+    done = decoder.end()
+    assert type(done) is Done
+    assert (done.finish_reason, done.raw_finish_reason) == ("content_filter", "OTHER")
+
+
+def test_a_stream_without_a_finish_reason_is_incomplete() -> None:
+    decoder = GeminiStreamDecoder()
+    decoder.response({"candidates": [{"content": {"parts": [{"text": "Hel"}]}}]})
+    assert decoder.end() == Error(
+        "incomplete", "the Gemini stream ended without a finishReason", partial="Hel"
+    )
+
+
+# --- request edges -------------------------------------------------------------------------------
+def test_developer_is_system_and_empty_user_messages_are_one_empty_text_part() -> None:
+    from libchatty.content import TextPart
+
+    body = request_body(
+        messages=[
+            Message("developer", "sys"),
+            Message("user", None),
+            Message("user", [TextPart("")]),
+        ]
+    )
+    assert body == {
+        "systemInstruction": {"parts": [{"text": "sys"}]},
+        "contents": [{"role": "user", "parts": [{"text": ""}, {"text": ""}]}],
+    }
+
+
+def test_a_model_path_keeps_its_at_sign_and_a_non_object_schema_is_declared() -> None:
+    request = ChatRequest(
+        "tunedModels/a@b",
+        [Message("user", "x")],
+        stream=False,
+        tools=[Tool("f", "d", {"type": "string"})],
+    )
+    built = DIALECT.build_request(Endpoint(BASE, KEY, dialect="gemini"), request)
+    assert built.target == "/v1beta/tunedModels/a@b:generateContent"
+    assert json.loads(built.body)["tools"] == [
+        {
+            "functionDeclarations": [
+                {"name": "f", "description": "d", "parametersJsonSchema": {"type": "string"}}
+            ]
+        }
+    ]
+
+
+def test_replayed_arguments_that_are_not_json_are_refused_by_name() -> None:
+    call = ToolCall("i", "f", "{")
+    with pytest.raises(ValueError) as caught:
+        request_body(messages=[Message("user", "x"), Message("assistant", None, tool_calls=[call])])
+    assert str(caught.value) == (
+        "the arguments of tool call 'f' are not valid JSON (Gemini needs an object)"
+    )

@@ -797,3 +797,111 @@ def test_parts_and_format_round_trip_through_the_replay_server() -> None:
                 "think": "low",
                 "options": {"seed": 7},
             }
+
+
+def test_ollama_does_not_stream_server_sent_events() -> None:
+    from libchatty.sse import ServerSentEvent
+
+    with pytest.raises(RemoteProtocolError) as caught:
+        OllamaStreamDecoder().sse_event(ServerSentEvent(data="{}"))
+    assert str(caught.value) == "this provider does not stream server-sent events"
+
+
+# --- the decoder's edges, each pinned ------------------------------------------------------------
+def _protocol_message(*lines: Any) -> str:
+    decoder = OllamaStreamDecoder()
+    with pytest.raises(RemoteProtocolError) as caught:
+        for line in lines:
+            decoder.json_line(line)
+    return str(caught.value)
+
+
+def _calls(count: int) -> dict[str, Any]:
+    call = {"id": "c", "function": {"name": "f", "arguments": {}}}
+    return {"message": {"tool_calls": [call] * count}}
+
+
+def _deep() -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for _ in range(100_000):
+        nested = {"a": nested}
+    return nested
+
+
+def test_a_stream_without_its_done_line_is_incomplete() -> None:
+    decoder = OllamaStreamDecoder()
+    decoder.json_line({"message": {"content": "Hel"}})
+    assert decoder.end() == Error(
+        "incomplete", "the Ollama stream ended before its final 'done' line", 200, partial="Hel"
+    )
+
+
+def test_wrong_tool_call_shapes_name_what_was_expected() -> None:
+    assert _protocol_message({"message": {"tool_calls": {"a": 1}}}) == (
+        "Ollama sent 'tool_calls' that is not a list"
+    )
+    assert _protocol_message({"message": {"tool_calls": [{"name": "f"}]}}) == (
+        "Ollama sent a tool call without a 'function' object"
+    )
+    assert _protocol_message({"message": {"tool_calls": [{"function": {"name": 7}}]}}) == (
+        "Ollama sent a tool call's name as int, not a string"
+    )
+    deep = {"message": {"tool_calls": [{"function": {"name": "f", "arguments": _deep()}}]}}
+    assert _protocol_message(deep) == "Ollama tool call arguments is nested too deeply"
+    assert _protocol_message({"error": _deep()}) == "Ollama error is nested too deeply"
+
+
+def test_tool_calls_at_the_limit_and_one_past_it() -> None:
+    decoder = OllamaStreamDecoder()
+    events = decoder.json_line(_calls(1024))
+    assert len(events) == 1024
+    assert events[-1] == Delta("{}", "tool_call", 1023, "c", "f")
+    assert _protocol_message(_calls(1025)) == "more than 1024 tool calls"
+    assert _protocol_message(_calls(1023), _calls(2)) == "more than 1024 tool calls"
+
+
+def test_an_error_that_is_an_object_or_empty() -> None:
+    (error,) = OllamaStreamDecoder().json_line({"error": {"code": 7}})
+    assert error == Error("provider", '{"code":7}', 200)
+    (error,) = OllamaStreamDecoder().json_line({"error": ""})
+    assert error == Error("provider", "Ollama reported an error", 200)
+
+
+def test_wrong_line_shapes_name_what_was_expected() -> None:
+    assert _protocol_message([1]) == "expected one JSON object per line, got list"
+    assert _protocol_message({"message": "hi"}) == "Ollama sent 'message' that is not an object"
+    assert _protocol_message({"message": {"content": 7}}) == (
+        "Ollama sent 'content' as int, not a string"
+    )
+    assert _protocol_message({"message": {"thinking": 7}}) == (
+        "Ollama sent 'thinking' as int, not a string"
+    )
+    assert _protocol_message({"done": True, "model": 7}) == (
+        "Ollama sent 'model' as int, not a string"
+    )
+
+
+def test_an_empty_call_id_gets_a_synthetic_one_and_an_odd_done_reason_is_stop() -> None:
+    from libchatty.dialects.base import synthetic_call_id
+
+    call = {"id": "", "function": {"name": "f"}}
+    line = {"created_at": "t", "message": {"tool_calls": [call]}, "done": True, "done_reason": 7}
+    events = OllamaStreamDecoder().json_line(line)
+    assert events[0] == Delta("{}", "tool_call", 0, synthetic_call_id("t", 0, "f", "{}"), "f")
+    done = events[1]
+    assert type(done) is Done
+    assert (done.finish_reason, done.raw_finish_reason) == ("tool_calls", "stop")
+
+
+def test_request_refusals_name_ollama() -> None:
+    call = ToolCall("i", "f", "{")
+    with pytest.raises(ValueError) as caught:
+        body_of(
+            ChatRequest("m", [Message("user", "x"), Message("assistant", None, tool_calls=[call])])
+        )
+    assert str(caught.value) == (
+        "the arguments of tool call 'f' are not valid JSON (Ollama needs an object)"
+    )
+    with pytest.raises(ValueError) as caught:
+        body_of(ChatRequest("m", [Message("user", "x")], extra={"options": 3}))
+    assert str(caught.value) == "ChatRequest.extra['options'] must be a mapping for Ollama"

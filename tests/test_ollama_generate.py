@@ -217,3 +217,21 @@ def test_round_trip_through_the_replay_server() -> None:
                 "format": "json",
                 "think": True,
             }
+
+
+def test_a_user_tool_result_and_a_system_document_are_refused_by_name() -> None:
+    from libchatty.content import DocumentPart
+
+    user = Message("user", "u", tool_call_id="c")
+    with pytest.raises(ValueError) as caught:
+        body_of(ChatRequest("m", [user]))
+    assert str(caught.value) == (
+        f"{PREFIX}: the user message carries tool calls or a tool result; {HOW}"
+    )
+    system = Message("system", [DocumentPart(data=b"%PDF")])
+    with pytest.raises(ValueError) as caught:
+        body_of(ChatRequest("m", [system, Message("user", "u")]))
+    assert str(caught.value) == (
+        "Ollama /api/generate cannot send a DocumentPart (part 0 of a system message): it "
+        "takes text and images only"
+    )

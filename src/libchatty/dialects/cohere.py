@@ -203,7 +203,8 @@ class CohereStreamDecoder(StreamDecoder):
                     content = message.get("content")
                     if type(content) is dict:
                         text = content.get("text")
-                        if type(text) is str:
+                        # An empty text goes the slow way: it may come with thinking.
+                        if type(text) is str and text:
                             return [self.acc.text(text)]
         kind = event_kind(payload, event)
         handler = _HANDLERS.get(kind)

@@ -302,7 +302,7 @@ def message_text(message: Message, provider: str) -> str:
     for part in content:
         if not isinstance(part, TextPart):
             raise ValueError(
-                f"{provider} messages carry text only here; a {type(part).__name__} "
+                f"{provider} messages carry text only here; {part_name(part)} "
                 f"in a {message.role} message cannot be sent"
             )
     return message.text
