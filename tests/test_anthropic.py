@@ -1313,3 +1313,297 @@ def test_json_mode_answer_without_fragments_and_in_a_body() -> None:
         assert type(done) is Done
         assert (done.text, done.tool_calls, done.finish_reason) == ('{"a":[1]}', (), "stop")
     assert [(e.kind, e.text) for e in whole if type(e) is Delta] == [("text", '{"a":[1]}')]
+
+
+# --- mutation testing (issue 16): exact messages and values --------------------------------------
+def refused_event(data: Any) -> str:
+    text = data if type(data) is str else json.dumps(data)
+    with pytest.raises(RemoteProtocolError) as caught:
+        AnthropicStreamDecoder().sse_event(sse(text))
+    return str(caught.value)
+
+
+def refused_body(body: Any) -> str:
+    with pytest.raises(RemoteProtocolError) as caught:
+        DIALECT.decode_body(body)
+    return str(caught.value)
+
+
+def test_stream_refusals_say_what_is_wrong() -> None:
+    start = "content_block_start"
+    assert refused_event({"type": "message_start", "message": 3}) == (
+        "Anthropic message_start.message is not a JSON object"
+    )
+    assert refused_event({"type": start, "index": 0, "content_block": {"type": "tool_use"}}) == (
+        "Anthropic tool_use block has no string 'name'"
+    )
+    for bad in ({"content_block": {"type": "text"}}, {"index": 0, "content_block": {"type": 3}}):
+        assert refused_event({"type": start, **bad}) == (
+            "Anthropic content_block_start lacks an index or a type"
+        )
+    assert refused_event({"type": start, "index": 0, "content_block": 3}) == (
+        "Anthropic content_block_start.content_block is not a JSON object"
+    )
+    json_delta = {"type": "input_json_delta", "partial_json": "{"}
+    assert refused_event({"type": "content_block_delta", "index": 5, "delta": json_delta}) == (
+        "Anthropic input_json_delta for block 5 which is not a tool_use"
+    )
+    assert refused_event({"type": "content_block_delta", "delta": json_delta}) == (
+        "Anthropic input_json_delta for block None which is not a tool_use"
+    )
+    for kind, key in [
+        ("text_delta", "text"),
+        ("thinking_delta", "thinking"),
+        ("signature_delta", "signature"),
+    ]:
+        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": kind, key: 7}}
+        assert refused_event(delta) == f"Anthropic {kind} has no string {key!r}"
+    assert refused_event({"type": "content_block_delta", "index": 0, "delta": None}) == (
+        "Anthropic content_block_delta.delta is not a JSON object"
+    )
+
+
+def test_body_refusals_say_what_is_wrong() -> None:
+    assert refused_body(3) == "Anthropic response body is not a JSON object"
+    assert refused_body({"type": "message"}) == "Anthropic response body has no content list"
+    assert refused_body({"content": [3]}) == "Anthropic content block is not a JSON object"
+    assert refused_body({"content": [{"type": "text"}]}) == (
+        "Anthropic text block has no string 'text'"
+    )
+    assert refused_body({"content": [{"type": "thinking"}]}) == (
+        "Anthropic thinking block has no string 'thinking'"
+    )
+    assert refused_body({"content": [{"type": "tool_use", "id": "t"}]}) == (
+        "Anthropic tool_use block has no string 'name'"
+    )
+    assert refused_body({"id": 3, "content": []}) == "Anthropic message 'id' is not a string"
+
+
+def test_stream_ends_and_errors_exactly() -> None:
+    assert AnthropicStreamDecoder().end() == Error(
+        "incomplete", "the Anthropic stream ended before message_start"
+    )
+    decoder = AnthropicStreamDecoder()
+    decoder.sse_event(sse(json.dumps({"type": "message_start", "message": {"id": "m"}})))
+    assert decoder.end() == Error("incomplete", "the Anthropic stream ended before message_stop")
+    assert AnthropicStreamDecoder().sse_event(sse('{"type": "error"}', "error")) == [
+        Error("provider", "Anthropic reported an error in the stream", status=200)
+    ]
+    assert AnthropicStreamDecoder().sse_event(sse('{"type": "error", "error": 3}', "error")) == [
+        Error("provider", "Anthropic reported an error in the stream", status=200)
+    ]
+    for kind, wanted, retryable in [
+        ("overloaded_error", "overloaded", True),
+        ("api_error", "provider", True),
+        ("rate_limit_error", "provider", True),
+        ("timeout_error", "provider", True),
+        ("invalid_request_error", "provider", False),
+    ]:
+        payload = {"type": "error", "error": {"type": kind, "message": "m"}}
+        assert AnthropicStreamDecoder().sse_event(sse(json.dumps(payload), "error")) == [
+            Error(wanted, "m", status=200, retryable=retryable, provider_type=kind)
+        ]
+
+
+def test_tool_use_blocks_at_the_limit_and_one_past() -> None:
+    from libchatty.dialects.plumbing import MAX_TOOL_CALLS
+
+    def opened(count: int) -> list[Event]:
+        decoder = AnthropicStreamDecoder()
+        out: list[Event] = []
+        for i in range(count):
+            block = {"type": "tool_use", "id": f"t{i}", "name": "f", "input": {}}
+            start = {"type": "content_block_start", "index": i, "content_block": block}
+            out += decoder.sse_event(sse(json.dumps(start)))
+        return out
+
+    events = opened(MAX_TOOL_CALLS)
+    assert events[-1] == Delta("", "tool_call", MAX_TOOL_CALLS - 1, f"t{MAX_TOOL_CALLS - 1}", "f")
+    with pytest.raises(RemoteProtocolError) as caught:
+        opened(MAX_TOOL_CALLS + 1)
+    assert str(caught.value) == f"more than {MAX_TOOL_CALLS} tool calls"
+
+
+def run_events(*payloads: dict[str, Any]) -> list[Event]:
+    decoder = AnthropicStreamDecoder()
+    out: list[Event] = []
+    for payload in payloads:
+        out += decoder.sse_event(sse(json.dumps(payload)))
+    return out
+
+
+def block_start(index: int, **block: Any) -> dict[str, Any]:
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+MESSAGE_STOP: dict[str, Any] = {"type": "message_stop"}
+
+
+def test_start_blocks_carry_text_thinking_and_signature() -> None:
+    events = run_events(
+        block_start(0, type="thinking", thinking="t", signature="s"),
+        block_start(1, type="thinking", thinking="", signature=5),
+        block_start(2, type="text", text="Hi"),
+        block_start(3, type="text", text=""),
+        MESSAGE_STOP,
+    )
+    assert events[:-1] == [Delta("t", "reasoning"), Delta("Hi")]
+    done = events[-1]
+    assert type(done) is Done
+    assert (done.text, done.reasoning, done.reasoning_signature) == ("Hi", "t", "s")
+
+
+def test_start_inputs_null_or_absent_are_empty_objects() -> None:
+    events = run_events(
+        block_start(0, type="tool_use", id=5, name="f", input=None),
+        {"type": "content_block_stop", "index": 0},
+        block_start(1, type="tool_use", id="t2", name="g"),
+        {"type": "content_block_stop", "index": 1},
+        MESSAGE_STOP,
+    )
+    assert events[:2] == [
+        Delta("", "tool_call", 0, None, "f"),
+        Delta("", "tool_call", 1, "t2", "g"),
+    ]
+    done = events[-1]
+    assert type(done) is Done
+    assert done.tool_calls == (ToolCall(None, "f", "{}"), ToolCall("t2", "g", "{}"))
+    answer = run_events(
+        block_start(0, type="tool_use", id="j", name="json_answer"),
+        {"type": "content_block_stop", "index": 0},
+    )
+    assert answer == [Delta("{}")]
+
+
+def test_fast_path_only_reads_text_deltas_of_content_blocks() -> None:
+    odd_message_delta = {"type": "message_delta", "delta": {"type": "text_delta", "text": "x"}}
+    assert run_events(odd_message_delta) == []
+    thinking = {"type": "thinking_delta", "thinking": "t", "text": "x"}
+    assert run_events({"type": "content_block_delta", "index": 0, "delta": thinking}) == [
+        Delta("t", "reasoning")
+    ]
+
+
+def test_partial_json_refusals_exactly() -> None:
+    not_a_string = {"type": "input_json_delta", "partial_json": 3}
+    for start in (
+        block_start(0, type="tool_use", id="t", name="f"),
+        block_start(0, type="tool_use", id="j", name="json_answer"),
+    ):
+        decoder = AnthropicStreamDecoder()
+        decoder.sse_event(sse(json.dumps(start)))
+        with pytest.raises(RemoteProtocolError) as caught:
+            decoder.sse_event(
+                sse(json.dumps({"type": "content_block_delta", "index": 0, "delta": not_a_string}))
+            )
+        assert str(caught.value) == "Anthropic input_json_delta has no string 'partial_json'"
+    assert refused_event("not json") == "Anthropic event 'message' carries data that is not JSON"
+    assert refused_event("[1]") == "Anthropic event 'message' is not a JSON object"
+
+
+def test_body_blocks_at_their_edges() -> None:
+    content = [
+        {"type": "thinking", "thinking": "t", "signature": 5},
+        {"type": "tool_use", "id": 5, "name": "f"},
+        {"type": "tool_use", "id": "t2", "name": "g", "input": {"a": 1}},
+    ]
+    events = DIALECT.decode_body({"content": content, "stop_reason": "tool_use"})
+    assert events[:-1] == [
+        Delta("t", "reasoning"),
+        Delta("{}", "tool_call", 0, None, "f"),
+        Delta('{"a":1}', "tool_call", 1, "t2", "g"),
+    ]
+    done = events[-1]
+    assert type(done) is Done and done.reasoning_signature is None
+    answer = DIALECT.decode_body(
+        {"content": [{"type": "tool_use", "id": "j", "name": "json_answer"}]}
+    )
+    assert answer[0] == Delta("{}")
+
+
+def test_request_parts_and_turns_at_their_edges() -> None:
+    from libchatty.content import DocumentPart, ImagePart, TextPart
+    from libchatty.options import Reasoning
+
+    def refusal(**fields: Any) -> str:
+        with pytest.raises(ValueError) as caught:
+            request_body(**fields)
+        return str(caught.value)
+
+    tail = "pass the bytes (data=...) or an http(s):// URL"
+    image = ImagePart(url="gs://a:b/x.png")
+    assert refusal(messages=[Message("user", [image])]) == (
+        f"Anthropic cannot fetch an image (ImagePart) from a gs:// URL; {tail}"
+    )
+    pdf = DocumentPart(url="s3://b/x.pdf", media_type="application/pdf")
+    assert refusal(messages=[Message("user", [pdf])]) == (
+        f"Anthropic cannot fetch a document (DocumentPart) from a s3:// URL; {tail}"
+    )
+    system = Message("system", [ImagePart(url="https://h/x.png")])
+    assert refusal(messages=[system]) == (
+        "Anthropic messages carry text only here; an ImagePart in a system message cannot be sent"
+    )
+    bad_arguments = Message("assistant", None, tool_calls=(ToolCall("a", "f", "{x"),))
+    assert refusal(messages=[Message("user", "q"), bad_arguments]) == (
+        "the arguments of tool call 'f' are not valid JSON (Anthropic needs an object)"
+    )
+    assert user_blocks(TextPart(""), TextPart("a"), ImagePart(url="http://h/x.png")) == [
+        {"type": "text", "text": "a"},
+        {"type": "image", "source": {"type": "url", "url": "http://h/x.png"}},
+    ]
+    signed = Message("assistant", "ok", reasoning_signature="sig")
+    assert request_body(messages=[Message("user", "q"), signed])["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "", "signature": "sig"},
+            {"type": "text", "text": "ok"},
+        ],
+    }
+    # a tool result after the user turn that closed the previous results opens a new turn
+    calls = (ToolCall("a", "f", "{}"), ToolCall("b", "g", "{}"))
+    turns = [
+        Message("user", "q"),
+        Message("assistant", None, tool_calls=calls),
+        Message("tool", "1", tool_call_id="a"),
+        Message("user", "x"),
+        Message("tool", "2", tool_call_id="b"),
+    ]
+    assert request_body(messages=turns)["messages"][2:] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "a", "content": "1"},
+                {"type": "text", "text": "x"},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "b", "content": "2"}]},
+    ]
+    for word in ("auto", "none"):
+        body = request_body(
+            tools=[Tool("f")], tool_choice=word, reasoning=Reasoning(budget_tokens=2000)
+        )
+        assert body["tool_choice"] == {"type": word}
+    assert request_body(response_format="json")["tools"] == [
+        {
+            "name": "json_answer",
+            "description": "Give the answer as one JSON object.",
+            "input_schema": {"type": "object"},
+        }
+    ]
+
+
+def test_inputs_nested_too_deeply_name_what_and_who() -> None:
+    # Built in Python (no parser would hand it over): deeper than json.dumps can encode.
+    deep: Any = {}
+    for _ in range(100_000):
+        deep = {"a": deep}
+    tool = {"type": "tool_use", "id": "t", "name": "f", "input": deep}
+    answer = {"type": "tool_use", "id": "j", "name": "json_answer", "input": deep}
+    for block, what in [(tool, "tool_use.input"), (answer, "JSON answer")]:
+        assert refused_body({"content": [block]}) == f"Anthropic {what} is nested too deeply"
+    for block, what in [(tool, "tool input"), (answer, "JSON answer")]:
+        decoder = AnthropicStreamDecoder()
+        decoder._block_start({"index": 0, "content_block": block})
+        with pytest.raises(RemoteProtocolError) as caught:
+            decoder._block_stop({"index": 0})
+        assert str(caught.value) == f"Anthropic {what} is nested too deeply"

@@ -6,6 +6,8 @@ filtering", "Content streaming") and decoded whole, byte by byte and at random s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from decoding import feed
 from wire import all_splittings, fixture
@@ -140,3 +142,70 @@ def test_provider_refusals() -> None:
         base_url="https://res.openai.azure.com/openai/v1", env={"AZURE_OPENAI_API_KEY": "k2"}
     )
     assert (by_host.provider, dict(by_host.headers)) == ("azure", {"api-key": "k2"})
+
+
+# -- the content-filter message at its edges (mutation testing, issue 16) -----------------
+
+
+def filtered_error(inner: object, status: int = 400) -> Error:
+    body = json.dumps({"error": inner}).encode()
+    return decode_error(status, "Bad Request", [], body)
+
+
+def filter_body(details: object) -> dict[str, object]:
+    return {"message": "m", "code": "content_filter", "innererror": details}
+
+
+def said(error: Error) -> tuple[str, str | None, bool]:
+    return (error.message, error.provider_type, error.retryable)
+
+
+def test_content_filter_category_and_word_bounds() -> None:
+    at_limit = {f"c{i:02}": {"filtered": True} for i in range(16)}
+    one_past = {**at_limit, "c16": {"filtered": True}}
+    names = ", ".join(f"c{i:02}" for i in range(16))
+    for result in (at_limit, one_past):
+        error = filtered_error(filter_body({"code": "P", "content_filter_result": result}))
+        assert said(error) == (f"content filtered (P: {names}): m", "content_filter", False)
+    word, long = "w" * 64, "w" * 65
+    for name in (word, long):
+        verdicts: dict[str, object] = {name: {"filtered": True, "severity": name}}
+        error = filtered_error(filter_body({"code": name, "content_filter_result": verdicts}))
+        assert error.message == f"content filtered ({word}: {word} {word}): m"
+
+
+def test_content_filter_only_true_verdicts_and_string_severities_count() -> None:
+    result = {
+        "a": {"filtered": False, "severity": "high"},
+        "b": {"filtered": "true", "severity": "high"},
+        "c": ["filtered"],
+        "d": {"filtered": True, "severity": ""},
+        "e": {"filtered": True, "severity": 3},
+        "f": {"filtered": True},
+        "g": {"filtered": True, "severity": "low"},
+    }
+    error = filtered_error(filter_body({"content_filter_result": result}))
+    assert said(error) == ("content filtered (d, e, f, g low): m", "content_filter", False)
+
+
+def test_content_filter_with_code_or_categories_alone() -> None:
+    no_categories = {"code": "Policy", "content_filter_result": {"a": {"filtered": False}}}
+    assert filtered_error(filter_body(no_categories)).message == "content filtered (Policy): m"
+    not_a_dict = {"code": "", "content_filter_result": ["hate"]}
+    assert filtered_error(filter_body(not_a_dict)).message == "content filtered: m"
+    no_code = {"code": 7, "content_filter_result": {"hate": {"filtered": True}}}
+    assert filtered_error(filter_body(no_code)).message == "content filtered (hate): m"
+    details: object
+    for details in (None, "x", {}):
+        error = filtered_error(filter_body(details))
+        assert said(error) == ("content filtered: m", "content_filter", False)
+
+
+def test_content_filter_is_never_retryable_and_other_codes_are_untouched() -> None:
+    error = filtered_error(filter_body(None), status=500)
+    assert (error.kind, error.status) == ("server", 500)
+    assert said(error) == ("content filtered: m", "content_filter", False)
+    other = filtered_error({"message": "m", "code": "other", "innererror": {"code": "P"}}, 500)
+    assert said(other) == ("m", "other", True)
+    not_a_dict = decode_error(400, "Bad Request", [], b'{"error": "content_filter"}')
+    assert said(not_a_dict) == ("content_filter", None, False)

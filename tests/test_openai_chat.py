@@ -41,9 +41,12 @@ from wire import (
     sse_frame,
 )
 
+from libchatty.accumulate import Accumulator
 from libchatty.call import Call
 from libchatty.dialects import get_dialect
+from libchatty.dialects import openai_chat_fields as fields
 from libchatty.dialects.openai_chat import DIALECT, OpenAIChat, OpenAIChatDecoder
+from libchatty.dialects.plumbing import MAX_TOOL_CALLS
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
@@ -1207,3 +1210,468 @@ def test_replay_round_trip_of_parts_and_structured_output() -> None:
             "strict": True,
         },
     }
+
+
+# --- mutation testing (issue 16): exact messages, n > 1 fields, slots, the fast path's guards ---
+def raised(body: Any) -> str:
+    with pytest.raises(RemoteProtocolError) as caught:
+        DIALECT.decode_body(body)
+    return str(caught.value)
+
+
+def stream_raised(*items: ServerSentEvent) -> str:
+    with pytest.raises(RemoteProtocolError) as caught:
+        decode(*items)
+    return str(caught.value)
+
+
+def test_decode_body_malformed_messages() -> None:
+    assert raised([]) == "the response body is not a JSON object"
+    assert raised({"choices": []}) == "the response body has no 'choices'"
+    assert raised({"choices": [[1]]}) == "a choice is not a JSON object"
+    assert raised({"choices": [{}, "x"]}) == "a choice is not a JSON object"
+    assert raised({"choices": [{"message": 3}]}) == "'message' is not a JSON object"
+    reply = {"content": "a", "reasoning": 3}
+    assert raised({"choices": [{"message": reply}]}) == "message.reasoning is not a string: '3'"
+    assert raised({"choices": [{"message": {"content": 3}}]}) == (
+        "message.content is not a string: '3'"
+    )
+    assert raised({"choices": [{"message": {"refusal": 3}}]}) == (
+        "message.refusal is not a string: '3'"
+    )
+    assert raised({"choices": [{"message": {"tool_calls": 3}}]}) == "'tool_calls' is not a list"
+    replies: list[dict[str, Any]] = [{"content": "a"}, {"refusal": "a"}]
+    for reply in replies:
+        assert raised({"id": 3, "choices": [{"message": reply}]}) == (
+            "the response's 'id' is not a string"
+        )
+
+
+def test_decode_body_every_field_of_a_second_choice() -> None:
+    second = {
+        "reasoning": "r",
+        "refusal": "nope",
+        "content": [{"type": "thinking", "thinking": "t"}, {"type": "text", "text": "x"}],
+        "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}],
+    }
+    events = DIALECT.decode_body(
+        {
+            "choices": [
+                {"index": 0, "message": {"content": "a", "refusal": "no"}},
+                {"index": 1, "message": second, "finish_reason": "tool_calls"},
+            ]
+        }
+    )
+    assert events[:-1] == [
+        Delta("a"),
+        Delta("no", "refusal"),
+        Delta("r", "reasoning", 1),
+        Delta("t", "reasoning", 1),
+        Delta("x", "text", 1),
+        Delta("nope", "refusal", 1),
+        Delta("{}", "tool_call", 0, "c", "f"),
+    ]
+    done = events[-1]
+    assert type(done) is Done
+    assert (done.text, done.refusal, done.choices, done.tool_calls) == ("a", "no", ("a", "x"), ())
+    assert done.raw_finish_reason == "tool_calls"
+
+
+def test_decode_body_which_choice_names_the_finish() -> None:
+    def finish_of(*choices: tuple[int, str]) -> str | None:
+        body = {
+            "choices": [
+                {"index": i, "message": {"content": str(i)}, "finish_reason": reason}
+                for i, reason in choices
+            ]
+        }
+        done = DIALECT.decode_body(body)[-1]
+        assert type(done) is Done
+        return done.raw_finish_reason
+
+    assert finish_of((0, "stop"), (1, "length")) == "stop"
+    assert finish_of((1, "length"), (0, "stop")) == "stop"
+    assert finish_of((1, "length")) == "length"
+
+
+def test_decode_body_single_choices_off_the_simple_path() -> None:
+    two = DIALECT.decode_body(
+        {
+            "choices": [
+                {"index": 0, "message": {"content": "a"}, "finish_reason": "stop"},
+                {"index": 1, "message": {"content": "b"}, "finish_reason": "length"},
+            ]
+        }
+    )
+    assert two[:2] == [Delta("a"), Delta("b", "text", 1)]
+    assert two[2] == Done("stop", "a", raw_finish_reason="stop", choices=("a", "b"))
+    second_only = DIALECT.decode_body(
+        {"choices": [{"index": 1, "message": {"content": "b"}, "finish_reason": "length"}]}
+    )
+    assert second_only == [
+        Delta("b", "text", 1),
+        Done("length", "", raw_finish_reason="length", choices=("", "b")),
+    ]
+    odd_finish = DIALECT.decode_body(
+        {"choices": [{"message": {"content": "a"}, "finish_reason": 5}]}
+    )
+    assert odd_finish == [Delta("a"), Done(None, "a")]
+
+
+def test_stream_malformed_messages() -> None:
+    assert stream_raised(chunk("x")) == "a choice is not a JSON object"  # type: ignore[arg-type]
+    assert stream_raised(chunk({"delta": [1]})) == "'delta' is not a JSON object"
+    assert stream_raised(chunk(content("a", reasoning=3))) == (
+        "delta.reasoning is not a string: '3'"
+    )
+    assert stream_raised(chunk(content(3))) == (  # type: ignore[arg-type]
+        "delta.content is not a string: '3'"
+    )
+    assert stream_raised(chunk(content("a", refusal=3))) == "delta.refusal is not a string: '3'"
+    assert stream_raised(chunk(content("a", tool_calls=3))) == "'tool_calls' is not a list"
+    bad_choices = ServerSentEvent(data=json.dumps({"choices": 3}))
+    assert stream_raised(bad_choices) == "'choices' is not a list"
+
+
+def test_stream_every_field_of_a_second_choice() -> None:
+    second = {
+        "index": 1,
+        "delta": {
+            "reasoning": "r",
+            "refusal": "no",
+            "content": [{"type": "thinking", "thinking": "t"}],
+            "tool_calls": [{"index": 2, "id": "c", "function": {"name": "f", "arguments": "{"}}],
+        },
+    }
+    assert decode(chunk(content("A"), second)) == [
+        Delta("A"),
+        Delta("r", "reasoning", 1),
+        Delta("t", "reasoning", 1),
+        Delta("no", "refusal", 1),
+        Delta("{", "tool_call", 2, "c", "f"),
+    ]
+
+
+def test_stream_which_choice_names_the_finish() -> None:
+    def finish_of(*reasons: tuple[int, str]) -> str | None:
+        done = decode(*(chunk(finish(reason, i)) for i, reason in reasons), DONE)[-1]
+        assert type(done) is Done
+        return done.raw_finish_reason
+
+    assert finish_of((0, "stop"), (1, "length")) == "stop"
+    assert finish_of((1, "length"), (0, "stop")) == "stop"
+    assert finish_of((1, "length")) == "length"
+
+
+def test_stream_terminal_errors_exactly() -> None:
+    assert decode(chunk(finish("error")), DONE) == [
+        Error(
+            "provider",
+            "the provider ended the stream with finish_reason 'error'",
+            status=200,
+        )
+    ]
+    assert decode(chunk(content("A")), end=True) == [
+        Delta("A"),
+        Error("incomplete", "the stream ended before 'data: [DONE]'", status=200, partial="A"),
+    ]
+    # a finish_reason that is not a string is no finish reason
+    odd = chunk({"index": 0, "delta": {}, "finish_reason": 7})
+    assert decode(odd, end=True) == [
+        Error("incomplete", "the stream ended before 'data: [DONE]'", status=200)
+    ]
+
+
+def test_stream_error_event_with_a_json_body() -> None:
+    boom = ServerSentEvent(data=json.dumps({"message": "boom"}), event="error")
+    assert decode(boom) == [Error("provider", "boom", status=200)]
+    # a content chunk under ``event: error`` is an error, also after the fast path is open
+    shaped = ServerSentEvent(
+        data=json.dumps({"choices": [{"delta": {"content": "B"}}]}), event="error"
+    )
+    assert decode(chunk(content("A")), shaped) == [
+        Delta("A"),
+        Error("provider", '{"choices":[{"delta":{"content":"B"}}]}', status=200, partial="A"),
+    ]
+
+
+def test_fast_path_guards_send_odd_chunks_the_general_way() -> None:
+    first = chunk(content("A"))
+    listed = chunk(content([{"type": "text", "text": "L"}]))  # type: ignore[arg-type]
+    assert decode(first, listed) == [Delta("A"), Delta("L")]
+    usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+    done = decode(first, chunk(content("B"), usage=usage), DONE)[-1]
+    assert type(done) is Done and done.usage == Usage(1, 2, 3)
+    groq = decode(first, chunk(content("B"), x_groq={"usage": usage}), DONE)[-1]
+    assert type(groq) is Done and groq.usage == Usage(1, 2, 3)
+    error = decode(first, chunk(content("B"), error={"message": "bad"}))
+    assert error == [Delta("A"), Error("provider", "bad", status=200, partial="A")]
+
+
+def test_response_meta_is_taken_from_the_first_chunk_that_names_an_id() -> None:
+    head = ServerSentEvent(data=json.dumps({"id": "r1", "choices": []}))
+    later = chunk(content("A"), id="r2", model="m2")
+    done = decode(head, later, DONE)[-1]
+    assert type(done) is Done and (done.response_id, done.model) == ("r1", None)
+    anonymous = ServerSentEvent(data=json.dumps({"choices": [{"delta": {"content": "A"}}]}))
+    done = decode(ServerSentEvent(data=json.dumps({"id": "r1", "model": "m"})), anonymous, DONE)[-1]
+    assert type(done) is Done and (done.response_id, done.model) == ("r1", "m")
+
+
+def test_tool_call_slots_without_index() -> None:
+    def calls(*items: dict[str, Any]) -> ServerSentEvent:
+        return chunk({"delta": {"tool_calls": list(items)}})
+
+    # the very first fragment, with neither index nor id, is call 0
+    assert decode(calls({"function": {"arguments": "x"}})) == [Delta("x", "tool_call", 0)]
+    # an id alone (no name, no fragment) is worth a delta
+    assert decode(calls({"index": 0, "id": "a"})) == [Delta("", "tool_call", 0, "a")]
+    # an id first seen with an index keeps it when it comes back without one
+    events = decode(
+        calls({"index": 3, "id": "a", "function": {"name": "f"}}),
+        calls({"id": "a", "function": {"arguments": "{}"}}),
+    )
+    assert events == [Delta("", "tool_call", 3, "a", "f"), Delta("{}", "tool_call", 3, "a")]
+    # a fragment with no id does not take a slot: the next new id opens call 1
+    events = decode(
+        calls({"id": "a", "function": {"arguments": "{"}}),
+        calls({"function": {"arguments": "}"}}),
+        calls({"id": "b", "function": {"arguments": "{}"}}),
+    )
+    assert [e.index for e in events if type(e) is Delta] == [0, 0, 1]
+
+
+def test_tool_call_ids_without_index_at_the_limit_and_one_past() -> None:
+    def opened(count: int) -> list[Event]:
+        items = [{"id": f"c{i}", "function": {"arguments": "{}"}} for i in range(count)]
+        return decode(chunk({"delta": {"tool_calls": items}}))
+
+    events = opened(MAX_TOOL_CALLS)
+    assert [e.index for e in events if type(e) is Delta] == list(range(MAX_TOOL_CALLS))
+    with pytest.raises(RemoteProtocolError) as caught:
+        opened(MAX_TOOL_CALLS + 1)
+    assert str(caught.value) == "too many tool calls"
+
+
+def test_ids_past_the_limit_are_not_remembered() -> None:
+    # MAX_TOOL_CALLS + 1 ids with an explicit index: only the first MAX_TOOL_CALLS are kept,
+    # so the last one, back without an index, is a new call past the limit
+    items = [
+        {"index": i % MAX_TOOL_CALLS, "id": f"c{i}", "function": {"arguments": ""}}
+        for i in range(MAX_TOOL_CALLS + 1)
+    ]
+    back = {"id": f"c{MAX_TOOL_CALLS}", "function": {"arguments": "x"}}
+    assert stream_raised(
+        chunk({"delta": {"tool_calls": items}}), chunk({"delta": {"tool_calls": [back]}})
+    ) == ("too many tool calls")
+    kept = {"id": f"c{MAX_TOOL_CALLS - 1}", "function": {"arguments": "x"}}
+    events = decode(
+        chunk({"delta": {"tool_calls": items}}), chunk({"delta": {"tool_calls": [kept]}})
+    )
+    assert events[-1] == Delta("x", "tool_call", MAX_TOOL_CALLS - 1, f"c{MAX_TOOL_CALLS - 1}")
+
+
+# --- openai_chat_fields, reader by reader (mutation testing, issue 16) -------------------------
+def fields_raise(reader: Any, *args: Any) -> str:
+    with pytest.raises(RemoteProtocolError) as caught:
+        reader(*args)
+    return str(caught.value)
+
+
+def test_excerpt_at_its_limit_and_one_past() -> None:
+    assert fields.excerpt("a" * 80) == repr("a" * 80)
+    assert fields.excerpt("a" * 81) == repr("a" * 80) + "..."
+    assert fields.excerpt("abc", 2) == "'ab'..."
+
+
+def test_choice_index_bounds() -> None:
+    assert [fields.choice_index(v) for v in (None, 0, False, 1, 127)] == [0, 0, 0, 1, 127]
+    assert fields.MAX_CHOICES == 128
+    assert fields_raise(fields.choice_index, 128) == "invalid choice index '128'"
+    assert fields_raise(fields.choice_index, -1) == "invalid choice index '-1'"
+    assert fields_raise(fields.choice_index, "1") == "invalid choice index '1'"
+    assert fields_raise(fields.choice_index, True) == "invalid choice index 'True'"
+
+
+def test_text_of_every_shape() -> None:
+    assert fields.text_of(None, "w") == ""
+    assert fields.text_of("s", "w") == "s"
+    parts = [
+        {"type": "text", "text": "a"},
+        {"type": "image", "text": "no"},
+        {"type": "text", "text": 3},
+        {"type": "text"},
+        "text",
+        {"type": "text", "text": "b"},
+    ]
+    assert fields.text_of(parts, "w") == "ab"
+    assert fields_raise(fields.text_of, 3, "the thing") == "the thing is not a string: '3'"
+
+
+def test_arguments_text_every_shape() -> None:
+    assert fields.arguments_text(None) == ""
+    assert fields.arguments_text('{"a": 1}') == '{"a": 1}'
+    assert fields.arguments_text({"a": [1, 2]}) == '{"a":[1,2]}'
+    assert fields.arguments_text([1, "x"]) == '[1,"x"]'
+    assert fields_raise(fields.arguments_text, 3) == ("tool call arguments are not a string: '3'")
+
+
+def test_tool_call_fields_every_shape() -> None:
+    full = {"index": 2, "id": "c", "function": {"name": "f", "arguments": "{}"}}
+    assert fields.tool_call_fields(full) == ("c", "f", "{}", 2)
+    empty = {"id": "", "function": {"name": "", "arguments": None}}
+    assert fields.tool_call_fields(empty) == (None, None, "", None)
+    assert fields.tool_call_fields({"id": 3, "function": None}) == (None, None, "", None)
+    assert fields.tool_call_fields({"index": MAX_TOOL_CALLS - 1}) == (
+        None,
+        None,
+        "",
+        MAX_TOOL_CALLS - 1,
+    )
+    assert fields_raise(fields.tool_call_fields, {"index": MAX_TOOL_CALLS}) == (
+        f"invalid tool call index '{MAX_TOOL_CALLS}'"
+    )
+    assert fields_raise(fields.tool_call_fields, {"index": -1}) == "invalid tool call index '-1'"
+    assert fields_raise(fields.tool_call_fields, {"index": "0"}) == "invalid tool call index '0'"
+    assert fields_raise(fields.tool_call_fields, [1]) == "a tool call is not a JSON object"
+    assert fields_raise(fields.tool_call_fields, {"function": "f"}) == (
+        "a tool call's 'function' is not a JSON object"
+    )
+
+
+def test_usage_of_every_field() -> None:
+    raw = {
+        "prompt_tokens": 1,
+        "completion_tokens": 2,
+        "total_tokens": 4,
+        "completion_tokens_details": {"reasoning_tokens": 5},
+        "prompt_tokens_details": {"cached_tokens": 6},
+    }
+    assert fields.usage_of(raw) == Usage(1, 2, 4, 5, 6)
+    odd = {
+        "prompt_tokens": "1",
+        "completion_tokens": 2,
+        "completion_tokens_details": [5],
+        "prompt_tokens_details": 6,
+    }
+    assert fields.usage_of(odd) == Usage(None, 2, None, None, None)
+    assert fields.usage_of([1]) is None
+    assert fields.usage_of({}) is None
+
+
+def test_provider_error_every_shape() -> None:
+    acc = Accumulator()
+    assert fields.provider_error(acc, "down") == Error("provider", "down", status=200)
+    assert fields.provider_error(acc, 3) == Error("provider", "3", status=200)
+    assert fields.provider_error(acc, {"code": 5}) == Error(
+        "provider", '{"code":5}', status=200, provider_type="5"
+    )
+    assert fields.provider_error(acc, {"message": "", "type": "t"}) == Error(
+        "provider", '{"message":"","type":"t"}', status=200, provider_type="t"
+    )
+    typed = {"message": "m", "type": "invalid", "code": 503}
+    assert fields.provider_error(acc, typed) == Error(
+        "provider", "m", status=200, retryable=True, provider_type="invalid"
+    )
+    not_retryable = {"message": "m", "type": "invalid", "code": 400}
+    assert fields.provider_error(acc, not_retryable) == Error(
+        "provider", "m", status=200, provider_type="invalid"
+    )
+    text_code = {"message": "m", "code": "503"}
+    assert fields.provider_error(acc, text_code) == Error(
+        "provider", "m", status=200, provider_type="503"
+    )
+    for word in ("server", "overload", "rate", "timeout", "unavailable", "internal"):
+        error = fields.provider_error(acc, {"message": "m", "type": f"x_{word.upper()}_y"})
+        assert error == Error(
+            "provider", "m", status=200, retryable=True, provider_type=f"x_{word.upper()}_y"
+        )
+
+
+def test_content_parts_every_shape() -> None:
+    parts = [
+        {"type": "text", "text": "a"},
+        {"type": "text", "text": ""},
+        {"type": "text", "text": 3},
+        {"type": "thinking", "thinking": "t"},
+        {"type": "thinking", "thinking": [{"type": "text", "text": "u"}]},
+        {"type": "thinking", "thinking": None},
+        {"type": "image"},
+        "text",
+    ]
+    assert fields.content_parts(parts) == [("a", False), ("t", True), ("u", True)]
+    assert fields_raise(fields.content_parts, [{"type": "thinking", "thinking": 3}]) == (
+        "a thinking part is not a string: '3'"
+    )
+
+
+def test_decode_body_checks_falsy_fields_on_the_simple_path_too() -> None:
+    """A one-choice text answer with a falsy field of the wrong type is refused like the
+    same field in a two-choice body (it once slipped through the simple path)."""
+    for key in ("reasoning", "refusal"):
+        one = {"choices": [{"message": {"content": "a", key: 0}}]}
+        two = {"choices": [one["choices"][0], {"index": 1, "message": {"content": "b"}}]}
+        assert raised(one) == raised(two) == f"message.{key} is not a string: '0'"
+    empty: object
+    for empty in ("", [], {}, 0):
+        body: dict[str, Any] = {
+            "choices": [{"message": {"content": "a", "refusal": None, "tool_calls": empty}}]
+        }
+        assert DIALECT.decode_body(body) == [Delta("a"), Done(None, "a")]
+
+
+def test_provider_error_empty_text_and_parts_after_a_non_object() -> None:
+    acc = Accumulator()
+    assert fields.provider_error(acc, "") == Error(
+        "provider", "the provider reported an error", status=200
+    )
+    parts = ["x", {"type": "text", "text": "a"}, 3, {"type": "thinking", "thinking": "t"}]
+    assert fields.content_parts(parts) == [("a", False), ("t", True)]
+
+
+def test_request_name_default_max_tokens_field_and_http_image() -> None:
+    endpoint = Endpoint("http://127.0.0.1:8000/v1", None)
+    image = ImagePart(url="http://h/x.png")
+    request = ChatRequest(
+        "m",
+        [Message("user", [TextPart("see"), image], name="bob")],
+        stream=False,
+        temperature=0.5,
+        max_tokens=7,
+    )
+    body = json.loads(DIALECT.build_request(endpoint, request).body)
+    assert body == {
+        "model": "m",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "see"},
+                    {"type": "image_url", "image_url": {"url": "http://h/x.png"}},
+                ],
+                "name": "bob",
+            }
+        ],
+        "temperature": 0.5,
+        "max_tokens": 7,
+    }
+
+
+def test_second_choice_tool_calls_are_not_collected_and_empty_simple_answers() -> None:
+    second = {
+        "index": 1,
+        "delta": {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f"}}]},
+    }
+    events = decode(chunk(content("A"), second), chunk(finish("tool_calls")), DONE)
+    assert events[:2] == [Delta("A"), Delta("", "tool_call", 0, "c", "f")]
+    done = events[-1]
+    assert type(done) is Done and done.tool_calls == ()
+    empty = {"choices": [{"message": {"content": ""}, "finish_reason": "stop"}]}
+    assert DIALECT.decode_body(empty) == [Done("stop", "", raw_finish_reason="stop")]
+    every_key = {"content": "a", "reasoning_content": "r", "reasoning": "", "refusal": ""}
+    body = {"choices": [{"message": {**every_key, "tool_calls": []}}]}
+    assert DIALECT.decode_body(body) == [
+        Delta("r", "reasoning"),
+        Delta("a"),
+        Done(None, "a", reasoning="r"),
+    ]

@@ -826,3 +826,332 @@ def test_done_carries_the_response_id_and_model() -> None:
     )
     with pytest.raises(RemoteProtocolError, match="the response's 'model' is not a string"):
         _DIALECT.decode_body({"status": "completed", "output": [], "model": 3})
+
+
+# --- mutation testing (issue 16): exact messages and values --------------------------------------
+def stream_refusal(value: Any) -> str:
+    data = value if type(value) is str else json.dumps(value)
+    with pytest.raises(RemoteProtocolError) as caught:
+        OpenAIResponsesDecoder().sse_event(ServerSentEvent("message", data))
+    return str(caught.value)
+
+
+def completed(*output: Any) -> dict[str, Any]:
+    return {"type": "response.completed", "response": {"output": list(output)}}
+
+
+def test_decoder_refusals_say_what_is_wrong() -> None:
+    assert stream_refusal("{not json") == "invalid JSON in a data line: '{not json'"
+    assert stream_refusal("x" * 81) == f"invalid JSON in a data line: {'x' * 80!r}..."
+    assert stream_refusal("x" * 80) == f"invalid JSON in a data line: {'x' * 80!r}"
+    assert stream_refusal("[1]") == "a data line is not a JSON object: '[1]'"
+    for kind, what in [
+        ("response.output_text.delta", "output_text.delta"),
+        ("response.reasoning_summary_text.delta", "a reasoning delta"),
+        ("response.reasoning_text.delta", "a reasoning delta"),
+        ("response.refusal.delta", "refusal.delta"),
+        ("response.function_call_arguments.delta", "function_call_arguments.delta"),
+    ]:
+        assert stream_refusal({"type": kind, "delta": 5}) == f"{what} is not a string"
+    for kind in ("response.completed", "response.incomplete", "response.failed"):
+        assert stream_refusal({"type": kind, "response": "x"}) == (
+            f"a {kind} event without a 'response' object"
+        )
+    call = {"type": "function_call", "arguments": 1}
+    added = {"type": "response.output_item.added", "item": call}
+    assert stream_refusal(added) == "function_call.arguments is not a string"
+    assert stream_refusal({**completed(), "response": {"output": 3}}) == (
+        "response.output is not a list"
+    )
+    assert stream_refusal(completed(3)) == "an output item is not a JSON object"
+    message = {"type": "message", "content": 3}
+    assert stream_refusal(completed(message)) == "message.content is not a list"
+    assert stream_refusal(completed({**message, "content": [3]})) == (
+        "a content part is not a JSON object"
+    )
+    text = {"type": "output_text", "text": 3}
+    assert stream_refusal(completed({**message, "content": [text]})) == (
+        "output_text.text is not a string"
+    )
+    refusal = {"type": "refusal", "refusal": 3}
+    assert stream_refusal(completed({**message, "content": [refusal]})) == (
+        "refusal.refusal is not a string"
+    )
+    assert stream_refusal(completed({"type": "reasoning", "summary": 3})) == (
+        "reasoning.summary is not a list"
+    )
+    assert stream_refusal(completed({"type": "reasoning", "content": 3})) == (
+        "reasoning.content is not a list"
+    )
+    summary = [{"type": "summary_text", "text": 3}]
+    assert stream_refusal(completed({"type": "reasoning", "summary": summary})) == (
+        "reasoning text is not a string"
+    )
+    assert stream_refusal({"type": "response.completed", "response": {"id": 3}}) == (
+        "the response's 'id' is not a string"
+    )
+
+
+def test_decoder_end_exactly() -> None:
+    decoder = OpenAIResponsesDecoder()
+    decoder.sse_event(sse({"type": "response.output_text.delta", "delta": "x"}))
+    assert decoder.end() == Error(
+        "incomplete",
+        "the stream ended before response.completed, response.incomplete or an error",
+        status=200,
+        partial="x",
+    )
+
+
+def test_decode_body_refusals_and_statuses_exactly() -> None:
+    dialect = get_dialect("openai-responses")
+    for body, message in [
+        ([], "the response body is not a JSON object"),
+        ({"output": 3}, "the response body has no 'output' list"),
+    ]:
+        with pytest.raises(RemoteProtocolError) as caught:
+            dialect.decode_body(body)
+        assert str(caught.value) == message
+    assert dialect.decode_body({"status": "queued", "output": []}) == [
+        Error("provider", "the response is 'queued'", status=200)
+    ]
+    quota = {"error": {"message": "m", "code": "rate_limit_exceeded"}}
+    assert dialect.decode_body(quota) == [
+        Error("rate_limit", "m", status=200, retryable=True, provider_type="rate_limit_exceeded")
+    ]
+    failed = {"error": {"message": "m"}, "output": [], "status": "failed"}
+    assert dialect.decode_body(failed) == [Error("provider", "m", status=200)]
+    # an error beside an output that did not fail is not the answer's end
+    kept = dialect.decode_body({"error": {"message": "m"}, "output": []})
+    assert kept == [Done("stop", "", raw_finish_reason="completed")]
+
+
+def test_request_input_items_at_their_edges() -> None:
+    assert responses_body(messages=[Message("system", "s")]) == {
+        "model": "gpt-5",
+        "instructions": "s",
+        "input": [],
+    }
+    # no leading system message: no instructions key at all; an empty turn is still a turn
+    for empty in ("", None):
+        assert responses_body(messages=[Message("user", "hi"), Message("assistant", empty)]) == {
+            "model": "gpt-5",
+            "input": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}],
+        }
+    calls = (ToolCall("c", "f", ""),)
+    turns = [
+        Message("user", "hi"),
+        Message("assistant", None, tool_calls=calls),
+        Message("tool", None, tool_call_id="c"),
+    ]
+    assert responses_body(messages=turns)["input"] == [
+        {"role": "user", "content": "hi"},
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c", "output": ""},
+    ]
+
+
+def test_request_refusals_exactly() -> None:
+    image = Message("system", [TextPart("a"), ImagePart(data=_PNG, media_type="image/png")])
+    with pytest.raises(ValueError) as caught:
+        responses_body(messages=[image])
+    assert str(caught.value) == (
+        "the OpenAI Responses API cannot send a non-text part in a system message (ImagePart)"
+    )
+    refused: list[tuple[ImagePart | DocumentPart, str]] = [
+        (ImagePart(url="gs://b/x.png"), "an image"),
+        (DocumentPart(url="s3://b/x.pdf"), "a document"),
+    ]
+    for part, what in refused:
+        with pytest.raises(ValueError) as caught:
+            responses_body(messages=[Message("user", [part])])
+        assert str(caught.value) == (
+            f"the OpenAI Responses API cannot send {what} by a gs:// or s3:// URL; pass an"
+            f" https:// URL or the bytes ({type(part).__name__})"
+        )
+    with pytest.raises(ValueError) as caught:
+        responses_body(stop="x")
+    assert str(caught.value) == "ChatRequest.stop: the Responses API has no stop sequences"
+
+
+def test_request_plain_http_urls_and_tool_choice_words() -> None:
+    parts: list[ImagePart | DocumentPart] = [
+        ImagePart(url="http://h/x.png"),
+        DocumentPart(url="HTTPS://h/x.pdf"),
+    ]
+    assert responses_body(messages=[Message("user", parts)])["input"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "input_image", "image_url": "http://h/x.png", "detail": "auto"},
+                {"type": "input_file", "file_url": "HTTPS://h/x.pdf"},
+            ],
+        }
+    ]
+    for word in ("auto", "none", "required"):
+        assert responses_body(tools=[Tool("f")], tool_choice=word)["tool_choice"] == word
+
+
+def feed_events(*values: dict[str, Any]) -> tuple[OpenAIResponsesDecoder, list[Event]]:
+    decoder = OpenAIResponsesDecoder()
+    out: list[Event] = []
+    for value in values:
+        out += decoder.sse_event(sse(value))
+    return decoder, out
+
+
+def added(item_id: Any = None, output_index: Any = None, **item: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "type": "response.output_item.added",
+        "item": {"type": "function_call", "id": item_id, **item},
+    }
+    if output_index is not None:
+        value["output_index"] = output_index
+    return value
+
+
+def args_delta(piece: str, **where: Any) -> dict[str, Any]:
+    return {"type": "response.function_call_arguments.delta", "delta": piece, **where}
+
+
+COMPLETED: dict[str, Any] = {"type": "response.completed", "response": {}}
+
+
+def calls_of(events: list[Event]) -> tuple[ToolCall, ...]:
+    done = events[-1]
+    assert type(done) is Done
+    return done.tool_calls
+
+
+def test_decoder_calls_are_found_by_item_id_or_output_index() -> None:
+    # deltas name a call by item id alone, or by output index alone
+    _, events = feed_events(
+        added("a", call_id="c1", name="f", arguments=""),
+        added("b", call_id="c2", name="g", arguments=""),
+        args_delta("1", item_id="a"),
+        args_delta("2", item_id="b", output_index=7),
+        args_delta("3", output_index=7),
+        {"type": "response.function_call_arguments.done", "item_id": "a", "arguments": "A"},
+        COMPLETED,
+    )
+    assert calls_of(events) == (ToolCall("c1", "f", "A"), ToolCall("c2", "g", "23"))
+    _, events = feed_events(
+        added("a", 0, call_id="c1", name="f"),
+        added("b", 1, call_id="c2", name="g"),
+        args_delta("x", output_index=0),
+        COMPLETED,
+    )
+    assert calls_of(events) == (ToolCall("c1", "f", "x"), ToolCall("c2", "g", ""))
+    # an item id that is not a string is no key: it cannot take output index 5's call
+    _, events = feed_events(
+        added(5, 0, call_id="c1", name="f"),
+        added("b", 5, call_id="c2", name="g"),
+        args_delta("y", output_index=5),
+        COMPLETED,
+    )
+    assert calls_of(events) == (ToolCall("c1", "f", ""), ToolCall("c2", "g", "y"))
+
+
+def test_decoder_item_done_settles_a_known_call() -> None:
+    item = {"type": "function_call", "id": "a", "call_id": "c1", "name": "f", "arguments": "{}"}
+    _, events = feed_events(
+        added("a", call_id="c1", name="f", arguments=""),
+        args_delta("{x", item_id="a"),
+        {"type": "response.output_item.done", "item": item},
+        COMPLETED,
+    )
+    assert events[:-1] == [Delta("", "tool_call", 0, "c1", "f"), Delta("{x", "tool_call", 0)]
+    assert calls_of(events) == (ToolCall("c1", "f", "{}"),)
+    # an item.done naming no item continues the last call: nothing new to announce
+    anonymous = {"type": "function_call", "arguments": "[]"}
+    _, events = feed_events(
+        added("a", call_id="c1", name="f", arguments=""),
+        {"type": "response.output_item.done", "item": anonymous},
+        COMPLETED,
+    )
+    assert events[:-1] == [Delta("", "tool_call", 0, "c1", "f")]
+    assert calls_of(events) == (ToolCall("c1", "f", "[]"),)
+
+
+def test_decoder_empty_and_odd_fields() -> None:
+    _, events = feed_events(
+        {"type": "response.reasoning_summary_text.delta", "delta": ""},
+        {"type": "response.refusal.delta", "delta": ""},
+        added("a", call_id="", name=""),
+        args_delta("", item_id="a"),
+        added("b", call_id=5, name=5),
+    )
+    assert events == [Delta("", "tool_call", 0), Delta("", "tool_call", 1)]
+
+
+def test_decoder_endings_exactly() -> None:
+    usage = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 9}
+    for status, finish, raw in [
+        ("weird", "weird", "weird"),
+        ("", "stop", "completed"),
+        (5, "stop", "completed"),
+    ]:
+        value = {"type": "response.completed", "response": {"status": status, "usage": usage}}
+        _, (done,) = feed_events(value)
+        assert done == Done(finish, "", usage=Usage(1, 2, 9), raw_finish_reason=raw)
+    incomplete = {"type": "response.incomplete", "response": {"incomplete_details": {"reason": 5}}}
+    _, (done,) = feed_events(incomplete)
+    assert type(done) is Done and done.raw_finish_reason == "incomplete"
+    _, (failed,) = feed_events({"type": "response.failed", "response": {"error": None}})
+    assert failed == Error("provider", "the response failed", status=200)
+    _, (error,) = feed_events({"type": "error"})
+    assert error == Error("provider", "the provider reported an error", status=200)
+    body = get_dialect("openai-responses").decode_body({"error": {}})
+    assert body == [Error("provider", "the response failed", status=200)]
+
+
+def test_decoder_error_names_and_retry_words() -> None:
+    for word in ("server", "overload", "timeout", "unavailable", "internal"):
+        _, (error,) = feed_events({"type": "error", "code": f"x_{word}", "message": "m"})
+        assert error == Error(
+            "provider", "m", status=200, retryable=True, provider_type=f"x_{word}"
+        )
+    # an empty code gives way to the type
+    _, (error,) = feed_events({"type": "error", "code": "", "message": "m", "error": None})
+    assert error == Error("provider", "m", status=200)
+    value = {"type": "response.failed", "response": {"error": {"code": "", "type": "t"}}}
+    _, (error,) = feed_events(value)
+    assert error == Error("provider", "the response failed", status=200, provider_type="t")
+
+
+def test_decode_body_items_at_their_edges() -> None:
+    dialect = get_dialect("openai-responses")
+    reasoning = {
+        "type": "reasoning",
+        "summary": [3, {"type": "summary_text", "text": "s"}],
+        "content": [{"type": "reasoning_text", "text": "r"}],
+    }
+    call = {"type": "function_call", "call_id": "", "name": 5, "arguments": "{}"}
+    events = dialect.decode_body({"output": [reasoning, call], "status": "completed"})
+    assert events[:-1] == [
+        Delta("s", "reasoning"),
+        Delta("r", "reasoning"),
+        Delta("{}", "tool_call", 0),
+    ]
+    with pytest.raises(RemoteProtocolError) as caught:
+        dialect.decode_body({"output": [{**call, "arguments": 3}]})
+    assert str(caught.value) == "function_call.arguments is not a string"
+    from libchatty.dialects.plumbing import MAX_TOOL_CALLS
+
+    many = [{"type": "function_call", "call_id": f"c{i}", "name": "f"} for i in range(1025)]
+    events = dialect.decode_body({"output": many[:MAX_TOOL_CALLS]})
+    assert len(calls_of(events)) == MAX_TOOL_CALLS
+    with pytest.raises(RemoteProtocolError) as caught:
+        dialect.decode_body({"output": many[: MAX_TOOL_CALLS + 1]})
+    assert str(caught.value) == f"more than {MAX_TOOL_CALLS} function calls"
+
+
+def test_decoder_item_done_finds_its_call_by_item_id() -> None:
+    first = {"type": "function_call", "id": "a", "call_id": "c1", "name": "f", "arguments": "{}"}
+    _, events = feed_events(
+        added("a", call_id="c1", name="f", arguments=""),
+        added("b", call_id="c2", name="g", arguments=""),
+        {"type": "response.output_item.done", "item": first},
+        COMPLETED,
+    )
+    assert calls_of(events) == (ToolCall("c1", "f", "{}"), ToolCall("c2", "g", ""))

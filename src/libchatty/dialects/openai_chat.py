@@ -366,12 +366,14 @@ def _simple_answer(choice: Any) -> tuple[str, str | None] | None:
     if type(reply) is not dict or not (finish is None or type(finish) is str):
         return None
     text = reply.get("content")
-    if type(text) is not str or any(reply.get(key) for key in _NOT_SIMPLE):
+    if type(text) is not str or any(reply.get(key) is not None for key in _NOT_SIMPLE):
         return None
     return text, finish
 
 
-# Message fields that need the general path when present and non-empty.
+# Message fields that need the general path when present and not null: even a falsy
+# value (``""``, ``[]``, ``0``) goes there, so that a wrong type (``"refusal": 0``) is the
+# same RemoteProtocolError whichever path reads the body.
 _NOT_SIMPLE: Final = ("reasoning_content", "reasoning", "refusal", "tool_calls")
 
 
