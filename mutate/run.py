@@ -61,12 +61,24 @@ EQUIVALENT = HERE / "equivalent.toml"
 HYPOTHESIS_PROFILE = """
 
 # -- added by mutate/run.py for the mutation run (this is a scratch copy) --
+# mutmut runs every test in one process through its own hooks, so a class-based @given
+# test can be reached through two executors: hypothesis would fail it on a clean run.
+from hypothesis import HealthCheck as _MutateHealthCheck
+
 try:
-    settings.register_profile(
-        "mutate", settings.get_profile("ci"), derandomize=True, database=None
-    )
+    _mutate_parent = settings.get_profile("ci")
 except Exception:  # no "ci" profile: hypothesis defaults, derandomized
-    settings.register_profile("mutate", derandomize=True, database=None, deadline=None)
+    _mutate_parent = settings(deadline=None)
+settings.register_profile(
+    "mutate",
+    _mutate_parent,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        *_mutate_parent.suppress_health_check,
+        _MutateHealthCheck.differing_executors,
+    ],
+)
 settings.load_profile("mutate")
 """
 
@@ -159,6 +171,11 @@ def prepare(module: Module) -> Path:
     # with the mutated copy first on sys.path they must sit inside it to be importable.
     shutil.copytree(REPO / "bindings", scratch / "src" / "libchatty" / "bindings", ignore=ignore)
     shutil.copytree(REPO / "tests", scratch / "tests", symlinks=True, ignore=ignore)
+    # Some tests run the fuzz targets on their seeds (tests/test_http1body.py): they find
+    # them beside tests/, so fuzz/ comes too (and into mutants/: "also_copy" below).
+    has_fuzz = (REPO / "fuzz").is_dir()
+    if has_fuzz:
+        shutil.copytree(REPO / "fuzz", scratch / "fuzz", ignore=ignore)
     conftest = scratch / "tests" / "conftest.py"
     conftest.write_text(conftest.read_text("utf-8") + HYPOTHESIS_PROFILE, "utf-8")
     tests = [t for t in module.tests if (REPO / t).exists()]
@@ -176,6 +193,7 @@ def prepare(module: Module) -> Path:
         "    -p",
         "    no:cacheprovider",
         "use_git_change_detection = false",
+        *(["also_copy =", "    fuzz"] if has_fuzz else []),
         "",
     ]
     (scratch / "setup.cfg").write_text("\n".join(setup_cfg), "utf-8")

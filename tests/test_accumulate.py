@@ -175,3 +175,98 @@ def test_a_million_one_character_pieces_are_held_as_a_few_chunks() -> None:
     assert len(acc._text.chunks) == 10**6 // COMPACT_AT
     assert len(acc._text.pending) == 10**6 % COMPACT_AT
     assert acc.partial == "x" * 10**6
+
+
+# --- pinned by mutation testing (mutate/run.py accumulate) ----------------------------------
+
+
+def test_reasoning_and_refusal_deltas_carry_their_kind_and_choice() -> None:
+    acc = Accumulator()
+    assert acc.reasoning("hmm", index=1) == Delta("hmm", "reasoning", 1)
+    assert acc.refusal("no", index=2) == Delta("no", "refusal", 2)
+    assert acc.refusal("way") == Delta("way", "refusal", 0)
+    done = acc.done("stop")
+    # Only choice 0's reasoning and refusal are kept: Done has one of each.
+    assert (done.reasoning, done.refusal) == ("", "way")
+
+
+def test_a_later_name_does_not_rename_a_tool_call() -> None:
+    acc = Accumulator()
+    acc.tool_call(0, "", id="c1", name="get")
+    assert acc.tool_call(0, "{}", name="put") == Delta("{}", "tool_call", 0, None, "put")
+    assert acc.tool_calls() == (ToolCall("c1", "get", "{}"),)
+
+
+def test_a_tool_call_first_seen_by_its_signature_or_arguments() -> None:
+    acc = Accumulator()
+    acc.set_tool_signature(1, "sig")
+    acc.set_tool_arguments(0, '{"a": 1}')
+    assert acc.tool_calls() == (ToolCall(None, "", '{"a": 1}'), ToolCall(None, "", "", "sig"))
+
+
+def test_restated_tool_arguments_keep_the_other_counts() -> None:
+    acc = Accumulator()
+    for _ in range(COMPACT_AT):
+        acc.reasoning("r")
+    assert acc.counted == COMPACT_AT
+    acc.set_tool_arguments(0, '{"a": 1}')
+    assert acc.counted == COMPACT_AT + len('{"a": 1}')
+
+
+def test_choices_skipped_in_between_are_empty() -> None:
+    acc = Accumulator()
+    acc.text("zero")
+    acc.text("two", index=2)
+    assert acc.done("stop").choices == ("zero", "", "two")
+
+
+def test_error_keeps_every_field_given() -> None:
+    acc = Accumulator()
+    acc.text("so far")
+    error = acc.error(
+        "rate_limit",
+        "slow down",
+        status=429,
+        retryable=True,
+        provider_type="rate_limit_error",
+        retry_after=2.5,
+    )
+    assert (
+        error.kind,
+        error.message,
+        error.status,
+        error.retryable,
+        error.provider_type,
+        error.retry_after,
+        error.partial,
+    ) == ("rate_limit", "slow down", 429, True, "rate_limit_error", 2.5, "so far")
+    bare = Accumulator().error("incomplete", "cut")
+    assert (bare.status, bare.retryable, bare.provider_type, bare.retry_after, bare.partial) == (
+        None,
+        False,
+        None,
+        None,
+        "",
+    )
+
+
+def test_pieces_are_true_once_they_hold_a_piece() -> None:
+    from libchatty.accumulate import _Pieces
+
+    parts = _Pieces()
+    assert not parts
+    parts.pending.append("a")
+    assert parts
+    parts.compact()
+    assert parts and not parts.pending
+
+
+@pytest.mark.parametrize(
+    ("raw", "tools", "normal"),
+    [(None, True, "tool_calls"), (None, False, None), ("stop", True, "tool_calls"),
+     ("STOP", True, "tool_calls"), ("length", True, "length"), ("weird", True, "weird")],
+)
+def test_normalize_finish_reason_with_tool_calls(
+    raw: str | None, tools: bool, normal: str | None
+) -> None:
+    assert normalize_finish_reason(raw, tools) == normal

@@ -819,3 +819,461 @@ def test_a_wire_shape_fault_is_still_a_protocol_error() -> None:
     [error] = feed(make_call(), [response])
     assert isinstance(error, Error) and error.kind == "protocol"
     assert error.message.startswith("malformed response: ")
+
+
+# --- pinned by mutation testing (mutate/run.py callbody) ---------------------------------------
+
+
+def _truncated_gzip(body: bytes) -> bytes:
+    """``body`` gzip-compressed and sync-flushed, without the end of the stream."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return packer.compress(body) + packer.flush(zlib.Z_SYNC_FLUSH)
+
+
+def test_a_json_body_exactly_at_its_bound_still_checks_the_coding_ended() -> None:
+    # Holding max_body_size bytes ends nothing for an answer (only for an error body):
+    # the gzip stream must still be whole.
+    body = fixture("openai-chat/nonstream-text.http").partition(b"\r\n\r\n")[2]
+    response = chunked_response(
+        [_truncated_gzip(body)], "application/json", headers=b"Content-Encoding: gzip\r\n"
+    )
+    [error] = feed(make_call(stream=False, max_body_size=len(body)), [response])
+    assert error == Error(
+        "protocol", "malformed response: the gzip body ends before its compressed data", status=200
+    )
+
+
+def test_a_compressed_error_body_is_inflated_only_until_it_is_full() -> None:
+    # 1 MiB of error text in gzip: once the 1000 bytes kept are in, nothing more is
+    # inflated (one step of 64 KiB at most), so an error page cannot be a zip bomb.
+    body = b"x" * (1024 * 1024)
+    response = chunked_response(
+        [gzip.compress(body)], "text/plain", 500, "Boom", headers=b"Content-Encoding: gzip\r\n"
+    )
+    call = make_call(max_error_body_size=1000)
+    [error] = feed(call, [response])
+    assert error == Error("server", "x" * 1000, status=500, retryable=True)
+    assert call._coding is not None and call._coding.size == 64 * 1024
+    assert call.reusable
+
+
+def test_a_compressed_error_body_past_its_decoded_bound_is_not_inflated_again() -> None:
+    # Stored (level 0) gzip: each read carries its own share of decoded bytes. The first
+    # read goes past max_decoded_size; the later ones are drained, never inflated.
+    body = bytes(range(256)) * 20
+    packed = gzip.compress(body, compresslevel=0)
+    response = chunked_response(
+        [packed], "text/plain", 500, "Boom", headers=b"Content-Encoding: gzip\r\n"
+    )
+    head_end = response.index(b"\r\n\r\n") + 4
+    reads = [response[: head_end + 1000], response[head_end + 1000 :]]
+    call = make_call(max_decoded_size=100, max_error_body_size=1000)
+    [error] = feed(call, reads)
+    assert error == Error("server", "HTTP 500 Boom", status=500, retryable=True)
+    assert call._coding is not None and call._coding.size == 101
+    assert call.reusable
+
+
+def test_a_body_that_is_not_json_is_a_protocol_error_quoting_the_parser() -> None:
+    from libchatty.jsonload import loads
+
+    with pytest.raises(ValueError) as parser:
+        loads(b"<p>not json</p>")
+    [error] = feed(make_call(stream=False), [sized_response(b"<p>not json</p>")])
+    assert error == Error(
+        "protocol",
+        f"malformed response: the response body is not JSON ({parser.value})",
+        status=200,
+    )
+
+
+@pytest.mark.parametrize(
+    "decoded",
+    [[], [Delta("a")], [Done("stop", text="a"), Delta("b")]],
+    ids=["nothing", "only-deltas", "ends-in-a-delta"],
+)
+def test_a_whole_body_without_a_terminal_event_is_a_protocol_error(
+    monkeypatch: pytest.MonkeyPatch, decoded: list[Any]
+) -> None:
+    call = make_call(stream=False)
+    monkeypatch.setattr(type(call.dialect), "decode_body", lambda self, value: decoded)
+    [error] = feed(call, [sized_response(b'{"id": "x"}')])
+    assert error == Error("protocol", "the response body has no result", status=200)
+
+
+def test_a_whole_body_ending_in_done_after_deltas_gives_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    call = make_call(stream=False)
+    decoded = [Delta("a"), Delta("b"), Done("stop", text="ab")]
+    monkeypatch.setattr(type(call.dialect), "decode_body", lambda self, value: decoded)
+    assert feed(call, [sized_response(b'{"id": "x"}')]) == decoded
+    assert call.delivered
+
+
+def test_a_stream_decoder_whose_end_raises_gives_a_protocol_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from libchatty.exceptions import RemoteProtocolError
+
+    call = make_call()
+    decoder_type = type(call.dialect.stream_decoder(call.request))
+
+    def end(self: Any) -> Any:
+        raise RemoteProtocolError("the last tool call is cut")
+
+    monkeypatch.setattr(decoder_type, "end", end)
+    events = feed(call, [sse_response(chunk("Hel"))])
+    assert events == [
+        Delta("Hel"),
+        Error(
+            "protocol",
+            "malformed response: the last tool call is cut",
+            status=200,
+            partial="Hel",
+        ),
+    ]
+
+
+def test_answer_size_counts_every_part_and_the_other_choices() -> None:
+    from libchatty.callbody import _answer_size
+    from libchatty.events import ToolCall
+
+    done = Done(
+        "stop",
+        text="ab",
+        reasoning="c",
+        refusal="defg",
+        tool_calls=(ToolCall("c1", "f", '{"a":1}'), ToolCall("c2", "g", "{}")),
+        choices=("ab", "xy", "zzz"),
+    )
+    # 2 text + 1 reasoning + 4 refusal + 7 + 2 arguments + the 2nd and 3rd choices (2 + 3);
+    # the first choice is the text itself, not counted twice.
+    assert _answer_size(done) == 21
+    assert _answer_size(Done("stop", text="ab", choices=("ab",))) == 2
+
+
+def _ollama_line(content: str) -> bytes:
+    message = {"role": "assistant", "content": content}
+    return json.dumps({"model": "m", "message": message, "done": False}).encode() + b"\n"
+
+
+def test_a_bad_last_ndjson_line_without_its_newline_is_a_protocol_error() -> None:
+    # The line is only parsed when the body ends (the framer's close()); everything fed
+    # in the same read as the end is still delivered first.
+    call = Call(
+        Endpoint("http://127.0.0.1:11434", dialect="ollama"),
+        ChatRequest("m", [Message("user", "hi")]),
+    )
+    body = _ollama_line("Hel") + _ollama_line("lo") + b'{"model": "m", "mess'
+    response = chunked_response([body], "application/x-ndjson")
+    from libchatty.exceptions import RemoteProtocolError
+    from libchatty.ndjson import NDJSONDecoder
+
+    framer = NDJSONDecoder(1024)
+    framer.feed(body)
+    with pytest.raises(RemoteProtocolError) as why:  # the parser's words (orjson or json)
+        framer.close()
+    assert str(why.value).startswith("NDJSON line 3: invalid JSON: ")
+    events = feed(call, [response])
+    assert events == [
+        Delta("Hel"),
+        Delta("lo"),
+        Error("protocol", f"malformed response: {why.value}", status=200, partial="Hello"),
+    ]
+    assert call.delivered and call.finished
+
+
+def test_a_decoders_own_status_and_request_id_are_kept_when_sealed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # _seal fills in what the decoder left empty, never what it set.
+    head = b"x-request-id: req-outer\r\n"
+    [error] = feed(make_call(), [sse_response(b'data: {"error": {"message": "m"}}\n\n', head=head)])
+    assert isinstance(error, Error)
+    assert (error.status, error.request_id) == (200, "req-outer")
+    call = make_call()
+    decoder_type = type(call.dialect.stream_decoder(call.request))
+    inner = Error("overloaded", "busy", status=529, request_id="req-inner", retryable=True)
+    monkeypatch.setattr(decoder_type, "sse_event", lambda self, event: [inner])
+    [error] = feed(call, [sse_response(chunk("x"), head=head)])
+    assert isinstance(error, Error)
+    assert (error.status, error.request_id) == (529, "req-inner")
+
+
+def test_a_wire_shape_fault_message_exactly_and_nothing_delivered() -> None:
+    call = make_call()
+    [error] = feed(call, [sse_response(b'data: {"choices": 5}\n\n')])
+    assert error == Error("protocol", "malformed response: 'choices' is not a list", status=200)
+    assert not call.delivered
+
+
+def test_a_lone_terminal_event_delivers_nothing() -> None:
+    # delivered says a retry could duplicate output: an error or an empty answer alone
+    # delivered none; a Done after deltas in the same batch did.
+    call = make_call()
+    [error] = feed(call, [sse_response(b'data: {"error": {"message": "m"}}\n\n')])
+    assert isinstance(error, Error) and not call.delivered
+    call = make_call()
+    events = feed(call, [sse_response(chunk("", "stop"), b"data: [DONE]\n\n")])
+    assert [type(e) for e in events] == [Done] and not call.delivered
+    call = make_call()
+    events = feed(call, [GOOD])
+    assert isinstance(events[-1], Done) and call.delivered
+
+
+# --- how the head picks the body mode (callbody._on_head) ------------------------------------
+
+
+NONSTREAM_BODY = fixture("openai-chat/nonstream-text.http").partition(b"\r\n\r\n")[2]
+
+
+def test_a_json_suffixed_media_type_is_a_whole_body_even_when_a_stream_was_asked() -> None:
+    plain = feed(make_call(stream=False), [fixture("openai-chat/nonstream-text.http")])
+    assert isinstance(plain[-1], Done)
+    for media in ("application/vnd.openai+json", "Application/Problem+JSON"):
+        response = sized_response(NONSTREAM_BODY, media)
+        assert feed(make_call(stream=True), [response]) == plain, media
+
+
+def test_an_unlabelled_body_of_a_non_streamed_request_is_json() -> None:
+    plain = feed(make_call(stream=False), [fixture("openai-chat/nonstream-text.http")])
+    for media in ("text/plain", ""):
+        response = sized_response(NONSTREAM_BODY, media)
+        assert feed(make_call(stream=False), [response]) == plain, media
+
+
+def test_an_unlabelled_stream_is_read_in_the_dialects_framing() -> None:
+    reference = feed(make_call(), [GOOD])
+    response = chunked_response([SSE_BODY], "text/plain")
+    assert feed(make_call(), [response]) == reference
+    # Ollama streams NDJSON: an unlabelled Ollama stream is NDJSON, not SSE.
+    ollama = Call(
+        Endpoint("http://127.0.0.1:11434", dialect="ollama"),
+        ChatRequest("m", [Message("user", "hi")]),
+    )
+    last = json.dumps({"model": "m", "message": {"content": ""}, "done": True}).encode()
+    body = _ollama_line("Hel") + _ollama_line("lo") + last + b"\n"
+    events = feed(ollama, [chunked_response([body], "application/octet-stream")])
+    assert events[:2] == [Delta("Hel"), Delta("lo")]
+    assert isinstance(events[2], Done) and events[2].text == "Hello" and len(events) == 3
+
+
+@pytest.mark.parametrize("status", [300, 301, 399])
+def test_a_3xx_head_is_an_error_body_not_an_answer(status: int) -> None:
+    response = sized_response(NONSTREAM_BODY, status=status, reason="Moved")
+    [error] = feed(make_call(stream=False), [response])
+    assert isinstance(error, Error)
+    assert (error.kind, error.status) == ("redirect", status)
+
+
+def test_a_299_head_is_an_answer() -> None:
+    response = sized_response(NONSTREAM_BODY, status=299, reason="Odd")
+    plain = feed(make_call(stream=False), [fixture("openai-chat/nonstream-text.http")])
+    assert feed(make_call(stream=False), [response]) == plain
+
+
+def test_an_unknown_sse_field_reaches_the_dialect() -> None:
+    # llama.cpp's "error:" line is no SSE field; the OpenAI chat decoder keeps it and
+    # reports it when the stream ends.
+    line = b'error: {"code": 500, "message": "llama died", "type": "server_error"}\n\n'
+    events = feed(make_call(), [sse_response(chunk("Hi"), line)])
+    assert events == [
+        Delta("Hi"),
+        Error(
+            "provider",
+            "llama died",
+            status=200,
+            retryable=True,
+            partial="Hi",
+            provider_type="server_error",
+        ),
+    ]
+
+
+def test_a_whole_body_of_one_delta_and_done_was_delivered() -> None:
+    call = make_call(stream=False)
+    events = feed(call, [fixture("openai-chat/nonstream-text.http")])
+    assert [type(e) for e in events] == [Delta, Done]
+    assert call.delivered
+
+
+def test_a_whole_body_at_max_body_size_and_one_past() -> None:
+    at = feed(
+        make_call(stream=False, max_body_size=len(NONSTREAM_BODY)), [sized_response(NONSTREAM_BODY)]
+    )
+    assert isinstance(at[-1], Done)
+    [error] = feed(
+        make_call(stream=False, max_body_size=len(NONSTREAM_BODY) - 1),
+        [sized_response(NONSTREAM_BODY)],
+    )
+    assert error == Error(
+        "limit", f"the response body exceeds {len(NONSTREAM_BODY) - 1} bytes", status=200
+    )
+
+
+def test_a_settled_count_equal_to_max_response_size_is_not_past_it() -> None:
+    # COMPACT_AT one-character deltas in one read: settle() counts them all at once.
+    from libchatty.accumulate import COMPACT_AT
+
+    deltas = sse_response(b"".join(chunk("x") for _ in range(COMPACT_AT)))
+    deltas = deltas[: -len(b"0\r\n\r\n")]  # the body goes on in the next read
+    tail = chunk("", "stop") + b"data: [DONE]\n\n"
+    end = b"%x\r\n%s\r\n0\r\n\r\n" % (len(tail), tail)
+    events = feed(make_call(max_response_size=COMPACT_AT), [deltas, end])
+    assert isinstance(events[-1], Done) and events[-1].text == "x" * COMPACT_AT
+    events = feed(make_call(max_response_size=COMPACT_AT - 1), [deltas, end])
+    assert events[-1] == Error(
+        "limit",
+        f"the streamed answer exceeds {COMPACT_AT - 1} characters",
+        status=200,
+        partial="x" * COMPACT_AT,
+    )
+
+
+# --- pinned by mutation testing (mutate/run.py call) --------------------------------------------
+
+
+def test_head_faults_say_exactly_what_went_wrong() -> None:
+    head = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n"
+    # Arriving in small reads, h11 refuses it (its 431) before any status is known.
+    small_reads = [head[i : i + 100] for i in range(0, 5100, 100)]
+    assert feed(make_call(max_head_size=1024), small_reads) == [
+        Error("limit", "the response head is too large")
+    ]
+    # In one large read, the head is parsed, then measured: its status is known.
+    assert feed(make_call(max_head_size=1024), [head]) == [
+        Error("limit", "the response head is too large", status=200)
+    ]
+    assert feed(make_call(), [b"HTTP/1.1 200 OK\r\n"]) == [
+        Error(
+            "connection",
+            "the server closed the connection before sending a response",
+            retryable=True,
+        )
+    ]
+    assert feed(make_call(), [b"garbage\r\n\r\n"]) == [
+        Error("protocol", "malformed HTTP response: illegal status line: bytearray(b'garbage')")
+    ]
+
+
+def test_body_before_a_framing_fault_in_the_same_read_is_delivered() -> None:
+    response = sse_response(chunk("Hel"))
+    bad = response[: -len(b"0\r\n\r\n")] + b"zz\r\n"
+    call = make_call()
+    assert feed(call, [bad]) == [
+        Delta("Hel"),
+        Error(
+            "protocol",
+            "malformed HTTP response: invalid chunk-size line b'zz'",
+            status=200,
+            partial="Hel",
+        ),
+    ]
+    assert not call.reusable
+
+
+def test_the_framed_door_takes_status_999_and_the_callers_reason() -> None:
+    call = make_call()
+    call.http_request()
+    assert call.receive_head(999, [], reason="Odd Status") == []
+    assert call.receive_end() == [Error("server", "HTTP 999 Odd Status", status=999)]
+    call = make_call()
+    call.http_request()
+    call.receive_head(503, [])
+    assert call.receive_end() == [
+        Error("overloaded", "HTTP 503 Service Unavailable", status=503, retryable=True)
+    ]
+
+
+def test_a_head_in_one_read_of_exactly_max_head_size_is_not_measured_again() -> None:
+    # The measure counts 4 bytes of punctuation per header ("name: value\r\n"), more than
+    # a compact "a:b\r\n" takes, so it would overcount this head: it is only used on a
+    # read larger than the bound, which h11 could not have bounded itself.
+    head = b"HTTP/1.1 503 Busy\r\n" + b"a:b\r\n" * 40 + b"content-length:0\r\n\r\n"
+    assert feed(make_call(max_head_size=len(head)), [head]) == [
+        Error("overloaded", "HTTP 503 Busy", status=503, retryable=True)
+    ]
+    assert feed(make_call(max_head_size=len(head) - 1), [head]) == [
+        Error("limit", "the response head is too large", status=503)
+    ]
+
+
+def test_an_informational_head_is_skipped_for_the_real_one() -> None:
+    reference = feed(make_call(), [GOOD])
+    continued = b"HTTP/1.1 100 Continue\r\n\r\n" + GOOD
+    assert feed(make_call(), [continued]) == reference
+    assert feed(make_call(), [continued[:25], continued[25:]]) == reference
+
+
+def test_a_large_read_measures_the_head_at_its_bound_and_one_past() -> None:
+    # One read bigger than max_head_size (the body comes with it), so the parsed head is
+    # measured: each header counts name + value + 4 (": " and CRLF).
+    head = b"HTTP/1.1 503 Busy\r\nContent-Length: 1000\r\nX-Pad: " + b"p" * 300 + b"\r\n\r\n"
+    response = head + b"<" + b"b" * 999  # markup: the message is the status line
+    measured = len("Content-Length") + len("1000") + 4 + len("X-Pad") + 300 + 4
+    assert feed(make_call(max_head_size=measured), [response]) == [
+        Error("overloaded", "HTTP 503 Busy", status=503, retryable=True)
+    ]
+    assert feed(make_call(max_head_size=measured - 1), [response]) == [
+        Error("limit", "the response head is too large", status=503)
+    ]
+
+
+# --- pinned by mutation testing (mutate/run.py framing) -----------------------------------------
+
+
+def test_an_error_body_in_several_reads_keeps_exactly_its_bound() -> None:
+    response = sized_response(b"abcdefgh" * 4, "text/plain", 500, "Boom")
+    body_at = len(response) - 32
+    reads = splits_at(response, [body_at + 8, body_at + 16])
+    call = make_call(max_error_body_size=10)
+    assert feed(call, reads) == [Error("server", "abcdefghab", status=500, retryable=True)]
+    assert call.reusable
+
+
+def test_a_json_body_in_several_reads_past_its_bound_is_a_limit_error() -> None:
+    response = sized_response(NONSTREAM_BODY)
+    body_at = len(response) - len(NONSTREAM_BODY)
+    half = len(NONSTREAM_BODY) // 2
+    reads = [response[: body_at + half], response[body_at + half :]]
+    at = feed(make_call(stream=False, max_body_size=len(NONSTREAM_BODY)), reads)
+    assert isinstance(at[-1], Done)
+    [error] = feed(make_call(stream=False, max_body_size=len(NONSTREAM_BODY) - 1), reads)
+    assert error == Error(
+        "limit", f"the response body exceeds {len(NONSTREAM_BODY) - 1} bytes", status=200
+    )
+
+
+def test_a_header_h11_refuses_is_a_local_error_that_quotes_nothing() -> None:
+    call = make_call(user_agent=f"agent\r\nx-leak: {KEY}")
+    with pytest.raises(LocalProtocolError) as refused:
+        call.start()
+    assert str(refused.value) == "the request has an invalid header or target"
+    assert refused.value.__context__ is None and refused.value.__cause__ is None
+
+
+# --- pinned by mutation testing (mutate/run.py callhead) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "media", ["application/json; charset=utf-8", "Application/JSON ; charset=utf-8; x=1"]
+)
+def test_media_type_parameters_are_ignored(media: str) -> None:
+    # A JSON answer to a stream request: only the media type says it is not a stream.
+    plain = feed(make_call(stream=False), [fixture("openai-chat/nonstream-text.http")])
+    assert feed(make_call(), [sized_response(NONSTREAM_BODY, media)]) == plain
+
+
+def test_only_content_encoding_names_the_coding() -> None:
+    # "content-language" has the length of "content-encoding": the name decides.
+    reference = feed(make_call(), [GOOD])
+    response = sse_response(SSE_BODY, head=b"Content-Language: en\r\n")
+    assert feed(make_call(), [response]) == reference
+
+
+def test_a_new_call_has_no_status_and_delivered_nothing() -> None:
+    call = make_call()
+    assert call.status is None and call.delivered is False
+    call.start()
+    assert call.status is None and call.delivered is False and not call.reusable

@@ -263,3 +263,35 @@ def test_aws_secrets_are_redacted_from_errors() -> None:
     assert error.message == f"bad signature for {MARKER} with token {MARKER}"
     secrets = Redactor([CREDS.secret_access_key, CREDS.session_token or ""])
     assert not secrets.leaks(repr(error)) and not secrets.leaks(repr(error.headers))
+
+
+# --- pinned by mutation testing (mutate/run.py callbody) ---------------------------------------
+
+
+def test_aws_secrets_add_to_the_endpoints_own_and_no_token_is_no_secret() -> None:
+    # Signed with a key pair but no session token, behind a gateway whose token header is
+    # a credential too: both the AWS secret and the gateway token go; "XXXX" (nothing's
+    # secret) stays.
+    creds = AWSCredentials("AKIDEXAMPLE", CREDS.secret_access_key)
+    endpoint = Endpoint(
+        BASE,
+        None,
+        dialect="bedrock",
+        region="us-east-1",
+        aws_credentials=creds,
+        headers={"x-gateway-token": "gw-token-0123456789"},
+    )
+    body = (
+        b'{"message":"gateway gw-token-0123456789 refused XXXX signed with '
+        + CREDS.secret_access_key.encode()
+        + b'"}'
+    )
+    head = (
+        b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+        b"x-amzn-ErrorType: AccessDeniedException\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    call = Call(endpoint, ChatRequest(MODEL, [Message("user", "hi")]), now=AT)
+    call.start()
+    [error] = call.receive_data(head + body)
+    assert isinstance(error, Error)
+    assert error.message == f"gateway {MARKER} refused XXXX signed with {MARKER}"

@@ -418,3 +418,118 @@ def test_headers_that_are_not_pairs_are_refused(headers: Any, message: str) -> N
     with pytest.raises(LocalProtocolError) as info:
         call.receive_head(200, headers)
     assert str(info.value) == message
+
+
+# --- pinned by mutation testing (mutate/run.py callhead) --------------------------------------
+
+STANDARD_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    424: "Failed Dependency",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@pytest.mark.parametrize(("status", "phrase"), sorted(STANDARD_REASONS.items()))
+def test_the_framed_door_supplies_the_standard_reason_phrase(status: int, phrase: str) -> None:
+    from libchatty.callhead import reason_phrase
+
+    assert reason_phrase(status) == phrase
+    if status >= 300:  # what a user sees: the message an empty error body gets
+        call = make_call()
+        call.http_request()
+        call.receive_head(status, [])
+        [error] = call.receive_end()
+        assert isinstance(error, Error) and error.message == f"HTTP {status} {phrase}"
+
+
+@pytest.mark.parametrize("status", [201, 418, 499, 505, 529, 599])
+def test_a_status_without_a_standard_phrase_has_none(status: int) -> None:
+    from libchatty.callhead import reason_phrase
+
+    assert reason_phrase(status) == ""
+
+
+def test_an_http_request_repr_without_a_query_shows_the_whole_url() -> None:
+    from libchatty.callhead import HTTPRequest
+
+    request = HTTPRequest("POST", "https://api.example.test/v1/chat", [("A", "b")], b"xy")
+    assert repr(request) == (
+        "HTTPRequest(method='POST', url='https://api.example.test/v1/chat', headers=[A], "
+        "body=<2 bytes>)"
+    )
+
+
+def test_header_values_of_every_shape_become_bytes() -> None:
+    from libchatty.callhead import header_pairs
+
+    pairs = [
+        ("X-Latin", "caf\u00e9"),  # latin-1, as HTTP defines header bytes
+        ("X-Cup", "caf\u00e9 \u2615"),  # not latin-1: a stack that decoded UTF-8
+        (bytearray(b"X-Array"), memoryview(b"mv")),
+    ]
+    assert header_pairs(pairs) == [
+        (b"x-latin", b"caf\xe9"),
+        (b"x-cup", "caf\u00e9 \u2615".encode()),
+        (b"x-array", b"mv"),
+    ]
+
+
+def test_headers_from_any_object_with_items_are_read() -> None:
+    from libchatty.callhead import header_pairs
+
+    class ItemsOnly:  # not a Mapping: only the items() a stack's headers object offers
+        def items(self) -> list[tuple[str, str]]:
+            return [("Content-Type", "text/event-stream"), ("Content-Length", "9")]
+
+    assert header_pairs(ItemsOnly()) == [(b"content-type", b"text/event-stream")]
+
+
+def test_the_first_of_repeated_request_id_headers_is_the_id() -> None:
+    from libchatty.callhead import request_id
+
+    raw = [(b"X-Request-Id", b" first "), (b"x-request-id", b"second"), (b"request-id", b"r")]
+    assert request_id(raw) == "first"
+
+
+def test_only_content_type_names_the_media_type() -> None:
+    # "x-request-id" has the length of "content-type": the name decides, not the size.
+    call = make_call()
+    call.http_request()
+    head = [("Content-Type", "application/json"), ("X-Request-Id", "text/event-stream")]
+    assert call.receive_head(200, head) == []
+    body = json.dumps(
+        {"choices": [{"index": 0, "message": {"content": "Hi"}, "finish_reason": "stop"}]}
+    ).encode()
+    events = call.receive_body(body) + call.receive_end()
+    assert events[0] == Delta("Hi")
+    assert isinstance(events[1], Done) and events[1].text == "Hi" and len(events) == 2
+
+
+def test_a_2xx_head_without_content_type_follows_the_request() -> None:
+    body = json.dumps(
+        {"choices": [{"index": 0, "message": {"content": "Hi"}, "finish_reason": "stop"}]}
+    ).encode()
+    call = Call(
+        Endpoint("https://api.example.test/v1", KEY),
+        ChatRequest("m", [Message("user", "hi")], stream=False),
+    )
+    call.http_request()
+    assert call.receive_head(200, []) == []
+    events = call.receive_body(body) + call.receive_end()
+    assert events[0] == Delta("Hi") and isinstance(events[1], Done) and len(events) == 2

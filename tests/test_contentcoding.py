@@ -193,3 +193,62 @@ def test_bad_arguments() -> None:
         ContentDecoder("br", 10)
     with pytest.raises(ValueError):
         ContentDecoder("gzip", 10, step=0)
+
+
+# --- pinned by mutation testing (mutate/run.py contentcoding) --------------------------------
+
+
+def test_content_decoder_passes_its_bound_and_step_on() -> None:
+    packed = gzip.compress(b"x" * 35)
+    decoder = content_decoder(b"gzip", 35, step=10)
+    assert decoder is not None
+    assert [len(piece) for piece in decoder.feed(packed)] == [10, 10, 10, 5]
+    decoder = content_decoder(b"gzip", 34, step=10)
+    assert decoder is not None
+    with pytest.raises(LimitExceeded) as past:
+        list(decoder.feed(packed))
+    assert str(past.value) == "the decoded response body exceeds 34 bytes"
+
+
+@pytest.mark.parametrize(
+    ("first", "zlib_header"),
+    [
+        (b"\x78\x9c", True),  # zlib's defaults
+        (b"\x78\x01", True),
+        (b"\x78\xda", True),
+        (b"\x08\x1d", True),  # the smallest window
+        (b"\x78\x00", False),  # check bits wrong
+        (b"\x09\x15", False),  # method 9, check bits right
+        (b"\x88\x1c", False),  # window 2**16 (too large), check bits right
+        (b"\x88\x00", False),
+    ],
+)
+def test_zlib_header_recognition(first: bytes, zlib_header: bool) -> None:
+    from libchatty.contentcoding import _is_zlib_header
+
+    assert _is_zlib_header(first) is zlib_header
+
+
+def test_output_zlib_holds_after_the_last_input_byte_is_still_decoded() -> None:
+    # Raw deflate of 22 "a": its last byte carries a long match. Decoded one byte at a
+    # time, the input is used up while most of the match is still inside zlib: a full
+    # piece with no input left means "ask again", not "done".
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    packed = packer.compress(b"a" * 22) + packer.flush()
+    decoder = ContentDecoder("deflate", 100, step=1)
+    assert b"".join(decoder.feed(packed)) == b"a" * 22
+    decoder.close()
+
+
+def test_bad_arguments_are_named_and_zero_is_a_bound() -> None:
+    with pytest.raises(ValueError) as unknown:
+        ContentDecoder("br", 10)
+    assert str(unknown.value) == "unknown coding 'br'"
+    for max_size, step in ((-1, 1), (10, 0)):
+        with pytest.raises(ValueError) as bad:
+            ContentDecoder("gzip", max_size, step=step)
+        assert str(bad.value) == "max_size must be >= 0 and step >= 1"
+    # max_size 0 (only an empty body) and step 1 are the smallest allowed.
+    empty = ContentDecoder("gzip", 0, step=1)
+    assert list(empty.feed(gzip.compress(b""))) == []
+    empty.close()

@@ -607,3 +607,156 @@ def test_fuzz_target_passes_its_seeds() -> None:
     assert len(seeds) >= 10
     for seed in seeds:
         module.TestOneInput(seed.read_bytes())
+
+
+# --- pinned by mutation testing (mutate/run.py http1body) ------------------------------------
+
+
+def test_a_close_delimited_body_after_its_end_keeps_late_bytes_as_trailing() -> None:
+    reader = CloseDelimitedBody()
+    assert reader.feed(b"abc") == b"abc"
+    assert reader.feed(b"") == b""
+    assert reader.feed(b"late") == b""
+    assert reader.done and reader.trailing == b"late"
+
+
+def test_a_negative_length_is_refused_by_name() -> None:
+    with pytest.raises(LocalProtocolError) as refused:
+        LengthBody(-1)
+    assert str(refused.value) == "a body length cannot be negative"
+
+
+@pytest.mark.parametrize(
+    ("headers", "alive"),
+    [
+        (b"X-Note: close\r\n", True),  # only the Connection header decides
+        (b"Connection: upgrade, close\r\n", False),
+        (b"Connection: upgrade,CLOSE\r\n", False),
+        (b"Connection: closed\r\n", True),  # a token, not a substring
+        (b"Connection: keep-alive\r\n", True),
+    ],
+)
+def test_keeps_alive_reads_only_the_connection_tokens(headers: bytes, alive: bool) -> None:
+    conn = client(b"POST")
+    conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + headers + b"\r\n")
+    response = conn.next_event()
+    assert type(response) is h11.Response
+    assert keeps_alive(response) is alive
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "length"),
+    [
+        (b"CONNECT", 200, 0),  # a tunnel: the bytes after the head are not a body
+        (b"CONNECT", 201, 0),
+        (b"CONNECT", 299, 0),
+        (b"CONNECT", 300, 3),
+        (b"CONNECT", 404, 3),
+        (b"connect", 200, 3),  # methods are case-sensitive
+        (b"POST", 200, 3),
+    ],
+)
+def test_a_2xx_answer_to_connect_has_no_body(method: bytes, status: int, length: int) -> None:
+    response = h11.Response(status_code=status, headers=[("Content-Length", "3")])
+    reader = reader_for(method, response)
+    assert isinstance(reader, LengthBody) and reader.length == length
+
+
+def test_a_failed_reader_is_not_done_and_refuses_more() -> None:
+    reader = ChunkedBody()
+    with pytest.raises(RemoteProtocolError):
+        reader.feed(b"zz\r\n")
+    assert reader.done is False
+    with pytest.raises(LocalProtocolError) as refused:
+        reader.feed(b"0\r\n\r\n")
+    assert str(refused.value) == "the body reader already failed"
+
+
+def test_an_empty_trailer_split_after_its_cr_ends_exactly_there() -> None:
+    reader = ChunkedBody()
+    assert reader.feed(b"3\r\nabc\r\n0\r\n\r") == b"abc"
+    assert not reader.done
+    assert reader.feed(b"\nNEXT") == b""
+    assert reader.done and reader.trailing == b"NEXT"
+
+
+def test_a_blank_line_inside_chunk_data_does_not_end_the_trailer_section() -> None:
+    # The trailer section is searched from where it starts, not from the read's start.
+    wire = b"5\r\na\n\nbc\r\n0\r\nX-Sum: 1\r\n\r\n"
+    reader = ChunkedBody()
+    assert reader.feed(wire) == b"a\n\nbc"
+    assert reader.done and reader.trailing == b""
+    reader = ChunkedBody()
+    assert reader.feed(wire + b"MORE") == b"a\n\nbc"
+    assert reader.done and reader.trailing == b"MORE"
+
+
+# The one-chunk-per-read fast path of ChunkedBody.feed must give what the general reader
+# gives: each case is a read shape that could fool a looser check.
+FAST_PATH_CASES = [
+    # mid-chunk bytes that look like a whole chunk are chunk data
+    ([b"6\r\n", b"1\r\nx\r\n"], [b"", b"1\r\nx\r\n"], None),
+    # a size line split across reads ("21" hex), not a chunk of size 1
+    ([b"2", b"1\r\nx\r\n"], [b"", b"x\r\n"], None),
+    ([b"0" * 19 + b"1\r\nx\r\n"], [b"x"], None),  # 20 digits: the bound
+    ([b"0" * 20 + b"1\r\nx\r\n"], [], "invalid chunk-size line b'00000000'..."),  # 21
+    ([b"0" * 21 + b"1\r\nx\r\n"], [], "invalid chunk-size line b'00000000'..."),  # 22
+    ([b"0" * 29 + b"1\x00\x00x\r\n"], [], "invalid chunk-size line b'00000000'..."),
+    ([b"4XX\r\nXX\r\n"], [], "invalid chunk-size line b'4XX'"),
+    ([b" \r\nx\r\n"], [], "invalid chunk-size line b' '"),
+    # one byte too many for the size: the slow path finds no CRLF after the data
+    ([b"10\r\n" + b"y" * 17 + b"\r\n"], [], "chunk data not followed by CRLF"),
+    # a read shorter than its chunk leaves the reader inside the chunk
+    ([b"02\r\n", b"ab\r\n0\r\n\r\n"], [b"", b"ab"], None),
+    ([b"c\r\nabcd\r\n"], [b"abcd\r\n"], None),
+    # the right length, but no CRLF after the data
+    ([b"4\r\nXX\r\nXX"], [], "chunk data not followed by CRLF"),
+    # the same inside a read of several chunks (the whole-chunk shortcut of _feed)
+    ([b"1\r\nxXX\r\nXX"], [], "chunk data not followed by CRLF"),
+    # the CRLF is looked for after the chunk's last byte, not at the read's start
+    ([b"3\r\nab", b"\r\nXX"], [b"ab"], "chunk data not followed by CRLF"),
+]
+
+
+@pytest.mark.parametrize(("reads", "bodies", "fault"), FAST_PATH_CASES)
+def test_the_one_chunk_fast_path_agrees_with_the_general_reader(
+    reads: list[bytes], bodies: list[bytes], fault: str | None
+) -> None:
+    reader = ChunkedBody()
+    got = []
+    if fault is None:
+        got = [reader.feed(read) for read in reads]
+    else:
+        with pytest.raises(RemoteProtocolError) as exc:
+            for read in reads:
+                got.append(reader.feed(read))
+        assert str(exc.value) == fault
+    assert got == bodies
+    assert reader.done is (reads[-1].endswith(b"0\r\n\r\n") and fault is None)
+
+
+def test_held_bounds_count_only_the_held_bytes_when_they_start_mid_read() -> None:
+    # The held part begins after a whole chunk (pos > 0): only its own bytes count.
+    reader = ChunkedBody()
+    assert reader.feed(b"1\r\nx\r\n1;" + b"e" * (MAX_LINE - 2)) == b"x"  # MAX_LINE held
+    with pytest.raises(LimitExceeded, match=r"^the chunk-size line is too long$"):
+        reader.feed(b"e")
+    reader = ChunkedBody()
+    assert reader.feed(b"1\r\nx\r\n0\r\nX: " + b"v" * (MAX_LINE - 3)) == b"x"  # MAX_LINE held
+    with pytest.raises(LimitExceeded, match=r"^the trailer section is too long$"):
+        reader.feed(b"v")
+
+
+def test_a_size_line_past_the_bound_in_one_read_is_named() -> None:
+    for wire in (b"1;" + b"e" * (MAX_LINE - 1), b"1\r\nx\r\n1;" + b"e" * (MAX_LINE - 1)):
+        with pytest.raises(LimitExceeded) as caught:
+            ChunkedBody().feed(wire)
+        assert str(caught.value) == "the chunk-size line is too long"
+
+
+def test_a_size_line_is_bounded_by_its_own_length_not_its_place_in_the_read() -> None:
+    big = b"d" * MAX_LINE
+    wire = b"%x\r\n" % len(big) + big + b"\r\n1;ext=1\r\nx\r\n0\r\n\r\n"
+    reader = ChunkedBody()
+    assert reader.feed(wire) == big + b"x"
+    assert reader.done and reader.trailing == b""

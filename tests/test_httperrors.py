@@ -150,3 +150,116 @@ def test_never_raises_on_any_body(
     error = error_from_response(status, "Reason", headers, body)
     assert error.message
     assert error.status == status
+
+
+# -- pinned by mutation testing (mutate/run.py httperrors) ----------------------------
+
+
+def test_google_details_skip_entries_that_are_not_objects() -> None:
+    # A non-object entry is skipped, not the end of the list: the RetryInfo after it
+    # still gives the wait and the reason after it still makes a bad key "auth".
+    body = (
+        b'{"error": {"code": 400, "message": "bad key", "status": "INVALID_ARGUMENT",'
+        b' "details": ["junk", {"retryDelay": "3s"}, 7, {"reason": "API_KEY_INVALID"}]}}'
+    )
+    error = error_from_response(400, "Bad Request", [], body)
+    assert error.retry_after == 3.0
+    assert error.kind == "auth"
+    assert error.message == "bad key"
+
+
+def test_flat_detail_field_is_the_message() -> None:
+    # FastAPI-style servers (vLLM's front, many proxies): {"detail": "..."}.
+    error = error_from_response(422, "Unprocessable", [], b'{"detail": "field required"}')
+    assert error.message == "field required"
+    assert error.kind == "bad_request"
+
+
+def test_flat_message_wins_over_detail() -> None:
+    body = b'{"message": "from message", "detail": "from detail", "type": "invalid"}'
+    error = error_from_response(400, "", [], body)
+    assert error.message == "from message"
+    assert error.provider_type == "invalid"
+
+
+def test_html_title_with_invalid_utf8_is_replaced_not_raised() -> None:
+    body = b"<html><title>Bad \xff Gateway</title></html>"
+    error = error_from_response(502, "Bad Gateway", [], body)
+    assert error.message == "Bad \ufffd Gateway"
+
+
+def test_plain_text_body_is_the_message() -> None:
+    error = error_from_response(502, "Bad Gateway", [], b"  upstream connect error \xfe \n")
+    assert error.message == "upstream connect error \ufffd"
+
+
+def test_markup_without_title_gives_the_status_line() -> None:
+    error = error_from_response(502, "Bad Gateway", [], b"<html><body>oops</body></html>")
+    assert error.message == "HTTP 502 Bad Gateway"
+    assert error.partial == ""  # the default: no answer text came before the error
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(299, "bad_request"), (300, "redirect"), (399, "redirect"), (499, "bad_request"),
+     (599, "server")],
+)
+def test_kind_for_status_at_the_range_edges(status: int, kind: str) -> None:
+    assert kind_for_status(status) == kind
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("0.5", 0.5), (" 3 ", 3.0)])
+def test_parse_duration_small_numbers(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def _ratelimit(**values: str) -> list[tuple[bytes, bytes]]:
+    return [(f"x-ratelimit-{k.replace('_', '-')}".encode(), v.encode()) for k, v in values.items()]
+
+
+def test_a_429_with_only_the_requests_reset_waits_for_it() -> None:
+    error = error_from_response(429, "", _ratelimit(reset_requests="1.5s"), b"")
+    assert error.retry_after == 1.5
+
+
+def test_a_429_waits_for_the_dry_bucket_not_the_longest() -> None:
+    headers = _ratelimit(
+        reset_requests="1s", remaining_requests=" 0 ", reset_tokens="5s", remaining_tokens="900"
+    )
+    assert error_from_response(429, "", headers, b"").retry_after == 1.0
+    headers = _ratelimit(
+        reset_requests="1s", remaining_requests="7", reset_tokens="5s", remaining_tokens="0"
+    )
+    assert error_from_response(429, "", headers, b"").retry_after == 5.0
+
+
+def test_a_429_with_no_dry_bucket_waits_for_the_longest() -> None:
+    headers = _ratelimit(reset_requests="4s", reset_tokens="2s", remaining_tokens="10")
+    assert error_from_response(429, "", headers, b"").retry_after == 4.0
+    headers = _ratelimit(reset_requests="4s", reset_tokens="6s")
+    assert error_from_response(429, "", headers, b"").retry_after == 6.0
+
+
+def test_rate_limit_headers_are_ignored_on_other_statuses() -> None:
+    headers = _ratelimit(reset_requests="4s", remaining_requests="0")
+    assert error_from_response(503, "", headers, b"").retry_after is None
+
+
+def test_redirect_message_exactly() -> None:
+    error = error_from_response(302, "Found", [(b"location", b"https://x.example/v1")], b"")
+    assert error.message == (
+        "HTTP 302 redirect to https://x.example/v1 not followed (an API redirect could "
+        "carry the key to another host); check the base URL"
+    )
+    error = error_from_response(308, "Permanent Redirect", [], b'{"message": "moved"}')
+    assert error.message == (
+        "HTTP 308 redirect to an unnamed location not followed (an API redirect could "
+        "carry the key to another host); check the base URL"
+    )
+
+
+def test_message_bound_at_the_limit_and_one_past() -> None:
+    at = error_from_response(500, "", [], b'{"message": "' + b"m" * 2000 + b'"}')
+    assert at.message == "m" * 2000
+    past = error_from_response(500, "", [], b'{"message": "' + b"m" * 2001 + b'"}')
+    assert past.message == "m" * 2000 + "..."

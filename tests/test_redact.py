@@ -181,3 +181,53 @@ def test_long_text_is_linear_enough() -> None:
     text = ("x" * 990 + KEY[:10]) * 1000
     out = Redactor([KEY])(text)
     assert out == ("x" * 990 + MARKER) * 1000
+
+
+# --- pinned by mutation testing (mutate/run.py redact) ---------------------------------------
+
+
+def test_an_authorization_value_gives_everything_after_its_scheme() -> None:
+    value = "Digest user=alice response=6629fae49393a053"
+    assert endpoint_secrets(None, {"Authorization": value}) == [
+        value,
+        "user=alice response=6629fae49393a053",
+    ]
+
+
+def test_blank_query_values_are_no_secret() -> None:
+    url = "https://generativelanguage.googleapis.com/v1beta?key=&token=tok-0123456789&x="
+    assert endpoint_secrets(None, {}, url) == ["tok-0123456789"]
+    assert endpoint_secrets("sk-abc", {}) == ["sk-abc"]
+
+
+def test_a_redactor_is_true_when_it_has_any_secret() -> None:
+    assert not Redactor([])
+    assert not Redactor(["", ""])
+    assert Redactor(["short"])  # shorter than MIN_FRAGMENT: removed whole only
+    assert Redactor(["a-long-secret-value"])
+    assert Redactor(["short", "a-long-secret-value"])
+
+
+def test_an_empty_secret_does_not_hide_the_ones_after_it() -> None:
+    redact = Redactor(["", "sk-0123456789"])
+    assert redact("key sk-0123456789 sent") == f"key {MARKER} sent"
+
+
+def test_a_secret_of_exactly_min_fragment_is_removed_by_windows() -> None:
+    secret = "abcdefgh"
+    assert len(secret) == MIN_FRAGMENT
+    # Windows join touching stretches into one marker; whole-string replacement would
+    # leave two, and would leave the ninth "a" of an overlapping run behind.
+    assert Redactor([secret])(secret + secret) == MARKER
+    assert Redactor(["aaaaaaaa"])("x aaaaaaaaa y") == f"x {MARKER} y"
+
+
+def test_short_secrets_are_removed_longest_first() -> None:
+    redact = Redactor(["abc", "aabca"])
+    assert redact("x aabca y abc") == f"x {MARKER} y {MARKER}"
+
+
+def test_leaks_sees_a_fragment_at_the_very_end() -> None:
+    secret = "sk-0123456789abcdef"
+    assert Redactor([secret]).leaks("see " + secret[-MIN_FRAGMENT:])
+    assert not Redactor([secret]).leaks("see " + secret[-MIN_FRAGMENT + 1 :])
