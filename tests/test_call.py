@@ -206,7 +206,21 @@ def test_error_body_is_bounded_but_read_to_the_end_for_reuse() -> None:
     events = feed(call, [response], eof=False)
     assert len(events) == 1 and isinstance(events[0], Error)
     assert events[0].kind == "server" and events[0].status == 500 and events[0].retryable
+    assert events[0].message == body[:100].decode()  # exactly the kept start of the body
     assert call.reusable
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_error_body_kept_at_the_limit_and_one_past(extra: int) -> None:
+    body = b"x" * (100 + extra)  # not JSON: the message is the body's start, as kept
+    response = sized_response(body, status=500, reason="Internal Server Error")
+    bytewise = [response[i : i + 1] for i in range(len(response))]
+    for chunks in ([response], bytewise):
+        call = make_call(max_error_body_size=100)
+        events = feed(call, chunks, eof=False)
+        assert [type(e) for e in events] == [Error]
+        assert events[0].message == "x" * 100
+        assert call.reusable
 
 
 def test_redirect_is_an_error_not_followed() -> None:
