@@ -20,8 +20,9 @@ from wire import all_splittings, expected, fixture, parse_request
 from libchatty.accumulate import Accumulator
 from libchatty.call import Call
 from libchatty.dialects import Dialect
-from libchatty.events import Delta, Done, Error, Event
+from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
+from libchatty.replay import Script
 from libchatty.request import Message
 
 #: expected.json names some error kinds the fixture README's way; ours are shorter.
@@ -424,3 +425,36 @@ def mutated_events(data: st.DataObject, events: list[Any]) -> list[Any]:
     out = list(events)
     out[position] = replaced(events[position], path, data.draw(ANY_JSON))
     return out
+
+
+@st.composite
+def scripts(draw: st.DrawFn, id_prefix: str) -> Script:
+    """A scripted answer for a renderer round trip: text, reasoning, up to three tool calls
+    (ids ``<id_prefix><n>``, as the provider names them) and usage or none."""
+    calls = draw(
+        st.lists(
+            st.builds(
+                lambda n, args: ToolCall(f"{id_prefix}{n}", "fn", json.dumps(args)),
+                st.integers(0, 99),
+                st.dictionaries(st.text(max_size=5), JSON_VALUES, max_size=3),
+            ),
+            max_size=3,
+            unique_by=lambda c: c.id,
+        )
+    )
+    usage = draw(
+        st.none()
+        | st.builds(
+            lambda i, o, c: Usage(i, o, i + o, None, c),
+            st.integers(0, 10**6),
+            st.integers(0, 10**6),
+            st.none() | st.integers(0, 10**6),
+        )
+    )
+    return Script(
+        text=draw(st.text(max_size=40)),
+        reasoning=draw(st.text(max_size=40)),
+        tool_calls=tuple(calls),
+        finish_reason=draw(st.sampled_from(["stop", "length", "tool_calls", "content_filter"])),
+        usage=usage,
+    )
