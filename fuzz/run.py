@@ -149,6 +149,8 @@ def run_target(
     use_atheris: bool = True,
     quiet: bool = False,
     smoke: bool = False,
+    runs: int | None = None,
+    max_len: int | None = None,
 ) -> bool:
     work: Path | None = None
     if use_atheris:
@@ -160,7 +162,9 @@ def run_target(
             "-timeout=20",  # one input taking 20 s is a hang
             "-rss_limit_mb=2048",
             # Smoke runs keep inputs short so their seconds go to many new inputs.
-            f"-max_len={1024 if smoke else 4096}",
+            f"-max_len={max_len or (1024 if smoke else 4096)}",
+            # A campaign of N executions stops there even if its seconds are not up.
+            *([f"-runs={runs}"] if runs else []),
             f"-artifact_prefix={work}{os.sep}",
             "-print_final_stats=1",
             *corpus_dirs,
@@ -225,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--list", action="store_true", help="list the targets")
     parser.add_argument("--seconds", type=int, default=15, help="time per target")
     parser.add_argument("--workdir", type=Path, help="where new inputs and crashes go")
+    parser.add_argument("--runs", type=int, help="stop after this many executions")
+    parser.add_argument("--max-len", type=int, help="longest input (default 4096; smoke 1024)")
     parser.add_argument(
         "--hypothesis", action="store_true", help="use the hypothesis loop even if atheris works"
     )
@@ -255,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             use_atheris,
             quiet=args.smoke,
             smoke=args.smoke,
+            runs=args.runs,
+            max_len=args.max_len,
         )
     ]
     if failed:
