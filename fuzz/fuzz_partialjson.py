@@ -50,6 +50,33 @@ def reference(text: str) -> tuple[bool, Any]:
         return False, None
 
 
+def too_deep(text: str, max_depth: int) -> bool:
+    """Whether the text's longest valid JSON prefix opens more than ``max_depth``
+    containers: find where the bracket depth (outside strings) first passes the limit,
+    and ask json.loads whether the text up to that opener, closed, is valid JSON (an
+    opener is only taken where a value may stand, so an invalid prefix is a syntax
+    error first)."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for pos, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            stack.append("]" if char == "[" else "}")
+            if len(stack) > max_depth:
+                return reference(text[: pos + 1] + "".join(reversed(stack)))[0]
+        elif char in "]}" and stack:
+            stack.pop()
+    return False
+
+
 def values_only_grow(text: str) -> bool:
     """Whether the growth check applies: valid JSON without a repeated key (a repeated
     key replaces the earlier value, as in json.loads: the one documented exception)."""
@@ -124,6 +151,10 @@ def TestOneInput(data: bytes) -> None:
     if (max_size, max_depth) == (DEFAULT_MAX_SIZE, DEFAULT_MAX_DEPTH):
         ok, expected = reference(text)
         error, value = results[0]
+        if too_deep(text, DEFAULT_MAX_DEPTH):
+            message = f"JSON nested deeper than max_depth={DEFAULT_MAX_DEPTH}"
+            assert results[0] == (LimitExceeded, message), (text, results[0])
+            return
         assert error is not LimitExceeded, results[0]
         if ok:
             assert error is None and value == expected, (text, results[0], expected)
