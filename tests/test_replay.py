@@ -157,6 +157,65 @@ def test_any_split_of_the_requests_gives_the_same_output(name: str, seed: int) -
     assert feed(Replay(**SCENARIOS[name]), random_splits(TWO, seed)) == expected
 
 
+# --- which requests each renderer takes -----------------------------------------------------
+VERTEX_CLAUDE = "/v1/projects/p/locations/l/publishers/anthropic/models/claude-x@1:rawPredict"
+# (renderer, target, body) -> (matches a POST, asks for a stream).
+CLAIMS: list[tuple[str, str, dict[str, Any], tuple[bool, bool]]] = [
+    ("openai-chat", "/v1/chat/completions?api-version=1", {"stream": True}, (True, True)),
+    ("openai-chat", "/v1/chat/completions", {"stream": "yes"}, (True, False)),
+    ("openai-chat", "/v1/responses", {}, (False, False)),
+    ("openai-responses", "/v1/responses", {"stream": True}, (True, True)),
+    ("openai-responses", "/v1/responses?x=/chat/completions", {}, (True, False)),
+    ("anthropic", "/v1/messages", {"stream": True}, (True, True)),
+    ("anthropic", VERTEX_CLAUDE, {"stream": False}, (True, False)),
+    ("anthropic", "/v1/messages/count_tokens", {}, (False, False)),
+    ("cohere", "/v2/chat", {"stream": True}, (True, True)),
+    ("cohere", "/v1/chat", {"stream": True}, (False, True)),
+    ("gemini", "/v1beta/models/g:streamGenerateContent?alt=sse", {}, (True, True)),
+    ("gemini", "/v1beta/models/g:generateContent", {"stream": True}, (True, False)),
+    ("ollama", "/api/generate", {}, (True, True)),
+    ("ollama", "/api/chat", {"stream": False}, (True, False)),
+    ("ollama", "/api/tags", {}, (False, True)),
+]
+
+
+@pytest.mark.parametrize(("name", "target", "body", "claims"), CLAIMS)
+def test_which_requests_a_renderer_takes_and_streams(
+    name: str, target: str, body: dict[str, Any], claims: tuple[bool, bool]
+) -> None:
+    renderer = get_renderer(name)
+    assert (renderer.matches("POST", target), renderer.is_stream_request(target, body)) == claims
+    assert not renderer.matches("GET", target)
+
+
+# The wire word of each Script finish reason, per renderer (read from a non-streamed body).
+WIRE_REASONS = {
+    "anthropic": ("end_turn", "max_tokens", "tool_use", "refusal"),
+    "bedrock": ("end_turn", "max_tokens", "tool_use", "content_filtered"),
+    "cohere": ("COMPLETE", "MAX_TOKENS", "TOOL_CALL", "ERROR_TOXIC"),
+    "gemini": ("STOP", "MAX_TOKENS", "STOP", "SAFETY"),
+}
+
+
+def wire_reason(name: str, finish_reason: str) -> str:
+    body = json.loads(get_renderer(name).render_body(Script("hi", finish_reason=finish_reason)))
+    found = {
+        "anthropic": lambda: body["stop_reason"],
+        "bedrock": lambda: body["stopReason"],
+        "cohere": lambda: body["finish_reason"],
+        "gemini": lambda: body["candidates"][0]["finishReason"],
+    }[name]()
+    assert isinstance(found, str)
+    return found
+
+
+@pytest.mark.parametrize("name", WIRE_REASONS)
+def test_each_finish_reason_in_the_providers_words(name: str) -> None:
+    normalised = ("stop", "length", "tool_calls", "content_filter")
+    assert tuple(wire_reason(name, reason) for reason in normalised) == WIRE_REASONS[name]
+    assert wire_reason(name, "weird") == "weird"  # not one of the four: sent as it is
+
+
 # --- what it answers --------------------------------------------------------------------------
 def test_a_sequence_answers_in_order_then_says_it_is_used_up() -> None:
     replay = Replay(script=[TOOL_TURN, TEXT_TURN])

@@ -59,8 +59,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import IntEnum
 
-from .exceptions import LimitExceeded, LocalProtocolError, RemoteProtocolError
-from .lines import Fragments
+from .exceptions import LimitExceeded, RemoteProtocolError
+from .lines import BufferedDecoder
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -133,7 +133,7 @@ class EventStreamMessage:
     header_types: dict[str, HeaderType] = field(default_factory=dict, compare=False)
 
 
-class EventStreamDecoder:
+class EventStreamDecoder(BufferedDecoder):
     """Decode an event stream: ``feed(data)`` returns the messages completed by ``data``.
 
     ``close()`` ends the stream: it raises RemoteProtocolError if a partial message is
@@ -141,16 +141,15 @@ class EventStreamDecoder:
     bytes held for the incomplete message; it never exceeds ``max_message_size``.
     """
 
-    __slots__ = ("_failed", "_headers_seen", "_max", "_need", "_pending")
+    __slots__ = ("_headers_seen", "_need")
+    _name = "event stream decoder"
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         if max_message_size < _OVERHEAD:
             raise ValueError(f"max_message_size must be at least {_OVERHEAD}")
-        self._max = max_message_size
-        self._pending = Fragments()
+        super().__init__(max_message_size)
         # Bytes needed before the next step can run: the prelude, then the whole message.
         self._need = _PRELUDE_SIZE
-        self._failed = False
         # Header sections already parsed, by their bytes. A Bedrock stream repeats a
         # handful of them (only ``:event-type`` varies), so most messages skip the parser.
         self._headers_seen: dict[bytes, tuple[dict[str, HeaderValue], dict[str, HeaderType]]]
@@ -160,19 +159,15 @@ class EventStreamDecoder:
     def max_message_size(self) -> int:
         return self._max
 
-    @property
-    def buffered(self) -> int:
-        return self._pending.size
-
     def feed(self, data: bytes | bytearray | memoryview) -> list[EventStreamMessage]:
         """The messages completed by ``data``, in order (any bytes-like is accepted)."""
         if self._failed:
-            raise LocalProtocolError("the event stream decoder failed earlier; start a new one")
+            raise self._failed_earlier()
         if not data:
             return []
         if type(data) is not bytes:
             data = bytes(data)  # never keep a buffer the caller may reuse
-        pending = self._pending
+        pending = self.pending
         if pending.size + len(data) < self._need:
             pending.append(data)
             return []
@@ -181,8 +176,7 @@ class EventStreamDecoder:
         try:
             end = self._decode(buf, messages)
         except RemoteProtocolError as exc:
-            self._failed = True
-            self._pending.clear()
+            self._fail()
             raise type(exc)(str(exc), items=messages) from None
         if end < len(buf):
             pending.append(buf[end:] if end else buf)
@@ -191,11 +185,10 @@ class EventStreamDecoder:
     def close(self) -> list[EventStreamMessage]:
         """End of stream: ``[]``, or RemoteProtocolError if it ended inside a message."""
         if self._failed:
-            raise LocalProtocolError("the event stream decoder failed earlier; start a new one")
-        held = self._pending.size
+            raise self._failed_earlier()
+        held = self.pending.size
         if held:
-            self._failed = True
-            self._pending.clear()
+            self._fail()
             want = "a message prelude" if self._need == _PRELUDE_SIZE else "a message"
             raise RemoteProtocolError(
                 f"event stream ended inside {want}: {held} of {self._need} bytes received"

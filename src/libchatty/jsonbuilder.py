@@ -15,11 +15,8 @@ from typing import Any
 
 from .exceptions import LimitExceeded, RemoteProtocolError
 
-__all__ = ["DEFAULT_MAX_DEPTH", "DEFAULT_MAX_SIZE", "ValueBuilder"]
+__all__ = ["DEFAULT_MAX_DEPTH", "ValueBuilder"]
 
-# Tool-call arguments are kilobytes; 16 Mi characters leaves room for generated documents
-# while still stopping a runaway stream.
-DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 # Real arguments nest a handful of levels; this is well under the depth at which
 # json.loads and the copying or printing of the value would hit the recursion limit.
 DEFAULT_MAX_DEPTH = 128
@@ -66,7 +63,6 @@ class ValueBuilder:
         "_in_key",
         "_key",
         "_max_depth",
-        "_max_size",
         "_merged",
         "_parts",
         "_root",
@@ -78,10 +74,7 @@ class ValueBuilder:
         "started",
     )
 
-    def __init__(self, max_size: int, max_depth: int) -> None:
-        if max_size < 1 or max_depth < 1:
-            raise ValueError("max_size and max_depth must be at least 1")
-        self._max_size = max_size
+    def __init__(self, max_depth: int) -> None:
         self._max_depth = max_depth
         self._state = VALUE
         self._root: Any = None
@@ -102,10 +95,6 @@ class ValueBuilder:
         self.started = False
         #: Whether the whole top-level value has been parsed.
         self.complete = False
-
-    @property
-    def max_size(self) -> int:
-        return self._max_size
 
     @property
     def max_depth(self) -> int:

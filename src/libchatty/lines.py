@@ -10,9 +10,11 @@ raises :class:`~libchatty.exceptions.LimitExceeded` before the buffer grows past
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .exceptions import LimitExceeded, LocalProtocolError
 
-__all__ = ["Fragments", "LineSplitter"]
+__all__ = ["BufferedDecoder", "Fragments", "LineSplitter"]
 
 _CR = b"\r"
 _LF = b"\n"
@@ -66,36 +68,62 @@ class Fragments:
         self.size = 0
 
 
-class LineSplitter:
+class BufferedDecoder:
+    """What the byte decoders that hold one incomplete item as :class:`Fragments` share:
+    the item's limit, the fragments, and failing for good at the first fault.
+
+    ``buffered`` is the number of bytes held (never more than the limit). ``_fail()``
+    drops them and marks the decoder failed; a subclass then raises ``_failed_earlier()``
+    (a :class:`LocalProtocolError`) from every later call.
+    """
+
+    __slots__ = ("_failed", "_max", "pending")
+
+    #: What the decoder is, for the error after a failure ("the line splitter").
+    _name: ClassVar[str]
+
+    def __init__(self, limit: int) -> None:
+        self._max = limit
+        # The incomplete item. Public so that a decoder's per-feed bookkeeping reads
+        # ``pending.size`` (what ``buffered`` reports) without a call; do not modify it.
+        self.pending = Fragments()
+        self._failed = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for the incomplete item (never more than the limit)."""
+        return self.pending.size
+
+    def _fail(self) -> None:
+        self._failed = True
+        self.pending.clear()
+
+    def _failed_earlier(self) -> LocalProtocolError:
+        return LocalProtocolError(f"the {self._name} failed earlier; start a new one")
+
+
+class LineSplitter(BufferedDecoder):
     """Split a byte stream into lines; terminators (CR, LF, CRLF) are not included.
 
     ``feed(data)`` returns the lines completed by ``data``; ``close()`` returns the
     final unterminated line, if any. A line longer than ``max_line_size`` bytes raises
     :class:`LimitExceeded` whose ``items`` are the lines completed earlier in that same
     ``feed``; the splitter is then failed and any further call raises
-    :class:`LocalProtocolError`.
+    :class:`LocalProtocolError`. ``buffered`` is the size of the incomplete line.
     """
 
-    __slots__ = ("_failed", "_max", "_skip_lf", "pending")
+    __slots__ = ("_skip_lf",)
+    _name = "line splitter"
 
     def __init__(self, max_line_size: int) -> None:
         if max_line_size < 1:
             raise ValueError("max_line_size must be at least 1")
-        self._max = max_line_size
-        # The incomplete line. Public so that a decoder's per-feed bookkeeping reads
-        # ``pending.size`` (what ``buffered`` reports) without a call; do not modify it.
-        self.pending = Fragments()
+        super().__init__(max_line_size)
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF is its pair
-        self._failed = False
 
     @property
     def max_line_size(self) -> int:
         return self._max
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held for the incomplete line (never more than ``max_line_size``)."""
-        return self.pending.size
 
     @property
     def at_line_start(self) -> bool:
@@ -122,7 +150,7 @@ class LineSplitter:
         the long one, in the same joined form.
         """
         if self._failed:
-            raise LocalProtocolError("the line splitter failed earlier; start a new one")
+            raise self._failed_earlier()
         if not data:
             return b""
         if type(data) is not bytes:
@@ -176,7 +204,7 @@ class LineSplitter:
     def close(self) -> list[bytes]:
         """End of stream: the final unterminated line (``[]`` if there is none)."""
         if self._failed:
-            raise LocalProtocolError("the line splitter failed earlier; start a new one")
+            raise self._failed_earlier()
         self._skip_lf = False
         if not self.pending:
             return []
@@ -197,10 +225,6 @@ class LineSplitter:
                     items=[complete[:start]],
                 )
             start += len(line) + 1
-
-    def _fail(self) -> None:
-        self._failed = True
-        self.pending.clear()
 
 
 def _split_joined(joined: bytes) -> list[bytes]:

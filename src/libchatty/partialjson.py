@@ -71,7 +71,6 @@ from .jsonbuilder import (
     _EXPECTED,
     ARRAY_FIRST,
     DEFAULT_MAX_DEPTH,
-    DEFAULT_MAX_SIZE,
     END,
     KEY,
     NUMBER,
@@ -82,6 +81,10 @@ from .jsonbuilder import (
 from .jsonbuilder import _MERGE_EVERY as _MERGE_EVERY  # how often string pieces merge
 
 __all__ = ["DEFAULT_MAX_DEPTH", "DEFAULT_MAX_SIZE", "PartialJSON"]
+
+# Tool-call arguments are kilobytes; 16 Mi characters leaves room for generated documents
+# while still stopping a runaway stream.
+DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = " \t\n\r"
@@ -105,16 +108,23 @@ _LITERALS: dict[str, tuple[str, Any]] = {
 class PartialJSON(ValueBuilder):
     """One JSON text fed in pieces; ``.value`` is the value so far (see the module doc)."""
 
-    __slots__ = ("_base", "_carry", "_number", "_size")
+    __slots__ = ("_base", "_carry", "_max_size", "_number", "_size")
 
     def __init__(
         self, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = DEFAULT_MAX_DEPTH
     ) -> None:
-        super().__init__(max_size, max_depth)
+        if max_size < 1 or max_depth < 1:
+            raise ValueError("max_size and max_depth must be at least 1")
+        super().__init__(max_depth)
+        self._max_size = max_size  # the bound on characters fed, checked by feed
         self._size = 0  # characters fed so far
         self._base = 0  # offset of the current text's first character (for messages)
         self._carry = ""  # an incomplete escape or literal, rescanned with the next text
         self._number: list[str] = []  # pieces of the open number
+
+    @property
+    def max_size(self) -> int:
+        return self._max_size
 
     def feed(self, fragment: str) -> bool:
         """Parse ``fragment``; return whether ``.value`` gained anything (a closing
@@ -168,11 +178,8 @@ class PartialJSON(ValueBuilder):
     def _value(self, text: str, pos: int) -> int:
         char = text[pos]
         if char in _WS_CHARS:
-            # Inline, not a helper: this runs once per value and per member.
-            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-            if pos == len(text):
-                return pos
-            char = text[pos]
+            # Skip the run; feed's loop then calls this state again at what follows.
+            return _WS.match(text, pos).end()  # type: ignore[union-attr]
         if char == '"':
             self._begin_string(False)
             self._place("")
@@ -209,11 +216,8 @@ class PartialJSON(ValueBuilder):
     def _after_value_char(self, text: str, pos: int) -> int:
         char = text[pos]
         if char in _WS_CHARS:
-            # Inline, not a helper: this runs once per value and per member.
-            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-            if pos == len(text):
-                return pos
-            char = text[pos]
+            # Skip the run; feed's loop then calls this state again at what follows.
+            return _WS.match(text, pos).end()  # type: ignore[union-attr]
         in_list = type(self._stack[-1]) is list
         if char == ",":
             self._state = VALUE if in_list else KEY

@@ -9,18 +9,15 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..events import Usage
-from .base import Renderer, arguments_object, dumps
-from .script import Script
+from .base import Renderer, arguments_object, dumps, request_path
+from .script import FinishReasons, Script
 
 __all__ = ["RENDERER", "AnthropicRenderer"]
 
-# Script finish reasons (normalised) -> the stop_reason Anthropic would send.
-_STOP_REASON: Final = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "content_filter": "refusal",
-}
+# The stop_reason Anthropic sends for each Script finish reason.
+_STOP_REASONS: Final = FinishReasons(
+    stop="end_turn", length="max_tokens", tool_calls="tool_use", content_filter="refusal"
+)
 
 _ERROR_TYPE_BY_STATUS: Final = {
     400: "invalid_request_error",
@@ -86,19 +83,15 @@ class _Blocks:
 
 class AnthropicRenderer(Renderer):
     name = "anthropic"
+    paths = ("/v1/messages",)
 
     def matches(self, method: str, target: str) -> bool:
-        path = target.split("?", 1)[0]
-        return method == "POST" and (
-            path.endswith("/v1/messages") or _VERTEX_PATH.search(path) is not None
-        )
+        on_vertex = _VERTEX_PATH.search(request_path(target)) is not None
+        return super().matches(method, target) or (method == "POST" and on_vertex)
 
     def model_of(self, target: str, body: Mapping[str, Any]) -> str | None:
-        match = _VERTEX_PATH.search(target.split("?", 1)[0])
+        match = _VERTEX_PATH.search(request_path(target))
         return match.group(1) if match else super().model_of(target, body)
-
-    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        return body.get("stream") is True
 
     def render_stream(self, script: Script) -> list[bytes]:
         message: dict[str, Any] = {
@@ -139,7 +132,7 @@ class AnthropicRenderer(Renderer):
         delta_usage = {}
         if script.usage is not None and script.usage.output_tokens is not None:
             delta_usage = {"output_tokens": script.usage.output_tokens}
-        reason = _STOP_REASON.get(script.finish_reason, script.finish_reason)
+        reason = _STOP_REASONS.of(script)
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": reason, "stop_sequence": None},
@@ -172,7 +165,7 @@ class AnthropicRenderer(Renderer):
                 "role": "assistant",
                 "model": script.model,
                 "content": content,
-                "stop_reason": _STOP_REASON.get(script.finish_reason, script.finish_reason),
+                "stop_reason": _STOP_REASONS.of(script),
                 "stop_sequence": None,
                 "usage": _usage(script.usage, output=True),
             }

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from ..jsonload import JSONDecodeError, loads
 from .script import Script
 
-__all__ = ["Renderer", "arguments_object", "dumps"]
+__all__ = ["Renderer", "arguments_object", "dumps", "request_path"]
 
 
 def dumps(value: Any) -> bytes:
@@ -31,14 +31,18 @@ class Renderer(ABC):
     #: How its streams are framed: ``"sse"``, ``"ndjson"`` or ``"eventstream"`` (AWS
     #: event stream messages, served as ``application/vnd.amazon.eventstream``).
     framing: ClassVar[str] = "sse"
+    #: The endings of the paths it answers ``POST`` to (e.g. ``"/v1/messages"``).
+    paths: ClassVar[tuple[str, ...]] = ()
 
-    @abstractmethod
     def matches(self, method: str, target: str) -> bool:
-        """Whether a request line belongs to this provider (e.g. ``POST /v1/messages``)."""
+        """Whether a request line belongs to this provider: by default, a ``POST`` to a
+        path that ends with one of ``paths``."""
+        return method == "POST" and request_path(target).endswith(self.paths)
 
-    @abstractmethod
     def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        """Whether a request (target and parsed JSON body) asks for a stream."""
+        """Whether a request (target and parsed JSON body) asks for a stream: by default,
+        whether the body says ``"stream": true``."""
+        return body.get("stream") is True
 
     def model_of(self, target: str, body: Mapping[str, Any]) -> str | None:
         """The model a request names (the body's ``model``), or None."""
@@ -65,6 +69,11 @@ class Renderer(ABC):
     def error_headers(self, status: int) -> list[tuple[bytes, bytes]]:
         """Headers sent with an HTTP error besides the body (most providers: none)."""
         return []
+
+
+def request_path(target: str) -> str:
+    """The path of a request target (the query string cut off)."""
+    return target.partition("?")[0]
 
 
 def arguments_object(arguments: str, name: str) -> Any:

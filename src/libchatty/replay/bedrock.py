@@ -22,18 +22,15 @@ from urllib.parse import unquote
 
 from ..events import Usage
 from ..eventstream import encode_message
-from .base import Renderer, arguments_object, dumps
-from .script import Script
+from .base import Renderer, arguments_object, dumps, request_path
+from .script import FinishReasons, Script
 
 __all__ = ["ERROR_TYPES", "RENDERER", "BedrockRenderer", "event", "exception"]
 
-# Script finish reasons (normalised) -> Bedrock's stopReason.
-_STOP_REASON: Final = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "content_filter": "content_filtered",
-}
+# Bedrock's stopReason for each Script finish reason.
+_STOP_REASONS: Final = FinishReasons(
+    stop="end_turn", length="max_tokens", tool_calls="tool_use", content_filter="content_filtered"
+)
 #: HTTP status -> the error type Bedrock names in ``x-amzn-ErrorType``.
 ERROR_TYPES: Final[Mapping[int, str]] = {
     400: "ValidationException",
@@ -110,7 +107,7 @@ def render_stream(script: Script) -> list[bytes]:
             out.append(event("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
         out.append(event("contentBlockStop", {"contentBlockIndex": index}))
         index += 1
-    reason = _STOP_REASON.get(script.finish_reason, script.finish_reason)
+    reason = _STOP_REASONS.of(script)
     out.append(event("messageStop", {"stopReason": reason}))
     metadata = {"usage": _usage(script.usage), "metrics": {"latencyMs": _LATENCY_MS}}
     out.append(event("metadata", metadata))
@@ -133,7 +130,7 @@ def render_body(script: Script) -> bytes:
     return dumps(
         {
             "output": {"message": {"role": "assistant", "content": content}},
-            "stopReason": _STOP_REASON.get(script.finish_reason, script.finish_reason),
+            "stopReason": _STOP_REASONS.of(script),
             "usage": _usage(script.usage),
             "metrics": {"latencyMs": _LATENCY_MS},
         }
@@ -152,7 +149,7 @@ def render_stream_error(message: str) -> bytes:
 
 def _action(target: str) -> tuple[str, str] | None:
     """(model id, ``converse``/``converse-stream``) of a Converse request target."""
-    parts = target.split("?", 1)[0].split("/")
+    parts = request_path(target).split("/")
     if len(parts) >= 4 and parts[-3] == "model" and parts[-1] in ("converse", "converse-stream"):
         return unquote(parts[-2]), parts[-1]
     return None

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from .base import Renderer, dumps
-from .script import Script
+from .script import FinishReasons, Script
 
 if TYPE_CHECKING:
     from ..events import Usage
@@ -30,14 +30,11 @@ __all__ = [
     "render_stream_error",
 ]
 
-# Script finish reasons (normalised) -> what Cohere sends. No v2 reason means "filtered":
-# v1's ERROR_TOXIC is the nearest, and what the dialect reads as content_filter.
-_FINISH_REASON: Final = {
-    "stop": "COMPLETE",
-    "length": "MAX_TOKENS",
-    "tool_calls": "TOOL_CALL",
-    "content_filter": "ERROR_TOXIC",
-}
+# What Cohere sends for each Script finish reason. No v2 reason means "filtered": v1's
+# ERROR_TOXIC is the nearest, and what the dialect reads as content_filter.
+_FINISH_REASONS: Final = FinishReasons(
+    stop="COMPLETE", length="MAX_TOKENS", tool_calls="TOOL_CALL", content_filter="ERROR_TOXIC"
+)
 # Arguments are streamed in pieces of this many characters.
 _ARGUMENT_PIECE: Final = 12
 
@@ -104,7 +101,7 @@ def render_stream(script: Script, citations: Sequence[Mapping[str, Any]] = ()) -
             out.append(_event({"type": "citation-start", "index": n, "delta": {"message": cited}}))
             out.append(_event({"type": "citation-end", "index": n}))
         out.append(_event({"type": "content-end", "index": 0}))
-    reason = _FINISH_REASON.get(script.finish_reason, script.finish_reason)
+    reason = _FINISH_REASONS.of(script)
     end = {"finish_reason": reason, "usage": _usage(script.usage)}
     out.append(_event({"type": "message-end", "delta": end}))
     out.append(b"data: [DONE]\n\n")
@@ -123,7 +120,7 @@ def render_body(script: Script, citations: Sequence[Mapping[str, Any]] = ()) -> 
         message["content"] = [{"type": "text", "text": script.text}]
     if citations:
         message["citations"] = [dict(c) for c in citations]
-    reason = _FINISH_REASON.get(script.finish_reason, script.finish_reason)
+    reason = _FINISH_REASONS.of(script)
     body = {"id": script.response_id, "message": message, "finish_reason": reason}
     return dumps({**body, "usage": _usage(script.usage)})
 
@@ -143,12 +140,7 @@ class CohereRenderer(Renderer):
     """Cohere v2 chat, as api.cohere.com answers it."""
 
     name = "cohere"
-
-    def matches(self, method: str, target: str) -> bool:
-        return method == "POST" and target.split("?", 1)[0].endswith("/v2/chat")
-
-    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        return body.get("stream") is True
+    paths = ("/v2/chat",)
 
     # The module's functions are the renderer (without citations: a Script has none).
     render_stream = staticmethod(render_stream)

@@ -7,18 +7,15 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..events import Usage
-from .base import Renderer, arguments_object, dumps
-from .script import Script
+from .base import Renderer, arguments_object, dumps, request_path
+from .script import FinishReasons, Script
 
 __all__ = ["RENDERER", "GeminiRenderer"]
 
-# Script finish reasons (normalised) -> what Gemini would send. It says STOP for tools.
-_FINISH_REASON: Final = {
-    "stop": "STOP",
-    "length": "MAX_TOKENS",
-    "tool_calls": "STOP",
-    "content_filter": "SAFETY",
-}
+# What Gemini sends for each Script finish reason: STOP after tool calls too.
+_FINISH_REASONS: Final = FinishReasons(
+    stop="STOP", length="MAX_TOKENS", tool_calls="STOP", content_filter="SAFETY"
+)
 _STATUS_NAME: Final = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -77,9 +74,7 @@ def _responses(script: Script) -> list[dict[str, Any]]:
         last = n == len(chunks) - 1
         candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
         if last:
-            candidate["finishReason"] = _FINISH_REASON.get(
-                script.finish_reason, script.finish_reason
-            )
+            candidate["finishReason"] = _FINISH_REASONS.of(script)
         candidate["index"] = 0
         response: dict[str, Any] = {"candidates": [candidate]}
         usage = _usage(script.usage) if last else None
@@ -93,16 +88,13 @@ def _responses(script: Script) -> list[dict[str, Any]]:
 
 class GeminiRenderer(Renderer):
     name = "gemini"
-
-    def matches(self, method: str, target: str) -> bool:
-        path = target.split("?", 1)[0]
-        return method == "POST" and path.endswith((":streamGenerateContent", ":generateContent"))
+    paths = (":streamGenerateContent", ":generateContent")
 
     def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        return target.split("?", 1)[0].endswith(":streamGenerateContent")
+        return request_path(target).endswith(":streamGenerateContent")
 
     def model_of(self, target: str, body: Mapping[str, Any]) -> str | None:
-        match = _MODEL_IN_PATH.search(target.split("?", 1)[0])
+        match = _MODEL_IN_PATH.search(request_path(target))
         return match.group(1) if match else None
 
     def render_stream(self, script: Script) -> list[bytes]:

@@ -67,10 +67,7 @@ def _final(script: Script, message: dict[str, Any]) -> dict[str, Any]:
 class OllamaRenderer(Renderer):
     name = "ollama"
     framing = "ndjson"
-
-    def matches(self, method: str, target: str) -> bool:
-        path = target.split("?", 1)[0]
-        return method == "POST" and (path.endswith("/api/chat") or path.endswith("/api/generate"))
+    paths = ("/api/chat", "/api/generate")
 
     def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
         return body.get("stream", True) is not False  # Ollama streams unless told not to

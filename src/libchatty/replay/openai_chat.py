@@ -64,12 +64,7 @@ def error_body(status: int, message: str, table: Mapping[int, tuple[str, str | N
 
 class OpenAIChatRenderer(Renderer):
     name = "openai-chat"
-
-    def matches(self, method: str, target: str) -> bool:
-        return method == "POST" and target.partition("?")[0].endswith("/chat/completions")
-
-    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        return body.get("stream") is True
+    paths = ("/chat/completions",)
 
     def render_stream(self, script: Script) -> list[bytes]:
         """Role chunk, reasoning (``reasoning_content``) and text chunks, tool calls (id and

@@ -107,54 +107,55 @@ def _arguments_pieces(arguments: str) -> list[str]:
     return [arguments[i : i + 8] for i in range(0, len(arguments), 8)]
 
 
+def _text_part(
+    r: _Events, at: dict[str, Any], part: dict[str, Any], pieces: list[str], names: tuple[str, str]
+) -> None:
+    """The events of one finished text ``part`` (``at`` includes its index): the part added
+    empty, ``pieces`` as text deltas, the text done, the part done. ``names`` are the
+    prefixes of the part's events and of its text's."""
+    part_events, text_events = names
+    r.emit(f"{part_events}.added", **at, part={**part, "text": ""})
+    for piece in pieces:
+        r.emit(f"{text_events}.delta", **at, delta=piece)
+    r.emit(f"{text_events}.done", **at, text=part["text"])
+    r.emit(f"{part_events}.done", **at, part=part)
+
+
 def _reasoning(r: _Events, script: Script, item: dict[str, Any], at: dict[str, Any]) -> None:
-    added = {**item, "summary": []}
-    r.emit("response.output_item.added", output_index=at["output_index"], item=added)
-    part: dict[str, Any] = {"type": "summary_text", "text": ""}
-    r.emit("response.reasoning_summary_part.added", **at, summary_index=0, part=part)
-    for piece in script.reasoning_pieces():
-        r.emit("response.reasoning_summary_text.delta", **at, summary_index=0, delta=piece)
-    r.emit("response.reasoning_summary_text.done", **at, summary_index=0, text=script.reasoning)
-    done = {**part, "text": script.reasoning}
-    r.emit("response.reasoning_summary_part.done", **at, summary_index=0, part=done)
+    (summary,) = item["summary"]
+    names = ("response.reasoning_summary_part", "response.reasoning_summary_text")
+    _text_part(r, {**at, "summary_index": 0}, summary, script.reasoning_pieces(), names)
 
 
 def _message(r: _Events, script: Script, item: dict[str, Any], at: dict[str, Any]) -> None:
-    added = {**item, "status": "in_progress", "content": []}
-    r.emit("response.output_item.added", output_index=at["output_index"], item=added)
-    part = {"type": "output_text", "annotations": [], "text": ""}
-    r.emit("response.content_part.added", **at, content_index=0, part=part)
-    for piece in script.text_pieces():
-        r.emit("response.output_text.delta", **at, content_index=0, delta=piece)
-    r.emit("response.output_text.done", **at, content_index=0, text=script.text)
-    done = {**part, "text": script.text}
-    r.emit("response.content_part.done", **at, content_index=0, part=done)
+    (text,) = item["content"]
+    names = ("response.content_part", "response.output_text")
+    _text_part(r, {**at, "content_index": 0}, text, script.text_pieces(), names)
 
 
 def _function_call(r: _Events, script: Script, item: dict[str, Any], at: dict[str, Any]) -> None:
-    added = {**item, "status": "in_progress", "arguments": ""}
-    r.emit("response.output_item.added", output_index=at["output_index"], item=added)
     for piece in _arguments_pieces(item["arguments"]):
         r.emit("response.function_call_arguments.delta", **at, delta=piece)
     r.emit("response.function_call_arguments.done", **at, arguments=item["arguments"])
 
 
-# Output item type -> the events that stream it (before its ``output_item.done``).
+# Output item type -> the events that stream it (between its ``output_item.added`` and
+# ``.done``), and the fields that differ in ``added``, where it has no content yet.
 _ITEM_EVENTS: Final = {
     "reasoning": _reasoning,
     "message": _message,
     "function_call": _function_call,
 }
+_ADDED_FIELDS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "reasoning": {"summary": []},
+    "message": {"status": "in_progress", "content": []},
+    "function_call": {"status": "in_progress", "arguments": ""},
+}
 
 
 class OpenAIResponsesRenderer(Renderer):
     name = "openai-responses"
-
-    def matches(self, method: str, target: str) -> bool:
-        return method == "POST" and target.partition("?")[0].endswith("/responses")
-
-    def is_stream_request(self, target: str, body: Mapping[str, Any]) -> bool:
-        return body.get("stream") is True
+    paths = ("/responses",)
 
     def render_stream(self, script: Script) -> list[bytes]:
         """The event sequence the API sends: created, in_progress, then per output item
@@ -165,6 +166,8 @@ class OpenAIResponsesRenderer(Renderer):
         r.emit("response.in_progress", response=_response(script, "in_progress", []))
         items = _output_items(script)
         for output_index, item in enumerate(items):
+            added = {**item, **_ADDED_FIELDS[item["type"]]}
+            r.emit("response.output_item.added", output_index=output_index, item=added)
             at: dict[str, Any] = {"item_id": item["id"], "output_index": output_index}
             _ITEM_EVENTS[item["type"]](r, script, item, at)
             r.emit("response.output_item.done", output_index=output_index, item=item)

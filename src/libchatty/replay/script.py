@@ -8,11 +8,11 @@ decode it back.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ..events import ToolCall, Usage
 
-__all__ = ["Script", "split_tokens"]
+__all__ = ["FinishReasons", "Script", "split_tokens"]
 
 # A "token" here: optional leading whitespace and a run of non-space characters, or
 # trailing whitespace. Close enough to what models stream, and it rejoins exactly.
@@ -49,3 +49,26 @@ class Script:
 
     def reasoning_pieces(self) -> list[str]:
         return split_tokens(self.reasoning)
+
+
+@dataclass(frozen=True, slots=True)
+class FinishReasons:
+    """What a provider sends for each normalised finish reason of a :class:`Script`."""
+
+    stop: str
+    length: str
+    tool_calls: str
+    content_filter: str
+
+    def of(self, script: Script) -> str:
+        """``script.finish_reason`` as the provider sends it; a reason other than the four
+        normalised ones is sent as it is."""
+        reason = script.finish_reason
+        if reason not in _NORMALISED:
+            return reason
+        wire: str = getattr(self, reason)
+        return wire
+
+
+# The four normalised finish reasons: the fields of FinishReasons.
+_NORMALISED = frozenset(f.name for f in fields(FinishReasons))
