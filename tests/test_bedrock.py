@@ -1423,6 +1423,10 @@ def test_request_refusals_are_worded_exactly() -> None:
         f"Bedrock: no reasoning setting is known for model {'x' * 80!r} (only Anthropic "
         "models'); pass the model's own fields in ChatRequest.extra['additionalModelRequestFields']"
     )
+    no_id = Message("assistant", None, tool_calls=[ToolCall(None, "f", "{}")])
+    with pytest.raises(ValueError) as caught:
+        request_body(ChatRequest("m", [Message("user", "x"), no_id]))
+    assert str(caught.value) == "tool call 'f' has no id; Bedrock needs one to match its result"
 
 
 def test_a_user_message_after_the_results_joins_them_and_the_next_one_is_its_own() -> None:

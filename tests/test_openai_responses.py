@@ -592,8 +592,11 @@ def test_request_refuses_what_the_api_cannot_take() -> None:
     with pytest.raises(ValueError, match="stop"):
         DIALECT.build_request(endpoint, ChatRequest("m", [Message("user", "x")], stop="\n"))
     no_id = Message("assistant", None, tool_calls=(ToolCall(None, "f", "{}"),))
-    with pytest.raises(ValueError, match="call id"):
+    with pytest.raises(ValueError) as info:
         DIALECT.build_request(endpoint, ChatRequest("m", [no_id]))
+    assert str(info.value) == (
+        "tool call 'f' has no id; the OpenAI Responses API needs one to match its result"
+    )
 
 
 def test_request_without_key_and_with_own_headers() -> None:

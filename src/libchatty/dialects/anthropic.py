@@ -43,15 +43,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..accumulate import Accumulator
-from ..endpoint import Endpoint
 from ..events import Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
-from .anthropic_request import DEFAULT_MAX_TOKENS, JSON_TOOL, build_request
+from .anthropic_request import DEFAULT_MAX_TOKENS, JSON_TOOL, PROVIDER, build_request
 from .base import (
     Dialect,
-    HTTPRequest,
     StreamDecoder,
     compact_json,
     get_int,
@@ -60,18 +58,15 @@ from .base import (
 )
 from .plumbing import (
     MAX_TOOL_CALLS,
+    MessageStreamDecoder,
     event_kind,
     event_payload,
-    incomplete,
     response_meta,
     stream_error,
     with_meta,
 )
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DIALECT", "AnthropicDialect", "AnthropicStreamDecoder"]
-
-#: Names the provider in protocol error messages.
-_PROVIDER: Final = "Anthropic"
 
 # In-stream error types -> (kind, retryable); any other type is a final "provider" error.
 _ERRORS: Final = {
@@ -124,14 +119,17 @@ class _Usage:
         return make_usage(self.input, self.output, cached_tokens=self.cached)
 
 
-class AnthropicStreamDecoder(StreamDecoder):
+class AnthropicStreamDecoder(MessageStreamDecoder):
     """The state of one Messages stream."""
+
+    provider = PROVIDER
+    opening = "message_start"
+    closing = "message_stop"
 
     def __init__(self) -> None:
         super().__init__()
         self._usage = _Usage()
         self._stop_reason: str | None = None
-        self._started = False
         # content block index -> tool-call index, and what each tool call has received
         self._tools: dict[int, int] = {}
         self._tool_input: dict[int, Any] = {}
@@ -144,7 +142,7 @@ class AnthropicStreamDecoder(StreamDecoder):
         self._metadata: tuple[str | None, str | None] = (None, None)
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
-        payload = event_payload(event, _PROVIDER)
+        payload = event_payload(event, PROVIDER)
         # The hot path: nearly every event of a long answer is a text_delta. Read it with
         # exact type checks and no dispatch; anything else takes the general path.
         if payload.get("type") == "content_block_delta":
@@ -161,7 +159,7 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     # --- one method per event type ------------------------------------------------------
     def _message_start(self, payload: Mapping[str, Any]) -> list[Event]:
-        message = json_object(payload.get("message"), _PROVIDER, "message_start.message")
+        message = json_object(payload.get("message"), PROVIDER, "message_start.message")
         self._started = True
         self._metadata = response_meta(message, "Anthropic message")
         self._usage.update(message.get("usage"))
@@ -170,7 +168,7 @@ class AnthropicStreamDecoder(StreamDecoder):
     def _block_start(self, payload: Mapping[str, Any]) -> list[Event]:
         index = get_int(payload, "index")
         block = json_object(
-            payload.get("content_block"), _PROVIDER, "content_block_start.content_block"
+            payload.get("content_block"), PROVIDER, "content_block_start.content_block"
         )
         block_type = block.get("type")
         if index is None or not isinstance(block_type, str):
@@ -205,7 +203,7 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     def _block_delta(self, payload: Mapping[str, Any]) -> list[Event]:
         index = get_int(payload, "index")
-        delta = json_object(payload.get("delta"), _PROVIDER, "content_block_delta.delta")
+        delta = json_object(payload.get("delta"), PROVIDER, "content_block_delta.delta")
         delta_type = delta.get("type")
         if delta_type == "text_delta":
             return [self.acc.text(_string(delta, "text", "text_delta"))]
@@ -240,13 +238,13 @@ class AnthropicStreamDecoder(StreamDecoder):
             # No fragment at all: the start block's input is the whole answer.
             start_input = self._json_blocks[index]
             answer = start_input if start_input is not None else {}
-            return [self.acc.text(compact_json(answer, _PROVIDER, "JSON answer"))]
+            return [self.acc.text(compact_json(answer, PROVIDER, "JSON answer"))]
         tool = self._tools.get(index) if index is not None else None
         if tool is not None and tool not in self._tool_fragments:
             # No input_json_delta at all: the start block's input is the whole input.
             start_input = self._tool_input.get(tool)
             arguments = compact_json(
-                start_input if start_input is not None else {}, _PROVIDER, "tool input"
+                start_input if start_input is not None else {}, PROVIDER, "tool input"
             )
             self.acc.set_tool_arguments(tool, arguments)
         return []
@@ -269,9 +267,6 @@ class AnthropicStreamDecoder(StreamDecoder):
     def _error(self, payload: Mapping[str, Any]) -> list[Event]:
         return [_provider_error(self.acc, payload)]
 
-    def end(self) -> Event:
-        return incomplete(self.acc, _PROVIDER, self._started, "message_start", "message_stop")
-
 
 _HANDLERS: Final = {
     "message_start": AnthropicStreamDecoder._message_start,
@@ -289,16 +284,14 @@ class AnthropicDialect(Dialect):
     trailing ``/v1`` is accepted); the key goes in ``x-api-key``."""
 
     name = "anthropic"
-
-    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        return build_request(endpoint, request)
+    build_request = staticmethod(build_request)
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return AnthropicStreamDecoder()
 
     def decode_body(self, body: Any) -> list[Event]:
         decoder = AnthropicStreamDecoder()
-        message = json_object(body, _PROVIDER, "response body")
+        message = json_object(body, PROVIDER, "response body")
         if message.get("type") == "error":
             return [_provider_error(decoder.acc, message)]
         content = message.get("content")
@@ -309,7 +302,7 @@ class AnthropicDialect(Dialect):
         tools = 0
         answered = False  # JSON mode's json_answer block was seen
         for block in content:
-            block = json_object(block, _PROVIDER, "content block")
+            block = json_object(block, PROVIDER, "content block")
             block_type = block.get("type")
             if block_type == "text":
                 events.append(acc.text(_string(block, "text", "text block")))
@@ -320,11 +313,11 @@ class AnthropicDialect(Dialect):
                     acc.add_reasoning_signature(signature)
             elif block_type == "tool_use" and block.get("name") == JSON_TOOL:
                 answer = block.get("input", {})
-                events.append(acc.text(compact_json(answer, _PROVIDER, "JSON answer")))
+                events.append(acc.text(compact_json(answer, PROVIDER, "JSON answer")))
                 answered = True
             elif block_type == "tool_use":
                 call_id = block.get("id") if isinstance(block.get("id"), str) else None
-                arguments = compact_json(block.get("input", {}), _PROVIDER, "tool_use.input")
+                arguments = compact_json(block.get("input", {}), PROVIDER, "tool_use.input")
                 name = _string(block, "name", "tool_use block")
                 events.append(acc.tool_call(tools, arguments, call_id, name))
                 tools += 1

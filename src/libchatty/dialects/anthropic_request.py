@@ -58,7 +58,9 @@ from .plumbing import (
     message_text,
     refuse_n,
     sampling,
+    sendable_calls,
     thinking_budget,
+    turns_joining_results,
     with_request_headers,
 )
 
@@ -66,6 +68,7 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_MAX_TOKENS",
     "JSON_TOOL",
+    "PROVIDER",
     "THINKING_BUDGETS",
     "VERTEX_VERSION",
     "build_request",
@@ -81,7 +84,8 @@ DEFAULT_MAX_TOKENS: Final = ANSWER_TOKENS
 #: The forced tool that carries a ``response_format="json"`` answer (reserved name).
 JSON_TOOL: Final = "json_answer"
 
-_PROVIDER: Final = "Anthropic"
+#: Names the provider in error messages.
+PROVIDER: Final = "Anthropic"
 _SAMPLING: Final = {"temperature": "temperature", "top_p": "top_p", "stop": "stop_sequences"}
 # Anything else names the one tool the model must call.
 _TOOL_CHOICE: Final = {"auto": "auto", "none": "none", "required": "any"}
@@ -92,7 +96,7 @@ _IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/gif", "image/
 def _remote(url: str | None, what: str) -> str:
     if url is None or not url[:8].lower().startswith(("http://", "https://")):
         raise ValueError(
-            f"{_PROVIDER} cannot fetch {what} from a {str(url).partition(':')[0]}:// URL; "
+            f"{PROVIDER} cannot fetch {what} from a {str(url).partition(':')[0]}:// URL; "
             "pass the bytes (data=...) or an http(s):// URL"
         )
     return url
@@ -101,7 +105,7 @@ def _remote(url: str | None, what: str) -> str:
 def _image(part: ImagePart) -> dict[str, Any]:
     if part.media_type is not None and part.media_type not in _IMAGE_TYPES:
         raise ValueError(
-            f"{_PROVIDER} takes JPEG, PNG, GIF or WebP images, not {part.media_type} (ImagePart)"
+            f"{PROVIDER} takes JPEG, PNG, GIF or WebP images, not {part.media_type} (ImagePart)"
         )
     if part.base64 is not None:
         source = {"type": "base64", "media_type": part.media_type, "data": part.base64}
@@ -121,7 +125,7 @@ def _document(part: DocumentPart) -> dict[str, Any]:
             text = binascii.a2b_base64(part.base64).decode("utf-8")
         except UnicodeDecodeError:
             raise ValueError(
-                f"{_PROVIDER}: a text/plain DocumentPart must hold UTF-8 text"
+                f"{PROVIDER}: a text/plain DocumentPart must hold UTF-8 text"
             ) from None
         source = {"type": "text", "media_type": "text/plain", "data": text}
     elif part.base64 is None and media_type == "application/pdf":
@@ -130,7 +134,7 @@ def _document(part: DocumentPart) -> dict[str, Any]:
         where = "inline" if part.base64 is not None else "by URL"
         allowed = "PDF or text/plain" if part.base64 is not None else "PDF"
         raise ValueError(
-            f"{_PROVIDER} takes {allowed} documents {where}, not {media_type} (DocumentPart)"
+            f"{PROVIDER} takes {allowed} documents {where}, not {media_type} (DocumentPart)"
         )
     block: dict[str, Any] = {"type": "document", "source": source}
     if part.name:
@@ -147,9 +151,9 @@ def _block(part: ContentPart, role: str) -> dict[str, Any] | None:
         return _document(part)
     if isinstance(part, AudioPart):
         raise ValueError(
-            f"{_PROVIDER} cannot send audio (an AudioPart in a {role} message); transcribe it first"
+            f"{PROVIDER} cannot send audio (an AudioPart in a {role} message); transcribe it first"
         )
-    raise ValueError(f"{_PROVIDER} cannot send a {type(part).__name__}")  # pragma: no cover
+    raise ValueError(f"{PROVIDER} cannot send a {type(part).__name__}")  # pragma: no cover
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
@@ -166,7 +170,7 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
 
 def _text(message: Message) -> str:
     """System and assistant messages: text only (the API takes no media there)."""
-    return message_text(message, _PROVIDER)
+    return message_text(message, PROVIDER)
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -186,67 +190,50 @@ def _assistant_content(message: Message) -> str | list[dict[str, Any]]:
         return _text(message)
     if message.content:
         blocks.append({"type": "text", "text": _text(message)})
-    for call in message.tool_calls:
-        if not call.id:
-            raise ValueError(
-                f"tool call {call.name!r} has no id; Anthropic needs one to match its result"
-            )
+    for call in sendable_calls(message, PROVIDER):
         blocks.append(
             {
                 "type": "tool_use",
                 "id": call.id,
                 "name": call.name,
-                "input": arguments_object(call.arguments, call.name, _PROVIDER),
+                "input": arguments_object(call.arguments, call.name, PROVIDER),
             }
         )
     return blocks
+
+
+def _tool_result(message: Message) -> dict[str, Any]:
+    content = _content(message)
+    return {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": content}
+
+
+def _joined(message: Message) -> list[dict[str, Any]]:
+    """A user message's blocks, in the user turn of the tool results before it."""
+    content = _content(message)
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []  # no empty blocks
+    return content
+
+
+def _turn(message: Message) -> dict[str, Any]:
+    if message.role == "assistant":
+        return {"role": "assistant", "content": _assistant_content(message)}
+    return {"role": "user", "content": _content(message)}
 
 
 def messages(request_messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, Any]]]:
     """(system texts, Messages API messages). Tool results become ``tool_result`` blocks
     of one user message, which also takes a user message that directly follows them: the
     API wants every result of a parallel call in the user turn after the assistant's."""
-    system: list[str] = []
-    out: list[dict[str, Any]] = []
-    open_results: list[dict[str, Any]] | None = None  # the user turn holding tool results
-    for message in request_messages:
-        if message.role in ("system", "developer"):
-            system.append(_text(message))
-            continue
-        if message.role == "tool":
-            block = {
-                "type": "tool_result",
-                "tool_use_id": message.tool_call_id,
-                "content": _content(message),
-            }
-            if open_results is None:
-                open_results = [block]
-                out.append({"role": "user", "content": open_results})
-            else:
-                open_results.append(block)
-            continue
-        if message.role == "user" and open_results is not None:
-            content = _content(message)
-            if isinstance(content, str):
-                if content:  # the API refuses an empty text block
-                    open_results.append({"type": "text", "text": content})
-            else:
-                open_results.extend(content)
-            open_results = None
-            continue
-        open_results = None
-        if message.role == "assistant":
-            out.append({"role": "assistant", "content": _assistant_content(message)})
-        else:
-            out.append({"role": "user", "content": _content(message)})
-    return system, out
+    system, turns = turns_joining_results(request_messages, _tool_result, _joined, _turn)
+    return [_text(message) for message in system], turns
 
 
 # --- options ------------------------------------------------------------------------------
 def _refuse_unsupported(request: ChatRequest) -> None:
     if request.seed is not None:
-        raise ValueError(f"{_PROVIDER} has no seed option; leave ChatRequest.seed unset")
-    refuse_n(request, _PROVIDER)
+        raise ValueError(f"{PROVIDER} has no seed option; leave ChatRequest.seed unset")
+    refuse_n(request, PROVIDER)
 
 
 def _thinking(request: ChatRequest, body: dict[str, Any]) -> None:
@@ -254,14 +241,14 @@ def _thinking(request: ChatRequest, body: dict[str, Any]) -> None:
         return
     if request.temperature is not None:
         raise ValueError(
-            f"{_PROVIDER} does not allow temperature with extended thinking (reasoning=...); "
+            f"{PROVIDER} does not allow temperature with extended thinking (reasoning=...); "
             "leave ChatRequest.temperature unset"
         )
     if request.neutral_tool_choice not in (None, "auto", "none"):
         raise ValueError(
-            f"{_PROVIDER} allows only tool_choice 'auto' or 'none' with extended thinking"
+            f"{PROVIDER} allows only tool_choice 'auto' or 'none' with extended thinking"
         )
-    budget, body["max_tokens"] = thinking_budget(request, _PROVIDER)
+    budget, body["max_tokens"] = thinking_budget(request, PROVIDER)
     body["thinking"] = {"type": "enabled", "budget_tokens": budget}
 
 
@@ -275,7 +262,7 @@ def _response_format(request: ChatRequest, body: dict[str, Any]) -> None:
         return
     if request.reasoning is not None or request.neutral_tool_choice is not None:
         raise ValueError(
-            f"{_PROVIDER}'s JSON mode (response_format='json') is a forced tool call, which "
+            f"{PROVIDER}'s JSON mode (response_format='json') is a forced tool call, which "
             "excludes tool_choice and reasoning; pass a JSONSchema instead"
         )
     tool = {

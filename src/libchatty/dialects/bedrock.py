@@ -44,13 +44,14 @@ from ..exceptions import LocalProtocolError, RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest
 from ..sigv4 import sign
-from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, get_int, json_object
-from .bedrock_request import build_request
+from .base import Dialect, HTTPRequest, compact_json, get_int, json_object
+from .bedrock_request import PROVIDER, build_request
 from .plumbing import (
     MAX_MESSAGE,
     MAX_TOOL_CALLS,
+    ErrorTable,
     Headers,
-    incomplete,
+    MessageStreamDecoder,
     object_or_empty,
     refined_errors,
 )
@@ -59,17 +60,22 @@ __all__ = ["DIALECT", "EXCEPTIONS", "HTTP_ERRORS", "BedrockDialect", "BedrockStr
 
 #: The SigV4 service name of the Bedrock runtime.
 SERVICE: Final = "bedrock"
-_PROVIDER: Final = "Bedrock"
 
-#: In-stream exception type -> (Error kind, whether the same request may succeed later).
-EXCEPTIONS: Final[Mapping[str, tuple[str, bool]]] = {
-    "throttlingException": ("rate_limit", True),
-    "serviceUnavailableException": ("overloaded", True),
-    "internalServerException": ("server", True),
+# Errors a response and a stream both carry, by AWS shape name -> (Error kind, whether
+# the same request may succeed later).
+_SHARED_ERRORS: Final[ErrorTable] = {
+    "ThrottlingException": ("rate_limit", True),
+    "ServiceUnavailableException": ("overloaded", True),
+    "InternalServerException": ("server", True),
+    "ModelTimeoutException": ("timeout", True),
+    "ValidationException": ("bad_request", False),
+}
+#: In-stream exception type -> (Error kind, retryable). A stream names an exception by
+#: its shape name in lower camel case (``throttlingException``).
+EXCEPTIONS: Final[ErrorTable] = {
+    **{name[0].lower() + name[1:]: entry for name, entry in _SHARED_ERRORS.items()},
     # "An error occurred while streaming the response. Retry your request." (API reference)
     "modelStreamErrorException": ("provider", True),
-    "modelTimeoutException": ("timeout", True),
-    "validationException": ("bad_request", False),
 }
 _AUTH_ERRORS: Final = (
     "UnrecognizedClientException",
@@ -80,14 +86,10 @@ _AUTH_ERRORS: Final = (
 )
 #: HTTP error type (``x-amzn-ErrorType``) -> (Error kind, retryable); other types keep
 #: the status's kind.
-HTTP_ERRORS: Final[Mapping[str, tuple[str, bool]]] = {
-    "ThrottlingException": ("rate_limit", True),
-    "ServiceUnavailableException": ("overloaded", True),
+HTTP_ERRORS: Final[ErrorTable] = {
+    **_SHARED_ERRORS,
     "ModelNotReadyException": ("overloaded", True),
-    "InternalServerException": ("server", True),
-    "ModelTimeoutException": ("timeout", True),
     "ModelErrorException": ("server", False),  # 424: the model failed on this input
-    "ValidationException": ("bad_request", False),
     "ResourceNotFoundException": ("not_found", False),
     "AccessDeniedException": ("permission", False),
     # A bad, expired or badly signed credential: 403 on the wire, but the fix is the key.
@@ -103,7 +105,7 @@ def _payload(message: EventStreamMessage, what: str) -> dict[str, Any]:
         value = loads(message.payload)
     except JSONDecodeError:
         raise RemoteProtocolError(f"Bedrock {what} payload is not JSON") from None
-    return json_object(value, _PROVIDER, f"{what} payload")
+    return json_object(value, PROVIDER, f"{what} payload")
 
 
 def _string(mapping: Mapping[str, Any], key: str, what: str) -> str:
@@ -145,13 +147,16 @@ def _exception(decoder: BedrockStreamDecoder, message: EventStreamMessage) -> Er
     )
 
 
-class BedrockStreamDecoder(StreamDecoder):
+class BedrockStreamDecoder(MessageStreamDecoder):
     """The state of one ConverseStream response: fed one event stream message at a time
     (:meth:`stream_message`)."""
 
+    provider = PROVIDER
+    opening = "messageStart"
+    closing = "messageStop"
+
     def __init__(self) -> None:
         super().__init__()
-        self._started = False
         self._stop_reason: str | None = None
         self._stopped = False
         # content block index -> tool-call index; tool calls that received input
@@ -192,11 +197,11 @@ class BedrockStreamDecoder(StreamDecoder):
 
     def _block_start(self, payload: Mapping[str, Any]) -> list[Event]:
         index = _index(payload, "contentBlockStart")
-        start = json_object(payload.get("start"), _PROVIDER, "contentBlockStart.start")
+        start = json_object(payload.get("start"), PROVIDER, "contentBlockStart.start")
         tool_use = start.get("toolUse")
         if tool_use is None:
             return []  # toolResult, image...: nothing for the caller
-        tool_use = json_object(tool_use, _PROVIDER, "contentBlockStart.start.toolUse")
+        tool_use = json_object(tool_use, PROVIDER, "contentBlockStart.start.toolUse")
         if index in self._tools:
             raise RemoteProtocolError(f"Bedrock content block {index} started twice")
         if len(self._tools) >= MAX_TOOL_CALLS:
@@ -208,9 +213,9 @@ class BedrockStreamDecoder(StreamDecoder):
 
     def _block_delta(self, payload: Mapping[str, Any]) -> list[Event]:
         index = _index(payload, "contentBlockDelta")
-        delta = json_object(payload.get("delta"), _PROVIDER, "contentBlockDelta.delta")
+        delta = json_object(payload.get("delta"), PROVIDER, "contentBlockDelta.delta")
         if "toolUse" in delta:
-            tool_use = json_object(delta["toolUse"], _PROVIDER, "contentBlockDelta.toolUse")
+            tool_use = json_object(delta["toolUse"], PROVIDER, "contentBlockDelta.toolUse")
             tool = self._tools.get(index)
             if tool is None:
                 raise RemoteProtocolError(f"Bedrock toolUse delta for block {index}, not a tool")
@@ -221,7 +226,7 @@ class BedrockStreamDecoder(StreamDecoder):
             return [self.acc.tool_call(tool, fragment)]
         if "reasoningContent" in delta:
             reasoning = json_object(
-                delta["reasoningContent"], _PROVIDER, "contentBlockDelta.reasoningContent"
+                delta["reasoningContent"], PROVIDER, "contentBlockDelta.reasoningContent"
             )
             events: list[Event] = []
             text = reasoning.get("text")
@@ -259,9 +264,9 @@ class BedrockStreamDecoder(StreamDecoder):
         return _done(self.acc.done(self._stop_reason, usage))
 
     def end(self) -> Event:
-        if self._stopped:
+        if self._stopped:  # only metadata, the accounting, was lost
             return self._done(None)
-        return incomplete(self.acc, _PROVIDER, self._started, "messageStart", "messageStop")
+        return super().end()
 
 
 _HANDLERS: Final = {
@@ -353,30 +358,30 @@ class BedrockDialect(Dialect):
     def decode_body(self, body: Any) -> list[Event]:
         """A ``/converse`` response: one Delta per block, then Done."""
         acc = BedrockStreamDecoder().acc
-        response = json_object(body, _PROVIDER, "response body")
-        output = json_object(response.get("output"), _PROVIDER, "response output")
-        message = json_object(output.get("message"), _PROVIDER, "response output.message")
+        response = json_object(body, PROVIDER, "response body")
+        output = json_object(response.get("output"), PROVIDER, "response output")
+        message = json_object(output.get("message"), PROVIDER, "response output.message")
         content = message.get("content")
         if type(content) is not list:
             raise RemoteProtocolError("Bedrock response message has no content list")
         events: list[Event] = []
         tools = 0
         for block in content:
-            block = json_object(block, _PROVIDER, "content block")
+            block = json_object(block, PROVIDER, "content block")
             if "text" in block:
                 events.append(acc.text(_string(block, "text", "text block")))
             elif "toolUse" in block:
-                tool_use = json_object(block["toolUse"], _PROVIDER, "toolUse block")
+                tool_use = json_object(block["toolUse"], PROVIDER, "toolUse block")
                 call_id = _string(tool_use, "toolUseId", "toolUse block")
-                arguments = compact_json(tool_use.get("input", {}), _PROVIDER, "toolUse.input")
+                arguments = compact_json(tool_use.get("input", {}), PROVIDER, "toolUse.input")
                 name = _string(tool_use, "name", "toolUse block")
                 events.append(acc.tool_call(tools, arguments, call_id, name))
                 tools += 1
             elif "reasoningContent" in block:
-                reasoning = json_object(block["reasoningContent"], _PROVIDER, "reasoningContent")
+                reasoning = json_object(block["reasoningContent"], PROVIDER, "reasoningContent")
                 text = reasoning.get("reasoningText")
                 if text is not None:  # else redactedContent: nothing to show or keep
-                    text = json_object(text, _PROVIDER, "reasoningContent.reasoningText")
+                    text = json_object(text, PROVIDER, "reasoningContent.reasoningText")
                     events.append(acc.reasoning(_string(text, "text", "reasoningText")))
                     signature = text.get("signature")
                     if type(signature) is str and signature:

@@ -52,16 +52,24 @@ from .plumbing import (
     ANSWER_TOKENS,
     THINKING_BUDGETS,
     arguments_object,
-    bearer,
+    bearer_headers,
     refuse_n,
     sampling,
+    sendable_calls,
     thinking_budget,
-    with_request_headers,
+    turns_joining_results,
 )
 
-__all__ = ["DEFAULT_MAX_TOKENS", "THINKING_BUDGETS", "build_request", "converse_target"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "PROVIDER",
+    "THINKING_BUDGETS",
+    "build_request",
+    "converse_target",
+]
 
-_PROVIDER: Final = "Bedrock"
+#: Names the provider in error messages.
+PROVIDER: Final = "Bedrock"
 _TOOL_CHOICE: Final[Mapping[str, dict[str, Any]]] = {"auto": {"auto": {}}, "required": {"any": {}}}
 #: Answer tokens on top of the thinking budget when the caller set no ``max_tokens``.
 DEFAULT_MAX_TOKENS: Final = ANSWER_TOKENS
@@ -89,7 +97,7 @@ def _source(part: ImagePart | DocumentPart, what: str) -> dict[str, Any]:
     if part.url is not None and part.url[:5].lower() == "s3://":
         return {"s3Location": {"uri": part.url}}
     raise ValueError(
-        f"{_PROVIDER} cannot send {what} from an http(s) URL; pass the bytes (data=...) "
+        f"{PROVIDER} cannot send {what} from an http(s) URL; pass the bytes (data=...) "
         "or an s3:// URL"
     )
 
@@ -102,19 +110,19 @@ def _part(part: Any) -> dict[str, Any]:
         source = _source(part, "an image")
         if part.media_type not in _IMAGES:
             raise ValueError(
-                f"{_PROVIDER} takes PNG, JPEG, GIF and WebP images, not {part.media_type}"
+                f"{PROVIDER} takes PNG, JPEG, GIF and WebP images, not {part.media_type}"
             )
         return {"image": {"format": part.media_type.removeprefix("image/"), "source": source}}
     if isinstance(part, DocumentPart):
         source = _source(part, "a document")
         if part.media_type not in _DOCUMENTS:
             raise ValueError(
-                f"{_PROVIDER} takes PDF, CSV, HTML, plain-text and Markdown documents, "
+                f"{PROVIDER} takes PDF, CSV, HTML, plain-text and Markdown documents, "
                 f"not {part.media_type}"
             )
         fields = {"format": _DOCUMENTS[part.media_type], "name": part.name or "document"}
         return {"document": {**fields, "source": source}}
-    raise ValueError(f"{_PROVIDER} cannot send {type(part).__name__}: Converse takes no audio")
+    raise ValueError(f"{PROVIDER} cannot send {type(part).__name__}: Converse takes no audio")
 
 
 def _content(message: Message) -> list[dict[str, Any]]:
@@ -130,42 +138,32 @@ def _assistant(message: Message) -> list[dict[str, Any]]:
         blocks.append({"reasoningContent": {"reasoningText": text}})
     if message.parts or not (blocks or message.tool_calls):
         blocks.extend(_content(message))
-    for call in message.tool_calls:
-        if not call.id:
-            raise ValueError(f"tool call {call.name!r} has no id; Bedrock needs one")
-        arguments = arguments_object(call.arguments, call.name, _PROVIDER)
+    for call in sendable_calls(message, PROVIDER):
+        arguments = arguments_object(call.arguments, call.name, PROVIDER)
         blocks.append({"toolUse": {"toolUseId": call.id, "name": call.name, "input": arguments}})
     return blocks
 
 
+def _tool_result(message: Message) -> dict[str, Any]:
+    content = [{"text": message.text}]
+    return {"toolResult": {"toolUseId": message.tool_call_id, "content": content}}
+
+
+def _joined(message: Message) -> list[dict[str, Any]]:
+    """A user message's blocks, in the user turn of the tool results before it."""
+    return [_part(part) for part in message.parts]
+
+
+def _turn(message: Message) -> dict[str, Any]:
+    content = _assistant(message) if message.role == "assistant" else _content(message)
+    return {"role": message.role, "content": content}
+
+
 def _messages(messages: Iterable[Message]) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    """(system blocks, Converse messages)."""
-    system: list[dict[str, str]] = []
-    out: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] | None = None  # the open user turn of tool results
-    for message in messages:
-        role = message.role
-        if role in ("system", "developer"):
-            if message.text:  # a system block must not be empty
-                system.append({"text": message.text})
-            continue
-        if role == "tool":
-            content = [{"text": message.text}]
-            block = {"toolResult": {"toolUseId": message.tool_call_id, "content": content}}
-            if results is None:
-                results = [block]
-                out.append({"role": "user", "content": results})
-            else:
-                results.append(block)
-            continue
-        if role == "user" and results is not None:
-            results.extend(_part(part) for part in message.parts)
-            results = None
-            continue
-        results = None
-        content = _assistant(message) if role == "assistant" else _content(message)
-        out.append({"role": role, "content": content})
-    return system, out
+    """(system blocks, Converse messages): tool results are ``toolResult`` blocks of one
+    user message, which also takes a user message directly after them."""
+    system, turns = turns_joining_results(messages, _tool_result, _joined, _turn)
+    return [{"text": m.text} for m in system if m.text], turns  # no empty system block
 
 
 def _has_tool_blocks(messages: Iterable[Message]) -> bool:
@@ -215,19 +213,19 @@ def _thinking(request: ChatRequest, config: dict[str, Any]) -> dict[str, Any]:
         return {}
     if "anthropic." not in request.model:
         raise ValueError(
-            f"{_PROVIDER}: no reasoning setting is known for model {request.model[:80]!r} "
+            f"{PROVIDER}: no reasoning setting is known for model {request.model[:80]!r} "
             "(only Anthropic models'); pass the model's own fields in "
             "ChatRequest.extra['additionalModelRequestFields']"
         )
-    budget, config["maxTokens"] = thinking_budget(request, _PROVIDER, " for an Anthropic model")
+    budget, config["maxTokens"] = thinking_budget(request, PROVIDER, " for an Anthropic model")
     return {"thinking": {"type": "enabled", "budget_tokens": budget}}
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
     """The Converse JSON body of ``request`` (see the module)."""
     if request.seed is not None:
-        raise ValueError(f"{_PROVIDER} Converse has no seed: ChatRequest.seed must be None")
-    refuse_n(request, f"{_PROVIDER} Converse")
+        raise ValueError(f"{PROVIDER} Converse has no seed: ChatRequest.seed must be None")
+    refuse_n(request, f"{PROVIDER} Converse")
     messages = tuple(request.messages)
     system, converse = _messages(messages)
     body: dict[str, Any] = {"messages": converse}
@@ -265,6 +263,6 @@ def converse_target(endpoint: Endpoint, model: str, stream: bool) -> str:
 def build_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     """The unsigned request (``sign_request`` in :mod:`.bedrock` adds the signature)."""
     body = request_body(request)
-    headers = with_request_headers(bearer(endpoint), request)
+    headers = bearer_headers(endpoint, request)
     target = converse_target(endpoint, request.model, request.stream)
     return HTTPRequest("POST", target, headers, dumps(body))

@@ -41,22 +41,20 @@ from ..exceptions import LimitExceeded, RemoteProtocolError
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, dumps, get_int, json_object
-from .cohere_request import request_body
+from .cohere_request import PROVIDER, request_body
 from .plumbing import (
     MAX_MESSAGE,
     MAX_TOOL_CALLS,
-    bearer,
+    MessageStreamDecoder,
+    bearer_headers,
     event_kind,
     event_payload,
     expect_list,
-    incomplete,
     maybe_str,
-    with_request_headers,
 )
 
 __all__ = ["DIALECT", "CohereDialect", "CohereStreamDecoder"]
 
-_PROVIDER: Final = "Cohere"
 #: Citations per response. Each repeats its sources (whole documents), so their JSON is
 #: bounded too: a grounded answer over large documents stays far below both.
 MAX_CITATIONS: Final = 4096
@@ -81,8 +79,8 @@ def _message(payload: Mapping[str, Any], what: str) -> dict[str, Any] | None:
     delta = payload.get("delta")
     if delta is None:
         return None
-    message = json_object(delta, _PROVIDER, f"{what}.delta").get("message")
-    return None if message is None else json_object(message, _PROVIDER, f"{what}.delta.message")
+    message = json_object(delta, PROVIDER, f"{what}.delta").get("message")
+    return None if message is None else json_object(message, PROVIDER, f"{what}.delta.message")
 
 
 def _index(payload: Mapping[str, Any], what: str) -> int:
@@ -96,13 +94,13 @@ def _single(value: Any, what: str) -> dict[str, Any]:
     # The reference sends one object; some servers wrap it in a one-element list.
     if type(value) is list and len(value) == 1:
         value = value[0]
-    return json_object(value, _PROVIDER, what)
+    return json_object(value, PROVIDER, what)
 
 
 def _call(call: Any, what: str) -> tuple[str | None, str, Any]:
     """(id, name, arguments as sent) of a tool call object."""
     call = _single(call, what)
-    function = json_object(call.get("function"), _PROVIDER, f"{what}.function")
+    function = json_object(call.get("function"), PROVIDER, f"{what}.function")
     name = function.get("name")
     if type(name) is not str or not name:
         raise RemoteProtocolError(f"Cohere {what} has no function name")
@@ -117,7 +115,7 @@ def _citation(item: dict[str, Any]) -> Citation:
         raise RemoteProtocolError("Cohere citation start/end is not an integer")
     if sources is not None and type(sources) is not list:
         raise RemoteProtocolError("Cohere citation.sources is not a list")
-    sources = tuple(json_object(s, _PROVIDER, "citation source") for s in sources or ())
+    sources = tuple(json_object(s, PROVIDER, "citation source") for s in sources or ())
     text = maybe_str(item, "text", "Cohere citation") or ""
     return Citation(start, end, text, sources, maybe_str(item, "type", "Cohere citation"))
 
@@ -125,7 +123,7 @@ def _citation(item: dict[str, Any]) -> Citation:
 def _usage(usage: Any) -> Usage | None:
     if usage is None:
         return None
-    tokens = json_object(usage, _PROVIDER, "usage").get("tokens")
+    tokens = json_object(usage, PROVIDER, "usage").get("tokens")
     if not isinstance(tokens, Mapping):
         return None  # billed_units alone is not what the model processed
     inp, out = get_int(tokens, "input_tokens"), get_int(tokens, "output_tokens")
@@ -166,8 +164,12 @@ def _terminal(
     return replace(done, finish_reason=finish, citations=citations, response_id=response_id)
 
 
-class CohereStreamDecoder(StreamDecoder):
+class CohereStreamDecoder(MessageStreamDecoder):
     """The state of one v2 chat stream. ``citations`` holds the citations so far."""
+
+    provider = PROVIDER
+    opening = "message-start"
+    closing = "message-end"
 
     def __init__(
         self,
@@ -177,7 +179,6 @@ class CohereStreamDecoder(StreamDecoder):
         max_citation_bytes: int = MAX_CITATION_BYTES,
     ) -> None:
         super().__init__()
-        self._started = False
         self._response_id: str | None = None
         self._tools: dict[int, int] = {}  # Cohere's index -> tool-call index
         self._citations: list[Citation] = []
@@ -193,7 +194,7 @@ class CohereStreamDecoder(StreamDecoder):
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         if event.data == "[DONE]":
             return []  # after message-end nothing is fed; before it, end() says incomplete
-        payload = event_payload(event, _PROVIDER)
+        payload = event_payload(event, PROVIDER)
         # The hot path: nearly every event of a long answer is a text content-delta.
         if payload.get("type") == "content-delta":
             delta = payload.get("delta")
@@ -229,7 +230,7 @@ class CohereStreamDecoder(StreamDecoder):
         content = (_message(payload, what) or {}).get("content")
         if content is None and what == "content-start":
             return []
-        content = json_object(content, _PROVIDER, f"{what}.delta.message.content")
+        content = json_object(content, PROVIDER, f"{what}.delta.message.content")
         text = maybe_str(content, "text", f"Cohere {what} content")
         thinking = maybe_str(content, "thinking", f"Cohere {what} content")
         if text is None and thinking is None and what == "content-delta":
@@ -265,7 +266,7 @@ class CohereStreamDecoder(StreamDecoder):
             raise RemoteProtocolError(f"Cohere tool-call-delta for tool call {index} never started")
         message = _message(payload, "tool-call-delta") or {}
         call = _single(message.get("tool_calls"), "tool-call-delta call")
-        fragment = json_object(call.get("function"), _PROVIDER, "tool call").get("arguments")
+        fragment = json_object(call.get("function"), PROVIDER, "tool call").get("arguments")
         if type(fragment) is not str:
             raise RemoteProtocolError("Cohere tool-call-delta has no string arguments")
         return [self.acc.tool_call(tool, fragment)] if fragment else []
@@ -281,7 +282,7 @@ class CohereStreamDecoder(StreamDecoder):
         return []  # content-end, tool-call-end, citation-end: the start said it all
 
     def _message_end(self, payload: Mapping[str, Any]) -> list[Event]:
-        delta = json_object(payload.get("delta", {}), _PROVIDER, "message-end.delta")
+        delta = json_object(payload.get("delta", {}), PROVIDER, "message-end.delta")
         end = delta.get("finish_reason"), delta.get("usage"), delta.get("error")
         return [_terminal(self.acc, *end, self.citations, self._response_id)]
 
@@ -291,9 +292,6 @@ class CohereStreamDecoder(StreamDecoder):
         if not isinstance(message, str) or not message:
             message = "Cohere reported an error in the stream"
         return [self.acc.error("provider", message[:MAX_MESSAGE], status=200)]
-
-    def end(self) -> Event:
-        return incomplete(self.acc, _PROVIDER, self._started, "message-start", "message-end")
 
 
 _HANDLERS: Final = {
@@ -321,18 +319,18 @@ def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
     per tool call, then the terminal event. A 200 body ``{"id", "message": "text"}`` is
     Cohere's error envelope: ``Error("provider")``."""
     acc = Accumulator()
-    response = json_object(body, _PROVIDER, "response body")
+    response = json_object(body, PROVIDER, "response body")
     message = response.get("message")
     if isinstance(message, str):
         return [acc.error("provider", message[:MAX_MESSAGE] or "Cohere error", status=200)]
-    message = json_object(message, _PROVIDER, "response body's message")
+    message = json_object(message, PROVIDER, "response body's message")
     events: list[Event] = []
     plan = maybe_str(message, "tool_plan", "Cohere response message")
     if plan:
         events.append(acc.reasoning(plan))
     texts: list[str] = []
     for item in _body_list(message, "content"):
-        part = json_object(item, _PROVIDER, "content item")
+        part = json_object(item, PROVIDER, "content item")
         if part.get("type") == "thinking":
             thinking = maybe_str(part, "thinking", "Cohere thinking content")
             if thinking:
@@ -341,14 +339,14 @@ def decode_body(body: Any, max_citations: int = MAX_CITATIONS) -> list[Event]:
             texts.append(maybe_str(part, "text", "Cohere text content") or "")
     events.extend(acc.text(text) for text in texts if text)
     for tool, item in enumerate(_body_list(message, "tool_calls")):
-        call_id, name, arguments = _call(json_object(item, _PROVIDER, "tool call"), "tool call")
+        call_id, name, arguments = _call(json_object(item, PROVIDER, "tool call"), "tool call")
         if not isinstance(arguments, str):  # an object from a proxy: its JSON text
-            arguments = compact_json({} if arguments is None else arguments, _PROVIDER, "arguments")
+            arguments = compact_json({} if arguments is None else arguments, PROVIDER, "arguments")
         events.append(acc.tool_call(tool, arguments, call_id, name))
     raw_citations = _body_list(message, "citations")
     if len(raw_citations) > max_citations:
         raise LimitExceeded(f"more than {max_citations} citations")
-    citations = tuple(_citation(json_object(c, _PROVIDER, "citation")) for c in raw_citations)
+    citations = tuple(_citation(json_object(c, PROVIDER, "citation")) for c in raw_citations)
     end = response.get("finish_reason"), response.get("usage"), response.get("error")
     response_id = maybe_str(response, "id", "Cohere response") or None
     events.append(_terminal(acc, *end, citations, response_id))
@@ -364,7 +362,7 @@ class CohereDialect(Dialect):
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
         body = request_body(request)
         path = "/chat" if endpoint.path_prefix.endswith("/v2") else "/v2/chat"
-        headers = with_request_headers(bearer(endpoint), request)
+        headers = bearer_headers(endpoint, request)
         return HTTPRequest("POST", endpoint.url(path), headers, dumps(body))
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:

@@ -34,11 +34,20 @@ from typing import Any, Final
 from ..content import ImagePart, TextPart, data_url
 from ..options import JSONSchema
 from ..request import ChatRequest, Message
-from .plumbing import THINKING_BUDGETS, function_tool, part_name, refuse_n, sampling
+from .plumbing import (
+    THINKING_BUDGETS,
+    function_call,
+    function_tool,
+    part_name,
+    refuse_n,
+    sampling,
+    sendable_calls,
+)
 
-__all__ = ["THINKING_BUDGETS", "request_body"]
+__all__ = ["PROVIDER", "THINKING_BUDGETS", "request_body"]
 
-_PROVIDER: Final = "Cohere"
+#: Names the provider in error messages.
+PROVIDER: Final = "Cohere"
 _SAMPLING: Final = {
     "temperature": "temperature",
     "top_p": "p",
@@ -62,11 +71,11 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
             blocks.append({"type": "text", "text": part.text})
         elif not isinstance(part, ImagePart):
             raise ValueError(
-                f"{_PROVIDER} cannot send {part_name(part)} ({where}): it takes "
+                f"{PROVIDER} cannot send {part_name(part)} ({where}): it takes "
                 "text and images (grounding documents go in ChatRequest.extra['documents'])"
             )
         elif message.role != "user":
-            raise ValueError(f"{_PROVIDER} takes images in user messages only ({where})")
+            raise ValueError(f"{PROVIDER} takes images in user messages only ({where})")
         else:
             url = part.url if part.base64 is None else data_url(part.media_type or "", part.base64)
             image: dict[str, Any] = {"url": url}
@@ -85,13 +94,8 @@ def _assistant(message: Message) -> dict[str, Any]:
         out["tool_plan"] = message.reasoning
     if message.content:
         out["content"] = _content(message)
-    calls = []
-    for call in message.tool_calls:
-        if not call.id:
-            raise ValueError(f"tool call {call.name!r} has no id; Cohere needs one for its result")
-        function = {"name": call.name, "arguments": call.arguments or "{}"}
-        calls.append({"id": call.id, "type": "function", "function": function})
-    out["tool_calls"] = calls
+    calls = sendable_calls(message, PROVIDER)
+    out["tool_calls"] = [function_call(call, call.arguments or "{}") for call in calls]
     return out
 
 
@@ -141,7 +145,7 @@ def _tools(request: ChatRequest) -> tuple[list[dict[str, Any]], str | None]:
 
 def _settings(request: ChatRequest) -> dict[str, Any]:
     """``response_format``, ``thinking`` and ``seed``; ``ValueError`` for ``n`` above 1."""
-    refuse_n(request, _PROVIDER)
+    refuse_n(request, PROVIDER)
     out: dict[str, Any] = {}
     response_format = request.neutral_response_format
     if isinstance(response_format, JSONSchema):

@@ -47,7 +47,6 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..endpoint import Endpoint
 from ..events import Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
@@ -55,7 +54,6 @@ from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .base import (
     Dialect,
-    HTTPRequest,
     StreamDecoder,
     compact_json,
     get_int,
@@ -251,9 +249,7 @@ class GeminiDialect(Dialect):
     the key goes in ``x-goog-api-key``, never in the URL."""
 
     name = "gemini"
-
-    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        return build_request(endpoint, request)
+    build_request = staticmethod(build_request)
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return GeminiStreamDecoder()

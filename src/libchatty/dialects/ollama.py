@@ -65,12 +65,12 @@ from .plumbing import (
     MAX_TOOL_CALLS,
     Staged,
     arguments_object,
-    bearer,
+    bearer_headers,
     function_tool,
+    incomplete,
     part_name,
     refuse_n,
     sampling,
-    with_request_headers,
 )
 
 __all__ = ["DIALECT", "OllamaDialect", "OllamaStreamDecoder"]
@@ -138,11 +138,7 @@ class OllamaStreamDecoder(StreamDecoder):
         return events
 
     def end(self) -> Event:
-        return self.acc.error(
-            "incomplete",
-            "the Ollama stream ended before its final 'done' line",
-            status=200,
-        )
+        return incomplete(self.acc, "the Ollama stream", "its final 'done' line", status=200)
 
     # --- pieces -------------------------------------------------------------------------
     def _pieces(self, thinking: Any, content: Any, staged: Staged) -> None:
@@ -258,7 +254,7 @@ def _message_text(message: Message, tool_names: dict[str, str]) -> dict[str, Any
     return {"role": _ROLES[role], "content": message.text}
 
 
-def request_settings(request: ChatRequest, provider: str = "Ollama") -> dict[str, Any]:
+def request_settings(request: ChatRequest, provider: str) -> dict[str, Any]:
     """``format``, ``think`` and ``options`` (with the ``extra['options']`` merged), the
     fields ``/api/chat`` and ``/api/generate`` share; ``ValueError`` for ``n`` above 1."""
     refuse_n(request, provider)
@@ -284,10 +280,17 @@ def request_settings(request: ChatRequest, provider: str = "Ollama") -> dict[str
     return out
 
 
-def request_headers(endpoint: Endpoint, request: ChatRequest) -> tuple[tuple[str, str], ...]:
-    """The bearer key (when there is one), the endpoint's headers, then the request's
-    (which replace one of the same name)."""
-    return with_request_headers(bearer(endpoint), request)
+def ollama_request(
+    endpoint: Endpoint, request: ChatRequest, path: str, body: dict[str, Any], provider: str
+) -> HTTPRequest:
+    """``POST path``: ``body`` (the fields only ``path`` has), then the settings
+    ``/api/chat`` and ``/api/generate`` share (:func:`request_settings`) and
+    ``ChatRequest.extra``; the bearer key (when there is one), the endpoint's headers,
+    then the request's (which replace one of the same name)."""
+    body.update(request_settings(request, provider))
+    body.update((k, v) for k, v in (request.extra or {}).items() if k != "options")
+    headers = bearer_headers(endpoint, request)
+    return HTTPRequest("POST", endpoint.url(path), headers, dumps(body))
 
 
 class OllamaDialect(Dialect):
@@ -306,10 +309,7 @@ class OllamaDialect(Dialect):
         }
         if request.tool_list and request.neutral_tool_choice != "none":
             body["tools"] = [function_tool(tool) for tool in request.tool_list]
-        body.update(request_settings(request))
-        body.update((k, v) for k, v in (request.extra or {}).items() if k != "options")
-        target = endpoint.url("/api/chat")
-        return HTTPRequest("POST", target, request_headers(endpoint, request), dumps(body))
+        return ollama_request(endpoint, request, "/api/chat", body, "Ollama")
 
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         return OllamaStreamDecoder()

@@ -26,11 +26,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..endpoint import Endpoint
-from ..events import Event
 from ..request import ChatRequest, Message
-from .base import Dialect, HTTPRequest, StreamDecoder, dumps
-from .ollama import DIALECT as CHAT
-from .ollama import OllamaStreamDecoder, message_images, request_headers, request_settings
+from .base import HTTPRequest
+from .ollama import OllamaDialect, message_images, ollama_request
 
 __all__ = ["DIALECT", "OllamaGenerateDialect", "prompt_fields"]
 
@@ -75,11 +73,11 @@ def prompt_fields(messages: tuple[Message, ...]) -> dict[str, Any]:
     return out
 
 
-class OllamaGenerateDialect(Dialect):
-    """Ollama's ``/api/generate``: one prompt in, a completion out."""
+class OllamaGenerateDialect(OllamaDialect):
+    """Ollama's ``/api/generate``: one prompt in, a completion out. Only the request
+    differs from ``/api/chat``: the responses are decoded alike."""
 
     name = "ollama-generate"
-    framing = "ndjson"
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
         if request.tool_list:
@@ -87,16 +85,7 @@ class OllamaGenerateDialect(Dialect):
         body: dict[str, Any] = {"model": request.model}
         body.update(prompt_fields(tuple(request.messages)))
         body["stream"] = request.stream
-        body.update(request_settings(request, _PROVIDER))
-        body.update((k, v) for k, v in (request.extra or {}).items() if k != "options")
-        target = endpoint.url("/api/generate")
-        return HTTPRequest("POST", target, request_headers(endpoint, request), dumps(body))
-
-    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
-        return OllamaStreamDecoder()
-
-    def decode_body(self, body: Any) -> list[Event]:
-        return CHAT.decode_body(body)
+        return ollama_request(endpoint, request, "/api/generate", body, _PROVIDER)
 
 
 DIALECT: Final = OllamaGenerateDialect()

@@ -27,14 +27,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..accumulate import Accumulator, normalize_finish_reason
-from ..endpoint import Endpoint
 from ..events import Delta, Done, Error, Event
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .azure_errors import decode_error
-from .base import Dialect, HTTPRequest, StreamDecoder
+from .base import Dialect, StreamDecoder
 from .openai_chat_fields import (
     choice_index,
     content_parts,
@@ -284,10 +283,7 @@ class OpenAIChat(Dialect):
     :func:`~.azure_errors.decode_error` (Azure's content filter named)."""
 
     name = "openai-chat"
-
-    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        return chat_request(endpoint, request)
-
+    build_request = staticmethod(chat_request)
     decode_error = staticmethod(decode_error)
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIChatDecoder:

@@ -54,7 +54,14 @@ from ..endpoint import Endpoint
 from ..options import JSONSchema, strict_schema
 from ..request import ChatRequest, Message
 from .base import HTTPRequest, dumps
-from .plumbing import bearer, function_tool, refuse_n, sampling, with_request_headers
+from .plumbing import (
+    bearer_headers,
+    function_call,
+    function_tool,
+    refuse_n,
+    sampling,
+    sendable_calls,
+)
 
 __all__ = ["EFFORT_FOR_BUDGET", "chat_request", "responses_request"]
 
@@ -129,14 +136,7 @@ def _content(
 def _chat_message(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role, "content": _content(message, _CHAT, _chat_part)}
     if message.tool_calls:
-        out["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in message.tool_calls
-        ]
+        out["tool_calls"] = [function_call(call, call.arguments) for call in message.tool_calls]
     if message.tool_call_id is not None:
         out["tool_call_id"] = message.tool_call_id
     if message.name is not None:
@@ -188,7 +188,7 @@ def chat_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
             body["stream_options"] = {"include_usage": True}
     if request.extra:
         body.update(request.extra)
-    headers = with_request_headers(bearer(endpoint), request)
+    headers = bearer_headers(endpoint, request)
     return HTTPRequest("POST", endpoint.url("/chat/completions"), headers, dumps(body))
 
 
@@ -238,11 +238,7 @@ def _input_items(messages: tuple[Message, ...]) -> tuple[str | None, list[dict[s
             continue
         if message.content or not message.tool_calls:
             items.append({"role": message.role, "content": _responses_content(message)})
-        for call in message.tool_calls:
-            if not call.id:
-                raise ValueError(
-                    f"Message.tool_calls ({call.name!r}): the Responses API needs the call id"
-                )
+        for call in sendable_calls(message, _RESPONSES):
             items.append(
                 {
                     "type": "function_call",
@@ -322,5 +318,5 @@ def responses_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
         body["stream"] = True
     if request.extra:
         body.update(request.extra)
-    headers = with_request_headers(bearer(endpoint), request)
+    headers = bearer_headers(endpoint, request)
     return HTTPRequest("POST", endpoint.url("/responses"), headers, dumps(body))

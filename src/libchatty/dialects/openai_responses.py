@@ -32,20 +32,20 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..accumulate import Accumulator
-from ..endpoint import Endpoint
 from ..events import Delta, Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .azure_errors import decode_error
-from .base import Dialect, HTTPRequest, StreamDecoder, get_int, make_usage
+from .base import Dialect, StreamDecoder, get_int, make_usage
 from .openai_request import responses_request
 from .plumbing import (
     MAX_TOOL_CALLS,
     Staged,
     event_kind,
     expect_list,
+    incomplete,
     optional_str,
     response_meta,
     stream_error,
@@ -162,11 +162,8 @@ class OpenAIResponsesDecoder(StreamDecoder):
         return events
 
     def end(self) -> Event:
-        return self.acc.error(
-            "incomplete",
-            "the stream ended before response.completed, response.incomplete or an error",
-            status=200,
-        )
+        awaited = "response.completed, response.incomplete or an error"
+        return incomplete(self.acc, "the stream", awaited, status=200)
 
     # --- pieces -------------------------------------------------------------------------
     def _on_text(self, value: dict[str, Any]) -> list[Event]:
@@ -356,10 +353,7 @@ class OpenAIResponses(Dialect):
     """OpenAI's Responses API."""
 
     name = "openai-responses"
-
-    def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
-        return responses_request(endpoint, request)
-
+    build_request = staticmethod(responses_request)
     decode_error = staticmethod(decode_error)
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIResponsesDecoder:

@@ -11,16 +11,18 @@
   to an ``Error``, driven by each dialect's table ``provider_type -> (kind, retryable)``.
 * **Requests**: auth headers (:func:`auth_headers`; the caller's own headers win), tool
   arguments as a JSON object (:func:`arguments_object`), sampling-option renames
-  (:func:`sampling`), and the one place a message's content becomes text
-  (:func:`message_text`).
+  (:func:`sampling`), the one place a message's content becomes text
+  (:func:`message_text`), tool results in the user turn (:func:`turns_joining_results`).
 * **Refusals** worded once: ``n`` above 1 where a provider answers once
-  (:func:`refuse_n`), and a content part a provider cannot take (:func:`part_name`).
+  (:func:`refuse_n`), a content part a provider cannot take (:func:`part_name`), and a
+  tool call without the id a provider matches its result by (:func:`sendable_calls`).
 * **Reasoning budgets** of the APIs that take tokens, not an effort
   (:data:`THINKING_BUDGETS`, :func:`thinking_budget`).
 * **Endpoints and headers**: Vertex AI locations (:func:`is_vertex`), the request's own
-  headers after the dialect's (:func:`with_request_headers`).
-* **Ends and metadata**: the stream that stopped early (:func:`incomplete`), a
-  response's ``id``/``model`` (:func:`response_meta`, :func:`with_meta`).
+  headers after the dialect's (:func:`with_request_headers`, :func:`bearer_headers`).
+* **Ends and metadata**: the stream that stopped early (:func:`incomplete`,
+  :class:`MessageStreamDecoder`), a response's ``id``/``model`` (:func:`response_meta`,
+  :func:`with_meta`).
 * **Error bodies** a provider names its own way (:func:`refined_errors`, on top of
   :func:`~libchatty.httperrors.error_from_response`).
 * **Limits** shared by every dialect (:data:`MAX_MESSAGE`, :data:`MAX_TOOL_CALLS`).
@@ -31,17 +33,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from ..accumulate import Accumulator
 from ..content import TextPart
 from ..endpoint import Endpoint
-from ..events import Delta, Done, Error, Event
+from ..events import Delta, Done, Error, Event, ToolCall
 from ..exceptions import RemoteProtocolError
 from ..httperrors import Headers, error_from_response
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message, Tool
 from ..sse import ServerSentEvent
+from .base import StreamDecoder
 
 __all__ = [
     "ANSWER_TOKENS",
@@ -51,16 +54,19 @@ __all__ = [
     "ErrorRefiner",
     "ErrorTable",
     "Headers",
+    "MessageStreamDecoder",
     "Staged",
     "arguments_object",
     "auth_headers",
     "bearer",
+    "bearer_headers",
     "event_kind",
     "event_payload",
     "expect_int",
     "expect_list",
     "expect_object",
     "expect_str",
+    "function_call",
     "function_tool",
     "incomplete",
     "is_vertex",
@@ -73,8 +79,10 @@ __all__ = [
     "refuse_n",
     "response_meta",
     "sampling",
+    "sendable_calls",
     "stream_error",
     "thinking_budget",
+    "turns_joining_results",
     "with_meta",
     "with_request_headers",
 ]
@@ -264,6 +272,11 @@ def bearer(endpoint: Endpoint) -> tuple[tuple[str, str], ...]:
     return auth_headers(endpoint, ("Authorization", f"Bearer {key}" if key else None))
 
 
+def bearer_headers(endpoint: Endpoint, request: ChatRequest) -> tuple[tuple[str, str], ...]:
+    """:func:`bearer`'s headers, then the request's own (:func:`with_request_headers`)."""
+    return with_request_headers(bearer(endpoint), request)
+
+
 def arguments_object(arguments: str, name: str, provider: str) -> dict[str, Any]:
     """A tool call's JSON arguments as the object a provider wants back (``{}`` when
     empty); ``ValueError`` naming the call when they are not a JSON object."""
@@ -308,6 +321,47 @@ def message_text(message: Message, provider: str) -> str:
     return message.text
 
 
+def turns_joining_results(
+    messages: Iterable[Message],
+    result: Callable[[Message], dict[str, Any]],
+    joined: Callable[[Message], list[dict[str, Any]]],
+    turn: Callable[[Message], dict[str, Any]],
+) -> tuple[list[Message], list[dict[str, Any]]]:
+    """``(system and developer messages, turns)`` for an API that takes system text apart
+    and tool results as blocks of a user turn (Anthropic, Bedrock): consecutive results
+    share one user turn, which a user message directly after them joins with its
+    ``joined`` blocks (roles alternate); any other message is its own ``turn``."""
+    system: list[Message] = []
+    turns: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] | None = None  # the open user turn holding tool results
+    for message in messages:
+        if message.role in ("system", "developer"):
+            system.append(message)
+        elif message.role == "tool":
+            if results is None:
+                results = []
+                turns.append({"role": "user", "content": results})
+            results.append(result(message))
+        elif message.role == "user" and results is not None:
+            results.extend(joined(message))
+            results = None
+        else:
+            results = None
+            turns.append(turn(message))
+    return system, turns
+
+
+def sendable_calls(message: Message, provider: str) -> tuple[ToolCall, ...]:
+    """An assistant message's tool calls, each checked to carry the id ``provider``
+    matches its result by: a call without one is a ``ValueError`` naming it."""
+    for call in message.tool_calls:
+        if not call.id:
+            raise ValueError(
+                f"tool call {call.name!r} has no id; {provider} needs one to match its result"
+            )
+    return message.tool_calls
+
+
 def part_name(part: object) -> str:
     """``"an ImagePart"``, ``"a DocumentPart"``: a content part in a refusal."""
     name = type(part).__name__
@@ -349,6 +403,13 @@ def function_tool(tool: Tool) -> dict[str, Any]:
     return {"type": "function", "function": {**function, "parameters": dict(tool.parameters)}}
 
 
+def function_call(call: ToolCall, arguments: str) -> dict[str, Any]:
+    """A tool call, with ``arguments`` as its JSON text, as OpenAI chat completions sends
+    it back (Cohere copies the shape): ``{"id", "type": "function", "function": {...}}``."""
+    function = {"name": call.name, "arguments": arguments}
+    return {"id": call.id, "type": "function", "function": function}
+
+
 def is_vertex(endpoint: Endpoint) -> bool:
     """Whether ``endpoint``'s base URL is a Vertex AI project location (it ends in
     ``/projects/{project}/locations/{location}``)."""
@@ -369,11 +430,29 @@ def with_request_headers(
 
 
 # --- ends and metadata --------------------------------------------------------------------------
-def incomplete(acc: Accumulator, provider: str, started: bool, first: str, last: str) -> Error:
-    """The ``Error("incomplete")`` of a stream that ended before its terminal event
-    ``last`` -- or before even its opening event ``first`` when not ``started``."""
-    where = last if started else first
-    return acc.error("incomplete", f"the {provider} stream ended before {where}")
+def incomplete(acc: Accumulator, stream: str, awaited: str, status: int | None = None) -> Error:
+    """The ``Error("incomplete")`` of ``stream`` (``"the Ollama stream"``), which ended
+    before ``awaited``: the event that would have ended it."""
+    return acc.error("incomplete", f"{stream} ended before {awaited}", status=status)
+
+
+class MessageStreamDecoder(StreamDecoder):
+    """A stream that brackets one message between an opening and a closing event
+    (Anthropic, Cohere, Bedrock): a body that ends before the closing one is incomplete,
+    naming it -- or the opening one, if a subclass never set ``_started`` on its arrival."""
+
+    #: The provider (named in the error), and the events that open and close the message.
+    provider: ClassVar[str]
+    opening: ClassVar[str]
+    closing: ClassVar[str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = False
+
+    def end(self) -> Event:
+        awaited = self.closing if self._started else self.opening
+        return incomplete(self.acc, f"the {self.provider} stream", awaited)
 
 
 def response_meta(value: Mapping[str, Any], what: str) -> tuple[str | None, str | None]:
