@@ -8,7 +8,10 @@
 * :data:`STOP` -- return it from ``on_delta``/``on_event`` to stop streaming cleanly.
 * :class:`MissingAPIKeyError` -- raised by a client constructor when the provider needs a
   key and none was given or found; the message names the variables to set.
-* :class:`ChatOptions` -- the typed keyword options of ``chat()``/``stream()``.
+* :class:`ChatOptions` -- the typed keyword options of ``chat()``/``stream()``;
+  :class:`ChatArguments` (:class:`AsyncChatArguments`) adds the callbacks: ``chat()``'s
+  keywords; :class:`EventStreamOptions` and :class:`PartialStreamOptions` add ``partial``:
+  ``stream()``'s.
 
 ``chat()`` also takes ``on_partial(partial)``: called with each
 :class:`~libchatty.partial_objects.PartialObject` -- the structured answer as it fills in
@@ -39,13 +42,15 @@ received so far and ``finish_reason="stopped"``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypedDict
 
 from libchatty.events import Citation, Done, Event, ToolCall, Usage
 from libchatty.exceptions import LibchattyError
 from libchatty.request import ChatRequest, Message, as_message
 
 if TYPE_CHECKING:
+    from typing_extensions import Required  # typing.Required from 3.11; not needed at run time
+
     from libchatty.options import Reasoning, ResponseFormat
     from libchatty.partial_objects import PartialObject
     from libchatty.ratelimit import RateLimit
@@ -55,16 +60,20 @@ __all__ = [
     "CALL_OPTIONS",
     "CHAT_OPTIONS",
     "STOP",
+    "AsyncChatArguments",
     "AsyncOnDelta",
     "AsyncOnEvent",
     "AsyncOnPartial",
+    "ChatArguments",
     "ChatOptions",
     "Completion",
+    "EventStreamOptions",
     "Messages",
     "MissingAPIKeyError",
     "OnDelta",
     "OnEvent",
     "OnPartial",
+    "PartialStreamOptions",
     "Timeout",
     "build_request",
     "call_settings",
@@ -84,6 +93,13 @@ class _Value:
 
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()  # in declaration order (slots are sorted)
+
+    def _assign(self, values: Mapping[str, Any]) -> None:
+        """Set every field from ``values``: an ``__init__`` whose parameters are the
+        fields passes its ``locals()``."""
+        set_field = object.__setattr__  # what a frozen dataclass's __init__ uses
+        for name in self._fields:
+            set_field(self, name, values[name])
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields)
@@ -203,24 +219,7 @@ class Completion(_Value):
         rate_limit: RateLimit | None = None,
         parsed: Any = None,
     ) -> None:
-        init = object.__setattr__
-        init(self, "text", text)
-        init(self, "reasoning", reasoning)
-        init(self, "refusal", refusal)
-        init(self, "tool_calls", tool_calls)
-        init(self, "finish_reason", finish_reason)
-        init(self, "raw_finish_reason", raw_finish_reason)
-        init(self, "usage", usage)
-        init(self, "streamed", streamed)
-        init(self, "choices", choices)
-        init(self, "reasoning_signature", reasoning_signature)
-        init(self, "response_id", response_id)
-        init(self, "model", model)
-        init(self, "citations", citations)
-        init(self, "request_id", request_id)
-        init(self, "headers", headers)
-        init(self, "rate_limit", rate_limit)
-        init(self, "parsed", parsed)
+        self._assign(locals())
 
     def __hash__(self) -> int:
         # ``parsed`` may be a dict or list (JSON): hash the rest, so that a Completion
@@ -247,20 +246,11 @@ class Completion(_Value):
     ) -> Completion:
         """The completion of ``done``, with the response head's metadata (given by the
         binding, which has the call) and the parsed structured answer."""
+        # A Completion carries every field of Done (a core value's __slots__ are its fields).
+        answer = {name: getattr(done, name) for name in Done.__slots__}
         return cls(
-            text=done.text,
-            reasoning=done.reasoning,
-            refusal=done.refusal,
-            tool_calls=done.tool_calls,
-            finish_reason=done.finish_reason,
-            raw_finish_reason=done.raw_finish_reason,
-            usage=done.usage,
+            **answer,
             streamed=streamed,
-            choices=done.choices,
-            reasoning_signature=done.reasoning_signature,
-            response_id=done.response_id,
-            model=done.model,
-            citations=done.citations,
             request_id=request_id,
             headers=headers,
             rate_limit=rate_limit,
@@ -422,6 +412,39 @@ class ChatOptions(TypedDict, total=False):
 CHAT_OPTIONS: Final = frozenset(ChatOptions.__annotations__)
 #: The options that are the call's settings rather than the request's.
 CALL_OPTIONS: Final = frozenset({"timeout", "max_retries"})
+
+
+class ChatArguments(ChatOptions, total=False):
+    """The keywords of ``chat()`` (and the threads binding's ``submit()``): the callbacks
+    (see the module docstring; giving one makes the call stream) and the
+    :class:`ChatOptions`. Every client takes them as ``**arguments: Unpack[...]``."""
+
+    on_delta: OnDelta | None
+    on_event: OnEvent | None
+    on_partial: OnPartial | None
+
+
+class AsyncChatArguments(ChatOptions, total=False):
+    """:class:`ChatArguments` of an async client, whose callbacks may be ``async def``."""
+
+    on_delta: AsyncOnDelta | None
+    on_event: AsyncOnEvent | None
+    on_partial: AsyncOnPartial | None
+
+
+class EventStreamOptions(ChatOptions, total=False):
+    """The keywords of ``stream()`` that yields events only: the :class:`ChatOptions`,
+    and ``partial`` absent or False. (Its overloads tell the two streams apart by
+    these and :class:`PartialStreamOptions`.)"""
+
+    partial: Literal[False]
+
+
+class PartialStreamOptions(ChatOptions, total=False):
+    """The keywords of ``stream(..., partial=True)``, whose stream has
+    :class:`~libchatty.partial_objects.PartialObject` events among the others."""
+
+    partial: Required[Literal[True]]
 
 
 def call_settings(options: Mapping[str, Any]) -> tuple[Timeout | None, int | None]:

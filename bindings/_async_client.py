@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from libchatty.events import Event
 
-from ._api import AsyncOnDelta, AsyncOnEvent, AsyncOnPartial, Completion, Messages
+from ._api import Completion, Messages
 from ._client import ClientShell
 from ._runners import AsyncBackend, adrive, arun_exchange
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from libchatty.partial_objects import PartialObject
 
-    from ._api import ChatOptions
+    from ._api import AsyncChatArguments, ChatOptions, EventStreamOptions, PartialStreamOptions
 
 __all__ = ["AsyncClientBase"]
 
@@ -40,41 +40,23 @@ class AsyncClientBase(ClientShell[AsyncBackend]):
         await self.aclose()
 
     async def chat(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        on_delta: AsyncOnDelta | None = None,
-        on_event: AsyncOnEvent | None = None,
-        on_partial: AsyncOnPartial | None = None,
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, **arguments: Unpack[AsyncChatArguments]
     ) -> Completion:
         """Send one chat request and return its :class:`Completion`; raises
         :class:`~libchatty.exceptions.ChatError` on failure (and
         :class:`~libchatty.structured.StructuredOutputError` for a structured answer
         that is not what ``response_format`` describes)."""
-        streaming = on_delta is not None or on_event is not None or on_partial is not None
-        exchange = self.exchange(messages, model, streaming, options)
-        return await arun_exchange(exchange, self.backend, on_delta, on_event, on_partial)
+        exchange, callbacks = self.chat_exchange(messages, model, arguments)
+        return await arun_exchange(exchange, self.backend, *callbacks)
 
     @overload
     def stream(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        partial: Literal[False] = False,
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, **options: Unpack[EventStreamOptions]
     ) -> AbstractAsyncContextManager[AsyncGenerator[Event, None]]: ...
 
     @overload
     def stream(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        partial: Literal[True],
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, **options: Unpack[PartialStreamOptions]
     ) -> AbstractAsyncContextManager[AsyncGenerator[Event | PartialObject, None]]: ...
 
     def stream(
@@ -92,19 +74,16 @@ class AsyncClientBase(ClientShell[AsyncBackend]):
     async def _stream(
         self, messages: Messages, model: str, partial: bool, options: ChatOptions
     ) -> AsyncGenerator[AsyncGenerator[Event | PartialObject, None], None]:
-        exchange = self.exchange(messages, model, True, options)
+        exchange, partials = self.stream_exchange(messages, model, partial, options)
         events = adrive(exchange.run(), self.backend)
-        if not partial:
-            try:
-                yield events
-            finally:
-                await events.aclose()
-            return
-        from ._partials import apartial_stream, partial_objects  # only when asked
+        if partials is None:
+            items: AsyncGenerator[Event | PartialObject, None] = events
+        else:
+            from ._partials import apartial_stream  # only a call that asks for partials
 
-        items = apartial_stream(events, partial_objects(exchange.request))
+            items = apartial_stream(events, partials)
         try:
             yield items
         finally:
             await items.aclose()
-            await events.aclose()
+            await events.aclose()  # when items wraps it (closing twice does nothing)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
 
+    from libchatty.partial_objects import PartialObjects
+
     from ._config import ClientOptions
 
 __all__ = ["ClientShell"]
@@ -57,6 +59,34 @@ class ClientShell(ABC, Generic[B]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.endpoint!r}>"
+
+    def chat_exchange(
+        self, messages: Messages, model: str, arguments: Mapping[str, Any]
+    ) -> tuple[Exchange, tuple[Any, Any, Any]]:
+        """The loop for one ``chat()`` (or ``submit()``) call, and its ``(on_delta,
+        on_event, on_partial)`` as the runners take them (None when not given).
+        ``arguments`` are the call's :class:`~libchatty.bindings._api.ChatArguments`,
+        whose types the method's signature checks. A call with a callback streams."""
+        options = dict(arguments)
+        callbacks = (
+            options.pop("on_delta", None),
+            options.pop("on_event", None),
+            options.pop("on_partial", None),
+        )
+        streaming = callbacks != (None, None, None)
+        return self.exchange(messages, model, streaming, options), callbacks
+
+    def stream_exchange(
+        self, messages: Messages, model: str, partial: bool, options: Mapping[str, Any]
+    ) -> tuple[Exchange, PartialObjects | None]:
+        """The loop for one ``stream()`` call and, when it asks for ``partial`` objects,
+        the adapter that makes them (None otherwise); ``options`` as for :meth:`exchange`."""
+        exchange = self.exchange(messages, model, True, options)
+        if not partial:
+            return exchange, None
+        from ._partials import partial_objects  # only a call that asks for partials
+
+        return exchange, partial_objects(exchange.request)
 
     def exchange(
         self, messages: Messages, model: str, stream: bool, options: Mapping[str, Any]

@@ -28,7 +28,8 @@ through ``HTTPS_PROXY`` unless ``NO_PROXY`` says otherwise; connections are kept
 and reused per host. A client may be shared by threads.
 
 ``chat(messages, model, *, on_delta=None, on_event=None, on_partial=None, **options)
--> Completion``: ``messages`` is a string (one user message) or a list of
+-> Completion`` (its keywords are :class:`~libchatty.bindings._api.ChatArguments`, the same
+for every client): ``messages`` is a string (one user message) or a list of
 ``Message``/OpenAI-style dicts; ``options`` (:class:`~libchatty.bindings._api.ChatOptions`)
 are ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``tools``, ``tool_choice``,
 ``extra``, ``response_format``, ``reasoning``, ``seed``, ``n``, ``headers``, and this
@@ -62,20 +63,11 @@ import socket
 import time
 from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Final, Literal, overload
+from typing import TYPE_CHECKING, Final, overload
 
 from libchatty.events import Event
 
-from ._api import (
-    STOP,
-    Completion,
-    Messages,
-    MissingAPIKeyError,
-    OnDelta,
-    OnEvent,
-    OnPartial,
-    Timeout,
-)
+from ._api import STOP, Completion, Messages, MissingAPIKeyError, Timeout
 from ._client import ClientShell
 from ._ops import READ_SIZE
 from ._runners import SyncBackend, drive, run_exchange
@@ -88,7 +80,7 @@ if TYPE_CHECKING:
 
     from libchatty.partial_objects import PartialObject
 
-    from ._api import ChatOptions
+    from ._api import ChatArguments, ChatOptions, EventStreamOptions, PartialStreamOptions
 
 __all__ = ["STOP", "Client", "Completion", "MissingAPIKeyError", "Timeout"]
 
@@ -188,39 +180,21 @@ class Client(ClientShell[SyncBackend]):
         self.close()
 
     def chat(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        on_delta: OnDelta | None = None,
-        on_event: OnEvent | None = None,
-        on_partial: OnPartial | None = None,
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, **arguments: Unpack[ChatArguments]
     ) -> Completion:
         """Send one chat request and return its :class:`Completion` (see the module
         docstring); raises :class:`~libchatty.exceptions.ChatError` on failure."""
-        streaming = on_delta is not None or on_event is not None or on_partial is not None
-        exchange = self.exchange(messages, model, streaming, options)
-        return run_exchange(exchange, self.backend, on_delta, on_event, on_partial)
+        exchange, callbacks = self.chat_exchange(messages, model, arguments)
+        return run_exchange(exchange, self.backend, *callbacks)
 
     @overload
     def stream(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        partial: Literal[False] = False,
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, **options: Unpack[EventStreamOptions]
     ) -> AbstractContextManager[Generator[Event, None, None]]: ...
 
     @overload
     def stream(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        partial: Literal[True],
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, **options: Unpack[PartialStreamOptions]
     ) -> AbstractContextManager[Generator[Event | PartialObject, None, None]]: ...
 
     def stream(
@@ -235,19 +209,16 @@ class Client(ClientShell[SyncBackend]):
     def _stream(
         self, messages: Messages, model: str, partial: bool, options: ChatOptions
     ) -> Iterator[Generator[Event | PartialObject, None, None]]:
-        exchange = self.exchange(messages, model, True, options)
+        exchange, partials = self.stream_exchange(messages, model, partial, options)
         events = drive(exchange.run(), self.backend)
-        if not partial:
-            try:
-                yield events
-            finally:
-                events.close()
-            return
-        from ._partials import partial_objects, partial_stream  # only when asked
+        if partials is None:
+            items: Generator[Event | PartialObject, None, None] = events
+        else:
+            from ._partials import partial_stream  # only a call that asks for partials
 
-        items = partial_stream(events, partial_objects(exchange.request))
+            items = partial_stream(events, partials)
         try:
             yield items
         finally:
             items.close()
-            events.close()
+            events.close()  # when items wraps it (closing twice does nothing)

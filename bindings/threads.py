@@ -40,12 +40,11 @@ calls). Calls share one keep-alive pool.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, overload
 
-from ._api import Messages, OnDelta, OnEvent, OnPartial
+from ._api import Messages
 from ._config import ClientConfig
 from ._event_queue import DEFAULT_QUEUE_SIZE, EventStream
-from ._partials import partial_objects
 from ._worker import CancellableBackend, ChatFuture, run_in_worker
 from .blocking import STOP, Client, Completion, MissingAPIKeyError, Timeout  # re-exported
 
@@ -55,7 +54,7 @@ if TYPE_CHECKING:
     from libchatty.events import Event
     from libchatty.partial_objects import PartialObject
 
-    from ._api import ChatOptions
+    from ._api import ChatArguments, ChatOptions, EventStreamOptions, PartialStreamOptions
     from ._config import ClientOptions
 
 __all__ = [
@@ -90,59 +89,33 @@ class ThreadedClient:
         return CancellableBackend(self._client.config.ssl_context)
 
     def submit(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        on_delta: OnDelta | None = None,
-        on_event: OnEvent | None = None,
-        on_partial: OnPartial | None = None,
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, **arguments: Unpack[ChatArguments]
     ) -> ChatFuture:
         """Start a call on a worker thread; see the module docstring."""
-        streaming = on_delta is not None or on_event is not None or on_partial is not None
-        exchange = self._client.exchange(messages, model, streaming, options)
+        exchange, callbacks = self._client.chat_exchange(messages, model, arguments)
         backend = self._backend()
         future = ChatFuture(exchange, backend)
-        self._executor.submit(
-            run_in_worker, future, exchange, backend, on_delta, on_event, on_partial
-        )
+        self._executor.submit(run_in_worker, future, exchange, backend, *callbacks)
         return future
 
     @overload
     def stream(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        queue_size: int = DEFAULT_QUEUE_SIZE,
-        partial: Literal[False] = False,
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, *, queue_size: int = DEFAULT_QUEUE_SIZE,
+        **options: Unpack[EventStreamOptions],
     ) -> EventStream[Event]: ...
 
     @overload
     def stream(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        queue_size: int = DEFAULT_QUEUE_SIZE,
-        partial: Literal[True],
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, *, queue_size: int = DEFAULT_QUEUE_SIZE,
+        **options: Unpack[PartialStreamOptions],
     ) -> EventStream[Event | PartialObject]: ...
 
     def stream(
-        self,
-        messages: Messages,
-        model: str,
-        *,
-        queue_size: int = DEFAULT_QUEUE_SIZE,
-        partial: bool = False,
-        **options: Unpack[ChatOptions],
+        self, messages: Messages, model: str, *, queue_size: int = DEFAULT_QUEUE_SIZE,
+        partial: bool = False, **options: Unpack[ChatOptions],
     ) -> EventStream[Event] | EventStream[Event | PartialObject]:
         """Start a streaming call on its own thread; see the module docstring."""
-        exchange = self._client.exchange(messages, model, True, options)
-        partials = partial_objects(exchange.request) if partial else None
+        exchange, partials = self._client.stream_exchange(messages, model, partial, options)
         return EventStream(exchange, self._backend(), queue_size, partials)
 
     def close(self, wait: bool = True) -> None:

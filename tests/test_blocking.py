@@ -80,6 +80,27 @@ def test_unknown_option_is_a_type_error(server: ReplayServer) -> None:
         client.chat("hi", "replay-1", temprature=0.5)
 
 
+def test_callbacks_given_as_none_are_no_callbacks(server: ReplayServer) -> None:
+    # chat()'s keywords arrive as one mapping (ChatArguments): the callbacks are taken
+    # out before the request is built, and None is the same as not giving one.
+    with client_for(server) as client:
+        answer = client.chat(
+            "hi", "replay-1", on_delta=None, on_event=None, on_partial=None, temperature=0.5
+        )
+    assert answer.text == TEXT and not answer.streamed
+    body = server.requests[0].json
+    assert body.get("stream") is not True and body["temperature"] == 0.5
+
+
+def test_stream_takes_no_callback(server: ReplayServer) -> None:
+    with client_for(server) as client:
+        events = client.stream("hi", "replay-1", on_delta=print)  # type: ignore[call-overload]
+        with pytest.raises(TypeError) as info, events:
+            pass
+    assert str(info.value).startswith("unexpected option(s) on_delta; accepted: extra, ")
+    assert server.requests == []
+
+
 def test_stream_iterator(server: ReplayServer) -> None:
     with client_for(server) as client, client.stream("hi", "replay-1") as events:
         got = list(events)
