@@ -2,15 +2,18 @@
 
 The oracle is a real ``@dataclass(frozen=True, slots=True)`` twin made from the same
 field list (names, defaults, compare/hash/repr flags): repr, ==, hash, fields, asdict,
-replace, pickling, copying and immutability must agree exactly on the same values.
+replace, pickling, copying, immutability and the constructor's parameters must agree
+exactly on the same values.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
-from typing import Any
+from dataclasses import field
+from typing import Any, ClassVar
 
 import pytest
 
@@ -19,9 +22,10 @@ from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart
 from libchatty.dialects.base import RequestSpec
 from libchatty.events import Citation, Delta, Done, Error, ToolCall, Usage
 from libchatty.options import JSONSchema, Reasoning
-from libchatty.request import Message, Tool
+from libchatty.partial_objects import PartialFailure, PartialObject
+from libchatty.request import ChatRequest, Message, Tool
 from libchatty.sse import ServerSentEvent
-from libchatty.values import Value, value
+from libchatty.values import Value, frozen, set_fields, value
 
 # One value of each class with every field set to something other than its default.
 SAMPLES: list[Value] = [
@@ -48,6 +52,25 @@ SAMPLES: list[Value] = [
     Reasoning("high", 2048, True),
     JSONSchema("answer", {"type": "object"}, False, "d", dict),
     TextPart("hi"),
+    ChatRequest(
+        "gpt-4o",
+        (Message("user", "hi"),),
+        False,
+        0.5,
+        0.9,
+        100,
+        ("END",),
+        (Tool("f"),),
+        "f",
+        {"user": "u1"},
+        "json",
+        Reasoning("low"),
+        7,
+        2,
+        {"X-Trace": "t1"},
+    ),
+    PartialObject({"a": [1]}, "tool_call", 1, "call_1", "f", True),
+    PartialFailure("answer", 0, "invalid JSON at offset 3"),
 ]
 # Parts with checks and a derived field: their own repr, and replace() re-runs the checks.
 PARTS: list[Value] = [
@@ -100,6 +123,12 @@ def test_behaves_as_the_dataclass_twin(sample: Value) -> None:
     bare = cls(*values_of(sample)[: len(required)])
     bare_twin = other_cls(*values_of(sample)[: len(required)])
     assert repr(bare) == repr(bare_twin)
+    assert parameters(cls) == parameters(other_cls)
+
+
+def parameters(cls: type) -> list[tuple[str, Any, Any]]:
+    """The constructor's parameters: name, kind and default, in order."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(cls).parameters.values()]
 
 
 @pytest.mark.parametrize("sample", UNCHECKED, ids=lambda s: type(s).__name__)
@@ -289,3 +318,64 @@ def test_http_request_repr_hides_credentials() -> None:
     assert dataclasses.replace(request, method="GET").method == "GET"
     with pytest.raises(dataclasses.FrozenInstanceError):
         request.url = "x"
+
+
+def test_frozen_compiles_the_dataclass_init_at_first_construction() -> None:
+    @frozen
+    class Point(Value):
+        label: ClassVar[str] = "point"  # a class variable, not a field
+        x: int
+        y: int = 0
+        norm: int = field(default=-1, init=False, compare=False)
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "norm", abs(self.x) + abs(self.y))
+
+    @frozen
+    class Other(Value):
+        name: str
+
+    assert Point.__slots__ == ("x", "y", "norm") and Point.label == "point"
+    # Nothing is compiled for a class until it is built: every one shares the stub.
+    assert vars(Point)["__init__"] is vars(Other)["__init__"]
+    assert Point(3, -4).norm == 7
+    assert vars(Point)["__init__"] is not vars(Other)["__init__"]
+    assert Point.__init__.__qualname__.endswith("<locals>.Point.__init__")
+    assert Point(1) == Point(1, 0) != Point(1, 1)
+    assert Point(y=2, x=1) == Point(1, 2)
+    plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert parameters(Point) == [("x", plain, inspect.Parameter.empty), ("y", plain, 0)]
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'x'"):
+        Point()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'norm'"):
+        Point(1, norm=2)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="init=False"):
+        dataclasses.replace(Point(1), norm=0)  # type: ignore[call-arg]
+
+
+def test_frozen_keeps_an_init_the_class_writes() -> None:
+    @frozen
+    class Pair(Value):
+        left: int
+        right: int
+
+        def __init__(self, both: int) -> None:
+            set_fields(self, both, both)
+
+    assert Pair(2) == Pair(2) and repr(Pair(2)).endswith("Pair(left=2, right=2)")
+    with pytest.raises(ValueError, match="zip"):
+        set_fields(Pair(1), 1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        ("x: int = 1\n    y: int", "B.y: a field without a default follows"),
+        ("x: list[int] = []", "B.x: mutable default list"),
+        ("x: int = field(default_factory=int)", "not a default_factory"),
+        ("x: int = field(init=False)", "left out of __init__ needs a default"),
+    ],
+)
+def test_frozen_refuses_what_dataclass_refuses(declaration: str, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        exec(f"@frozen\nclass B(Value):\n    {declaration}\n", {**globals()})

@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .exceptions import LocalProtocolError
 from .redact import is_credential_name
-from .values import Value
-from .values import value as value_class
+from .values import Value, frozen
 
 __all__ = [
     "REQUEST_ID_HEADERS",
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-@value_class(no_repr=("headers", "body"))
+@frozen
 class HTTPRequest(Value):
     """The request of a :class:`~libchatty.call.Call`, for the framed door
     (``call.http_request()``): send ``method`` to ``url`` (absolute, query included)
@@ -41,18 +41,10 @@ class HTTPRequest(Value):
     Its repr shows header names only and the URL without its query: header values and
     query parameters carry credentials (``Authorization``, Gemini's ``key=``)."""
 
-    __slots__ = ("method", "url", "headers", "body")  # noqa: RUF023 - the fields, in order
     method: str
     url: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def __init__(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> None:
-        _setattr = object.__setattr__
-        _setattr(self, "method", method)
-        _setattr(self, "url", url)
-        _setattr(self, "headers", headers)
-        _setattr(self, "body", body)
+    headers: list[tuple[str, str]] = field(repr=False)
+    body: bytes = field(repr=False)
 
     def __repr__(self) -> str:
         parts = urlsplit(self.url)

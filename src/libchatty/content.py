@@ -27,9 +27,9 @@ quoted in a message or a ``repr`` (a signed URL carries a credential; data can b
 megabytes): a ``repr`` shows a URL with its query values as ``***`` and data as a size.
 
 The parts are :class:`~libchatty.values.Value` classes, not ``@dataclass`` ones: the
-same frozen, slotted behaviour (``dataclasses.replace`` included) without the dataclass
-machinery at import (issue 14); each ``__init__`` sets the fields, then runs the checks
-in ``__post_init__`` as a dataclass would.
+same frozen, slotted behaviour (``dataclasses.replace`` included, and the checks in
+``__post_init__`` run on every construction) without the dataclass machinery at import
+(issue 14).
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Mapping
+from dataclasses import field
 from typing import Any, Final
 
 from .endpoint import redact_url
-from .values import Value, value
+from .values import Value, frozen
 
 __all__ = [
     "IMAGE_DETAILS",
@@ -156,26 +157,18 @@ def data_url(media_type: str, base64: str) -> str:
     return f"data:{media_type};base64,{base64}"
 
 
-_set = object.__setattr__
-
-
-@value()
+@frozen
 class TextPart(Value):
     """Plain text."""
 
-    __slots__ = ("text",)
     text: str
-
-    def __init__(self, text: str) -> None:
-        _set(self, "text", text)
-        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
             raise ValueError(f"TextPart.text must be a str, not {type(self.text).__name__}")
 
 
-@value(no_init=("base64",), no_compare=("base64",))
+@frozen
 class ImagePart(Value):
     """An image, as bytes (``data``) or a URL (``url``: http(s), or a ``data:`` URL).
 
@@ -186,26 +179,11 @@ class ImagePart(Value):
     ``base64``.
     """
 
-    __slots__ = ("data", "url", "media_type", "detail", "base64")  # noqa: RUF023 - in order
-    data: bytes | None
-    url: str | None
-    media_type: str | None
-    detail: str | None
-    base64: str | None
-
-    def __init__(
-        self,
-        data: bytes | None = None,
-        url: str | None = None,
-        media_type: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        _set(self, "data", data)
-        _set(self, "url", url)
-        _set(self, "media_type", media_type)
-        _set(self, "detail", detail)
-        _set(self, "base64", None)
-        self.__post_init__()
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str | None = None
+    detail: str | None = None
+    base64: str | None = field(default=None, init=False, compare=False)
 
     def __post_init__(self) -> None:
         _one_source("ImagePart", self.data, self.url)
@@ -266,7 +244,7 @@ def _source(data: bytes | None, url: str | None) -> str:
     return f"url={_shown_url(url or '')}"
 
 
-@value(no_init=("base64",), no_compare=("base64",))
+@frozen
 class DocumentPart(Value):
     """A document (a PDF by default), as bytes (``data``) or a URL (``url``).
 
@@ -276,26 +254,11 @@ class DocumentPart(Value):
     ``base64``.
     """
 
-    __slots__ = ("data", "url", "media_type", "name", "base64")  # noqa: RUF023 - in order
-    data: bytes | None
-    url: str | None
-    media_type: str
-    name: str | None
-    base64: str | None
-
-    def __init__(
-        self,
-        data: bytes | None = None,
-        url: str | None = None,
-        media_type: str = "application/pdf",
-        name: str | None = None,
-    ) -> None:
-        _set(self, "data", data)
-        _set(self, "url", url)
-        _set(self, "media_type", media_type)
-        _set(self, "name", name)
-        _set(self, "base64", None)
-        self.__post_init__()
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str = "application/pdf"
+    name: str | None = None
+    base64: str | None = field(default=None, init=False, compare=False)
 
     def __post_init__(self) -> None:
         _one_source("DocumentPart", self.data, self.url)
@@ -327,21 +290,14 @@ class DocumentPart(Value):
         )
 
 
-@value(no_init=("base64",), no_compare=("base64",))
+@frozen
 class AudioPart(Value):
     """Audio bytes, e.g. ``AudioPart(wav_bytes, "audio/wav")``. ``format`` is the
     media subtype as OpenAI's ``input_audio`` names it (``wav``, ``mp3``...)."""
 
-    __slots__ = ("data", "media_type", "base64")  # noqa: RUF023 - the fields, in order
     data: bytes
     media_type: str
-    base64: str | None
-
-    def __init__(self, data: bytes, media_type: str) -> None:
-        _set(self, "data", data)
-        _set(self, "media_type", media_type)
-        _set(self, "base64", None)
-        self.__post_init__()
+    base64: str | None = field(default=None, init=False, compare=False)
 
     def __post_init__(self) -> None:
         media_type = _media_type("AudioPart.media_type", self.media_type)

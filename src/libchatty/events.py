@@ -4,8 +4,8 @@ Frozen and slotted: cheap to build on the hot path, safe to share between thread
 They are :class:`~libchatty.values.Value` classes rather than ``@dataclass`` ones: the
 same behaviour (``==``, ``hash``, ``repr``, pickling, immutability; ``dataclasses``'
 ``replace``, ``fields``, ``asdict`` and ``is_dataclass`` work on them) without ~4 ms of
-dataclass machinery at import (issue 14). Each ``__init__`` is written out for that
-reason; its parameters are the ``__slots__``, in order.
+dataclass machinery at import (issue 14), and a ``Delta`` is built as fast as by a
+hand-written ``__init__``.
 A response yields any number of ``Delta`` events and then exactly one terminal event,
 ``Done`` or ``Error``; nothing follows a terminal event.
 """
@@ -13,9 +13,10 @@ A response yields any number of ``Delta`` events and then exactly one terminal e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import field
 from typing import Any, Final
 
-from .values import Value, value
+from .values import Value, frozen
 
 __all__ = [
     "DELTA_KINDS",
@@ -29,8 +30,6 @@ __all__ = [
     "ToolCall",
     "Usage",
 ]
-
-_set = object.__setattr__  # what a frozen dataclass's __init__ uses
 
 #: What a :class:`Delta` carries.
 DELTA_KINDS: Final = frozenset({"text", "reasoning", "tool_call", "refusal"})
@@ -62,7 +61,7 @@ ERROR_KINDS: Final = frozenset(
 RETRYABLE_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
-@value()
+@frozen
 class Delta(Value):
     """A piece of output as it arrives.
 
@@ -73,35 +72,14 @@ class Delta(Value):
     whenever the provider repeats them).
     """
 
-    __slots__ = (  # noqa: RUF023 - the fields, in order
-        "text",
-        "kind",
-        "index",
-        "tool_call_id",
-        "tool_name",
-    )
     text: str
-    kind: str
-    index: int
-    tool_call_id: str | None
-    tool_name: str | None
-
-    def __init__(
-        self,
-        text: str,
-        kind: str = "text",
-        index: int = 0,
-        tool_call_id: str | None = None,
-        tool_name: str | None = None,
-    ) -> None:
-        _set(self, "text", text)
-        _set(self, "kind", kind)
-        _set(self, "index", index)
-        _set(self, "tool_call_id", tool_call_id)
-        _set(self, "tool_name", tool_name)
+    kind: str = "text"
+    index: int = 0
+    tool_call_id: str | None = None
+    tool_name: str | None = None
 
 
-@value()
+@frozen
 class ToolCall(Value):
     """A complete tool call: ``arguments`` is the JSON text the model produced.
 
@@ -110,94 +88,38 @@ class ToolCall(Value):
     conversation; None when the provider sent none.
     """
 
-    __slots__ = (  # noqa: RUF023 - the fields, in order
-        "id",
-        "name",
-        "arguments",
-        "signature",
-    )
     id: str | None
     name: str
     arguments: str
-    signature: str | None
-
-    def __init__(
-        self, id: str | None, name: str, arguments: str, signature: str | None = None
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "name", name)
-        _set(self, "arguments", arguments)
-        _set(self, "signature", signature)
+    signature: str | None = None
 
 
-@value()
+@frozen
 class Usage(Value):
     """Token counts as the provider reported them (never invented)."""
 
-    __slots__ = (  # noqa: RUF023 - the fields, in order
-        "input_tokens",
-        "output_tokens",
-        "total_tokens",
-        "reasoning_tokens",
-        "cached_tokens",
-    )
     input_tokens: int | None
     output_tokens: int | None
     total_tokens: int | None
-    reasoning_tokens: int | None
-    cached_tokens: int | None
-
-    def __init__(
-        self,
-        input_tokens: int | None,
-        output_tokens: int | None,
-        total_tokens: int | None,
-        reasoning_tokens: int | None = None,
-        cached_tokens: int | None = None,
-    ) -> None:
-        _set(self, "input_tokens", input_tokens)
-        _set(self, "output_tokens", output_tokens)
-        _set(self, "total_tokens", total_tokens)
-        _set(self, "reasoning_tokens", reasoning_tokens)
-        _set(self, "cached_tokens", cached_tokens)
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
 
 
-@value(no_hash=("sources",))
+@frozen
 class Citation(Value):
     """A span of the answer (``start``..``end``, ``text``) grounded in ``sources`` (the
     provider's source objects, e.g. Cohere's ``{"type": "document"|"tool", "id",
     "document"|"tool_output"}``). ``type`` is the provider's kind of span (Cohere:
     ``TEXT_CONTENT`` or ``THINKING_CONTENT``) when sent."""
 
-    __slots__ = (  # noqa: RUF023 - the fields, in order
-        "start",
-        "end",
-        "text",
-        "sources",
-        "type",
-    )
     start: int | None
     end: int | None
     text: str
-    sources: tuple[Mapping[str, Any], ...]  # compared, not hashed (dicts)
-    type: str | None
-
-    def __init__(
-        self,
-        start: int | None,
-        end: int | None,
-        text: str,
-        sources: tuple[Mapping[str, Any], ...] = (),
-        type: str | None = None,
-    ) -> None:
-        _set(self, "start", start)
-        _set(self, "end", end)
-        _set(self, "text", text)
-        _set(self, "sources", sources)
-        _set(self, "type", type)
+    sources: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)  # dicts
+    type: str | None = None
 
 
-@value()
+@frozen
 class Done(Value):
     """The successful end of a response.
 
@@ -215,63 +137,21 @@ class Done(Value):
     (Cohere), in arrival order.
     """
 
-    __slots__ = (  # noqa: RUF023 - the fields, in order
-        "finish_reason",
-        "text",
-        "reasoning",
-        "tool_calls",
-        "usage",
-        "raw_finish_reason",
-        "refusal",
-        "choices",
-        "reasoning_signature",
-        "response_id",
-        "model",
-        "citations",
-    )
     finish_reason: str | None
     text: str
-    reasoning: str
-    tool_calls: tuple[ToolCall, ...]
-    usage: Usage | None
-    raw_finish_reason: str | None
-    refusal: str
-    choices: tuple[str, ...]
-    reasoning_signature: str | None
-    response_id: str | None
-    model: str | None
-    citations: tuple[Citation, ...]
-
-    def __init__(
-        self,
-        finish_reason: str | None,
-        text: str,
-        reasoning: str = "",
-        tool_calls: tuple[ToolCall, ...] = (),
-        usage: Usage | None = None,
-        raw_finish_reason: str | None = None,
-        refusal: str = "",
-        choices: tuple[str, ...] = (),
-        reasoning_signature: str | None = None,
-        response_id: str | None = None,
-        model: str | None = None,
-        citations: tuple[Citation, ...] = (),
-    ) -> None:
-        _set(self, "finish_reason", finish_reason)
-        _set(self, "text", text)
-        _set(self, "reasoning", reasoning)
-        _set(self, "tool_calls", tool_calls)
-        _set(self, "usage", usage)
-        _set(self, "raw_finish_reason", raw_finish_reason)
-        _set(self, "refusal", refusal)
-        _set(self, "choices", choices)
-        _set(self, "reasoning_signature", reasoning_signature)
-        _set(self, "response_id", response_id)
-        _set(self, "model", model)
-        _set(self, "citations", citations)
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None
+    raw_finish_reason: str | None = None
+    refusal: str = ""
+    choices: tuple[str, ...] = ()
+    reasoning_signature: str | None = None
+    response_id: str | None = None
+    model: str | None = None
+    citations: tuple[Citation, ...] = ()
 
 
-@value(no_compare=("request_id", "headers"), no_repr=("headers",))
+@frozen
 class Error(Value):
     """The unsuccessful end of a response. Nothing received is lost: ``partial`` holds
     the answer text that arrived before the error.
@@ -294,54 +174,18 @@ class Error(Value):
     the model's answer as delivered in deltas, and is never rewritten.
     """
 
-    __slots__ = (  # noqa: RUF023 - the fields, in order
-        "kind",
-        "message",
-        "status",
-        "retry_after",
-        "retryable",
-        "partial",
-        "provider_type",
-        "retry_after_date",
-        "request_id",
-        "headers",
-    )
     kind: str
     message: str
-    status: int | None
-    retry_after: float | None
-    retryable: bool
-    partial: str
-    provider_type: str | None
-    retry_after_date: str | None
+    status: int | None = None
+    retry_after: float | None = None
+    retryable: bool = False
+    partial: str = ""
+    provider_type: str | None = None
+    retry_after_date: str | None = None
     # Metadata of the response, not of the failure: left out of ==, so the same failure
     # read from two responses compares equal (and out of the repr: a head is long).
-    request_id: str | None
-    headers: tuple[tuple[str, str], ...]
-
-    def __init__(
-        self,
-        kind: str,
-        message: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-        retryable: bool = False,
-        partial: str = "",
-        provider_type: str | None = None,
-        retry_after_date: str | None = None,
-        request_id: str | None = None,
-        headers: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        _set(self, "kind", kind)
-        _set(self, "message", message)
-        _set(self, "status", status)
-        _set(self, "retry_after", retry_after)
-        _set(self, "retryable", retryable)
-        _set(self, "partial", partial)
-        _set(self, "provider_type", provider_type)
-        _set(self, "retry_after_date", retry_after_date)
-        _set(self, "request_id", request_id)
-        _set(self, "headers", headers)
+    request_id: str | None = field(default=None, compare=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
 
 Event = Delta | Done | Error

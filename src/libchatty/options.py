@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import field
 from typing import Any, Final, Literal
 
-from .values import Value
-from .values import value as value_class  # "value" is a common local name here
+from .values import Value, frozen
 
 __all__ = [
     "EFFORTS",
@@ -47,10 +47,7 @@ MIN_BUDGET_TOKENS: Final = 1024
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-_set = object.__setattr__
-
-
-@value_class(no_compare=("model",), no_repr=("model",))
+@frozen
 class JSONSchema(Value):
     """A JSON Schema the answer must follow.
 
@@ -61,27 +58,11 @@ class JSONSchema(Value):
     ``Completion.parsed``; it is not part of equality.
     """
 
-    __slots__ = ("name", "schema", "strict", "description", "model")  # noqa: RUF023 - in order
     name: str
     schema: Mapping[str, Any]
-    strict: bool
-    description: str | None
-    model: type | None
-
-    def __init__(
-        self,
-        name: str,
-        schema: Mapping[str, Any],
-        strict: bool = True,
-        description: str | None = None,
-        model: type | None = None,
-    ) -> None:
-        _set(self, "name", name)
-        _set(self, "schema", schema)
-        _set(self, "strict", strict)
-        _set(self, "description", description)
-        _set(self, "model", model)
-        self.__post_init__()
+    strict: bool = True
+    description: str | None = None
+    model: type | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -208,7 +189,7 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-@value_class()
+@frozen
 class Reasoning(Value):
     """Reasoning settings for models that think before answering.
 
@@ -222,18 +203,9 @@ class Reasoning(Value):
     :meth:`budget` and :meth:`effort_or`).
     """
 
-    __slots__ = ("effort", "budget_tokens", "summary")  # noqa: RUF023 - the fields, in order
-    effort: Effort | None
-    budget_tokens: int | None
-    summary: bool
-
-    def __init__(
-        self, effort: Effort | None = None, budget_tokens: int | None = None, summary: bool = False
-    ) -> None:
-        _set(self, "effort", effort)
-        _set(self, "budget_tokens", budget_tokens)
-        _set(self, "summary", summary)
-        self.__post_init__()
+    effort: Effort | None = None
+    budget_tokens: int | None = None
+    summary: bool = False
 
     def __post_init__(self) -> None:
         if self.effort is not None and (

@@ -46,12 +46,12 @@ ignored (the first one is recorded as a failure).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from .events import Delta, Done, Error, Event
 from .exceptions import LocalProtocolError, RemoteProtocolError
 from .partialjson import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, PartialJSON
+from .values import Value, frozen
 
 __all__ = ["DEFAULT_MAX_TOOL_CALLS", "PartialFailure", "PartialObject", "PartialObjects"]
 
@@ -62,8 +62,8 @@ Source = Literal["answer", "tool_call"]
 DEFAULT_MAX_TOOL_CALLS: Final = 256
 
 
-@dataclass(frozen=True, slots=True)
-class PartialObject:
+@frozen
+class PartialObject(Value):
     """A JSON document's value so far (see the module doc for ``value``'s liveness).
 
     ``source`` is ``"answer"`` (structured output, ``index`` 0) or ``"tool_call"``
@@ -80,8 +80,8 @@ class PartialObject:
     complete: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class PartialFailure:
+@frozen
+class PartialFailure(Value):
     """Why a document stopped producing partials: ``message`` says what the parser met
     (a position in the document, never more than a short excerpt of it)."""
 

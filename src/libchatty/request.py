@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final
 
 from .content import ContentPart, TextPart, as_part
 from .endpoint import check_header_name, check_header_value
 from .events import ToolCall
 from .options import JSONSchema, Reasoning, ResponseFormat, as_response_format
-from .values import Value
-from .values import value as value_class
+from .values import Value, frozen, set_fields
+from .values import value as value_class  # "value" is a common local name here
 
 __all__ = [
     "FRAMING_HEADERS",
@@ -88,14 +88,9 @@ class Message(Value):
         reasoning: str | None = None,
         reasoning_signature: str | None = None,
     ) -> None:
-        set_ = object.__setattr__
-        set_(self, "role", role)
-        set_(self, "content", content)
-        set_(self, "tool_calls", tool_calls)
-        set_(self, "tool_call_id", tool_call_id)
-        set_(self, "name", name)
-        set_(self, "reasoning", reasoning)
-        set_(self, "reasoning_signature", reasoning_signature)
+        set_fields(
+            self, role, content, tool_calls, tool_call_id, name, reasoning, reasoning_signature
+        )
         self.__post_init__()
 
     def __post_init__(self) -> None:
@@ -198,12 +193,9 @@ class Tool(Value):
     def __init__(
         self, name: str, description: str = "", parameters: Mapping[str, Any] | None = None
     ) -> None:
-        _setattr = object.__setattr__
-        _setattr(self, "name", name)
-        _setattr(self, "description", description)
         if parameters is None:
             parameters = {"type": "object", "properties": {}}
-        _setattr(self, "parameters", parameters)
+        set_fields(self, name, description, parameters)
 
     @classmethod
     def coerce(cls, value: Tool | Mapping[str, Any]) -> Tool:
@@ -372,8 +364,8 @@ def _check_range(name: str, value: float | None, low: float, high: float) -> Non
         raise ValueError(f"ChatRequest.{name} must be within [{low}, {high}], not {value!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
+@frozen
+class ChatRequest(Value):
     """One chat completion request, independent of the provider's wire format.
 
     ``stream`` selects streaming. ``tools`` accepts :class:`Tool` objects or OpenAI-style

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 from .exceptions import LimitExceeded, LocalProtocolError
 from .lines import LineSplitter
-from .values import Value, value
+from .values import Value, frozen
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder", "ServerSentEvent"]
 
@@ -51,7 +51,7 @@ _NO_EVENTS: list[ServerSentEvent] = []  # SSEDecoder._out between feeds; never a
 _MAX_RETRY_DIGITS = 640
 
 
-@value()
+@frozen
 class ServerSentEvent(Value):
     """One dispatched event.
 
@@ -63,20 +63,10 @@ class ServerSentEvent(Value):
     slots=True)`` gives, ``dataclasses.replace`` included, without its import cost).
     """
 
-    __slots__ = ("event", "data", "id", "retry")  # noqa: RUF023 - the fields, in order
-    event: str
-    data: str
-    id: str
-    retry: int | None
-
-    def __init__(
-        self, event: str = "message", data: str = "", id: str = "", retry: int | None = None
-    ) -> None:
-        _setattr = object.__setattr__
-        _setattr(self, "event", event)
-        _setattr(self, "data", data)
-        _setattr(self, "id", id)
-        _setattr(self, "retry", retry)
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
 
 
 # Direct slot setters for the fast path (see SSEDecoder._process). They are only valid

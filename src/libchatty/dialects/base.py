@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..accumulate import Accumulator
@@ -22,7 +23,7 @@ from ..exceptions import RemoteProtocolError
 from ..httperrors import Headers, error_from_response
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
-from ..values import Value, value
+from ..values import Value, frozen
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -117,7 +118,7 @@ def synthetic_call_id(response: str, index: int, name: str, arguments: str) -> s
     return "call_" + digest.hexdigest()[:24]
 
 
-@value(no_repr=("headers", "body"))
+@frozen
 class RequestSpec(Value):
     """What a dialect wants sent (``target``: path and query). The
     :class:`~libchatty.call.Call` adds ``Host``,
@@ -127,25 +128,10 @@ class RequestSpec(Value):
     A frozen slotted value (:mod:`libchatty.values`), not a dataclass: the same
     behaviour without the dataclass machinery at import."""
 
-    __slots__ = (  # noqa: RUF023 - the fields, in order
-        "method",
-        "target",
-        "headers",
-        "body",
-    )
     method: str
     target: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def __init__(
-        self, method: str, target: str, headers: tuple[tuple[str, str], ...], body: bytes
-    ) -> None:
-        _setattr = object.__setattr__
-        _setattr(self, "method", method)
-        _setattr(self, "target", target)
-        _setattr(self, "headers", headers)
-        _setattr(self, "body", body)
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    body: bytes = field(repr=False)
 
     def __repr__(self) -> str:
         # Header values carry the API key (Authorization, x-api-key, x-goog-api-key...):
