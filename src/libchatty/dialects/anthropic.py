@@ -45,12 +45,10 @@ from typing import Any, Final
 from ..accumulate import Accumulator
 from ..events import Error, Event, Usage
 from ..exceptions import RemoteProtocolError
-from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .anthropic_request import DEFAULT_MAX_TOKENS, JSON_TOOL, PROVIDER, build_request
 from .base import (
     Dialect,
-    StreamDecoder,
     compact_json,
     get_int,
     json_object,
@@ -284,10 +282,9 @@ class AnthropicDialect(Dialect):
     trailing ``/v1`` is accepted); the key goes in ``x-api-key``."""
 
     name = "anthropic"
+    decoder = AnthropicStreamDecoder
     build_request = staticmethod(build_request)
 
-    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
-        return AnthropicStreamDecoder()
 
     def decode_body(self, body: Any) -> list[Event]:
         decoder = AnthropicStreamDecoder()

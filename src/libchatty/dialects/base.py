@@ -224,9 +224,13 @@ class Dialect(ABC):
         names its errors elsewhere (Bedrock: ``x-amzn-ErrorType``)."""
         return error_from_response(status, reason, headers, body, partial)
 
-    @abstractmethod
+    #: The class of its stream decoders (built with no arguments), unless the dialect
+    #: overrides :meth:`stream_decoder` to build one from the request.
+    decoder: ClassVar[type[StreamDecoder]]
+
     def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
         """A fresh decoder for one streamed response."""
+        return self.decoder()
 
     @abstractmethod
     def decode_body(self, body: Any) -> list[Event]:

@@ -341,6 +341,7 @@ class BedrockDialect(Dialect):
     ``https://bedrock-runtime.{region}.amazonaws.com``."""
 
     name = "bedrock"
+    decoder = BedrockStreamDecoder
     framing = "eventstream"
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
@@ -352,8 +353,6 @@ class BedrockDialect(Dialect):
     sign_request = staticmethod(sign_request)
     decode_error = staticmethod(decode_error)
 
-    def stream_decoder(self, request: ChatRequest) -> BedrockStreamDecoder:
-        return BedrockStreamDecoder()
 
     def decode_body(self, body: Any) -> list[Event]:
         """A ``/converse`` response: one Delta per block, then Done."""

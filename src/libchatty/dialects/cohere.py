@@ -40,7 +40,7 @@ from ..events import Citation, Event, Usage
 from ..exceptions import LimitExceeded, RemoteProtocolError
 from ..request import ChatRequest
 from ..sse import ServerSentEvent
-from .base import Dialect, HTTPRequest, StreamDecoder, compact_json, dumps, get_int, json_object
+from .base import Dialect, HTTPRequest, compact_json, dumps, get_int, json_object
 from .cohere_request import PROVIDER, request_body
 from .plumbing import (
     MAX_MESSAGE,
@@ -358,6 +358,7 @@ class CohereDialect(Dialect):
     ``/v2`` is accepted); the key goes in ``Authorization: Bearer``."""
 
     name = "cohere"
+    decoder = CohereStreamDecoder
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
         body = request_body(request)
@@ -365,8 +366,6 @@ class CohereDialect(Dialect):
         headers = bearer_headers(endpoint, request)
         return HTTPRequest("POST", endpoint.url(path), headers, dumps(body))
 
-    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
-        return CohereStreamDecoder()
 
     def decode_body(self, body: Any) -> list[Event]:
         return decode_body(body)

@@ -50,7 +50,6 @@ from typing import Any, Final
 from ..events import Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .base import (
     Dialect,
@@ -249,10 +248,9 @@ class GeminiDialect(Dialect):
     the key goes in ``x-goog-api-key``, never in the URL."""
 
     name = "gemini"
+    decoder = GeminiStreamDecoder
     build_request = staticmethod(build_request)
 
-    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
-        return GeminiStreamDecoder()
 
     def decode_body(self, body: Any) -> list[Event]:
         """One ``GenerateContentResponse``, or the JSON array of them that

@@ -297,6 +297,7 @@ class OllamaDialect(Dialect):
     """Ollama's native ``/api/chat`` (and the decoding of ``/api/generate``)."""
 
     name = "ollama"
+    decoder = OllamaStreamDecoder
     framing = "ndjson"
 
     # --- the client side ----------------------------------------------------------------
@@ -311,8 +312,6 @@ class OllamaDialect(Dialect):
             body["tools"] = [function_tool(tool) for tool in request.tool_list]
         return ollama_request(endpoint, request, "/api/chat", body, "Ollama")
 
-    def stream_decoder(self, request: ChatRequest) -> StreamDecoder:
-        return OllamaStreamDecoder()
 
     def decode_body(self, body: Any) -> list[Event]:
         """One ``/api/chat`` (or ``/api/generate``) object. Its ``done`` flag is not

@@ -30,7 +30,6 @@ from ..accumulate import Accumulator, normalize_finish_reason
 from ..events import Delta, Done, Error, Event
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .azure_errors import decode_error
 from .base import Dialect, StreamDecoder
@@ -283,11 +282,10 @@ class OpenAIChat(Dialect):
     :func:`~.azure_errors.decode_error` (Azure's content filter named)."""
 
     name = "openai-chat"
+    decoder = OpenAIChatDecoder
     build_request = staticmethod(chat_request)
     decode_error = staticmethod(decode_error)
 
-    def stream_decoder(self, request: ChatRequest) -> OpenAIChatDecoder:
-        return OpenAIChatDecoder()
 
     def decode_body(self, body: Any) -> list[Event]:
         """A ``chat.completion`` object: per choice, a reasoning, text and refusal ``Delta``

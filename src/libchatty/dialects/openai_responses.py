@@ -35,7 +35,6 @@ from ..accumulate import Accumulator
 from ..events import Delta, Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
-from ..request import ChatRequest
 from ..sse import ServerSentEvent
 from .azure_errors import decode_error
 from .base import Dialect, StreamDecoder, get_int, make_usage
@@ -353,11 +352,10 @@ class OpenAIResponses(Dialect):
     """OpenAI's Responses API."""
 
     name = "openai-responses"
+    decoder = OpenAIResponsesDecoder
     build_request = staticmethod(responses_request)
     decode_error = staticmethod(decode_error)
 
-    def stream_decoder(self, request: ChatRequest) -> OpenAIResponsesDecoder:
-        return OpenAIResponsesDecoder()
 
     def decode_body(self, body: Any) -> list[Event]:
         """A ``response`` object: a ``Delta`` per reasoning summary, text, refusal and
