@@ -6,7 +6,10 @@ the same JSON-lines file of ``--requests`` (10,000) requests lazily, keep ``--co
 (200) in flight and append one result line per request to a file:
 
 * libchatty -- ``python -m libchatty batch IN -o OUT --base-url URL --concurrency C``, on
-  its default event loop (uvloop when installed) and with ``--loop asyncio``;
+  its default event loop (uvloop when installed) and with ``--loop asyncio``, both
+  reading each stream every 0.1 s (its default ``--read-interval``); and ``libchatty
+  eager``: the default loop with ``--read-interval 0`` (a read as each token arrives),
+  to show what the rest between reads saves;
 * openai -- the loop teams write by hand: ``asyncio`` + ``AsyncOpenAI`` (its default pool,
   1,000 connections) + an ``asyncio.Semaphore(C)``, ``create(stream=True)``,
   ``async for chunk``, one
@@ -172,7 +175,11 @@ def main() -> int:
                 sys.executable, "-m", "libchatty", "batch", str(source), "-o", "{out}",
                 "--base-url", url, "--concurrency", str(args.concurrency), "--quiet",
             ]  # fmt: skip
-            clients = {"libchatty batch": batch, "libchatty asyncio": [*batch, "--loop", "asyncio"]}
+            clients = {
+                "libchatty batch": batch,
+                "libchatty asyncio": [*batch, "--loop", "asyncio"],
+                "libchatty eager": [*batch, "--read-interval", "0"],
+            }
             if args.openai_python:
                 loop = [url, str(source), "{out}", str(args.concurrency)]
                 clients["openai loop"] = [args.openai_python, "-c", _openai_loop(False), *loop]
@@ -206,6 +213,8 @@ def main() -> int:
         )
         if row["stderr"]:
             print(f"  {name} failed: {row['stderr']}")
+    eager = rows["libchatty eager"]["cpu"] / max(rows["libchatty batch"]["cpu"], 1e-9)
+    print(f"CPU per request: libchatty eager / libchatty batch = {eager:.2f}x")
     if "openai loop" in rows:
         pairs = [
             ("libchatty batch", "openai loop"),  # each as it comes

@@ -1,6 +1,6 @@
 """The asyncio transport under the asyncio binding: a small :class:`asyncio.Protocol`
-that buffers what arrives until the call reads it, and the connection the request loop
-holds (closable from any loop, or none)."""
+that buffers what arrives until the call reads it (and can rest between reads), and the
+connection the request loop holds (closable from any loop, or none)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,15 @@ class ChatProtocol(asyncio.Protocol):
     handle per read -- created, pushed on the loop's heap, cancelled -- was the largest
     cost of the transport at a thousand concurrent streams.
 
+    A read may **rest** first (``rest`` seconds, the binding's ``read_interval``):
+    reading from the socket pauses, so what the server sends meanwhile waits in the
+    kernel's socket buffer (bounded: TCP flow control; under TLS, asyncio's own bounded
+    buffer) and arrives in one wake-up instead of one per token. The rest ends early when
+    the read ends otherwise (cancelled, connection lost), and a read whose deadline is
+    less than two rests away does not rest at all: whatever waited in the socket is read
+    a whole rest before the deadline is checked, so a rest never counts as the server's
+    silence.
+
     Slotted, and the buffer a list (a read takes all of it): a deque's first block and
     an instance dict were ~750 bytes of every open connection.
     """
@@ -38,6 +47,7 @@ class ChatProtocol(asyncio.Protocol):
         "_eof",
         "_error",
         "_paused",
+        "_resting",
         "_size",
         "_timer",
         "_waiter",
@@ -56,6 +66,7 @@ class ChatProtocol(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._deadline = 0.0  # of the read waiting now, on the loop's clock
         self._timer: asyncio.TimerHandle | None = None
+        self._resting: asyncio.TimerHandle | None = None  # ends the rest of the waiting read
 
     # --- called by the transport ---------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -95,6 +106,14 @@ class ChatProtocol(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
 
+    def _end_rest(self) -> None:
+        resting, self._resting = self._resting, None
+        if resting is not None:
+            resting.cancel()  # a no-op when it is what calls us
+        transport = self.transport
+        if not self._paused and transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
     def _check_deadline(self) -> None:
         self._timer = None
         waiter = self._waiter
@@ -112,7 +131,11 @@ class ChatProtocol(asyncio.Protocol):
         """Bytes buffered, or the end of stream (or an error) seen, and not yet read."""
         return bool(self._chunks) or self._eof
 
-    async def receive(self, timeout: float | None) -> bytes:
+    async def receive(self, timeout: float | None, rest: float = 0.0) -> bytes:
+        """What arrived since the last read (waiting for it, at most ``timeout`` seconds:
+        ``TimeoutError``); ``b""`` at the end of stream. With ``rest``, a read that finds
+        nothing buffered first stops reading the socket for ``rest`` seconds (see the
+        class docstring)."""
         if not self._chunks and not self._eof:
             waiter = self._waiter = self.loop.create_future()
             if timeout is None:
@@ -122,10 +145,15 @@ class ChatProtocol(asyncio.Protocol):
                 timer = self._timer
                 if timer is None or timer.when() > deadline:  # none, or too late for us
                     self._arm(deadline)
+            if rest and (timeout is None or timeout >= 2 * rest) and self.transport is not None:
+                self.transport.pause_reading()
+                self._resting = self.loop.call_later(rest, self._end_rest)
             try:
                 await waiter
             finally:
                 self._waiter = None
+                if self._resting is not None:
+                    self._end_rest()
         chunks = self._chunks
         if chunks:
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -7,13 +7,17 @@ raising :class:`~libchatty.bindings._ops.IOFailure` for a transport failure. The
 and async halves of this module are the same code with and without ``await``, kept side
 by side so that a change to one is seen to need the same change to the other:
 :func:`drive`/:func:`adrive`, :func:`run_callbacks`/:func:`arun_callbacks` and
-:func:`run_exchange`/:func:`arun_exchange` (the body of ``chat()``).
+:func:`run_exchange`/:func:`arun_exchange` (the body of ``chat()``; what its two loops
+note of the events is written once, in :class:`_Seen`). Two things are async only:
+:func:`arun`, :func:`adrive` handing whole deliveries to a hook (``libchatty batch``),
+and :meth:`AsyncBackend.receive_next`, the read after a delivery, which the asyncio
+binding may make wait (its ``read_interval``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.events import Delta, Done, Error, Event
@@ -52,6 +56,7 @@ __all__ = [
     "AsyncBackend",
     "SyncBackend",
     "adrive",
+    "arun",
     "arun_callbacks",
     "arun_exchange",
     "drive",
@@ -141,6 +146,12 @@ class AsyncBackend(ABC):
     async def receive(self, conn: Any, timeout: float | None) -> bytes | None:
         """See :class:`~libchatty.bindings._ops.Receive` (None: a framed body cut short)."""
 
+    def receive_next(self, conn: Any, timeout: float | None) -> Awaitable[bytes | None]:
+        """The read that follows a delivery of streamed output (never the first read of
+        a response, nor one after ``Done``): :meth:`receive`, unless the backend rests
+        first (the asyncio binding's ``read_interval``)."""
+        return self.receive(conn, timeout)
+
     @abstractmethod
     async def sleep(self, seconds: float) -> None: ...
 
@@ -203,22 +214,39 @@ def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Even
 
 
 async def adrive(
-    loop: Generator[Op, Any, Any], backend: AsyncBackend
+    loop: Generator[Op, Any, Any],
+    backend: AsyncBackend,
+    on_deliver: Callable[[list[Event]], None] | None = None,
 ) -> AsyncGenerator[Event, None]:
     """:func:`drive` for async backends. Cancellation arrives as an exception from the
-    backend and goes through the loop the same way (closing the connection)."""
+    backend and goes through the loop the same way (closing the connection).
+
+    ``on_deliver``, when given, is handed each delivery (its events, in order) in place
+    of yielding them one by one: see :func:`arun`. A read that follows a delivery of
+    streamed output (its last event a ``Delta``) is :meth:`AsyncBackend.receive_next`."""
     send = loop.send
     perform = backend.perform
+    receive_next = backend.receive_next
+    streaming = False  # the last operation delivered streamed output
     try:
         op = next(loop)
         while True:
             if type(op) is Deliver:
-                for event in op.events:
-                    yield event
+                events = op.events
+                if on_deliver is None:
+                    for event in events:
+                        yield event
+                else:
+                    on_deliver(events)
+                streaming = type(events[-1]) is Delta
                 op = send(None)
                 continue
+            reading_on, streaming = streaming, False
             try:
-                value = await perform(op)
+                if reading_on and type(op) is Receive:
+                    value = await receive_next(op.conn, op.timeout)
+                else:
+                    value = await perform(op)
             except BaseException as exc:  # includes trio.Cancelled / CancelledError
                 op = loop.throw(exc)
                 del exc
@@ -230,6 +258,17 @@ async def adrive(
     finally:
         loop.close()
         await backend.settle()
+
+
+async def arun(
+    loop: Generator[Op, Any, Any], backend: AsyncBackend, on_deliver: Callable[[list[Event]], None]
+) -> None:
+    """Run ``loop`` to its end with async I/O, handing each delivery to ``on_deliver``:
+    :func:`adrive` without a step per event, for a caller that takes its result from
+    the exchange at the end and looks at deliveries only in passing (``libchatty
+    batch`` notes the time of the first ``Delta``)."""
+    async for _ in adrive(loop, backend, on_deliver):
+        pass  # nothing is yielded: every delivery went to on_deliver
 
 
 # --- the callbacks (see libchatty.bindings._api) -------------------------------------------
@@ -287,11 +326,42 @@ async def arun_callbacks(
 _EVENT_TYPES: Final = (Delta, Done, Error)
 
 
+class _Seen:
+    """What ``chat()``'s callbacks have seen of one exchange -- the answer text (choice
+    0) and the last event -- for the result when one of them returns :data:`STOP`.
+    Shared by :func:`run_exchange` and :func:`arun_exchange`, whose loops differ only by
+    their ``await``."""
 
-def _answer_text(event: Event, texts: list[str]) -> None:
-    """Keep the answer text the callbacks saw (choice 0), for a STOP mid-answer."""
-    if type(event) is Delta and event.kind == "text" and event.index == 0:
-        texts.append(event.text)
+    __slots__ = ("exchange", "last", "texts")
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.texts: list[str] = []
+        self.last: Event | None = None
+
+    def items(self, events: Any, on_partial: object, asynchronous: bool) -> Any:
+        """``events`` (an iterator, or an async one), with the partial objects among
+        them when ``on_partial`` is given."""
+        if on_partial is None:
+            return events
+        # Only a call that asks for partials imports them.
+        from ._partials import apartial_stream, partial_objects, partial_stream
+
+        stream: Any = apartial_stream if asynchronous else partial_stream
+        return stream(events, partial_objects(self.exchange.request))
+
+    def event(self, item: Any) -> bool:
+        """Note ``item`` if it is an event (True); False for a partial object."""
+        if type(item) not in _EVENT_TYPES:
+            return False
+        self.last = item
+        if type(item) is Delta and item.kind == "text" and item.index == 0:
+            self.texts.append(item.text)
+        return True
+
+    def stopped(self, item: Any) -> Completion:
+        """The result of a STOP returned for ``item``."""
+        return self.exchange.stopped(self.last or item, self.texts)
 
 
 def run_exchange(
@@ -309,25 +379,14 @@ def run_exchange(
         if on_delta is None and on_event is None and on_partial is None:
             for _ in events:
                 pass
-        else:
-            texts: list[str] = []
-            last: Event | None = None
-            if on_partial is None:
-                items: Any = events
-            else:  # only a call that asks for partials imports them
-                from ._partials import partial_objects, partial_stream
-
-                items = partial_stream(events, partial_objects(exchange.request))
-            for item in items:
-                if type(item) not in _EVENT_TYPES:  # a PartialObject
-                    assert on_partial is not None
-                    if on_partial(item) is STOP:
-                        return exchange.stopped(last or item, texts)
-                    continue
-                last = item
-                _answer_text(item, texts)
+            return exchange.completion()
+        seen = _Seen(exchange)
+        for item in seen.items(events, on_partial, asynchronous=False):
+            if seen.event(item):
                 if run_callbacks(item, on_delta, on_event):
-                    return exchange.stopped(item, texts)
+                    return seen.stopped(item)
+            elif on_partial(item) is STOP:  # type: ignore[misc]
+                return seen.stopped(item)
     finally:
         events.close()  # after a raising callback too: closes the connection
     return exchange.completion()
@@ -341,33 +400,26 @@ async def arun_exchange(
     on_partial: AsyncOnPartial | None = None,
 ) -> Completion:
     """:func:`run_exchange` with async I/O and callbacks that may be ``async def``."""
+    if on_delta is None and on_event is None and on_partial is None:
+        await arun(exchange.run(), backend, _ignore)
+        return exchange.completion()
     events = adrive(exchange.run(), backend)
     try:
-        if on_delta is None and on_event is None and on_partial is None:
-            async for _ in events:
-                pass
-        else:
-            texts: list[str] = []
-            last: Event | None = None
-            if on_partial is None:
-                items: Any = events
-            else:  # only a call that asks for partials imports them
-                from ._partials import apartial_stream, partial_objects
-
-                items = apartial_stream(events, partial_objects(exchange.request))
-            async for item in items:
-                if type(item) not in _EVENT_TYPES:  # a PartialObject
-                    assert on_partial is not None
-                    result = on_partial(item)
-                    if hasattr(result, "__await__"):
-                        result = await result
-                    if result is STOP:
-                        return exchange.stopped(last or item, texts)
-                    continue
-                last = item
-                _answer_text(item, texts)
+        seen = _Seen(exchange)
+        async for item in seen.items(events, on_partial, asynchronous=True):
+            if seen.event(item):
                 if await arun_callbacks(item, on_delta, on_event):
-                    return exchange.stopped(item, texts)
+                    return seen.stopped(item)
+                continue
+            result = on_partial(item)  # type: ignore[misc]
+            if hasattr(result, "__await__"):
+                result = await result
+            if result is STOP:
+                return seen.stopped(item)
     finally:
         await events.aclose()  # synchronous inside: safe under cancellation
     return exchange.completion()
+
+
+def _ignore(events: list[Event]) -> None:
+    """The ``on_deliver`` of a call without callbacks: its result is all it wants."""

@@ -6,11 +6,11 @@ not grow with the input. Every request is streamed: time to first token is measu
 long answer never waits on a body timeout.
 
 Each request runs the client's request loop (:meth:`~libchatty.bindings._client.ClientShell.
-exchange`) under :func:`_drive`, which notes the time of the first delivery holding a
-``Delta`` and otherwise ignores the events: the answer, usage and headers come from the
-exchange's :class:`Completion` at the end. ``chat(on_event=...)`` would pass each event
-through an async generator and a callback for a clock read that is needed once: 5-8% more
-CPU per request of 50 deltas.
+exchange`) with :func:`~libchatty.bindings._runners.arun`, whose hook notes the time of
+the first delivery holding a ``Delta``; the events are otherwise ignored: the answer,
+usage and headers come from the exchange's :class:`Completion` at the end.
+``chat(on_event=...)`` would pass each event through an async generator and a callback
+for a clock read that is needed once: 5-8% more CPU per request of 50 deltas.
 
 A job's **record** (one output line)::
 
@@ -42,12 +42,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from libchatty.events import Delta, Error
+from libchatty.events import Delta, Error, Event
 from libchatty.exceptions import ChatError
 from libchatty.structured import StructuredOutputError
 
-from ._ops import Deliver
 from ._pool import MAX_IDLE_PER_HOST, Pool
+from ._runners import arun
 from .batch_input import BadLine, Job, id_key
 from .batch_output import OutputState
 from .batch_progress import Progress, Summary
@@ -58,13 +58,17 @@ if TYPE_CHECKING:
 
     from ._api import Completion
     from ._config import ClientOptions
-    from ._exchange import Exchange
-    from ._runners import AsyncBackend
     from .asyncio import AsyncClient
 
-__all__ = ["Settings", "batch_client", "run_jobs"]
+__all__ = ["READ_INTERVAL", "Settings", "batch_client", "run_jobs"]
 
 _MAX_BACKOFF: Final = 30.0
+#: Seconds a batch's streams rest between reads (the asyncio binding's
+#: ``read_interval``): a batch wants answers, not each token as soon as it comes, and a
+#: read per tenth of a second instead of one per token saves a third of its CPU
+#: (bench/bench_batch.py). Time to first token is measured as before: the first read of
+#: a response never rests.
+READ_INTERVAL: Final = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +96,23 @@ class Settings:
 
 
 def batch_client(
-    provider: str | None, concurrency: int, **options: Unpack[ClientOptions]
+    provider: str | None,
+    concurrency: int,
+    *,
+    read_interval: float | None = READ_INTERVAL,
+    **options: Unpack[ClientOptions],
 ) -> AsyncClient:
-    """An ``AsyncClient(provider, **options)`` for a batch: ``max_retries`` 0 unless given
-    (the batch retries, and its rate control must see every 429), and a keep-alive pool
-    that keeps ``concurrency`` idle connections (at least the default
-    :data:`~libchatty.bindings._pool.MAX_IDLE_PER_HOST`). With the default pool, a batch
-    of 200 in flight closed two answers' connections in three and opened new ones
-    (1,329 connections for 2,000 requests in bench/bench_batch.py; 200 with this pool)."""
+    """An ``AsyncClient(provider, read_interval=read_interval, **options)`` for a batch:
+    ``max_retries`` 0 unless given (the batch retries, and its rate control must see
+    every 429), and a keep-alive pool that keeps ``concurrency`` idle connections (at
+    least the default :data:`~libchatty.bindings._pool.MAX_IDLE_PER_HOST`). With the
+    default pool, a batch of 200 in flight closed two answers' connections in three and
+    opened new ones (1,329 connections for 2,000 requests in bench/bench_batch.py; 200
+    with this pool). ``read_interval``: see :data:`READ_INTERVAL`."""
     from .asyncio import AsyncClient
 
     options.setdefault("max_retries", 0)
-    client = AsyncClient(provider, **options)
+    client = AsyncClient(provider, read_interval=read_interval, **options)
     if concurrency > MAX_IDLE_PER_HOST:
         client.pool = Pool(concurrency)
     return client
@@ -161,38 +170,19 @@ def _success(job: Job, completion: Completion) -> dict[str, Any]:
     return record
 
 
-async def _drive(
-    exchange: Exchange, backend: AsyncBackend, clock: Callable[[], float]
-) -> float | None:
-    """Run ``exchange`` to its end (its result: ``exchange.completion()``); the time
-    when the first ``Delta`` was delivered, None if none was.
+class _FirstDelta:
+    """An ``on_deliver`` hook (:func:`~libchatty.bindings._runners.arun`) that notes
+    when the first delivery holding a ``Delta`` was made: ``time``, None until then."""
 
-    :func:`~libchatty.bindings._runners.adrive` without its per-event ``yield``: a
-    delivery is looked into only until the first ``Delta``. As there, a failure of the
-    backend (cancellation included) is thrown into the loop, which closes its connection
-    and re-raises what is not an I/O failure."""
-    loop = exchange.run()
-    first: float | None = None
-    value: Any = None
-    failure: BaseException | None = None
-    try:
-        while True:
-            try:
-                op = loop.send(value) if failure is None else loop.throw(failure)
-            except StopIteration:
-                return first
-            value = failure = None
-            if type(op) is Deliver:
-                if first is None and any(type(event) is Delta for event in op.events):
-                    first = clock()
-                continue
-            try:
-                value = await backend.perform(op)
-            except BaseException as exc:  # cancellation too: thrown into the loop
-                failure = exc
-    finally:
-        loop.close()
-        await backend.settle()
+    __slots__ = ("clock", "time")
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.time: float | None = None
+
+    def __call__(self, events: list[Event]) -> None:
+        if self.time is None and any(type(event) is Delta for event in events):
+            self.time = self.clock()
 
 
 class _Run:
@@ -239,7 +229,9 @@ class _Run:
             error: Error | None = None
             try:
                 exchange = self.client.exchange(job.messages, model, True, options)
-                first = await _drive(exchange, self.client.backend, self.clock)
+                first_delta = _FirstDelta(self.clock)
+                await arun(exchange.run(), self.client.backend, first_delta)
+                first = first_delta.time
                 completion = exchange.completion()
             except ChatError as exc:
                 error = exc.error

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import trustme
 from libchatty.bindings._api import STOP, Timeout
-from libchatty.bindings.asyncio import AsyncClient
+from libchatty.bindings._asyncio_protocol import AsyncioConn
+from libchatty.bindings.asyncio import AsyncClient, AsyncioBackend
 from libchatty.bindings.server import Fault, ReplayServer
 from peers import ConnectProxy, client_context, server_context
 
@@ -274,3 +275,99 @@ def test_one_client_across_several_asyncio_runs(server: ReplayServer) -> None:
     client.pool.close()
     assert raw.fileno() == -1
     run(client.aclose())
+
+
+# --- read_interval: resting between reads ------------------------------------------------
+
+PACED = " ".join(f"word{i}" for i in range(30))  # 30 tokens, 10 ms apart: 0.3 s
+
+
+class CountingBackend(AsyncioBackend):
+    """Counts the reads of the socket (each one a wake-up of the call) that rested."""
+
+    rested = 0
+
+    async def receive(self, conn: AsyncioConn, timeout: float | None, rest: float = 0.0) -> bytes:
+        self.rested += rest > 0
+        return await super().receive(conn, timeout, rest)
+
+
+def test_read_interval_same_answer_in_a_few_reads() -> None:
+    # The rest (1 s) outlasts the stream after its first token: everything after the
+    # first delivery comes in one read. Without it, a read per token or so.
+    async def main(url: str) -> None:
+        async with AsyncClient(base_url=url, api_key="k", env={}, read_interval=1.0) as client:
+            client.backend = backend = CountingBackend(read_interval=1.0)
+            seen: list[str] = []
+            answer = await client.chat("hi", "m", on_delta=lambda t, d: seen.append(t))
+            assert answer.text == "".join(seen) == PACED
+            # Reads up to the first token do not rest (time to first token is kept);
+            # after it, one read brings all the rest.
+            assert backend.rested == 1
+            async with client.stream("hi", "m") as events:
+                got = [event async for event in events]
+            assert type(got[-1]) is Done and got[-1].text == PACED
+
+    with ReplayServer(text=PACED, token_delay=0.01) as paced:
+        run(main(paced.base_url))
+        assert paced.connections == 1  # a rested stream's connection is reused
+
+
+def test_read_interval_under_tls(ca: trustme.CA) -> None:
+    async def main(url: str) -> None:
+        async with AsyncClient(
+            base_url=url, api_key="k", env={}, read_interval=0.05, ssl_context=client_context(ca)
+        ) as client:
+            for _ in range(2):
+                assert (await client.chat("hi", "m", on_delta=lambda t, d: None)).text == PACED
+
+    with ReplayServer(
+        text=PACED, token_delay=0.01, ssl_context=server_context(ca, "127.0.0.1")
+    ) as tls_server:
+        run(main(tls_server.base_url))
+        assert tls_server.connections == 1
+
+
+def test_read_interval_keeps_the_idle_timeout(server: ReplayServer) -> None:
+    server.add_fault(Fault(kind="stall", after_events=2, seconds=5.0))
+
+    async def main() -> None:
+        client = client_for(
+            server, timeout=Timeout(connect=5, idle=0.3), max_retries=0, read_interval=0.1
+        )
+        seen: list[str] = []
+        with pytest.raises(ChatError) as info:
+            await client.chat("hi", "m", on_delta=lambda t, d: seen.append(t))
+        assert info.value.kind == "timeout" and "idle timeout" in str(info.value)
+        assert info.value.partial == "".join(seen) and seen
+
+    run(main())
+
+
+def test_read_interval_keeps_the_stall_timeout(server: ReplayServer) -> None:
+    server.add_fault(Fault(kind="stall", after_events=2, seconds=5.0))
+
+    async def main() -> None:
+        timeout = Timeout(connect=5, idle=5, stall=0.3)
+        client = client_for(server, timeout=timeout, max_retries=0, read_interval=0.1)
+        with pytest.raises(ChatError) as info:
+            await client.chat("hi", "m", on_delta=lambda t, d: None)
+        assert info.value.kind == "timeout" and "stall timeout" in str(info.value)
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    "timeout", [Timeout(connect=5, idle=0.1), Timeout(connect=5, idle=5, stall=0.1)]
+)
+def test_a_rest_longer_than_a_timeout_is_not_the_servers_silence(timeout: Timeout) -> None:
+    # Tokens come every 10 ms, the rest would be 0.5 s: a read that rested would see
+    # nothing for longer than the timeout, though the server never paused.
+    async def main(url: str) -> None:
+        async with AsyncClient(
+            base_url=url, api_key="k", env={}, timeout=timeout, max_retries=0, read_interval=0.5
+        ) as client:
+            assert (await client.chat("hi", "m", on_delta=lambda t, d: None)).text == PACED
+
+    with ReplayServer(text=PACED, token_delay=0.01) as paced:
+        run(main(paced.base_url))

@@ -170,3 +170,171 @@ def test_the_backend_maps_a_connection_error(clock: Clock) -> None:
         assert exc.message.startswith("reading failed: ")
 
     run(clock, body)
+
+
+# --- resting between reads (the binding's read_interval) ------------------------------------
+
+
+class Socket:
+    """A transport over a pretend socket: what the server sends while reading is paused
+    waits here (the kernel's buffer) and reaches the protocol when reading resumes."""
+
+    def __init__(self, protocol: ChatProtocol) -> None:
+        self.protocol = protocol
+        self.reading = True
+        self.closing = False
+        self.held: list[bytes] = []
+        self.pauses = 0
+        protocol.connection_made(self)  # type: ignore[arg-type]
+
+    def arrive(self, data: bytes) -> None:
+        if self.reading:
+            self.protocol.data_received(data)
+        else:
+            self.held.append(data)
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.reading = True
+        if self.held:
+            data = b"".join(self.held)
+            self.held.clear()
+            self.protocol.data_received(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+def test_a_rested_read_gets_what_came_during_the_rest_at_once(clock: Clock) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        read = loop.create_task(protocol.receive(10, rest=0.1))
+        await spin()
+        assert not socket.reading and socket.pauses == 1
+        for now, token in ((0.02, b"a"), (0.05, b"b"), (0.08, b"c")):
+            clock.now = now
+            socket.arrive(token)
+            await spin()
+            assert not read.done()
+        clock.now = 0.1
+        await spin()
+        assert read.result() == b"abc"  # three tokens, one read
+        assert socket.reading and protocol._resting is None
+
+    run(clock, body)
+
+
+def test_a_rested_read_takes_what_is_buffered_without_resting(clock: Clock) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        socket.arrive(b"early")
+        assert await protocol.receive(10, rest=0.1) == b"early"
+        assert socket.reading and socket.pauses == 0
+
+    run(clock, body)
+
+
+@pytest.mark.parametrize(("timeout", "rests"), [(0.199, False), (0.2, True), (None, True)])
+def test_a_read_rests_only_with_two_rests_before_its_deadline(
+    clock: Clock, timeout: float | None, rests: bool
+) -> None:
+    # Nearer than that, what waited in the socket could not be read before the deadline
+    # is checked: the rest would count as the server's silence.
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        read = loop.create_task(protocol.receive(timeout, rest=0.1))
+        await spin()
+        assert socket.pauses == (1 if rests else 0)
+        clock.now = 0.05
+        socket.arrive(b"x")
+        await spin()
+        assert read.done() is not rests
+        clock.now = 0.1
+        await spin()
+        assert read.result() == b"x"
+
+    run(clock, body)
+
+
+def test_silence_through_a_rest_times_out_at_the_deadline(clock: Clock) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        read = loop.create_task(protocol.receive(0.3, rest=0.1))
+        await spin()
+        clock.now = 0.1  # the rest ends; nothing came
+        await spin()
+        assert socket.reading and not read.done()
+        clock.now = 0.2999
+        await spin()
+        assert not read.done()
+        clock.now = 0.3
+        await spin()
+        with pytest.raises(TimeoutError):
+            read.result()
+
+    run(clock, body)
+
+
+def test_a_rest_ends_with_its_read(clock: Clock) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        read = loop.create_task(protocol.receive(10, rest=0.1))
+        await spin()
+        resting = protocol._resting
+        assert resting is not None and not socket.reading
+        read.cancel()
+        await spin()
+        assert read.cancelled() and resting.cancelled()
+        assert socket.reading and protocol._resting is None
+
+        lost = loop.create_task(protocol.receive(10, rest=0.1))
+        await spin()
+        socket.closing = True
+        protocol.connection_lost(None)
+        await spin()
+        assert lost.result() == b"" and protocol._resting is None
+        assert not socket.reading  # a closed transport is not resumed
+
+    run(clock, body)
+
+
+def test_the_backend_rests_only_the_reads_that_follow_a_delivery(clock: Clock) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        backend = AsyncioBackend(read_interval=0.1)
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        conn = AsyncioConn(socket, protocol)  # type: ignore[arg-type]
+        first = loop.create_task(backend.receive(conn, 10))
+        await spin()
+        assert socket.pauses == 0
+        socket.arrive(b"head")
+        await spin()
+        assert first.result() == b"head"
+        after = loop.create_task(backend.receive_next(conn, 10))
+        await spin()
+        assert socket.pauses == 1
+        clock.now = 0.1
+        socket.arrive(b"more")
+        await spin()
+        assert after.result() == b"more"
+        off = loop.create_task(AsyncioBackend().receive_next(conn, 10))
+        await spin()
+        assert socket.pauses == 1 and not off.done()
+        off.cancel()
+        await spin()
+
+    run(clock, body)
+
+
+@pytest.mark.parametrize("interval", [-0.1, float("inf"), float("nan")])
+def test_a_read_interval_is_a_number_of_seconds(interval: float) -> None:
+    with pytest.raises(ValueError, match="read_interval must be a number of seconds >= 0"):
+        AsyncioBackend(read_interval=interval)
