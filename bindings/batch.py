@@ -26,11 +26,11 @@ its CPU in the event loop -- one wake-up, timer and ``recv`` per streamed read -
 on uvloop it needs about a fifth less CPU per request (bench/bench_batch.py); the
 results are the same.
 
-Reads: each stream is read at most every ``--read-interval`` seconds (default 0.1, the
+Reads: each stream is read at most every ``--read-interval`` seconds (default 0.2, the
 asyncio binding's ``read_interval``; 0: as data arrives). After a delivery, the call lets
 the tokens gather in the socket and takes them in one wake-up; the first read of a
 response is never delayed, so ``ttft`` is measured as before, and an answer ends at most
-one interval later. A third less CPU per request on bench/bench_batch.py.
+one interval later. About a third less CPU per request on bench/bench_batch.py.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ PACED = " ".join(f"word{i}" for i in range(20))  # 20 tokens, 20 ms apart: 0.4 s
 
 def test_a_batch_client_rests_between_reads_unless_told_otherwise() -> None:
     url = "http://127.0.0.1:9/v1"
-    assert READ_INTERVAL == 0.1
+    assert READ_INTERVAL == 0.2
     assert batch_client(None, 8, base_url=url).backend.read_interval == READ_INTERVAL  # type: ignore[attr-defined]
     off = batch_client(None, 8, read_interval=None, base_url=url)
     assert off.backend.read_interval == 0.0  # type: ignore[attr-defined]
