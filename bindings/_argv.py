@@ -67,15 +67,13 @@ DEFAULTS: Final[dict[str, Any]] = {
     "json": False,
     "debug": False,
 }
-#: Options without a value: option -> (destination, value stored).
+#: Options without a value: option -> (destination, value stored). The stream pair sets
+#: one destination both ways; every other switch is named after what it turns on.
 SWITCHES: Final[dict[str, tuple[str, bool]]] = {
     "-s": ("stream", True),
     "--stream": ("stream", True),
     "--no-stream": ("stream", False),
-    "--replay": ("replay", True),
-    "--stats": ("stats", True),
-    "--json": ("json", True),
-    "--debug": ("debug", True),
+    **{f"--{name}": (name, True) for name in ("replay", "stats", "json", "debug")},
 }
 #: Options with a value: option -> (destination, conversion).
 OPTIONS: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {

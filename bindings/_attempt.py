@@ -23,7 +23,6 @@ stall timeout runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.call import Call
@@ -50,6 +49,8 @@ from ._pool import Pool, PoolKey
 from ._proxy import open_tunnel, proxy_secrets
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from libchatty.endpoint import Endpoint
 
 __all__ = ["DRAIN_TIMEOUT", "Attempts", "Stale"]
@@ -97,7 +98,11 @@ class Attempts:
         self._stalled = False
 
     def _now(self) -> datetime:
-        """The wall-clock time as an aware UTC datetime (the runtime's clock)."""
+        """The wall-clock time as an aware UTC datetime (the runtime's clock). Only
+        signing, expiring credentials and rate-limit resets need one: ``datetime`` is
+        imported then, not by every program."""
+        from datetime import datetime, timezone
+
         return datetime.fromtimestamp(self.runtime.wall_clock(), timezone.utc)
 
     def _drop(self) -> None:
@@ -141,7 +146,7 @@ class Attempts:
             if isinstance(authenticated, Error):
                 return authenticated, False
             endpoint = authenticated
-        call = self.call = Call(endpoint, request, **self._call_options())
+        call = self.call = Call(endpoint, request, **self._call_options(endpoint))
         self._stall_deadline = None
         self._stalled = False
         idle = self.config.timeout.idle
@@ -180,6 +185,7 @@ class Attempts:
                     if stall is not None:
                         self._stall_deadline = self.runtime.clock() + stall
                     yield Deliver(events)
+                    events = []  # delivered: not kept while waiting (thousands of streams wait)
                 if not call.wants_data:
                     break
                 if self._deadline is None and self._stall_deadline is None:
@@ -261,14 +267,18 @@ class Attempts:
             return Error("auth", str(exc), retryable=False)
         return endpoint
 
-    def _call_options(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`Call`: the current time (a fresh one per attempt:
-        signed dialects sign with it), and the credentials the client sends besides the
-        endpoint's (the proxy's), so that the core redacts them from server text."""
+    def _call_options(self, endpoint: Endpoint) -> dict[str, Any]:
+        """Keyword arguments for :class:`Call`: the current time when ``endpoint`` signs
+        its requests (a fresh one per attempt: AWS credentials sign with it; nothing else
+        reads it), and the credentials the client sends besides the endpoint's (the
+        proxy's), so that the core redacts them from server text."""
+        options: dict[str, Any] = {}
+        if endpoint.aws_credentials is not None:
+            options["now"] = self._now()
         proxy = self.config.proxy
-        if proxy is None or proxy.authorization is None:
-            return {"now": self._now()}
-        return {"now": self._now(), "secrets": proxy_secrets(proxy.authorization)}
+        if proxy is not None and proxy.authorization is not None:
+            options["secrets"] = proxy_secrets(proxy.authorization)
+        return options
 
     def _note_delivery(self, events: list[Event]) -> None:
         if not self.delivered:

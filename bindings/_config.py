@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 from libchatty.endpoint import Endpoint
 
-from ._api import MissingAPIKeyError, Timeout
+from ._api import MissingAPIKeyError, Timeout, _Value
 from ._proxy import Proxy, proxy_from_env
 
 if TYPE_CHECKING:
@@ -72,20 +72,28 @@ class ClientOptions(TypedDict, total=False):
 CLIENT_OPTIONS: Final = frozenset(ClientOptions.__annotations__)
 
 
-class ClientConfig:
+class ClientConfig(_Value):
     """Everything one client needs; built once by :func:`make_config`. The endpoint's
     key stays out of ``repr``. ``credentials`` (None for static keys) gives each
     attempt the endpoint with credentials good at that moment."""
 
-    __slots__ = (
-        "credentials",
+    _fields = (
         "endpoint",
+        "timeout",
         "max_retries",
-        "provider",
         "proxy",
         "ssl_context",
-        "timeout",
+        "provider",
+        "credentials",
     )
+    __slots__ = _fields
+    endpoint: Endpoint
+    timeout: Timeout
+    max_retries: int
+    proxy: Proxy | None
+    ssl_context: ssl.SSLContext | None
+    provider: str | None
+    credentials: CredentialSource | None
 
     def __init__(
         self,
@@ -97,13 +105,7 @@ class ClientConfig:
         provider: str | None = None,
         credentials: CredentialSource | None = None,
     ) -> None:
-        self.credentials = credentials
-        self.endpoint = endpoint
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.proxy = proxy
-        self.ssl_context = ssl_context
-        self.provider = provider
+        self._assign(locals())
 
     def overridden(self, timeout: Timeout | None, max_retries: int | None) -> ClientConfig:
         """This configuration with one call's ``timeout``/``max_retries`` (None: keep

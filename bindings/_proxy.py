@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
 
 import h11
 
@@ -93,6 +92,8 @@ def proxy_from_env(scheme: str, host: str, port: int, env: Mapping[str, str]) ->
     no_proxy = env.get("NO_PROXY") or env.get("no_proxy") or ""
     if no_proxy and _no_proxy_matches(host, port, no_proxy):
         return None
+    from urllib.parse import unquote, urlsplit  # only with a proxy configured
+
     parts = urlsplit(url if "://" in url else "http://" + url)
     if parts.scheme != "http":
         raise ValueError(

@@ -10,7 +10,6 @@ response head's metadata (request id, headers, rate-limit state) and, when
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from libchatty.events import Done, Error, Event
@@ -19,6 +18,8 @@ from libchatty.exceptions import ChatError, LocalProtocolError
 from ._api import Completion
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from libchatty.call import Call
     from libchatty.options import ResponseFormat
     from libchatty.ratelimit import RateLimit

@@ -333,3 +333,49 @@ def test_bad_credentials_are_refused_without_their_value(field: str, creds: AWSC
         "spaces; it was refused (its value is not shown)"
     )
     assert caught.value.__context__ is None
+
+
+def test_a_frozen_dataclass_to_its_users() -> None:
+    # Endpoint is a values.Value (no dataclass machinery at import, issue 14); what the
+    # frozen dataclass it was gave its users must hold: fields with their flags,
+    # replace() running the checks again, equality, pickling, immutability.
+    import dataclasses
+    import pickle
+
+    fields = [(f.name, f.init, f.repr) for f in dataclasses.fields(Endpoint)]
+    assert fields == [
+        ("base_url", True, True),
+        ("api_key", True, False),
+        ("dialect", True, True),
+        ("headers", True, True),
+        ("include_usage", True, True),
+        ("region", True, True),
+        ("aws_credentials", True, False),
+        ("max_tokens_field", True, True),
+        ("scheme", False, True),
+        ("host", False, True),
+        ("port", False, True),
+        ("path_prefix", False, True),
+        ("query", False, False),
+    ]
+    endpoint = Endpoint("https://api.openai.com/v1?x=1", KEY, headers={"X-A": "b"})
+    moved = dataclasses.replace(endpoint, base_url="http://localhost:8000/v2")
+    assert (moved.host, moved.port, moved.path_prefix) == ("localhost", 8000, "/v2")
+    assert moved.query == ""
+    assert moved.api_key == KEY and moved.headers == {"X-A": "b"}
+    # The resolved max_tokens_field is carried over, as a dataclass's replace() did.
+    assert moved.max_tokens_field == "max_completion_tokens"
+    with pytest.raises(ValueError, match="api_key"):
+        dataclasses.replace(endpoint, api_key="two words")
+    with pytest.raises(ValueError, match="init=False"):
+        dataclasses.replace(endpoint, host="elsewhere")
+    assert endpoint == Endpoint("https://api.openai.com/v1?x=1", KEY, headers={"X-A": "b"})
+    assert endpoint != dataclasses.replace(endpoint, api_key="other")
+    assert pickle.loads(pickle.dumps(endpoint)) == endpoint
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        endpoint.api_key = "other"  # type: ignore[misc]
+    # Each endpoint gets a headers dict of its own; None is refused, as before.
+    first, second = Endpoint("http://a.example"), Endpoint("http://b.example")
+    assert first.headers == {} and first.headers is not second.headers
+    with pytest.raises(ValueError, match="headers"):
+        Endpoint("http://a.example", headers=None)  # type: ignore[arg-type]

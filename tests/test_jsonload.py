@@ -191,3 +191,37 @@ def test_trailing_json_whitespace_parses_once(tail: str) -> None:
 def test_trailing_non_json_whitespace_is_refused(tail: str) -> None:
     with pytest.raises(JSONDecodeError):
         stdlib_loads('{"a": 1}' + tail)
+
+
+def test_orjson_takes_over_after_the_stdlib_parsed_orjson_after_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jsonload, "_fast", None)
+    monkeypatch.setattr(jsonload, "backend", "json")
+    monkeypatch.setattr(jsonload, "_stdlib_left", 20)
+    monkeypatch.setattr(jsonload, "_find_orjson", lambda: FakeOrjson)
+    before = FakeOrjson.calls
+    assert loads(b'{"a": [1, 2]}') == {"a": [1, 2]}  # 13 bytes: 7 left
+    assert (jsonload.backend, jsonload._stdlib_left) == ("json", 7)
+    assert loads(b'{"b": 2}') == {"b": 2}  # 8 more: this one still by the stdlib
+    assert (jsonload.backend, FakeOrjson.calls) == ("orjson", before)
+    assert loads(b'{"c": 3}') == {"c": 3}
+    assert FakeOrjson.calls == before + 1
+    # orjson's refusals still fall back to the standard library.
+    assert loads(b"123456789012345678901234567890") == 123456789012345678901234567890
+    with pytest.raises(JSONDecodeError):
+        loads(b"[1,")
+
+
+def test_without_orjson_the_stdlib_stays_and_counting_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jsonload, "_fast", None)
+    monkeypatch.setattr(jsonload, "backend", "json")
+    monkeypatch.setattr(jsonload, "_stdlib_left", 5)
+    monkeypatch.setattr(jsonload, "_find_orjson", lambda: None)
+    assert loads(b"[1, 2, 3]") == [1, 2, 3]
+    assert (jsonload.backend, jsonload._fast, jsonload._stdlib_left) == ("json", None, 0)
+    assert loads("[4]") == [4]
+    assert jsonload._stdlib_left == 0
+

@@ -446,3 +446,58 @@ def test_bedrock_lookalike_hosts_are_not_bedrock() -> None:
         "https://bedrock.us-east-1.amazonaws.com",
     ):
         assert provider_for_base_url(url) is None, url
+
+
+def test_provider_and_resolved_are_frozen_dataclasses_to_their_users() -> None:
+    # Both are values.Value classes (no dataclass machinery at import, issue 14).
+    import dataclasses
+    import pickle
+
+    assert [f.name for f in dataclasses.fields(Provider)] == [
+        "name",
+        "base_url",
+        "dialect",
+        "key_env",
+        "base_url_env",
+        "include_usage",
+        "headers",
+        "notes",
+        "key_required",
+        "hosts",
+        "max_tokens_field",
+    ]
+    groq = get_provider("groq")
+    assert dataclasses.replace(groq, name="x") == Provider(
+        "x",
+        groq.base_url,
+        "openai-chat",
+        ("GROQ_API_KEY",),
+        ("GROQ_BASE_URL",),
+        hosts=("api.groq.com",),
+        notes=groq.notes,
+    )
+    assert Provider("a", "http://a", "x").headers == {}
+    assert Provider("a", "http://a", "x").headers is not Provider("b", "http://b", "x").headers
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        groq.name = "other"  # type: ignore[misc]
+    resolved = resolve("groq", env={"GROQ_API_KEY": SECRET})
+    assert [(f.name, f.repr) for f in dataclasses.fields(resolved)][:3] == [
+        ("base_url", True),
+        ("api_key", False),
+        ("dialect", True),
+    ]
+    assert pickle.loads(pickle.dumps(resolved)) == resolved
+    assert dataclasses.replace(resolved, api_key=None).api_key is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.api_key = None  # type: ignore[misc]
+
+
+def test_hosted_compatible_providers_are_known_by_their_base_url_host() -> None:
+    # provider_table._hosted: the base URL's host (and the extra hosts) name the provider.
+    for name in ("fireworks", "mistral", "hyperbolic", "deepseek", "llama", "moonshot"):
+        provider = get_provider(name)
+        assert provider.dialect == "openai-chat" and len(provider.key_env) == 1
+        assert provider_for_base_url(provider.base_url) is provider
+    assert provider_for_base_url("https://api.moonshot.cn/v1") is get_provider("moonshot")
+    assert provider_for_base_url("https://api.together.ai/v1") is get_provider("together")
+    assert get_provider("mistral").include_usage is False

@@ -34,6 +34,13 @@ NEVER: frozenset[str] = frozenset(
         "concurrent",
         "libchatty.bindings.batch",
         "libchatty.bindings.server",
+        # orjson, and uuid and platform, which it imports: jsonload lets the standard
+        # library parse the first ORJSON_AFTER bytes (a short program never gets there).
+        "orjson",
+        "uuid",
+        "platform",
+        # Only signing (Bedrock), expiring credentials and rate-limit resets need a time.
+        "datetime",
     }
 )
 
@@ -95,6 +102,7 @@ assert main(["-s", "--base-url", {server.base_url!r}, "replay-1", "Hi"]) == 0
 """
     modules = loaded(code)
     assert "libchatty.providers" in modules
+    assert "libchatty.clouds" not in modules  # Azure, Bedrock and Vertex rules only
     assert sorted(NEVER & roots(modules)) == []
 
 

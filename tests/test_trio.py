@@ -415,3 +415,55 @@ def test_https_through_a_connect_proxy(ca: trustme.CA) -> None:
         finally:
             proxy.close()
     assert proxy.heads[0].startswith(f"CONNECT api.example.test:{tls_server.port} ".encode())
+
+
+def test_numeric_hosts_are_connected_without_resolution() -> None:
+    from libchatty.bindings.trio import _address_family
+
+    assert _address_family("127.0.0.1") == trio.socket.AF_INET
+    assert _address_family("::1") == trio.socket.AF_INET6
+    for name in ("localhost", "api.openai.com", "bücher.example", "127.1", "", "[::1]"):
+        assert _address_family(name) is None, name
+
+
+def test_plain_sockets_are_read_and_written_through_their_descriptor() -> None:
+    # A read that times out, a request larger than the socket buffers (partial writes,
+    # waits for room), a read, the peer's close, and a read on a connection aborted.
+    from libchatty.bindings._ops import IOFailure
+
+    payload = bytes(range(256)) * 16384  # 4 MiB
+    received = bytearray()
+
+    async def main() -> None:
+        listener = trio.socket.socket()
+        await listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        backend = TrioBackend()
+        conn = await backend.connect("127.0.0.1", port, 10)
+        assert conn.socket is not None  # the descriptor path, not receive_some/send_all
+        peer, _ = await listener.accept()
+        with pytest.raises(IOFailure) as silence:  # nothing sent yet: the idle timeout
+            await backend.receive(conn, 0.01)
+        assert silence.value.kind == "timeout"
+
+        async def read_all() -> None:
+            while len(received) < len(payload):
+                await trio.sleep(0)
+                received.extend(await peer.recv(65536))
+            await peer.send(b"answer")
+            peer.close()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_all)
+            await backend.send(conn, payload, 10)
+        assert await backend.receive(conn, 10) == b"answer"
+        assert await backend.receive(conn, 10) == b""
+        conn.abort()
+        with pytest.raises(IOFailure) as failure:
+            await backend.receive(conn, 10)
+        assert failure.value.kind == "connection"
+        listener.close()
+
+    trio.run(main)
+    assert received == payload

@@ -20,6 +20,7 @@ from .provider_table import (
     VERTEX_HOST,
     VERTEX_TEMPLATE,
     bedrock_region,
+    first_set,
 )
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ __all__ = [
     "azure_auth",
     "azure_base_url",
     "bedrock_base_url",
-    "first_set",
     "vertex_base_url",
 ]
 
@@ -39,15 +39,6 @@ _AWS_REGION_ENV: Final = ("AWS_REGION", "AWS_DEFAULT_REGION")
 AWS_KEY_ENV: Final = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # A project id or a location: it becomes part of the host name and of the path.
 _VERTEX_NAME: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-
-
-def first_set(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str | None, str | None]:
-    """``(name, value)`` of the first variable set to a non-blank value."""
-    for name in names:
-        value = env.get(name, "").strip()
-        if value:
-            return name, value
-    return None, None
 
 
 def bedrock_base_url(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlsplit, urlunsplit
+
+from .values import Value
+from .values import value as value_class  # "value" is a common local name here
 
 if TYPE_CHECKING:
     # Only Bedrock's endpoints carry credentials; sigv4 (hashlib, hmac, datetime) is
@@ -28,17 +29,19 @@ __all__ = [
     "redact_url",
 ]
 
+# The patterns only some endpoints need (headers, AWS regions) are strings, compiled on
+# first use by re's cache, not on import (about 0.2 ms of a CLI run's start-up).
 # An HTTP token (RFC 9110 5.6.2), exactly h11's ``field_name``.
-_TOKEN: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_TOKEN: Final = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 # Visible ASCII words separated by single runs of SP/HTAB: h11's ``field_value`` minus
 # what h11 lets through for compatibility and we never want to send (obs-text, i.e.
 # non-ASCII, and control characters other than HTAB). Empty is allowed, as in h11.
-_FIELD_VALUE: Final = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+_FIELD_VALUE: Final = r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?"
 # An API key is one visible-ASCII word: a space inside is a copy-paste accident.
 _KEY: Final = re.compile(r"[\x21-\x7e]+")
 # An AWS region: lower-case words joined by single hyphens (``us-east-1``,
 # ``us-gov-west-1``); it becomes part of a host name and of the SigV4 scope.
-_REGION: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_REGION: Final = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 _MAX_REGION: Final = 64
 # What a base URL may hold: visible ASCII (h11 refuses anything else in a request target;
 # urlsplit would silently drop a tab or newline).
@@ -49,7 +52,7 @@ def check_header_name(what: str, name: object) -> None:
     """Refuse a header name that is not an HTTP token. The message names ``what``."""
     if not isinstance(name, str):
         raise ValueError(f"{what} must be a str, not {type(name).__name__}")
-    if not _TOKEN.fullmatch(name):
+    if not re.fullmatch(_TOKEN, name):
         raise ValueError(
             f"{what} is not a valid HTTP header name (letters, digits, -!#$%&'*+.^_`|~)"
         )
@@ -64,7 +67,7 @@ def check_header_value(what: str, value: object) -> None:
     """
     if not isinstance(value, str):
         raise ValueError(f"{what} must be a str, not {type(value).__name__}")
-    if not _FIELD_VALUE.fullmatch(value):
+    if not re.fullmatch(_FIELD_VALUE, value):
         raise ValueError(f"{what} {_fault(value)}; it was refused (its value is not shown)")
 
 
@@ -95,6 +98,10 @@ def _check_key(key: object) -> None:
 def redact_url(url: str) -> str:
     """``url`` with every query value and any userinfo replaced by ``***``, for reprs and
     messages: ``?key=...`` (Gemini's style) and ``https://user:pass@`` carry secrets."""
+    # urllib.parse (and the ipaddress module it imports, ~3 ms) when a URL is parsed,
+    # not when libchatty is imported.
+    from urllib.parse import urlsplit, urlunsplit
+
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
@@ -125,7 +132,9 @@ def merge_query(target: str, query: str) -> str:
 
 def _check_aws(region: object, credentials: object) -> None:
     if region is not None and (
-        not isinstance(region, str) or len(region) > _MAX_REGION or not _REGION.fullmatch(region)
+        not isinstance(region, str)
+        or len(region) > _MAX_REGION
+        or not re.fullmatch(_REGION, region)
     ):
         raise ValueError(
             "Endpoint.region must be an AWS region name such as 'us-east-1' "
@@ -167,10 +176,9 @@ _COMPLETION_TOKENS_HOSTS: Final = (
 )
 
 
-def _max_tokens_field(endpoint: Endpoint) -> str:
-    given = endpoint.max_tokens_field
+def _max_tokens_field(given: str | None, host: str) -> str:
     if given is None:
-        host = endpoint.host.lower()
+        host = host.lower()
         on_openai = any(host == h or host.endswith("." + h) for h in _COMPLETION_TOKENS_HOSTS)
         return "max_completion_tokens" if on_openai else "max_tokens"
     if given not in MAX_TOKENS_FIELDS:
@@ -180,8 +188,17 @@ def _max_tokens_field(endpoint: Endpoint) -> str:
     return given
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
+# The default ``headers``: each endpoint gets a dict of its own (as a dataclass's
+# ``default_factory=dict`` would give), so this one is never stored.
+_NO_HEADERS: Final[Mapping[str, str]] = {}
+_set: Final = object.__setattr__
+
+
+@value_class(
+    no_init=("scheme", "host", "port", "path_prefix", "query"),
+    no_repr=("api_key", "aws_credentials", "query"),
+)
+class Endpoint(Value):
     """A provider endpoint.
 
     ``base_url`` keeps its path prefix (``https://api.groq.com/openai/v1``): dialects
@@ -220,33 +237,61 @@ class Endpoint:
     or AWS credential (the region is shown).
     """
 
+    __slots__ = (  # noqa: RUF023 - the fields, in order
+        "base_url",
+        "api_key",
+        "dialect",
+        "headers",
+        "include_usage",
+        "region",
+        "aws_credentials",
+        "max_tokens_field",
+        "scheme",
+        "host",
+        "port",
+        "path_prefix",
+        "query",
+    )
     base_url: str
-    api_key: str | None = field(default=None, repr=False)
-    dialect: str = "openai-chat"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    include_usage: bool = True
-    region: str | None = None
-    aws_credentials: AWSCredentials | None = field(default=None, repr=False)
-    max_tokens_field: str | None = None
-    scheme: str = field(init=False)
-    host: str = field(init=False)
-    port: int = field(init=False)
-    path_prefix: str = field(init=False)
-    query: str = field(init=False, repr=False)
+    api_key: str | None
+    dialect: str
+    headers: Mapping[str, str]
+    include_usage: bool
+    region: str | None
+    aws_credentials: AWSCredentials | None
+    max_tokens_field: str | None
+    scheme: str
+    host: str
+    port: int
+    path_prefix: str
+    query: str
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.base_url, str):
-            raise ValueError(f"Endpoint.base_url must be a str, not {type(self.base_url).__name__}")
-        shown = redact_url(self.base_url)
-        if not _URL.fullmatch(self.base_url):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        dialect: str = "openai-chat",
+        headers: Mapping[str, str] = _NO_HEADERS,
+        include_usage: bool = True,
+        region: str | None = None,
+        aws_credentials: AWSCredentials | None = None,
+        max_tokens_field: str | None = None,
+    ) -> None:
+        if not isinstance(base_url, str):
+            raise ValueError(f"Endpoint.base_url must be a str, not {type(base_url).__name__}")
+        shown = redact_url(base_url)
+        if not _URL.fullmatch(base_url):
             raise ValueError(
                 "Endpoint.base_url must be visible ASCII without spaces "
                 "(percent-encode other characters)"
             )
-        parts = urlsplit(self.base_url)
+        from urllib.parse import urlsplit  # see redact_url
+
+        parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"Endpoint.base_url must be http:// or https://, not {shown!r}")
-        if not parts.hostname:
+        host = parts.hostname
+        if not host:
             raise ValueError(f"Endpoint.base_url has no host: {shown!r}")
         if "@" in parts.netloc:
             raise ValueError("Endpoint.base_url must not carry credentials; pass api_key")
@@ -254,20 +299,29 @@ class Endpoint:
             port = parts.port
         except ValueError:
             raise ValueError(f"Endpoint.base_url has an invalid port: {shown!r}") from None
-        if self.api_key is not None:
-            _check_key(self.api_key)
-        _check_aws(self.region, self.aws_credentials)
-        if not isinstance(self.headers, Mapping):
+        if api_key is not None:
+            _check_key(api_key)
+        _check_aws(region, aws_credentials)
+        if headers is _NO_HEADERS:
+            headers = {}
+        elif not isinstance(headers, Mapping):
             raise ValueError("Endpoint.headers must be a mapping of str to str")
-        for position, (name, value) in enumerate(self.headers.items()):
+        for position, (name, header) in enumerate(headers.items()):
             check_header_name(f"Endpoint.headers: the name of header #{position}", name)
-            check_header_value(f"Endpoint.headers: the value of header {name!r}", value)
-        object.__setattr__(self, "scheme", parts.scheme)
-        object.__setattr__(self, "host", parts.hostname)
-        object.__setattr__(self, "port", port or (443 if parts.scheme == "https" else 80))
-        object.__setattr__(self, "path_prefix", parts.path.rstrip("/"))
-        object.__setattr__(self, "query", parts.query)
-        object.__setattr__(self, "max_tokens_field", _max_tokens_field(self))
+            check_header_value(f"Endpoint.headers: the value of header {name!r}", header)
+        _set(self, "base_url", base_url)
+        _set(self, "api_key", api_key)
+        _set(self, "dialect", dialect)
+        _set(self, "headers", headers)
+        _set(self, "include_usage", include_usage)
+        _set(self, "region", region)
+        _set(self, "aws_credentials", aws_credentials)
+        _set(self, "max_tokens_field", _max_tokens_field(max_tokens_field, host))
+        _set(self, "scheme", parts.scheme)
+        _set(self, "host", host)
+        _set(self, "port", port or (443 if parts.scheme == "https" else 80))
+        _set(self, "path_prefix", parts.path.rstrip("/"))
+        _set(self, "query", parts.query)
 
     @property
     def tls(self) -> bool:

@@ -2,21 +2,25 @@
 
 Pure data, and the lookups that read it: a provider by name (:func:`get_provider`) and
 by base URL (:func:`provider_for_base_url`, by host or by a local server's well-known
-port). Choosing one from the environment is :mod:`libchatty.providers`' job; the clouds'
-own conventions (Azure, Bedrock, Vertex) are :mod:`libchatty.clouds`'.
+port), and the first of a provider's variables set in an environment (:func:`first_set`).
+Choosing one from the environment is :mod:`libchatty.providers`' job; the clouds' own
+conventions (Azure, Bedrock, Vertex) are :mod:`libchatty.clouds`', imported only when
+that cloud is resolved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
+
+from .values import Value, value
 
 __all__ = [
     "PROVIDERS",
     "Provider",
     "bedrock_region",
+    "first_set",
     "get_provider",
     "is_local",
     "provider_for_base_url",
@@ -31,8 +35,14 @@ VERTEX_TEMPLATE: Final = "https://{host}/v1/projects/{project}/locations/{locati
 VERTEX_HOST: Final = "aiplatform.googleapis.com"
 
 
-@dataclass(frozen=True, slots=True)
-class Provider:
+# The default ``Provider.headers``: each provider gets a dict of its own (as a
+# dataclass's ``default_factory=dict`` would give), so this one is never stored.
+_NO_HEADERS: Final[Mapping[str, str]] = {}
+_set: Final = object.__setattr__
+
+
+@value()
+class Provider(Value):
     """One provider: where it lives and how it is reached.
 
     ``key_env`` and ``base_url_env`` are environment variable names, tried in order.
@@ -42,18 +52,76 @@ class Provider:
     ``key_required`` is False for servers that usually run without a key.
     """
 
+    __slots__ = (  # noqa: RUF023 - the fields, in order
+        "name",
+        "base_url",
+        "dialect",
+        "key_env",
+        "base_url_env",
+        "include_usage",
+        "headers",
+        "notes",
+        "key_required",
+        "hosts",
+        "max_tokens_field",
+    )
     name: str
     base_url: str
     dialect: str
-    key_env: tuple[str, ...] = ()
-    base_url_env: tuple[str, ...] = ()
-    include_usage: bool = True
-    headers: Mapping[str, str] = field(default_factory=dict)
-    notes: str = ""
-    key_required: bool = True
-    hosts: tuple[str, ...] = ()
+    key_env: tuple[str, ...]
+    base_url_env: tuple[str, ...]
+    include_usage: bool
+    headers: Mapping[str, str]
+    notes: str
+    key_required: bool
+    hosts: tuple[str, ...]
     #: ``Endpoint.max_tokens_field``: None lets the endpoint decide by host.
-    max_tokens_field: str | None = None
+    max_tokens_field: str | None
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        dialect: str,
+        key_env: tuple[str, ...] = (),
+        base_url_env: tuple[str, ...] = (),
+        include_usage: bool = True,
+        headers: Mapping[str, str] = _NO_HEADERS,
+        notes: str = "",
+        key_required: bool = True,
+        hosts: tuple[str, ...] = (),
+        max_tokens_field: str | None = None,
+    ) -> None:
+        if headers is _NO_HEADERS:
+            headers = {}
+        given: tuple[object, ...]
+        given = (name, base_url, dialect, key_env, base_url_env, include_usage, headers, notes)
+        given += (key_required, hosts, max_tokens_field)
+        for slot, item in zip(self.__slots__, given, strict=True):
+            _set(self, slot, item)
+
+
+def _hosted(
+    name: str,
+    location: str,
+    key_variable: str,
+    *,
+    include_usage: bool = True,
+    also: tuple[str, ...] = (),
+    notes: str = "",
+) -> Provider:
+    """An OpenAI-compatible API at ``https://{location}`` (host and path), keyed by
+    ``key_variable`` and known by the host of its base URL (and the hosts in ``also``)."""
+    host = location.partition("/")[0]
+    return Provider(
+        name,
+        f"https://{location}",
+        "openai-chat",
+        (key_variable,),
+        include_usage=include_usage,
+        hosts=(host, *also),
+        notes=notes,
+    )
 
 
 def _table(*providers: Provider) -> dict[str, Provider]:
@@ -103,70 +171,47 @@ PROVIDERS: Final[Mapping[str, Provider]] = _table(
         hosts=("api.groq.com",),
         notes="Usage also in x_groq.usage on the finish chunk.",
     ),
-    Provider(
+    _hosted(
         "fireworks",
-        "https://api.fireworks.ai/inference/v1",
-        "openai-chat",
-        ("FIREWORKS_API_KEY",),
-        hosts=("api.fireworks.ai",),
+        "api.fireworks.ai/inference/v1",
+        "FIREWORKS_API_KEY",
         notes="Model ids look like accounts/fireworks/models/<name>.",
     ),
-    Provider(
+    _hosted(
         "mistral",
-        "https://api.mistral.ai/v1",
-        "openai-chat",
-        ("MISTRAL_API_KEY",),
+        "api.mistral.ai/v1",
+        "MISTRAL_API_KEY",
         include_usage=False,
-        hosts=("api.mistral.ai",),
         notes="Usage arrives on the finish chunk unasked; error bodies are not OpenAI-shaped.",
     ),
-    Provider(
-        "hyperbolic",
-        "https://api.hyperbolic.xyz/v1",
-        "openai-chat",
-        ("HYPERBOLIC_API_KEY",),
-        hosts=("api.hyperbolic.xyz",),
-    ),
-    Provider(
+    _hosted("hyperbolic", "api.hyperbolic.xyz/v1", "HYPERBOLIC_API_KEY"),
+    _hosted(
         "deepseek",
-        "https://api.deepseek.com",
-        "openai-chat",
-        ("DEEPSEEK_API_KEY",),
-        hosts=("api.deepseek.com",),
+        "api.deepseek.com",
+        "DEEPSEEK_API_KEY",
         notes="Reasoning in delta.reasoning_content; ': keep-alive' comments while queued.",
     ),
-    Provider(
+    _hosted(
         "llama",
-        "https://api.llama.com/compat/v1",
-        "openai-chat",
-        ("LLAMA_API_KEY",),
-        hosts=("api.llama.com",),
+        "api.llama.com/compat/v1",
+        "LLAMA_API_KEY",
         notes="Meta's Llama API, OpenAI-compatible endpoint (the native one differs).",
     ),
-    Provider(
+    _hosted(
         "moonshot",
-        "https://api.moonshot.ai/v1",
-        "openai-chat",
-        ("MOONSHOT_API_KEY",),
+        "api.moonshot.ai/v1",
+        "MOONSHOT_API_KEY",
         include_usage=False,
-        hosts=("api.moonshot.ai", "api.moonshot.cn"),
+        also=("api.moonshot.cn",),
         notes="Kimi; mainland China: https://api.moonshot.cn/v1. Usage inside the finish choice.",
     ),
-    Provider(
+    _hosted(
         "openrouter",
-        "https://openrouter.ai/api/v1",
-        "openai-chat",
-        ("OPENROUTER_API_KEY",),
-        hosts=("openrouter.ai",),
+        "openrouter.ai/api/v1",
+        "OPENROUTER_API_KEY",
         notes="Optional HTTP-Referer and X-Title headers; errors may arrive inside 200 streams.",
     ),
-    Provider(
-        "together",
-        "https://api.together.xyz/v1",
-        "openai-chat",
-        ("TOGETHER_API_KEY",),
-        hosts=("api.together.xyz", "api.together.ai"),
-    ),
+    _hosted("together", "api.together.xyz/v1", "TOGETHER_API_KEY", also=("api.together.ai",)),
     Provider(
         "vllm",
         "http://localhost:8000/v1",
@@ -350,3 +395,12 @@ def bedrock_region(host: str) -> str | None:
     if len(parts) == 4 and runtime and parts[2:] == ["amazonaws", "com"] and parts[1]:
         return parts[1]
     return None
+
+
+def first_set(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """``(name, value)`` of the first variable set to a non-blank value."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return name, value
+    return None, None

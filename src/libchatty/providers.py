@@ -57,19 +57,9 @@ suggest. No key ever appears in a repr or a message from this module.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-from .clouds import (
-    AWS_KEY_ENV,
-    aws_access_keys,
-    azure_auth,
-    azure_base_url,
-    bedrock_base_url,
-    first_set,
-    vertex_base_url,
-)
 from .dialects import DIALECT_NAMES, PROMPT_DIALECT_NAMES
 from .endpoint import redact_url
 from .provider_table import (
@@ -77,10 +67,13 @@ from .provider_table import (
     OPENAI_BASE_ENV,
     PROVIDERS,
     Provider,
+    first_set,
     get_provider,
     is_local,
     provider_for_base_url,
 )
+from .values import Value
+from .values import value as value_class  # "value" is a common local name here
 
 if TYPE_CHECKING:
     from .sigv4 import AWSCredentials  # Resolved.aws_credentials: Bedrock only
@@ -98,8 +91,8 @@ __all__ = [
 _VERTEX_PROVIDERS: Final = frozenset({"vertex", "vertex-anthropic"})
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+@value_class(no_repr=("api_key", "aws_credentials"))
+class Resolved(Value):
     """Everything a binding needs to build an :class:`~libchatty.endpoint.Endpoint`.
 
     ``api_key`` is None when none was given or found: ``key_required`` says whether the
@@ -107,19 +100,52 @@ class Resolved:
     order, to name in the error. ``provider`` is None for an unknown host.
     """
 
+    __slots__ = (  # noqa: RUF023 - the fields, in order
+        "base_url",
+        "api_key",
+        "dialect",
+        "key_env_checked",
+        "provider",
+        "include_usage",
+        "headers",
+        "key_required",
+        "region",
+        "aws_credentials",
+        "max_tokens_field",
+    )
     base_url: str
-    api_key: str | None = field(repr=False)
+    api_key: str | None
     dialect: str
     key_env_checked: tuple[str, ...]
     provider: str | None
     include_usage: bool
     headers: Mapping[str, str]
-    key_required: bool = True
+    key_required: bool
     #: AWS Bedrock only: the region, and the access keys to sign with when no API key.
-    region: str | None = None
-    aws_credentials: AWSCredentials | None = field(default=None, repr=False)
+    region: str | None
+    aws_credentials: AWSCredentials | None
     #: ``Endpoint.max_tokens_field`` (None: the endpoint decides by host).
-    max_tokens_field: str | None = None
+    max_tokens_field: str | None
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        dialect: str,
+        key_env_checked: tuple[str, ...],
+        provider: str | None,
+        include_usage: bool,
+        headers: Mapping[str, str],
+        key_required: bool = True,
+        region: str | None = None,
+        aws_credentials: AWSCredentials | None = None,
+        max_tokens_field: str | None = None,
+    ) -> None:
+        given: tuple[object, ...]
+        given = (base_url, api_key, dialect, key_env_checked, provider, include_usage, headers)
+        given += (key_required, region, aws_credentials, max_tokens_field)
+        for slot, item in zip(self.__slots__, given, strict=True):
+            object.__setattr__(self, slot, item)
 
     def __repr__(self) -> str:
         key = "None" if self.api_key is None else "'***'"
@@ -202,6 +228,8 @@ def resolve(
     if provider is not None:
         known = get_provider(provider)
         if base_url is None and known.name in _VERTEX_PROVIDERS:
+            from .clouds import vertex_base_url  # each cloud's rules: only for that cloud
+
             base_url = vertex_base_url(project, location, env)
         elif base_url is None:
             base_url = _provider_base_url(known, env)
@@ -234,6 +262,8 @@ def resolve(
         _, api_key = first_set(env, key_env)
     aws_credentials = None
     if known is not None and known.name == "bedrock":
+        from .clouds import AWS_KEY_ENV, aws_access_keys, bedrock_base_url
+
         base_url, region = bedrock_base_url(base_url, region, env, from_table)
         if api_key is None:
             aws_credentials = aws_access_keys(env)
@@ -242,6 +272,8 @@ def resolve(
 
     headers: dict[str, str] = dict(known.headers) if known is not None else {}
     if known is not None and known.name == "azure":
+        from .clouds import azure_auth, azure_base_url
+
         base_url = azure_base_url(base_url, env)
         explicit = None if from_env_key else api_key
         api_key = azure_auth(explicit, env, headers)
