@@ -1,20 +1,34 @@
 """CPU per delta of the httpx and aiohttp adapters against what httpx and aiohttp cost by
 themselves (issue 11), in the live shape: the replay server (a separate process,
 ``python -m libchatty.serve``) paces its events (``--token-delay``) so that each read
-brings one event. Each client runs ``--calls`` streamed completions of ``--words``
-words one after another; the CPU is this process's (``time.process_time``: the server's
-is not counted), net of a warm-up call, divided by the deltas received.
+brings one event. Every row streams the same completion of ``--words`` words and does
+the same work: it extracts every delta's text and checks the joined answer (and the
+delta count) against the text served. The CPU is this process's
+(``time.process_time``: the server's is not counted), per call divided by its deltas;
+the rows take turns, one call each per round, for ``--calls`` rounds after a warm-up
+call each (imports, connections), and the best and the median round are shown.
 
-Rows: httpx alone (``iter_bytes``, no parsing), libchatty over httpx (sync), the blocking
-socket binding; aiohttp alone (``content.iter_any``), libchatty over aiohttp; httpx +
-httpx-sse and AsyncOpenAI when installed (bench env). The target: each adapter within
-10% of its stack alone plus the floor of parsing (the blocking binding's own CPU).
+Rows, per stack (httpx ``Client``; httpx ``AsyncClient`` and aiohttp on asyncio):
 
-Two rows feed the framed door by hand (``call.receive_body`` per read, no libchatty
-loop): the stack plus libchatty's parsing. An adapter's own cost is its row minus that
-one; the parsing is the core's, the same in every binding.
+* *alone*: the least a user of that stack must do to get the deltas -- iterate the
+  body (``iter_bytes``/``aiter_bytes``/``content.iter_any``), split it into SSE events
+  at blank lines carrying the partial tail, ``loads`` each payload (orjson's when
+  installed, as libchatty once past its first 512 KB of JSON -- the bench goes past
+  them first --, else ``json.loads``), take
+  ``choices[0].delta.content`` (:class:`FloorSSE`). The floor over that stack.
+* *framed door by hand*: the same iteration fed to ``call.receive_head/body/end`` (no
+  libchatty loop): the stack plus libchatty's parsing.
+* *libchatty over ...*: ``client.chat(..., on_delta=...)`` of
+  ``libchatty.bindings.httpx``/``.aiohttp`` over the same client/session.
 
-HTTP/2 vs HTTP/1.1 (``--streams 100``): ``libchatty.bindings.httpx.AsyncClient`` over
+and for reference libchatty's own socket bindings (blocking, asyncio) and httpx +
+httpx-sse (when installed). The target: each adapter within 10% of its stack alone; an
+adapter's own cost is its row minus its by-hand row. Timeouts are each stack's default
+(httpx: 5 s per read, applied by httpx on every read; aiohttp: 5 min in all, one timer
+per request) and the adapters' (an idle timeout of 5 min per read: httpx applies it on
+every read; over aiohttp it is one lazy timer per response).
+
+HTTP/2 vs HTTP/1.1 (``--streams 100``; 0 skips it): ``libchatty.bindings.httpx.AsyncClient`` over
 ``httpx.AsyncClient(http2=True/False)``, 100 concurrent streamed completions against
 hypercorn (a separate process, TLS with a ``trustme`` certificate, on loopback; skipped
 when hypercorn or trustme is missing): this process's CPU per delta and the wall time.
@@ -26,20 +40,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 MESSAGES = [{"role": "user", "content": "go"}]
 
+try:  # the JSON parser libchatty settles on (libchatty.jsonload): the floor uses it too
+    from orjson import loads
+except ImportError:
+    from json import loads  # type: ignore[assignment]
 
-def measure(run: Callable[[], int], calls: int) -> float:
-    run()  # warm-up: imports, connection
-    start = time.process_time()
-    deltas = sum(run() for _ in range(calls))
-    return (time.process_time() - start) / deltas * 1e6
+Row = Callable[[], "list[str] | Awaitable[list[str]]"]
+
+
+class FloorSSE:
+    """The least SSE handling that gets an OpenAI stream's deltas: events split at blank
+    lines (the partial tail carried to the next piece), ``loads`` of each ``data:`` payload
+    (orjson's when installed, as in libchatty), ``choices[0].delta.content``. Not
+    spec-complete (no CR line ends, no multi-line data): the floor, not a parser."""
+
+    __slots__ = ("tail", "texts")
+
+    def __init__(self) -> None:
+        self.tail = b""
+        self.texts: list[str] = []
+
+    def feed(self, piece: bytes) -> None:
+        events = (self.tail + piece).split(b"\n\n")
+        self.tail = events.pop()
+        for event in events:
+            if event.startswith(b"data: ") and event != b"data: [DONE]":
+                for choice in loads(event[6:])["choices"]:
+                    text = choice["delta"].get("content")
+                    if text:
+                        self.texts.append(text)
 
 
 def main() -> int:
@@ -54,172 +93,256 @@ def main() -> int:
     if args.serve_h2:
         return serve_h2(int(args.serve_h2[0]), args.serve_h2[1], args.pieces)
     text = " ".join(f"w{i}" for i in range(args.words))
+    from libchatty import jsonload
+
+    # The steady state: libchatty parses with orjson (when installed) once its first
+    # ORJSON_AFTER bytes of JSON went through the standard library; go past them now.
+    jsonload.loads(b" " * jsonload.ORJSON_AFTER + b"0")
     server = subprocess.Popen(
         [sys.executable, "-m", "libchatty.serve", "--print-url", "--text", text,
          "--token-delay", str(args.token_delay)], stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         base = server.stdout.readline().strip()
-        rows = bench(base, text, args.calls)
+        table = per_delta(base, text, args.calls)
     finally:
         server.terminate()
         server.wait(10)
-    rows.update(bench_http2(args.streams, args.pieces))
-    width = max(len(name) for name in rows)
-    for name, value in rows.items():
-        unit = "ms wall" if name.endswith("wall ms") else "µs CPU / delta"
-        shown = "unavailable" if value is None else f"{value:8.1f} {unit}"
-        print(f"{name:<{width}}  {shown}")
+    print(f"(JSON parsed with {loads.__module__.partition('.')[0]}; libchatty: "
+          f"{jsonload.backend})")
+    width = max(len(name) for name in table)
+    print(f"{'µs CPU / delta':<{width}}  {'best':>6}  {'median':>6}  best x alone")
+    alone: float | None = None  # the floor of the rows below it: the last "alone" row
+    for name, values in table.items():
+        if values is None:
+            print(f"{name:<{width}}  unavailable")
+            continue
+        best, median = min(values), statistics.median(values)
+        if name.endswith(" alone"):
+            alone = best
+        ratio = "" if alone is None else f"{best / alone:5.2f}x"
+        print(f"{name:<{width}}  {best:6.1f}  {median:6.1f}  {ratio}")
+    if args.streams:
+        for name, value in bench_http2(args.streams, args.pieces).items():
+            unit = "ms wall" if name.endswith("wall ms") else "µs CPU / delta"
+            shown = "unavailable" if value is None else f"{value:8.1f} {unit}"
+            print(f"{name}  {shown}")
     return 0
 
 
-def bench(base: str, text: str, calls: int) -> dict[str, float | None]:
+def per_delta(base: str, text: str, calls: int) -> dict[str, list[float] | None]:
+    """Each row's CPU per delta, one value per round; the rows take turns in each round."""
     import httpx
+    from libchatty.bindings import httpx as over_httpx
+    from libchatty.bindings.asyncio import AsyncClient as AsyncioClient
     from libchatty.bindings.blocking import Client as Blocking
-    from libchatty.bindings.httpx import Client as HttpxClient
 
-    from libchatty import Call, ChatRequest, Delta, Endpoint
+    from libchatty import Call, ChatRequest, Delta, Endpoint, Message
 
     endpoint = Endpoint(base, "k", "openai-chat")
-    request = ChatRequest(model="m", messages=MESSAGES)
-    http_request = Call(endpoint, request).http_request()
-    rows: dict[str, float | None] = {}
-    with httpx.Client() as http_client:
+    request = ChatRequest(model="m", messages=[Message("user", "go")])
+    loop = asyncio.new_event_loop()
+    rows: dict[str, Row | None] = {}
 
-        def httpx_alone() -> int:
-            n = 0
-            with http_client.stream(http_request.method, http_request.url,
-                                    headers=http_request.headers,
-                                    content=http_request.body) as resp:
-                for _ in resp.iter_bytes():
-                    n += 1
-            return n
+    def framed(pieces: Iterator[bytes], call: Call, status: int, headers: Any) -> list[str]:
+        texts: list[str] = []
+        call.receive_head(status, headers)
+        for piece in pieces:
+            for event in call.receive_body(piece):
+                if type(event) is Delta:
+                    texts.append(event.text)
+        call.receive_end()
+        return texts
 
-        reads = httpx_alone()
-        per_read = measure(httpx_alone, calls)
-        rows["httpx alone (per read)"] = per_read
+    async def aframed(pieces: AsyncIterator[bytes], call: Call, status: int,
+                      headers: Any) -> list[str]:
+        texts: list[str] = []
+        call.receive_head(status, headers)
+        async for piece in pieces:
+            for event in call.receive_body(piece):
+                if type(event) is Delta:
+                    texts.append(event.text)
+        call.receive_end()
+        return texts
 
-        def httpx_framed_by_hand() -> int:
-            call = Call(endpoint, request)
-            req = call.http_request()
-            pieces: list[str] = []
+    def on_delta(texts: list[str]) -> Callable[[str, bool], None]:
+        return lambda piece, done: None if done else texts.append(piece)
+
+    with ExitStack() as stack:
+        stack.callback(loop.close)  # last
+        http_client = stack.enter_context(httpx.Client())
+        async_client = httpx.AsyncClient()
+        stack.callback(lambda: loop.run_until_complete(async_client.aclose()))
+
+        def httpx_alone() -> list[str]:
+            req = Call(endpoint, request).http_request()
+            floor = FloorSSE()
             with http_client.stream(req.method, req.url, headers=req.headers,
                                     content=req.body) as resp:
-                call.receive_head(resp.status_code, resp.headers)
                 for piece in resp.iter_bytes():
-                    for event in call.receive_body(piece):
-                        if type(event) is Delta:
-                            pieces.append(event.text)
-                call.receive_end()
-            return len(pieces)
+                    floor.feed(piece)
+            return floor.texts
 
-        rows["httpx + framed door by hand"] = measure(httpx_framed_by_hand, calls)
+        def httpx_by_hand() -> list[str]:
+            call = Call(endpoint, request)
+            req = call.http_request()
+            with http_client.stream(req.method, req.url, headers=req.headers,
+                                    content=req.body) as resp:
+                return framed(resp.iter_bytes(), call, resp.status_code, resp.headers)
 
-        with HttpxClient(http_client=http_client, base_url=base, api_key="k", env={}) as client:
+        over = stack.enter_context(
+            over_httpx.Client(http_client=http_client, base_url=base, api_key="k", env={}))
 
-            def adapter() -> int:
-                pieces: list[str] = []
-                done = client.chat(MESSAGES, "m", on_delta=lambda t, d: pieces.append(t))
-                assert done.text == text
-                return len(pieces) - 1
+        def httpx_adapter() -> list[str]:
+            texts: list[str] = []
+            over.chat(MESSAGES, "m", on_delta=on_delta(texts))
+            return texts
 
-            rows["libchatty over httpx"] = measure(adapter, calls)
-    with Blocking(base_url=base, api_key="k", env={}) as blocking:
+        async def httpx_async_alone() -> list[str]:
+            req = Call(endpoint, request).http_request()
+            floor = FloorSSE()
+            async with async_client.stream(req.method, req.url, headers=req.headers,
+                                           content=req.body) as resp:
+                async for piece in resp.aiter_bytes():
+                    floor.feed(piece)
+            return floor.texts
 
-        def floor() -> int:
-            pieces: list[str] = []
-            blocking.chat(MESSAGES, "m", on_delta=lambda t, d: pieces.append(t))
-            return len(pieces) - 1
+        async def httpx_async_by_hand() -> list[str]:
+            call = Call(endpoint, request)
+            req = call.http_request()
+            async with async_client.stream(req.method, req.url, headers=req.headers,
+                                           content=req.body) as resp:
+                return await aframed(resp.aiter_bytes(), call, resp.status_code, resp.headers)
 
-        rows["libchatty blocking (sockets)"] = measure(floor, calls)
-    rows.update(bench_aiohttp(base, text, calls, http_request))
-    rows["httpx + httpx-sse"] = bench_httpx_sse(http_request, calls)
-    print(f"(reads per completion over httpx: {reads})", file=sys.stderr)
-    return rows
+        async_over = over_httpx.AsyncClient(http_client=async_client, base_url=base,
+                                            api_key="k", env={})
+
+        async def httpx_async_adapter() -> list[str]:
+            texts: list[str] = []
+            await async_over.chat(MESSAGES, "m", on_delta=on_delta(texts))
+            return texts
+
+        blocking = stack.enter_context(Blocking(base_url=base, api_key="k", env={}))
+
+        def blocking_row() -> list[str]:
+            texts: list[str] = []
+            blocking.chat(MESSAGES, "m", on_delta=on_delta(texts))
+            return texts
+
+        asyncio_client = AsyncioClient(base_url=base, api_key="k", env={})
+        stack.callback(lambda: loop.run_until_complete(asyncio_client.aclose()))
+
+        async def asyncio_row() -> list[str]:
+            texts: list[str] = []
+            await asyncio_client.chat(MESSAGES, "m", on_delta=on_delta(texts))
+            return texts
+
+        rows["libchatty blocking (sockets)"] = blocking_row
+        rows["libchatty asyncio (sockets)"] = asyncio_row
+        rows["httpx alone"] = httpx_alone
+        rows["httpx + framed door by hand"] = httpx_by_hand
+        rows["libchatty over httpx"] = httpx_adapter
+        rows["httpx + httpx-sse"] = httpx_sse_row(http_client, endpoint, request)
+        rows["httpx async alone"] = httpx_async_alone
+        rows["httpx async + framed door by hand"] = httpx_async_by_hand
+        rows["libchatty over httpx async"] = httpx_async_adapter
+        rows.update(aiohttp_rows(stack, loop, base, endpoint, request, aframed, on_delta))
+
+        expected = [f"w{i}" if i == 0 else f" w{i}" for i in range(len(text.split()))]
+        return run_rounds(rows, loop, expected, calls)
 
 
-def bench_aiohttp(base: str, text: str, calls: int, http_request: Any) -> dict[str, float | None]:
+def run_rounds(rows: dict[str, Row | None], loop: asyncio.AbstractEventLoop,
+               expected: list[str], rounds: int) -> dict[str, list[float] | None]:
+    """One warm-up call per row, then ``rounds`` rounds of one call per row, each
+    checked (every delta's text, in order) and timed in this process's CPU."""
+
+    def one(row: Row) -> float:
+        start = time.process_time()
+        texts = row()
+        if not isinstance(texts, list):
+            texts = loop.run_until_complete(texts)
+        cpu = time.process_time() - start
+        assert texts == expected, (len(texts), texts[:3])
+        return cpu / len(texts) * 1e6
+
+    table: dict[str, list[float] | None] = {}
+    for name, row in rows.items():
+        table[name] = None if row is None else []
+        if row is not None:
+            one(row)
+    for _ in range(rounds):
+        for name, row in rows.items():
+            values = table[name]
+            if row is not None and values is not None:
+                values.append(one(row))
+    return table
+
+
+def httpx_sse_row(http_client: Any, endpoint: Any, request: Any) -> Row | None:
     try:
-        import aiohttp
-    except ImportError:
-        return {"aiohttp alone (per read)": None, "libchatty over aiohttp": None}
-    from libchatty.bindings.aiohttp import AsyncClient
-
-    from libchatty import Call, ChatRequest, Delta, Endpoint
-
-    endpoint = Endpoint(base, "k", "openai-chat")
-    request = ChatRequest(model="m", messages=MESSAGES)
-
-    async def run() -> dict[str, float | None]:
-        async with aiohttp.ClientSession() as session:
-
-            async def alone() -> int:
-                n = 0
-                async with session.request(http_request.method, http_request.url,
-                                           headers=http_request.headers,
-                                           data=http_request.body) as resp:
-                    async for _ in resp.content.iter_any():
-                        n += 1
-                return n
-
-            async def by_hand() -> int:
-                call = Call(endpoint, request)
-                req = call.http_request()
-                pieces: list[str] = []
-                async with session.request(req.method, req.url, headers=req.headers,
-                                           data=req.body) as resp:
-                    call.receive_head(resp.status, resp.headers)
-                    async for piece in resp.content.iter_any():
-                        for event in call.receive_body(piece):
-                            if type(event) is Delta:
-                                pieces.append(event.text)
-                    call.receive_end()
-                return len(pieces)
-
-            client = AsyncClient(session=session, base_url=base, api_key="k", env={})
-
-            async def adapter() -> int:
-                pieces: list[str] = []
-                done = await client.chat(MESSAGES, "m", on_delta=lambda t, d: pieces.append(t))
-                assert done.text == text
-                return len(pieces) - 1
-
-            out: dict[str, float | None] = {}
-            for name, fn in (("aiohttp alone (per read)", alone),
-                             ("aiohttp + framed door by hand", by_hand),
-                             ("libchatty over aiohttp", adapter)):
-                await fn()
-                start = time.process_time()
-                total = 0
-                for _ in range(calls):
-                    total += await fn()
-                out[name] = (time.process_time() - start) / total * 1e6
-            return out
-
-    return asyncio.run(run())
-
-
-def bench_httpx_sse(http_request: Any, calls: int) -> float | None:
-    try:
-        import httpx
         from httpx_sse import connect_sse
     except ImportError:
         return None
-    import json
+    from libchatty import Call
 
-    with httpx.Client() as http_client:
+    def run() -> list[str]:
+        req = Call(endpoint, request).http_request()
+        texts: list[str] = []
+        with connect_sse(http_client, req.method, req.url, headers=req.headers,
+                         content=req.body) as source:
+            for event in source.iter_sse():
+                if event.data != "[DONE]":
+                    for choice in loads(event.data)["choices"]:
+                        piece = choice["delta"].get("content")
+                        if piece:
+                            texts.append(piece)
+        return texts
 
-        def run() -> int:
-            n = 0
-            with connect_sse(http_client, http_request.method, http_request.url,
-                             headers=http_request.headers, content=http_request.body) as source:
-                for event in source.iter_sse():
-                    if event.data != "[DONE]":
-                        json.loads(event.data)
-                        n += 1
-            return n
+    return run
 
-        return measure(run, calls)
+
+def aiohttp_rows(stack: ExitStack, loop: asyncio.AbstractEventLoop, base: str, endpoint: Any,
+                 request: Any, aframed: Any, on_delta: Any) -> dict[str, Row | None]:
+    names = ("aiohttp alone", "aiohttp + framed door by hand", "libchatty over aiohttp")
+    try:
+        import aiohttp
+    except ImportError:
+        return dict.fromkeys(names)
+    from libchatty.bindings.aiohttp import AsyncClient
+
+    from libchatty import Call
+
+    session = loop.run_until_complete(_session(aiohttp))
+    stack.callback(lambda: loop.run_until_complete(session.close()))
+    client = AsyncClient(session=session, base_url=base, api_key="k", env={})
+
+    async def alone() -> list[str]:
+        req = Call(endpoint, request).http_request()
+        floor = FloorSSE()
+        async with session.request(req.method, req.url, headers=req.headers,
+                                   data=req.body) as resp:
+            async for piece in resp.content.iter_any():
+                floor.feed(piece)
+        return floor.texts
+
+    async def by_hand() -> list[str]:
+        call = Call(endpoint, request)
+        req = call.http_request()
+        async with session.request(req.method, req.url, headers=req.headers,
+                                   data=req.body) as resp:
+            return await aframed(resp.content.iter_any(), call, resp.status, resp.headers)  # type: ignore[no-any-return]
+
+    async def adapter() -> list[str]:
+        texts: list[str] = []
+        await client.chat(MESSAGES, "m", on_delta=on_delta(texts))
+        return texts
+
+    return dict(zip(names, (alone, by_hand, adapter), strict=True))
+
+
+async def _session(aiohttp: Any) -> Any:
+    return aiohttp.ClientSession()  # made inside the loop that uses it
 
 
 # --- HTTP/2 vs HTTP/1.1 at many concurrent streams ------------------------------------------

@@ -17,14 +17,18 @@ A :class:`Response` is the loop's connection (:class:`~libchatty.bindings._ops.C
 awaited (httpx's ``AsyncClient``) starts it there and finishes it in its backend's
 ``settle()``, which :func:`~libchatty.bindings._runners.adrive` awaits when the loop
 is over.
+
+The reads are written here once: a stack's backend names its exceptions
+(``cut_short``, ``read_errors``), sends the request and, when async, cuts a read to a
+deadline (``within``).
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from collections.abc import Callable, Generator, Iterator, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from libchatty.call import Call
 from libchatty.callhead import HTTPRequest
@@ -32,13 +36,11 @@ from libchatty.events import Event
 
 from . import _log
 from ._exchange import Exchange
-from ._ops import ConnectFailure, IOFailure, Op, SendRequest
+from ._ops import ConnectFailure, Op, Receive, SendRequest
 from ._runners import AsyncBackend, SyncBackend
-from ._transport import ExceptionTable, map_exceptions
+from ._transport import ExceptionTable, io_failure, map_exceptions
 
 if TYPE_CHECKING:
-    import ssl
-
     from ._ops import Conn
 
 __all__ = [
@@ -47,49 +49,53 @@ __all__ = [
     "FramedSyncBackend",
     "Response",
     "sending",
-    "verify",
-    "where",
 ]
 
 
-class Response(Protocol):
-    """A response whose head has arrived: ``status``, ``headers`` (anything
-    :meth:`Call.receive_head` takes), and ``abort()``: release it now (the stack keeps
-    the connection only when the body was read to its end)."""
+class Response(ABC):
+    """A response whose head has arrived, as the loop's connection: ``status``,
+    ``headers`` (anything :meth:`Call.receive_head` takes), ``next_piece`` (the stack's
+    read of the next piece of the decoded body: ``b""`` or ``StopIteration`` /
+    ``StopAsyncIteration`` at its end; awaitable for an async stack) and ``read`` (the
+    seconds the stack allows each read by itself, fixed when the request was sent; None:
+    no limit)."""
 
-    status: int
-    headers: Any
+    __slots__ = ("headers", "next_piece", "read", "status")
 
-    def abort(self) -> None: ...
+    def __init__(
+        self, status: int, headers: Any, next_piece: Callable[[], Any], read: float | None
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.next_piece = next_piece
+        self.read = read
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Release it now, synchronously, from any state (the stack keeps the
+        connection only when the body was read to its end)."""
 
 
 @contextmanager
-def sending(connect_errors: ExceptionTable, errors: ExceptionTable, where: str) -> Iterator[None]:
-    """Map the exceptions of sending a request: ``connect_errors`` (the stack's "could
+def sending(
+    connect_errors: ExceptionTable, errors: ExceptionTable, request: HTTPRequest
+) -> Iterator[None]:
+    """Map the exceptions of sending ``request``: ``connect_errors`` (the stack's "could
     not connect") to :class:`ConnectFailure`, the rest of ``errors`` to
     :class:`IOFailure`."""
     with map_exceptions(errors, "sending the request"):
         try:
-            with map_exceptions(connect_errors, f"connecting to {where}"):
-                yield
-        except IOFailure as exc:
-            if type(exc) is IOFailure:
-                raise ConnectFailure.of(exc) from None
-            raise
+            yield
+        except tuple(connect_errors) as exc:
+            failure = io_failure(connect_errors, exc, f"connecting to {_where(request)}")
+            raise ConnectFailure.of(failure) from None
 
 
-def where(request: HTTPRequest) -> str:
+def _where(request: HTTPRequest) -> str:
     """``host[:port]`` of ``request``, for messages (never a URL's credentials)."""
     from urllib.parse import urlsplit
 
     return urlsplit(request.url).netloc.rpartition("@")[2]
-
-
-def verify(options: Mapping[str, Any]) -> ssl.SSLContext | bool:
-    """The TLS verification a stack's client made here is given: the ``ssl_context``
-    option, else its own default (verified, system CAs)."""
-    context: ssl.SSLContext | None = options.get("ssl_context")
-    return True if context is None else context
 
 
 # --- the backends: the two framed operations and a sleep ---------------------------------
@@ -99,7 +105,23 @@ def _not_raw(*_: Any) -> Any:
     raise TypeError("a framed backend has no raw connections")
 
 
-class FramedSyncBackend(SyncBackend):
+class _FramedReads:
+    """What a framed backend's reads have in common: the stack's exceptions."""
+
+    #: The stack's exception for a body the peer ended before its framing said (closed
+    #: mid-chunk, reset the HTTP/2 stream): the read answers None.
+    cut_short: ClassVar[type[Exception]]
+    #: The stack's read failures, as :class:`IOFailure` kinds.
+    read_errors: ClassVar[ExceptionTable]
+
+    def _raise_read_failure(self, exc: BaseException) -> None:
+        """Raise ``exc`` as an :class:`IOFailure`, unless it says that the peer cut the
+        body short (the read then answers None)."""
+        if not isinstance(exc, self.cut_short):
+            raise io_failure(self.read_errors, exc, "reading") from None
+
+
+class FramedSyncBackend(_FramedReads, SyncBackend):
     """Blocking framed I/O: :meth:`send_request`, :meth:`receive` (of a
     :class:`Response`'s body), :meth:`sleep`. The raw operations are refused."""
 
@@ -110,12 +132,19 @@ class FramedSyncBackend(SyncBackend):
         self, request: HTTPRequest, connect: float | None, read: float | None
     ) -> Response: ...
 
-    @abstractmethod
-    def receive(self, conn: Any, timeout: float | None) -> bytes | None: ...
+    def receive(self, conn: Response, timeout: float | None) -> bytes | None:
+        # The stack's own read timeout; the loop checks its deadlines between reads.
+        try:
+            return conn.next_piece()  # type: ignore[no-any-return]
+        except StopIteration:
+            return b""
+        except tuple(self.read_errors) as exc:  # try/except: cheaper than a context manager
+            self._raise_read_failure(exc)
+            return None
 
 
-class FramedAsyncBackend(AsyncBackend):
-    """:class:`FramedSyncBackend` with ``await``, and :meth:`settle`."""
+class FramedAsyncBackend(_FramedReads, AsyncBackend):
+    """:class:`FramedSyncBackend` with ``await``, :meth:`settle`, and :meth:`within`."""
 
     connect = start_tls = send = probe = _not_raw  # type: ignore[assignment]
 
@@ -124,8 +153,29 @@ class FramedAsyncBackend(AsyncBackend):
         self, request: HTTPRequest, connect: float | None, read: float | None
     ) -> Response: ...
 
+    def perform(self, op: Op) -> Coroutine[Any, Any, Any]:
+        # A read is its own coroutine, not one inside perform's: every wake-up of a
+        # waiting read passes through each frame of the await chain.
+        if type(op) is Receive:
+            return self.receive(op.conn, op.timeout)  # type: ignore[arg-type]  # a Response
+        return super().perform(op)
+
     @abstractmethod
-    async def receive(self, conn: Any, timeout: float | None) -> bytes | None: ...
+    async def within(self, piece: Awaitable[bytes], timeout: float) -> bytes:
+        """``await piece``, in at most ``timeout`` seconds (else the stack's or the event
+        loop's ``TimeoutError``, one of :attr:`read_errors`)."""
+
+    async def receive(self, conn: Response, timeout: float | None) -> bytes | None:
+        try:
+            if timeout is None or (conn.read is not None and timeout >= conn.read):
+                return await conn.next_piece()  # type: ignore[no-any-return]
+            # The stall or total deadline is nearer than the stack's own read timeout.
+            return await self.within(conn.next_piece(), timeout)
+        except StopAsyncIteration:
+            return b""
+        except tuple(self.read_errors) as exc:
+            self._raise_read_failure(exc)
+            return None
 
 
 # --- the loop ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ as :class:`IOFailure`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from libchatty.events import Event
 
@@ -47,12 +47,49 @@ class Conn(Protocol):
     def abort(self) -> None: ...
 
 
-class _Op:
-    """Base of the operations. Plain slotted classes, not dataclasses: they are
-    internal messages, and building seven dataclasses costs milliseconds of import
-    time that every ``import libchatty.bindings.blocking`` would pay."""
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform  # typing's from Python 3.11
+else:
 
-    __slots__ = ()
+    def dataclass_transform(**_: bool) -> Callable[[type], type]:
+        return lambda cls: cls
+
+
+@dataclass_transform(eq_default=False)  # an operation equals only itself
+class _Fields(type):
+    """The metaclass of the operations: a class's annotated fields become its
+    ``__slots__`` and an ``__init__`` taking them in order -- what
+    ``@dataclass(slots=True)`` would build, without its import time (milliseconds for
+    these nine, paid by every ``import libchatty.bindings.blocking``)."""
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]
+    ) -> _Fields:
+        fields = tuple(namespace.get("__annotations__", ()))
+        namespace["__slots__"] = fields
+        if fields:
+            namespace["__init__"] = _first_init
+        return super().__new__(mcs, name, bases, namespace)
+
+
+def _first_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """An operation's first construction: compiles its ``__init__`` -- the one a person
+    would write, as fast (a ``Receive`` and a ``Deliver`` are made per read) -- into its
+    class, then runs it. Here, not at import: only the operations a program uses pay."""
+    cls = type(self)
+    fields: tuple[str, ...] = cls.__slots__
+    stores = "".join(f"\n    self.{field} = {field}" for field in fields)
+    made: dict[str, Any] = {}
+    exec(f"def __init__(self, {', '.join(fields)}):{stores}", {}, made)
+    init = cls.__init__ = made["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init(self, *args, **kwargs)
+
+
+class _Op(metaclass=_Fields):
+    """Base of the operations: internal messages, each its fields and a ``repr``."""
+
+    __slots__ = ()  # each operation's are its fields (see _Fields)
 
     def __repr__(self) -> str:
         names: tuple[str, ...] = self.__slots__
@@ -63,34 +100,25 @@ class _Op:
 class Connect(_Op):
     """Open a TCP connection to ``host:port`` -> a :class:`Conn`."""
 
-    __slots__ = ("host", "port", "timeout")
-
-    def __init__(self, host: str, port: int, timeout: float | None) -> None:
-        self.host = host
-        self.port = port
-        self.timeout = timeout
+    host: str
+    port: int
+    timeout: float | None
 
 
 class StartTLS(_Op):
     """Wrap ``conn`` in TLS (verified, SNI ``server_hostname``) -> the new :class:`Conn`."""
 
-    __slots__ = ("conn", "server_hostname", "timeout")
-
-    def __init__(self, conn: Conn, server_hostname: str, timeout: float | None) -> None:
-        self.conn = conn
-        self.server_hostname = server_hostname
-        self.timeout = timeout
+    conn: Conn
+    server_hostname: str
+    timeout: float | None
 
 
 class Send(_Op):
     """Write all of ``data`` -> None."""
 
-    __slots__ = ("conn", "data", "timeout")
-
-    def __init__(self, conn: Conn, data: bytes, timeout: float | None) -> None:
-        self.conn = conn
-        self.data = data
-        self.timeout = timeout
+    conn: Conn
+    data: bytes
+    timeout: float | None
 
 
 class Receive(_Op):
@@ -99,11 +127,8 @@ class Receive(_Op):
     (``b""``: its end), or None when the peer ended it before its framing said (closed
     mid-chunk, reset the HTTP/2 stream)."""
 
-    __slots__ = ("conn", "timeout")
-
-    def __init__(self, conn: Conn, timeout: float | None) -> None:
-        self.conn = conn
-        self.timeout = timeout
+    conn: Conn
+    timeout: float | None
 
 
 class SendRequest(_Op):
@@ -114,21 +139,15 @@ class SendRequest(_Op):
     that fixes it per response) the body's. Raises :class:`ConnectFailure` when no
     connection could be made."""
 
-    __slots__ = ("connect", "read", "request")
-
-    def __init__(self, request: HTTPRequest, connect: float | None, read: float | None) -> None:
-        self.request = request
-        self.connect = connect
-        self.read = read
+    request: HTTPRequest
+    connect: float | None
+    read: float | None
 
 
 class Sleep(_Op):
     """Wait ``seconds`` (backoff before a retry) -> None."""
 
-    __slots__ = ("seconds",)
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    seconds: float
 
 
 class Probe(_Op):
@@ -141,19 +160,13 @@ class Probe(_Op):
     that cannot tell answers False only when the transport cannot hold such bytes.
     """
 
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
+    conn: Conn
 
 
 class Deliver(_Op):
     """Hand ``events`` to the caller, in order (handled by the runner, not the backend)."""
 
-    __slots__ = ("events",)
-
-    def __init__(self, events: list[Event]) -> None:
-        self.events = events
+    events: list[Event]
 
 
 class Authenticate(_Op):
@@ -161,10 +174,7 @@ class Authenticate(_Op):
     worker thread) -> the :class:`~libchatty.endpoint.Endpoint` to send to. Raises
     :class:`~libchatty.bindings._credentials.CredentialsError`."""
 
-    __slots__ = ("source",)
-
-    def __init__(self, source: CredentialSource) -> None:
-        self.source = source
+    source: CredentialSource
 
 
 Op = Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver | Authenticate | SendRequest

@@ -15,12 +15,15 @@ The API is the other async bindings' (``chat``, ``stream``, callbacks, :data:`ST
 used as it is and never closed by libchatty (one made here, when none is given -- inside
 a running loop, at the first call -- is closed by ``aclose()``). Connections are pooled
 by aiohttp. Each request carries the connect timeout and the idle timeout (aiohttp's
-``sock_connect``/``sock_read``); a read is further cut to the stall and total deadlines.
+``sock_connect``/``sock_read``, the latter for the head only: the body's is one lazy
+timer per response); a read is further cut to the stall and total deadlines.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -29,8 +32,8 @@ from libchatty.callhead import HTTPRequest
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
-from ._framed import FramedAsyncBackend, FramedExchange, sending, where
-from ._transport import ExceptionTable, io_failure
+from ._framed import FramedAsyncBackend, FramedExchange, Response, sending
+from ._transport import ExceptionTable
 
 if TYPE_CHECKING:
     import ssl
@@ -50,31 +53,70 @@ _ERRORS: Final[ExceptionTable] = {
     aiohttp.ClientError: "connection",
     OSError: "connection",
 }
-# Caught around each read with try/except (cheaper per read than a context manager).
-_CAUGHT: Final = tuple(_ERRORS)
 
 
-class _Response:
-    """An aiohttp response, as the loop's connection."""
+class _Response(Response):
+    """An aiohttp response, whose body's idle timeout (``read``) is a lazy timer.
 
-    __slots__ = ("headers", "read", "response", "status")
+    aiohttp's own (``sock_read``) makes a timer handle per piece of the body -- created,
+    pushed on the loop's heap, cancelled -- the largest cost of a read. It bounds the
+    wait for the head only; then a read notes when it started and the body's byte count,
+    and one timer, armed at most once per ``read`` seconds, fails the reads
+    (``TimeoutError``) once no byte has come for ``read`` seconds since a read started."""
+
+    __slots__ = ("content", "count", "response", "started", "timer")
 
     def __init__(self, response: aiohttp.ClientResponse, read: float | None) -> None:
+        super().__init__(response.status, response.headers, self._read_piece, read)
         self.response = response
-        self.status = response.status
-        self.headers = response.headers
-        self.read = read
+        self.content = response.content
+        self.count = 0  # the body's bytes when the last read started
+        self.started = monotonic()  # when it started
+        self.timer: asyncio.TimerHandle | None = None
+        connection = response.connection
+        protocol = None if connection is None else connection.protocol
+        if read is not None and protocol is not None:
+            protocol.read_timeout = None  # from the next piece on: see the class docstring
+            self.timer = asyncio.get_running_loop().call_later(read, self._check)
+
+    def _read_piece(self) -> Awaitable[bytes]:
+        content = self.content
+        self.count = content.total_bytes
+        self.started = monotonic()
+        return content.readany()  # b"" at the end
+
+    def _check(self) -> None:
+        read = self.read
+        assert read is not None
+        content = self.content
+        left = self.started + read - monotonic()
+        if content.is_eof():  # the whole body has come: nothing left to wait for
+            self.timer = None
+            return
+        if content.total_bytes != self.count:  # bytes came: the next read's turn
+            left = read
+        elif left <= 0:  # and the last read took them all: nothing unread is lost
+            self.timer = None
+            content.set_exception(TimeoutError("no data within the read timeout"))
+            return
+        self.timer = asyncio.get_running_loop().call_later(left, self._check)
 
     def abort(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         # Synchronous in aiohttp: back to the pool when the body was read to its end,
         # else the connection is closed.
-        if self.response.content.at_eof():
+        if self.content.at_eof():
             self.response.release()
         else:
             self.response.close()
 
 
 class AiohttpBackend(FramedAsyncBackend):
+    cut_short = aiohttp.ClientPayloadError  # the peer cut the body short
+    read_errors = _ERRORS
+
     def __init__(self, session: aiohttp.ClientSession | None, ssl: Any) -> None:
         self.session = session
         self.ssl = ssl
@@ -86,23 +128,15 @@ class AiohttpBackend(FramedAsyncBackend):
             session = self.session = aiohttp.ClientSession()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read,
                                         connect=connect)
-        with sending(_CONNECT_ERRORS, _ERRORS, where(request)):
+        with sending(_CONNECT_ERRORS, _ERRORS, request):
             response = await session.request(
                 request.method, request.url, headers=request.headers, data=request.body,
                 timeout=timeout, allow_redirects=False, ssl=self.ssl,
             )
         return _Response(response, read)
 
-    async def receive(self, conn: _Response, timeout: float | None) -> bytes | None:
-        try:
-            if timeout is None or (conn.read is not None and timeout >= conn.read):
-                return await conn.response.content.readany()  # aiohttp's own sock_read
-            # The stall or total deadline is nearer than aiohttp's own read timeout.
-            return await asyncio.wait_for(conn.response.content.readany(), timeout)
-        except aiohttp.ClientPayloadError:  # the peer cut the body short
-            return None
-        except _CAUGHT as exc:
-            raise io_failure(_ERRORS, exc, "reading") from None
+    async def within(self, piece: Awaitable[bytes], timeout: float) -> bytes:
+        return await asyncio.wait_for(piece, timeout)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -22,6 +22,7 @@ stall and total deadlines; ``Client`` checks them between reads.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
@@ -30,8 +31,8 @@ from libchatty.callhead import HTTPRequest
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
-from ._framed import FramedAsyncBackend, FramedExchange, FramedSyncBackend, sending, verify, where
-from ._transport import ExceptionTable, io_failure
+from ._framed import FramedAsyncBackend, FramedExchange, FramedSyncBackend, Response, sending
+from ._transport import ExceptionTable
 from .blocking import Client as _BlockingClient
 
 if TYPE_CHECKING:
@@ -53,10 +54,15 @@ _ERRORS: Final[ExceptionTable] = {
     httpx.RequestError: "connection",  # transport, proxy, decoding errors
 }
 _READ_ERRORS: Final[ExceptionTable] = {TimeoutError: "timeout", **_ERRORS}  # + anyio's
-_CAUGHT: Final = tuple(_ERRORS)  # try/except per read: cheaper than a context manager
-_READ_CAUGHT: Final = tuple(_READ_ERRORS)
 # Seconds allowed for releasing a dropped async response (an HTTP/2 stream reset, a close).
 _RELEASE_TIMEOUT: Final = 5.0
+
+
+def _verify(options: ClientOptions) -> ssl.SSLContext | bool:
+    """``verify=`` for an httpx client made here: the ``ssl_context`` option, else
+    httpx's default (verified, system CAs)."""
+    context = options.get("ssl_context")
+    return True if context is None else context
 
 
 def _build(http_client: httpx.Client | httpx.AsyncClient, request: HTTPRequest,
@@ -68,15 +74,16 @@ def _build(http_client: httpx.Client | httpx.AsyncClient, request: HTTPRequest,
     )
 
 
-class _Response:
-    """A streamed httpx response, as the loop's connection."""
+class _Response(Response):
+    """A streamed httpx response (``next_piece``: the next of its ``iter_bytes()``, or
+    ``aiter_bytes()``)."""
 
-    __slots__ = ("chunks", "dropped", "headers", "read", "response", "status")
+    __slots__ = ("dropped", "response")
 
-    def __init__(self, response: httpx.Response, chunks: Any, read: float | None,
-                 dropped: list[httpx.Response] | None = None) -> None:
-        self.response, self.chunks, self.read, self.dropped = response, chunks, read, dropped
-        self.status, self.headers = response.status_code, response.headers
+    def __init__(self, response: httpx.Response, next_piece: Callable[[], Any],
+                 read: float | None, dropped: list[httpx.Response] | None = None) -> None:
+        super().__init__(response.status_code, response.headers, next_piece, read)
+        self.response, self.dropped = response, dropped
 
     def abort(self) -> None:
         if self.dropped is None:
@@ -86,24 +93,19 @@ class _Response:
 
 
 class HttpxBackend(FramedSyncBackend):
+    cut_short = httpx.RemoteProtocolError  # the peer cut the body short
+    read_errors = _READ_ERRORS
+
     def __init__(self, http_client: httpx.Client) -> None:
         self.http_client = http_client
 
     def send_request(self, request: HTTPRequest, connect: float | None,
                      read: float | None) -> _Response:
-        with sending(_CONNECT_ERRORS, _ERRORS, where(request)):
+        with sending(_CONNECT_ERRORS, _ERRORS, request):
             response = self.http_client.send(
                 _build(self.http_client, request, connect, read), stream=True
             )
-        return _Response(response, response.iter_bytes(), read)
-
-    def receive(self, conn: _Response, timeout: float | None) -> bytes | None:
-        try:
-            return next(conn.chunks, b"")  # httpx's own read timeout
-        except httpx.RemoteProtocolError:  # the peer cut the body short
-            return None
-        except _CAUGHT as exc:
-            raise io_failure(_ERRORS, exc, "reading") from None
+        return _Response(response, response.iter_bytes().__next__, read)
 
     def sleep(self, seconds: float) -> None:
         import time
@@ -112,30 +114,26 @@ class HttpxBackend(FramedSyncBackend):
 
 
 class AsyncHttpxBackend(FramedAsyncBackend):
+    cut_short = httpx.RemoteProtocolError
+    read_errors = _READ_ERRORS
+
     def __init__(self, http_client: httpx.AsyncClient) -> None:
         self.http_client = http_client
         self.dropped: list[httpx.Response] = []
 
     async def send_request(self, request: HTTPRequest, connect: float | None,
                            read: float | None) -> _Response:
-        with sending(_CONNECT_ERRORS, _ERRORS, where(request)):
+        with sending(_CONNECT_ERRORS, _ERRORS, request):
             response = await self.http_client.send(
                 _build(self.http_client, request, connect, read), stream=True
             )
-        return _Response(response, response.aiter_bytes(), read, self.dropped)
+        return _Response(response, response.aiter_bytes().__anext__, read, self.dropped)
 
-    async def receive(self, conn: _Response, timeout: float | None) -> bytes | None:
-        try:
-            if timeout is None or (conn.read is not None and timeout >= conn.read):
-                return await anext(conn.chunks, b"")  # httpx's own read timeout
-            import anyio
+    async def within(self, piece: Awaitable[bytes], timeout: float) -> bytes:
+        import anyio
 
-            with anyio.fail_after(timeout):  # the stall or total deadline is nearer
-                return await anext(conn.chunks, b"")
-        except httpx.RemoteProtocolError:  # the peer cut the body short
-            return None
-        except _READ_CAUGHT as exc:
-            raise io_failure(_READ_ERRORS, exc, "reading") from None
+        with anyio.fail_after(timeout):  # asyncio or trio, whichever runs httpx
+            return await piece
 
     async def sleep(self, seconds: float) -> None:
         import anyio
@@ -166,7 +164,7 @@ class Client(_BlockingClient):
     def __init__(self, provider: str | None = None, *, http_client: httpx.Client | None = None,
                  **options: Unpack[ClientOptions]) -> None:
         self._own = http_client is None
-        self.http_client = http_client or httpx.Client(verify=verify(options), timeout=None)
+        self.http_client = http_client or httpx.Client(verify=_verify(options), timeout=None)
         super().__init__(provider, **options)
 
     def make_backend(self, ssl_context: ssl.SSLContext | None) -> HttpxBackend:
@@ -187,7 +185,7 @@ class AsyncClient(AsyncClientBase):
                  http_client: httpx.AsyncClient | None = None,
                  **options: Unpack[ClientOptions]) -> None:
         self._own = http_client is None
-        self.http_client = http_client or httpx.AsyncClient(verify=verify(options), timeout=None)
+        self.http_client = http_client or httpx.AsyncClient(verify=_verify(options), timeout=None)
         super().__init__(provider, **options)
 
     def make_backend(self, ssl_context: ssl.SSLContext | None) -> AsyncHttpxBackend:

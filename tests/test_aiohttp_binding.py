@@ -41,6 +41,7 @@ from test_every_dialect import (  # noqa: E402
 from libchatty.dialects import DIALECT_NAMES  # noqa: E402
 from libchatty.events import Done  # noqa: E402
 from libchatty.exceptions import ChatError  # noqa: E402
+from libchatty.replay import Script  # noqa: E402
 
 T = TypeVar("T")
 every_dialect = pytest.mark.parametrize("dialect", DIALECT_NAMES)
@@ -164,6 +165,66 @@ def test_a_stall_timeout_cuts_a_read_shorter_than_the_idle_timeout(
     assert error.message == "no content from the server for 0.2 s (stall timeout)"
 
 
+def timers_during_a_stream(pieces: int) -> tuple[int, str]:
+    """Timer handles the event loop is asked for during one streamed call of ``pieces``
+    pieces (paced: a read each) on a warm connection, and the text."""
+    script = Script(pieces=tuple(f"p{i} " for i in range(pieces)))
+
+    async def main(server: ReplayServer) -> tuple[int, str]:
+        loop = asyncio.get_running_loop()
+        call_at = loop.call_at
+        made = 0
+
+        def counting(*args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+            nonlocal made
+            made += 1
+            return call_at(*args, **kwargs)
+
+        settings = client_settings(server, "openai-chat", timeout=Timeout(connect=5.0, idle=5.0))
+        async with aiohttp.ClientSession() as session:
+            client = AsyncClient(session=session, **settings)
+            await client.chat(MESSAGES, MODEL)  # the connection
+            loop.call_at = counting  # type: ignore[method-assign,assignment]
+            try:
+                text = (await client.chat(MESSAGES, MODEL, on_delta=lambda t, d: None)).text
+            finally:
+                loop.call_at = call_at  # type: ignore[method-assign]
+        return made, text
+
+    with ReplayServer(script=[script, script], token_delay=0.002,
+                      keep_credentials=True) as server:
+        return asyncio.run(asyncio.wait_for(main(server), RUN_DEADLINE))
+
+
+def test_the_idle_timeout_is_not_a_timer_per_piece() -> None:
+    # aiohttp's sock_read re-arms a timer handle per piece; the binding's lazy timer is
+    # armed once per response (and once per idle period after that).
+    short, long = timers_during_a_stream(5), timers_during_a_stream(60)
+    assert (short[0], short[1], long[1]) == (long[0], "".join(f"p{i} " for i in range(5)),
+                                             "".join(f"p{i} " for i in range(60)))
+
+
+def test_a_consumer_slower_than_the_idle_timeout_is_not_a_silent_server(
+    answer_server: ReplayServer,
+) -> None:
+    # The server sends everything at once; the callback takes longer than the idle
+    # timeout over the first pieces: the idle timeout is the server's silence only.
+    seen: list[str] = []
+
+    async def slow(text: str, done: bool) -> None:
+        seen.append(text)
+        if len(seen) <= 2:
+            await asyncio.sleep(0.3)
+
+    async def user(client: Any) -> Any:
+        return await client.chat(MESSAGES, MODEL, on_delta=slow)
+
+    settings = client_settings(answer_server, "openai-chat",
+                               timeout=Timeout(connect=5.0, idle=0.1, total=20.0))
+    completion = run(settings, (None, user))  # type: ignore[arg-type]
+    assert (completion.text, seen) == (TEXT, [*PIECES, ""])
+
+
 def test_cancellation_mid_stream_releases_the_connection(fault_server: ReplayServer) -> None:
     fault_server.add_fault(STALLED)
     seen: list[str] = []
@@ -232,3 +293,18 @@ def test_a_session_made_here_is_closed_by_aclose(answer_server: ReplayServer) ->
         return text, session.closed
 
     assert asyncio.run(main()) == (TEXT, True)
+
+
+def test_a_refused_connection_is_a_connection_error_before_sending() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = {"base_url": f"http://127.0.0.1:{port}/v1", "api_key": "k", "env": {},
+                "max_retries": 0, "timeout": Timeout(connect=2.0, idle=2.0, total=5.0)}
+    with pytest.raises(ChatError) as caught:
+        run(settings, ASK)
+    error = caught.value.error
+    assert (error.kind, error.partial, error.status) == ("connection", "", None)
+    assert error.message.startswith(f"connecting to 127.0.0.1:{port} failed: ")
