@@ -11,7 +11,8 @@
 * :class:`ChatOptions` -- the typed keyword options of ``chat()``/``stream()``;
   :class:`ChatArguments` (:class:`AsyncChatArguments`) adds the callbacks: ``chat()``'s
   keywords; :class:`EventStreamOptions` and :class:`PartialStreamOptions` add ``partial``:
-  ``stream()``'s.
+  ``stream()``'s. They are defined in :mod:`libchatty.bindings._chat_options`, loaded
+  the first time one is named at run time.
 
 ``chat()`` also takes ``on_partial(partial)``: called with each
 :class:`~libchatty.partial_objects.PartialObject` -- the structured answer as it fills in
@@ -42,19 +43,23 @@ received so far and ``finish_reason="stopped"``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from libchatty.events import Citation, Done, Event, ToolCall, Usage
 from libchatty.exceptions import LibchattyError
 from libchatty.request import ChatRequest, Message, as_message
 
 if TYPE_CHECKING:
-    from typing_extensions import Required  # typing.Required from 3.11; not needed at run time
-
-    from libchatty.options import Reasoning, ResponseFormat
     from libchatty.partial_objects import PartialObject
     from libchatty.ratelimit import RateLimit
-    from libchatty.request import Tool
+
+    from ._chat_options import (
+        AsyncChatArguments,
+        ChatArguments,
+        ChatOptions,
+        EventStreamOptions,
+        PartialStreamOptions,
+    )
 
 __all__ = [
     "CALL_OPTIONS",
@@ -375,76 +380,50 @@ class MissingAPIKeyError(LibchattyError, ValueError):
 
 # --- the request ------------------------------------------------------------------------------
 
-class ChatOptions(TypedDict, total=False):
-    """The keyword options of ``chat()``/``stream()``/``submit()``, typed so that a type
-    checker catches a misspelt one: the methods take ``**options: Unpack[ChatOptions]``.
-
-    The :class:`~libchatty.request.ChatRequest` fields (checked there): ``temperature``,
-    ``top_p``, ``max_tokens``, ``stop``, ``tools``, ``tool_choice``, ``extra``,
-    ``response_format`` (a :class:`~libchatty.options.JSONSchema`, ``"json"``, a pydantic
-    model class, or OpenAI's ``response_format`` object), ``reasoning`` (a
-    :class:`~libchatty.options.Reasoning`), ``seed``, ``n`` and ``headers`` (this
-    request's HTTP headers, after the client's).
-
-    And this call's settings (:data:`CALL_OPTIONS`), instead of the client's:
-    ``timeout`` (a :class:`Timeout` or a number: connect and idle seconds; None or absent:
-    the client's -- pass ``Timeout(None, None)`` for none at all) and ``max_retries`` (a
-    non-negative integer; None or absent: the client's).
-    """
-
-    temperature: float | None
-    top_p: float | None
-    max_tokens: int | None
-    stop: str | Sequence[str] | None
-    tools: Sequence[Tool | Mapping[str, Any]] | None
-    tool_choice: str | Mapping[str, Any] | None
-    extra: Mapping[str, Any] | None
-    response_format: ResponseFormat | type | Mapping[str, Any] | None
-    reasoning: Reasoning | None
-    seed: int | None
-    n: int | None
-    headers: Mapping[str, str] | None
-    timeout: Timeout | float | None
-    max_retries: int | None
-
-
-#: The keyword options ``chat()``/``stream()`` accept: the keys of :class:`ChatOptions`.
-CHAT_OPTIONS: Final = frozenset(ChatOptions.__annotations__)
+#: The keyword options ``chat()``/``stream()`` accept: the keys of :class:`ChatOptions`
+#: (written out, so that checking a call's options does not build the TypedDict;
+#: tests/test_typed_options.py keeps the two equal).
+CHAT_OPTIONS: Final = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "tools",
+        "tool_choice",
+        "extra",
+        "response_format",
+        "reasoning",
+        "seed",
+        "n",
+        "headers",
+        "timeout",
+        "max_retries",
+    }
+)
 #: The options that are the call's settings rather than the request's.
 CALL_OPTIONS: Final = frozenset({"timeout", "max_retries"})
 
+# ChatOptions and the other TypedDicts are in _chat_options, imported the first time one
+# of them is named at run time (PEP 562); type checkers import it directly (above).
+_CHAT_OPTION_TYPES: Final = frozenset(
+    {
+        "AsyncChatArguments",
+        "ChatArguments",
+        "ChatOptions",
+        "EventStreamOptions",
+        "PartialStreamOptions",
+    }
+)
 
-class ChatArguments(ChatOptions, total=False):
-    """The keywords of ``chat()`` (and the threads binding's ``submit()``): the callbacks
-    (see the module docstring; giving one makes the call stream) and the
-    :class:`ChatOptions`. Every client takes them as ``**arguments: Unpack[...]``."""
+if not TYPE_CHECKING:  # a module __getattr__ would hide misspelt names from mypy
 
-    on_delta: OnDelta | None
-    on_event: OnEvent | None
-    on_partial: OnPartial | None
+    def __getattr__(name: str) -> Any:
+        if name in _CHAT_OPTION_TYPES:
+            from . import _chat_options
 
-
-class AsyncChatArguments(ChatOptions, total=False):
-    """:class:`ChatArguments` of an async client, whose callbacks may be ``async def``."""
-
-    on_delta: AsyncOnDelta | None
-    on_event: AsyncOnEvent | None
-    on_partial: AsyncOnPartial | None
-
-
-class EventStreamOptions(ChatOptions, total=False):
-    """The keywords of ``stream()`` that yields events only: the :class:`ChatOptions`,
-    and ``partial`` absent or False. (Its overloads tell the two streams apart by
-    these and :class:`PartialStreamOptions`.)"""
-
-    partial: Literal[False]
-
-
-class PartialStreamOptions(ChatOptions, total=False):
-    """The keywords of ``stream(..., partial=True)``, whose stream has
-    :class:`~libchatty.partial_objects.PartialObject` events among the others."""
-
-    partial: Required[Literal[True]]
+            return getattr(_chat_options, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def call_settings(options: Mapping[str, Any]) -> tuple[Timeout | None, int | None]:

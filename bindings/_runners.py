@@ -236,9 +236,12 @@ async def adrive(
                 if on_deliver is None:
                     for event in events:
                         yield event
+                    del event  # a delivery is never empty
                 else:
                     on_deliver(events)
                 streaming = type(events[-1]) is Delta
+                # Not kept while the next read waits: thousands of streams wait.
+                del events
                 op = send(None)
                 continue
             reading_on, streaming = streaming, False

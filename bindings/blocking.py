@@ -59,7 +59,6 @@ to a non-streaming request happen only before anything was delivered: see
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager
@@ -74,6 +73,9 @@ from ._runners import SyncBackend, drive, run_exchange
 from ._transport import ExceptionTable, default_ssl_context, map_exceptions, waiting
 
 if TYPE_CHECKING:
+    # At run time connect() and interrupt() import socket: with selectors, select and
+    # array it is ~3 ms that importing the binding does not pay.
+    import socket
     import ssl
 
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
@@ -105,6 +107,8 @@ class SocketConn:
     def interrupt(self) -> None:
         """Wake a ``send``/``recv`` blocked on this socket in another thread (``close``
         alone would not): the threads binding cancels with it. The owner closes it."""
+        import socket
+
         with contextlib.suppress(OSError):
             socket.socket.shutdown(self.sock, socket.SHUT_RDWR)  # the TCP socket, not TLS
 
@@ -121,6 +125,8 @@ class SocketBackend(SyncBackend):
         self.ssl_context = ssl_context
 
     def connect(self, host: str, port: int, timeout: float | None) -> SocketConn:
+        import socket
+
         with map_exceptions(_ERRORS, f"connecting to {host}:{port}"):
             # typeshed says str; create_connection hands the host to getaddrinfo as is
             address = (_host_bytes(host), port)

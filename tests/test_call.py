@@ -134,6 +134,33 @@ def test_connection_close_is_not_reusable() -> None:
     assert not call.reusable
 
 
+def test_a_request_saying_connection_close_is_not_reusable() -> None:
+    # Our side closes: the server's head keeps the connection, h11 (which wrote our
+    # request) does not.
+    endpoint = Endpoint("https://api.openai.com/v1", KEY, headers={"Connection": "close"})
+    call = Call(endpoint, ChatRequest("gpt-4o-mini", [Message("user", "hi")], stream=True))
+    assert b"\r\nConnection: close\r\n" in call.start()
+    events = call.receive_data(GOOD)
+    assert isinstance(events[-1], Done) and not call.wants_data
+    assert not call.reusable
+
+
+def test_a_stream_holds_no_h11_connection_after_its_head() -> None:
+    # Memory per stream (issue 14): the body is read by http1body, so h11's receive
+    # buffer (a copy of the first read) and state are dropped once the head is parsed;
+    # a Call is slotted (no __dict__).
+    call = make_call()
+    call.start()
+    head_and_first = GOOD[: GOOD.index(b"lo")]
+    assert call.receive_data(GOOD[:20]) == [] and call._h11 is not None  # head incomplete
+    events = call.receive_data(head_and_first[20:])
+    assert events == [Delta("Hel")]
+    assert call._h11 is None
+    assert not hasattr(call, "__dict__")
+    assert isinstance(call.receive_data(GOOD[len(head_and_first) :])[-1], Done)
+    assert call.reusable and not call.wants_data
+
+
 # --- streams that go wrong ------------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -208,11 +207,12 @@ def test_a_data_url_keeps_its_media_type_and_base64() -> None:
 
 def test_a_data_url_is_never_decoded_whole_nor_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
     decoded: list[int] = []
-    spy = types.SimpleNamespace(
-        a2b_base64=lambda text: decoded.append(len(text)) or base64.b64decode(text),
-        b2a_base64=lambda *a, **k: pytest.fail("a data: URL must not be re-encoded"),
+    monkeypatch.setattr(
+        content, "_unb64", lambda text: decoded.append(len(text)) or base64.b64decode(text)
     )
-    monkeypatch.setattr(content, "binascii", spy)
+    monkeypatch.setattr(
+        content, "_b64", lambda data: pytest.fail("a data: URL must not be re-encoded")
+    )
     big = PNG + bytes(300_000)
     part = ImagePart(url=data_url("image/png", b64(big)))
     assert part.base64 == b64(big)

@@ -76,6 +76,20 @@ def test_chat_options_is_what_the_request_accepts() -> None:
     )
 
 
+def test_the_option_types_are_importable_at_run_time() -> None:
+    # _api loads them on first use (PEP 562); they are the classes type checkers read.
+    from libchatty.bindings import _api, _chat_options
+    from libchatty.bindings._api import ChatArguments, PartialStreamOptions
+
+    assert ChatArguments is _chat_options.ChatArguments
+    assert "partial" in PartialStreamOptions.__annotations__
+    assert set(_chat_options.__all__) <= set(_api.__all__)
+    for name in _chat_options.__all__:
+        assert getattr(_api, name) is getattr(_chat_options, name)
+    with pytest.raises(AttributeError, match="has no attribute 'ChatOption'"):
+        _api.ChatOption  # type: ignore[attr-defined]  # noqa: B018
+
+
 def test_client_options_are_the_constructor_keywords() -> None:
     assert CLIENT_OPTIONS == frozenset(ClientOptions.__annotations__) == frozenset(
         {"base_url", "api_key", "dialect", "timeout", "max_retries", "ssl_context", "headers",

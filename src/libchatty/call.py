@@ -125,6 +125,22 @@ _TAKES_DATA: Final = frozenset(m for m, row in TRANSITIONS.items() if DATA in ro
 class Call(CallBody):
     """One request/response exchange. See the module docstring for the protocol."""
 
+    # What the doors add to CallBody's slots.
+    __slots__ = (
+        "_big_read",
+        "_door",
+        "_h11",
+        "_keep_alive",
+        "_max_head_size",
+        "_method",
+        "_now",
+        "_reader",
+        "_user_agent",
+        "host",
+        "port",
+        "tls",
+    )
+
     def __init__(
         self,
         endpoint: Endpoint,
@@ -191,8 +207,6 @@ class Call(CallBody):
         reader = self._reader
         return (
             self._mode is _CLOSED
-            and self._h11 is not None
-            and self._h11.our_state is h11.DONE
             and self._keep_alive
             and reader is not None
             and reader.done
@@ -332,7 +346,14 @@ class Call(CallBody):
                 return
             # InformationalResponse (100 Continue): the real head follows.
         self._reader = reader = reader_for(self._method, event)
-        self._keep_alive = keeps_alive(event)
+        # Both sides keep the connection: the server's head says so, and h11 -- which saw
+        # our request's headers and this head, and is fed nothing after it -- is done
+        # with our side (not MUST_CLOSE).
+        self._keep_alive = keeps_alive(event) and conn.our_state is h11.DONE
+        rest = conn.trailing_data[0]
+        # The body is read by http1body, not h11: dropping the connection frees its
+        # receive buffer (a copy of ``rest``) and state for the rest of the stream.
+        self._h11 = None
         # raw_items() is h11's cheap accessor; iterating h11's Headers goes through one
         # Python __getitem__ per header.
         raw = event.headers.raw_items()
@@ -346,7 +367,6 @@ class Call(CallBody):
         self._on_head(event.status_code, raw, event.reason.decode("latin-1", "replace"), out)
         if self._mode is _CLOSED:
             return
-        rest = conn.trailing_data[0]
         if rest:
             self._read_body(bytes(rest), out)
         elif reader.done:  # an empty body (Content-Length: 0, 204, HEAD)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import field
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from .exceptions import LocalProtocolError
 from .redact import is_credential_name
@@ -47,6 +46,10 @@ class HTTPRequest(Value):
     body: bytes = field(repr=False)
 
     def __repr__(self) -> str:
+        # urllib.parse (and the ipaddress module it imports, ~3 ms) when a request is
+        # shown, not when libchatty is imported.
+        from urllib.parse import urlsplit
+
         parts = urlsplit(self.url)
         shown = f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?..." if parts.query else "")
         names = ", ".join(name for name, _ in self.headers)

@@ -34,7 +34,6 @@ same frozen, slotted behaviour (``dataclasses.replace`` included, and the checks
 
 from __future__ import annotations
 
-import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import field
@@ -67,24 +66,37 @@ _IMAGE_MAGIC: Final = (
 )
 # Enough leading bytes for every magic number above (WebP needs 12).
 _SNIFF_BYTES: Final = 12
+# The two patterns are strings: re compiles each (~0.1-0.2 ms) and caches it the first
+# time a media part is checked, not when every text-only program imports libchatty.
 # A media type as providers take it: RFC 9110 tokens, lower-cased, no parameters (a ';'
 # or ',' would break the data: URL OpenAI gets).
-_MEDIA_TYPE: Final = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+_MEDIA_TYPE: Final = r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*"
 # Common misspellings providers reject (Anthropic refuses image/jpg).
 _MEDIA_ALIASES: Final = {"image/jpg": "image/jpeg"}
 # Standard base64 alphabet with at most two '=' of padding; with a length that is a
 # multiple of 4 this is exactly well-formed padded base64. One C-level scan, no decoding.
-_BASE64: Final = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_BASE64: Final = r"[A-Za-z0-9+/]*={0,2}"
 _URL_SCHEMES: Final = frozenset({"http", "https", "gs", "s3"})
 
 
 def _is_base64(text: str) -> bool:
-    return len(text) % 4 == 0 and _BASE64.fullmatch(text) is not None
+    return len(text) % 4 == 0 and re.fullmatch(_BASE64, text) is not None
 
 
+# binascii is imported where base64 is made or read: ~0.2 ms of start-up that only a
+# program sending media needs to pay.
 def _b64(data: bytes) -> str:
     """The one place bytes are encoded (tests count the calls)."""
+    import binascii
+
     return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    """The one place base64 is decoded (tests watch how much)."""
+    import binascii
+
+    return binascii.a2b_base64(text)
 
 
 def _sniff_image(head: bytes) -> str | None:
@@ -100,7 +112,7 @@ def _media_type(what: str, value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} must be a str, not {type(value).__name__}")
     lowered = value.strip().lower()
-    if not _MEDIA_TYPE.fullmatch(lowered):
+    if not re.fullmatch(_MEDIA_TYPE, lowered):
         raise ValueError(f"{what} must be a MIME type such as 'image/png', without parameters")
     return _MEDIA_ALIASES.get(lowered, lowered)
 
@@ -207,7 +219,7 @@ class ImagePart(Value):
                 raise ValueError(
                     f"ImagePart.media_type {given!r} contradicts the data: URL's {url_type!r}"
                 )
-            head = binascii.a2b_base64(payload[:16])  # 12 bytes: enough to sniff, no more
+            head = _unb64(payload[:16])  # 12 bytes: enough to sniff, no more
             media_type = _image_type("ImagePart.url", url_type, _sniff_image(head))
             set_(self, "base64", payload)
         else:
@@ -448,4 +460,4 @@ def _audio(audio: Mapping[str, Any]) -> AudioPart:
         raise ValueError("an 'input_audio' part needs a 'format' ('wav', 'mp3'...)")
     media_type = _AUDIO_TYPES.get(fmt.lower(), f"audio/{fmt.lower()}")
     # Decoded once here: AudioPart holds bytes (its base64 is the same text again).
-    return AudioPart(binascii.a2b_base64(payload), media_type)
+    return AudioPart(_unb64(payload), media_type)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Final
-from urllib.parse import parse_qsl, urlsplit
 
 __all__ = ["MARKER", "MIN_FRAGMENT", "Redactor", "endpoint_secrets", "is_credential_name"]
 
@@ -75,7 +74,13 @@ def endpoint_secrets(
             credential = value.strip().partition(" ")[2]
             if credential.strip():
                 secrets.append(credential.strip())
-    query = urlsplit(base_url).query if base_url else ""
+    if not base_url:
+        return secrets
+    # urllib.parse (and the ipaddress module it imports, ~3 ms) only on an error path
+    # with a base URL, not when libchatty is imported.
+    from urllib.parse import parse_qsl, urlsplit
+
+    query = urlsplit(base_url).query
     if query:
         for name, value in parse_qsl(query, keep_blank_values=False):
             if is_credential_name(name):
