@@ -15,6 +15,13 @@ import threading
 import trustme
 
 
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound for a moment, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
     """A server-side context with a certificate for ``names``, issued by ``ca``."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -20,6 +20,7 @@ aiohttp = pytest.importorskip("aiohttp")
 from libchatty.bindings._api import Timeout  # noqa: E402
 from libchatty.bindings.aiohttp import AsyncClient  # noqa: E402
 from libchatty.bindings.server import Fault, ReplayServer  # noqa: E402
+from peers import closed_port  # noqa: E402
 from test_every_dialect import (  # noqa: E402
     ANSWER,
     ANSWER_CODE,
@@ -296,11 +297,7 @@ def test_a_session_made_here_is_closed_by_aclose(answer_server: ReplayServer) ->
 
 
 def test_a_refused_connection_is_a_connection_error_before_sending() -> None:
-    import socket
-
-    with socket.socket() as sock:  # a loopback port with nobody listening
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     settings = {"base_url": f"http://127.0.0.1:{port}/v1", "api_key": "k", "env": {},
                 "max_retries": 0, "timeout": Timeout(connect=2.0, idle=2.0, total=5.0)}
     with pytest.raises(ChatError) as caught:

@@ -24,6 +24,7 @@ httpx = pytest.importorskip("httpx")
 from libchatty.bindings._api import STOP, Timeout  # noqa: E402
 from libchatty.bindings.httpx import AsyncClient, Client  # noqa: E402
 from libchatty.bindings.server import Fault, ReplayServer  # noqa: E402
+from peers import closed_port  # noqa: E402
 from test_every_dialect import (  # noqa: E402
     ANSWER,
     ANSWER_CODE,
@@ -365,11 +366,7 @@ def test_cancellation_mid_stream_releases_the_connection(
 
 
 def test_a_refused_connection_is_a_connection_error_before_sending() -> None:
-    import socket
-
-    with socket.socket() as sock:  # a loopback port with nobody listening
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     settings = {"base_url": f"http://127.0.0.1:{port}/v1", "api_key": "k", "env": {},
                 "max_retries": 0, "timeout": Timeout(connect=2.0, idle=2.0, total=5.0)}
     with pytest.raises(ChatError) as caught:
