@@ -1,10 +1,12 @@
 """libchatty's bindings: thin drivers that run the sans-I/O core over real transports.
 
-* :mod:`libchatty.bindings.blocking` -- ``Client`` over blocking sockets;
+* :mod:`libchatty.bindings.blocking` -- ``Client`` over blocking sockets (the backend:
+  ``_sockets``);
 * :mod:`libchatty.bindings.threads` -- ``ThreadedClient``: calls on worker threads,
   ``concurrent.futures.Future`` results and a bounded event queue;
-* :mod:`libchatty.bindings.trio` -- ``AsyncClient`` on trio;
-* :mod:`libchatty.bindings.asyncio` -- ``AsyncClient`` on asyncio;
+* :mod:`libchatty.bindings.trio` -- ``AsyncClient`` on trio (its streams: ``_trio_streams``);
+* :mod:`libchatty.bindings.asyncio` -- ``AsyncClient`` on asyncio (its protocol, with the
+  optional read interval: ``_asyncio_protocol``);
 * :mod:`libchatty.bindings.httpx` -- ``Client``/``AsyncClient`` over an httpx client
   (HTTP/1.1 or HTTP/2); :mod:`libchatty.bindings.aiohttp` -- ``AsyncClient`` over an
   aiohttp session (both through ``Call``'s framed door, ``_framed``);
@@ -17,7 +19,9 @@
 
 All clients share one request loop, in rooms of one job each:
 
-* ``_api`` -- the public types (``Completion``, ``Timeout``, ``STOP``, ``ChatOptions``);
+* ``_api`` -- the public types (``Completion``, ``Timeout``, ``STOP``; the option
+  TypedDicts ``ChatOptions``, ``ChatArguments``, ... live in ``_chat_options``, loaded by
+  ``_api`` when first used);
 * ``_config`` -- the constructor keywords (``ClientOptions``, written once) and the
   ``ClientConfig`` they resolve to; ``_proxy`` -- proxies from the environment and the
   ``CONNECT`` tunnel;

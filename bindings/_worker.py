@@ -12,7 +12,7 @@ from ._api import Completion, OnDelta, OnEvent, OnPartial
 from ._exchange import Exchange
 from ._ops import IOFailure, Op, Receive, Send, StartTLS
 from ._runners import run_exchange
-from .blocking import SocketBackend, SocketConn
+from ._sockets import SocketBackend, SocketConn
 
 if TYPE_CHECKING:
     import ssl

@@ -38,8 +38,6 @@ where ``await f(host, port)`` returns a ``trio.abc.Stream``.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
@@ -55,8 +53,8 @@ from ._transport import (
     io_failure,
     map_exceptions,
     system_runtime,
-    waiting,
 )
+from ._trio_streams import TrioConn, open_tcp, read_now, stream_waiting, write
 
 if TYPE_CHECKING:
     import ssl
@@ -77,126 +75,6 @@ _MAPPED: Final = tuple(_ERRORS)
 _FOREVER: Final = float("inf")
 
 
-def close_now(stream: trio.abc.AsyncResource) -> None:
-    """Close ``stream`` synchronously (a ``finally`` under cancellation cannot await):
-    the socket under any TLS layers, or a memory stream's halves."""
-    while isinstance(stream, trio.SSLStream):
-        stream = stream.transport_stream
-    if isinstance(stream, trio.SocketStream):
-        stream.socket.close()
-        return
-    close = getattr(stream, "close", None)
-    if callable(close):
-        close()
-        return
-    for half in (getattr(stream, "send_stream", None), getattr(stream, "receive_stream", None)):
-        if half is not None:
-            close_now(half)
-
-
-def stream_waiting(stream: trio.abc.Stream) -> bool:
-    """Whether anything waits, unread, on an idle ``stream`` (see
-    :class:`~libchatty.bindings._ops.Probe`): the TLS layers' buffers, then the
-    socket under them (polled, not read). A stream with no socket under it (a test's
-    memory stream, a custom opener's) cannot be looked into without reading, and is
-    taken as clean: such a transport is the opener's to vouch for."""
-    while isinstance(stream, trio.SSLStream):
-        if stream.pending():  # decrypted bytes held by the SSLObject
-            return True
-        # Encrypted bytes read from the socket but not yet decrypted (trio keeps them
-        # in a MemoryBIO with no public accessor).
-        incoming = getattr(stream, "_incoming", None)
-        if incoming is not None and incoming.pending:
-            return True
-        stream = stream.transport_stream
-    if isinstance(stream, trio.SocketStream):
-        return waiting(stream.socket)
-    return False
-
-
-# Where a plain TCP stream is read and written through its descriptor.
-_BY_DESCRIPTOR: Final = sys.platform != "win32"
-
-
-class TrioConn:
-    __slots__ = ("socket", "stream")
-
-    def __init__(self, stream: trio.abc.Stream) -> None:
-        self.stream = stream
-        #: The socket of a plain TCP stream, read and written through its descriptor
-        #: (see TrioBackend.receive and _write); None for TLS and other streams.
-        self.socket = (
-            stream.socket if _BY_DESCRIPTOR and type(stream) is trio.SocketStream else None
-        )
-
-    def abort(self) -> None:
-        close_now(self.stream)
-
-
-def _read_now(sock: trio.socket.SocketType) -> bytes | None:
-    """A read that does not wait: up to READ_SIZE bytes (``b""``: the peer closed), or
-    None when nothing has arrived yet."""
-    try:
-        return os.read(_descriptor(sock), READ_SIZE)
-    except BlockingIOError:
-        return None
-
-
-async def _write(conn: TrioConn, data: bytes) -> None:
-    """Send all of ``data`` on ``conn``: to a plain socket's descriptor directly (the
-    caller has just passed a checkpoint, see ``TrioBackend.send``), waiting only when
-    the socket's buffer is full; other streams through ``send_all``."""
-    sock = conn.socket
-    if sock is None:
-        await conn.stream.send_all(data)
-        return
-    with memoryview(data) as left:
-        while left:
-            try:
-                sent = os.write(_descriptor(sock), left)
-            except BlockingIOError:
-                await trio.lowlevel.wait_writable(sock)
-                continue
-            left = left[sent:]
-
-
-def _descriptor(sock: trio.socket.SocketType) -> int:
-    """The descriptor of an open socket; ClosedResourceError once it was closed (never a
-    number the OS may have reused for another file)."""
-    fd = sock.fileno()
-    if fd < 0:
-        raise trio.ClosedResourceError("the connection was closed")
-    return fd
-
-
-def _address_family(host: str) -> int | None:
-    """The family of a numeric IPv4 or IPv6 address; None for a host name."""
-    for family in (trio.socket.AF_INET, trio.socket.AF_INET6):
-        try:
-            trio.socket.inet_pton(family, host)
-        except (OSError, ValueError):
-            continue
-        return family
-    return None
-
-
-async def _open_tcp(host: str, port: int) -> trio.abc.Stream:
-    """``trio.open_tcp_stream``, except that a numeric address is connected to directly:
-    with one address there is nothing to race, and the happy-eyeballs machinery (a
-    nursery, a task, events and cancel scopes per connection) was the largest part of
-    a stream's memory while thousands connect at once."""
-    family = _address_family(host)
-    if family is None:
-        return await trio.open_tcp_stream(host, port)
-    sock = trio.socket.socket(family, trio.socket.SOCK_STREAM)
-    try:
-        await sock.connect((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return trio.SocketStream(sock)
-
-
 class TrioBackend(AsyncBackend):
     """trio streams. ``open_stream(host, port)`` opens the TCP stream (default
     ``trio.open_tcp_stream``); ``ssl_context`` is used for TLS (default: verified,
@@ -206,7 +84,7 @@ class TrioBackend(AsyncBackend):
         self, ssl_context: ssl.SSLContext | None = None, open_stream: OpenStream | None = None
     ) -> None:
         self.ssl_context = ssl_context
-        self.open_stream: OpenStream = open_stream or _open_tcp
+        self.open_stream: OpenStream = open_stream or open_tcp
 
     async def connect(self, host: str, port: int, timeout: float | None) -> TrioConn:
         with map_exceptions(_ERRORS, f"connecting to {host}:{port}"):
@@ -231,10 +109,10 @@ class TrioBackend(AsyncBackend):
         await trio.lowlevel.checkpoint()
         with map_exceptions(_ERRORS, "sending"):
             if timeout is None:
-                await _write(conn, data)
+                await write(conn, data)
             else:
                 with trio.fail_after(timeout):
-                    await _write(conn, data)
+                    await write(conn, data)
 
     async def receive(self, conn: TrioConn, timeout: float | None) -> bytes:
         # try/except and a bare CancelScope rather than map_exceptions and fail_after:
@@ -249,7 +127,7 @@ class TrioBackend(AsyncBackend):
         try:
             if sock is not None:
                 await trio.lowlevel.checkpoint()
-                data = _read_now(sock)
+                data = read_now(sock)
             if data is None:
                 deadline = _FOREVER if timeout is None else trio.current_time() + timeout
                 with trio.CancelScope(deadline=deadline):
@@ -258,7 +136,7 @@ class TrioBackend(AsyncBackend):
                     else:
                         while data is None:
                             await trio.lowlevel.wait_readable(sock)
-                            data = _read_now(sock)
+                            data = read_now(sock)
                 if data is None:  # the scope's deadline passed first
                     raise trio.TooSlowError
         except _MAPPED as exc:

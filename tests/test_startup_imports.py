@@ -146,7 +146,7 @@ assert "logging" not in sys.modules
 
 
 def test_ascii_hosts_reach_getaddrinfo_as_bytes() -> None:
-    from libchatty.bindings.blocking import _host_bytes
+    from libchatty.bindings._sockets import _host_bytes
 
     assert _host_bytes("127.0.0.1") == b"127.0.0.1"
     assert _host_bytes("::1") == b"::1"

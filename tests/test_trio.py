@@ -418,7 +418,7 @@ def test_https_through_a_connect_proxy(ca: trustme.CA) -> None:
 
 
 def test_numeric_hosts_are_connected_without_resolution() -> None:
-    from libchatty.bindings.trio import _address_family
+    from libchatty.bindings._trio_streams import _address_family
 
     assert _address_family("127.0.0.1") == trio.socket.AF_INET
     assert _address_family("::1") == trio.socket.AF_INET6
