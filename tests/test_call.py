@@ -1132,6 +1132,32 @@ def test_an_unknown_sse_field_reaches_the_dialect() -> None:
     ]
 
 
+LLAMA_ERROR = b'error: {"code": 500, "message": "llama died", "type": "server_error"}\n\n'
+LLAMA_DIED = Error(
+    "provider", "llama died", status=200, retryable=True, partial="Hi", provider_type="server_error"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "last"),
+    [
+        # After the terminal event the field is past the end: the answer stands.
+        (chunk("Hi") + b"data: [DONE]\n\n" + LLAMA_ERROR, Done(None, text="Hi")),
+        (chunk("Hi") + LLAMA_ERROR + b"data: [DONE]\n\n", LLAMA_DIED),
+        (chunk("Hi") + LLAMA_ERROR[:-1] + b"data: [DONE]\n\n", LLAMA_DIED),  # same event
+    ],
+)
+def test_an_unknown_sse_field_counts_in_stream_order_at_any_split(
+    body: bytes, last: Done | Error
+) -> None:
+    # Found by the call fuzz campaign: the field callback runs inside the SSE decoder's
+    # feed, before the events of the same read reach the dialect, so a read holding
+    # "[DONE]" and then an error: line ended in the error, and byte by byte in Done.
+    response = sse_response(body)
+    for pieces in ([response], [response[i : i + 1] for i in range(len(response))]):
+        assert feed(make_call(), pieces) == [Delta("Hi"), last]
+
+
 def test_a_whole_body_of_one_delta_and_done_was_delivered() -> None:
     call = make_call(stream=False)
     events = feed(call, [fixture("openai-chat/nonstream-text.http")])

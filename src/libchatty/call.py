@@ -192,6 +192,7 @@ class Call(CallBody):
         self._coding_failed = False  # an error body whose coding broke: keep what we have
         self._unsupported: UnsupportedEncoding | None = None
         self._decoder: StreamDecoder | None = None
+        self._sse_fields: list[tuple[int, str, str]] = []  # see CallBody._sse_field
         self._framer: Framer = DISCARD
         self._handle: Any = None  # the item handler of the body mode
         self._reason = ""

@@ -74,6 +74,7 @@ class CallBody:
         "_reason",
         "_redactor",
         "_secrets",
+        "_sse_fields",
         "_unsupported",
         "_visible",
         "delivered",
@@ -88,6 +89,7 @@ class CallBody:
     status: int | None
     delivered: bool
     _max_event_size: int
+    _sse_fields: list[tuple[int, str, str]]
     _max_body_size: int
     _max_error_body_size: int
     _max_response_size: int
@@ -176,7 +178,7 @@ class CallBody:
             return
         decoder = self._decoder = self.dialect.stream_decoder(self.request)
         if mode is Mode.SSE:
-            self._framer = SSEDecoder(self._max_event_size, on_unknown_field=decoder.sse_field)
+            self._framer = SSEDecoder(self._max_event_size, on_unknown_field=self._sse_field)
             self._handle = decoder.sse_event
         elif mode is Mode.NDJSON:
             self._framer = NDJSONDecoder(self._max_event_size)
@@ -213,8 +215,16 @@ class CallBody:
             self._items(exc.items, out)
             self._decode_fault(exc, out)
             return
-        if items:
+        if items or self._sse_fields:
             self._items(items, out)
+
+    def _sse_field(self, name: str, value: str) -> None:
+        """An SSE field the spec ignores (llama.cpp's ``error:``), kept with the number of
+        events before it: :meth:`_items` hands it to the dialect in stream order, so a
+        field after the terminal event never counts, however the reads were split."""
+        framer = self._framer
+        assert isinstance(framer, SSEDecoder)
+        self._sse_fields.append((framer.dispatched, name, value))
 
     def _on_coded_body(self, data: bytes, out: list[Event]) -> None:
         """Inflate and pass on, one bounded piece at a time, stopping when the answer
@@ -246,7 +256,26 @@ class CallBody:
             self._decode_fault(exc, out)
 
     def _items(self, items: list[Any], out: list[Event]) -> None:
-        """Hand each decoded item to the mode's handler; stop at the terminal event."""
+        """Hand each decoded item to the mode's handler, and any SSE field read among
+        them to the dialect, in stream order; stop at the terminal event."""
+        if not self._sse_fields:
+            self._handle_items(items, out)
+            return
+        framer, decoder = self._framer, self._decoder
+        assert isinstance(framer, SSEDecoder) and decoder is not None
+        first = framer.dispatched - len(items)  # the stream index of items[0]
+        fields, self._sse_fields = self._sse_fields, []
+        done = 0
+        for dispatched, name, value in fields:
+            if dispatched - first > done:
+                self._handle_items(items[done : dispatched - first], out)
+                done = dispatched - first
+            if self.finished:
+                return
+            decoder.sse_field(name, value)
+        self._handle_items(items[done:], out)
+
+    def _handle_items(self, items: list[Any], out: list[Event]) -> None:
         handle = self._handle
         for item in items:
             try:

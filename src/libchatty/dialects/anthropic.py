@@ -285,7 +285,6 @@ class AnthropicDialect(Dialect):
     decoder = AnthropicStreamDecoder
     build_request = staticmethod(build_request)
 
-
     def decode_body(self, body: Any) -> list[Event]:
         decoder = AnthropicStreamDecoder()
         message = json_object(body, PROVIDER, "response body")

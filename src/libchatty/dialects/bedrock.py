@@ -353,7 +353,6 @@ class BedrockDialect(Dialect):
     sign_request = staticmethod(sign_request)
     decode_error = staticmethod(decode_error)
 
-
     def decode_body(self, body: Any) -> list[Event]:
         """A ``/converse`` response: one Delta per block, then Done."""
         acc = BedrockStreamDecoder().acc

@@ -366,7 +366,6 @@ class CohereDialect(Dialect):
         headers = bearer_headers(endpoint, request)
         return HTTPRequest("POST", endpoint.url(path), headers, dumps(body))
 
-
     def decode_body(self, body: Any) -> list[Event]:
         return decode_body(body)
 

@@ -251,7 +251,6 @@ class GeminiDialect(Dialect):
     decoder = GeminiStreamDecoder
     build_request = staticmethod(build_request)
 
-
     def decode_body(self, body: Any) -> list[Event]:
         """One ``GenerateContentResponse``, or the JSON array of them that
         ``streamGenerateContent`` sends without ``alt=sse``. A complete body with no

@@ -312,7 +312,6 @@ class OllamaDialect(Dialect):
             body["tools"] = [function_tool(tool) for tool in request.tool_list]
         return ollama_request(endpoint, request, "/api/chat", body, "Ollama")
 
-
     def decode_body(self, body: Any) -> list[Event]:
         """One ``/api/chat`` (or ``/api/generate``) object. Its ``done`` flag is not
         required: the HTTP framing already says the body is whole."""

@@ -286,7 +286,6 @@ class OpenAIChat(Dialect):
     build_request = staticmethod(chat_request)
     decode_error = staticmethod(decode_error)
 
-
     def decode_body(self, body: Any) -> list[Event]:
         """A ``chat.completion`` object: per choice, a reasoning, text and refusal ``Delta``
         and one per tool call (choice 0), then ``Done`` with usage. An ``error`` envelope

@@ -356,7 +356,6 @@ class OpenAIResponses(Dialect):
     build_request = staticmethod(responses_request)
     decode_error = staticmethod(decode_error)
 
-
     def decode_body(self, body: Any) -> list[Event]:
         """A ``response`` object: a ``Delta`` per reasoning summary, text, refusal and
         function call in output order, then ``Done`` (``completed``, or the
