@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -1154,8 +1155,28 @@ def test_an_unknown_sse_field_counts_in_stream_order_at_any_split(
     # feed, before the events of the same read reach the dialect, so a read holding
     # "[DONE]" and then an error: line ended in the error, and byte by byte in Done.
     response = sse_response(body)
-    for pieces in ([response], [response[i : i + 1] for i in range(len(response))]):
+    after_hi = response.index(b"\n\n") + 2  # a first read ending after the first event
+    for pieces in (
+        [response],
+        [response[:after_hi], response[after_hi:]],
+        [response[i : i + 1] for i in range(len(response))],
+    ):
         assert feed(make_call(), pieces) == [Delta("Hi"), last]
+
+
+def test_an_unknown_sse_field_between_events_of_a_later_read_keeps_its_place() -> None:
+    # The second read holds an event, the field, an event, then [DONE]: the field counts
+    # before [DONE], and nothing after it is lost, though an earlier read held events.
+    body = chunk("Hi") + chunk("!") + LLAMA_ERROR + chunk("?") + b"data: [DONE]\n\n"
+    response = sse_response(body)
+    after_hi = response.index(b"\n\n") + 2
+    died = replace(LLAMA_DIED, partial="Hi!?")
+    assert feed(make_call(), [response[:after_hi], response[after_hi:]]) == [
+        Delta("Hi"),
+        Delta("!"),
+        Delta("?"),
+        died,
+    ]
 
 
 def test_a_whole_body_of_one_delta_and_done_was_delivered() -> None:
