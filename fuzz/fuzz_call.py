@@ -25,7 +25,10 @@ split, each followed by EOF (``b""``) when the call still wants data:
   the same error kind, status and partial text: h11 words its message by where it stopped);
 * with the default bounds, a response h11 de-frames without a fault (complete, or cut
   short by the peer's close) gives the same events through the framed door
-  (``receive_head``/``receive_body``/``receive_end``) at an input-derived split.
+  (``receive_head``/``receive_body``/``receive_end``) at an input-derived split -- when its
+  body is used as it comes (no ``Content-Encoding`` but ``identity``): the framed door is
+  handed decoded bodies and ignores the header by contract, so an unsupported coding the
+  raw door refuses (``Content-Encoding: chunked``) is the user's stack's to decode.
 
 Run it with fuzz/run.py (see fuzz/README.md).
 """
@@ -200,6 +203,12 @@ def deframe(response: bytes) -> tuple[h11.Response, bytes, bool] | None:
     return None
 
 
+def body_as_it_comes(head: h11.Response) -> bool:
+    """Whether the raw door uses the body undecoded (no coding but ``identity``)."""
+    codings = b",".join(v for n, v in head.headers.raw_items() if n.lower() == b"content-encoding")
+    return all(t.strip().lower() in (b"", b"identity") for t in codings.split(b","))
+
+
 def run_framed(selector: int, head: h11.Response, body: bytes, complete: bool) -> list[Event]:
     call, _ = make_call(selector)
     call.http_request()
@@ -229,7 +238,7 @@ def TestOneInput(data: bytes) -> None:
         # The framed door: the same events for what a stack would hand over. Not for a
         # coded body (a stack decodes it; this one would not).
         parts = None if selector & 0x40 else deframe(response)
-        if parts is not None and parts[0].status_code >= 200:
+        if parts is not None and parts[0].status_code >= 200 and body_as_it_comes(parts[0]):
             framed = [_comparable(e) for e in run_framed(selector, *parts)]
             assert framed == first, (first[-1:], framed[-1:])
 

@@ -333,6 +333,23 @@ def test_a_raw_door_gzip_body_is_decoded() -> None:
     assert raw == WANT
 
 
+def test_a_coding_the_raw_door_refuses_is_the_stacks_to_decode() -> None:
+    # Found by the call fuzz campaign: a garbled head said ``Content-Encoding: chunked``.
+    # The raw door refuses a coding it cannot undo; the framed door is handed the body as
+    # the user's stack decoded it (or passed it through) and ignores the header by contract.
+    response = chunked_response([GOOD_BODY], headers=b"Content-Encoding: chunked\r\n")
+    raw = raw_door(make_call(), [response])
+    assert raw == [
+        Error(
+            "protocol",
+            "the response body uses Content-Encoding 'chunked', which libchatty does not "
+            "decode (only gzip and deflate)",
+            status=200,
+        )
+    ]
+    assert framed_door(make_call(), response, []) == WANT
+
+
 # --- misuse -----------------------------------------------------------------------------------
 FRAMED_MSG = (
     "on a call started with Call.http_request(): this call uses the framed door; feed it "
