@@ -32,35 +32,17 @@ __all__ = ["COMPACT_AT", "Accumulator", "normalize_finish_reason"]
 #: around 60 KiB per kind of text.
 COMPACT_AT: Final = 1024
 
+# Each provider's finish reasons, under the normalized reason they mean.
 _FINISH_REASONS: Final = {
-    # stop
-    "stop": "stop",
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "STOP": "stop",
-    "COMPLETE": "stop",
-    "completed": "stop",
-    "FINISH_REASON_UNSPECIFIED": "stop",
-    # length
-    "length": "length",
-    "max_tokens": "length",
-    "MAX_TOKENS": "length",
-    "max_output_tokens": "length",
-    "model_context_window_exceeded": "length",
-    # tool calls
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-    "tool_use": "tool_calls",
-    "TOOL_CALL": "tool_calls",
-    # content filter
-    "content_filter": "content_filter",
-    "refusal": "content_filter",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
+    raw: reason
+    for reason, raws in {
+        "stop": "stop end_turn stop_sequence STOP COMPLETE completed FINISH_REASON_UNSPECIFIED",
+        "length": "length max_tokens MAX_TOKENS max_output_tokens model_context_window_exceeded",
+        "tool_calls": "tool_calls function_call tool_use TOOL_CALL",
+        "content_filter": "content_filter refusal SAFETY RECITATION BLOCKLIST PROHIBITED_CONTENT"
+        " SPII IMAGE_SAFETY",
+    }.items()
+    for raw in raws.split()
 }
 
 
@@ -69,8 +51,7 @@ _FINISH_REASONS: Final = {
 # slots through their descriptors makes the same object at about half the cost.
 _new_delta = object.__new__
 _delta_slot_setters: tuple[Callable[[Any, Any], None], ...] = tuple(
-    getattr(Delta, name).__set__
-    for name in ("text", "kind", "index", "tool_call_id", "tool_name")
+    getattr(Delta, name).__set__ for name in ("text", "kind", "index", "tool_call_id", "tool_name")
 )
 
 

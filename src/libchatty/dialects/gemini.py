@@ -81,18 +81,11 @@ __all__ = [
 _MAX_CANDIDATES: Final = 8
 
 # Google statuses (or, without one, the HTTP code) -> (kind, retryable).
+_FAULT: Final = ("provider", True)
 _ERRORS: Final = {
-    "UNAVAILABLE": ("overloaded", True),
-    "RESOURCE_EXHAUSTED": ("provider", True),
-    "INTERNAL": ("provider", True),
-    "DEADLINE_EXCEEDED": ("provider", True),
-    "ABORTED": ("provider", True),
-    "503": ("overloaded", True),
-    "529": ("overloaded", True),
-    "429": ("provider", True),
-    "500": ("provider", True),
-    "502": ("provider", True),
-    "504": ("provider", True),
+    **dict.fromkeys(("UNAVAILABLE", "503", "529"), ("overloaded", True)),
+    **dict.fromkeys(("RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED"), _FAULT),
+    **dict.fromkeys(("429", "500", "502", "504"), _FAULT),
 }
 
 

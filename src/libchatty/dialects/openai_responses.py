@@ -58,9 +58,7 @@ __all__ = ["DIALECT", "OpenAIResponses", "OpenAIResponsesDecoder"]
 _ERROR_CODES: Final = {
     "rate_limit_exceeded": ("rate_limit", True),
     "insufficient_quota": ("billing", False),
-    "server_is_overloaded": ("overloaded", True),
-    "overloaded": ("overloaded", True),
-    "slow_down": ("overloaded", True),
+    **dict.fromkeys(("server_is_overloaded", "overloaded", "slow_down"), ("overloaded", True)),
     "server_error": ("provider", True),
 }
 _RETRYABLE_WORDS: Final = ("server", "overload", "timeout", "unavailable", "internal")

@@ -20,12 +20,10 @@
   (:data:`THINKING_BUDGETS`, :func:`thinking_budget`).
 * **Endpoints and headers**: Vertex AI locations (:func:`is_vertex`), the request's own
   headers after the dialect's (:func:`with_request_headers`, :func:`bearer_headers`).
-* **Ends and metadata**: the stream that stopped early (:func:`incomplete`,
-  :class:`MessageStreamDecoder`), a response's ``id``/``model`` (:func:`response_meta`,
-  :func:`with_meta`).
-* **Error bodies** a provider names its own way (:func:`refined_errors`, on top of
-  :func:`~libchatty.httperrors.error_from_response`).
-* **Limits** shared by every dialect (:data:`MAX_MESSAGE`, :data:`MAX_TOOL_CALLS`).
+* **Ends and metadata**: a stream stopped early (:func:`incomplete`, :class:`MessageStreamDecoder`),
+  a response's ``id``/``model`` (:func:`response_meta`, :func:`with_meta`).
+* **Error bodies** a provider names its own way (:func:`refined_errors`); **limits** shared
+  by every dialect (:data:`MAX_MESSAGE`, :data:`MAX_TOOL_CALLS`).
 """
 
 from __future__ import annotations
@@ -93,6 +91,8 @@ MAX_MESSAGE: Final = 2000
 MAX_TOOL_CALLS: Final = 1024
 # A provider's error type is a short identifier.
 _MAX_TYPE: Final = 100
+# What _parsed returns for text that is not JSON (not None: that is JSON's null).
+_NOT_JSON: Final = object()
 
 #: ``Reasoning.effort`` -> thinking budget (tokens), for the APIs that take a budget and
 #: no effort: Anthropic (direct, on Vertex and on Bedrock) and Cohere.
@@ -158,16 +158,20 @@ def expect_int(value: Any, what: str, limit: int) -> int:
     return value
 
 
+def _parsed(text: str | bytes) -> Any:
+    """``text`` as JSON, or ``_NOT_JSON``."""
+    try:
+        return loads(text)
+    except JSONDecodeError:
+        return _NOT_JSON
+
+
 def event_payload(event: ServerSentEvent, provider: str) -> dict[str, Any]:
     """The JSON object a named server-sent event carries (Anthropic, Cohere)."""
-    try:
-        value = loads(event.data)
-    except JSONDecodeError:
-        raise RemoteProtocolError(
-            f"{provider} event {event.event[:40]!r} carries data that is not JSON"
-        ) from None
+    value = _parsed(event.data)
     if type(value) is not dict:
-        raise RemoteProtocolError(f"{provider} event {event.event[:40]!r} is not a JSON object")
+        what = "carries data that is not JSON" if value is _NOT_JSON else "is not a JSON object"
+        raise RemoteProtocolError(f"{provider} event {event.event[:40]!r} {what}")
     return value
 
 
@@ -282,12 +286,11 @@ def arguments_object(arguments: str, name: str, provider: str) -> dict[str, Any]
     empty); ``ValueError`` naming the call when they are not a JSON object."""
     if not arguments.strip():
         return {}
-    try:
-        value = loads(arguments)
-    except JSONDecodeError:
+    value = _parsed(arguments)
+    if value is _NOT_JSON:
         raise ValueError(
             f"the arguments of tool call {name!r} are not valid JSON ({provider} needs an object)"
-        ) from None
+        )
     if type(value) is not dict:
         raise ValueError(f"the arguments of tool call {name!r} are not a JSON object")
     return value
@@ -479,10 +482,7 @@ def with_meta(done: Done, meta: tuple[str | None, str | None] | None) -> Done:
 def object_or_empty(raw: bytes) -> dict[str, Any]:
     """``raw`` as a JSON object, or ``{}`` when it is not one (an error's details are
     best effort)."""
-    try:
-        value = loads(raw)
-    except JSONDecodeError:
-        return {}
+    value = _parsed(raw)
     return value if type(value) is dict else {}
 
 
