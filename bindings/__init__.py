@@ -22,8 +22,9 @@ All clients share one request loop, in rooms of one job each:
 * ``_api`` -- the public types (``Completion``, ``Timeout``, ``STOP``; the option
   TypedDicts ``ChatOptions``, ``ChatArguments``, ... live in ``_chat_options``, loaded by
   ``_api`` when first used);
-* ``_config`` -- the constructor keywords (``ClientOptions``, written once) and the
-  ``ClientConfig`` they resolve to; ``_proxy`` -- proxies from the environment and the
+* ``_config`` -- the constructor keywords (``ClientOptions``, written once in
+  ``_client_options``, loaded by ``_config`` when first named) and the ``ClientConfig``
+  they resolve to; ``_proxy`` -- proxies from the environment and the
   ``CONNECT`` tunnel;
 * ``_ops`` -- the operations the loop asks for (``Connect``, ``Send``, ``Receive``, ...),
   ``IOFailure`` and ``Runtime``; ``_pool`` -- idle keep-alive connections;

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.endpoint import Endpoint
 
@@ -19,57 +19,30 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
 
     from libchatty.providers import Resolved
-    from libchatty.sigv4 import AWSCredentials
 
+    from ._client_options import ClientOptions
     from ._credentials import CredentialSource
 
 __all__ = ["CLIENT_OPTIONS", "ClientConfig", "ClientOptions", "make_config"]
 
 
-class ClientOptions(TypedDict, total=False):
-    """The keywords of every client's constructor (after the ``provider`` name), typed so
-    that a type checker catches a misspelt or mistyped one (constructors take
-    ``**options: Unpack[ClientOptions]``). Absent means the default shown.
-
-    * ``base_url`` (None: the provider's) and ``dialect`` (None: the provider's, or
-      ``"openai-chat"`` for a bare ``base_url``);
-    * ``api_key`` (None: from the provider's environment variable);
-    * ``timeout``: a :class:`~libchatty.bindings._api.Timeout` or a number (connect and
-      idle seconds); None (the default) is ``Timeout()``;
-    * ``max_retries`` (2); ``ssl_context`` (None: verified, system CAs);
-    * ``headers`` sent with every request; ``env`` (None: ``os.environ``) for keys,
-      URL overrides and proxies;
-    * ``region`` (AWS Bedrock; None: ``AWS_REGION``/``AWS_DEFAULT_REGION``, else
-      botocore's configured region) and ``aws_credentials`` (an
-      :class:`~libchatty.sigv4.AWSCredentials` to sign with; None: the environment's
-      ``AWS_*`` keys, else botocore's credential chain);
-    * ``project`` and ``location`` (Google Vertex AI; None: ``GOOGLE_CLOUD_PROJECT``,
-      else the application default credentials' project; ``GOOGLE_CLOUD_LOCATION``,
-      else ``global``).
-
-    The cloud SDK chains (``libchatty[aws]``: botocore; ``libchatty[google]``:
-    google-auth) are consulted only when the environment gave no credentials and
-    ``env`` is None: they read the process environment and files, which an explicit
-    ``env`` is meant to replace. Their credentials are refreshed per call (see
-    :mod:`libchatty.bindings._credentials`).
-    """
-
-    base_url: str | None
-    api_key: str | None
-    dialect: str | None
-    timeout: Timeout | float | None
-    max_retries: int
-    ssl_context: ssl.SSLContext | None
-    headers: Mapping[str, str] | None
-    env: Mapping[str, str] | None
-    region: str | None
-    aws_credentials: AWSCredentials | None
-    project: str | None
-    location: str | None
-
-
 #: The keywords a client constructor accepts: the keys of :class:`ClientOptions`.
-CLIENT_OPTIONS: Final = frozenset(ClientOptions.__annotations__)
+CLIENT_OPTIONS: Final = (
+    frozenset({"base_url", "api_key", "dialect", "headers", "env"})  # where, with which key
+    | {"timeout", "max_retries", "ssl_context"}  # the connection
+    | {"region", "aws_credentials", "project", "location"}  # the clouds'
+)
+
+if not TYPE_CHECKING:  # a module __getattr__ would hide misspelt names from mypy
+
+    def __getattr__(name: str) -> Any:
+        # ClientOptions is in _client_options, imported the first time it is named at
+        # run time (PEP 562); type checkers import it directly (above).
+        if name != "ClientOptions":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from ._client_options import ClientOptions
+
+        return ClientOptions
 
 
 class ClientConfig(_Value):

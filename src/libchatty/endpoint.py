@@ -16,6 +16,8 @@ from .values import Value
 from .values import value as value_class  # "value" is a common local name here
 
 if TYPE_CHECKING:
+    from urllib.parse import SplitResult
+
     # Only Bedrock's endpoints carry credentials; sigv4 (hashlib, hmac, datetime) is
     # imported when one does, not by every program that builds an Endpoint.
     from .sigv4 import AWSCredentials
@@ -23,10 +25,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_TOKENS_FIELDS",
     "Endpoint",
+    "PlainURL",
     "check_header_name",
     "check_header_value",
     "merge_query",
     "redact_url",
+    "split_url",
 ]
 
 # The patterns only some endpoints need (headers, AWS regions) are strings, compiled on
@@ -46,6 +50,46 @@ _MAX_REGION: Final = 64
 # What a base URL may hold: visible ASCII (h11 refuses anything else in a request target;
 # urlsplit would silently drop a tab or newline).
 _URL: Final = re.compile(r"[\x21-\x7e]+")
+# The URL every provider's base URL has: a lower-case http(s) scheme, a host name or IPv4
+# address, an optional port, then a path and query of visible ASCII without a fragment.
+# split_url reads these itself; anything else (IPv6 literals, userinfo, fragments, odd
+# characters) goes to urllib.parse. Compiled by the first Endpoint, not on import.
+_PLAIN_URL: Final = r"(https?)://([0-9A-Za-z.-]+)(?::([0-9]{1,5}))?([/?][\x21\x22\x24-\x7e]*)?"
+_MAX_PORT: Final = 65535
+
+
+class PlainURL:
+    """A plain URL split by :func:`split_url`: the attributes of urlsplit's result that
+    libchatty reads, with the same values."""
+
+    __slots__ = ("hostname", "netloc", "path", "port", "query", "scheme")
+
+    def __init__(self, scheme: str, host: str, port: str | None, rest: str) -> None:
+        self.scheme = scheme
+        self.netloc = host if port is None else f"{host}:{port}"
+        self.hostname: str | None = host.lower()
+        self.port: int | None = None if port is None else int(port)
+        self.path, _, self.query = rest.partition("?")
+
+
+def split_url(url: str) -> PlainURL | SplitResult:
+    """``url`` split as ``urllib.parse.urlsplit(url)`` splits it: the same ``scheme``,
+    ``netloc``, ``hostname``, ``port``, ``path`` and ``query``, and the same
+    ``ValueError`` where urlsplit or its ``port`` raises one.
+
+    urllib.parse, and the ipaddress module it imports, cost a process about 3 ms of
+    start-up: a plain base URL (see ``_PLAIN_URL``) is split here without them, anything
+    else by urlsplit itself (tests/test_endpoint_urls.py holds the two to the same
+    answers).
+    """
+    plain = re.fullmatch(_PLAIN_URL, url)
+    if plain is not None:
+        scheme, host, port, rest = plain.groups()
+        if port is None or int(port) <= _MAX_PORT:  # else urlsplit's port raises
+            return PlainURL(scheme, host, port, rest or "")
+    from urllib.parse import urlsplit
+
+    return urlsplit(url)
 
 
 def check_header_name(what: str, name: object) -> None:
@@ -279,25 +323,25 @@ class Endpoint(Value):
     ) -> None:
         if not isinstance(base_url, str):
             raise ValueError(f"Endpoint.base_url must be a str, not {type(base_url).__name__}")
-        shown = redact_url(base_url)
         if not _URL.fullmatch(base_url):
             raise ValueError(
                 "Endpoint.base_url must be visible ASCII without spaces "
                 "(percent-encode other characters)"
             )
-        from urllib.parse import urlsplit  # see redact_url
-
-        parts = urlsplit(base_url)
+        parts = split_url(base_url)
+        # The URL is shown (query values and userinfo hidden) only in these errors.
         if parts.scheme not in ("http", "https"):
+            shown = redact_url(base_url)
             raise ValueError(f"Endpoint.base_url must be http:// or https://, not {shown!r}")
         host = parts.hostname
         if not host:
-            raise ValueError(f"Endpoint.base_url has no host: {shown!r}")
+            raise ValueError(f"Endpoint.base_url has no host: {redact_url(base_url)!r}")
         if "@" in parts.netloc:
             raise ValueError("Endpoint.base_url must not carry credentials; pass api_key")
         try:
             port = parts.port
         except ValueError:
+            shown = redact_url(base_url)
             raise ValueError(f"Endpoint.base_url has an invalid port: {shown!r}") from None
         if api_key is not None:
             _check_key(api_key)

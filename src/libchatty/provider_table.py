@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Final
-from urllib.parse import urlsplit
 
+from .endpoint import split_url
 from .values import Value, value
 
 __all__ = [
@@ -363,7 +363,7 @@ def provider_for_base_url(url: str) -> Provider | None:
     too) or, on a local host, by well-known port (8000 vLLM, 8080 llama.cpp, 11434 Ollama);
     None when unknown or unparsable."""
     try:
-        parts = urlsplit(url.strip())
+        parts = split_url(url.strip())
         host = (parts.hostname or "").lower()
         port = parts.port
     except ValueError:

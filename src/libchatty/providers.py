@@ -58,10 +58,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlsplit
 
 from .dialects import DIALECT_NAMES, PROMPT_DIALECT_NAMES
-from .endpoint import redact_url
+from .endpoint import redact_url, split_url
 from .provider_table import (
     OLLAMA_DEFAULT_PORT,
     OPENAI_BASE_ENV,
@@ -187,7 +186,7 @@ def ollama_base_url(value: str) -> str:
 def _checked_url(variable: str, value: str) -> str:
     """An override variable's URL, refused with a message naming the variable when it is
     not an http(s) URL (Endpoint's own message could not say where it came from)."""
-    if urlsplit(value).scheme not in ("http", "https"):
+    if split_url(value).scheme not in ("http", "https"):
         raise ValueError(
             f"{variable} must be an http:// or https:// URL, not {redact_url(value)!r}"
         )
@@ -244,7 +243,7 @@ def resolve(
             base_url = known.base_url
         else:
             known = provider_for_base_url(base_url)
-    host = (urlsplit(base_url).hostname or "") if "://" in base_url else ""
+    host = (split_url(base_url).hostname or "") if "://" in base_url else ""
     local = bool(host) and is_local(host)
 
     key_env: tuple[str, ...]

@@ -74,10 +74,10 @@ def endpoint_secrets(
             credential = value.strip().partition(" ")[2]
             if credential.strip():
                 secrets.append(credential.strip())
-    if not base_url:
+    if "?" not in base_url:  # urlsplit finds a query only after a "?"
         return secrets
-    # urllib.parse (and the ipaddress module it imports, ~3 ms) only on an error path
-    # with a base URL, not when libchatty is imported.
+    # urllib.parse (and the ipaddress module it imports, ~3 ms) only for a base URL with
+    # a query (Azure's api-version, a key in the URL), not on every call.
     from urllib.parse import parse_qsl, urlsplit
 
     query = urlsplit(base_url).query

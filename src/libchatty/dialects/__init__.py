@@ -7,9 +7,10 @@ imported on first use, so a program that talks to one provider loads one dialect
 from __future__ import annotations
 
 import importlib
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
-from .base import Dialect
+if TYPE_CHECKING:
+    from .base import Dialect
 
 __all__ = ["DIALECT_NAMES", "PROMPT_DIALECT_NAMES", "Dialect", "get_dialect"]
 
@@ -46,3 +47,13 @@ def get_dialect(name: str) -> Dialect:
         module = importlib.import_module(f"{__name__}.{module_name}")
         dialect = _loaded[name] = module.DIALECT
     return dialect
+
+
+def __getattr__(name: str) -> Any:
+    # Dialect is loaded with the first dialect: the names above are all that choosing a
+    # provider (libchatty.providers) needs.
+    if name == "Dialect":
+        from .base import Dialect
+
+        return Dialect
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

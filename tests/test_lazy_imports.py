@@ -1,0 +1,140 @@
+"""What is loaded on first use rather than on import (PEP 562), and that the lazy names
+still resolve.
+
+``libchatty`` exports its names lazily, ``libchatty.dialects`` loads its ``Dialect``
+base with the first dialect, ``libchatty.bindings._config`` its ``ClientOptions``
+TypedDict when named, and ``libchatty.endpoint.split_url`` splits a plain base URL
+without urllib.parse. tests/test_startup_imports.py pins the standard-library side of
+start-up; this file pins libchatty's own modules. Each check runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from libchatty.bindings import _config
+from test_startup_imports import loaded, roots
+
+import libchatty
+
+# Not loaded by `import libchatty.bindings.blocking`: each is a path a plain streamed
+# call does not take, or a name only type checkers need.
+NOT_FOR_A_BLOCKING_IMPORT: frozenset[str] = frozenset(
+    {
+        "libchatty.replay",  # the replay server and its recordings
+        "libchatty.serve",
+        "libchatty.partial_objects",  # on_partial / stream(partial=True)
+        "libchatty.partialjson",
+        "libchatty.structured",  # response_format's parsed answer
+        "libchatty.sigv4",  # Bedrock: signing, AWS event streams
+        "libchatty.eventstream",
+        "libchatty.clouds",  # Azure, Bedrock and Vertex rules
+        "libchatty.ratelimit",  # Completion.rate_limit, when read
+        "libchatty.providers",  # the provider table: when a client is made
+        "libchatty.provider_table",
+        "libchatty.dialects.openai_chat",  # every dialect: the first call loads its own
+        "libchatty.dialects.anthropic",
+        "libchatty.dialects.gemini",
+        "libchatty.dialects.bedrock",
+        "libchatty.bindings._client_options",  # TypedDicts: for type checkers
+        "libchatty.bindings._chat_options",
+        "libchatty.bindings._credentials",  # botocore and google-auth chains
+        "libchatty.bindings._partials",
+        "libchatty.bindings.server",
+        "libchatty.bindings.batch",
+        "ssl",  # https:// only
+        "urllib.parse",  # a URL urlsplit must read
+    }
+)
+
+
+def test_a_blocking_import_leaves_the_paths_not_taken() -> None:
+    modules = loaded("import libchatty.bindings.blocking")
+    assert "libchatty.bindings.blocking" in modules
+    assert sorted(NOT_FOR_A_BLOCKING_IMPORT & roots(modules)) == []
+
+
+def test_import_libchatty_alone_loads_no_module_of_its_own() -> None:
+    modules = loaded("import libchatty")
+    assert sorted(m for m in modules if m.startswith("libchatty.")) == []
+    assert "h11" not in modules
+
+
+def test_a_plain_base_url_needs_no_urllib() -> None:
+    # Endpoint and the provider table split these with split_url alone.
+    code = """
+from libchatty.endpoint import Endpoint
+from libchatty.providers import resolve
+Endpoint("https://api.openai.com/v1", "sk-test")
+Endpoint("http://127.0.0.1:8080/v1?x=1")
+resolved = resolve(base_url="http://localhost:11434/v1", env={})
+assert resolved.provider == "ollama-openai", resolved.provider
+resolve("groq", env={"GROQ_BASE_URL": "https://api.groq.com/openai/v1"})
+"""
+    modules = loaded(code)
+    assert "libchatty.provider_table" in modules  # the table really was read
+    assert sorted({"urllib.parse", "ipaddress"} & modules) == []
+
+
+def test_choosing_a_provider_leaves_the_dialects_unloaded() -> None:
+    modules = loaded("import libchatty.providers")
+    assert "libchatty.dialects" in modules  # for the names
+    assert sorted(m for m in modules if m.startswith("libchatty.dialects.")) == []
+
+
+@pytest.mark.parametrize("name", libchatty.__all__)
+def test_every_exported_name_resolves_to_its_definition(name: str) -> None:
+    value = getattr(libchatty, name)
+    if name == "__version__":
+        assert isinstance(value, str)
+        return
+    home = importlib.import_module(f"libchatty.{libchatty._HOMES[name]}")
+    assert value is getattr(home, name)
+    assert getattr(value, "__name__", name) == name  # ContentPart is a union, unnamed
+
+
+def test_from_libchatty_import_every_name() -> None:
+    code = "from libchatty import " + ", ".join(libchatty.__all__)
+    assert "libchatty.call" in loaded(code)
+
+
+def test_dir_lists_every_exported_name() -> None:
+    assert set(libchatty.__all__) <= set(dir(libchatty))
+    assert set(libchatty._HOMES) | {"__version__"} == set(libchatty.__all__)
+
+
+def test_a_submodule_is_reachable_as_an_attribute() -> None:
+    # As when the package imported its modules eagerly: libchatty.events.Delta works
+    # after a plain `import libchatty`.
+    code = "import libchatty\nassert libchatty.events.Delta.__name__ == 'Delta'"
+    assert "libchatty.events" in loaded(code)
+
+
+def test_unknown_names_are_attribute_errors() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        libchatty.NoSuchThing  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'nosuchmodule'"):
+        libchatty.nosuchmodule  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute '_private'"):
+        libchatty._private  # noqa: B018
+    dialects = importlib.import_module("libchatty.dialects")
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        dialects.Nothing  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        _config.Nothing  # noqa: B018
+
+
+def test_the_lazy_dialect_base_is_the_real_one() -> None:
+    from libchatty.dialects import get_dialect
+    from libchatty.dialects.base import Dialect
+
+    dialects = importlib.import_module("libchatty.dialects")
+    assert dialects.Dialect is Dialect
+    assert isinstance(get_dialect("openai-chat"), Dialect)
+
+
+def test_client_options_names_the_keywords_clients_accept() -> None:
+    options = _config.ClientOptions
+    assert frozenset(options.__annotations__) == _config.CLIENT_OPTIONS
+    assert options.__total__ is False
