@@ -4,8 +4,11 @@ still resolve.
 ``libchatty`` exports its names lazily, ``libchatty.dialects`` loads its ``Dialect``
 base with the first dialect, ``libchatty.bindings._config`` its ``ClientOptions``
 TypedDict when named, and ``libchatty.endpoint.split_url`` splits a plain base URL
-without urllib.parse. tests/test_startup_imports.py pins the standard-library side of
-start-up; this file pins libchatty's own modules. Each check runs in a fresh interpreter.
+without urllib.parse. ``Dialect.decode_error`` loads ``libchatty.httperrors``, a request
+with ``response_format`` or ``reasoning`` loads ``libchatty.options``, and the HTTP/1.1
+body reader compiles its grammar's patterns when a body first needs them.
+tests/test_startup_imports.py pins the standard-library side of start-up; this file pins
+libchatty's own modules. Each check runs in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ NOT_FOR_A_BLOCKING_IMPORT: frozenset[str] = frozenset(
         "libchatty.eventstream",
         "libchatty.clouds",  # Azure, Bedrock and Vertex rules
         "libchatty.ratelimit",  # Completion.rate_limit, when read
+        "libchatty.httperrors",  # an error response (Dialect.decode_error)
+        "libchatty.options",  # a request with response_format or reasoning
         "libchatty.providers",  # the provider table: when a client is made
         "libchatty.provider_table",
         "libchatty.dialects.openai_chat",  # every dialect: the first call loads its own
@@ -138,3 +143,59 @@ def test_client_options_names_the_keywords_clients_accept() -> None:
     options = _config.ClientOptions
     assert frozenset(options.__annotations__) == _config.CLIENT_OPTIONS
     assert options.__total__ is False
+
+
+def test_a_plain_request_leaves_the_options_unloaded() -> None:
+    code = """
+from libchatty.request import ChatRequest
+request = ChatRequest("m", [{"role": "user", "content": "Hi"}])
+assert request.neutral_response_format is None
+"""
+    assert "libchatty.options" not in loaded(code)
+
+
+def test_a_request_with_options_loads_and_applies_them() -> None:
+    # The lazy import still normalises response_format and checks reasoning.
+    code = """
+from libchatty.request import ChatRequest
+hi = [{"role": "user", "content": "Hi"}]
+assert ChatRequest("m", hi, response_format={"type": "json_object"}).response_format == "json"
+schema = {"type": "json_schema", "json_schema": {"name": "a", "schema": {}}}
+neutral = ChatRequest("m", hi, response_format=schema).neutral_response_format
+assert type(neutral).__name__ == "JSONSchema" and neutral.strict is False, neutral
+for bad in ({"response_format": "yaml"}, {"reasoning": "high"}):
+    try:
+        ChatRequest("m", hi, **bad)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError(bad)
+"""
+    assert "libchatty.options" in loaded(code)
+
+
+def test_the_default_decode_error_loads_the_error_reader() -> None:
+    code = """
+from libchatty.dialects import get_dialect
+from libchatty.dialects.base import Dialect
+dialect = get_dialect("anthropic")
+assert type(dialect).decode_error is Dialect.decode_error  # the shared reading
+error = dialect.decode_error(429, "Too Many Requests", [(b"retry-after", b"2")], b"", "so far")
+assert (error.kind, error.retry_after, error.retryable, error.partial) == (
+    "rate_limit", 2.0, True, "so far"), error
+"""
+    assert "libchatty.httperrors" in loaded(code)
+
+
+def test_the_body_reader_compiles_its_patterns_on_first_use() -> None:
+    from libchatty import http1body
+
+    code = """
+from libchatty import http1body
+assert http1body._size_line.cache_info().currsize == 0
+body = http1body.ChunkedBody()
+assert body.feed(b"2;ext=1\\r\\nhi\\r\\n0\\r\\nx-t: 1\\r\\n\\r\\n") == b"hi" and body.done
+assert http1body._size_line.cache_info().currsize == 1
+"""
+    loaded(code)
+    assert http1body._size_line() is http1body._size_line()  # compiled once, kept

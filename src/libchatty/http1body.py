@@ -58,6 +58,7 @@ Deliberate differences from h11, each pinned by a test:
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -81,20 +82,28 @@ MAX_LINE: Final = 16 * 1024
 # Bytes of the peer's data an error message may quote.
 QUOTE: Final = 8
 
+# The grammar's patterns are sources, not compiled ones: compiling them at import cost
+# every program ~0.3 ms of start-up (issue 14), and most bodies never need them. The
+# size line's is compiled on first use and kept (_size_line: it can be needed on every
+# read); the trailer's come from re's own cache when a trailer section is read.
+
 # The chunk-size line without its CRLF; h11's ``chunk_header`` (the extension is
 # ``;`` and any byte but LF, as h11's ``;.*``).
-_SIZE_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;[^\n]*)?[ \t]*")
+_SIZE_LINE: Final = rb"([0-9A-Fa-f]{1,20})(?:;[^\n]*)?[ \t]*"
 # The common size line is bare hex: ``line.strip(_HEX)`` empties it, about half the cost
 # of the regex; anything else (extensions, whitespace, errors) goes to the regex.
 _HEX: Final = b"0123456789abcdefABCDEF"
 # The end of a trailer section (after its first bytes: see ChunkedBody._trailer_end).
-_BLANK_LINE: Final = re.compile(rb"\n\r?\n")
+_BLANK_LINE: Final = rb"\n\r?\n"
 # h11's header_field: token ":" OWS value OWS, value runs of non-NUL non-space bytes.
-_FIELD: Final = re.compile(
-    rb"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[ \t]*((?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?)[ \t]*"
-)
-_FOLD: Final = re.compile(rb"[ \t]+")
-_DIGITS: Final = re.compile(rb"[0-9]{1,20}")
+_FIELD: Final = rb"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[ \t]*((?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?)[ \t]*"
+_FOLD: Final = rb"[ \t]+"
+_DIGITS: Final = rb"[0-9]{1,20}"
+
+
+@functools.cache
+def _size_line() -> re.Pattern[bytes]:
+    return re.compile(_SIZE_LINE)
 
 
 def _quote(data: bytes) -> str:
@@ -261,7 +270,7 @@ class ChunkedBody(BodyReader):
                         else:
                             if end - pos >= MAX_LINE:
                                 raise LimitExceeded("the chunk-size line is too long")
-                            match = _SIZE_LINE.fullmatch(line)
+                            match = _size_line().fullmatch(line)
                             if match is None:
                                 raise RemoteProtocolError(f"invalid chunk-size line {_quote(line)}")
                             left = int(match.group(1), 16)
@@ -352,7 +361,7 @@ class ChunkedBody(BodyReader):
             pos = end + 2
         if len(line) >= MAX_LINE:
             raise LimitExceeded("the chunk-size line is too long")
-        match = _SIZE_LINE.fullmatch(line)
+        match = _size_line().fullmatch(line)
         if match is None:
             raise RemoteProtocolError(f"invalid chunk-size line {_quote(line)}")
         return pos, int(match.group(1), 16)
@@ -372,13 +381,14 @@ class ChunkedBody(BodyReader):
         else:
             end = -1
             tail = self._tail
+            blank_line = re.compile(_BLANK_LINE)
             if tail:  # a blank line straddling the previous read and this one
                 probe = tail + data[pos : pos + 2]
-                match = _BLANK_LINE.search(probe)
+                match = blank_line.search(probe)
                 if match is not None and match.end() > len(tail):
                     end = pos + match.end() - len(tail)
             if end < 0:
-                match = _BLANK_LINE.search(data, pos)
+                match = blank_line.search(data, pos)
                 if match is not None:
                     end = match.end()
         if end < 0:
@@ -397,8 +407,9 @@ class ChunkedBody(BodyReader):
         lines = [line[:-1] if line.endswith(b"\r") else line for line in section.split(b"\n")]
         del lines[-2:]  # the blank line that ended the section
         fields: list[bytes] = []
+        fold_pattern = re.compile(_FOLD)
         for line in lines:
-            fold = _FOLD.match(line)
+            fold = fold_pattern.match(line)
             if fold is None:
                 fields.append(line)
             elif not fields:
@@ -407,8 +418,9 @@ class ChunkedBody(BodyReader):
                 fields[-1] = fields[-1] + b" " + line[fold.end() :]
         length: bytes | None = None
         chunked = False
+        field_pattern = re.compile(_FIELD)
         for field in fields:
-            match = _FIELD.fullmatch(field)
+            match = field_pattern.fullmatch(field)
             if match is None:
                 raise RemoteProtocolError(f"invalid trailer field {_quote(field)}")
             name = match.group(1).lower()
@@ -416,7 +428,7 @@ class ChunkedBody(BodyReader):
             if name == b"content-length":
                 values = {part.strip() for part in value.split(b",")}
                 only = values.pop()
-                if values or _DIGITS.fullmatch(only) is None or length not in (None, only):
+                if values or re.fullmatch(_DIGITS, only) is None or length not in (None, only):
                     raise RemoteProtocolError("invalid Content-Length trailer")
                 length = only
             elif name == b"transfer-encoding":

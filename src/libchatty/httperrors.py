@@ -48,7 +48,9 @@ _KIND_BY_STATUS: Final = {
 # Google says "bad key" with a 400; the user needs to hear "auth".
 _AUTH_REASONS: Final = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "UNAUTHENTICATED"})
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|h|m|s)")
+# Patterns as sources: re compiles and caches each on first use, which only an error
+# response (or a rate-limit reset) reaches; compiled here they cost every import.
+_DURATION_PART: Final = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|h|m|s)"
 _DURATION_UNITS: Final = {
     "h": 3600.0,
     "m": 60.0,
@@ -58,7 +60,7 @@ _DURATION_UNITS: Final = {
     "µs": 1e-6,
     "ns": 1e-9,
 }
-_HTML_TITLE = re.compile(rb"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+_HTML_TITLE: Final = rb"(?is)<title>\s*(.*?)\s*</title>"  # any case; "." spans lines
 _MAX_MESSAGE = 2000
 
 
@@ -86,7 +88,7 @@ def parse_duration(text: str) -> float | None:
         return value if value >= 0 and value == value and value != float("inf") else None
     total = 0.0
     position = 0
-    for match in _DURATION_PART.finditer(text):
+    for match in re.finditer(_DURATION_PART, text):
         if match.start() != position:
             return None
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
@@ -162,7 +164,7 @@ def _from_json(body: Any) -> tuple[str | None, str | None, float | None, set[str
 
 
 def _describe(status: int, reason: str, body: bytes) -> str:
-    title = _HTML_TITLE.search(body)
+    title = re.search(_HTML_TITLE, body)
     if title:
         return title.group(1).decode("utf-8", "replace")
     text = body.decode("utf-8", "replace").strip()

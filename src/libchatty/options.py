@@ -43,8 +43,9 @@ EFFORTS: Final[tuple[Effort, ...]] = ("low", "medium", "high")
 #: useful floor everywhere (Gemini's smallest budgets are below it).
 MIN_BUDGET_TOKENS: Final = 1024
 
-# OpenAI's rule for a schema name, the strictest of the providers'.
-_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# OpenAI's rule for a schema name, the strictest of the providers'. A pattern, not a
+# compiled one: re compiles and caches it when a first schema is made.
+_NAME: Final = r"[A-Za-z0-9_-]{1,64}"
 
 
 @frozen
@@ -65,7 +66,7 @@ class JSONSchema(Value):
     model: type | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+        if not isinstance(self.name, str) or not re.fullmatch(_NAME, self.name):
             raise ValueError(
                 "JSONSchema.name must be 1-64 letters, digits, '_' or '-' (OpenAI's rule)"
             )

@@ -12,14 +12,17 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .content import ContentPart, TextPart, as_part
 from .endpoint import check_header_name, check_header_value
 from .events import ToolCall
-from .options import JSONSchema, Reasoning, ResponseFormat, as_response_format
 from .values import Value, frozen, set_fields
 from .values import value as value_class  # "value" is a common local name here
+
+if TYPE_CHECKING:
+    # At run time, imported by the requests that set them (ChatRequest._check_options).
+    from .options import Reasoning, ResponseFormat
 
 __all__ = [
     "FRAMING_HEADERS",
@@ -438,13 +441,21 @@ class ChatRequest(Value):
                 )
         if self.extra is not None and not isinstance(self.extra, Mapping):
             raise ValueError("ChatRequest.extra must be a mapping")
-        object.__setattr__(self, "response_format", as_response_format(self.response_format))
-        if self.reasoning is not None and not isinstance(self.reasoning, Reasoning):
-            raise ValueError("ChatRequest.reasoning must be a Reasoning")
+        if self.response_format is not None or self.reasoning is not None:
+            self._check_options()
         _check_int("seed", self.seed, *SEED_RANGE)
         _check_int("n", self.n, 1, MAX_N)
         if self.headers is not None:
             object.__setattr__(self, "headers", _check_headers(self.headers))
+
+    def _check_options(self) -> None:
+        """``response_format`` in its neutral form, ``reasoning`` checked: only a request
+        that sets one pays for loading libchatty.options."""
+        from .options import Reasoning, as_response_format
+
+        object.__setattr__(self, "response_format", as_response_format(self.response_format))
+        if self.reasoning is not None and not isinstance(self.reasoning, Reasoning):
+            raise ValueError("ChatRequest.reasoning must be a Reasoning")
 
     @property
     def tool_list(self) -> tuple[Tool, ...]:
@@ -462,7 +473,11 @@ class ChatRequest(Value):
         """``response_format`` in its neutral form (always after construction): None,
         ``"json"`` or a :class:`~libchatty.options.JSONSchema`."""
         value = self.response_format
-        return value if value is None or isinstance(value, (str, JSONSchema)) else None
+        if value is None or isinstance(value, str):
+            return value
+        from .options import JSONSchema  # already loaded: the value is one of its classes
+
+        return value if isinstance(value, JSONSchema) else None
 
     @property
     def stop_list(self) -> tuple[str, ...]:
