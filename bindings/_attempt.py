@@ -17,7 +17,10 @@ sends a request once and reads its answer; the exchange adds the policy over att
 
 The read loop (:meth:`Attempts._attempt`) is the per-read path of every binding: it
 makes no call per read beyond feeding the call, and reads the clock only when a total or
-stall timeout runs.
+stall timeout runs. When none runs, once streamed output was delivered it hands the body
+to the runner (:class:`~libchatty.bindings._ops.Relay`), which reads, feeds and delivers
+without a round trip through this loop per read until something else comes: a terminal
+event, a read that completes no event, the body's end, a failure.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ._ops import (
     Op,
     Probe,
     Receive,
+    Relay,
     Runtime,
     Send,
     StartTLS,
@@ -164,6 +168,7 @@ class Attempts:
             conn = self._conn
             assert conn is not None  # _send connected, or raised
             receive = self._receiver(call)
+            read = Receive(conn, idle)  # the read while no clock runs: always the same
             while True:
                 if events:
                     last = events[-1]
@@ -186,6 +191,12 @@ class Attempts:
                         self._stall_deadline = self.runtime.clock() + stall
                     yield Deliver(events)
                     events = []  # delivered: not kept while waiting (thousands of streams wait)
+                    if self._deadline is None and self._stall_deadline is None:
+                        # No clock runs: the runner relays the body until something
+                        # other than streamed output comes (see Relay). Bytes came.
+                        relayed = yield Relay(read, receive)
+                        events = relayed if type(relayed) is list else self._end(call, relayed)
+                        continue
                 if not call.wants_data:
                     break
                 if self._deadline is None and self._stall_deadline is None:

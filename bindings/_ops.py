@@ -2,8 +2,8 @@
 
 The loop (:class:`~libchatty.bindings._exchange.Exchange`) yields these operations and is
 sent their results; a backend performs the I/O ones (and :class:`Authenticate`, off the
-event loop), the runner handles :class:`Deliver` itself. A transport failure comes back
-as :class:`IOFailure`.
+event loop), the runner handles :class:`Deliver` and :class:`Relay` itself (a relay's
+reads are the backend's). A transport failure comes back as :class:`IOFailure`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = [
     "Op",
     "Probe",
     "Receive",
+    "Relay",
     "Runtime",
     "Send",
     "SendRequest",
@@ -60,7 +61,7 @@ class _Fields(type):
     """The metaclass of the operations: a class's annotated fields become its
     ``__slots__`` and an ``__init__`` taking them in order -- what
     ``@dataclass(slots=True)`` would build, without its import time (milliseconds for
-    these nine, paid by every ``import libchatty.bindings.blocking``)."""
+    these ten, paid by every ``import libchatty.bindings.blocking``)."""
 
     def __new__(
         mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]
@@ -74,7 +75,7 @@ class _Fields(type):
 
 def _first_init(self: Any, *args: Any, **kwargs: Any) -> None:
     """An operation's first construction: compiles its ``__init__`` -- the one a person
-    would write, as fast (a ``Receive`` and a ``Deliver`` are made per read) -- into its
+    would write, as fast (a ``Receive`` or a ``Deliver`` may be made per read) -- into its
     class, then runs it. Here, not at import: only the operations a program uses pay."""
     cls = type(self)
     fields: tuple[str, ...] = cls.__slots__
@@ -169,6 +170,20 @@ class Deliver(_Op):
     events: list[Event]
 
 
+class Relay(_Op):
+    """Relay the body of a streamed answer: perform ``read`` (always this same
+    :class:`Receive`), feed the bytes to ``feed`` and deliver what it returns, for as
+    long as that ends with a ``Delta`` -> the first events that do not (a terminal
+    event, or none: not delivered), or the answer of a read that brought no bytes
+    (``b""``, None; not fed). A read's failure is thrown into the loop as a
+    :class:`Receive`'s is. Asked for right after a :class:`Deliver` of streamed output
+    (every read of a relay follows a delivery). Handled by the runner: the per-read
+    path of a streamed answer, without a round trip through the loop per read."""
+
+    read: Receive
+    feed: Callable[[bytes], list[Event]]
+
+
 class Authenticate(_Op):
     """Refresh ``source``'s credentials (blocking I/O: an async backend runs it on a
     worker thread) -> the :class:`~libchatty.endpoint.Endpoint` to send to. Raises
@@ -177,7 +192,10 @@ class Authenticate(_Op):
     source: CredentialSource
 
 
-Op = Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver | Authenticate | SendRequest
+Op = (
+    Connect | StartTLS | Send | Receive | Sleep | Probe | Deliver | Relay | Authenticate
+    | SendRequest
+)
 
 
 class IOFailure(Exception):

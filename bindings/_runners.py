@@ -3,7 +3,9 @@
 :func:`drive` runs an :class:`~libchatty.bindings._exchange.Exchange` with a blocking
 :class:`SyncBackend` (the blocking and threads bindings), :func:`adrive` with an
 :class:`AsyncBackend` (trio, asyncio). A backend is only its six I/O calls, each
-raising :class:`~libchatty.bindings._ops.IOFailure` for a transport failure. The sync
+raising :class:`~libchatty.bindings._ops.IOFailure` for a transport failure; the
+runner delivers, and relays the body of a streamed answer
+(:class:`~libchatty.bindings._ops.Relay`: read, feed, deliver, with the backend's reads). The sync
 and async halves of this module are the same code with and without ``await``, kept side
 by side so that a change to one is seen to need the same change to the other:
 :func:`drive`/:func:`adrive`, :func:`run_callbacks`/:func:`arun_callbacks` and
@@ -46,6 +48,7 @@ from ._ops import (
     Op,
     Probe,
     Receive,
+    Relay,
     Send,
     SendRequest,
     Sleep,
@@ -191,12 +194,36 @@ def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Even
     """
     send = loop.send
     perform = backend.perform
+    # A backend that keeps this perform reads with receive: called here, one frame less
+    # per read (one that overrides perform, as the threads binding does, is handed each).
+    receive = backend.receive if type(backend).perform is SyncBackend.perform else None
     try:
         op = next(loop)
         while True:
             if type(op) is Deliver:
                 yield from op.events
                 op = send(None)
+                continue
+            if type(op) is Relay:
+                read, feed = op.read, op.feed
+                conn, timeout = read.conn, read.timeout
+                while True:  # the relay: read, feed, deliver (see Relay)
+                    try:
+                        data = perform(read) if receive is None else receive(conn, timeout)
+                    except BaseException as exc:
+                        op = loop.throw(exc)
+                        del exc
+                        break
+                    if not data:
+                        op = send(data)
+                        break
+                    events = feed(data)
+                    del data  # not kept while the next read waits
+                    if not events or type(events[-1]) is not Delta:
+                        op = send(events)
+                        break
+                    yield from events
+                    del events
                 continue
             # The result is sent, the failure thrown; neither is kept alive meanwhile.
             try:
@@ -244,6 +271,35 @@ async def adrive(
                 del events
                 op = send(None)
                 continue
+            if type(op) is Relay:
+                read, feed = op.read, op.feed
+                conn, timeout = read.conn, read.timeout
+                # The loop asks for a relay right after a delivery of streamed output:
+                # every read of a relay follows one.
+                while True:  # the relay: read, feed, deliver (see Relay)
+                    try:
+                        data = await receive_next(conn, timeout)
+                    except BaseException as exc:  # includes trio.Cancelled / CancelledError
+                        op = loop.throw(exc)
+                        del exc
+                        break
+                    if not data:
+                        op = send(data)
+                        break
+                    events = feed(data)
+                    del data  # not kept while the next read waits
+                    if not events or type(events[-1]) is not Delta:
+                        op = send(events)
+                        break
+                    if on_deliver is None:
+                        for event in events:
+                            yield event
+                        del event  # a delivery is never empty
+                    else:
+                        on_deliver(events)
+                    del events
+                streaming = False  # the relay ended with a read
+                continue
             reading_on, streaming = streaming, False
             try:
                 if reading_on and type(op) is Receive:
@@ -280,18 +336,11 @@ async def arun(
 def run_callbacks(event: Event, on_delta: OnDelta | None, on_event: OnEvent | None) -> bool:
     """Give ``event`` to the callbacks; True when one of them returned :data:`STOP`.
     An ``Error`` is not given to callbacks (it is raised)."""
-    kind = type(event)
-    if kind is Error:
+    if type(event) is Error:
         return False
     if on_event is not None and on_event(event) is STOP:
         return True
-    if on_delta is not None:
-        if kind is Delta:
-            if event.kind == "text" and event.text:  # type: ignore[union-attr]
-                return on_delta(event.text, False) is STOP  # type: ignore[union-attr]
-        elif kind is Done:
-            return on_delta("", True) is STOP
-    return False
+    return on_delta is not None and _give_delta(event, on_delta) is STOP
 
 
 async def arun_callbacks(
@@ -299,8 +348,7 @@ async def arun_callbacks(
 ) -> bool:
     """:func:`run_callbacks` for callbacks that may be ``async def`` (their result is
     awaited)."""
-    kind = type(event)
-    if kind is Error:
+    if type(event) is Error:
         return False
     if on_event is not None:
         result = on_event(event)
@@ -309,18 +357,23 @@ async def arun_callbacks(
         if result is STOP:
             return True
     if on_delta is not None:
-        if kind is Delta:
-            if event.kind != "text" or not event.text:  # type: ignore[union-attr]
-                return False
-            result = on_delta(event.text, False)  # type: ignore[union-attr]
-        elif kind is Done:
-            result = on_delta("", True)
-        else:
-            return False
+        result = _give_delta(event, on_delta)
         if hasattr(result, "__await__"):
             result = await result
         return result is STOP
     return False
+
+
+def _give_delta(event: Event, on_delta: Callable[[str, bool], Any]) -> Any:
+    """What ``on_delta`` returns for ``event`` (not awaited): it is given answer text
+    (a text ``Delta`` with something in it) and ``Done``; None for any other event."""
+    kind = type(event)
+    if kind is Delta:
+        if event.kind == "text" and event.text:  # type: ignore[union-attr]
+            return on_delta(event.text, False)  # type: ignore[union-attr]
+    elif kind is Done:
+        return on_delta("", True)
+    return None
 
 
 # --- the body of chat() -----------------------------------------------------------------------
@@ -383,10 +436,16 @@ def run_exchange(
             for _ in events:
                 pass
             return exchange.completion()
+        # on_delta alone (the common case) is called here: one call less per event.
+        delta_only = on_delta if on_event is None else None
         seen = _Seen(exchange)
         for item in seen.items(events, on_partial, asynchronous=False):
             if seen.event(item):
-                if run_callbacks(item, on_delta, on_event):
+                if delta_only is None:
+                    stop = run_callbacks(item, on_delta, on_event)
+                else:
+                    stop = _give_delta(item, delta_only) is STOP  # None for an Error
+                if stop:
                     return seen.stopped(item)
             elif on_partial(item) is STOP:  # type: ignore[misc]
                 return seen.stopped(item)
@@ -407,11 +466,20 @@ async def arun_exchange(
         await arun(exchange.run(), backend, _ignore)
         return exchange.completion()
     events = adrive(exchange.run(), backend)
+    # on_delta alone (the common case) is called here: no coroutine per event.
+    delta_only = on_delta if on_event is None else None
     try:
         seen = _Seen(exchange)
         async for item in seen.items(events, on_partial, asynchronous=True):
             if seen.event(item):
-                if await arun_callbacks(item, on_delta, on_event):
+                if delta_only is None:
+                    stop = await arun_callbacks(item, on_delta, on_event)
+                else:
+                    result = _give_delta(item, delta_only)  # None for an Error
+                    if hasattr(result, "__await__"):
+                        result = await result
+                    stop = result is STOP
+                if stop:
                     return seen.stopped(item)
                 continue
             result = on_partial(item)  # type: ignore[misc]

@@ -1,7 +1,10 @@
 """bindings/_runners.py: which reads :func:`adrive` hands to ``receive_next`` (the one a
-backend may rest before: only a read that follows a delivery of streamed output), and
-:func:`arun`, which hands each delivery to a hook instead of yielding its events. Driven
-by a scripted async backend: no socket, no clock."""
+backend may rest before: only a read that follows a delivery of streamed output),
+:func:`arun`, which hands each delivery to a hook instead of yielding its events, and the
+relay (:class:`Relay`: the body of a streamed answer read, fed and delivered by the runner
+until something other than streamed output comes) that the loop asks for when no clock
+runs, as :func:`drive` and :func:`adrive` serve it. Driven by scripted backends: no
+socket, no clock but a list."""
 
 from __future__ import annotations
 
@@ -10,10 +13,22 @@ import json
 from collections.abc import Awaitable
 from typing import Any
 
-from libchatty.bindings._exchange import Exchange
-from libchatty.bindings._ops import Conn, Runtime
+import pytest
+from libchatty.bindings._api import Timeout
+from libchatty.bindings._exchange import DRAIN_TIMEOUT, Exchange
+from libchatty.bindings._ops import (
+    Conn,
+    Connect,
+    Deliver,
+    IOFailure,
+    Op,
+    Receive,
+    Relay,
+    Runtime,
+    Send,
+)
 from libchatty.bindings._pool import Pool
-from libchatty.bindings._runners import AsyncBackend, adrive, arun
+from libchatty.bindings._runners import AsyncBackend, SyncBackend, adrive, arun, drive
 from test_driver import config
 
 from libchatty.events import Delta, Done, Error, Event
@@ -76,10 +91,10 @@ class ScriptedBackend(AsyncBackend):
         return False
 
 
-def exchange() -> Exchange:
+def exchange(timeout: Timeout | None = None, pool: Pool | None = None) -> Exchange:
     request = ChatRequest("m", [Message("user", "hi")], stream=True)
     runtime = Runtime(lambda: 0.0, lambda: 0.0, lambda: 0.0)
-    return Exchange(config(), request, Pool(), runtime)
+    return Exchange(config(timeout=timeout), request, pool or Pool(), runtime)
 
 
 def test_only_reads_after_a_delivery_of_streamed_output_go_to_receive_next() -> None:
@@ -115,3 +130,278 @@ def test_the_default_receive_next_is_receive() -> None:
     reading = AsyncBackend.receive_next(backend, FakeConn(), 1.0)
     assert asyncio.run(reading) == b"x"  # type: ignore[arg-type]
     assert backend.reads == ["receive"]
+
+
+# --- the relay --------------------------------------------------------------------------------
+
+def comment() -> bytes:
+    event = b": ping\n\n"
+    return b"%x\r\n%s\r\n" % (len(event), event)
+
+
+class ScriptedSyncBackend(SyncBackend):
+    """Reads return the script's items in turn (an exception is raised); ``reads``
+    records each read's timeout. Keeps the default ``perform``: :func:`drive` calls
+    ``receive`` itself."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = list(script)
+        self.reads: list[float | None] = []
+        self.conn = ScriptedConn()
+
+    def connect(self, host: str, port: int, timeout: float | None) -> Conn:
+        return self.conn
+
+    def start_tls(self, conn: Any, server_hostname: str, timeout: float | None) -> Conn:
+        raise AssertionError("plain HTTP only")
+
+    def send(self, conn: Any, data: bytes, timeout: float | None) -> None:
+        pass
+
+    def receive(self, conn: Any, timeout: float | None) -> bytes:
+        assert not self.conn.aborted
+        self.reads.append(timeout)
+        item = self.script.pop(0) if self.script else b""
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def sleep(self, seconds: float) -> None:
+        raise AssertionError("no retries here")
+
+    def probe(self, conn: Any) -> bool:
+        return False
+
+
+class ScriptedConn:
+    aborted = False
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+class PerformingBackend(ScriptedSyncBackend):
+    """A backend that overrides ``perform`` (as the threads binding does, to make every
+    read cancellable): the relay's reads go through it too."""
+
+    def __init__(self, script: list[Any]) -> None:
+        super().__init__(script)
+        self.ops: list[Op] = []
+
+    def perform(self, op: Op) -> Any:
+        self.ops.append(op)
+        return super().perform(op)
+
+
+def ops_of(loop: Any, backend: SyncBackend) -> tuple[list[str], list[Relay]]:
+    """Step ``loop`` by hand, as a runner without a relay would: each operation's name
+    (a relay is served read by read: ``Relay`` then one ``read`` per read it makes), and
+    the relays asked for."""
+    kinds: list[str] = []
+    relays: list[Relay] = []
+    op: Any = next(loop)
+    try:
+        while True:
+            kinds.append(type(op).__name__)
+            if type(op) is Deliver:
+                kinds[-1] += f"({''.join(type(e).__name__[0] for e in op.events)})"
+                op = loop.send(None)
+            elif type(op) is Relay:
+                relays.append(op)
+                while True:  # what Relay says, written out plainly
+                    kinds.append("read")
+                    data = backend.perform(op.read)
+                    if not data:
+                        op = loop.send(data)
+                        break
+                    events = op.feed(data)
+                    if not events or type(events[-1]) is not Delta:
+                        op = loop.send(events)
+                        break
+                    kinds.append(f"deliver({''.join(type(e).__name__[0] for e in events)})")
+            else:
+                op = loop.send(backend.perform(op))
+    except StopIteration:
+        pass
+    return kinds, relays
+
+
+def test_with_no_clock_running_the_body_is_relayed_after_the_first_delivery() -> None:
+    backend = ScriptedSyncBackend([HEAD, piece("a"), piece("b") + piece("c"), piece("d"),
+                                   STOP, END])
+    kinds, relays = ops_of(exchange(Timeout(idle=60)).run(), backend)
+    # The head and the first delta come through the loop; the deltas after it are
+    # relayed; Done comes back to the loop, which delivers it and drains the body.
+    assert kinds == ["Connect", "Send", "Receive", "Receive", "Deliver(D)", "Relay",
+                     "read", "deliver(DD)", "read", "deliver(D)", "read", "Deliver(D)",
+                     "Receive"]
+    read = relays[0].read
+    assert type(read) is Receive and read.timeout == 60
+    assert backend.reads == [60, 60, 60, 60, 60, DRAIN_TIMEOUT]
+
+
+def test_a_read_that_completes_no_event_ends_the_relay() -> None:
+    # A keep-alive comment: the loop takes the next read itself (a backend may rest
+    # only after a delivery), then relays again after the next delivery.
+    backend = ScriptedSyncBackend([HEAD + piece("a"), comment(), piece("b"), piece("c"),
+                                   STOP + END])
+    kinds, relays = ops_of(exchange(Timeout(idle=60)).run(), backend)
+    assert kinds == ["Connect", "Send", "Receive", "Deliver(D)", "Relay", "read", "Receive",
+                     "Deliver(D)", "Relay", "read", "deliver(D)", "read", "Deliver(D)"]
+    assert len(relays) == 2
+
+
+def test_the_end_of_the_body_ends_the_relay_and_is_fed_by_the_loop() -> None:
+    backend = ScriptedSyncBackend([HEAD + piece("a"), piece("b")])  # then b"": cut short
+    run = exchange(Timeout(idle=60))
+    kinds, _ = ops_of(run.run(), backend)
+    assert kinds == ["Connect", "Send", "Receive", "Deliver(D)", "Relay", "read",
+                     "deliver(D)", "read", "Deliver(E)"]
+    error = run.terminal
+    assert type(error) is Error and error.kind == "incomplete" and error.partial == "ab"
+
+
+@pytest.mark.parametrize("timeout", [Timeout(idle=60, total=600), Timeout(idle=60, stall=30)])
+def test_no_relay_while_a_clock_runs(timeout: Timeout) -> None:
+    # Each read's wait is cut to a deadline: the loop computes it read by read.
+    backend = ScriptedSyncBackend([HEAD + piece("a"), piece("b"), piece("c"), STOP + END])
+    kinds, relays = ops_of(exchange(timeout).run(), backend)
+    assert relays == []
+    assert kinds == ["Connect", "Send", "Receive", "Deliver(D)", "Receive", "Deliver(D)",
+                     "Receive", "Deliver(D)", "Receive", "Deliver(D)"]
+
+
+def text_of(event: Event) -> str:
+    assert isinstance(event, (Delta, Done))
+    return event.text
+
+
+def relayed_run(backend: SyncBackend, pool: Pool | None = None) -> tuple[list[Event], Exchange]:
+    run = exchange(Timeout(idle=60), pool)
+    return list(drive(run.run(), backend)), run
+
+
+def test_drive_relays_every_split_to_the_same_events() -> None:
+    body = b"".join([piece("a"), piece("b"), comment(), piece("c"), piece("d"), STOP, END])
+    want = None
+    for size in (1, 2, 3, 7, 16, 64, len(body)):
+        pieces = [HEAD] + [body[i : i + size] for i in range(0, len(body), size)]
+        for backend in (ScriptedSyncBackend(pieces), PerformingBackend(pieces)):
+            pool = Pool()
+            events, run = relayed_run(backend, pool)
+            got = [(type(e).__name__, getattr(e, "text", None)) for e in events]
+            want = want or got
+            assert got == want, size
+            # Every read up to Done waits the idle timeout, every one after it the drain's.
+            waits = [wait or 0.0 for wait in backend.reads]
+            assert len(waits) == len(pieces) and waits == sorted(waits, reverse=True), size
+            assert set(waits) <= {60, DRAIN_TIMEOUT} and waits[0] == 60, size
+            assert pool.idle_count(run.key) == 1 and not backend.conn.aborted
+    assert want == [("Delta", "a"), ("Delta", "b"), ("Delta", "c"), ("Delta", "d"),
+                    ("Done", "abcd")]
+
+
+def test_a_backend_that_overrides_perform_is_handed_every_relayed_read() -> None:
+    backend = PerformingBackend([HEAD + piece("a"), piece("b"), comment(), piece("c"),
+                                 STOP + END])
+    relayed_run(backend)
+    assert [type(op) for op in backend.ops][:2] == [Connect, Send]
+    reads = [op for op in backend.ops if type(op) is Receive]
+    assert len(reads) == 5 and all(read.timeout == 60 for read in reads)
+    # The first read is the loop's; the relay's (b, the comment) are its one read; the
+    # comment completes no event, so the next read is the loop's again; a new relay
+    # after c reads STOP.
+    first, b, ping, c, stop = reads
+    assert b is ping and first is not b and c is not b and stop is not c
+
+
+def test_a_relayed_read_with_streamed_output_and_the_end_delivers_each_event_once() -> None:
+    for backend in (ScriptedSyncBackend([HEAD + piece("a"), piece("b") + STOP + END]),
+                    ScriptedSyncBackend([HEAD + piece("a"), piece("b"), piece("c") + STOP])):
+        events, run = relayed_run(backend)
+        texts = [text_of(e) for e in events]
+        assert texts in (["a", "b", "ab"], ["a", "b", "c", "abc"])
+        assert type(events[-1]) is Done and run.terminal is events[-1]
+
+
+def test_a_failed_relayed_read_is_the_loops_to_map_with_the_partial_text() -> None:
+    backend = ScriptedSyncBackend([HEAD + piece("a"), piece("b"),
+                                   IOFailure("connection", "reset by peer")])
+    events, run = relayed_run(backend)
+    error = events[-1]
+    assert [type(e) for e in events] == [Delta, Delta, Error]
+    assert type(error) is Error and error.kind == "connection" and error.partial == "ab"
+    assert backend.conn.aborted and run.requests == 1  # after a delta: never retried
+
+
+class Boom(Exception):
+    pass
+
+
+def test_an_exception_from_a_relayed_read_closes_and_propagates() -> None:
+    backend = ScriptedSyncBackend([HEAD + piece("a"), piece("b"), Boom("x")])
+    with pytest.raises(Boom):
+        relayed_run(backend)
+    assert backend.conn.aborted
+
+
+def test_leaving_the_events_during_the_relay_closes_the_connection() -> None:
+    backend = ScriptedSyncBackend([HEAD + piece("a"), piece("b"), piece("c"), STOP + END])
+    pool = Pool()
+    run = exchange(Timeout(idle=60), pool)
+    events = drive(run.run(), backend)
+    assert [text_of(next(events)) for _ in range(2)] == ["a", "b"]
+    events.close()
+    assert backend.conn.aborted and pool.idle_count(run.key) == 0
+    assert len(backend.reads) == 2  # nothing read after the caller left
+
+
+def test_adrive_relays_with_receive_next_after_deliveries_only() -> None:
+    # After a read that completes no event, the next read is the loop's, a plain receive.
+    backend = ScriptedBackend([HEAD + piece("a"), piece("b"), comment(), piece("c"),
+                               piece("d"), STOP, END])
+    run = exchange(Timeout(idle=60))
+
+    async def main() -> list[Event]:
+        return [event async for event in adrive(run.run(), backend)]
+
+    events = asyncio.run(main())
+    assert [text_of(e) for e in events] == ["a", "b", "c", "d", "abcd"]
+    assert backend.reads == ["receive", "receive_next", "receive_next", "receive",
+                             "receive_next", "receive_next", "receive"]
+
+
+def test_arun_hands_relayed_deliveries_to_the_hook() -> None:
+    backend = ScriptedBackend([HEAD + piece("a"), piece("b") + piece("c"), comment(),
+                               piece("d"), STOP + END])
+    deliveries: list[list[str]] = []
+    run = exchange(Timeout(idle=60))
+    asyncio.run(arun(run.run(), backend,
+                     lambda events: deliveries.append([type(e).__name__ for e in events])))
+    assert deliveries == [["Delta"], ["Delta", "Delta"], ["Delta"], ["Done"]]
+    assert run.completion().text == "abcd"
+
+
+# --- the callbacks ------------------------------------------------------------------------------
+
+
+def test_on_delta_is_given_answer_text_and_done_only() -> None:
+    from libchatty.bindings._runners import arun_callbacks, run_callbacks
+
+    given: list[tuple[str, bool]] = []
+
+    def on_delta(text: str, done: bool) -> None:
+        given.append((text, done))
+
+    events: list[Event] = [
+        Delta("a"), Delta(""), Delta("think", "reasoning"), Delta("{", "tool_call", 0, "c", "f"),
+        Delta("no", "refusal"), Delta("b", "text", 1), Done("stop", text="a"),
+        Error("connection", "x"),
+    ]
+    for event in events:
+        assert run_callbacks(event, on_delta, None) is False
+    assert given == [("a", False), ("b", False), ("", True)]
+    given.clear()
+    for event in events:
+        assert asyncio.run(arun_callbacks(event, on_delta, None)) is False
+    assert given == [("a", False), ("b", False), ("", True)]

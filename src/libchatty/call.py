@@ -120,6 +120,7 @@ _AWAIT_HEAD: Final = Mode.AWAIT_HEAD
 _DRAIN: Final = Mode.DRAIN
 _CLOSED: Final = Mode.CLOSED
 _TAKES_DATA: Final = frozenset(m for m, row in TRANSITIONS.items() if DATA in row)
+_TAKES_BODY: Final = frozenset(m for m, row in TRANSITIONS.items() if BODY in row)
 
 
 class Call(CallBody):
@@ -297,10 +298,18 @@ class Call(CallBody):
 
     def receive_body(self, data: bytes) -> list[Event]:
         """Body bytes as the stack hands them, at any split."""
-        self._check(BODY, _FRAMED)
+        # _check inlined (once per piece): the door was set by http_request().
+        mode = self._mode
+        if self._door is not _FRAMED or mode not in _TAKES_BODY:
+            raise LocalProtocolError(misuse(BODY, mode, self._door))
         out: list[Event] = []
         if data:
-            self._on_body(bytes(data), out)
+            if type(data) is not bytes:  # a bytearray or memoryview: ours from now on
+                data = bytes(data)
+            if self._coding is None:
+                self._frame(data, out)
+            else:
+                self._on_coded_body(data, out)
         return out
 
     def receive_end(self, complete: bool = True) -> list[Event]:

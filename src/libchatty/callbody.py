@@ -215,8 +215,10 @@ class CallBody:
             self._items(exc.items, out)
             self._decode_fault(exc, out)
             return
-        if items or self._sse_fields:
+        if self._sse_fields:
             self._items(items, out)
+        elif items:
+            self._handle_items(items, out)
 
     def _sse_field(self, name: str, value: str) -> None:
         """An SSE field the spec ignores (llama.cpp's ``error:``), kept with the number of
