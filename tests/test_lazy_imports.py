@@ -32,6 +32,8 @@ NOT_FOR_A_BLOCKING_IMPORT: frozenset[str] = frozenset(
         "libchatty.structured",  # response_format's parsed answer
         "libchatty.sigv4",  # Bedrock: signing, AWS event streams
         "libchatty.eventstream",
+        "libchatty.contentcoding",  # a compressed body
+        "libchatty.ndjson",  # Ollama's NDJSON streams
         "libchatty.clouds",  # Azure, Bedrock and Vertex rules
         "libchatty.ratelimit",  # Completion.rate_limit, when read
         "libchatty.httperrors",  # an error response (Dialect.decode_error)

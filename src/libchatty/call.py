@@ -74,7 +74,6 @@ from .callstate import (
     Mode,
     misuse,
 )
-from .contentcoding import ContentDecoder, UnsupportedEncoding
 from .dialects import get_dialect
 from .dialects.base import RequestSpec, StreamDecoder
 from .endpoint import Endpoint
@@ -87,6 +86,8 @@ from .request import ChatRequest
 
 if TYPE_CHECKING:
     from datetime import datetime  # only Bedrock's signing needs one, from the caller
+
+    from .contentcoding import ContentDecoder, UnsupportedEncoding
 
 __all__ = ["USER_AGENT", "Call", "HTTPRequest"]
 

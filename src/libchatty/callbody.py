@@ -12,7 +12,7 @@ for the framed one.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .callhead import body_headers, request_id, visible_headers
 from .callstate import (
@@ -26,17 +26,19 @@ from .callstate import (
     Input,
     Mode,
 )
-from .contentcoding import ContentDecoder, UnsupportedEncoding, content_decoder
 from .dialects.base import Dialect, StreamDecoder
 from .endpoint import Endpoint
 from .events import Delta, Done, Error, Event
 from .exceptions import LimitExceeded, RemoteProtocolError
 from .framing import DISCARD, Framer, WholeBody, eventstream_framer
 from .jsonload import loads
-from .ndjson import NDJSONDecoder
 from .redact import Redactor, endpoint_secrets
 from .request import ChatRequest
 from .sse import SSEDecoder
+
+if TYPE_CHECKING:
+    # Imported where used: only a compressed body, only an NDJSON stream needs them.
+    from .contentcoding import ContentDecoder, UnsupportedEncoding
 
 __all__ = ["CallBody"]
 
@@ -181,6 +183,8 @@ class CallBody:
             self._framer = SSEDecoder(self._max_event_size, on_unknown_field=self._sse_field)
             self._handle = decoder.sse_event
         elif mode is Mode.NDJSON:
+            from .ndjson import NDJSONDecoder
+
             self._framer = NDJSONDecoder(self._max_event_size)
             self._handle = decoder.json_line
         else:
@@ -189,6 +193,8 @@ class CallBody:
 
     def _set_coding(self, header: bytes, out: list[Event]) -> bool:
         """Prepare to decode the body's Content-Encoding; False when the call ended."""
+        from .contentcoding import UnsupportedEncoding, content_decoder
+
         try:
             self._coding = content_decoder(header, self._max_decoded_size)
         except UnsupportedEncoding as exc:
