@@ -14,6 +14,8 @@ libchatty's own modules. Each check runs in a fresh interpreter.
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 from libchatty.bindings import _config
@@ -51,6 +53,7 @@ NOT_FOR_A_BLOCKING_IMPORT: frozenset[str] = frozenset(
         "libchatty.bindings.server",
         "libchatty.bindings.batch",
         "ssl",  # https:// only
+        "json",  # the first request or parse (jsonload builds its decoder then)
         "urllib.parse",  # a URL urlsplit must read
     }
 )
@@ -201,3 +204,28 @@ assert http1body._size_line.cache_info().currsize == 1
 """
     loaded(code)
     assert http1body._size_line() is http1body._size_line()  # compiled once, kept
+
+
+@pytest.mark.parametrize(
+    ("document", "value"),
+    [
+        ('{"a":[1,2]}', "{'a': [1, 2]}"),  # the first parse through the scanner
+        (' {"a":1}', "{'a': 1}"),  # leading whitespace: the first parse through decode()
+        ("NaN", "ValueError"),  # refused, as after the decoder exists
+    ],
+)
+def test_the_first_parse_loads_json_and_builds_the_decoder(document: str, value: str) -> None:
+    code = (
+        "import sys\n"
+        "from libchatty import jsonload\n"
+        "before = 'json' in sys.modules\n"
+        "try:\n"
+        f"    got = repr(jsonload.loads({document!r}))\n"
+        "except ValueError:\n"
+        "    got = 'ValueError'\n"
+        "print(before, 'json' in sys.modules, got, jsonload.loads('[3]'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout == f"False True {value} [3]\n"

@@ -60,7 +60,8 @@ NOT_AT_IMPORT: frozenset[str] = frozenset(
 )
 
 # A fresh interpreter runs CODE and prints the modules it loaded as JSON, last line.
-_REPORT = "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+# Taken before the report imports anything of its own (json, to print the list).
+_REPORT = "\nimport sys\n_seen = sorted(sys.modules)\nimport json\nprint(json.dumps(_seen))\n"
 
 
 def loaded(code: str) -> frozenset[str]:

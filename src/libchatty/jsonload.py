@@ -17,7 +17,6 @@ is in use now: ``"json"``, then ``"orjson"`` once it has taken over.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -30,11 +29,33 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_decoder = json.JSONDecoder(parse_constant=_reject_constant)
-# The C scanner parses one value at an index; json.loads adds two regex passes for
-# surrounding whitespace that the common compact document does not need.
-_scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
-_decode = _decoder.decode
+def _build_decoder() -> None:
+    """Bind ``_scan`` and ``_decode`` to a real decoder. Done by the first parse, not at
+    import: the ``json`` package costs about a millisecond to load, and a program that
+    imports libchatty without parsing (``--help``, a test collection) should not pay it."""
+    global _scan, _decode
+    import json
+
+    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    # The C scanner parses one value at an index; json.loads adds two regex passes for
+    # surrounding whitespace that the common compact document does not need.
+    _scan = decoder.scan_once  # type: ignore[attr-defined]
+    _decode = decoder.decode
+
+
+def _first_scan(text: str, index: int) -> tuple[Any, int]:
+    _build_decoder()
+    return _scan(text, index)
+
+
+def _first_decode(text: str) -> Any:
+    _build_decoder()
+    return _decode(text)
+
+
+# Rebound by the first parse (see _build_decoder): no test per parse.
+_scan: Callable[[str, int], tuple[Any, int]] = _first_scan
+_decode: Callable[[str], Any] = _first_decode
 
 
 _JSON_WHITESPACE = " \t\n\r"  # RFC 8259 whitespace: exactly these four

@@ -8,7 +8,6 @@ reasoning settings in :mod:`libchatty.options`.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field
@@ -174,6 +173,8 @@ def _tool_call(index: int, raw: object) -> ToolCall:
         raise ValueError(f"{what} needs a function name")
     arguments = function.get("arguments", "")
     if isinstance(arguments, Mapping):
+        import json  # not at import: see jsonload
+
         arguments = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
     if not isinstance(arguments, str):
         raise ValueError(f"{what}: 'arguments' must be JSON text or an object")

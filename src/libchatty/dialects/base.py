@@ -10,7 +10,6 @@ Per-response state lives in a :class:`StreamDecoder`, made fresh for every call.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import field
@@ -46,6 +45,8 @@ __all__ = [
 
 def dumps(value: Any) -> bytes:
     """Compact JSON as UTF-8 bytes (non-ASCII kept as is, as providers accept)."""
+    import json  # with the first request, not at import
+
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -57,6 +58,8 @@ def compact_json(value: Any, provider: str, what: str) -> str:
     Nesting deeper than the interpreter allows is the provider's fault, reported as
     :class:`~libchatty.exceptions.RemoteProtocolError` naming ``provider`` and ``what``.
     """
+    import json
+
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     except RecursionError:
