@@ -350,6 +350,29 @@ def test_a_coding_the_raw_door_refuses_is_the_stacks_to_decode() -> None:
     assert framed_door(make_call(), response, []) == WANT
 
 
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_buffer_the_stack_reuses_is_copied_before_it_is_kept(kind: Any, stream: bool) -> None:
+    # Stacks hand over bytearrays and memoryviews of buffers they refill: a piece kept
+    # (the start of an event, the start of a whole JSON body) must not change when the
+    # caller's buffer does.
+    if stream:
+        call, body, want = make_call(), GOOD_BODY, WANT
+        content_type = "text/event-stream"
+    else:
+        answer = {"choices": [{"index": 0, "message": {"content": "Yes"}, "finish_reason": "stop"}]}
+        call, body = make_call("openai-chat/nonstream-text.http"), json.dumps(answer).encode()
+        want = [Delta("Yes"), Done(text="Yes", finish_reason="stop", raw_finish_reason="stop")]
+        content_type = "application/json"
+    call.http_request()
+    events = call.receive_head(200, {"Content-Type": content_type})
+    buffer = bytearray(body[:30])
+    events += call.receive_body(kind(buffer))
+    buffer[:] = b"x" * len(buffer)  # refilled by the stack
+    events += call.receive_body(body[30:]) + call.receive_end()
+    assert events == want
+
+
 # --- misuse -----------------------------------------------------------------------------------
 FRAMED_MSG = (
     "on a call started with Call.http_request(): this call uses the framed door; feed it "

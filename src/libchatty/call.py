@@ -307,10 +307,9 @@ class Call(CallBody):
         if data:
             if type(data) is not bytes:  # a bytearray or memoryview: ours from now on
                 data = bytes(data)
-            if self._coding is None:
-                self._frame(data, out)
-            else:
-                self._on_coded_body(data, out)
+            # Never a Content-Encoding here: this door is handed decoded bodies and
+            # header_pairs drops the header, so the body goes straight to its framer.
+            self._frame(data, out)
         return out
 
     def receive_end(self, complete: bool = True) -> list[Event]:
