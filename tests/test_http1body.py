@@ -313,6 +313,18 @@ def test_extensions_whitespace_and_trailers_are_accepted_and_dropped() -> None:
     assert reader.done and reader.trailing == b"NEXT"
 
 
+@pytest.mark.parametrize("size", [b"1a", b"1A", b"010"])
+def test_a_size_with_an_extension_is_read_as_hex(size: bytes) -> None:
+    # A size line with an extension leaves the bare-hex fast path: its pattern's digits
+    # are hex as well (0x1a = 26 bytes; 0x10 with a leading zero = 16).
+    data = bytes(range(97, 97 + 26))[: int(size, 16)]
+    wire = size + b";ext=1\r\n" + data + b"\r\n0\r\n\r\n"
+    assert agree(CHUNKED_HEAD + wire, [5]) == Outcome(data, False, True, b"", True)
+    reader = ChunkedBody()
+    assert reader.feed(wire) == data
+    assert reader.done
+
+
 def test_bytes_after_the_end_are_trailing_and_forbid_reuse() -> None:
     reader = ChunkedBody()
     assert reader.feed(b"1\r\na\r\n0\r\n\r\nHTTP/1.1") == b"a"
