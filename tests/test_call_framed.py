@@ -573,3 +573,75 @@ def test_a_2xx_head_without_content_type_follows_the_request() -> None:
     assert call.receive_head(200, []) == []
     events = call.receive_body(body) + call.receive_end()
     assert events[0] == Delta("Hi") and isinstance(events[1], Done) and len(events) == 2
+
+
+# --- the live shape: one whole event per read, through both doors ----------------------------
+def at_events(body: bytes) -> list[int]:
+    """Offsets just after each blank line of an event stream: one event per piece."""
+    return [i + 2 for i in range(len(body)) if body[i : i + 2] == b"\n\n"]
+
+
+SSE_FIXTURES = [
+    name for name in FIXTURES if b"text/event-stream" in fixture(name).split(b"\r\n\r\n")[0]
+]
+
+
+@pytest.mark.parametrize("name", SSE_FIXTURES)
+def test_one_event_per_read_gives_the_events_of_one_read(name: str) -> None:
+    # The live shape takes the shortcut (CallBody._frame): the same events, text and
+    # request metadata as the whole response in one read.
+    response = fixture(name)
+    whole_call = make_call(name)
+    whole = raw_door(whole_call, [response])
+    *_, body, complete = parse(response)
+    cuts = at_events(body)
+    framed_call = make_call(name)
+    assert framed_door(framed_call, response, cuts) == whole
+    assert framed_call.text == whole_call.text
+    head = response.split(b"\r\n\r\n")[0].split(b"\r\n")
+    kept = [line for line in head if not line.lower().startswith(b"transfer-encoding")]
+    rechunked = b"\r\n".join([*kept, b"Transfer-Encoding: chunked"]) + b"\r\n\r\n"
+    pieces = cut_at(body, cuts)
+    reads = [rechunked] + [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p]
+    if complete:
+        reads.append(b"0\r\n\r\n")
+    raw_call = make_call(name)
+    assert raw_door(raw_call, reads) == whole
+    assert raw_call.text == whole_call.text
+
+
+def test_the_live_shape_ends_at_done_and_drains_the_rest() -> None:
+    call = make_call()
+    call.http_request()
+    call.receive_head(200, [("content-type", "text/event-stream")])
+    first = {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+    chunk = {"id": "c", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+    assert call.receive_body(b"data: %s\n\n" % json.dumps(first).encode()) == []
+    assert call.receive_body(b"data: %s\n\n" % json.dumps(chunk).encode()) == [Delta("Hi")]
+    done = call.receive_body(b"data: [DONE]\n\n")
+    assert [type(e) for e in done] == [Done] and done[0].text == "Hi"
+    assert call.receive_body(b"data: %s\n\n" % json.dumps(chunk).encode()) == []
+    assert call.receive_end() == []
+    assert call.text == "Hi"
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_max_response_size_in_the_live_shape_at_the_limit_and_one_past(extra: int) -> None:
+    limit = 300
+    call = make_call(max_response_size=limit)
+    call.http_request()
+    call.receive_head(200, [("content-type", "text/event-stream")])
+    first = {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+    events = call.receive_body(b"data: %s\n\n" % json.dumps(first).encode())
+    for piece in ["x"] * (limit + extra):
+        chunk = {"id": "c", "choices": [{"index": 0, "delta": {"content": piece}}]}
+        events += call.receive_body(b"data: %s\n\n" % json.dumps(chunk).encode())
+        if call.finished:
+            break
+    if not call.finished:
+        events += call.receive_body(b"data: [DONE]\n\n")
+    if extra:
+        assert type(events[-1]) is Error and events[-1].kind == "limit"
+        assert events[-1].message == f"the streamed answer exceeds {limit} characters"
+    else:
+        assert type(events[-1]) is Done and events[-1].text == "x" * limit

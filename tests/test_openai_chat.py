@@ -1675,3 +1675,118 @@ def test_second_choice_tool_calls_are_not_collected_and_empty_simple_answers() -
         Delta("a"),
         Done(None, "a", reasoning="r"),
     ]
+
+
+# --- the live shortcut: message_data is sse_event, or declines and changes nothing ----------
+ROLE = chunk(content("", role="assistant"), id="chatcmpl-1", model="m")
+
+
+def plain(text: Any = "Hi", **changes: Any) -> dict[str, Any]:
+    """The common chunk (``changes`` replace or add keys; None values are kept)."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "model": "m",
+        "choices": [content(text)],
+        **changes,
+    }
+
+
+def started() -> OpenAIChatDecoder:
+    decoder = DIALECT.stream_decoder(STREAM)
+    assert decoder.sse_event(ROLE) == []
+    return decoder
+
+
+def test_message_data_reads_the_common_chunk() -> None:
+    decoder = started()
+    assert decoder.message_data(json.dumps(plain("Hi")).encode()) == [Delta("Hi")]
+    assert decoder.message_data(json.dumps(plain("")).encode()) == []
+    assert decoder.acc.partial == "Hi"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        json.dumps(plain(usage={"prompt_tokens": 1})).encode(),
+        json.dumps(plain(choices=[{**content("Hi"), "finish_reason": "stop"}])).encode(),
+        json.dumps(plain(choices=[content("Hi", index=1)])).encode(),
+        json.dumps(plain(choices=[content("Hi"), content("Yo", index=1)])).encode(),
+        json.dumps(plain(choices=[content("Hi", role="assistant")])).encode(),
+        json.dumps(plain(choices=[])).encode(),
+        json.dumps(plain(None)).encode(),
+        json.dumps(plain(7)).encode(),
+        json.dumps(plain(error={"message": "x"})).encode(),
+        json.dumps(plain(x_groq={"usage": {}})).encode(),
+        json.dumps([plain()]).encode(),
+        b"[DONE]",
+        b"",
+        b'{"choices": [{"delta": {"content": "\xff"}}]}',
+        b"{",
+    ],
+)
+def test_message_data_declines_every_other_payload(payload: bytes) -> None:
+    decoder = started()
+    assert decoder.message_data(payload) is None
+    assert decoder.acc.partial == ""
+
+
+def test_message_data_declines_before_the_first_chunk_was_read() -> None:
+    # The response id and model come from the general path's first chunk.
+    assert DIALECT.stream_decoder(STREAM).message_data(json.dumps(plain()).encode()) is None
+
+
+def outcome(decoder: OpenAIChatDecoder, event: ServerSentEvent) -> Any:
+    try:
+        return decoder.sse_event(event)
+    except RemoteProtocolError as exc:
+        return str(exc)
+
+
+live_payloads = st.one_of(
+    st.builds(
+        plain,
+        st.one_of(st.text(max_size=5), st.none(), st.integers()),
+        **{
+            key: st.one_of(st.none(), values)
+            for key, values in {
+                "usage": st.just({"prompt_tokens": 1, "completion_tokens": 2}),
+                "error": st.just({"message": "boom"}),
+            }.items()
+        },
+    ).map(lambda value: json.dumps(value).encode()),
+    st.builds(
+        lambda choices: json.dumps(plain(choices=choices)).encode(),
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "delta": st.dictionaries(
+                        st.sampled_from(["content", "role", "refusal"]),
+                        st.one_of(st.text(max_size=3), st.none()),
+                    )
+                },
+                optional={
+                    "index": st.sampled_from([0, 1, None]),
+                    "finish_reason": st.sampled_from([None, "stop", "length"]),
+                },
+            ),
+            max_size=2,
+        ),
+    ),
+    st.binary(max_size=30),
+)
+
+
+@given(live_payloads, st.booleans())
+def test_message_data_is_sse_event_or_declines(payload: bytes, after_first: bool) -> None:
+    short = started() if after_first else DIALECT.stream_decoder(STREAM)
+    full = started() if after_first else DIALECT.stream_decoder(STREAM)
+    event = ServerSentEvent(data=payload.decode("utf-8", "replace"))
+    got = short.message_data(payload)
+    if got is None:
+        assert short.acc.partial == full.acc.partial
+        assert outcome(short, event) == outcome(full, event)
+    else:
+        assert got == full.sse_event(event)
+    assert short.acc.partial == full.acc.partial
+    assert short.end() == full.end()

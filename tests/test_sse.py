@@ -990,3 +990,78 @@ def test_one_line_reads_on_a_live_stream_count_and_stay_exact() -> None:
     assert decoder.feed(b"data: d\ndata: e\n\n") == [ev("d\ne", id="4", retry=8)]
     assert decoder.dispatched == 5
     assert decoder.last_event_id == "4"
+
+
+# -- live_data: the live shape without the event ---------------------------------------------
+
+live_reads = st.one_of(
+    st.binary(max_size=40).map(lambda b: b"data: " + b + b"\n\n"),  # LF, CR inside at times
+    st.sampled_from([b"data: {}\n\n", b"data:x\n\n", b"id: 7\n\n", b": ping\n\n", b"retry: 5\n\n"]),
+    st.binary(max_size=40),
+)
+
+
+def decoder_state(decoder: SSEDecoder) -> tuple[int, str, int | None, int]:
+    return decoder.dispatched, decoder.last_event_id, decoder.retry, decoder.buffered
+
+
+@given(st.lists(live_reads, max_size=8))
+def test_live_data_is_feed_without_building_the_event(reads: list[bytes]) -> None:
+    # Either live_data declines and changes nothing, or it returns the data feed's one
+    # event carries and leaves the decoder as feed leaves it.
+    live, fed = SSEDecoder(48), SSEDecoder(48)
+    for data in reads:
+        before = decoder_state(live)
+        payload = live.live_data(data)
+        if payload is None:
+            assert decoder_state(live) == before
+            try:
+                expected = fed.feed(data)
+            except LimitExceeded:
+                with pytest.raises(LimitExceeded):
+                    live.feed(data)
+                return
+            assert live.feed(data) == expected
+        else:
+            assert fed.feed(data) == [
+                ServerSentEvent(
+                    "message", payload.decode("utf-8", "replace"), live.last_event_id, live.retry
+                )
+            ]
+        assert decoder_state(live) == decoder_state(fed)
+
+
+def test_live_data_takes_the_live_shape_and_nothing_else() -> None:
+    decoder = SSEDecoder()
+    assert decoder.live_data(b'data: {"a":1}\n\n') is None  # the stream start: BOM undecided
+    assert decoder.feed(b"id: 4\nretry: 9\n\n") == []
+    assert decoder.live_data(b'data: {"a":1}\n\n') == b'{"a":1}'
+    assert (decoder.dispatched, decoder.last_event_id, decoder.retry) == (1, "4", 9)
+    for other in (
+        b"data: a\r\n\r\n",  # CR line ends
+        b"data: a\rb\n\n",  # a CR inside: two lines
+        b"data: a\nb\n\n",  # two lines
+        b"data: a\n",  # not ended
+        b"data: a\n\n\n",  # a blank line more
+        b"data:a\n\n",  # no space: the line path
+        b"event: x\ndata: a\n\n",
+        b"data: a\n\ndata: b\n\n",  # two events
+        b"",
+    ):
+        assert decoder.live_data(other) is None, other
+    assert decoder.dispatched == 1
+    assert decoder.feed(b"data: a\n") == []  # an event carried over: not idle
+    assert decoder.live_data(b"data: b\n\n") is None
+
+
+def test_live_data_at_the_event_limit_and_one_past() -> None:
+    # The bound feed's whole-events lane uses: a read of at most max_event_size + 1 bytes.
+    limit = 20
+    decoder = SSEDecoder(limit)
+    decoder.feed(b": start\n\n")
+    at = b"data: " + b"x" * (limit + 1 - 8) + b"\n\n"
+    assert len(at) == limit + 1
+    assert decoder.live_data(at) == b"x" * (limit + 1 - 8)
+    past = b"data: " + b"x" * (limit + 2 - 8) + b"\n\n"
+    assert decoder.live_data(past) is None
+    assert decoder.feed(past) == [ServerSentEvent(data="x" * (limit + 2 - 8))]  # still within

@@ -51,7 +51,7 @@ characters of text, reasoning, refusal and tool arguments: beyond it, ``Error("l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 import h11
@@ -197,6 +197,7 @@ class Call(CallBody):
         self._sse_fields: list[tuple[int, str, str]] = []  # see CallBody._sse_field
         self._framer: Framer = DISCARD
         self._handle: Any = None  # the item handler of the body mode
+        self._live: Callable[[bytes], list[Event] | None] | None = None  # see CallBody._frame
         self._reason = ""
         self._raw_headers: list[tuple[bytes, bytes]] = []
         self._visible: tuple[tuple[str, str], ...] | None = None

@@ -11,6 +11,7 @@ for the framed one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,7 +35,7 @@ from .framing import DISCARD, Framer, WholeBody, eventstream_framer
 from .jsonload import loads
 from .redact import Redactor, endpoint_secrets
 from .request import ChatRequest
-from .sse import SSEDecoder
+from .sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
     # Imported where used: only a compressed body, only an NDJSON stream needs them.
@@ -66,6 +67,8 @@ class CallBody:
         "_decoder",
         "_framer",
         "_handle",
+        "_live",
+        "_live_data",
         "_max_body_size",
         "_max_decoded_size",
         "_max_error_body_size",
@@ -105,6 +108,10 @@ class CallBody:
     _decoder: StreamDecoder | None
     _framer: Framer
     _handle: Any
+    # The live shape's shortcut (an SSE stream whose decoder has one, until the answer
+    # ends): the SSE decoder's live_data and the stream decoder's message_data.
+    _live: Callable[[bytes], list[Event] | None] | None
+    _live_data: Callable[[bytes], bytes | None]
     _reason: str
     _raw_headers: list[tuple[bytes, bytes]]
     _visible: tuple[tuple[str, str], ...] | None
@@ -180,8 +187,10 @@ class CallBody:
             return
         decoder = self._decoder = self.dialect.stream_decoder(self.request)
         if mode is Mode.SSE:
-            self._framer = SSEDecoder(self._max_event_size, on_unknown_field=self._sse_field)
+            sse = self._framer = SSEDecoder(self._max_event_size, on_unknown_field=self._sse_field)
             self._handle = decoder.sse_event
+            if type(decoder).message_data is not StreamDecoder.message_data:
+                self._live, self._live_data = decoder.message_data, sse.live_data
         elif mode is Mode.NDJSON:
             from .ndjson import NDJSONDecoder
 
@@ -215,6 +224,22 @@ class CallBody:
 
     def _frame(self, data: bytes, out: list[Event]) -> None:
         """Decoded body bytes to the mode's framer, its items to the mode's handler."""
+        live = self._live
+        if live is not None:
+            payload = self._live_data(data)
+            if payload is not None:
+                # One whole "message" event, counted by the SSE decoder: its data goes to
+                # the stream decoder undecoded, and only the uncommon event is built.
+                events = live(payload)
+                if events is None:
+                    self._handle_items([self._message_event(payload)], out)
+                elif events:  # deltas only
+                    out.extend(events)
+                    self.delivered = True
+                    assert self._decoder is not None
+                    if self._decoder.acc.settle() > self._max_response_size:
+                        self._terminate(self._too_long(), out)
+                return
         try:
             items = self._framer.feed(data)
         except RemoteProtocolError as exc:
@@ -225,6 +250,13 @@ class CallBody:
             self._items(items, out)
         elif items:
             self._handle_items(items, out)
+
+    def _message_event(self, payload: bytes) -> ServerSentEvent:
+        """The event the SSE decoder counted when its live_data returned ``payload``."""
+        framer = self._framer
+        assert isinstance(framer, SSEDecoder)
+        data = payload.decode("utf-8", "replace")
+        return ServerSentEvent("message", data, framer.last_event_id, framer.retry)
 
     def _sse_field(self, name: str, value: str) -> None:
         """An SSE field the spec ignores (llama.cpp's ``error:``), kept with the number of
@@ -368,6 +400,7 @@ class CallBody:
     def _finish(self, event: Event, out: list[Event]) -> None:
         """``event``, the last of ``out``, is the terminal event (a decoder's or ours):
         the one place an ``Error`` leaves the call, sealed (see the module docstring)."""
+        self._live = None  # nothing is decoded after the answer ended
         if type(event) is Done:
             if self._mode in STREAMING and _answer_size(event) > self._max_response_size:
                 out[-1] = self._seal(self._too_long())

@@ -245,6 +245,31 @@ class SSEDecoder:
             self._out = _NO_EVENTS
         return out
 
+    def live_data(self, data: bytes) -> bytes | None:
+        """The data of ``data``, undecoded, when ``data`` is the live shape: exactly one
+        whole event of one ``data: `` line, fed with nothing carried over. The event is
+        then counted as :meth:`feed` would have dispatched it (``dispatched``, the last
+        event ID); its type is ``message`` and its ``id`` is :attr:`last_event_id`.
+        Otherwise None, and nothing changed: hand ``data`` to :meth:`feed`.
+
+        For a caller that parses the data itself (orjson reads bytes): the shape every
+        token of an OpenAI-like stream has when it arrives, without building the event.
+        ``data`` must be ``bytes``.
+        """
+        end = len(data) - 2
+        if (
+            self._idle
+            and data.find(_LF, 6) == end
+            and data[-1] == 10  # LF (end >= 6, so there is a last byte)
+            and data[:6] == _DATA_SP
+            and 13 not in data  # CR (an int: a third of the cost of b"\r")
+            and end + 2 <= self._whole_events_max  # as feed's whole-events test
+        ):
+            self._last_id = self._id_buf
+            self._base += 1
+            return data[6:end]
+        return None
+
     def _feed_lines(self, data: bytes, out: list[ServerSentEvent]) -> None:
         """The general case: ``data`` through the line splitter, then the lines' events."""
         try:

@@ -175,6 +175,14 @@ class StreamDecoder(ABC):
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         raise RemoteProtocolError("this provider does not stream server-sent events")
 
+    def message_data(self, payload: bytes) -> list[Event] | None:
+        """A shortcut some decoders take for the live shape: the events of a whole SSE
+        event of type ``message`` whose data is ``payload`` (undecoded UTF-8), or None
+        when the decoder has no shortcut for it. None leaves the decoder unchanged and the
+        call hands the decoded event to :meth:`sse_event`; a list must be exactly what
+        :meth:`sse_event` returns, and holds deltas only. Never raises."""
+        return None
+
     def sse_field(self, name: str, value: str) -> None:
         """An SSE field the spec does not know (e.g. llama.cpp's ``error:`` line). Most
         dialects ignore them."""

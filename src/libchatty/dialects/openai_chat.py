@@ -17,9 +17,10 @@ here without knowing which server is talking:
 * only ``data: [DONE]`` means success: a body that ends without it is an
   ``Error("incomplete")`` carrying the partial text.
 
-Decoding is the hot path of the library, so :meth:`OpenAIChatDecoder.sse_event` parses each
-event once and reads the common shape (one choice, a delta with only ``content``) with a few
-dict lookups before falling back to the general path.
+Decoding is the hot path of the library, so :meth:`OpenAIChatDecoder.message_data` reads the
+common chunk (one choice, a delta with only ``content``) with one parse and a few dict lookups
+-- from the undecoded bytes when the call has a whole event per read, the live shape -- and
+everything else takes the general path.
 """
 
 from __future__ import annotations
@@ -112,8 +113,40 @@ class OpenAIChatDecoder(StreamDecoder):
         self._meta: tuple[str | None, str | None] | None = None  # (id, model) once known
 
     # --- the hot path ---------------------------------------------------------------------
+    def message_data(self, payload: bytes | str) -> list[Event] | None:
+        # The common chunk -- one choice whose delta is only ``content``, nothing else to
+        # read -- with one parse and plain subscripts; None, with nothing changed, for
+        # anything else (wrong types included: they fail a lookup or a check), which
+        # sse_event reads, validates and says what is wrong with. The call hands the live
+        # shape (a whole "message" event per read) here undecoded.
+        try:
+            chunk = loads(payload)
+            choices = chunk["choices"]
+            choice = choices[0]
+            delta = choice["delta"]
+            content = delta["content"]
+        except (ValueError, RecursionError, KeyError, IndexError, TypeError):
+            return None  # JSONDecodeError included: [DONE], a keep-alive, bad UTF-8 or JSON
+        if (
+            type(content) is str
+            and len(delta) == 1
+            and len(choices) == 1
+            and choice.get("finish_reason") is None
+            and not choice.get("index")
+            and chunk.get("usage") is None
+            and "error" not in chunk
+            and "x_groq" not in chunk
+            and self._meta is not None
+        ):
+            return [self.acc.text(content)] if content else []
+        return None
+
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         data = event.data
+        if event.event == "message":
+            events = self.message_data(data)
+            if events is not None:
+                return events
         if data == "[DONE]":
             return [self._at_done()]
         try:
@@ -127,29 +160,6 @@ class OpenAIChatDecoder(StreamDecoder):
             if event.event == "error":  # a plain-text error event
                 return [self._stream_error(data)]
             raise RemoteProtocolError(f"invalid JSON in a data line: {excerpt(data)}") from None
-        # The common shape, read with plain subscripts: any other shape (wrong types
-        # included) fails a lookup or a check below and takes the general path, which
-        # validates everything and says what is wrong.
-        try:
-            choices = chunk["choices"]
-            choice = choices[0]
-            delta = choice["delta"]
-            content = delta["content"]
-        except (KeyError, IndexError, TypeError):
-            return self._chunk(chunk, event)
-        if (
-            type(content) is str
-            and len(delta) == 1
-            and len(choices) == 1
-            and choice.get("finish_reason") is None
-            and not choice.get("index")
-            and chunk.get("usage") is None
-            and "error" not in chunk
-            and "x_groq" not in chunk
-            and event.event == "message"
-            and self._meta is not None
-        ):
-            return [self.acc.text(content)] if content else []
         return self._chunk(chunk, event)
 
     # --- the general path -----------------------------------------------------------------
