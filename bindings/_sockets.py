@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 
 from ._ops import READ_SIZE
 from ._runners import SyncBackend
-from ._transport import ExceptionTable, default_ssl_context, map_exceptions, waiting
+from ._transport import ExceptionTable, default_ssl_context, io_failure, map_exceptions, waiting
 
 if TYPE_CHECKING:
     # At run time connect() and interrupt() import socket: with selectors, select and
@@ -82,9 +82,14 @@ class SocketBackend(SyncBackend):
             conn.sock.sendall(data)
 
     def receive(self, conn: SocketConn, timeout: float | None) -> bytes:
-        conn.settimeout(timeout)
-        with map_exceptions(_ERRORS, "reading"):
+        # Once per read: try/except rather than map_exceptions (see its docstring), and
+        # SocketConn.settimeout's test inlined.
+        if timeout != conn.timeout:
+            conn.settimeout(timeout)
+        try:
             return conn.sock.recv(READ_SIZE)
+        except OSError as exc:  # TimeoutError included: _ERRORS names both
+            raise io_failure(_ERRORS, exc, "reading") from None
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
