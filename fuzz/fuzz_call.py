@@ -25,7 +25,8 @@ split, each followed by EOF (``b""``) when the call still wants data:
   the same error kind, status and partial text: h11 words its message by where it stopped);
 * with the default bounds, a response h11 de-frames without a fault (complete, or cut
   short by the peer's close) gives the same events through the framed door
-  (``receive_head``/``receive_body``/``receive_end``) at an input-derived split -- when its
+  (``receive_head``/``receive_body``/``receive_end``) at an input-derived split and one
+  event per piece (the live shape) -- when its
   body is used as it comes (no ``Content-Encoding`` but ``identity``): the framed door is
   handed decoded bodies and ignores the header by contract, so an unsupported coding the
   raw door refuses (``Content-Encoding: chunked``) is the user's stack's to decode.
@@ -209,12 +210,21 @@ def body_as_it_comes(head: h11.Response) -> bool:
     return all(t.strip().lower() in (b"", b"identity") for t in codings.split(b","))
 
 
-def run_framed(selector: int, head: h11.Response, body: bytes, complete: bool) -> list[Event]:
+def at_blank_lines(body: bytes) -> list[bytes]:
+    """``body`` cut just after every LF LF: one SSE event per piece, the live shape
+    (``Call`` hands such a piece to the dialect without building the event)."""
+    pieces = body.split(b"\n\n")
+    return [piece + b"\n\n" for piece in pieces[:-1]] + [pieces[-1]]
+
+
+def run_framed(
+    selector: int, head: h11.Response, body: bytes, complete: bool, pieces: list[bytes]
+) -> list[Event]:
     call, _ = make_call(selector)
     call.http_request()
     headers = head.headers.raw_items()
     events = call.receive_head(head.status_code, headers, reason=head.reason.decode("latin-1"))
-    for piece in chunkings(body)[-1]:
+    for piece in pieces:
         if not call.wants_data:
             break
         events += call.receive_body(piece)
@@ -239,8 +249,10 @@ def TestOneInput(data: bytes) -> None:
         # coded body (a stack decodes it; this one would not).
         parts = None if selector & 0x40 else deframe(response)
         if parts is not None and parts[0].status_code >= 200 and body_as_it_comes(parts[0]):
-            framed = [_comparable(e) for e in run_framed(selector, *parts)]
-            assert framed == first, (first[-1:], framed[-1:])
+            body = parts[1]
+            for pieces in (chunkings(body)[-1], at_blank_lines(body)):
+                framed = [_comparable(e) for e in run_framed(selector, *parts, pieces)]
+                assert framed == first, (first[-1:], framed[-1:])
 
 
 def _comparable(event: Event) -> Any:
