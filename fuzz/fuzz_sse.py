@@ -3,7 +3,8 @@
 Input layout: byte 0 picks the event-size limit (tiny limits exercise the bounds), the
 rest is the stream. Asserts that only ServerSentEvent values or the documented
 LimitExceeded come out; that whole, byte-by-byte, an input-derived split and reads ending
-at blank lines (the decoder's whole-events lane) agree exactly (events, error, comments,
+at blank lines (the decoder's whole-events lane; also through ``live_data``, the shortcut
+``Call`` takes) agree exactly (events, error, comments,
 unknown fields, last event ID, retry); that the decoder never buffers more than its
 limit; and that a failed decoder refuses more input with LocalProtocolError. Run it with
 fuzz/run.py (see fuzz/README.md)."""
@@ -41,7 +42,7 @@ def chunkings(stream: bytes) -> list[list[bytes]]:
     return [whole, one_by_one, derived, at_blanks]
 
 
-def run(chunks: list[bytes], limit: int) -> tuple[Any, ...]:
+def run(chunks: list[bytes], limit: int, live: bool = False) -> tuple[Any, ...]:
     comments: list[str] = []
     unknown: list[tuple[str, str]] = []
     decoder = SSEDecoder(
@@ -51,7 +52,14 @@ def run(chunks: list[bytes], limit: int) -> tuple[Any, ...]:
     failed = False
     try:
         for chunk in chunks:
-            events.extend(decoder.feed(chunk))
+            payload = decoder.live_data(chunk) if live else None
+            if payload is None:
+                events.extend(decoder.feed(chunk))
+            else:  # the event live_data counted without building it
+                data = payload.decode("utf-8", "replace")
+                events.append(
+                    ServerSentEvent("message", data, decoder.last_event_id, decoder.retry)
+                )
             assert decoder.buffered <= limit, (decoder.buffered, limit)
         assert decoder.close() == []
     except DOCUMENTED_ERRORS as exc:
@@ -77,7 +85,9 @@ def TestOneInput(data: bytes) -> None:
     if not data:
         return
     limit = LIMITS[data[0] % len(LIMITS)]
-    results = [run(chunks, limit) for chunks in chunkings(data[1:])]
+    splits = chunkings(data[1:])
+    results = [run(chunks, limit) for chunks in splits]
+    results.append(run(splits[-1], limit, live=True))  # reads at blank lines via live_data
     assert all(result == results[0] for result in results), results
 
 
