@@ -143,12 +143,12 @@ class OpenAIChatDecoder(StreamDecoder):
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         data = event.data
+        if data == "[DONE]":  # before a parse that would fail
+            return [self._at_done()]
         if event.event == "message":
             events = self.message_data(data)
             if events is not None:
                 return events
-        if data == "[DONE]":
-            return [self._at_done()]
         try:
             chunk = loads(data)
         except JSONDecodeError:
