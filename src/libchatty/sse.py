@@ -260,7 +260,7 @@ class SSEDecoder:
         if (
             self._idle
             and data.find(_LF, 6) == end
-            and data[-1] == 10  # LF (end >= 6, so there is a last byte)
+            and data[-1] == 10  # LF (find matched: data is not empty)
             and data[:6] == _DATA_SP
             and 13 not in data  # CR (an int: a third of the cost of b"\r")
             and end + 2 <= self._whole_events_max  # as feed's whole-events test
