@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 from typing import Any
+from unittest.mock import patch
 
 import h11
 import pytest
@@ -26,7 +27,10 @@ from libchatty import (
     LocalProtocolError,
     Message,
 )
+from libchatty.accumulate import COMPACT_AT
+from libchatty.dialects.openai_chat import OpenAIChatDecoder
 from libchatty.redact import Redactor
+from libchatty.sse import ServerSentEvent
 
 KEY = "sk-test-framed-0123456789"
 # Fixture folder -> dialect (Ollama's generate fixtures speak ollama-generate).
@@ -625,23 +629,95 @@ def test_the_live_shape_ends_at_done_and_drains_the_rest() -> None:
     assert call.text == "Hi"
 
 
-@pytest.mark.parametrize("extra", [0, 1])
-def test_max_response_size_in_the_live_shape_at_the_limit_and_one_past(extra: int) -> None:
-    limit = 300
-    call = make_call(max_response_size=limit)
+def live_call(**kwargs: Any) -> Call:
+    """A framed call past its head and the stream's first (uncommon) chunk."""
+    call = make_call(**kwargs)
     call.http_request()
     call.receive_head(200, [("content-type", "text/event-stream")])
     first = {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
-    events = call.receive_body(b"data: %s\n\n" % json.dumps(first).encode())
-    for piece in ["x"] * (limit + extra):
-        chunk = {"id": "c", "choices": [{"index": 0, "delta": {"content": piece}}]}
-        events += call.receive_body(b"data: %s\n\n" % json.dumps(chunk).encode())
-        if call.finished:
-            break
-    if not call.finished:
+    assert call.receive_body(b"data: %s\n\n" % json.dumps(first).encode()) == []
+    return call
+
+
+def text_chunk(text: str) -> bytes:
+    chunk = {"id": "c", "choices": [{"index": 0, "delta": {"content": text}}]}
+    return b"data: %s\n\n" % json.dumps(chunk).encode()
+
+
+@pytest.mark.parametrize(
+    ("limit", "pieces", "ends_at"),
+    [
+        (300, 300, "done"),  # at the limit
+        (300, 301, "done"),  # one past, found by the Done check
+        (COMPACT_AT, COMPACT_AT, "done"),  # at the limit when the answer is counted
+        (COMPACT_AT - 1, COMPACT_AT, "counted"),  # one past then: ends before [DONE]
+    ],
+)
+def test_max_response_size_in_the_live_shape(limit: int, pieces: int, ends_at: str) -> None:
+    call = live_call(max_response_size=limit)
+    events: list[Event] = []
+    for _ in range(pieces):
+        events += call.receive_body(text_chunk("x"))
+    if ends_at == "counted":
+        assert call.finished and len(events) == pieces + 1
+    else:
+        assert not call.finished
         events += call.receive_body(b"data: [DONE]\n\n")
-    if extra:
+    if pieces > limit:
         assert type(events[-1]) is Error and events[-1].kind == "limit"
         assert events[-1].message == f"the streamed answer exceeds {limit} characters"
+        assert events[-1].partial == "x" * pieces
     else:
         assert type(events[-1]) is Done and events[-1].text == "x" * limit
+
+
+def test_the_live_shape_builds_no_event_for_a_common_chunk() -> None:
+    # The shortcut is the point: a common chunk read alone never becomes a
+    # ServerSentEvent for sse_event (only the uncommon ones do).
+    real = OpenAIChatDecoder.sse_event
+    seen: list[ServerSentEvent] = []
+
+    def spy(self: OpenAIChatDecoder, event: ServerSentEvent) -> list[Event]:
+        seen.append(event)
+        return real(self, event)
+
+    with patch.object(OpenAIChatDecoder, "sse_event", spy):
+        call = live_call()
+        assert len(seen) == 1 and not call.delivered
+        assert call.receive_body(text_chunk("Hi")) == [Delta("Hi")]
+        assert call.delivered
+        assert call.receive_body(text_chunk("")) == []
+        assert len(seen) == 1
+        done = call.receive_body(b"data: [DONE]\n\n")
+    assert [type(e) for e in done] == [Done] and len(seen) == 2
+
+
+def test_an_uncommon_chunk_read_alone_reaches_the_dialect_as_its_event() -> None:
+    # What the SSE decoder counted is what sse_event gets: type, data (invalid UTF-8
+    # replaced, as the decoder does), the last event ID and the retry in force.
+    real = OpenAIChatDecoder.sse_event
+    seen: list[ServerSentEvent] = []
+
+    def spy(self: OpenAIChatDecoder, event: ServerSentEvent) -> list[Event]:
+        seen.append(event)
+        return real(self, event)
+
+    with patch.object(OpenAIChatDecoder, "sse_event", spy):
+        call = live_call()
+        assert call.receive_body(b"id: 5\nretry: 7\n\n") == []
+        refusal = {"id": "c", "choices": [{"index": 0, "delta": {"refusal": "no\u00e9"}}]}
+        data = json.dumps(refusal).encode().replace(b"\\u00e9", b"\xff")
+        events = call.receive_body(b"data: " + data + b"\n\n")
+    text = data.decode("utf-8", "replace")
+    assert seen[-1] == ServerSentEvent("message", text, "5", 7)
+    assert events == [Delta("no\ufffd", "refusal")]
+
+
+def test_invalid_utf8_in_a_common_chunk_read_alone_is_replaced_as_in_one_read() -> None:
+    body = b'data: {"choices":[{"index":0,"delta":{"role":"assistant"}}],"id":"c"}\n\n'
+    body += b'data: {"choices":[{"index":0,"delta":{"content":"a\xffb"}}],"id":"c"}\n\n'
+    body += b"data: [DONE]\n\n"
+    response = chunked_response([body])
+    whole = framed_door(make_call(), response, [])
+    assert framed_door(make_call(), response, at_events(body)) == whole
+    assert whole[0] == Delta("a\ufffdb")

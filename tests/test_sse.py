@@ -1036,7 +1036,10 @@ def test_live_data_takes_the_live_shape_and_nothing_else() -> None:
     assert decoder.live_data(b'data: {"a":1}\n\n') is None  # the stream start: BOM undecided
     assert decoder.feed(b"id: 4\nretry: 9\n\n") == []
     assert decoder.live_data(b'data: {"a":1}\n\n') == b'{"a":1}'
-    assert (decoder.dispatched, decoder.last_event_id, decoder.retry) == (1, "4", 9)
+    assert decoder.live_data(b"data: \n\n") == b""  # empty data: still the live shape
+    assert decoder.dispatched == 2
+    assert decoder.feed(b"id: 4\n\n") == []
+    assert (decoder.dispatched, decoder.last_event_id, decoder.retry) == (2, "4", 9)
     for other in (
         b"data: a\r\n\r\n",  # CR line ends
         b"data: a\rb\n\n",  # a CR inside: two lines
@@ -1049,7 +1052,7 @@ def test_live_data_takes_the_live_shape_and_nothing_else() -> None:
         b"",
     ):
         assert decoder.live_data(other) is None, other
-    assert decoder.dispatched == 1
+    assert decoder.dispatched == 2
     assert decoder.feed(b"data: a\n") == []  # an event carried over: not idle
     assert decoder.live_data(b"data: b\n\n") is None
 
