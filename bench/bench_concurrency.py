@@ -4,7 +4,9 @@ The replay server runs as a separate process (``python -m libchatty.serve``) on 
 streaming ``--chunks`` (50) text chunks per completion with ``--token-delay`` (20 ms)
 between them, so that every stream stays open while the others run. Each client is a
 fresh Python process that starts ``N`` streamed completions at once (N = 1,000 and
-10,000 by default), checks that every answer's text is exact, and reports how many
+10,000 by default), checks that every answer's text is exact (each piece against the
+expected text as it arrives, and the answer at the end; the harness keeps no list of
+pieces, except for AsyncOpenAI, whose answer text is that list), and reports how many
 streams were in flight at the same time. Its user+sys CPU and peak RSS come from the OS
 (``os.wait4``).
 
@@ -22,7 +24,9 @@ start-up and imports -- divided by the extra deltas), peak RSS, memory per strea
 RSS above the 1-stream run's, per extra stream), wall time of the streaming part, peak
 streams in flight. The file-descriptor limit is raised to its hard limit first (children
 inherit it). Run: ``python bench/bench_concurrency.py [--streams 1000 10000] [--chunks 50]
-[--token-delay 0.02] [--clients trio asyncio openai] [--json FILE]``. AsyncOpenAI at
+[--token-delay 0.02] [--clients trio asyncio openai] [--json FILE] [--breakdown LINES]``
+(``--breakdown 30``: where each stream's memory goes, by allocating line, from
+``tracemalloc`` once all streams are in flight). AsyncOpenAI at
 10,000 streams takes about ten minutes: ``--clients trio asyncio --streams 10000`` for
 libchatty alone, and the three side by side at 1,000-2,000.
 
@@ -51,20 +55,66 @@ _WORDS: Final = (
 
 # --- the clients: `python -c CODE URL N TEXT`; print one JSON line -----------------------
 _COMMON: Final = f"""
-import json, sys, time
+import json, os, sys, time
 URL, N, TEXT = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 PROMPT = {PROMPT!r}
 MESSAGES = [{{"role": "user", "content": PROMPT}}]
 stats = {{"ok": 0, "failed": 0, "deltas": 0, "in_flight": 0, "peak": 0, "error": ""}}
+BREAKDOWN = int(os.environ.get("BENCH_BREAKDOWN", "0"))  # --breakdown: lines to show
+traced = []
+
+def trace_start():
+    # With --breakdown: Python's allocations from here on (imports done) are traced.
+    if BREAKDOWN:
+        import tracemalloc
+        tracemalloc.start()
+        traced.append(tracemalloc.take_snapshot())
+
+def trace_report():
+    # What N streams in flight hold (each has had its first delta; the others wait in
+    # a read), by the line that allocated it, per stream: printed to stderr.
+    import gc, linecache, tracemalloc
+    gc.collect()
+    # Not tracemalloc's own, nor the modules a first call imports (paid once).
+    skip = [tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap*>")]
+    diff = tracemalloc.take_snapshot().filter_traces(skip).compare_to(traced[0], "lineno")
+    total = sum(stat.size_diff for stat in diff)
+    print(f"breakdown: {{total / N:.0f}} bytes per stream traced", file=sys.stderr)
+    for stat in diff[:BREAKDOWN]:
+        frame = stat.traceback[0]
+        where = frame.filename.split("site-packages/")[-1] + f":{{frame.lineno}}"
+        line = linecache.getline(frame.filename, frame.lineno).strip()[:60]
+        print(f"breakdown: {{stat.size_diff / N:7.1f}} B {{stat.count_diff / N:5.2f}} blocks "
+              f"{{where}}  {{line}}", file=sys.stderr)
 
 def started():
     stats["in_flight"] += 1
     stats["peak"] = max(stats["peak"], stats["in_flight"])
+    if traced and stats["in_flight"] == N:
+        trace_report()
 
-def finished(pieces, text):
+# The pieces of one answer, checked as they come against TEXT at the running offset and
+# not kept: the figures are the client's memory, not the harness's (a list of every
+# piece was ~3 KB of each stream at 50 pieces).
+class Check:
+    __slots__ = ("deltas", "exact", "offset")
+
+    def __init__(self):
+        self.deltas = self.offset = 0
+        self.exact = True
+
+    def piece(self, text):
+        if not self.deltas:
+            started()
+        self.deltas += 1
+        self.exact = self.exact and TEXT.startswith(text, self.offset)
+        self.offset += len(text)
+
+def finished(check, text):
     stats["in_flight"] -= 1
-    stats["deltas"] += len(pieces)
-    if text == TEXT and "".join(pieces) == TEXT:
+    stats["deltas"] += check.deltas
+    if text == TEXT and check.exact and check.offset == len(TEXT):
         stats["ok"] += 1
     else:
         stats["failed"] += 1
@@ -83,18 +133,16 @@ _ONE_CALL: Final = """
 from libchatty.bindings._api import Timeout
 
 async def one(client):
-    pieces = []
+    check = Check()
     def on_delta(text, done):
-        if not pieces:
-            started()
         if text:
-            pieces.append(text)
+            check.piece(text)
     try:
         answer = await client.chat(MESSAGES, "replay-1", on_delta=on_delta)
     except Exception as exc:
         failed(exc)
         return
-    finished(pieces, answer.text)
+    finished(check, answer.text)
 """
 
 LIBCHATTY_TRIO: Final = (
@@ -106,6 +154,7 @@ from libchatty.bindings.trio import AsyncClient
 
 
 async def main():
+    trace_start()
     timeout = Timeout(connect=300, idle=300)
     async with AsyncClient(base_url=URL, api_key="bench", env={}, timeout=timeout,
                            max_retries=0) as client:
@@ -128,6 +177,7 @@ from libchatty.bindings.asyncio import AsyncClient
 
 
 async def main():
+    trace_start()
     timeout = Timeout(connect=300, idle=300)
     async with AsyncClient(base_url=URL, api_key="bench", env={}, timeout=timeout,
                            max_retries=0) as client:
@@ -147,21 +197,22 @@ import httpx
 from openai import AsyncOpenAI
 
 async def one(client):
-    pieces = []
+    check = Check()
+    text = []  # AsyncOpenAI gives no answer text: the harness keeps it for this client
     try:
         stream = await client.chat.completions.create(
             model="replay-1", messages=MESSAGES, stream=True)
         async for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
-                if not pieces:
-                    started()
-                pieces.append(chunk.choices[0].delta.content)
+                check.piece(chunk.choices[0].delta.content)
+                text.append(chunk.choices[0].delta.content)
     except Exception as exc:
         failed(exc)
         return
-    finished(pieces, "".join(pieces))
+    finished(check, "".join(text))
 
 async def main():
+    trace_start()
     http = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=N, max_keepalive_connections=N),
         timeout=httpx.Timeout(300.0, connect=300.0, pool=300.0))
@@ -273,12 +324,17 @@ def available(modules: tuple[str, ...]) -> bool:
     return result.returncode == 0
 
 
-def run_client(code: str, url: str, streams: int, text: str, limit: float) -> Run:
+def run_client(
+    code: str, url: str, streams: int, text: str, limit: float, breakdown: int = 0
+) -> Run:
+    env = child_env()
+    if breakdown:
+        env["BENCH_BREAKDOWN"] = str(breakdown)
     proc = subprocess.Popen(
         [sys.executable, "-c", code, url, str(streams), text],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=child_env(),
+        env=env,
     )
     assert proc.stdout is not None and proc.stderr is not None
     # A client that takes longer than the budget is killed and reported as such.
@@ -298,6 +354,9 @@ def run_client(code: str, url: str, streams: int, text: str, limit: float) -> Ru
     if proc.returncode != 0 or not out.strip():
         detail = err.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
         raise RuntimeError(f"client exited with {proc.returncode}: {detail[0][:300]}")
+    for line in err.decode(errors="replace").splitlines():
+        if line.startswith("breakdown: ") and streams > 1:
+            print(f"    {line[11:]}")
     stats = json.loads(out.decode().strip().splitlines()[-1])
     rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
     return Run(
@@ -313,7 +372,7 @@ def run_client(code: str, url: str, streams: int, text: str, limit: float) -> Ru
 
 
 def measure(
-    url: str, text: str, counts: list[int], limit: float, clients: list[str]
+    url: str, text: str, counts: list[int], limit: float, clients: list[str], breakdown: int = 0
 ) -> list[Row]:
     rows: list[Row] = []
     for name, (code, modules) in CLIENTS.items():
@@ -331,7 +390,8 @@ def measure(
         for n in counts:
             print(f"  {name}: {n} streams ...", flush=True)
             try:
-                rows.append(Row(name, n, run_client(code, url, n, text, limit), base))
+                run = run_client(code, url, n, text, limit, breakdown)
+                rows.append(Row(name, n, run, base))
             except RuntimeError as exc:
                 rows.append(Row(name, n, None, base, str(exc)))
     return rows
@@ -407,6 +467,15 @@ def main() -> int:
         help="which clients to run (default: all three)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--breakdown",
+        type=int,
+        default=0,
+        metavar="LINES",
+        help="trace the clients' allocations (tracemalloc) and show the LINES that hold "
+        "most per stream once every stream is in flight (their CPU and RSS figures are "
+        "then not comparable; a longer --token-delay keeps every stream in flight)",
+    )
     args = parser.parse_args()
 
     limit = raise_fd_limit()
@@ -418,7 +487,9 @@ def main() -> int:
     print(f"replay server {url}; {args.chunks} chunks per completion, "
           f"{args.token_delay * 1000:.0f} ms apart; fd limit {limit}")
     try:
-        rows = measure(url, text, sorted(args.streams), args.budget, args.clients)
+        rows = measure(
+            url, text, sorted(args.streams), args.budget, args.clients, args.breakdown
+        )
     finally:
         server.terminate()
         server.communicate(timeout=30)

@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import socket
+from collections.abc import Coroutine
 from typing import Any, Final
 
-from ._transport import waiting
+from ._transport import ExceptionTable, io_failure, waiting
 
-__all__ = ["AsyncioConn", "ChatProtocol"]
+__all__ = ["ERRORS", "AsyncioConn", "ChatProtocol"]
+
+#: What asyncio raises, and what it means (asyncio.TimeoutError is TimeoutError from
+#: Python 3.11; TLS errors are OSErrors, a failed certificate check is recognised by
+#: io_failure whatever the backend).
+ERRORS: Final[ExceptionTable] = {TimeoutError: "timeout", OSError: "connection"}
 
 # Bytes buffered from the socket before reading pauses until the call catches up.
 _HIGH_WATER: Final = 256 * 1024
 _NEVER: Final = float("inf")
+# The context the timers run in: they read no context variable, and a handle made
+# without one copies the running context (~64 bytes of every open connection).
+_TIMERS: Final = contextvars.Context()
 
 
 class ChatProtocol(asyncio.Protocol):
@@ -99,7 +109,7 @@ class ChatProtocol(asyncio.Protocol):
     def _arm(self, deadline: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self.loop.call_at(deadline, self._check_deadline)
+        self._timer = self.loop.call_at(deadline, self._check_deadline, context=_TIMERS)
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -131,11 +141,21 @@ class ChatProtocol(asyncio.Protocol):
         """Bytes buffered, or the end of stream (or an error) seen, and not yet read."""
         return bool(self._chunks) or self._eof
 
-    async def receive(self, timeout: float | None, rest: float = 0.0) -> bytes:
+    def receive(self, timeout: float | None, rest: float = 0.0) -> Coroutine[Any, Any, bytes]:
         """What arrived since the last read (waiting for it, at most ``timeout`` seconds:
         ``TimeoutError``); ``b""`` at the end of stream. With ``rest``, a read that finds
         nothing buffered first stops reading the socket for ``rest`` seconds (see the
         class docstring)."""
+        return self._receive(timeout, rest, False)
+
+    def read(self, timeout: float | None, rest: float = 0.0) -> Coroutine[Any, Any, bytes]:
+        """:meth:`receive` with its failures as
+        :class:`~libchatty.bindings._ops.IOFailure`: the backend's read. One coroutine
+        either way, no wrapper's frame: thousands of streams wait in it."""
+        return self._receive(timeout, rest, True)
+
+    async def _receive(self, timeout: float | None, rest: float, mapped: bool) -> bytes:
+        """:meth:`receive`; ``mapped``: failures as ``IOFailure``."""
         if not self._chunks and not self._eof:
             waiter = self._waiter = self.loop.create_future()
             if timeout is None:
@@ -150,6 +170,10 @@ class ChatProtocol(asyncio.Protocol):
                 self._resting = self.loop.call_later(rest, self._end_rest)
             try:
                 await waiter
+            except TimeoutError as exc:  # set by _check_deadline
+                if mapped:
+                    raise io_failure(ERRORS, exc, "reading") from None
+                raise
             finally:
                 self._waiter = None
                 if self._resting is not None:
@@ -165,7 +189,10 @@ class ChatProtocol(asyncio.Protocol):
             return data
         if self._error is not None:
             error = self._error
-            raise error if isinstance(error, OSError) else OSError(str(error))
+            failure = error if isinstance(error, OSError) else OSError(str(error))
+            if mapped:
+                raise io_failure(ERRORS, failure, "reading") from None
+            raise failure
         return b""
 
 

@@ -86,12 +86,26 @@ class Attempts:
     ``_deadline`` (the clock's time the total timeout ends) before the first attempt.
     """
 
+    # Slotted: thousands of concurrent calls each hold one (an instance dict cost ~100
+    # bytes of each).
+    __slots__ = (
+        "_conn",
+        "_deadline",
+        "_stall_deadline",
+        "_stalled",
+        "call",
+        "config",
+        "delivered",
+        "pool",
+        "requests",
+        "runtime",
+        "terminal",
+    )
+
     def __init__(self, config: ClientConfig, pool: Pool, runtime: Runtime) -> None:
         self.config = config
         self.pool = pool
         self.runtime = runtime
-        endpoint = config.endpoint
-        self.key: PoolKey = (endpoint.scheme, endpoint.host, endpoint.port)
         self.call: Call | None = None
         self.terminal: Done | Error | None = None
         self.delivered = False
@@ -100,6 +114,13 @@ class Attempts:
         self._deadline: float | None = None
         self._stall_deadline: float | None = None
         self._stalled = False
+
+    @property
+    def key(self) -> PoolKey:
+        """Where the pool keeps this endpoint's connections (made when asked for: a few
+        times per call, and not held by each of thousands of waiting calls)."""
+        endpoint = self.config.endpoint
+        return (endpoint.scheme, endpoint.host, endpoint.port)
 
     def _now(self) -> datetime:
         """The wall-clock time as an aware UTC datetime (the runtime's clock). Only
@@ -190,7 +211,9 @@ class Attempts:
                     if stall is not None:
                         self._stall_deadline = self.runtime.clock() + stall
                     yield Deliver(events)
-                    events = []  # delivered: not kept while waiting (thousands of streams wait)
+                    # Delivered: not kept while waiting (thousands of streams wait); every
+                    # way on assigns events anew before reading it.
+                    del events
                     if self._deadline is None and self._stall_deadline is None:
                         # No clock runs: the runner relays the body until something
                         # other than streamed output comes (see Relay). Bytes came.

@@ -29,7 +29,7 @@ is built by :mod:`~libchatty.bindings._results`. For one ``chat()``/``stream()``
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from libchatty.events import Done, Error, Event
@@ -61,6 +61,8 @@ class Exchange(Attempts):
     ``timeout`` and ``max_retries`` are this call's, instead of the client's (None: the
     client's); ``config`` is then the client's configuration with them.
     """
+
+    __slots__ = ("fell_back", "request")
 
     def __init__(
         self,
@@ -95,7 +97,7 @@ class Exchange(Attempts):
             self.terminal, self.call, self.request.neutral_response_format, self._now
         )
 
-    def stopped(self, last: Event, texts: list[str]) -> Completion:
+    def stopped(self, last: Event, texts: Sequence[str]) -> Completion:
         """The result when a callback returned STOP for event ``last``, having seen the
         answer text ``texts``: the complete answer if ``last`` was ``Done``, else that
         text with ``finish_reason="stopped"`` (and the response head's metadata)."""

@@ -251,9 +251,8 @@ async def adrive(
     ``on_deliver``, when given, is handed each delivery (its events, in order) in place
     of yielding them one by one: see :func:`arun`. A read that follows a delivery of
     streamed output (its last event a ``Delta``) is :meth:`AsyncBackend.receive_next`."""
-    send = loop.send
-    perform = backend.perform
-    receive_next = backend.receive_next
+    # No bound methods kept in locals (as drive does): this frame waits in every read of
+    # thousands of streams, and each would be ~64 bytes of every one.
     streaming = False  # the last operation delivered streamed output
     try:
         op = next(loop)
@@ -269,7 +268,7 @@ async def adrive(
                 streaming = type(events[-1]) is Delta
                 # Not kept while the next read waits: thousands of streams wait.
                 del events
-                op = send(None)
+                op = loop.send(None)
                 continue
             if type(op) is Relay:
                 read, feed = op.read, op.feed
@@ -278,18 +277,18 @@ async def adrive(
                 # every read of a relay follows one.
                 while True:  # the relay: read, feed, deliver (see Relay)
                     try:
-                        data = await receive_next(conn, timeout)
+                        data = await backend.receive_next(conn, timeout)
                     except BaseException as exc:  # includes trio.Cancelled / CancelledError
                         op = loop.throw(exc)
                         del exc
                         break
                     if not data:
-                        op = send(data)
+                        op = loop.send(data)
                         break
                     events = feed(data)
                     del data  # not kept while the next read waits
                     if not events or type(events[-1]) is not Delta:
-                        op = send(events)
+                        op = loop.send(events)
                         break
                     if on_deliver is None:
                         for event in events:
@@ -303,14 +302,14 @@ async def adrive(
             reading_on, streaming = streaming, False
             try:
                 if reading_on and type(op) is Receive:
-                    value = await receive_next(op.conn, op.timeout)
+                    value = await backend.receive_next(op.conn, op.timeout)
                 else:
-                    value = await perform(op)
+                    value = await backend.perform(op)
             except BaseException as exc:  # includes trio.Cancelled / CancelledError
                 op = loop.throw(exc)
                 del exc
                 continue
-            op = send(value)
+            op = loop.send(value)
             del value
     except StopIteration:
         pass
@@ -383,16 +382,16 @@ _EVENT_TYPES: Final = (Delta, Done, Error)
 
 
 class _Seen:
-    """What ``chat()``'s callbacks have seen of one exchange -- the answer text (choice
-    0) and the last event -- for the result when one of them returns :data:`STOP`.
-    Shared by :func:`run_exchange` and :func:`arun_exchange`, whose loops differ only by
-    their ``await``."""
+    """What ``chat()``'s callbacks have seen of one exchange -- how much answer text
+    (choice 0) and the last event -- for the result when one of them returns
+    :data:`STOP`. Shared by :func:`run_exchange` and :func:`arun_exchange`, whose loops
+    differ only by their ``await``."""
 
-    __slots__ = ("exchange", "last", "texts")
+    __slots__ = ("exchange", "last", "seen")
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
-        self.texts: list[str] = []
+        self.seen = 0  # characters of answer text given out
         self.last: Event | None = None
 
     def items(self, events: Any, on_partial: object, asynchronous: bool) -> Any:
@@ -412,12 +411,16 @@ class _Seen:
             return False
         self.last = item
         if type(item) is Delta and item.kind == "text" and item.index == 0:
-            self.texts.append(item.text)
+            self.seen += len(item.text)
         return True
 
     def stopped(self, item: Any) -> Completion:
         """The result of a STOP returned for ``item``."""
-        return self.exchange.stopped(self.last or item, self.texts)
+        # The text seen is the start of the call's answer text: every answer-text Delta
+        # of choice 0 is the next piece of it (libchatty.accumulate), and all come from
+        # the exchange's last request (nothing is retried once a Delta was delivered).
+        # So a count is kept rather than the pieces: ~60 bytes each, of every stream.
+        return self.exchange.stopped(self.last or item, (self.exchange.text[: self.seen],))
 
 
 def run_exchange(

@@ -16,9 +16,12 @@ from ._transport import waiting
 __all__ = ["TrioConn", "close_now", "open_tcp", "read_now", "stream_waiting", "write"]
 
 
-def close_now(stream: trio.abc.AsyncResource) -> None:
+def close_now(stream: trio.abc.AsyncResource | trio.socket.SocketType) -> None:
     """Close ``stream`` synchronously (a ``finally`` under cancellation cannot await):
-    the socket under any TLS layers, or a memory stream's halves."""
+    the socket under any TLS layers, or a memory stream's halves (or a socket)."""
+    if isinstance(stream, trio.socket.SocketType):
+        stream.close()
+        return
     while isinstance(stream, trio.SSLStream):
         stream = stream.transport_stream
     if isinstance(stream, trio.SocketStream):
@@ -58,18 +61,33 @@ _BY_DESCRIPTOR: Final = sys.platform != "win32"
 
 
 class TrioConn:
-    __slots__ = ("socket", "stream")
+    __slots__ = ("_stream", "socket")
 
     def __init__(self, stream: trio.abc.Stream) -> None:
-        self.stream = stream
         #: The socket of a plain TCP stream, read and written through its descriptor
         #: (see TrioBackend.receive and write); None for TLS and other streams.
         self.socket = (
             stream.socket if _BY_DESCRIPTOR and type(stream) is trio.SocketStream else None
         )
+        # Such a socket's stream (it has set the socket's options) is not kept: ~180
+        # bytes of every connection, and only TLS asks for it again.
+        self._stream = stream if self.socket is None else None
+
+    @property
+    def stream(self) -> trio.abc.Stream:
+        """The connection as a trio stream (a plain socket's made again when asked for)."""
+        stream = self._stream
+        if stream is None:
+            assert self.socket is not None  # one or the other
+            stream = self._stream = trio.SocketStream(self.socket)
+        return stream
+
+    def waiting(self) -> bool:
+        """See :func:`stream_waiting`."""
+        return stream_waiting(self.stream) if self.socket is None else waiting(self.socket)
 
     def abort(self) -> None:
-        close_now(self.stream)
+        close_now(self.stream if self.socket is None else self.socket)
 
 
 def read_now(sock: trio.socket.SocketType) -> bytes | None:

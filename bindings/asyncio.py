@@ -42,14 +42,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
-from ._asyncio_protocol import AsyncioConn, ChatProtocol
+from ._asyncio_protocol import ERRORS, AsyncioConn, ChatProtocol
 from ._ops import IOFailure
 from ._runners import AsyncBackend
-from ._transport import ExceptionTable, default_ssl_context, io_failure, map_exceptions
+from ._transport import default_ssl_context, map_exceptions
 
 if TYPE_CHECKING:
     import ssl
@@ -66,11 +66,6 @@ __all__ = [
     "MissingAPIKeyError",
     "Timeout",
 ]
-
-# What asyncio raises, and what it means (asyncio.TimeoutError is TimeoutError from
-# Python 3.11; TLS errors are OSErrors, a failed certificate check is recognised by
-# map_exceptions whatever the backend).
-_ERRORS: Final[ExceptionTable] = {TimeoutError: "timeout", OSError: "connection"}
 
 
 class AsyncioBackend(AsyncBackend):
@@ -89,7 +84,7 @@ class AsyncioBackend(AsyncBackend):
     async def connect(self, host: str, port: int, timeout: float | None) -> AsyncioConn:
         loop = asyncio.get_running_loop()
         protocol = ChatProtocol(loop)
-        with map_exceptions(_ERRORS, f"connecting to {host}:{port}"):
+        with map_exceptions(ERRORS, f"connecting to {host}:{port}"):
             transport, _ = await asyncio.wait_for(
                 loop.create_connection(lambda: protocol, host, port), timeout
             )
@@ -100,7 +95,7 @@ class AsyncioBackend(AsyncBackend):
     ) -> AsyncioConn:
         loop = asyncio.get_running_loop()
         context = self.ssl_context or default_ssl_context()
-        with map_exceptions(_ERRORS, f"the TLS handshake with {server_hostname}"):
+        with map_exceptions(ERRORS, f"the TLS handshake with {server_hostname}"):
             transport = await asyncio.wait_for(
                 loop.start_tls(
                     conn.transport, conn.protocol, context, server_hostname=server_hostname
@@ -119,13 +114,12 @@ class AsyncioBackend(AsyncBackend):
             raise IOFailure("connection", "sending failed: the connection is closed")
         conn.transport.write(data)
 
-    async def receive(self, conn: AsyncioConn, timeout: float | None, rest: float = 0.0) -> bytes:
-        # try/except, not map_exceptions: a generator context manager per read costs
-        # more than the read's own bookkeeping.
-        try:
-            return await conn.protocol.receive(timeout, rest)
-        except OSError as exc:  # TimeoutError included
-            raise io_failure(_ERRORS, exc, "reading") from None
+    def receive(
+        self, conn: AsyncioConn, timeout: float | None, rest: float = 0.0
+    ) -> Coroutine[Any, Any, bytes]:
+        # The protocol's own coroutine, which maps its failures: no frame of ours waits
+        # in every read of thousands of streams.
+        return conn.protocol.read(timeout, rest)
 
     def receive_next(self, conn: AsyncioConn, timeout: float | None) -> Coroutine[Any, Any, bytes]:
         # receive()'s own coroutine: no frame of its own on the per-read path.

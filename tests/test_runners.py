@@ -405,3 +405,35 @@ def test_on_delta_is_given_answer_text_and_done_only() -> None:
     for event in events:
         assert asyncio.run(arun_callbacks(event, on_delta, None)) is False
     assert given == [("a", False), ("b", False), ("", True)]
+
+
+def test_stop_in_the_middle_of_a_read_returns_exactly_the_answer_text_given_out() -> None:
+    # One read brings several deltas (reasoning, choice 1's text, choice 0's): STOP at
+    # "b" answers the choice-0 text the callbacks saw, "ab" -- not "abc", which the call
+    # had already read -- on both runners, whichever callback says STOP.
+    from libchatty.bindings._api import STOP as STOPPED
+    from libchatty.bindings._runners import arun_exchange, run_exchange
+
+    def mixed(*fields: tuple[int, str, str]) -> bytes:
+        return chunk({"choices": [{"index": i, "delta": {k: v}} for i, k, v in fields]})
+
+    body = [HEAD + piece("a"),
+            mixed((0, "reasoning_content", "hm"), (1, "content", "X")) + piece("b")
+            + piece("c") + STOP + END]
+
+    def stop_at_b(text: str, done: bool) -> object:
+        return STOPPED if text == "b" else None
+
+    def stop_at_b_event(event: Event) -> object:
+        return STOPPED if type(event) is Delta and event.text == "b" else None
+
+    async def async_stop_at_b(text: str, done: bool) -> object:
+        return stop_at_b(text, done)
+
+    for on_delta, on_event in ((stop_at_b, None), (None, stop_at_b_event)):
+        answer = run_exchange(exchange(), ScriptedSyncBackend(list(body)), on_delta, on_event)
+        assert (answer.text, answer.finish_reason) == ("ab", "stopped")
+    for async_delta in (stop_at_b, async_stop_at_b):
+        answer = asyncio.run(arun_exchange(exchange(), ScriptedBackend(list(body)),
+                                           async_delta, None))
+        assert (answer.text, answer.finish_reason) == ("ab", "stopped")
