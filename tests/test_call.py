@@ -760,17 +760,18 @@ def test_max_response_size_stops_a_long_stream_before_it_ends() -> None:
     reads = [sse_response(*[chunk("x")] * 100)[: -len(b"0\r\n\r\n")]]
     more = chunked_response([chunk("x")] * 100).partition(b"\r\n\r\n")[2][: -len(b"0\r\n\r\n")]
     reads += [more] * 40  # 4100 one-character deltas in reads of 100, never a [DONE]
-    call = make_call(max_response_size=COMPACT_AT + 500)
+    call = make_call(max_response_size=1524)
     events = feed(call, reads, eof=False)
     error = events[-1]
-    # Answer text is compacted and counted after a read that leaves COMPACT_AT (1024) or
-    # more pieces pending: after read 11 (1100 pieces, under the limit), then after read
-    # 22 (2200 in all, over it): the error comes there, long before the body ends.
-    assert COMPACT_AT == 1024
+    # Answer text is compacted and counted after a read that leaves COMPACT_AT or more
+    # pieces pending -- here every read of 100 -- so the count is exact after each read:
+    # after read 16 (1600 pieces) it is over the limit, and the error comes there, long
+    # before the body ends.
+    assert COMPACT_AT <= 100
     assert isinstance(error, Error) and error.kind == "limit"
-    assert error.message == f"the streamed answer exceeds {COMPACT_AT + 500} characters"
-    assert error.partial == "x" * 2200
-    assert len(events) == 2201 and not call.wants_data
+    assert error.message == "the streamed answer exceeds 1524 characters"
+    assert error.partial == "x" * 1600
+    assert len(events) == 1601 and not call.wants_data
 
 
 # --- error metadata: the request id and the response head ----------------------------------

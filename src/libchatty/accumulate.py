@@ -7,9 +7,11 @@ deltas (a known flaw of popular SDKs).
 A list of pieces costs far more than their text (a CPython ``str`` object is about 50
 bytes before its first character: 10**6 one-character deltas held 50+ MB), so once
 :data:`COMPACT_AT` pieces are pending they are joined into one chunk, kept beside the
-earlier chunks. Each character is copied once by compaction and once by the final join:
-still linear, and memory stays near the size of the text. Compaction also counts the
-characters (:attr:`Accumulator.counted`), which bounds a streamed answer
+earlier chunks, and every :data:`CHUNKS_PER_BLOCK` chunks are joined into one block.
+Each character is copied at most three times (chunk, block, final join): still linear,
+and memory stays near the size of the text -- for the short answers of thousands of
+concurrent streams as for one long one. Compaction also counts the characters
+(:attr:`Accumulator.counted`), which bounds a streamed answer
 (``Call(max_response_size=...)``).
 
 The answer text of choice 0 is the hot path (one piece per token): :meth:`Accumulator.text`
@@ -25,12 +27,15 @@ from typing import Any, Final
 
 from .events import Delta, Done, Error, ToolCall, Usage
 
-__all__ = ["COMPACT_AT", "Accumulator", "normalize_finish_reason"]
+__all__ = ["CHUNKS_PER_BLOCK", "COMPACT_AT", "Accumulator", "normalize_finish_reason"]
 
-#: Pieces held before they are joined into one chunk: large enough that joining costs
-#: nothing per piece, small enough that the pieces' overhead (~60 bytes each) stays
-#: around 60 KiB per kind of text.
-COMPACT_AT: Final = 1024
+#: Pieces held before they are joined into one chunk: a piece costs ~60 bytes besides
+#: its text, so a stream holds at most ~0.5 KB of pieces per kind of text (10,000
+#: concurrent streams: 5 MB), and joining 8 short strings costs little per piece.
+COMPACT_AT: Final = 8
+#: Chunks held before they are joined into one block: a long answer keeps one string per
+#: 512 pieces, within ~0.1 byte per character of the text itself.
+CHUNKS_PER_BLOCK: Final = 64
 
 # Each provider's finish reasons, under the normalized reason they mean.
 _FINISH_REASONS: Final = {
@@ -83,20 +88,28 @@ def normalize_finish_reason(raw: str | None, has_tool_calls: bool = False) -> st
 
 class _Pieces:
     """Text arriving in pieces: the recent ``pending`` pieces and the ``chunks`` earlier
-    pieces were joined into; ``size`` counts the characters in ``chunks``."""
+    pieces were joined into (blocks, then the last ``fresh`` chunks not yet joined into
+    one); ``size`` counts the characters in ``chunks``."""
 
-    __slots__ = ("chunks", "pending", "size")
+    __slots__ = ("chunks", "fresh", "pending", "size")
 
     def __init__(self) -> None:
         self.chunks: list[str] = []
         self.pending: list[str] = []
+        self.fresh = 0
         self.size = 0
 
     def compact(self) -> int:
         """Join the pending pieces into one chunk; returns the characters added."""
         joined = "".join(self.pending)
         self.pending.clear()  # in place: the Accumulator holds this list for its hot path
-        self.chunks.append(joined)
+        chunks = self.chunks
+        chunks.append(joined)
+        fresh = self.fresh + 1
+        if fresh == CHUNKS_PER_BLOCK:
+            chunks[-fresh:] = ["".join(chunks[-fresh:])]
+            fresh = 0
+        self.fresh = fresh
         self.size += len(joined)
         return len(joined)
 
