@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from decoding import (
@@ -45,6 +46,7 @@ from libchatty.accumulate import Accumulator
 from libchatty.call import Call
 from libchatty.dialects import get_dialect
 from libchatty.dialects import openai_chat_fields as fields
+from libchatty.dialects.base import StreamDecoder
 from libchatty.dialects.openai_chat import DIALECT, OpenAIChat, OpenAIChatDecoder
 from libchatty.dialects.plumbing import MAX_TOOL_CALLS
 from libchatty.endpoint import Endpoint
@@ -1694,6 +1696,7 @@ def plain(text: Any = "Hi", **changes: Any) -> dict[str, Any]:
 
 def started() -> OpenAIChatDecoder:
     decoder = DIALECT.stream_decoder(STREAM)
+    assert isinstance(decoder, OpenAIChatDecoder)
     assert decoder.sse_event(ROLE) == []
     return decoder
 
@@ -1736,7 +1739,7 @@ def test_message_data_declines_before_the_first_chunk_was_read() -> None:
     assert DIALECT.stream_decoder(STREAM).message_data(json.dumps(plain()).encode()) is None
 
 
-def outcome(decoder: OpenAIChatDecoder, event: ServerSentEvent) -> Any:
+def outcome(decoder: StreamDecoder, event: ServerSentEvent) -> Any:
     try:
         return decoder.sse_event(event)
     except RemoteProtocolError as exc:
@@ -1790,3 +1793,15 @@ def test_message_data_is_sse_event_or_declines(payload: bytes, after_first: bool
         assert got == full.sse_event(event)
     assert short.acc.partial == full.acc.partial
     assert short.end() == full.end()
+
+
+def test_sse_event_reads_a_common_chunk_without_the_general_path() -> None:
+    decoder = started()
+    general = OpenAIChatDecoder._chunk
+
+    def refuse(self: OpenAIChatDecoder, chunk: Any, event: ServerSentEvent) -> list[Event]:
+        raise AssertionError("the general path read a common chunk")
+
+    with patch.object(OpenAIChatDecoder, "_chunk", refuse):
+        assert decoder.sse_event(ServerSentEvent(data=json.dumps(plain("Hi")))) == [Delta("Hi")]
+    assert OpenAIChatDecoder._chunk is general
