@@ -59,6 +59,7 @@ import h11
 from .callbody import CallBody
 from .callhead import (
     HTTPRequest,
+    Packed,
     header_pairs,
     reason_phrase,
 )
@@ -199,7 +200,7 @@ class Call(CallBody):
         self._handle: Any = None  # the item handler of the body mode
         self._live: Callable[[bytes], list[Event] | None] | None = None  # see CallBody._frame
         self._reason = ""
-        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._head: Packed = b""
         self._visible: tuple[tuple[str, str], ...] | None = None
 
     @property

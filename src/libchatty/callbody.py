@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
-from .callhead import body_headers, request_id, visible_headers
+from .callhead import Packed, body_headers, pack_head, request_id, unpack_head, visible_headers
 from .callstate import (
     DONE,
     END,
@@ -67,6 +67,7 @@ class CallBody:
         "_decoder",
         "_framer",
         "_handle",
+        "_head",
         "_live",
         "_live_data",
         "_max_body_size",
@@ -75,7 +76,6 @@ class CallBody:
         "_max_event_size",
         "_max_response_size",
         "_mode",
-        "_raw_headers",
         "_reason",
         "_redactor",
         "_secrets",
@@ -113,7 +113,7 @@ class CallBody:
     _live: Callable[[bytes], list[Event] | None] | None
     _live_data: Callable[[bytes], bytes | None]
     _reason: str
-    _raw_headers: list[tuple[bytes, bytes]]
+    _head: Packed  # the response headers, packed while the body streams (pack_head)
     _visible: tuple[tuple[str, str], ...] | None
 
     # --- what the binding asks ------------------------------------------------------
@@ -131,20 +131,20 @@ class CallBody:
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
         """The response headers (names lower-cased); empty before the head arrived."""
-        return [(name.lower(), value) for name, value in self._raw_headers]
+        return [(name.lower(), value) for name, value in unpack_head(self._head)]
 
     @property
     def response_headers(self) -> tuple[tuple[str, str], ...]:
         """The response headers safe to log or show: lower-case names, no cookies or
         credential-named headers, credentials removed from values."""
         if self._visible is None:
-            self._visible = visible_headers(self._raw_headers, self._redact())
+            self._visible = visible_headers(unpack_head(self._head), self._redact())
         return self._visible
 
     @property
     def request_id(self) -> str | None:
         """The provider's request id from the response head, if it sent one."""
-        return request_id(self._raw_headers)
+        return request_id(unpack_head(self._head))
 
     @property
     def text(self) -> str:
@@ -161,7 +161,7 @@ class CallBody:
         self, status: int, raw: list[tuple[bytes, bytes]], reason: str, out: list[Event]
     ) -> None:
         self.status = status
-        self._raw_headers = raw
+        self._head = pack_head(raw)
         self._reason = reason
         media, coding = body_headers(raw)
         if not 200 <= status < 300:

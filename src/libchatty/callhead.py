@@ -22,10 +22,13 @@ from .values import Value, frozen
 __all__ = [
     "REQUEST_ID_HEADERS",
     "HTTPRequest",
+    "Packed",
     "body_headers",
     "header_pairs",
+    "pack_head",
     "reason_phrase",
     "request_id",
+    "unpack_head",
     "visible_headers",
 ]
 
@@ -107,6 +110,41 @@ def header_pairs(headers: Any) -> list[tuple[bytes, bytes]]:
             "receive_head() wants headers as (name, value) pairs or a mapping"
         ) from None
     return out
+
+
+# How a kept head is packed: "name:value" lines joined by LF.
+_NAME_END: Final = b":"
+_LINE_END: Final = b"\n"
+
+Packed = bytes | list[tuple[bytes, bytes]]
+
+
+def pack_head(raw_headers: list[tuple[bytes, bytes]]) -> Packed:
+    """The response headers as a call keeps them while its body streams: one bytes
+    object, a third of the pairs' memory or less (a pair is two bytes objects and a
+    tuple, ~180 bytes; a provider sends 15-25 headers, and 10,000 streams keep theirs).
+    The pairs themselves when a byte of the packing is in one (a name with a colon or
+    a line end, a value with a line end: h11 lets none through, a stack might)."""
+    lines = [name + _NAME_END + value for name, value in raw_headers]
+    packed = _LINE_END.join(lines)
+    if packed.count(_LINE_END) != len(lines) - 1 or any(
+        _NAME_END in name for name, _ in raw_headers
+    ):
+        return raw_headers
+    return packed
+
+
+def unpack_head(packed: Packed) -> list[tuple[bytes, bytes]]:
+    """The pairs :func:`pack_head` packed, as they were."""
+    if isinstance(packed, list):
+        return packed
+    if not packed:
+        return []
+    return [
+        (line[:colon], line[colon + 1 :])
+        for line in packed.split(_LINE_END)
+        for colon in (line.find(_NAME_END),)
+    ]
 
 
 def body_headers(raw_headers: list[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
