@@ -198,7 +198,7 @@ class Call(CallBody):
         self._sse_fields: list[tuple[int, str, str]] = []  # see CallBody._sse_field
         self._framer: Framer = DISCARD
         self._handle: Any = None  # the item handler of the body mode
-        self._live: Callable[[bytes], list[Event] | None] | None = None  # see CallBody._frame
+        self._live: Callable[[StreamDecoder, bytes], list[Event] | None] | None = None
         self._reason = ""
         self._head: Packed = b""
         self._visible: tuple[tuple[str, str], ...] | None = None
