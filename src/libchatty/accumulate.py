@@ -197,16 +197,12 @@ class Accumulator:
 
     def reasoning(self, piece: str, index: int = 0) -> Delta:
         if index == 0:
-            if self._reasoning is _NO_PIECES:
-                self._reasoning = _Pieces()
-            self._add(self._reasoning, piece)
+            self._reasoning = self._added(self._reasoning, piece)
         return Delta(piece, "reasoning", index)
 
     def refusal(self, piece: str, index: int = 0) -> Delta:
         if index == 0:
-            if self._refusal is _NO_PIECES:
-                self._refusal = _Pieces()
-            self._add(self._refusal, piece)
+            self._refusal = self._added(self._refusal, piece)
         return Delta(piece, "refusal", index)
 
     def tool_call(
@@ -255,6 +251,13 @@ class Accumulator:
         if len(self._pending) >= COMPACT_AT:
             self.counted += self._text.compact()
         return self.counted
+
+    def _added(self, parts: _Pieces, piece: str) -> _Pieces:
+        """``parts`` -- made now if it is :data:`_NO_PIECES` -- with ``piece`` added."""
+        if parts is _NO_PIECES:
+            parts = _Pieces()
+        self._add(parts, piece)
+        return parts
 
     def _add(self, parts: _Pieces, piece: str) -> None:
         pending = parts.pending
