@@ -22,7 +22,7 @@ timer per response); a read is further cut to the stall and total deadlines.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,6 +37,7 @@ from ._transport import ExceptionTable
 
 if TYPE_CHECKING:
     import ssl
+    from contextlib import AbstractAsyncContextManager
 
     from typing_extensions import Unpack
 
@@ -53,6 +54,10 @@ _ERRORS: Final[ExceptionTable] = {
     aiohttp.ClientError: "connection",
     OSError: "connection",
 }
+# asyncio.timeout (Python 3.11+): a deadline for the awaits of the running task.
+_in_task: Final[Callable[[float], AbstractAsyncContextManager[None]] | None] = getattr(
+    asyncio, "timeout", None
+)
 
 
 class _Response(Response):
@@ -136,7 +141,10 @@ class AiohttpBackend(FramedAsyncBackend):
         return _Response(response, read)
 
     async def within(self, piece: Awaitable[bytes], timeout: float) -> bytes:
-        return await asyncio.wait_for(piece, timeout)
+        if _in_task is None:  # Python 3.10
+            return await asyncio.wait_for(piece, timeout)
+        async with _in_task(timeout):  # no task per read (wait_for makes one before 3.12)
+            return await piece
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -88,7 +88,7 @@ class _Response(Response):
     def abort(self) -> None:
         if self.dropped is None:
             self.response.close()  # closes an unfinished HTTP/1.1 connection, resets a h2 stream
-        else:
+        elif not self.response.is_closed:  # read to its end, httpx closed it: nothing to await
             self.dropped.append(self.response)  # awaited in settle()
 
 

@@ -166,30 +166,33 @@ def test_a_stall_timeout_cuts_a_read_shorter_than_the_idle_timeout(
     assert error.message == "no content from the server for 0.2 s (stall timeout)"
 
 
-def timers_during_a_stream(pieces: int) -> tuple[int, str]:
-    """Timer handles the event loop is asked for during one streamed call of ``pieces``
-    pieces (paced: a read each) on a warm connection, and the text."""
+def loop_calls_during_a_stream(pieces: int, method: str = "call_at",
+                               timeout: Timeout | None = None) -> tuple[int, str]:
+    """Calls of the event loop's ``method`` (``call_at``: the timer handles it is asked
+    for) during one streamed call of ``pieces`` pieces (paced: a read each) on a warm
+    connection, and the text. ``timeout``: the client's (default: connect and idle)."""
     script = Script(pieces=tuple(f"p{i} " for i in range(pieces)))
 
     async def main(server: ReplayServer) -> tuple[int, str]:
         loop = asyncio.get_running_loop()
-        call_at = loop.call_at
+        original = getattr(loop, method)
         made = 0
 
-        def counting(*args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        def counting(*args: Any, **kwargs: Any) -> Any:
             nonlocal made
             made += 1
-            return call_at(*args, **kwargs)
+            return original(*args, **kwargs)
 
-        settings = client_settings(server, "openai-chat", timeout=Timeout(connect=5.0, idle=5.0))
+        settings = client_settings(server, "openai-chat",
+                                   timeout=timeout or Timeout(connect=5.0, idle=5.0))
         async with aiohttp.ClientSession() as session:
             client = AsyncClient(session=session, **settings)
             await client.chat(MESSAGES, MODEL)  # the connection
-            loop.call_at = counting  # type: ignore[method-assign,assignment]
+            setattr(loop, method, counting)
             try:
                 text = (await client.chat(MESSAGES, MODEL, on_delta=lambda t, d: None)).text
             finally:
-                loop.call_at = call_at  # type: ignore[method-assign]
+                delattr(loop, method)  # the class's again
         return made, text
 
     with ReplayServer(script=[script, script], token_delay=0.002,
@@ -200,7 +203,18 @@ def timers_during_a_stream(pieces: int) -> tuple[int, str]:
 def test_the_idle_timeout_is_not_a_timer_per_piece() -> None:
     # aiohttp's sock_read re-arms a timer handle per piece; the binding's lazy timer is
     # armed once per response (and once per idle period after that).
-    short, long = timers_during_a_stream(5), timers_during_a_stream(60)
+    short, long = loop_calls_during_a_stream(5), loop_calls_during_a_stream(60)
+    assert (short[0], short[1], long[1]) == (long[0], "".join(f"p{i} " for i in range(5)),
+                                             "".join(f"p{i} " for i in range(60)))
+
+
+def test_a_read_cut_to_the_stall_deadline_is_not_a_task_per_piece() -> None:
+    # With a stall timeout shorter than the idle timeout every read is cut to its deadline
+    # (within): in the running task (asyncio.timeout), not in a task of its own per read
+    # (wait_for's, before Python 3.12).
+    stall = Timeout(connect=5.0, idle=10.0, stall=5.0)
+    short = loop_calls_during_a_stream(5, "create_task", stall)
+    long = loop_calls_during_a_stream(60, "create_task", stall)
     assert (short[0], short[1], long[1]) == (long[0], "".join(f"p{i} " for i in range(5)),
                                              "".join(f"p{i} " for i in range(60)))
 

@@ -13,7 +13,7 @@ import asyncio
 import math
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final, TypeVar
 
 import pytest
@@ -393,3 +393,39 @@ def test_importing_libchatty_does_not_import_httpx_or_aiohttp() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+
+class _Body(httpx.AsyncByteStream):
+    """An async body of one piece that counts its closes."""
+
+    def __init__(self) -> None:
+        self.closes = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"data: {}\n\n"
+
+    async def aclose(self) -> None:
+        self.closes += 1
+
+
+def test_only_an_unfinished_async_response_is_left_for_settle() -> None:
+    # aclose() must be awaited for a response dropped before its end (settle() does, under
+    # a shield); one read to its end httpx closed itself: nothing is left to await.
+    from libchatty.bindings.httpx import _Response
+
+    async def main() -> tuple[bool, list[httpx.Response], int]:
+        body = _Body()
+        response = httpx.Response(200, stream=body)
+        dropped: list[httpx.Response] = []
+        conn = _Response(response, response.aiter_bytes().__anext__, None, dropped)
+        await conn.next_piece()
+        conn.abort()  # unfinished
+        unfinished_left = dropped == [response]
+        dropped.clear()
+        with pytest.raises(StopAsyncIteration):
+            await conn.next_piece()
+        conn.abort()  # read to its end
+        return unfinished_left, dropped, body.closes
+
+    assert asyncio.run(main()) == (True, [], 1)
