@@ -231,3 +231,34 @@ def test_leaks_sees_a_fragment_at_the_very_end() -> None:
     secret = "sk-0123456789abcdef"
     assert Redactor([secret]).leaks("see " + secret[-MIN_FRAGMENT:])
     assert not Redactor([secret]).leaks("see " + secret[-MIN_FRAGMENT + 1 :])
+
+
+@given(
+    st.lists(st.text("abcdefgh-", min_size=1, max_size=30), min_size=1, max_size=3),
+    st.text("abcdefgh-\n", max_size=120),
+)
+def test_leaks_agrees_with_brute_force_whichever_scan_it_takes(
+    secrets: list[str], text: str
+) -> None:
+    # Few windows and a long text: a substring search per window; many windows and a
+    # short text: a set lookup per position. The answer is the same.
+    short = [s for s in secrets if len(s) < MIN_FRAGMENT]
+    want = any(has_fragment(text, s) for s in secrets) or any(s in text for s in short)
+    assert Redactor(secrets).leaks(text) is want
+
+
+@pytest.mark.parametrize("text", ["x" * 21, "x" * 22, "x" * 23])
+def test_both_scans_at_the_switch(text: str) -> None:
+    # "xxxxxxxxxxxxxxxxxxxxxxxy": 16 windows; a text of 23 characters has 16 positions.
+    secret = "x" * (2 * MIN_FRAGMENT - 1) + "y" + "z" * (MIN_FRAGMENT - 1)
+    assert Redactor([secret]).leaks(text)
+    assert not Redactor([secret]).leaks(text[: MIN_FRAGMENT - 1])
+    assert Redactor([secret])(text + "!") == MARKER + "!"
+
+
+def test_a_shared_redactor_per_secrets() -> None:
+    from libchatty.redact import redactor_for
+
+    assert redactor_for((KEY, "pw1")) is redactor_for((KEY, "pw1"))
+    assert redactor_for((KEY,)) is not redactor_for((KEY, "pw1"))
+    assert redactor_for((KEY,))(f"say {KEY}") == f"say {MARKER}"

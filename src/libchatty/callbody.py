@@ -33,7 +33,7 @@ from .events import Delta, Done, Error, Event
 from .exceptions import LimitExceeded, RemoteProtocolError
 from .framing import DISCARD, Framer, WholeBody, eventstream_framer
 from .jsonload import loads
-from .redact import Redactor, endpoint_secrets
+from .redact import Redactor, endpoint_secrets, redactor_for
 from .request import ChatRequest
 from .sse import ServerSentEvent, SSEDecoder
 
@@ -426,7 +426,7 @@ class CallBody:
             aws = endpoint.aws_credentials
             if aws is not None:
                 secrets += [aws.secret_access_key, aws.session_token or ""]
-            redact = self._redactor = Redactor([*secrets, *self._secrets])
+            redact = self._redactor = redactor_for((*secrets, *self._secrets))
         return redact
 
     def _seal(self, error: Error) -> Error:

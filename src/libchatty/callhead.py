@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import field
 from typing import Any, Final
 
 from .exceptions import LocalProtocolError
-from .redact import is_credential_name
+from .redact import Redactor, is_credential_name
 from .values import Value, frozen
 
 __all__ = [
@@ -192,7 +192,7 @@ def request_id(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 def visible_headers(
-    raw_headers: list[tuple[bytes, bytes]], redact: Callable[[str], str]
+    raw_headers: list[tuple[bytes, bytes]], redact: Redactor
 ) -> tuple[tuple[str, str], ...]:
     """The response headers safe to show: lower-case names, values through ``redact``;
     cookies, credential-named headers (``authorization``, ``x-api-key``...) and the
@@ -205,7 +205,11 @@ def visible_headers(
         # Rate-limit headers name "tokens" (x-ratelimit-remaining-tokens) and are wanted.
         if key in _NEVER_SHOWN or (is_credential_name(key) and "ratelimit" not in key):
             continue
-        out.append((key, redact(value.decode("latin-1"))))
+        out.append((key, value.decode("latin-1")))
+    # Every call shows its head (Completion.headers): one scan of all the values finds
+    # that none holds a secret, the common case; otherwise each value is redacted.
+    if redact.leaks("\n".join(value for _, value in out)):
+        out = [(key, redact(value)) for key, value in out]
     return tuple(out)
 
 

@@ -25,9 +25,17 @@ parameters in the base URL's query (Gemini's ``?key=``), and whatever the driver
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Final
 
-__all__ = ["MARKER", "MIN_FRAGMENT", "Redactor", "endpoint_secrets", "is_credential_name"]
+__all__ = [
+    "MARKER",
+    "MIN_FRAGMENT",
+    "Redactor",
+    "endpoint_secrets",
+    "is_credential_name",
+    "redactor_for",
+]
 
 #: What a removed secret (or fragment of one) is replaced with.
 MARKER: Final = "[REDACTED]"
@@ -58,7 +66,7 @@ _CREDENTIAL_WORDS: Final = (
 def is_credential_name(name: str) -> bool:
     """Whether a header or query parameter named ``name`` carries a credential."""
     lowered = name.lower()
-    return any(word in lowered for word in _CREDENTIAL_WORDS)
+    return any(map(lowered.__contains__, _CREDENTIAL_WORDS))  # no generator frame
 
 
 def endpoint_secrets(
@@ -129,8 +137,9 @@ class Redactor:
             if secret in out:
                 out = out.replace(secret, self._marker)
         # Joining kept text to a marker could, in theory, form a new fragment (a secret
-        # that contains marker characters); then nothing of the text is kept.
-        if self.leaks(out):
+        # that contains marker characters); then nothing of the text is kept. Text with
+        # nothing removed has no fragment: the scans above just said so.
+        if out is not text and self.leaks(out):
             return self._marker
         return out
 
@@ -141,15 +150,20 @@ class Redactor:
     # --- internals ------------------------------------------------------------------------
     def _leaks(self, text: str) -> bool:
         windows = self._windows
-        if not windows:
+        positions = len(text) - MIN_FRAGMENT + 1
+        if not windows or positions < 1:
             return False
+        if len(windows) < positions:
+            # Fewer windows than places to look: one C substring search per window
+            # beats a slice and a set lookup per position.
+            return any(window in text for window in windows)
         n = MIN_FRAGMENT
-        return any(text[i : i + n] in windows for i in range(len(text) - n + 1))
+        return any(text[i : i + n] in windows for i in range(positions))
 
     def _remove_windows(self, text: str) -> str:
         windows = self._windows
         n = MIN_FRAGMENT
-        if not windows or len(text) < n:
+        if not self._leaks(text):  # the common case, at the cheaper of the two scans
             return text
         pieces: list[str] = []
         kept = 0  # text[kept:] is not yet copied to pieces
@@ -167,3 +181,11 @@ class Redactor:
         pieces.append(self._marker)
         pieces.append(text[cover_end:])
         return "".join(pieces)
+
+
+@lru_cache(maxsize=32)
+def redactor_for(secrets: tuple[str, ...]) -> Redactor:
+    """The :class:`Redactor` of ``secrets``, shared: every call of a client has the same
+    secrets and shows its response head (``Completion.headers``), and building the
+    windows of a 160-character key costs more than the rest of that work."""
+    return Redactor(secrets)
