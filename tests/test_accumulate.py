@@ -279,3 +279,30 @@ def test_normalize_finish_reason_with_tool_calls(
     raw: str | None, tools: bool, normal: str | None
 ) -> None:
     assert normalize_finish_reason(raw, tools) == normal
+
+
+def test_what_an_answer_has_none_of_is_shared_and_stays_empty() -> None:
+    from libchatty.accumulate import _NO_PIECES, _NONE
+
+    plain, full = Accumulator(), Accumulator()
+    plain.text("hi")
+    full.text("a", index=2)
+    full.reasoning("r")
+    full.refusal("no")
+    full.tool_call(0, "{", id="c", name="f")
+    full.set_tool_signature(1, "sig")
+    full.set_tool_arguments(2, "{}")
+    full.add_reasoning_signature("s")
+    assert (plain._reasoning, plain._refusal, plain._choices, plain._tools) == (
+        _NO_PIECES, _NO_PIECES, _NONE, _NONE
+    )
+    assert not _NO_PIECES and not _NONE
+    done = full.done("stop")
+    assert (done.choices, done.reasoning, done.refusal) == (("", "", "a"), "r", "no")
+    assert done.tool_calls == (
+        ToolCall("c", "f", "{"),
+        ToolCall(None, "", "", signature="sig"),
+        ToolCall(None, "", "{}"),
+    )
+    assert done.reasoning_signature == "s"
+    assert plain.done("stop").text == "hi"

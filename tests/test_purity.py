@@ -34,6 +34,7 @@ PURE_STDLIB = {
     "operator",  # attrgetter (values): C accessors, nothing else
     "re",
     "struct",
+    "types",  # MappingProxyType (a read-only empty mapping): nothing else
     "typing",
     "urllib.parse",
     "zlib",

@@ -22,7 +22,8 @@ what one read holds. Every other kind of text compacts as it arrives.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from .events import Delta, Done, Error, ToolCall, Usage
@@ -127,6 +128,8 @@ class _Pieces:
 
 # The reasoning and refusal of an answer that has none: empty, and never added to.
 _NO_PIECES: Final = _Pieces()
+# The other choices and tool calls of an answer that has none: empty, read-only.
+_NONE: Final[Mapping[Any, Any]] = MappingProxyType({})
 
 
 class _ToolCallParts:
@@ -166,12 +169,13 @@ class Accumulator:
     def __init__(self) -> None:
         self._text = _Pieces()  # choice 0
         self._pending = self._text.pending  # the same list: the hot path's one lookup
-        self._choices: dict[int, _Pieces] = {}  # choices 1.. when n > 1
-        # Most answers have no reasoning, refusal or signature: each is made on first use
-        # (until then the empty _NO_PIECES / tuple; ~0.5 KB of each of 10,000 streams).
+        self._choices: Mapping[int, _Pieces] = _NONE  # choices 1.. when n > 1
+        # Most answers have no other choices, reasoning, refusal, signature or tool calls:
+        # each is made on first use (until then the empty _NONE / _NO_PIECES / tuple;
+        # ~0.6 KB of each of 10,000 streams).
         self._reasoning = _NO_PIECES
         self._refusal = _NO_PIECES
-        self._tools: dict[int, _ToolCallParts] = {}
+        self._tools: Mapping[int, _ToolCallParts] = _NONE
         self._signature: list[str] | tuple[()] = ()  # the reasoning's opaque signature
         self.counted = 0
 
@@ -189,9 +193,12 @@ class Accumulator:
             set_name(delta, None)
             return delta
         else:
-            parts = self._choices.get(index)
+            choices = self._choices
+            if not isinstance(choices, dict):  # _NONE: the first other choice
+                choices = self._choices = {}
+            parts = choices.get(index)
             if parts is None:
-                parts = self._choices[index] = _Pieces()
+                parts = choices[index] = _Pieces()
             self._add(parts, piece)
         return _text_delta(piece, index)
 
@@ -212,9 +219,7 @@ class Accumulator:
 
         ``id`` and ``name`` are kept from the first fragment that carries them.
         """
-        parts = self._tools.get(index)
-        if parts is None:
-            parts = self._tools[index] = _ToolCallParts()
+        parts = self._tool(index)
         if id and parts.id is None:
             parts.id = id
         if name and not parts.name:
@@ -226,7 +231,7 @@ class Accumulator:
     def set_tool_signature(self, index: int, signature: str) -> None:
         """Keep the opaque signature the provider attached to tool call ``index``
         (Gemini ``thoughtSignature``), to be sent back with the call."""
-        self._tools.setdefault(index, _ToolCallParts()).signature = signature
+        self._tool(index).signature = signature
 
     def add_reasoning_signature(self, fragment: str) -> None:
         """Add a fragment of the reasoning's opaque signature (Anthropic
@@ -239,7 +244,7 @@ class Accumulator:
     def set_tool_arguments(self, index: int, arguments: str) -> None:
         """Replace tool call ``index``'s arguments with the complete text the provider
         sent at its end (e.g. Responses ``function_call_arguments.done``)."""
-        parts = self._tools.setdefault(index, _ToolCallParts())
+        parts = self._tool(index)
         self.counted -= parts.arguments.size  # the restated text replaces, not adds
         parts.arguments = _Pieces()
         self._add(parts.arguments, arguments)
@@ -251,6 +256,16 @@ class Accumulator:
         if len(self._pending) >= COMPACT_AT:
             self.counted += self._text.compact()
         return self.counted
+
+    def _tool(self, index: int) -> _ToolCallParts:
+        """Tool call ``index``'s parts, made on first sight (the dict too)."""
+        tools = self._tools
+        if not isinstance(tools, dict):  # _NONE: the first tool call
+            tools = self._tools = {}
+        parts = tools.get(index)
+        if parts is None:
+            parts = tools[index] = _ToolCallParts()
+        return parts
 
     def _added(self, parts: _Pieces, piece: str) -> _Pieces:
         """``parts`` -- made now if it is :data:`_NO_PIECES` -- with ``piece`` added."""

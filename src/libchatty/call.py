@@ -195,7 +195,7 @@ class Call(CallBody):
         self._coding_failed = False  # an error body whose coding broke: keep what we have
         self._unsupported: UnsupportedEncoding | None = None
         self._decoder: StreamDecoder | None = None
-        self._sse_fields: list[tuple[int, str, str]] = []  # see CallBody._sse_field
+        self._sse_fields: list[tuple[int, str, str]] | tuple[()] = ()  # CallBody._sse_field
         self._framer: Framer = DISCARD
         self._handle: Any = None  # the item handler of the body mode
         self._live: Callable[[StreamDecoder, bytes], list[Event] | None] | None = None

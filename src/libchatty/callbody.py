@@ -97,7 +97,7 @@ class CallBody:
     status: int | None
     delivered: bool
     _max_event_size: int
-    _sse_fields: list[tuple[int, str, str]]
+    _sse_fields: list[tuple[int, str, str]] | tuple[()]  # () until the first
     _max_body_size: int
     _max_error_body_size: int
     _max_response_size: int
@@ -268,7 +268,10 @@ class CallBody:
         field after the terminal event never counts, however the reads were split."""
         framer = self._framer
         assert isinstance(framer, SSEDecoder)
-        self._sse_fields.append((framer.dispatched, name, value))
+        fields = self._sse_fields
+        if isinstance(fields, tuple):
+            fields = self._sse_fields = []
+        fields.append((framer.dispatched, name, value))
 
     def _on_coded_body(self, data: bytes, out: list[Event]) -> None:
         """Inflate and pass on, one bounded piece at a time, stopping when the answer
@@ -308,7 +311,7 @@ class CallBody:
         framer, decoder = self._framer, self._decoder
         assert isinstance(framer, SSEDecoder) and decoder is not None
         first = framer.dispatched - len(items)  # the stream index of items[0]
-        fields, self._sse_fields = self._sse_fields, []
+        fields, self._sse_fields = self._sse_fields, ()
         done = 0
         for dispatched, name, value in fields:
             if dispatched - first > done:
