@@ -262,3 +262,10 @@ def test_a_shared_redactor_per_secrets() -> None:
     assert redactor_for((KEY, "pw1")) is redactor_for((KEY, "pw1"))
     assert redactor_for((KEY,)) is not redactor_for((KEY, "pw1"))
     assert redactor_for((KEY,))(f"say {KEY}") == f"say {MARKER}"
+
+
+def test_text_that_a_marker_joins_into_a_fragment_is_all_removed() -> None:
+    # "x" + secret + "abcdef": the secret is removed, and the marker's last two
+    # characters with the "abcdef" after it spell the secret again.
+    secret = "D]abcdef"
+    assert Redactor([secret])("x" + secret + "abcdef") == MARKER
