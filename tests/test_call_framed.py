@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest.mock import patch
 
@@ -671,9 +673,9 @@ def test_max_response_size_in_the_live_shape(limit: int, pieces: int, ends_at: s
         assert type(events[-1]) is Done and events[-1].text == "x" * limit
 
 
-def test_the_live_shape_builds_no_event_for_a_common_chunk() -> None:
-    # The shortcut is the point: a common chunk read alone never becomes a
-    # ServerSentEvent for sse_event (only the uncommon ones do).
+@contextmanager
+def given_to_sse_event() -> Iterator[list[ServerSentEvent]]:
+    """The events OpenAIChatDecoder.sse_event is given while the block runs."""
     real = OpenAIChatDecoder.sse_event
     seen: list[ServerSentEvent] = []
 
@@ -682,6 +684,13 @@ def test_the_live_shape_builds_no_event_for_a_common_chunk() -> None:
         return real(self, event)
 
     with patch.object(OpenAIChatDecoder, "sse_event", spy):
+        yield seen
+
+
+def test_the_live_shape_builds_no_event_for_a_common_chunk() -> None:
+    # The shortcut is the point: a common chunk read alone never becomes a
+    # ServerSentEvent for sse_event (only the uncommon ones do).
+    with given_to_sse_event() as seen:
         call = live_call()
         assert len(seen) == 1 and not call.delivered
         assert call.receive_body(text_chunk("Hi")) == [Delta("Hi")]
@@ -695,14 +704,7 @@ def test_the_live_shape_builds_no_event_for_a_common_chunk() -> None:
 def test_an_uncommon_chunk_read_alone_reaches_the_dialect_as_its_event() -> None:
     # What the SSE decoder counted is what sse_event gets: type, data (invalid UTF-8
     # replaced, as the decoder does), the last event ID and the retry in force.
-    real = OpenAIChatDecoder.sse_event
-    seen: list[ServerSentEvent] = []
-
-    def spy(self: OpenAIChatDecoder, event: ServerSentEvent) -> list[Event]:
-        seen.append(event)
-        return real(self, event)
-
-    with patch.object(OpenAIChatDecoder, "sse_event", spy):
+    with given_to_sse_event() as seen:
         call = live_call()
         assert call.receive_body(b"id: 5\nretry: 7\n\n") == []
         refusal = {"id": "c", "choices": [{"index": 0, "delta": {"refusal": "no\u00e9"}}]}

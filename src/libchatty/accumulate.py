@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from .events import Delta, Done, Error, ToolCall, Usage
 
@@ -132,6 +132,20 @@ _NO_PIECES: Final = _Pieces()
 _NONE: Final[Mapping[Any, Any]] = MappingProxyType({})
 
 
+_T = TypeVar("_T")
+
+
+def _entry(table: Mapping[int, _T], index: int, make: Callable[[], _T]) -> tuple[dict[int, _T], _T]:
+    """``table`` as a dict (a new one for :data:`_NONE`, the first time) and its entry
+    ``index``, made if missing."""
+    if not isinstance(table, dict):
+        table = {}
+    entry = table.get(index)
+    if entry is None:
+        entry = table[index] = make()
+    return table, entry
+
+
 class _ToolCallParts:
     __slots__ = ("arguments", "id", "name", "signature")
 
@@ -193,12 +207,7 @@ class Accumulator:
             set_name(delta, None)
             return delta
         else:
-            choices = self._choices
-            if not isinstance(choices, dict):  # _NONE: the first other choice
-                choices = self._choices = {}
-            parts = choices.get(index)
-            if parts is None:
-                parts = choices[index] = _Pieces()
+            self._choices, parts = _entry(self._choices, index, _Pieces)
             self._add(parts, piece)
         return _text_delta(piece, index)
 
@@ -258,13 +267,8 @@ class Accumulator:
         return self.counted
 
     def _tool(self, index: int) -> _ToolCallParts:
-        """Tool call ``index``'s parts, made on first sight (the dict too)."""
-        tools = self._tools
-        if not isinstance(tools, dict):  # _NONE: the first tool call
-            tools = self._tools = {}
-        parts = tools.get(index)
-        if parts is None:
-            parts = tools[index] = _ToolCallParts()
+        """Tool call ``index``'s parts, made on first sight."""
+        self._tools, parts = _entry(self._tools, index, _ToolCallParts)
         return parts
 
     def _added(self, parts: _Pieces, piece: str) -> _Pieces:
