@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import contextvars
 import socket
-from collections.abc import Coroutine
 from typing import Any, Final
 
 from ._transport import ExceptionTable, io_failure, waiting
@@ -141,21 +140,13 @@ class ChatProtocol(asyncio.Protocol):
         """Bytes buffered, or the end of stream (or an error) seen, and not yet read."""
         return bool(self._chunks) or self._eof
 
-    def receive(self, timeout: float | None, rest: float = 0.0) -> Coroutine[Any, Any, bytes]:
-        """What arrived since the last read (waiting for it, at most ``timeout`` seconds:
-        ``TimeoutError``); ``b""`` at the end of stream. With ``rest``, a read that finds
+    async def receive(self, timeout: float | None, rest: float = 0.0) -> bytes:
+        """What arrived since the last read (waiting for it, at most ``timeout`` seconds);
+        ``b""`` at the end of stream. A timeout or the connection's error is an
+        :class:`~libchatty.bindings._ops.IOFailure`. With ``rest``, a read that finds
         nothing buffered first stops reading the socket for ``rest`` seconds (see the
-        class docstring)."""
-        return self._receive(timeout, rest, False)
-
-    def read(self, timeout: float | None, rest: float = 0.0) -> Coroutine[Any, Any, bytes]:
-        """:meth:`receive` with its failures as
-        :class:`~libchatty.bindings._ops.IOFailure`: the backend's read. One coroutine
-        either way, no wrapper's frame: thousands of streams wait in it."""
-        return self._receive(timeout, rest, True)
-
-    async def _receive(self, timeout: float | None, rest: float, mapped: bool) -> bytes:
-        """:meth:`receive`; ``mapped``: failures as ``IOFailure``."""
+        class docstring). The backend's read itself: thousands of streams wait in it, so
+        no wrapper adds a frame of its own."""
         if not self._chunks and not self._eof:
             waiter = self._waiter = self.loop.create_future()
             if timeout is None:
@@ -171,9 +162,7 @@ class ChatProtocol(asyncio.Protocol):
             try:
                 await waiter
             except TimeoutError as exc:  # set by _check_deadline
-                if mapped:
-                    raise io_failure(ERRORS, exc, "reading") from None
-                raise
+                raise io_failure(ERRORS, exc, "reading") from None
             finally:
                 self._waiter = None
                 if self._resting is not None:
@@ -190,9 +179,7 @@ class ChatProtocol(asyncio.Protocol):
         if self._error is not None:
             error = self._error
             failure = error if isinstance(error, OSError) else OSError(str(error))
-            if mapped:
-                raise io_failure(ERRORS, failure, "reading") from None
-            raise failure
+            raise io_failure(ERRORS, failure, "reading") from None
         return b""
 
 

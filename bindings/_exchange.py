@@ -29,7 +29,7 @@ is built by :mod:`~libchatty.bindings._results`. For one ``chat()``/``stream()``
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from typing import Any
 
 from libchatty.events import Done, Error, Event
@@ -97,12 +97,15 @@ class Exchange(Attempts):
             self.terminal, self.call, self.request.neutral_response_format, self._now
         )
 
-    def stopped(self, last: Event, texts: Sequence[str]) -> Completion:
-        """The result when a callback returned STOP for event ``last``, having seen the
-        answer text ``texts``: the complete answer if ``last`` was ``Done``, else that
-        text with ``finish_reason="stopped"`` (and the response head's metadata)."""
+    def stopped(self, last: Event, seen: int) -> Completion:
+        """The result when a callback returned STOP for event ``last``, having been given
+        ``seen`` characters of answer text: the complete answer if ``last`` was ``Done``,
+        else that much text with ``finish_reason="stopped"`` (and the response head's
+        metadata). The text given is the start of the call's: every answer-text ``Delta``
+        of choice 0 is the next piece of it, and all come from the last request (nothing
+        is retried once a ``Delta`` was delivered)."""
         return _results.stopped(
-            last, texts, self.call, self.request.neutral_response_format, self._now
+            last, self.text[:seen], self.call, self.request.neutral_response_format, self._now
         )
 
     def run(self) -> Generator[Op, Any, Done | Error]:

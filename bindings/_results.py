@@ -9,7 +9,7 @@ response head's metadata (request id, headers, rate-limit state) and, when
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from libchatty.events import Done, Error, Event
@@ -59,20 +59,20 @@ def completion(
 
 def stopped(
     last: Event,
-    texts: Sequence[str],
+    text: str,
     call: Call | None,
     response_format: ResponseFormat | None,
     now: Callable[[], datetime],
 ) -> Completion:
     """The result when a callback returned STOP for event ``last``, having seen the
-    answer text ``texts``: the complete answer if ``last`` was ``Done`` (as
+    answer text ``text``: the complete answer if ``last`` was ``Done`` (as
     :func:`completion`), else that text with ``finish_reason="stopped"`` and the response
     head's metadata."""
     if isinstance(last, Done):
         return _from_done(last, call, response_format, now)
     headers = call.response_headers if call is not None else ()
     return Completion(
-        text="".join(texts),
+        text=text,
         finish_reason="stopped",
         streamed=streamed(call),
         request_id=call.request_id if call is not None else None,

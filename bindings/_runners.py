@@ -416,11 +416,8 @@ class _Seen:
 
     def stopped(self, item: Any) -> Completion:
         """The result of a STOP returned for ``item``."""
-        # The text seen is the start of the call's answer text: every answer-text Delta
-        # of choice 0 is the next piece of it (libchatty.accumulate), and all come from
-        # the exchange's last request (nothing is retried once a Delta was delivered).
-        # So a count is kept rather than the pieces: ~60 bytes each, of every stream.
-        return self.exchange.stopped(self.last or item, (self.exchange.text[: self.seen],))
+        # A count, not the pieces (~60 bytes each, of every stream): see Exchange.stopped.
+        return self.exchange.stopped(self.last or item, self.seen)
 
 
 def run_exchange(

@@ -119,7 +119,7 @@ class AsyncioBackend(AsyncBackend):
     ) -> Coroutine[Any, Any, bytes]:
         # The protocol's own coroutine, which maps its failures: no frame of ours waits
         # in every read of thousands of streams.
-        return conn.protocol.read(timeout, rest)
+        return conn.protocol.receive(timeout, rest)
 
     def receive_next(self, conn: AsyncioConn, timeout: float | None) -> Coroutine[Any, Any, bytes]:
         # receive()'s own coroutine: no frame of its own on the per-read path.

@@ -42,6 +42,13 @@ async def spin() -> None:
         await asyncio.sleep(0)
 
 
+def assert_timed_out(read: asyncio.Task[bytes]) -> None:
+    """``read`` ended with the backend's timeout failure, exactly."""
+    exc = read.exception()
+    assert type(exc) is IOFailure
+    assert (exc.kind, exc.message, exc.retryable) == ("timeout", "reading timed out", True)
+
+
 def test_reads_that_go_on_share_one_timer_and_the_stall_times_out(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
@@ -65,8 +72,7 @@ def test_reads_that_go_on_share_one_timer_and_the_stall_times_out(clock: Clock) 
         assert not second.done()
         clock.now = 15
         await spin()
-        with pytest.raises(TimeoutError):
-            second.result()
+        assert_timed_out(second)
 
     run(clock, body)
 
@@ -100,8 +106,7 @@ def test_a_shorter_deadline_rearms_earlier(clock: Clock) -> None:
         assert protocol._timer is not None and protocol._timer.when() == 1
         clock.now = 1
         await spin()
-        with pytest.raises(TimeoutError):
-            second.result()
+        assert_timed_out(second)
 
     run(clock, body)
 
@@ -149,9 +154,7 @@ def test_the_backend_maps_a_timed_out_read(clock: Clock) -> None:
         await spin()
         clock.now = 2
         await spin()
-        exc = read.exception()
-        assert type(exc) is IOFailure
-        assert (exc.kind, exc.message, exc.retryable) == ("timeout", "reading timed out", True)
+        assert_timed_out(read)
 
     run(clock, body)
 
@@ -276,8 +279,7 @@ def test_silence_through_a_rest_times_out_at_the_deadline(clock: Clock) -> None:
         assert not read.done()
         clock.now = 0.3
         await spin()
-        with pytest.raises(TimeoutError):
-            read.result()
+        assert_timed_out(read)
 
     run(clock, body)
 

@@ -162,7 +162,7 @@ def test_completion_keeps_the_text_when_the_structured_answer_is_not_json() -> N
 # --- stopped ----------------------------------------------------------------------------
 def test_stopped_on_a_delta_returns_the_text_seen_with_finish_reason_stopped() -> None:
     call, _ = streamed_call()
-    result = stopped(Delta("world"), ["Hello, ", "world"], call, None, Clock())
+    result = stopped(Delta("world"), "Hello, world", call, None, Clock())
     assert result == Completion(
         text="Hello, world",
         finish_reason="stopped",
@@ -175,11 +175,11 @@ def test_stopped_on_a_delta_returns_the_text_seen_with_finish_reason_stopped() -
 def test_stopped_on_done_is_the_complete_answer() -> None:
     call, done = streamed_call()
     clock = Clock()
-    assert stopped(done, ["ignored"], call, None, clock) == completion(done, call, None, clock)
+    assert stopped(done, "ignored", call, None, clock) == completion(done, call, None, clock)
 
 
 def test_stopped_without_a_call_has_no_metadata() -> None:
-    assert stopped(Delta("a"), ["a", "b"], None, None, Clock()) == Completion(
+    assert stopped(Delta("a"), "ab", None, None, Clock()) == Completion(
         text="ab", finish_reason="stopped"
     )
 

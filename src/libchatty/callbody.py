@@ -234,14 +234,15 @@ class CallBody:
             if payload is not None:
                 # One whole "message" event, counted by the SSE decoder: its data goes to
                 # the stream decoder undecoded, and only the uncommon event is built.
-                events = live(self._decoder, payload)  # type: ignore[arg-type]
+                decoder = self._decoder
+                assert decoder is not None  # set with _live
+                events = live(decoder, payload)
                 if events is None:
                     self._handle_items([self._message_event(payload)], out)
-                elif events:  # deltas only
+                elif events:  # deltas only: delivered and counted as _handle_items does
                     out.extend(events)
                     self.delivered = True
-                    assert self._decoder is not None
-                    if self._decoder.acc.settle() > self._max_response_size:
+                    if decoder.acc.settle() > self._max_response_size:
                         self._terminate(self._too_long(), out)
                 return
         try:

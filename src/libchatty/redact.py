@@ -9,10 +9,13 @@ a shorter secret is removed where it occurs whole (its fragments are too short t
 from ordinary text). Each removed stretch becomes :data:`MARKER`.
 
 The algorithm: the set of every :data:`MIN_FRAGMENT`-character window of every secret is
-built once; the text is scanned once, one set lookup per position, marking the windows
-that hit. Any longer fragment of a secret is covered by the windows it contains, so
-marking windows is enough. Cost: linear in the secrets (once) and in the text (per
-redaction); only error paths pay it.
+built once (:func:`redactor_for` shares a redactor per set of secrets); the text is first
+checked for any window -- one substring search per window when there are fewer windows
+than positions, else one set lookup per position -- and only text that holds one is
+scanned again, marking the windows that hit. Any longer fragment of a secret is covered by
+the windows it contains, so marking windows is enough. Cost: linear in the secrets (once)
+and in the text (per redaction); every call pays it once, for the response head it shows
+(``Completion.headers``), and error paths for their messages.
 
 Which credentials count (see :func:`endpoint_secrets`): the API key, the values of the
 endpoint's extra headers whose name says they are credentials (``Authorization``,
