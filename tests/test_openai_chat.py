@@ -47,7 +47,7 @@ from libchatty.call import Call
 from libchatty.dialects import get_dialect
 from libchatty.dialects import openai_chat_fields as fields
 from libchatty.dialects.base import StreamDecoder
-from libchatty.dialects.openai_chat import DIALECT, OpenAIChat, OpenAIChatDecoder
+from libchatty.dialects.openai_chat import DIALECT, FRAME_LEARNS, OpenAIChat, OpenAIChatDecoder
 from libchatty.dialects.plumbing import MAX_TOOL_CALLS
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
@@ -1805,3 +1805,109 @@ def test_sse_event_reads_a_common_chunk_without_the_general_path() -> None:
     with patch.object(OpenAIChatDecoder, "_chunk", refuse):
         assert decoder.sse_event(ServerSentEvent(data=json.dumps(plain("Hi")))) == [Delta("Hi")]
     assert OpenAIChatDecoder._chunk is general
+
+
+# --- the common chunk's frame: read without a parse, exactly as the parse reads it ---------
+def counting_parses() -> tuple[list[bytes | str], Any]:
+    """A spy on both places the decoder parses a chunk (its own loads, the frame's probe)."""
+    seen: list[bytes | str] = []
+
+    def spy(data: bytes | str) -> Any:
+        seen.append(data)
+        return json.loads(data)
+
+    patches = patch.multiple("libchatty.dialects.openai_chat", loads=spy)
+    probe = patch("libchatty.jsonframe.loads", spy)
+    return seen, (patches, probe)
+
+
+def live(decoder: OpenAIChatDecoder, payload: bytes) -> list[Event]:
+    """What the call does with one whole event: message_data, else sse_event."""
+    events = decoder.message_data(payload)
+    if events is None:
+        events = decoder.sse_event(ServerSentEvent(data=payload.decode("utf-8", "replace")))
+    return events
+
+
+def test_a_stream_of_common_chunks_is_parsed_once() -> None:
+    decoder = started()
+    seen, (patches, probe) = counting_parses()
+    with patches, probe:
+        texts = [live(decoder, json.dumps(plain(f"w{n} ")).encode()) for n in range(10)]
+    assert texts == [[Delta(f"w{n} ")] for n in range(10)]
+    # the first text chunk, and the probe that proves its frame; nothing after
+    assert [json.loads(data)["choices"][0]["delta"]["content"] for data in seen] == ["w0 ", "~w0 "]
+    assert decoder.acc.partial == "".join(f"w{n} " for n in range(10))
+
+
+def test_text_the_frame_cannot_hold_is_parsed_and_the_frame_kept() -> None:
+    decoder = started()
+    live(decoder, json.dumps(plain("A")).encode())
+    seen, (patches, probe) = counting_parses()
+    with patches, probe:
+        assert live(decoder, json.dumps(plain("two\nlines")).encode()) == [Delta("two\nlines")]
+        assert live(decoder, json.dumps(plain('"q"')).encode()) == [Delta('"q"')]
+        assert live(decoder, json.dumps(plain("B")).encode()) == [Delta("B")]
+    assert len(seen) == 2  # the two escaped texts; "B" fits the frame
+    assert decoder.acc.partial == 'Atwo\nlines"q"B'
+
+
+def test_a_frame_is_learned_at_most_frame_learns_times() -> None:
+    decoder = started()
+    seen, (patches, probe) = counting_parses()
+    with patches, probe:
+        # Every chunk differs in more than its text: each parsed, the first
+        # FRAME_LEARNS of them also probed, none after.
+        for n in range(FRAME_LEARNS + 3):
+            assert live(decoder, json.dumps(plain("t", id=f"c{n}")).encode()) == [Delta("t")]
+    assert len(seen) == FRAME_LEARNS + 3 + FRAME_LEARNS
+    assert FRAME_LEARNS == 3
+
+
+def test_a_frame_is_relearned_when_it_stops_fitting() -> None:
+    decoder = started()
+    live(decoder, json.dumps(plain("A", system_fingerprint="fp1")).encode())  # an odd first
+    seen, (patches, probe) = counting_parses()
+    with patches, probe:
+        for text in "BCDE":
+            assert live(decoder, json.dumps(plain(text)).encode()) == [Delta(text)]
+    assert len(seen) == 2  # "B" parsed and its frame proved; C, D, E fit it
+
+
+def framed_payloads(frame_text: str) -> Any:
+    """Payloads around the common chunk's frame: plain and escaped texts, any bytes in the
+    hole, other fields changed, other chunks."""
+    prefix, suffix = json.dumps(plain(frame_text)).encode().split(json.dumps(frame_text).encode())
+    return st.one_of(
+        st.text(max_size=6).map(lambda text: json.dumps(plain(text)).encode()),
+        st.binary(max_size=8).map(lambda hole: prefix + b'"' + hole + b'"' + suffix),
+        st.text(max_size=4).map(lambda text: json.dumps(plain(text), ensure_ascii=False).encode()),
+        st.sampled_from(
+            [
+                json.dumps(plain("x", id="other")).encode(),
+                json.dumps(plain("x", usage={"prompt_tokens": 1})).encode(),
+                json.dumps(plain(choices=[{**content("x"), "finish_reason": "stop"}])).encode(),
+                json.dumps(plain(choices=[content("x", index=1)])).encode(),
+                b"[DONE]",
+                b"{",
+            ]
+        ),
+    )
+
+
+@given(st.data(), st.text(min_size=1, max_size=3))
+def test_frames_change_no_event(data: st.DataObject, frame_text: str) -> None:
+    payloads = data.draw(st.lists(framed_payloads(frame_text), max_size=12))
+    framed, parsed = started(), started()
+    parsed._learns = 0  # never a frame: every chunk parsed
+
+    def outcome(decoder: OpenAIChatDecoder, payload: bytes) -> Any:
+        try:
+            return live(decoder, payload)
+        except RemoteProtocolError as exc:
+            return str(exc)
+
+    for payload in [json.dumps(plain(frame_text)).encode(), *payloads]:
+        assert outcome(framed, payload) == outcome(parsed, payload)
+        assert framed.acc.partial == parsed.acc.partial
+    assert framed.end() == parsed.end()

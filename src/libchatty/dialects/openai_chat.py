@@ -20,7 +20,9 @@ here without knowing which server is talking:
 Decoding is the hot path of the library, so :meth:`OpenAIChatDecoder.message_data` reads the
 common chunk (one choice, a delta with only ``content``) with one parse and a few dict lookups
 -- from the undecoded bytes when the call has a whole event per read, the live shape -- and
-everything else takes the general path.
+everything else takes the general path. Once a stream's common chunk repeats byte for byte
+but for its text (the same id, timestamp and field order every token), it is not parsed at
+all: its frame (:mod:`libchatty.jsonframe`) gives the text.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, Final
 from ..accumulate import Accumulator, normalize_finish_reason
 from ..events import Delta, Done, Error, Event
 from ..exceptions import RemoteProtocolError
+from ..jsonframe import StringFrame, learn_frame, plain_string
 from ..jsonload import JSONDecodeError, loads
 from ..sse import ServerSentEvent
 from .azure_errors import decode_error
@@ -50,6 +53,37 @@ __all__ = ["DIALECT", "OpenAIChat", "OpenAIChatDecoder"]
 
 # Names the response in a RemoteProtocolError about its id or model.
 _RESPONSE: Final = "the response's"
+
+# How many times a stream's decoder learns the common chunk's frame (jsonframe): the
+# first text chunk, and again when a chunk with plain text did not fit (an odd first
+# chunk, a field that changed).
+FRAME_LEARNS: Final = 3
+
+
+def _common_content(chunk: Any) -> str | None:
+    """The text of the common chunk -- one choice (index 0) whose delta is only
+    ``content``, no finish reason, usage, error or Groq extras -- or None for anything
+    else, wrong types included (they fail a subscript or a check)."""
+    try:
+        choices = chunk["choices"]
+        choice = choices[0]
+        delta = choice["delta"]
+        content = delta["content"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if (
+        type(content) is str
+        and len(delta) == 1
+        and len(choices) == 1
+        and choice.get("finish_reason") is None
+        and not choice.get("index")
+        and chunk.get("usage") is None
+        and "error" not in chunk
+        and "x_groq" not in chunk
+    ):
+        return content
+    return None
+
 
 # A delta's fields, checked: reasoning, (text or thinking piece, is thinking), refusal,
 # tool calls (each a checked JSON object).
@@ -101,7 +135,16 @@ class OpenAIChatDecoder(StreamDecoder):
     Invalid JSON or a wrong shape raises :class:`RemoteProtocolError`.
     """
 
-    __slots__ = ("_field_error", "_finish", "_meta", "_tool_ids", "_tool_last", "_usage")
+    __slots__ = (
+        "_field_error",
+        "_finish",
+        "_frame",
+        "_learns",
+        "_meta",
+        "_tool_ids",
+        "_tool_last",
+        "_usage",
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -111,35 +154,37 @@ class OpenAIChatDecoder(StreamDecoder):
         self._tool_ids: dict[str, int] = {}  # for servers that omit tool_calls[].index
         self._tool_last = 0
         self._meta: tuple[str | None, str | None] | None = None  # (id, model) once known
+        # The common chunk's frame once learned (jsonframe), and how many more times one
+        # may be learned: each try costs a parse, and a stream whose chunks differ in
+        # more than the text (a per-chunk field) would otherwise pay it every time.
+        self._frame: StringFrame | None = None
+        self._learns = FRAME_LEARNS
 
     # --- the hot path ---------------------------------------------------------------------
     def message_data(self, payload: bytes | str) -> list[Event] | None:
-        # The common chunk -- one choice whose delta is only ``content``, nothing else to
-        # read -- with one parse and plain subscripts; None, with nothing changed, for
-        # anything else (wrong types included: they fail a lookup or a check), which
-        # sse_event reads, validates and says what is wrong with. The call hands the live
-        # shape (a whole "message" event per read) here undecoded.
+        # The common chunk (see _common_content): read from the stream's frame when it
+        # repeats the learned one but for the text (no parse at all), else with one
+        # parse and plain subscripts. None, with nothing changed, for anything else,
+        # which sse_event reads, validates and says what is wrong with. The call hands
+        # the live shape (a whole "message" event per read) here undecoded.
+        frame = self._frame
+        if frame is not None:
+            text = frame.text_in(payload)
+            if text is not None:
+                return [self.acc.text(text)]
         try:
             chunk = loads(payload)
-            choices = chunk["choices"]
-            choice = choices[0]
-            delta = choice["delta"]
-            content = delta["content"]
-        except (ValueError, RecursionError, KeyError, IndexError, TypeError):
-            return None  # JSONDecodeError included: [DONE], a keep-alive, bad UTF-8 or JSON
-        if (
-            type(content) is str
-            and len(delta) == 1
-            and len(choices) == 1
-            and choice.get("finish_reason") is None
-            and not choice.get("index")
-            and chunk.get("usage") is None
-            and "error" not in chunk
-            and "x_groq" not in chunk
-            and self._meta is not None
-        ):
-            return [self.acc.text(content)] if content else []
-        return None
+        except (ValueError, RecursionError):
+            return None  # JSONDecodeError: [DONE], a keep-alive, bad UTF-8 or JSON
+        content = _common_content(chunk)
+        if content is None or self._meta is None:
+            return None
+        if not content:
+            return []
+        if self._learns and plain_string(content):  # no frame yet, or it did not fit
+            self._learns -= 1
+            self._frame = learn_frame(payload, content, _common_content)
+        return [self.acc.text(content)]
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
         data = event.data
