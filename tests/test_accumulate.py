@@ -108,7 +108,7 @@ AROUND = [0, 1, COMPACT_AT - 1, COMPACT_AT, COMPACT_AT + 1, 2 * COMPACT_AT - 1,
 
 
 def held_chunks(count: int) -> int:
-    """Strings held for ``count`` pieces settled one at a time: a block per
+    """Strings held for ``count`` pieces added one at a time: a block per
     CHUNKS_PER_BLOCK chunks, then the chunks since."""
     chunks = count // COMPACT_AT
     return chunks // CHUNKS_PER_BLOCK + chunks % CHUNKS_PER_BLOCK
@@ -124,7 +124,6 @@ def test_text_is_exact_around_the_compaction_threshold(count: int) -> None:
     acc = Accumulator()
     for piece in pieces(count):
         acc.text(piece)
-        acc.settle()  # as Call does after each read (here: one piece per read)
     want = "".join(pieces(count))
     assert acc.partial == want
     assert acc.counted == len("".join(pieces(count // COMPACT_AT * COMPACT_AT)))
@@ -163,23 +162,21 @@ def test_restated_tool_arguments_replace_their_count() -> None:
 
 
 @pytest.mark.parametrize("count", AROUND)
-def test_settling_after_a_batch_compacts_it_whole(count: int) -> None:
+def test_answer_text_is_counted_every_compact_at_pieces(count: int) -> None:
     acc = Accumulator()
-    for piece in pieces(count):
+    for n, piece in enumerate(pieces(count), 1):
         acc.text(piece)
-    assert acc.counted == 0  # the hot path only appends
-    settled = len("".join(pieces(count))) if count >= COMPACT_AT else 0
-    assert acc.settle() == settled
+        assert acc.counted == len("".join(pieces(n // COMPACT_AT * COMPACT_AT)))
+        assert len(acc._text.pending) == n % COMPACT_AT
     assert acc.partial == "".join(pieces(count))
     assert acc.done("stop").text == "".join(pieces(count))
 
 
 def test_a_million_one_character_pieces_are_held_as_a_few_chunks() -> None:
     acc = Accumulator()
-    settle = acc.settle
+    text = acc.text
     for _ in range(10**6):
-        acc.text("x")
-        settle()
+        text("x")
     # Not timed, not measured: the structure that keeps memory near the text's size.
     assert len(acc._text.chunks) == held_chunks(10**6)
     assert len(acc._text.chunks) < 2_000 and len(acc._text.pending) == 10**6 % COMPACT_AT

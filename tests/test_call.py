@@ -1201,8 +1201,8 @@ def test_a_whole_body_at_max_body_size_and_one_past() -> None:
     )
 
 
-def test_a_settled_count_equal_to_max_response_size_is_not_past_it() -> None:
-    # COMPACT_AT one-character deltas in one read: settle() counts them all at once.
+def test_a_count_equal_to_max_response_size_is_not_past_it() -> None:
+    # COMPACT_AT one-character deltas in one read: counted all at once, exactly the limit.
     from libchatty.accumulate import COMPACT_AT
 
     deltas = sse_response(b"".join(chunk("x") for _ in range(COMPACT_AT)))

@@ -15,9 +15,8 @@ concurrent streams as for one long one. Compaction also counts the characters
 (``Call(max_response_size=...)``).
 
 The answer text of choice 0 is the hot path (one piece per token): :meth:`Accumulator.text`
-only appends, and its owner calls :meth:`Accumulator.settle` once in a while -- the
-:class:`~libchatty.call.Call` does after every read, so pieces pending are bounded by
-what one read holds. Every other kind of text compacts as it arrives.
+appends, builds its ``Delta`` in place and compacts every :data:`COMPACT_AT` pieces, with
+no call of its own per token.
 """
 
 from __future__ import annotations
@@ -165,8 +164,7 @@ class Accumulator:
     ``counted`` is the number of characters (answer text of every choice, reasoning,
     refusal, tool arguments) counted so far. Pieces are counted when they are compacted,
     so it trails the exact total (:meth:`size`) by the pieces pending (fewer than
-    :data:`COMPACT_AT` per kind of text, plus answer-text pieces since the last
-    :meth:`settle`): cheap enough to check after every read.
+    :data:`COMPACT_AT` per kind of text): cheap enough to check after every read.
     """
 
     __slots__ = (
@@ -196,8 +194,11 @@ class Accumulator:
     # --- pieces in ------------------------------------------------------------------
     def text(self, piece: str, index: int = 0) -> Delta:
         if index == 0:
-            self._pending.append(piece)  # compacted by settle(): nothing more per token
-            # _text_delta inlined: this is once per token.
+            # _add and _text_delta inlined: this is once per token.
+            pending = self._pending
+            pending.append(piece)
+            if len(pending) >= COMPACT_AT:
+                self.counted += self._text.compact()
             delta = _new_delta(Delta)
             set_text, set_kind, set_index, set_id, set_name = _delta_slot_setters
             set_text(delta, piece)
@@ -258,13 +259,6 @@ class Accumulator:
         parts.arguments = _Pieces()
         self._add(parts.arguments, arguments)
         self.counted += parts.arguments.compact()
-
-    def settle(self) -> int:
-        """Compact the answer text if :data:`COMPACT_AT` pieces or more are pending;
-        returns :attr:`counted`. Cheap: call it after every batch of pieces."""
-        if len(self._pending) >= COMPACT_AT:
-            self.counted += self._text.compact()
-        return self.counted
 
     def _tool(self, index: int) -> _ToolCallParts:
         """Tool call ``index``'s parts, made on first sight."""

@@ -242,7 +242,7 @@ class CallBody:
                 elif events:  # deltas only: delivered and counted as _handle_items does
                     out.extend(events)
                     self.delivered = True
-                    if decoder.acc.settle() > self._max_response_size:
+                    if decoder.acc.counted > self._max_response_size:
                         self._terminate(self._too_long(), out)
                 return
         try:
@@ -340,12 +340,11 @@ class CallBody:
                     self.delivered = self.delivered or len(got) > 1
                     self._finish(last, out)
                     return
-        # Once per batch, not per delta: compacts the answer text (memory near its size)
-        # and counts it; the count trails by less than COMPACT_AT pieces, and the Done is
-        # checked exactly.
+        # Once per batch, not per delta: the count trails by less than COMPACT_AT pieces
+        # of each kind, and the Done is checked exactly.
         if self._mode in STREAMING:
             assert self._decoder is not None
-            if self._decoder.acc.settle() > self._max_response_size:
+            if self._decoder.acc.counted > self._max_response_size:
                 self._terminate(self._too_long(), out)
 
     def _on_end(self, complete: bool, out: list[Event]) -> None:
