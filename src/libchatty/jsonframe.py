@@ -58,13 +58,13 @@ class StringFrame:
                 return None  # a lone surrogate: no JSON parser takes it either
         prefix = self.prefix
         suffix = self.suffix
-        start = len(prefix)
-        end = len(document) - len(suffix)
+        # Empty when the document is too short to hold the frame around a string.
+        raw = document[len(prefix) : len(document) - len(suffix)]
         if (
-            end > start
+            raw
             and document.startswith(prefix)
             and document.endswith(suffix)
-            and _QUOTE not in (raw := document[start:end])
+            and _QUOTE not in raw
             and _BACKSLASH not in raw
         ):
             try:
