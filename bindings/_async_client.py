@@ -47,7 +47,10 @@ class AsyncClientBase(ClientShell[AsyncBackend]):
         :class:`~libchatty.structured.StructuredOutputError` for a structured answer
         that is not what ``response_format`` describes)."""
         exchange, callbacks = self.chat_exchange(messages, model, arguments)
-        return await arun_exchange(exchange, self.backend, *callbacks)
+        run = arun_exchange(exchange, self.backend, *callbacks)
+        # Only the run is kept while it waits (thousands of calls wait at once).
+        del messages, arguments, exchange, callbacks
+        return await run
 
     @overload
     def stream(

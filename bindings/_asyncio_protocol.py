@@ -72,7 +72,7 @@ class ChatProtocol(asyncio.Protocol):
         self._paused = False
         self._eof = False
         self._error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[bytes] | None = None
         self._deadline = 0.0  # of the read waiting now, on the loop's clock
         self._timer: asyncio.TimerHandle | None = None
         self._resting: asyncio.TimerHandle | None = None  # ends the rest of the waiting read
@@ -102,8 +102,31 @@ class ChatProtocol(asyncio.Protocol):
 
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._answer(waiter)
+
+    def _answer(self, waiter: asyncio.Future[bytes]) -> None:
+        """End the read ``waiter`` with what is here (see :meth:`receive`); a read
+        cancelled meanwhile is only forgotten."""
+        self._waiter = None
+        if self._resting is not None:
+            self._end_rest()
+        if waiter.done():
+            return
+        chunks = self._chunks
+        if chunks:
+            waiter.set_result(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            chunks.clear()
+            self._size = 0
+            if self._paused and self.transport is not None:
+                self._paused = False
+                self.transport.resume_reading()
+        elif self._error is not None:
+            error = self._error
+            failure = error if isinstance(error, OSError) else OSError(str(error))
+            waiter.set_exception(io_failure(ERRORS, failure, "reading"))
+        else:
+            waiter.set_result(b"")
 
     def _arm(self, deadline: float) -> None:
         if self._timer is not None:
@@ -133,54 +156,50 @@ class ChatProtocol(asyncio.Protocol):
             if deadline != _NEVER:
                 self._arm(deadline)
         else:
-            waiter.set_exception(TimeoutError())
+            self._waiter = None
+            if self._resting is not None:
+                self._end_rest()
+            waiter.set_exception(io_failure(ERRORS, TimeoutError(), "reading"))
+
+    def _read_done(self, waiter: asyncio.Future[bytes]) -> None:
+        """A resting read's done callback: a read cancelled while it rests ends the
+        rest at once (reading resumes), not when the rest would have."""
+        if waiter is self._waiter:
+            self._waiter = None
+            if self._resting is not None:
+                self._end_rest()
 
     # --- called by the backend -----------------------------------------------------------
     def has_pending(self) -> bool:
         """Bytes buffered, or the end of stream (or an error) seen, and not yet read."""
         return bool(self._chunks) or self._eof
 
-    async def receive(self, timeout: float | None, rest: float = 0.0) -> bytes:
-        """What arrived since the last read (waiting for it, at most ``timeout`` seconds);
-        ``b""`` at the end of stream. A timeout or the connection's error is an
+    def receive(self, timeout: float | None, rest: float = 0.0) -> asyncio.Future[bytes]:
+        """What arrived since the last read, as a future (done at once when something
+        is here; else waiting for it, at most ``timeout`` seconds); ``b""`` at the end
+        of stream. A timeout or the connection's error is an
         :class:`~libchatty.bindings._ops.IOFailure`. With ``rest``, a read that finds
         nothing buffered first stops reading the socket for ``rest`` seconds (see the
-        class docstring). The backend's read itself: thousands of streams wait in it, so
-        no wrapper adds a frame of its own."""
-        if not self._chunks and not self._eof:
-            waiter = self._waiter = self.loop.create_future()
-            if timeout is None:
-                self._deadline = _NEVER  # an armed timer finds nothing to fail
-            else:
-                deadline = self._deadline = self.loop.time() + timeout
-                timer = self._timer
-                if timer is None or timer.when() > deadline:  # none, or too late for us
-                    self._arm(deadline)
-            if rest and (timeout is None or timeout >= 2 * rest) and self.transport is not None:
-                self.transport.pause_reading()
-                self._resting = self.loop.call_later(rest, self._end_rest)
-            try:
-                await waiter
-            except TimeoutError as exc:  # set by _check_deadline
-                raise io_failure(ERRORS, exc, "reading") from None
-            finally:
-                self._waiter = None
-                if self._resting is not None:
-                    self._end_rest()
-        chunks = self._chunks
-        if chunks:
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            chunks.clear()
-            self._size = 0
-            if self._paused and self.transport is not None:
-                self._paused = False
-                self.transport.resume_reading()
-            return data
-        if self._error is not None:
-            error = self._error
-            failure = error if isinstance(error, OSError) else OSError(str(error))
-            raise io_failure(ERRORS, failure, "reading") from None
-        return b""
+        class docstring). A future, not a coroutine: thousands of streams wait in a
+        read, and the future is all a waiting read holds -- the protocol's callbacks
+        answer it (see :meth:`_answer`)."""
+        waiter: asyncio.Future[bytes] = self.loop.create_future()
+        if self._chunks or self._eof:
+            self._answer(waiter)
+            return waiter
+        self._waiter = waiter
+        if timeout is None:
+            self._deadline = _NEVER  # an armed timer finds nothing to fail
+        else:
+            deadline = self._deadline = self.loop.time() + timeout
+            timer = self._timer
+            if timer is None or timer.when() > deadline:  # none, or too late for us
+                self._arm(deadline)
+        if rest and (timeout is None or timeout >= 2 * rest) and self.transport is not None:
+            self.transport.pause_reading()
+            self._resting = self.loop.call_later(rest, self._end_rest, context=_TIMERS)
+            waiter.add_done_callback(self._read_done, context=_TIMERS)
+        return waiter
 
 
 class AsyncioConn:

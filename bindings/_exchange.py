@@ -103,7 +103,9 @@ class Exchange(Attempts):
         else that much text with ``finish_reason="stopped"`` (and the response head's
         metadata). The text given is the start of the call's: every answer-text ``Delta``
         of choice 0 is the next piece of it, and all come from the last request (nothing
-        is retried once a ``Delta`` was delivered)."""
+        is retried once a ``Delta`` was delivered). When a delivery is handed out the
+        call's text is exactly the pieces delivered so far, its own included: ``chat()``
+        counts ``seen`` back from the end, by what the delivery holds after ``last``."""
         return _results.stopped(
             last, self.text[:seen], self.call, self.request.neutral_response_format, self._now
         )

@@ -8,11 +8,15 @@ runner delivers, and relays the body of a streamed answer
 (:class:`~libchatty.bindings._ops.Relay`: read, feed, deliver, with the backend's reads). The sync
 and async halves of this module are the same code with and without ``await``, kept side
 by side so that a change to one is seen to need the same change to the other:
-:func:`drive`/:func:`adrive`, :func:`run_callbacks`/:func:`arun_callbacks` and
-:func:`run_exchange`/:func:`arun_exchange` (the body of ``chat()``; what its two loops
-note of the events is written once, in :class:`_Seen`). Two things are async only:
-:func:`arun`, :func:`adrive` handing whole deliveries to a hook (``libchatty batch``),
-and :meth:`AsyncBackend.receive_next`, the read after a delivery, which the asyncio
+:func:`drive`/:func:`adrive`, :func:`run`/:func:`arun`, :func:`run_callbacks`/
+:func:`arun_callbacks` and :func:`run_exchange`/:func:`arun_exchange` (the body of
+``chat()``).
+
+A runner yields the events it delivers one by one (``stream()``), or hands each delivery
+whole to an ``on_deliver`` hook (:func:`run`/:func:`arun`): ``chat()`` gives a delivery
+to its callbacks in one call (:class:`_Callbacks`, written once for both halves), with no
+generator step per event; a callback's ``STOP`` ends the run there. One thing is async
+only: :meth:`AsyncBackend.receive_next`, the read after a delivery, which the asyncio
 binding may make wait (its ``read_interval``).
 """
 
@@ -63,6 +67,7 @@ __all__ = [
     "arun_callbacks",
     "arun_exchange",
     "drive",
+    "run",
     "run_callbacks",
     "run_exchange",
 ]
@@ -132,6 +137,7 @@ class AsyncBackend(ABC):
     :class:`SyncBackend`."""
 
     async def perform(self, op: Op) -> Any:
+        """Perform ``op`` (:func:`adrive` reads with :meth:`receive` itself)."""
         if type(op) is Receive:  # the one operation per read: no table look-up
             return await self.receive(op.conn, op.timeout)
         return await _performer(op)(self, op)
@@ -146,8 +152,10 @@ class AsyncBackend(ABC):
     async def send(self, conn: Any, data: bytes, timeout: float | None) -> None: ...
 
     @abstractmethod
-    async def receive(self, conn: Any, timeout: float | None) -> bytes | None:
-        """See :class:`~libchatty.bindings._ops.Receive` (None: a framed body cut short)."""
+    def receive(self, conn: Any, timeout: float | None) -> Awaitable[bytes | None]:
+        """See :class:`~libchatty.bindings._ops.Receive` (None: a framed body cut short):
+        a coroutine (``async def``), or any awaitable -- the asyncio binding answers its
+        protocol's future, so that a waiting read holds no frame of its own."""
 
     def receive_next(self, conn: Any, timeout: float | None) -> Awaitable[bytes | None]:
         """The read that follows a delivery of streamed output (never the first read of
@@ -185,12 +193,21 @@ class AsyncBackend(ABC):
 # --- running the loop --------------------------------------------------------------------------
 
 
-def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Event, None, None]:
+def drive(
+    loop: Generator[Op, Any, Any],
+    backend: SyncBackend,
+    on_deliver: Callable[[list[Event]], object] | None = None,
+) -> Generator[Event, None, None]:
     """Run ``loop`` with blocking I/O, yielding the events it delivers.
 
     An exception from the backend is thrown into the loop (it maps ``IOFailure``, and
     closes its connection on anything else); closing this iterator closes the loop,
     which closes its connection.
+
+    ``on_deliver``, when given, is handed each delivery (its events, in order) in place
+    of yielding them one by one (nothing is yielded: see :func:`run`); a true answer
+    ends the run there, closing the loop (a callback's ``STOP``). Its exceptions go
+    through the loop's ``finally`` likewise.
     """
     send = loop.send
     perform = backend.perform
@@ -201,7 +218,10 @@ def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Even
         op = next(loop)
         while True:
             if type(op) is Deliver:
-                yield from op.events
+                if on_deliver is None:
+                    yield from op.events
+                elif on_deliver(op.events):
+                    return
                 op = send(None)
                 continue
             if type(op) is Relay:
@@ -222,7 +242,10 @@ def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Even
                     if not events or type(events[-1]) is not Delta:
                         op = send(events)
                         break
-                    yield from events
+                    if on_deliver is None:
+                        yield from events
+                    elif on_deliver(events):
+                        return
                     del events
                 continue
             # The result is sent, the failure thrown; neither is kept alive meanwhile.
@@ -243,14 +266,15 @@ def drive(loop: Generator[Op, Any, Any], backend: SyncBackend) -> Generator[Even
 async def adrive(
     loop: Generator[Op, Any, Any],
     backend: AsyncBackend,
-    on_deliver: Callable[[list[Event]], None] | None = None,
+    on_deliver: Callable[[list[Event]], bool | Awaitable[bool] | None] | None = None,
 ) -> AsyncGenerator[Event, None]:
     """:func:`drive` for async backends. Cancellation arrives as an exception from the
     backend and goes through the loop the same way (closing the connection).
 
-    ``on_deliver``, when given, is handed each delivery (its events, in order) in place
-    of yielding them one by one: see :func:`arun`. A read that follows a delivery of
-    streamed output (its last event a ``Delta``) is :meth:`AsyncBackend.receive_next`."""
+    ``on_deliver`` as for :func:`drive` (see :func:`arun`), and it may answer an
+    awaitable (an ``async def`` callback's result): awaited here, its answer is the
+    delivery's. A read that follows a delivery of streamed output (its last event a
+    ``Delta``) is :meth:`AsyncBackend.receive_next`."""
     # No bound methods kept in locals (as drive does): this frame waits in every read of
     # thousands of streams, and each would be ~64 bytes of every one.
     streaming = False  # the last operation delivered streamed output
@@ -264,7 +288,10 @@ async def adrive(
                         yield event
                     del event  # a delivery is never empty
                 else:
-                    on_deliver(events)
+                    stop = on_deliver(events)
+                    if stop and (stop is True or await stop):
+                        return
+                    del stop  # (an awaited coroutine) not kept while the next read waits
                 streaming = type(events[-1]) is Delta
                 # Not kept while the next read waits: thousands of streams wait.
                 del events
@@ -295,16 +322,23 @@ async def adrive(
                             yield event
                         del event  # a delivery is never empty
                     else:
-                        on_deliver(events)
+                        stop = on_deliver(events)
+                        if stop and (stop is True or await stop):
+                            return
+                        del stop
                     del events
                 streaming = False  # the relay ended with a read
                 continue
             reading_on, streaming = streaming, False
             try:
-                if reading_on and type(op) is Receive:
+                if type(op) is not Receive:
+                    value = await backend.perform(op)
+                elif reading_on:
                     value = await backend.receive_next(op.conn, op.timeout)
                 else:
-                    value = await backend.perform(op)
+                    # The read itself, not perform()'s coroutine around it: thousands of
+                    # calls wait here for their response head at once.
+                    value = await backend.receive(op.conn, op.timeout)
             except BaseException as exc:  # includes trio.Cancelled / CancelledError
                 op = loop.throw(exc)
                 del exc
@@ -318,13 +352,25 @@ async def adrive(
         await backend.settle()
 
 
-async def arun(
-    loop: Generator[Op, Any, Any], backend: AsyncBackend, on_deliver: Callable[[list[Event]], None]
+def run(
+    loop: Generator[Op, Any, Any],
+    backend: SyncBackend,
+    on_deliver: Callable[[list[Event]], object],
 ) -> None:
-    """Run ``loop`` to its end with async I/O, handing each delivery to ``on_deliver``:
-    :func:`adrive` without a step per event, for a caller that takes its result from
-    the exchange at the end and looks at deliveries only in passing (``libchatty
-    batch`` notes the time of the first ``Delta``)."""
+    """Run ``loop`` to its end (or until ``on_deliver`` answers true) with blocking I/O,
+    handing each delivery to ``on_deliver``: :func:`drive` without a step per event, for
+    a caller that takes its result from the exchange at the end (``chat()``)."""
+    for _ in drive(loop, backend, on_deliver):
+        pass  # nothing is yielded: every delivery went to on_deliver
+
+
+async def arun(
+    loop: Generator[Op, Any, Any],
+    backend: AsyncBackend,
+    on_deliver: Callable[[list[Event]], bool | Awaitable[bool] | None],
+) -> None:
+    """:func:`run` with async I/O (``on_deliver`` as :func:`adrive` takes it):
+    ``chat()``, and ``libchatty batch``, which notes the time of the first ``Delta``."""
     async for _ in adrive(loop, backend, on_deliver):
         pass  # nothing is yielded: every delivery went to on_deliver
 
@@ -381,8 +427,129 @@ def _give_delta(event: Event, on_delta: Callable[[str, bool], Any]) -> Any:
 _EVENT_TYPES: Final = (Delta, Done, Error)
 
 
+class _Callbacks:
+    """``chat()``'s ``on_delta`` and ``on_event`` over one exchange, handed each
+    delivery whole (:func:`run`/:func:`arun`): no generator step per event. Shared by
+    :func:`run_exchange` and :func:`arun_exchange`; with ``asynchronous``, a callback
+    may answer an awaitable (``async def``), awaited before the next event is given.
+
+    A ``STOP`` ends the run at the event it was answered for: ``last`` is that event and
+    ``unseen`` the answer text (choice 0) its delivery holds after it, which the call
+    has read but no callback was given -- the result's text is the call's without it
+    (see :meth:`~libchatty.bindings._exchange.Exchange.stopped`). Counted once, at the
+    ``STOP``, rather than a running count at every event.
+    """
+
+    __slots__ = ("asynchronous", "escaped", "exchange", "last", "on_delta", "on_event", "unseen")
+
+    def __init__(
+        self, exchange: Exchange, on_delta: Any, on_event: Any, asynchronous: bool
+    ) -> None:
+        self.exchange = exchange
+        self.on_delta = on_delta
+        self.on_event = on_event
+        self.asynchronous = asynchronous
+        self.last: Event | None = None
+        self.unseen = 0
+        # A StopIteration (StopAsyncIteration) from a callback: raised by result(), so
+        # that the runner's generator does not take it for the loop's end.
+        self.escaped: BaseException | None = None
+
+    def deliver(self, events: list[Event]) -> bool | Awaitable[bool]:
+        """Give ``events`` to the callbacks, in order: True when one answered ``STOP``;
+        an awaitable that finishes the delivery (answering the same) when one answered
+        an awaitable. An ``Error`` is not given to callbacks (it is raised)."""
+        on_delta, on_event = self.on_delta, self.on_event
+        try:
+            for event in events:
+                kind = type(event)
+                if on_event is not None and kind is not Error:
+                    result = on_event(event)
+                    if result is not None:
+                        verdict = self._verdict(result, events, event, on_delta is not None)
+                        if verdict is not None:
+                            return verdict
+                if on_delta is None:
+                    continue
+                # _give_delta, inlined: this is once per token.
+                if kind is Delta:
+                    if event.kind != "text" or not event.text:  # type: ignore[union-attr]
+                        continue
+                    result = on_delta(event.text, False)  # type: ignore[union-attr]
+                elif kind is Done:
+                    result = on_delta("", True)
+                else:
+                    continue
+                if result is not None:
+                    verdict = self._verdict(result, events, event, False)
+                    if verdict is not None:
+                        return verdict
+        except (StopIteration, StopAsyncIteration) as exc:
+            self.escaped = exc
+            return True
+        return False
+
+    def _verdict(
+        self, result: object, events: list[Event], event: Event, delta_next: bool
+    ) -> bool | Awaitable[bool] | None:
+        """What a callback's answer ``result`` (not None) for ``event`` means: True for
+        ``STOP``, an awaitable that awaits it and gives the rest of ``events`` (on_delta
+        this ``event`` first, when ``delta_next``), None to go on."""
+        if result is STOP:
+            self._stop(events, event)
+            return True
+        if self.asynchronous and hasattr(result, "__await__"):
+            return self._finish(result, events, event, delta_next)
+        return None
+
+    async def _finish(
+        self, pending: Any, events: list[Event], event: Event, delta_next: bool
+    ) -> bool:
+        """The rest of a delivery once a callback answered an awaitable for ``event``:
+        one event at a time, awaiting what the callbacks answer."""
+        try:
+            if await pending is STOP or (
+                delta_next and await arun_callbacks(event, self.on_delta, None)
+            ):
+                self._stop(events, event)
+                return True
+            for later in events[_position(events, event) + 1 :]:
+                if await arun_callbacks(later, self.on_delta, self.on_event):
+                    self._stop(events, later)
+                    return True
+        except StopAsyncIteration as exc:  # a StopIteration is a RuntimeError here
+            self.escaped = exc
+            return True
+        return False
+
+    def _stop(self, events: list[Event], event: Event) -> None:
+        self.last = event
+        self.unseen = sum(
+            len(later.text)
+            for later in events[_position(events, event) + 1 :]
+            if type(later) is Delta and later.kind == "text" and later.index == 0
+        )
+
+    def result(self) -> Completion:
+        """The call's result once the run is over: the :class:`Completion` (or
+        :class:`~libchatty.exceptions.ChatError`), or a ``STOP``'s."""
+        escaped, self.escaped = self.escaped, None
+        if escaped is not None:
+            raise escaped
+        if self.last is None:
+            return self.exchange.completion()
+        exchange = self.exchange
+        return exchange.stopped(self.last, len(exchange.text) - self.unseen)
+
+
+def _position(events: list[Event], event: Event) -> int:
+    """Where ``event`` itself is in ``events`` (events may be equal, not identical)."""
+    return next(i for i, candidate in enumerate(events) if candidate is event)
+
+
 class _Seen:
-    """What ``chat()``'s callbacks have seen of one exchange -- how much answer text
+    """What ``chat()``'s callbacks have seen of one exchange when partial objects are
+    asked for (events come one at a time, among the partials) -- how much answer text
     (choice 0) and the last event -- for the result when one of them returns
     :data:`STOP`. Shared by :func:`run_exchange` and :func:`arun_exchange`, whose loops
     differ only by their ``await``."""
@@ -394,11 +561,9 @@ class _Seen:
         self.seen = 0  # characters of answer text given out
         self.last: Event | None = None
 
-    def items(self, events: Any, on_partial: object, asynchronous: bool) -> Any:
+    def items(self, events: Any, asynchronous: bool) -> Any:
         """``events`` (an iterator, or an async one), with the partial objects among
-        them when ``on_partial`` is given."""
-        if on_partial is None:
-            return events
+        them."""
         # Only a call that asks for partials imports them.
         from ._partials import apartial_stream, partial_objects, partial_stream
 
@@ -429,29 +594,16 @@ def run_exchange(
 ) -> Completion:
     """Run ``exchange`` to its end, giving events to the callbacks (none: a plain
     request) and partial objects to ``on_partial``; the :class:`Completion`, or
-    :class:`~libchatty.exceptions.ChatError`."""
-    events = drive(exchange.run(), backend)
-    try:
-        if on_delta is None and on_event is None and on_partial is None:
-            for _ in events:
-                pass
-            return exchange.completion()
-        # on_delta alone (the common case) is called here: one call less per event.
-        delta_only = on_delta if on_event is None else None
-        seen = _Seen(exchange)
-        for item in seen.items(events, on_partial, asynchronous=False):
-            if seen.event(item):
-                if delta_only is None:
-                    stop = run_callbacks(item, on_delta, on_event)
-                else:
-                    stop = _give_delta(item, delta_only) is STOP  # None for an Error
-                if stop:
-                    return seen.stopped(item)
-            elif on_partial(item) is STOP:  # type: ignore[misc]
-                return seen.stopped(item)
-    finally:
-        events.close()  # after a raising callback too: closes the connection
-    return exchange.completion()
+    :class:`~libchatty.exceptions.ChatError`. A raising callback closes the connection
+    (the loop's ``finally``) and its exception goes on."""
+    if on_partial is not None:
+        return _run_partials(exchange, backend, on_delta, on_event, on_partial)
+    if on_delta is None and on_event is None:
+        run(exchange.run(), backend, _ignore)
+        return exchange.completion()
+    callbacks = _Callbacks(exchange, on_delta, on_event, asynchronous=False)
+    run(exchange.run(), backend, callbacks.deliver)
+    return callbacks.result()
 
 
 async def arun_exchange(
@@ -462,27 +614,58 @@ async def arun_exchange(
     on_partial: AsyncOnPartial | None = None,
 ) -> Completion:
     """:func:`run_exchange` with async I/O and callbacks that may be ``async def``."""
-    if on_delta is None and on_event is None and on_partial is None:
-        await arun(exchange.run(), backend, _ignore)
-        return exchange.completion()
-    events = adrive(exchange.run(), backend)
-    # on_delta alone (the common case) is called here: no coroutine per event.
-    delta_only = on_delta if on_event is None else None
+    if on_partial is not None:
+        return await _arun_partials(exchange, backend, on_delta, on_event, on_partial)
+    callbacks = None
+    if on_delta is not None or on_event is not None:
+        callbacks = _Callbacks(exchange, on_delta, on_event, asynchronous=True)
+        del on_delta, on_event  # not kept while the call runs: the callbacks hold them
+    # arun's loop written out: its frame would wait in every read of thousands of calls.
+    async for _ in adrive(exchange.run(), backend, _ignore if callbacks is None
+                          else callbacks.deliver):
+        pass  # nothing is yielded: every delivery went to on_deliver
+    return exchange.completion() if callbacks is None else callbacks.result()
+
+
+def _run_partials(
+    exchange: Exchange,
+    backend: SyncBackend,
+    on_delta: OnDelta | None,
+    on_event: OnEvent | None,
+    on_partial: OnPartial,
+) -> Completion:
+    """:func:`run_exchange` with ``on_partial``: events and partials one at a time."""
+    events = drive(exchange.run(), backend)
     try:
         seen = _Seen(exchange)
-        async for item in seen.items(events, on_partial, asynchronous=True):
+        for item in seen.items(events, asynchronous=False):
             if seen.event(item):
-                if delta_only is None:
-                    stop = await arun_callbacks(item, on_delta, on_event)
-                else:
-                    result = _give_delta(item, delta_only)  # None for an Error
-                    if hasattr(result, "__await__"):
-                        result = await result
-                    stop = result is STOP
-                if stop:
+                if run_callbacks(item, on_delta, on_event):
+                    return seen.stopped(item)
+            elif on_partial(item) is STOP:
+                return seen.stopped(item)
+    finally:
+        events.close()  # after a raising callback too: closes the connection
+    return exchange.completion()
+
+
+async def _arun_partials(
+    exchange: Exchange,
+    backend: AsyncBackend,
+    on_delta: AsyncOnDelta | None,
+    on_event: AsyncOnEvent | None,
+    on_partial: AsyncOnPartial,
+) -> Completion:
+    """:func:`_run_partials` with async I/O and callbacks that may be ``async def``."""
+    events = adrive(exchange.run(), backend)
+    try:
+        seen = _Seen(exchange)
+        async for item in seen.items(events, asynchronous=True):
+            if seen.event(item):
+                if await arun_callbacks(item, on_delta, on_event):
                     return seen.stopped(item)
                 continue
-            result = on_partial(item)  # type: ignore[misc]
+            result = on_partial(item)
             if hasattr(result, "__await__"):
                 result = await result
             if result is STOP:

@@ -41,8 +41,7 @@ the kernel's socket buffer, held there by TCP flow control.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
@@ -116,13 +115,13 @@ class AsyncioBackend(AsyncBackend):
 
     def receive(
         self, conn: AsyncioConn, timeout: float | None, rest: float = 0.0
-    ) -> Coroutine[Any, Any, bytes]:
-        # The protocol's own coroutine, which maps its failures: no frame of ours waits
-        # in every read of thousands of streams.
+    ) -> asyncio.Future[bytes]:
+        # The protocol's future, which it answers (its failures mapped): no frame of ours
+        # waits in every read of thousands of streams.
         return conn.protocol.receive(timeout, rest)
 
-    def receive_next(self, conn: AsyncioConn, timeout: float | None) -> Coroutine[Any, Any, bytes]:
-        # receive()'s own coroutine: no frame of its own on the per-read path.
+    def receive_next(self, conn: AsyncioConn, timeout: float | None) -> asyncio.Future[bytes]:
+        # receive()'s own future: nothing of its own on the per-read path.
         return self.receive(conn, timeout, self.read_interval)
 
     async def sleep(self, seconds: float) -> None:

@@ -42,7 +42,7 @@ async def spin() -> None:
         await asyncio.sleep(0)
 
 
-def assert_timed_out(read: asyncio.Task[bytes]) -> None:
+def assert_timed_out(read: asyncio.Future[bytes]) -> None:
     """``read`` ended with the backend's timeout failure, exactly."""
     exc = read.exception()
     assert type(exc) is IOFailure
@@ -52,7 +52,7 @@ def assert_timed_out(read: asyncio.Task[bytes]) -> None:
 def test_reads_that_go_on_share_one_timer_and_the_stall_times_out(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
-        first = loop.create_task(protocol.receive(10))
+        first = asyncio.ensure_future(protocol.receive(10))
         await spin()
         timer = protocol._timer
         assert timer is not None and timer.when() == 10
@@ -60,7 +60,7 @@ def test_reads_that_go_on_share_one_timer_and_the_stall_times_out(clock: Clock) 
         protocol.data_received(b"a")
         await spin()
         assert first.result() == b"a"
-        second = loop.create_task(protocol.receive(10))  # deadline 15
+        second = asyncio.ensure_future(protocol.receive(10))  # deadline 15
         await spin()
         assert protocol._timer is timer  # no new handle for a later deadline
         clock.now = 10  # the handle fires, finds the read's deadline later: re-arms
@@ -80,7 +80,7 @@ def test_reads_that_go_on_share_one_timer_and_the_stall_times_out(clock: Clock) 
 def test_a_read_at_its_limit_gets_its_data(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
-        read = loop.create_task(protocol.receive(3))
+        read = asyncio.ensure_future(protocol.receive(3))
         await spin()
         clock.now = 2.999
         protocol.data_received(b"x")
@@ -96,12 +96,12 @@ def test_a_read_at_its_limit_gets_its_data(clock: Clock) -> None:
 def test_a_shorter_deadline_rearms_earlier(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
-        first = loop.create_task(protocol.receive(100))
+        first = asyncio.ensure_future(protocol.receive(100))
         await spin()
         protocol.data_received(b"a")
         await spin()
         assert first.result() == b"a"
-        second = loop.create_task(protocol.receive(1))
+        second = asyncio.ensure_future(protocol.receive(1))
         await spin()
         assert protocol._timer is not None and protocol._timer.when() == 1
         clock.now = 1
@@ -114,12 +114,12 @@ def test_a_shorter_deadline_rearms_earlier(clock: Clock) -> None:
 def test_a_read_without_timeout_is_not_failed_by_an_armed_timer(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
-        first = loop.create_task(protocol.receive(1))
+        first = asyncio.ensure_future(protocol.receive(1))
         await spin()
         protocol.data_received(b"a")
         await spin()
         assert first.result() == b"a"
-        second = loop.create_task(protocol.receive(None))
+        second = asyncio.ensure_future(protocol.receive(None))
         clock.now = 50
         await spin()
         assert not second.done()
@@ -134,7 +134,7 @@ def test_a_read_without_timeout_is_not_failed_by_an_armed_timer(clock: Clock) ->
 def test_connection_lost_cancels_the_timer(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
-        read = loop.create_task(protocol.receive(10))
+        read = asyncio.ensure_future(protocol.receive(10))
         await spin()
         timer = protocol._timer
         assert timer is not None
@@ -150,7 +150,7 @@ def test_the_backend_maps_a_timed_out_read(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
         conn = AsyncioConn(None, protocol)  # type: ignore[arg-type]
-        read = loop.create_task(AsyncioBackend().receive(conn, 2))
+        read = asyncio.ensure_future(AsyncioBackend().receive(conn, 2))
         await spin()
         clock.now = 2
         await spin()
@@ -163,7 +163,7 @@ def test_the_backend_maps_a_connection_error(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
         conn = AsyncioConn(None, protocol)  # type: ignore[arg-type]
-        read = loop.create_task(AsyncioBackend().receive(conn, 2))
+        read = asyncio.ensure_future(AsyncioBackend().receive(conn, 2))
         await spin()
         protocol.connection_lost(ConnectionResetError(104, "Connection reset by peer"))
         await spin()
@@ -215,7 +215,7 @@ def test_a_rested_read_gets_what_came_during_the_rest_at_once(clock: Clock) -> N
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
         socket = Socket(protocol)
-        read = loop.create_task(protocol.receive(10, rest=0.1))
+        read = asyncio.ensure_future(protocol.receive(10, rest=0.1))
         await spin()
         assert not socket.reading and socket.pauses == 1
         for now, token in ((0.02, b"a"), (0.05, b"b"), (0.08, b"c")):
@@ -251,7 +251,7 @@ def test_a_read_rests_only_with_two_rests_before_its_deadline(
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
         socket = Socket(protocol)
-        read = loop.create_task(protocol.receive(timeout, rest=0.1))
+        read = asyncio.ensure_future(protocol.receive(timeout, rest=0.1))
         await spin()
         assert socket.pauses == (1 if rests else 0)
         clock.now = 0.05
@@ -269,7 +269,7 @@ def test_silence_through_a_rest_times_out_at_the_deadline(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
         socket = Socket(protocol)
-        read = loop.create_task(protocol.receive(0.3, rest=0.1))
+        read = asyncio.ensure_future(protocol.receive(0.3, rest=0.1))
         await spin()
         clock.now = 0.1  # the rest ends; nothing came
         await spin()
@@ -288,7 +288,7 @@ def test_a_rest_ends_with_its_read(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
         socket = Socket(protocol)
-        read = loop.create_task(protocol.receive(10, rest=0.1))
+        read = asyncio.ensure_future(protocol.receive(10, rest=0.1))
         await spin()
         resting = protocol._resting
         assert resting is not None and not socket.reading
@@ -297,7 +297,7 @@ def test_a_rest_ends_with_its_read(clock: Clock) -> None:
         assert read.cancelled() and resting.cancelled()
         assert socket.reading and protocol._resting is None
 
-        lost = loop.create_task(protocol.receive(10, rest=0.1))
+        lost = asyncio.ensure_future(protocol.receive(10, rest=0.1))
         await spin()
         socket.closing = True
         protocol.connection_lost(None)
@@ -314,20 +314,20 @@ def test_the_backend_rests_only_the_reads_that_follow_a_delivery(clock: Clock) -
         protocol = ChatProtocol(loop)
         socket = Socket(protocol)
         conn = AsyncioConn(socket, protocol)  # type: ignore[arg-type]
-        first = loop.create_task(backend.receive(conn, 10))
+        first = asyncio.ensure_future(backend.receive(conn, 10))
         await spin()
         assert socket.pauses == 0
         socket.arrive(b"head")
         await spin()
         assert first.result() == b"head"
-        after = loop.create_task(backend.receive_next(conn, 10))
+        after = asyncio.ensure_future(backend.receive_next(conn, 10))
         await spin()
         assert socket.pauses == 1
         clock.now = 0.1
         socket.arrive(b"more")
         await spin()
         assert after.result() == b"more"
-        off = loop.create_task(AsyncioBackend().receive_next(conn, 10))
+        off = asyncio.ensure_future(AsyncioBackend().receive_next(conn, 10))
         await spin()
         assert socket.pauses == 1 and not off.done()
         off.cancel()

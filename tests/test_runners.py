@@ -437,3 +437,162 @@ def test_stop_in_the_middle_of_a_read_returns_exactly_the_answer_text_given_out(
         answer = asyncio.run(arun_exchange(exchange(), ScriptedBackend(list(body)),
                                            async_delta, None))
         assert (answer.text, answer.finish_reason) == ("ab", "stopped")
+
+
+# --- chat()'s callbacks, handed each delivery whole -----------------------------------------
+
+# One read after the first brings five events: choice 0's "b", a reasoning piece, choice
+# 1's "X", choice 0's "c" and "d"; then the end of the answer. STOP may come at any of them.
+_BATCH = [HEAD + piece("a"),
+          piece("b") + chunk({"choices": [{"index": 0, "delta": {"reasoning_content": "hm"}}]})
+          + chunk({"choices": [{"index": 1, "delta": {"content": "X"}}]})
+          + piece("c") + piece("d"), STOP + END]
+
+
+class ClosingBackend(ScriptedBackend):
+    """:class:`ScriptedBackend` whose connection records that it was closed."""
+
+    def __init__(self, script: list[bytes]) -> None:
+        super().__init__(script)
+        self.conn = ScriptedConn()
+
+    async def connect(self, host: str, port: int, timeout: float | None) -> Conn:
+        return self.conn
+
+
+def _chat(on_delta: Any, on_event: Any, asynchronous: bool) -> tuple[Any, ScriptedConn]:
+    """chat()'s body over :data:`_BATCH`: its result and its connection."""
+    from libchatty.bindings._runners import arun_exchange, run_exchange
+
+    if asynchronous:
+        backend: Any = ClosingBackend(list(_BATCH))
+        answer = asyncio.run(arun_exchange(exchange(), backend, on_delta, on_event))
+    else:
+        backend = ScriptedSyncBackend(list(_BATCH))
+        answer = run_exchange(exchange(), backend, on_delta, on_event)
+    return answer, backend.conn
+
+
+def _stopping_at(count: int, kind: str) -> Any:
+    """A callback (``on_delta`` or ``on_event``, plain or ``async def``: ``kind``) that
+    answers STOP at the ``count``-th time it is given something, None before."""
+    from libchatty.bindings._api import STOP as STOPPED
+
+    given: list[object] = []
+
+    def note(*args: Any) -> object:
+        given.append(args)
+        return STOPPED if len(given) == count else None
+
+    async def anote(*args: Any) -> object:
+        return note(*args)
+
+    return anote if kind == "async" else note
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+@pytest.mark.parametrize("kind", ["plain", "async"])
+def test_stop_at_every_piece_of_a_read_cuts_the_text_exactly_there(
+    asynchronous: bool, kind: str
+) -> None:
+    # on_delta is given "a", then "b", "X" (choice 1), "c", "d" from one read, then Done:
+    # a STOP at each returns the choice-0 text given out so far, and closes the connection.
+    if kind == "async" and not asynchronous:
+        pytest.skip("a blocking chat() does not await its callbacks")
+    for count, text in enumerate(["a", "ab", "ab", "abc", "abcd"], start=1):
+        answer, conn = _chat(_stopping_at(count, kind), None, asynchronous)
+        assert (answer.text, answer.finish_reason) == (text, "stopped"), count
+        assert conn.aborted
+    answer, conn = _chat(_stopping_at(6, kind), None, asynchronous)  # at Done: the answer
+    assert (answer.text, answer.finish_reason) == ("abcd", "stop")
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+@pytest.mark.parametrize("kind", ["plain", "async"])
+def test_on_event_stop_at_every_event_of_a_read_cuts_the_text_exactly_there(
+    asynchronous: bool, kind: str
+) -> None:
+    # on_event is given every event: "a"; "b", reasoning, "X", "c", "d"; Done.
+    if kind == "async" and not asynchronous:
+        pytest.skip("a blocking chat() does not await its callbacks")
+    texts = ["a", "ab", "ab", "ab", "abc", "abcd"]
+    for count, text in enumerate(texts, start=1):
+        answer, conn = _chat(None, _stopping_at(count, kind), asynchronous)
+        assert (answer.text, answer.finish_reason) == (text, "stopped"), count
+        assert conn.aborted
+    answer, _ = _chat(None, _stopping_at(7, kind), asynchronous)
+    assert (answer.text, answer.finish_reason) == ("abcd", "stop")
+
+
+def test_both_callbacks_are_given_each_event_in_turn_and_either_may_stop() -> None:
+    # on_event, then on_delta, for each event; async answers awaited before the next one.
+    order: list[str] = []
+
+    def on_event(event: Event) -> None:
+        order.append(f"event:{type(event).__name__}")
+
+    def on_delta(text: str, done: bool) -> None:
+        order.append(f"delta:{text or done}")
+
+    async def aon_delta(text: str, done: bool) -> None:
+        on_delta(text, done)
+
+    for asynchronous, delta in ((False, on_delta), (True, on_delta), (True, aon_delta)):
+        order.clear()
+        answer, _ = _chat(delta, on_event, asynchronous)
+        assert answer.text == "abcd"
+        assert order == ["event:Delta", "delta:a", "event:Delta", "delta:b", "event:Delta",
+                         "event:Delta", "delta:X", "event:Delta", "delta:c", "event:Delta",
+                         "delta:d", "event:Done", "delta:True"]
+
+    async def stop_at_c(text: str, done: bool) -> object:
+        from libchatty.bindings._api import STOP as STOPPED
+
+        return STOPPED if text == "c" else None
+
+    answer, _ = _chat(stop_at_c, on_event, asynchronous=True)
+    assert (answer.text, answer.finish_reason) == ("abc", "stopped")
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_raising_callback_closes_the_connection_and_its_exception_goes_on(
+    asynchronous: bool,
+) -> None:
+    def on_delta(text: str, done: bool) -> None:
+        if text == "c":
+            raise Boom("c")
+
+    with pytest.raises(Boom):
+        _chat(on_delta, None, asynchronous)
+    backend: Any = ClosingBackend(list(_BATCH)) if asynchronous else ScriptedSyncBackend(
+        list(_BATCH))
+    from libchatty.bindings._runners import arun_exchange, run_exchange
+
+    with pytest.raises(Boom):
+        if asynchronous:
+            asyncio.run(arun_exchange(exchange(), backend, on_delta, None))
+        else:
+            run_exchange(exchange(), backend, on_delta, None)
+    assert backend.conn.aborted
+
+
+def test_a_callbacks_stop_iteration_is_not_taken_for_the_end_of_the_run() -> None:
+    # The runner is a generator: a StopIteration from a callback must reach the caller as
+    # it would from any function (a blocking chat() raises it as is; in a coroutine it
+    # is a RuntimeError), never end the run as if the answer were complete.
+    def on_delta(text: str, done: bool) -> None:
+        if text == "c":
+            raise StopIteration
+
+    with pytest.raises(StopIteration):
+        _chat(on_delta, None, asynchronous=False)
+    with pytest.raises(RuntimeError) as raised:
+        _chat(on_delta, None, asynchronous=True)
+    assert type(raised.value.__cause__) is StopIteration
+
+    async def aon_delta(text: str, done: bool) -> None:
+        if text == "c":
+            raise StopAsyncIteration
+
+    with pytest.raises(StopAsyncIteration):
+        _chat(aon_delta, None, asynchronous=True)
