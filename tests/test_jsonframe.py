@@ -77,13 +77,34 @@ def test_anything_else_is_parsed(document: bytes | str) -> None:
     assert frame.text_in(document) is None
 
 
+def test_the_text_is_looked_for_from_the_end_in_a_few_places() -> None:
+    # '","' is found across tokens before it is found as the text.
+    compact = b'{"id":"x","model":"m","a":[{"text":",","n":1}]}'
+    frame = learn_frame(compact, ",", read_text)
+    assert frame is not None and frame.prefix == compact[: compact.index(b'",",') + 1]
+    # after it too: the closing quote, ', ' and the next key's opening quote
+    spaced = doc(", ")
+    frame = learn_frame(spaced, ", ", read_text)
+    assert frame is not None and frame.text_in(doc("x")) == "x"
+    # at most three places, each with a parse
+    crowded = b'{"a": [{"text": "x"}], "b": ["x", "x", "x"]}'
+    assert learn_frame(crowded, "x", read_text) is None
+    assert learn_frame(crowded.replace(b'"x", "x", "x"', b'"x", "x"'), "x", read_text) is not None
+
+
 def test_a_hole_the_reader_does_not_read_is_not_learned() -> None:
-    # "Hi" is first found as the id: the probe changes the id, the reader still says "Hi".
-    document = json.dumps({"id": "Hi", "a": [{"text": "Hi"}]}).encode()
+    # "Hi" is only found as the id (the text is escaped): the probe changes the id, and
+    # the reader still says "Hi".
+    document = b'{"id": "Hi", "a": [{"text": "H\\u0069"}]}'
+    assert read_text(loads(document)) == "Hi"
     assert learn_frame(document, "Hi", read_text) is None
     # Duplicate keys: the parser keeps the last, so the first is not the string read.
-    twice = b'{"a": [{"text": "Hi", "text": "Hi"}]}'
+    twice = b'{"a": [{"text": "Hi", "text": "H\\u0069"}]}'
     assert learn_frame(twice, "Hi", read_text) is None
+    # found last as the id, then as the text: the second place is proven
+    later = b'{"a": [{"text": "Hi"}], "id": "Hi"}'
+    frame = learn_frame(later, "Hi", read_text)
+    assert frame is not None and frame.suffix == b'"}], "id": "Hi"}'
 
 
 @pytest.mark.parametrize("text", ["", "a\nb", 'q"', "b\\", "\x7f", "\u2028"])

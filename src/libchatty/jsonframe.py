@@ -30,6 +30,9 @@ from .jsonload import JSONDecodeError, loads
 
 __all__ = ["StringFrame", "learn_frame", "plain_string"]
 
+# How many places learn_frame tries the quoted text at, each with a parse.
+_TRIES = 3
+
 # What may not be in a plain string's bytes (controls are checked on the text: a
 # printable text has none).
 _QUOTE = 34
@@ -98,13 +101,19 @@ def learn_frame(
         except UnicodeEncodeError:
             return None
     raw = text.encode()
-    at = document.find(b'"' + raw + b'"')
-    if at < 0:
-        return None
-    frame = StringFrame(document[: at + 1], document[at + 1 + len(raw) :])
-    probe = "~" + text  # plain as well, and not ``text``
-    try:
-        proof = read(loads(frame.prefix + probe.encode() + frame.suffix))
-    except JSONDecodeError:
-        return None
-    return frame if proof == probe else None
+    quoted = b'"' + raw + b'"'
+    probe = ("~" + text).encode()  # plain as well, and not ``text``
+    # From the end (a chunk's text comes after its id and model), at most _TRIES places:
+    # the quoted text may also be found across tokens -- '","' in '"id":"x","model"'.
+    at = document.rfind(quoted)
+    for _ in range(_TRIES):
+        if at < 0:
+            return None
+        frame = StringFrame(document[: at + 1], document[at + 1 + len(raw) :])
+        try:
+            if read(loads(frame.prefix + probe + frame.suffix)) == "~" + text:
+                return frame
+        except JSONDecodeError:
+            pass
+        at = document.rfind(quoted, 0, at + len(quoted) - 1)  # the one before (overlaps too)
+    return None
