@@ -18,17 +18,19 @@ awaited (httpx's ``AsyncClient``) starts it there and finishes it in its backend
 ``settle()``, which :func:`~libchatty.bindings._runners.adrive` awaits when the loop
 is over.
 
-The reads are written here once: a stack's backend names its exceptions
-(``cut_short``, ``read_errors``), sends the request and, when async, cuts a read to a
-deadline (``within``).
+The reads are written here once, their deadlines too (``within``: asyncio's, or
+anyio's for a stack that runs on trio): a stack's backend names its exceptions
+(``cut_short``, ``read_errors``) and sends the request. :class:`Memo` keeps what a stack
+would otherwise rebuild for every request (httpx's parsed URL and headers).
 """
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from libchatty.call import Call
 from libchatty.callhead import HTTPRequest
@@ -47,9 +49,13 @@ __all__ = [
     "FramedAsyncBackend",
     "FramedExchange",
     "FramedSyncBackend",
+    "Memo",
     "Response",
     "sending",
 ]
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Response(ABC):
@@ -75,6 +81,11 @@ class Response(ABC):
         """Release it now, synchronously, from any state (the stack keeps the
         connection only when the body was read to its end)."""
 
+    def ready(self) -> bool:
+        """True when the next read cannot wait (the stack holds the body's end): it then
+        needs no deadline. False when the stack cannot tell."""
+        return False
+
 
 @contextmanager
 def sending(
@@ -96,6 +107,26 @@ def _where(request: HTTPRequest) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(request.url).netloc.rpartition("@")[2]
+
+
+class Memo(Generic[K, V]):
+    """``make(key)``, remembered for the last ``key`` (``==``): a framed stack is handed
+    the same URL and headers call after call, and would parse or check them anew each
+    time. One entry, swapped whole: safe when threads share the client."""
+
+    __slots__ = ("_last", "_make")
+
+    def __init__(self, make: Callable[[K], V]) -> None:
+        self._make = make
+        self._last: tuple[K, V] | None = None
+
+    def __call__(self, key: K) -> V:
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        made = self._make(key)
+        self._last = (key, made)
+        return made
 
 
 # --- the backends: the two framed operations and a sleep ---------------------------------
@@ -160,14 +191,37 @@ class FramedAsyncBackend(_FramedReads, AsyncBackend):
             return self.receive(op.conn, op.timeout)  # type: ignore[arg-type]  # a Response
         return super().perform(op)
 
-    @abstractmethod
+    #: Whether the stack may run on trio as well, through anyio (httpx).
+    anyio: ClassVar[bool] = False
+
     async def within(self, piece: Awaitable[bytes], timeout: float) -> bytes:
-        """``await piece``, in at most ``timeout`` seconds (else the stack's or the event
-        loop's ``TimeoutError``, one of :attr:`read_errors`)."""
+        """``await piece``, in at most ``timeout`` seconds (else ``TimeoutError``, one of
+        :attr:`read_errors`): asyncio's deadline for the running task -- not a task per
+        read (``wait_for`` makes one before Python 3.12), nor anyio's cancel scope (ten
+        times the work, once per call for the read after ``Done``) -- unless the stack
+        runs on anyio and asyncio is not what runs it: then anyio's, which serves both."""
+        if self.anyio and not _asyncio_runs():
+            import anyio
+
+            with anyio.fail_after(timeout):
+                return await piece
+        import asyncio  # loaded: an asyncio stack is running
+
+        if sys.version_info < (3, 11):
+            try:
+                return await asyncio.wait_for(piece, timeout)
+            except asyncio.TimeoutError:  # not the built-in TimeoutError before 3.11
+                raise TimeoutError("the read took longer than its deadline") from None
+        async with asyncio.timeout(timeout):
+            return await piece
 
     async def receive(self, conn: Response, timeout: float | None) -> bytes | None:
         try:
-            if timeout is None or (conn.read is not None and timeout >= conn.read):
+            if (
+                timeout is None
+                or (conn.read is not None and timeout >= conn.read)
+                or conn.ready()  # the body's end is there (the read after Done, as a rule)
+            ):
                 return await conn.next_piece()  # type: ignore[no-any-return]
             # The stall or total deadline is nearer than the stack's own read timeout.
             return await self.within(conn.next_piece(), timeout)
@@ -212,6 +266,13 @@ class FramedExchange(Exchange):
 
     def _release(self, call: Call, conn: Conn) -> None:
         self._drop()  # the stack keeps the connection when the body was read to its end
+
+
+def _asyncio_runs() -> bool:
+    """Whether asyncio runs the current task, as anyio tells: by sniffio, which trio sets
+    while it runs (trio imports it: without it, trio is not running)."""
+    sniffio = sys.modules.get("sniffio")
+    return sniffio is None or sniffio.current_async_library() == "asyncio"
 
 
 def _least(a: float | None, b: float | None) -> float | None:

@@ -32,10 +32,8 @@ def streamed(call: Call | None) -> bool:
     streaming request the server answered with a plain JSON body was not streamed."""
     if call is None or not call.request.stream:
         return False
-    for name, value in getattr(call, "headers", ()):
-        if name == b"content-type":
-            return not value.lower().startswith(b"application/json")
-    return True
+    content_type = call.content_type
+    return content_type is None or not content_type.lower().startswith(b"application/json")
 
 
 def completion(

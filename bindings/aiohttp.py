@@ -22,7 +22,7 @@ timer per response); a read is further cut to the stall and total deadlines.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,7 +37,6 @@ from ._transport import ExceptionTable
 
 if TYPE_CHECKING:
     import ssl
-    from contextlib import AbstractAsyncContextManager
 
     from typing_extensions import Unpack
 
@@ -54,10 +53,6 @@ _ERRORS: Final[ExceptionTable] = {
     aiohttp.ClientError: "connection",
     OSError: "connection",
 }
-# asyncio.timeout (Python 3.11+): a deadline for the awaits of the running task.
-_in_task: Final[Callable[[float], AbstractAsyncContextManager[None]] | None] = getattr(
-    asyncio, "timeout", None
-)
 
 
 class _Response(Response):
@@ -72,7 +67,8 @@ class _Response(Response):
     __slots__ = ("content", "count", "response", "started", "timer")
 
     def __init__(self, response: aiohttp.ClientResponse, read: float | None) -> None:
-        super().__init__(response.status, response.headers, self._read_piece, read)
+        # The head as received, bytes pairs: what Call.receive_head reads without decoding.
+        super().__init__(response.status, response.raw_headers, self._read_piece, read)
         self.response = response
         self.content = response.content
         self.count = 0  # the body's bytes when the last read started
@@ -105,6 +101,9 @@ class _Response(Response):
             content.set_exception(TimeoutError("no data within the read timeout"))
             return
         self.timer = asyncio.get_running_loop().call_later(left, self._check)
+
+    def ready(self) -> bool:
+        return self.content.is_eof()  # what is left is buffered: readany() returns at once
 
     def abort(self) -> None:
         if self.timer is not None:
@@ -139,12 +138,6 @@ class AiohttpBackend(FramedAsyncBackend):
                 timeout=timeout, allow_redirects=False, ssl=self.ssl,
             )
         return _Response(response, read)
-
-    async def within(self, piece: Awaitable[bytes], timeout: float) -> bytes:
-        if _in_task is None:  # Python 3.10
-            return await asyncio.wait_for(piece, timeout)
-        async with _in_task(timeout):  # no task per read (wait_for makes one before 3.12)
-            return await piece
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -22,7 +22,7 @@ stall and total deadlines; ``Client`` checks them between reads.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
@@ -31,7 +31,7 @@ from libchatty.callhead import HTTPRequest
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
-from ._framed import FramedAsyncBackend, FramedExchange, FramedSyncBackend, Response, sending
+from ._framed import FramedAsyncBackend, FramedExchange, FramedSyncBackend, Memo, Response, sending
 from ._transport import ExceptionTable
 from .blocking import Client as _BlockingClient
 
@@ -59,19 +59,26 @@ _RELEASE_TIMEOUT: Final = 5.0
 
 
 def _verify(options: ClientOptions) -> ssl.SSLContext | bool:
-    """``verify=`` for an httpx client made here: the ``ssl_context`` option, else
-    httpx's default (verified, system CAs)."""
-    context = options.get("ssl_context")
-    return True if context is None else context
+    """``verify=`` for an httpx client made here: ``ssl_context``, else verified, system CAs."""
+    return options.get("ssl_context") or True  # an SSLContext is always true
 
 
-def _build(http_client: httpx.Client | httpx.AsyncClient, request: HTTPRequest,
-           connect: float | None, read: float | None) -> httpx.Request:
-    timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
-    return http_client.build_request(
-        request.method, request.url, headers=request.headers, content=request.body,
-        timeout=timeout,
-    )
+class _Requests:
+    """Builds the httpx requests of one client: the URL and headers, which httpx parses
+    and checks anew for each request, are made once while they stay the same, and the
+    timeouts are the dict ``httpx.Timeout(...).as_dict()`` would be (built twice by httpx)."""
+
+    def __init__(self, http_client: httpx.Client | httpx.AsyncClient) -> None:
+        self.http_client = http_client
+        self._url, self._headers = Memo(httpx.URL), Memo(httpx.Headers)
+
+    def _build(self, request: HTTPRequest, connect: float | None,
+               read: float | None) -> httpx.Request:
+        timeout = {"connect": connect, "read": read, "write": read, "pool": connect}
+        return self.http_client.build_request(
+            request.method, self._url(request.url), headers=self._headers(request.headers),
+            content=request.body, extensions={"timeout": timeout},
+        )
 
 
 class _Response(Response):
@@ -82,7 +89,8 @@ class _Response(Response):
 
     def __init__(self, response: httpx.Response, next_piece: Callable[[], Any],
                  read: float | None, dropped: list[httpx.Response] | None = None) -> None:
-        super().__init__(response.status_code, response.headers, next_piece, read)
+        # The head as received, bytes pairs: what Call.receive_head reads without decoding.
+        super().__init__(response.status_code, response.headers.raw, next_piece, read)
         self.response, self.dropped = response, dropped
 
     def abort(self) -> None:
@@ -92,19 +100,15 @@ class _Response(Response):
             self.dropped.append(self.response)  # awaited in settle()
 
 
-class HttpxBackend(FramedSyncBackend):
+class HttpxBackend(_Requests, FramedSyncBackend):
     cut_short = httpx.RemoteProtocolError  # the peer cut the body short
     read_errors = _READ_ERRORS
-
-    def __init__(self, http_client: httpx.Client) -> None:
-        self.http_client = http_client
+    http_client: httpx.Client
 
     def send_request(self, request: HTTPRequest, connect: float | None,
                      read: float | None) -> _Response:
         with sending(_CONNECT_ERRORS, _ERRORS, request):
-            response = self.http_client.send(
-                _build(self.http_client, request, connect, read), stream=True
-            )
+            response = self.http_client.send(self._build(request, connect, read), stream=True)
         return _Response(response, response.iter_bytes().__next__, read)
 
     def sleep(self, seconds: float) -> None:
@@ -113,27 +117,21 @@ class HttpxBackend(FramedSyncBackend):
         time.sleep(seconds)
 
 
-class AsyncHttpxBackend(FramedAsyncBackend):
+class AsyncHttpxBackend(_Requests, FramedAsyncBackend):
     cut_short = httpx.RemoteProtocolError
     read_errors = _READ_ERRORS
+    anyio = True  # asyncio or trio, whichever runs httpx
+    http_client: httpx.AsyncClient
 
     def __init__(self, http_client: httpx.AsyncClient) -> None:
-        self.http_client = http_client
+        super().__init__(http_client)
         self.dropped: list[httpx.Response] = []
 
     async def send_request(self, request: HTTPRequest, connect: float | None,
                            read: float | None) -> _Response:
         with sending(_CONNECT_ERRORS, _ERRORS, request):
-            response = await self.http_client.send(
-                _build(self.http_client, request, connect, read), stream=True
-            )
+            response = await self.http_client.send(self._build(request, connect, read), stream=True)
         return _Response(response, response.aiter_bytes().__anext__, read, self.dropped)
-
-    async def within(self, piece: Awaitable[bytes], timeout: float) -> bytes:
-        import anyio
-
-        with anyio.fail_after(timeout):  # asyncio or trio, whichever runs httpx
-            return await piece
 
     async def sleep(self, seconds: float) -> None:
         import anyio

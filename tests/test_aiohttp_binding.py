@@ -170,18 +170,26 @@ def loop_calls_during_a_stream(pieces: int, method: str = "call_at",
                                timeout: Timeout | None = None) -> tuple[int, str]:
     """Calls of the event loop's ``method`` (``call_at``: the timer handles it is asked
     for) during one streamed call of ``pieces`` pieces (paced: a read each) on a warm
-    connection, and the text. ``timeout``: the client's (default: connect and idle)."""
+    connection, until its ``Done``, and the text. ``timeout``: the client's (default:
+    connect and idle). The read after ``Done`` is not counted: it has a deadline only
+    when the body's end has not come with the answer's (a matter of timing)."""
     script = Script(pieces=tuple(f"p{i} " for i in range(pieces)))
 
     async def main(server: ReplayServer) -> tuple[int, str]:
         loop = asyncio.get_running_loop()
         original = getattr(loop, method)
         made = 0
+        answering = True
 
         def counting(*args: Any, **kwargs: Any) -> Any:
             nonlocal made
-            made += 1
+            if answering:
+                made += 1
             return original(*args, **kwargs)
+
+        def on_delta(text: str, done: bool) -> None:
+            nonlocal answering
+            answering = not done
 
         settings = client_settings(server, "openai-chat",
                                    timeout=timeout or Timeout(connect=5.0, idle=5.0))
@@ -190,7 +198,7 @@ def loop_calls_during_a_stream(pieces: int, method: str = "call_at",
             await client.chat(MESSAGES, MODEL)  # the connection
             setattr(loop, method, counting)
             try:
-                text = (await client.chat(MESSAGES, MODEL, on_delta=lambda t, d: None)).text
+                text = (await client.chat(MESSAGES, MODEL, on_delta=on_delta)).text
             finally:
                 delattr(loop, method)  # the class's again
         return made, text
@@ -319,3 +327,49 @@ def test_a_refused_connection_is_a_connection_error_before_sending() -> None:
     error = caught.value.error
     assert (error.kind, error.partial, error.status) == ("connection", "", None)
     assert error.message.startswith(f"connecting to 127.0.0.1:{port} failed: ")
+
+
+def test_a_read_that_cannot_wait_is_not_given_a_deadline() -> None:
+    # The read after Done is cut to the drain timeout; when aiohttp already holds the
+    # body's end (its reader at EOF) that read cannot wait, and no timer is set for it.
+    from types import SimpleNamespace
+
+    from libchatty.bindings._framed import Response
+    from libchatty.bindings.aiohttp import AiohttpBackend, _Response
+
+    class Ended(Response):
+        def __init__(self, ended: bool) -> None:
+            super().__init__(200, [], self._piece, 300.0)
+            self.ended = ended
+
+        async def _piece(self) -> bytes:
+            return b""
+
+        def abort(self) -> None:
+            pass
+
+        def ready(self) -> bool:
+            return self.ended
+
+    class Counting(AiohttpBackend):
+        deadlines = 0
+
+        async def within(self, piece: Any, timeout: float) -> bytes:
+            self.deadlines += 1
+            return await super().within(piece, timeout)
+
+    async def main() -> tuple[int, int, list[bool]]:
+        backend = Counting(None, True)
+        assert await backend.receive(Ended(True), 0.25) == b""
+        ended = backend.deadlines
+        assert await backend.receive(Ended(False), 0.25) == b""
+        protocol = SimpleNamespace(resume_reading=lambda **_: None)  # the connection's
+        reader = aiohttp.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+        shown = SimpleNamespace(content=reader)
+        reader.feed_data(b"data: [DONE]\n\n")
+        states = [_Response.ready(shown)]  # type: ignore[arg-type]
+        reader.feed_eof()
+        states.append(_Response.ready(shown))  # type: ignore[arg-type]
+        return ended, backend.deadlines, states
+
+    assert asyncio.run(main()) == (0, 1, [False, True])

@@ -723,3 +723,16 @@ def test_invalid_utf8_in_a_common_chunk_read_alone_is_replaced_as_in_one_read() 
     whole = framed_door(make_call(), response, [])
     assert framed_door(make_call(), response, at_events(body)) == whole
     assert whole[0] == Delta("a\ufffdb")
+
+
+def test_content_type_is_the_first_one_as_sent() -> None:
+    call = make_call()
+    call.http_request()
+    assert call.content_type is None  # no head yet
+    call.receive_head(200, [("X-Content-Type", "no"), ("Content-Type", "Text/Event-Stream"),
+                            ("content-type", "application/json")])
+    assert call.content_type == b"Text/Event-Stream"
+    odd = make_call()  # a head kept as pairs (a name with a colon): read the same way
+    odd.http_request()
+    odd.receive_head(200, [("a:b", "c"), ("Content-Type", "text/event-stream")])
+    assert odd.content_type == b"text/event-stream"

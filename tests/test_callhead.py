@@ -53,3 +53,63 @@ def test_visible_headers_redact_only_when_a_value_holds_a_secret() -> None:
         ("a", "abcdef"),
         ("b", "ghijkl"),
     )
+
+
+def test_header_value_reads_one_header_of_a_packed_head() -> None:
+    from libchatty.callhead import header_value
+
+    raw = [
+        (b"Content-Type", b"text/event-stream; charset=utf-8"),
+        (b"x-content-type", b"not this one"),
+        (b"content-type", b"application/json"),
+        (b"X-Request-Id", b""),
+    ]
+    for head in (pack_head(raw), raw):  # packed, and the pairs a stack's odd head stays
+        assert header_value(head, b"content-type") == b"text/event-stream; charset=utf-8"
+        assert header_value(head, b"x-request-id") == b""  # the last line: no line end
+        assert header_value(head, b"retry-after") is None
+        assert header_value(head, b"type") is None  # only a whole name matches
+    assert header_value(pack_head([(b"a:b", b"c")]), b"a") is None  # kept as pairs
+    assert header_value(b"", b"content-type") is None
+
+
+@given(pairs, st.binary(max_size=12).filter(lambda name: b":" not in name and b"\n" not in name))
+def test_header_value_is_the_first_pair_of_that_name(
+    raw: list[tuple[bytes, bytes]], name: bytes
+) -> None:
+    from libchatty.callhead import header_value
+
+    name = name.lower()
+    raw = [*raw, (name.upper(), b"given")] if raw else raw
+    expected = next((value for key, value in raw if key.lower() == name), None)
+    assert header_value(pack_head(raw), name) == expected
+
+
+def test_header_pairs_reads_bytes_pairs_as_they_are() -> None:
+    from libchatty.callhead import header_pairs
+
+    raw = ((b"Content-Type", b"text/event-stream"), (b"Transfer-Encoding", b"chunked"))
+    assert header_pairs(raw) == [(b"content-type", b"text/event-stream")]
+    assert header_pairs([(b"X-A", "caf\u00e9")]) == [(b"x-a", b"caf\xe9")]
+
+
+def test_visible_headers_answer_the_same_once_a_name_is_known() -> None:
+    from libchatty import callhead
+    from libchatty.redact import Redactor
+
+    redact = Redactor(["sk-proj-Abc123Def456Ghi789Jkl0"])
+    raw = [
+        (b"Content-Length", b"9"),
+        (b"Set-Cookie", b"session=1"),
+        (b"X-Api-Key", b"k"),
+        (b"x-ratelimit-remaining-tokens", b"99"),
+        (b"X-Request-Id", b"req_1"),
+    ]
+    shown = (("x-ratelimit-remaining-tokens", "99"), ("x-request-id", "req_1"))
+    assert callhead.visible_headers(raw, redact) == shown
+    assert callhead.visible_headers(raw, redact) == shown  # from the names it knows now
+    # A server that invents names fills the bounded table; then names are read afresh.
+    invented = [(f"x-made-up-{i}".encode(), b"v") for i in range(callhead._MAX_SHOWN_NAMES + 5)]
+    assert len(callhead.visible_headers(invented + raw, redact)) == len(invented) + 2
+    assert len(callhead._SHOWN_NAMES) <= callhead._MAX_SHOWN_NAMES
+    assert callhead.visible_headers([(b"X-Late-Secret-Token", b"t"), *raw], redact) == shown

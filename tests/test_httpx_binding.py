@@ -22,6 +22,7 @@ import trio
 httpx = pytest.importorskip("httpx")
 
 from libchatty.bindings._api import STOP, Timeout  # noqa: E402
+from libchatty.bindings._attempt import DRAIN_TIMEOUT  # noqa: E402
 from libchatty.bindings.httpx import AsyncClient, Client  # noqa: E402
 from libchatty.bindings.server import Fault, ReplayServer  # noqa: E402
 from peers import closed_port  # noqa: E402
@@ -252,6 +253,30 @@ def test_a_stall_timeout_cuts_a_read_shorter_than_the_idle_timeout(
     assert error.message == "no content from the server for 0.2 s (stall timeout)"
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11's")
+@pytest.mark.parametrize("binding", ["httpx-asyncio", "httpx-trio"])
+def test_on_asyncio_a_read_is_cut_by_asyncio_s_deadline(
+    binding: str, answer_server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The read after Done (the body's end, for the connection's sake) is cut to the drain
+    # timeout: on asyncio by asyncio's deadline, a tenth of anyio's cancel scope; on trio
+    # by anyio's.
+    deadlines: list[float] = []
+    in_task = asyncio.timeout
+
+    def counting(delay: float) -> Any:
+        deadlines.append(delay)
+        return in_task(delay)
+
+    monkeypatch.setattr(asyncio, "timeout", counting)
+    settings = client_settings(answer_server, "openai-chat", timeout=Timeout(connect=5, idle=5))
+    pools: list[int] = []
+    completion, seen = run(binding, settings, ASK, pools=pools)
+    assert (completion.text, "".join(seen), pools) == (TEXT, TEXT, [1])  # the body's end read
+    on_asyncio = binding == "httpx-asyncio"
+    assert len(deadlines) == on_asyncio and all(0 < d <= DRAIN_TIMEOUT for d in deadlines)
+
+
 class Boom(Exception):
     pass
 
@@ -429,3 +454,56 @@ def test_only_an_unfinished_async_response_is_left_for_settle() -> None:
         return unfinished_left, dropped, body.closes
 
     assert asyncio.run(main()) == (True, [], 1)
+
+
+def test_a_memo_makes_anew_only_when_its_key_differs() -> None:
+    from libchatty.bindings._framed import Memo
+
+    made: list[list[str]] = []
+
+    def make(key: list[str]) -> list[str]:
+        made.append(key)
+        return list(key)
+
+    memo = Memo(make)
+    first = memo(["a"])
+    assert memo(["a"]) is first  # an equal key: what was made for it
+    second = memo(["b"])
+    assert second == ["b"] and second is not first
+    assert memo(["a"]) == ["a"] and len(made) == 3  # one entry: the last key only
+
+
+SSE_ANSWER: Final = (
+    b'data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}\n\n'
+    b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+)
+
+
+def test_each_request_carries_its_own_headers_and_timeouts() -> None:
+    # The adapter keeps the parsed URL and headers while they stay the same (Memo): a
+    # call's own headers and timeout still reach httpx, and one request's timeouts are
+    # not another's.
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        head = {"content-type": "text/event-stream", "x-request-id": "req_1"}
+        return httpx.Response(200, headers=head, content=SSE_ANSWER)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http_client:
+        client = Client(http_client=http_client, base_url="http://127.0.0.1:9/v1",
+                        api_key="sk-memo", env={}, timeout=Timeout(connect=3, idle=7))
+        ask = [{"role": "user", "content": "hi"}]
+        texts: list[str] = []
+        for headers in ({"X-Trace": "1"}, {"X-Trace": "1"}, {"X-Trace": "2"}, None):
+            done = client.chat(ask, "m", headers=headers,
+                                  on_delta=lambda text, done: texts.append(text))
+            assert (done.text, done.request_id, done.streamed) == ("Hi", "req_1", True)
+        client.chat(ask, "m", timeout=Timeout(connect=1, idle=2))
+    assert [r.headers.get("x-trace") for r in sent] == ["1", "1", "2", None, None]
+    assert {str(r.url) for r in sent} == {"http://127.0.0.1:9/v1/chat/completions"}
+    assert all(r.headers["authorization"] == "Bearer sk-memo" for r in sent)
+    timeouts = [r.extensions["timeout"] for r in sent]
+    assert timeouts[0] == {"connect": 3, "read": 7, "write": 7, "pool": 3}
+    assert timeouts[-1] == {"connect": 1, "read": 2, "write": 2, "pool": 1}
+    assert timeouts[0] is not timeouts[1]

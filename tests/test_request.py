@@ -539,3 +539,18 @@ def test_issue_12_names_are_exported_and_the_heavy_ones_load_lazily() -> None:
         assert getattr(libchatty, name) is value
     with pytest.raises(AttributeError, match="module 'libchatty' has no attribute 'Nope'"):
         libchatty.Nope  # noqa: B018
+
+
+def test_the_request_init_is_written_out_and_takes_the_fields() -> None:
+    # Written out so that a process's first request does not compile one (values.frozen
+    # would); it must stay the one the fields declare: names, order and defaults.
+    import dataclasses
+    import inspect
+
+    assert ChatRequest.__init__.__code__.co_filename.endswith("request.py")
+    parameters = list(inspect.signature(ChatRequest).parameters.values())
+    fields = dataclasses.fields(ChatRequest)
+    assert [p.name for p in parameters] == [f.name for f in fields]
+    assert [p.default for p in parameters] == [
+        inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default for f in fields
+    ]

@@ -61,6 +61,7 @@ from .callhead import (
     HTTPRequest,
     Packed,
     header_pairs,
+    header_value,
     reason_phrase,
 )
 from .callstate import (
@@ -218,6 +219,11 @@ class Call(CallBody):
             and not reader.trailing
             and type(reader) is not CloseDelimitedBody
         )
+
+    @property
+    def content_type(self) -> bytes | None:
+        """The response's ``Content-Type`` header as sent (the first one), or None."""
+        return header_value(self._head, b"content-type")
 
     # --- the table ------------------------------------------------------------------
     def _check(self, what: Input, door: str) -> None:

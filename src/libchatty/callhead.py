@@ -4,6 +4,7 @@
   aiohttp, requests): method, absolute URL, headers, body; the stack owns the framing.
 * :func:`header_pairs` -- response headers as any stack hands them, made the
   ``(lower-case bytes, bytes)`` pairs the core reads.
+* :func:`header_value` -- one header of a packed head.
 * :func:`body_headers` -- the media type and ``Content-Encoding`` that pick a body mode.
 * :func:`request_id` and :func:`visible_headers` -- the response metadata an ``Error``
   and a completion carry, never a credential.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import field
+from operator import itemgetter, methodcaller
 from typing import Any, Final
 
 from .exceptions import LocalProtocolError
@@ -25,6 +27,7 @@ __all__ = [
     "Packed",
     "body_headers",
     "header_pairs",
+    "header_value",
     "pack_head",
     "reason_phrase",
     "request_id",
@@ -91,8 +94,9 @@ def header_pairs(headers: Any) -> list[tuple[bytes, bytes]]:
     if isinstance(headers, (str, bytes)):
         raise LocalProtocolError("receive_head() wants headers as (name, value) pairs or a mapping")
     items: Iterable[Any]
-    multi = getattr(headers, "multi_items", None)  # httpx: items() joins repeated names
-    if callable(multi):
+    if type(headers) is list or type(headers) is tuple:  # pairs: the stack's raw head
+        items = headers
+    elif callable(multi := getattr(headers, "multi_items", None)):  # httpx: items() joins
         items = multi()
     elif isinstance(headers, Mapping) or callable(getattr(headers, "items", None)):
         items = headers.items()
@@ -100,11 +104,11 @@ def header_pairs(headers: Any) -> list[tuple[bytes, bytes]]:
         items = headers
     out: list[tuple[bytes, bytes]] = []
     try:
-        for pair in items:
-            name, value = pair
-            key = _as_bytes(name, "name").lower()
+        for name, value in items:
+            # Bytes, the common case (h11's pairs, a stack's raw head), without a call.
+            key = (name if type(name) is bytes else _as_bytes(name, "name")).lower()
             if key not in _FRAMING:
-                out.append((key, _as_bytes(value, "value")))
+                out.append((key, value if type(value) is bytes else _as_bytes(value, "value")))
     except (TypeError, ValueError):
         raise LocalProtocolError(
             "receive_head() wants headers as (name, value) pairs or a mapping"
@@ -125,13 +129,19 @@ def pack_head(raw_headers: list[tuple[bytes, bytes]]) -> Packed:
     tuple, ~180 bytes; a provider sends 15-25 headers, and 10,000 streams keep theirs).
     The pairs themselves when a byte of the packing is in one (a name with a colon or
     a line end, a value with a line end: h11 lets none through, a stack might)."""
-    lines = [name + _NAME_END + value for name, value in raw_headers]
-    packed = _LINE_END.join(lines)
-    if packed.count(_LINE_END) != len(lines) - 1 or any(
-        _NAME_END in name for name, _ in raw_headers
+    # map() over C functions: no Python step per header (every call packs its head).
+    packed = _LINE_END.join(map(_NAME_END.join, raw_headers))
+    if packed.count(_LINE_END) != len(raw_headers) - 1 or _NAME_END in b"".join(
+        map(_name_of, raw_headers)
     ):
         return raw_headers
     return packed
+
+
+_name_of: Final = itemgetter(0)
+_value_of: Final = itemgetter(1)
+# A packed line at its first colon, the end of the name (names hold none: pack_head).
+_at_name_end: Final = methodcaller("split", _NAME_END, 1)
 
 
 def unpack_head(packed: Packed) -> list[tuple[bytes, bytes]]:
@@ -140,11 +150,24 @@ def unpack_head(packed: Packed) -> list[tuple[bytes, bytes]]:
         return packed
     if not packed:
         return []
-    return [
-        (line[:colon], line[colon + 1 :])
-        for line in packed.split(_LINE_END)
-        for colon in (line.find(_NAME_END),)
-    ]
+    return list(map(tuple, map(_at_name_end, packed.split(_LINE_END))))
+
+
+def header_value(packed: Packed, name: bytes) -> bytes | None:
+    """The value of the first header called ``name`` (lower-case, no colon or line end)
+    in a head :func:`pack_head` packed, or None: without unpacking it (a name starts the
+    head or follows a line end, and no value holds a line end)."""
+    if isinstance(packed, list):
+        for key, value in packed:
+            if key.lower() == name:
+                return value
+        return None
+    at = (_LINE_END + packed.lower()).find(_LINE_END + name + _NAME_END)
+    if at < 0:
+        return None
+    start = at + len(name) + 1
+    end = packed.find(_LINE_END, start)
+    return packed[start:] if end < 0 else packed[start:end]
 
 
 def body_headers(raw_headers: list[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
@@ -191,24 +214,43 @@ def request_id(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+def _shown_name(name: bytes) -> str | None:
+    """The name a header is shown under (lower-case), or None when it is never shown."""
+    if name.lower() in _FRAMING:  # how this hop framed the body: the same via both doors
+        return None
+    key = name.decode("latin-1").lower()
+    # Rate-limit headers name "tokens" (x-ratelimit-remaining-tokens) and are wanted.
+    if key in _NEVER_SHOWN or (is_credential_name(key) and "ratelimit" not in key):
+        return None
+    return key
+
+
+# _shown_name's answers: every call shows its head, and a provider sends the same 15-25
+# names every time. Bounded: a server inventing names fills it, then they are computed.
+_SHOWN_NAMES: Final[dict[bytes, str | None]] = {}
+_MAX_SHOWN_NAMES: Final = 1024
+
+
 def visible_headers(
     raw_headers: list[tuple[bytes, bytes]], redact: Redactor
 ) -> tuple[tuple[str, str], ...]:
     """The response headers safe to show: lower-case names, values through ``redact``;
     cookies, credential-named headers (``authorization``, ``x-api-key``...) and the
     framing headers left out."""
+    known = _SHOWN_NAMES
     out = []
     for name, value in raw_headers:
-        if name.lower() in _FRAMING:  # how this hop framed the body: the same via both doors
-            continue
-        key = name.decode("latin-1").lower()
-        # Rate-limit headers name "tokens" (x-ratelimit-remaining-tokens) and are wanted.
-        if key in _NEVER_SHOWN or (is_credential_name(key) and "ratelimit" not in key):
-            continue
-        out.append((key, value.decode("latin-1")))
+        try:
+            key = known[name]
+        except KeyError:
+            key = _shown_name(name)
+            if len(known) < _MAX_SHOWN_NAMES:
+                known[name] = key
+        if key is not None:
+            out.append((key, value.decode("latin-1")))
     # Every call shows its head (Completion.headers): one scan of all the values finds
     # that none holds a secret, the common case; otherwise each value is redacted.
-    if redact.leaks("\n".join(value for _, value in out)):
+    if redact.leaks("\n".join(map(_value_of, out))):
         out = [(key, redact(value)) for key, value in out]
     return tuple(out)
 

@@ -51,7 +51,6 @@ from typing import Any, Final
 
 from ..content import AudioPart, ContentPart, DocumentPart, ImagePart, TextPart, data_url
 from ..endpoint import Endpoint
-from ..options import JSONSchema, strict_schema
 from ..request import ChatRequest, Message
 from .base import HTTPRequest, dumps
 from .plumbing import (
@@ -158,11 +157,13 @@ def chat_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     ``stream``/``stream_options`` only when streaming; ``request.extra`` last."""
     body: dict[str, Any] = {
         "model": request.model,
-        "messages": [_chat_message(m) for m in request.messages],
+        "messages": list(map(_chat_message, request.messages)),
     }
-    max_tokens = endpoint.max_tokens_field or "max_tokens"
-    names = {"temperature": "temperature", "top_p": "top_p", "max_tokens": max_tokens}
-    body.update(sampling(request, names))
+    # The options sampling() reads: most requests set none of them.
+    if not (request.temperature is None and request.top_p is None and request.max_tokens is None):
+        max_tokens = endpoint.max_tokens_field or "max_tokens"
+        names = {"temperature": "temperature", "top_p": "top_p", "max_tokens": max_tokens}
+        body.update(sampling(request, names))
     if request.stop is not None:
         body["stop"] = list(request.stop_list)
     if request.seed is not None:
@@ -175,7 +176,7 @@ def chat_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
     if choice is not None:
         named = {"type": "function", "function": {"name": choice}}
         body["tool_choice"] = choice if choice in ("auto", "none", "required") else named
-    response_format = _chat_format(request)
+    response_format = None if request.response_format is None else _chat_format(request)
     if response_format is not None:
         body["response_format"] = response_format
     if request.reasoning is not None:
@@ -257,8 +258,12 @@ def _response_format(request: ChatRequest) -> dict[str, Any] | None:
     spec = request.neutral_response_format
     if spec is None:
         return None
-    if not isinstance(spec, JSONSchema):
+    if isinstance(spec, str):  # "json"
         return {"type": "json_object"}
+    # Only a request with a schema reaches here, and it loaded libchatty.options already
+    # (ChatRequest checks it): a plain request does not pay for the import.
+    from ..options import strict_schema
+
     schema = strict_schema(spec.schema) if spec.strict else dict(spec.schema)
     out: dict[str, Any] = {
         "type": "json_schema",
