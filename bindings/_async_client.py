@@ -11,7 +11,7 @@ from libchatty.events import Event
 
 from ._api import Completion, Messages
 from ._client import ClientShell
-from ._runners import AsyncBackend, adrive, arun_exchange
+from ._runners import AsyncBackend, adrive, arun_exchange, arun_parts
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time
@@ -46,11 +46,18 @@ class AsyncClientBase(ClientShell[AsyncBackend]):
         :class:`~libchatty.exceptions.ChatError` on failure (and
         :class:`~libchatty.structured.StructuredOutputError` for a structured answer
         that is not what ``response_format`` describes)."""
-        exchange, callbacks = self.chat_exchange(messages, model, arguments)
-        run = arun_exchange(exchange, self.backend, *callbacks)
-        # Only the run is kept while it waits (thousands of calls wait at once).
-        del messages, arguments, exchange, callbacks
-        return await run
+        exchange, (on_delta, on_event, on_partial) = self.chat_exchange(
+            messages, model, arguments
+        )
+        if on_partial is not None:
+            return await arun_exchange(exchange, self.backend, on_delta, on_event, on_partial)
+        # arun_exchange's loop run in this frame: one frame less in every read of
+        # thousands of calls. Only the run and its callbacks are kept while it waits.
+        events, callbacks = arun_parts(exchange, self.backend, on_delta, on_event)
+        del messages, arguments, exchange, on_delta, on_event
+        async for _ in events:
+            pass  # nothing is yielded: every delivery went to the callbacks
+        return callbacks.result()
 
     @overload
     def stream(

@@ -15,15 +15,17 @@ by side so that a change to one is seen to need the same change to the other:
 A runner yields the events it delivers one by one (``stream()``), or hands each delivery
 whole to an ``on_deliver`` hook (:func:`run`/:func:`arun`): ``chat()`` gives a delivery
 to its callbacks in one call (:class:`_Callbacks`, written once for both halves), with no
-generator step per event; a callback's ``STOP`` ends the run there. One thing is async
-only: :meth:`AsyncBackend.receive_next`, the read after a delivery, which the asyncio
-binding may make wait (its ``read_interval``).
+generator step per event; a callback's ``STOP`` ends the run there. Two things are
+async only: :meth:`AsyncBackend.receive_next`, the read after a delivery, which the
+asyncio binding may make wait (its ``read_interval``); and :func:`arun_parts`, the
+halves of :func:`arun_exchange` for the async ``chat()``, which runs the loop in its own
+frame (thousands of calls wait at once: a frame less in each).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.events import Delta, Done, Error, Event
@@ -66,6 +68,7 @@ __all__ = [
     "arun",
     "arun_callbacks",
     "arun_exchange",
+    "arun_parts",
     "drive",
     "run",
     "run_callbacks",
@@ -136,11 +139,13 @@ class AsyncBackend(ABC):
     """Async I/O for :func:`adrive` (trio, asyncio); same contract as
     :class:`SyncBackend`."""
 
-    async def perform(self, op: Op) -> Any:
-        """Perform ``op`` (:func:`adrive` reads with :meth:`receive` itself)."""
-        if type(op) is Receive:  # the one operation per read: no table look-up
-            return await self.receive(op.conn, op.timeout)
-        return await _performer(op)(self, op)
+    def perform(self, op: Op) -> Coroutine[Any, Any, Any]:
+        """The backend's own coroutine that performs ``op``, to await: not one of ours
+        around it -- thousands of calls connect and send at once, and a frame here was
+        ~500 bytes of each. (:func:`adrive` reads with :meth:`receive` itself; a
+        ``Receive`` given here is the backend's read, whatever awaitable it is.)"""
+        performing: Coroutine[Any, Any, Any] = _performer(op)(self, op)
+        return performing
 
     @abstractmethod
     async def connect(self, host: str, port: int, timeout: float | None) -> Conn: ...
@@ -455,10 +460,11 @@ class _Callbacks:
         # that the runner's generator does not take it for the loop's end.
         self.escaped: BaseException | None = None
 
-    def deliver(self, events: list[Event]) -> bool | Awaitable[bool]:
+    def __call__(self, events: list[Event]) -> bool | Awaitable[bool]:
         """Give ``events`` to the callbacks, in order: True when one answered ``STOP``;
         an awaitable that finishes the delivery (answering the same) when one answered
-        an awaitable. An ``Error`` is not given to callbacks (it is raised)."""
+        an awaitable. An ``Error`` is not given to callbacks (it is raised). The runner's
+        ``on_deliver`` itself: a bound method would be ~64 bytes more of every call."""
         on_delta, on_event = self.on_delta, self.on_event
         try:
             for event in events:
@@ -602,7 +608,7 @@ def run_exchange(
         run(exchange.run(), backend, _ignore)
         return exchange.completion()
     callbacks = _Callbacks(exchange, on_delta, on_event, asynchronous=False)
-    run(exchange.run(), backend, callbacks.deliver)
+    run(exchange.run(), backend, callbacks)
     return callbacks.result()
 
 
@@ -616,15 +622,26 @@ async def arun_exchange(
     """:func:`run_exchange` with async I/O and callbacks that may be ``async def``."""
     if on_partial is not None:
         return await _arun_partials(exchange, backend, on_delta, on_event, on_partial)
-    callbacks = None
-    if on_delta is not None or on_event is not None:
-        callbacks = _Callbacks(exchange, on_delta, on_event, asynchronous=True)
-        del on_delta, on_event  # not kept while the call runs: the callbacks hold them
+    events, callbacks = arun_parts(exchange, backend, on_delta, on_event)
+    del exchange, on_delta, on_event  # not kept while the call runs: the callbacks hold them
     # arun's loop written out: its frame would wait in every read of thousands of calls.
-    async for _ in adrive(exchange.run(), backend, _ignore if callbacks is None
-                          else callbacks.deliver):
-        pass  # nothing is yielded: every delivery went to on_deliver
-    return exchange.completion() if callbacks is None else callbacks.result()
+    async for _ in events:
+        pass  # nothing is yielded: every delivery went to the callbacks
+    return callbacks.result()
+
+
+def arun_parts(
+    exchange: Exchange,
+    backend: AsyncBackend,
+    on_delta: AsyncOnDelta | None,
+    on_event: AsyncOnEvent | None,
+) -> tuple[AsyncGenerator[Event, None], _Callbacks]:
+    """:func:`arun_exchange` without ``on_partial``, in two halves for a caller that runs
+    the loop in its own frame (``chat()``: one frame less waiting in every read of
+    thousands of calls): the run, which yields nothing (``async for _ in events:
+    pass``), and the callbacks, whose ``result()`` is the call's once the run is over."""
+    callbacks = _Callbacks(exchange, on_delta, on_event, asynchronous=True)
+    return adrive(exchange.run(), backend, callbacks), callbacks
 
 
 def _run_partials(

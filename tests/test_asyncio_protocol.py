@@ -5,12 +5,14 @@ number the test moves, so no outcome depends on the machine's speed."""
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
 from libchatty.bindings._asyncio_protocol import AsyncioConn, ChatProtocol
-from libchatty.bindings._ops import IOFailure
+from libchatty.bindings._ops import READ_SIZE, IOFailure
 from libchatty.bindings.asyncio import AsyncioBackend
 
 
@@ -175,7 +177,35 @@ def test_the_backend_maps_a_connection_error(clock: Clock) -> None:
     run(clock, body)
 
 
-# --- resting between reads (the binding's read_interval) ------------------------------------
+# --- connecting ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="wait_for's task before 3.11")
+def test_a_connect_waits_in_the_calls_own_task_and_times_out(clock: Clock) -> None:
+    # asyncio.timeout, not wait_for: no task of its own per connect (thousands at once).
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        tasks: list[int] = []
+        never = loop.create_future()
+
+        async def create_connection(factory: Any, host: str, port: int) -> Any:
+            tasks.append(len(asyncio.all_tasks()))
+            factory()
+            return await never
+
+        loop.create_connection = create_connection  # type: ignore[method-assign,assignment]
+        connect = asyncio.ensure_future(AsyncioBackend().connect("example.test", 443, 5))
+        await spin()
+        assert tasks == [2] and not connect.done()  # this test's task, and the call's
+        clock.now = 5
+        await spin()
+        exc = connect.exception()
+        assert type(exc) is IOFailure
+        assert (exc.kind, exc.message) == ("timeout", "connecting to example.test:443 timed out")
+
+    run(clock, body)
+
+
+# --- what the protocol buffers --------------------------------------------------------------
 
 
 class Socket:
@@ -211,6 +241,93 @@ class Socket:
         return self.closing
 
 
+def test_bytes_no_read_waits_for_pause_reading_until_a_read_takes_them(clock: Clock) -> None:
+    # What the server sends while the call lags waits in the kernel's buffer, not ours.
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        socket.arrive(b"head")
+        assert not socket.reading and socket.pauses == 1
+        socket.arrive(b"one")
+        socket.arrive(b"two")
+        assert socket.held == [b"one", b"two"]  # in the socket, not the protocol
+        assert protocol._chunks == [b"head"]
+        assert await protocol.receive(10) == b"head"
+        # Reading resumed; what waited came in one piece, and no read waits for it.
+        assert socket.held == [] and protocol._chunks == [b"onetwo"]
+        assert not socket.reading and socket.pauses == 2
+        assert await protocol.receive(10) == b"onetwo"
+        assert socket.reading and protocol._chunks == []
+
+    run(clock, body)
+
+
+def test_a_read_that_waits_first_never_pauses_reading(clock: Clock) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        for token in (b"a", b"b", b"c"):
+            read = asyncio.ensure_future(protocol.receive(10))
+            await spin()
+            socket.arrive(token)
+            assert await read == token
+        assert socket.reading and socket.pauses == 0
+
+    run(clock, body)
+
+
+def test_the_end_of_stream_after_paused_bytes_is_read_after_them(clock: Clock) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        protocol = ChatProtocol(loop)
+        socket = Socket(protocol)
+        socket.arrive(b"last")
+        protocol.eof_received()
+        assert await protocol.receive(10) == b"last"
+        assert await protocol.receive(10) == b""
+
+    run(clock, body)
+
+
+def deliver(protocol: ChatProtocol, data: bytes) -> None:
+    """What a transport does for a buffered protocol: fill its buffer, say how much."""
+    buffer = protocol.get_buffer(-1)
+    buffer[: len(data)] = data
+    protocol.buffer_updated(len(data))
+
+
+def test_connections_read_into_one_buffer_and_keep_their_own_bytes(clock: Clock) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        first, second = ChatProtocol(loop), ChatProtocol(loop)
+        assert first.get_buffer(-1) is second.get_buffer(-1)  # one per thread
+        assert len(first.get_buffer(-1)) == READ_SIZE
+        deliver(first, b"first's bytes")
+        deliver(second, b"two")  # over the same buffer: the first's were copied out
+        assert await first.receive(10) == b"first's bytes"
+        assert await second.receive(10) == b"two"
+
+    run(clock, body)
+
+
+def test_another_threads_loop_reads_into_its_own_buffer(clock: Clock) -> None:
+    buffers: list[memoryview] = []
+
+    def make() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            buffers.append(ChatProtocol(loop).get_buffer(-1))
+        finally:
+            loop.close()
+
+    make()
+    thread = threading.Thread(target=make)
+    thread.start()
+    thread.join()
+    assert len(buffers) == 2 and buffers[0] is not buffers[1]
+
+
+# --- resting between reads (the binding's read_interval) ------------------------------------
+
+
 def test_a_rested_read_gets_what_came_during_the_rest_at_once(clock: Clock) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
@@ -235,9 +352,9 @@ def test_a_rested_read_takes_what_is_buffered_without_resting(clock: Clock) -> N
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         protocol = ChatProtocol(loop)
         socket = Socket(protocol)
-        socket.arrive(b"early")
+        socket.arrive(b"early")  # no read waits: reading pauses (the one pause)
         assert await protocol.receive(10, rest=0.1) == b"early"
-        assert socket.reading and socket.pauses == 0
+        assert socket.reading and socket.pauses == 1 and protocol._resting is None
 
     run(clock, body)
 

@@ -507,6 +507,41 @@ def test_stop_at_every_piece_of_a_read_cuts_the_text_exactly_there(
     assert (answer.text, answer.finish_reason) == ("abcd", "stop")
 
 
+def test_perform_hands_out_the_backends_own_coroutine() -> None:
+    # No coroutine of perform() waits around a connect or a send: thousands of calls
+    # connect at once.
+    from libchatty.bindings._ops import Connect, Send
+
+    backend = ScriptedBackend([])
+    for op, method in ((Connect("h", 80, 1.0), ScriptedBackend.connect),
+                       (Send(FakeConn(), b"x", 1.0), ScriptedBackend.send)):
+        performing = backend.perform(op)
+        assert performing.cr_code is method.__code__  # type: ignore[attr-defined]
+        performing.close()
+
+
+@pytest.mark.parametrize("count", [None, 1, 4, 6])
+def test_arun_parts_is_arun_exchange_run_in_the_callers_frame(count: int | None) -> None:
+    # chat() runs the loop itself (one frame less per waiting call): the run yields
+    # nothing, and the callbacks' result is arun_exchange's -- with or without callbacks,
+    # with a STOP anywhere, and the connection closed at a STOP the same way.
+    from libchatty.bindings._runners import arun_parts
+
+    async def parts() -> tuple[Any, ScriptedConn]:
+        backend = ClosingBackend(list(_BATCH))
+        on_delta = None if count is None else _stopping_at(count, "async")
+        events, callbacks = arun_parts(exchange(), backend, on_delta, None)
+        assert [event async for event in events] == []
+        return callbacks.result(), backend.conn
+
+    answer, conn = asyncio.run(parts())
+    expected, expected_conn = _chat(None if count is None else _stopping_at(count, "async"),
+                                    None, asynchronous=True)
+    assert (answer.text, answer.finish_reason) == (expected.text, expected.finish_reason)
+    assert conn.aborted is expected_conn.aborted
+    assert answer.finish_reason == ("stopped" if count in (1, 4) else "stop")
+
+
 @pytest.mark.parametrize("asynchronous", [False, True])
 @pytest.mark.parametrize("kind", ["plain", "async"])
 def test_on_event_stop_at_every_event_of_a_read_cuts_the_text_exactly_there(
