@@ -16,6 +16,8 @@ from dataclasses import field
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from libchatty.callhead import HTTPRequest
 from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart
@@ -25,7 +27,7 @@ from libchatty.options import JSONSchema, Reasoning
 from libchatty.partial_objects import PartialFailure, PartialObject
 from libchatty.request import ChatRequest, Message, Tool
 from libchatty.sse import ServerSentEvent
-from libchatty.values import Value, frozen, set_fields, value
+from libchatty.values import Value, frozen, replaced, set_fields, value
 
 # One value of each class with every field set to something other than its default.
 SAMPLES: list[Value] = [
@@ -363,8 +365,10 @@ def test_frozen_keeps_an_init_the_class_writes() -> None:
             set_fields(self, both, both)
 
     assert Pair(2) == Pair(2) and repr(Pair(2)).endswith("Pair(left=2, right=2)")
-    with pytest.raises(ValueError, match="zip"):
+    with pytest.raises(ValueError, match=r"^3 values for the 2 fields of Pair$"):
         set_fields(Pair(1), 1, 2, 3)
+    with pytest.raises(ValueError, match=r"^1 values for the 2 fields of Pair$"):
+        set_fields(Pair(1), 1)
 
 
 @pytest.mark.parametrize(
@@ -379,3 +383,21 @@ def test_frozen_keeps_an_init_the_class_writes() -> None:
 def test_frozen_refuses_what_dataclass_refuses(declaration: str, message: str) -> None:
     with pytest.raises(TypeError, match=message):
         exec(f"@frozen\nclass B(Value):\n    {declaration}\n", {**globals()})
+
+
+# --- replaced: dataclasses.replace for the fields __init__ takes, cheaper -------------------
+@given(st.text(max_size=3), st.none() | st.text(max_size=3), st.none() | st.text(max_size=3))
+def test_replaced_is_dataclasses_replace(
+    text: str, response_id: str | None, model: str | None
+) -> None:
+    done = Done("stop", text, usage=Usage(1, 2, 3), tool_calls=(ToolCall("c", "f", "{}"),))
+    got = replaced(done, response_id=response_id, model=model)
+    assert got == dataclasses.replace(done, response_id=response_id, model=model)
+    assert type(got) is Done and got is not done
+    assert (got.response_id, got.model, got.text) == (response_id, model, text)
+    assert replaced(done) == done and replaced(Delta("a"), text="b") == Delta("b")
+
+
+def test_replaced_refuses_a_name_that_is_not_a_field() -> None:
+    with pytest.raises(TypeError, match=r"^Done has no field 'modle'$"):
+        replaced(Done("stop", "x"), modle="m")

@@ -51,10 +51,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, cast
 
-__all__ = ["Value", "frozen", "set_fields", "value"]
+__all__ = ["Value", "frozen", "replaced", "set_fields", "value"]
 
 _T = TypeVar("_T", bound="Value")
 
@@ -117,8 +118,31 @@ class Value:
 
 def set_fields(obj: Value, *values: Any) -> None:
     """Set the fields of ``obj`` -- its ``__slots__`` -- to ``values``, in order."""
-    for name, item in zip(obj.__slots__, values, strict=True):
-        _setattr(obj, name, item)
+    names = obj.__slots__
+    if len(values) != len(names):
+        raise ValueError(
+            f"{len(values)} values for the {len(names)} fields of {type(obj).__name__}"
+        )
+    # One C-level map, not a Python step per field: this is every request and message.
+    for _ in map(_setattr, repeat(obj, len(names)), names, values):
+        pass
+
+
+def replaced(obj: _T, **changes: Any) -> _T:
+    """``obj`` with the fields named in ``changes`` set to their values: what
+    ``dataclasses.replace`` gives for fields ``__init__`` takes, without its checks and
+    its call of ``__init__`` (every answer's ``Done`` is made this way). A name that is
+    not a field raises ``TypeError``."""
+    names = obj.__slots__
+    values = list(obj._value_all(obj))
+    for name, item in changes.items():
+        try:
+            values[names.index(name)] = item
+        except ValueError:
+            raise TypeError(f"{type(obj).__name__} has no field {name!r}") from None
+    new = object.__new__(type(obj))
+    set_fields(new, *values)
+    return new
 
 
 def _frozen(cls: type[_T]) -> type[_T]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any, ClassVar, Final
 
 from ..accumulate import Accumulator
@@ -42,6 +41,7 @@ from ..httperrors import Headers, error_from_response
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message, Tool
 from ..sse import ServerSentEvent
+from ..values import replaced
 from .base import StreamDecoder
 
 __all__ = [
@@ -475,7 +475,7 @@ def with_meta(done: Done, meta: tuple[str | None, str | None] | None) -> Done:
     """``done`` with the response id and model the server reported, if any."""
     if meta is None or meta == (None, None):
         return done
-    return replace(done, response_id=meta[0], model=meta[1])
+    return replaced(done, response_id=meta[0], model=meta[1])
 
 
 # --- error bodies -------------------------------------------------------------------------------
