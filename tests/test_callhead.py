@@ -3,10 +3,11 @@ streams, and gives back exactly."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libchatty.callhead import pack_head, unpack_head
+from libchatty.callhead import header_pairs, pack_head, unpack_head, visible_headers
 
 pairs = st.lists(st.tuples(st.binary(max_size=12), st.binary(max_size=20)), max_size=8)
 
@@ -113,3 +114,30 @@ def test_visible_headers_answer_the_same_once_a_name_is_known() -> None:
     assert len(callhead.visible_headers(invented + raw, redact)) == len(invented) + 2
     assert len(callhead._SHOWN_NAMES) <= callhead._MAX_SHOWN_NAMES
     assert callhead.visible_headers([(b"X-Late-Secret-Token", b"t"), *raw], redact) == shown
+
+
+# --- pinned by mutation testing (mutate/run.py callhead) -------------------------------------
+def test_header_pairs_from_any_iterable_of_pairs() -> None:
+    pairs = iter([("Content-Type", "text/event-stream"), (b"X-Id", bytearray(b"r1"))])
+    assert header_pairs(pairs) == [(b"content-type", b"text/event-stream"), (b"x-id", b"r1")]
+    assert header_pairs(p for p in [(b"A", b"1")]) == [(b"a", b"1")]
+
+
+def test_shown_names_are_remembered_and_rate_limits_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from libchatty import callhead
+    from libchatty.redact import Redactor
+
+    monkeypatch.setattr(callhead, "_SHOWN_NAMES", {})
+    head = [
+        (b"X-RateLimit-Remaining-Tokens", b"99"),
+        (b"X-Auth-Token", b"t"),
+        (b"X-Request-Id", b"r1"),
+    ]
+    want = (("x-ratelimit-remaining-tokens", "99"), ("x-request-id", "r1"))
+    assert visible_headers(head, Redactor(())) == want
+    assert callhead._SHOWN_NAMES == {
+        b"X-RateLimit-Remaining-Tokens": "x-ratelimit-remaining-tokens",
+        b"X-Auth-Token": None,
+        b"X-Request-Id": "x-request-id",
+    }
+    assert visible_headers(head, Redactor(())) == want  # from the table the second time

@@ -1911,3 +1911,12 @@ def test_frames_change_no_event(data: st.DataObject, frame_text: str) -> None:
         assert outcome(framed, payload) == outcome(parsed, payload)
         assert framed.acc.partial == parsed.acc.partial
     assert framed.end() == parsed.end()
+
+
+def test_request_bodies_are_compact_utf8_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    from libchatty.dialects import base
+
+    monkeypatch.setattr(base, "_encode", None)  # as in a fresh process: made by the first call
+    assert base.dumps({"a": "é", "b": [1, {"c": None}]}) == '{"a":"é","b":[1,{"c":null}]}'.encode()
+    assert base._encode is not None
+    assert base.dumps(["x"]) == b'["x"]'  # the same encoder from then on

@@ -72,8 +72,8 @@ _FRAMING: Final = frozenset({b"transfer-encoding", b"content-length", b"content-
 
 
 def _as_bytes(value: object, what: str) -> bytes:
-    if type(value) is bytes:
-        return value
+    """A header name or value that is not ``bytes`` (header_pairs keeps those as they
+    are) as bytes."""
     if isinstance(value, str):
         try:
             return value.encode("latin-1")
