@@ -490,20 +490,38 @@ def _stopping_at(count: int, kind: str) -> Any:
     return anote if kind == "async" else note
 
 
+# What a STOP at each call of the callback returns: on_delta is given "a", then "b", "X"
+# (choice 1), "c", "d" from one read, then Done; on_event every event: "a"; "b",
+# reasoning, "X", "c", "d"; Done.
+STOPPED_TEXTS = {
+    "on_delta": ["a", "ab", "ab", "abc", "abcd"],
+    "on_event": ["a", "ab", "ab", "ab", "abc", "abcd"],
+}
+
+
+@pytest.mark.parametrize("callback", ["on_delta", "on_event"])
 @pytest.mark.parametrize("asynchronous", [False, True])
 @pytest.mark.parametrize("kind", ["plain", "async"])
-def test_stop_at_every_piece_of_a_read_cuts_the_text_exactly_there(
-    asynchronous: bool, kind: str
+def test_stop_at_every_event_of_a_read_cuts_the_text_exactly_there(
+    callback: str, asynchronous: bool, kind: str
 ) -> None:
-    # on_delta is given "a", then "b", "X" (choice 1), "c", "d" from one read, then Done:
-    # a STOP at each returns the choice-0 text given out so far, and closes the connection.
+    # A STOP at each returns the choice-0 text given out so far and closes the
+    # connection; a STOP at Done returns the answer.
     if kind == "async" and not asynchronous:
         pytest.skip("a blocking chat() does not await its callbacks")
-    for count, text in enumerate(["a", "ab", "ab", "abc", "abcd"], start=1):
-        answer, conn = _chat(_stopping_at(count, kind), None, asynchronous)
+
+    def chat(count: int) -> tuple[Any, Any]:
+        stopping = _stopping_at(count, kind)
+        if callback == "on_delta":
+            return _chat(stopping, None, asynchronous)
+        return _chat(None, stopping, asynchronous)
+
+    texts = STOPPED_TEXTS[callback]
+    for count, text in enumerate(texts, start=1):
+        answer, conn = chat(count)
         assert (answer.text, answer.finish_reason) == (text, "stopped"), count
         assert conn.aborted
-    answer, conn = _chat(_stopping_at(6, kind), None, asynchronous)  # at Done: the answer
+    answer, _ = chat(len(texts) + 1)
     assert (answer.text, answer.finish_reason) == ("abcd", "stop")
 
 
@@ -540,23 +558,6 @@ def test_arun_parts_is_arun_exchange_run_in_the_callers_frame(count: int | None)
     assert (answer.text, answer.finish_reason) == (expected.text, expected.finish_reason)
     assert conn.aborted is expected_conn.aborted
     assert answer.finish_reason == ("stopped" if count in (1, 4) else "stop")
-
-
-@pytest.mark.parametrize("asynchronous", [False, True])
-@pytest.mark.parametrize("kind", ["plain", "async"])
-def test_on_event_stop_at_every_event_of_a_read_cuts_the_text_exactly_there(
-    asynchronous: bool, kind: str
-) -> None:
-    # on_event is given every event: "a"; "b", reasoning, "X", "c", "d"; Done.
-    if kind == "async" and not asynchronous:
-        pytest.skip("a blocking chat() does not await its callbacks")
-    texts = ["a", "ab", "ab", "ab", "abc", "abcd"]
-    for count, text in enumerate(texts, start=1):
-        answer, conn = _chat(None, _stopping_at(count, kind), asynchronous)
-        assert (answer.text, answer.finish_reason) == (text, "stopped"), count
-        assert conn.aborted
-    answer, _ = _chat(None, _stopping_at(7, kind), asynchronous)
-    assert (answer.text, answer.finish_reason) == ("abcd", "stop")
 
 
 def test_both_callbacks_are_given_each_event_in_turn_and_either_may_stop() -> None:
