@@ -68,6 +68,11 @@ class Response(ABC):
 
     __slots__ = ("headers", "next_piece", "read", "status")
 
+    #: True when ``next_piece`` answers ``b""`` at the body's end (never a
+    #: ``StopAsyncIteration``): the read after a delivery may then be the stack's own
+    #: awaitable (:meth:`FramedAsyncBackend.receive_next`).
+    ends_with_empty: ClassVar[bool] = False
+
     def __init__(
         self, status: int, headers: Any, next_piece: Callable[[], Any], read: float | None
     ) -> None:
@@ -231,9 +236,24 @@ class FramedAsyncBackend(_FramedReads, AsyncBackend):
             self._raise_read_failure(exc)
             return None
 
-    # A framed stack never rests between reads: the read after a delivery is the same
-    # read, called by the relay itself (one frame less per piece than the default's).
-    receive_next = receive
+    def receive_next(self, conn: Response, timeout: float | None) -> Awaitable[bytes | None]:
+        """The read after a delivery (every read of a relay: a framed stack never rests).
+        The stack's own awaitable when the stack's read timeout is the nearest deadline
+        and its body ends with ``b""`` -- no coroutine of ours per piece; the runner hands
+        its failures to :meth:`read_failed` --, else :meth:`receive`."""
+        if conn.ends_with_empty and (
+            timeout is None or (conn.read is not None and timeout >= conn.read)
+        ):
+            return conn.next_piece()  # type: ignore[no-any-return]
+        return self.receive(conn, timeout)
+
+    def read_failed(self, exc: BaseException) -> bytes | None:
+        """:meth:`receive`'s mapping of the stack's read failures, for a read
+        :meth:`receive_next` left to the stack."""
+        if isinstance(exc, tuple(self.read_errors)):
+            self._raise_read_failure(exc)
+            return None  # the peer cut the body short
+        raise exc
 
 
 # --- the loop ------------------------------------------------------------------------------

@@ -162,6 +162,12 @@ class AsyncBackend(ABC):
         a coroutine (``async def``), or any awaitable -- the asyncio binding answers its
         protocol's future, so that a waiting read holds no frame of its own."""
 
+    def read_failed(self, exc: BaseException) -> bytes | None:
+        """What a read from :meth:`receive_next` that raised ``exc`` answers, or the
+        failure to throw into the loop (by default ``exc`` itself): a backend whose
+        ``receive_next`` hands out another library's awaitable maps its failures here."""
+        raise exc
+
     def receive_next(self, conn: Any, timeout: float | None) -> Awaitable[bytes | None]:
         """The read that follows a delivery of streamed output (never the first read of
         a response, nor one after ``Done``): :meth:`receive`, unless the backend rests
@@ -311,9 +317,12 @@ async def adrive(
                     try:
                         data = await backend.receive_next(conn, timeout)
                     except BaseException as exc:  # includes trio.Cancelled / CancelledError
-                        op = loop.throw(exc)
-                        del exc
-                        break
+                        try:
+                            data = backend.read_failed(exc)
+                        except BaseException as failure:
+                            op = loop.throw(failure)
+                            del failure
+                            break
                     if not data:
                         op = loop.send(data)
                         break
@@ -339,7 +348,10 @@ async def adrive(
                 if type(op) is not Receive:
                     value = await backend.perform(op)
                 elif reading_on:
-                    value = await backend.receive_next(op.conn, op.timeout)
+                    try:
+                        value = await backend.receive_next(op.conn, op.timeout)
+                    except BaseException as exc:
+                        value = backend.read_failed(exc)
                 else:
                     # The read itself, not perform()'s coroutine around it: thousands of
                     # calls wait here for their response head at once.

@@ -66,6 +66,8 @@ class _Response(Response):
 
     __slots__ = ("content", "count", "response", "started", "timer")
 
+    ends_with_empty = True  # readany() answers b"" at the end
+
     def __init__(self, response: aiohttp.ClientResponse, read: float | None) -> None:
         # The head as received, bytes pairs: what Call.receive_head reads without decoding.
         super().__init__(response.status, response.raw_headers, self._read_piece, read)

@@ -373,3 +373,44 @@ def test_a_read_that_cannot_wait_is_not_given_a_deadline() -> None:
         return ended, backend.deadlines, states
 
     assert asyncio.run(main()) == (0, 1, [False, True])
+
+
+def test_reads_after_a_delivery_are_aiohttps_own(
+    answer_server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the stack's read timeout the nearest deadline, a relay's read is aiohttp's
+    # readany() itself: no coroutine of ours per piece. receive() serves the first read
+    # of the body and the one after Done (cut to the drain's deadline), nothing between.
+    from libchatty.bindings import _framed
+
+    ours: list[float | None] = []
+    receive = _framed.FramedAsyncBackend.receive
+
+    async def counted(self: Any, conn: Any, timeout: float | None) -> bytes | None:
+        ours.append(timeout)
+        return await receive(self, conn, timeout)
+
+    monkeypatch.setattr(_framed.FramedAsyncBackend, "receive", counted)
+    completion, pieces = run(client_settings(answer_server, "openai-chat"), ASK)
+    check_completion(completion, text=TEXT, streamed=True)
+    assert pieces == PIECES
+    assert len(PIECES) > 2 and len(ours) == 2
+    assert ours[0] == 5.0 and ours[1] < 5.0
+
+
+def test_read_failures_left_to_aiohttp_are_mapped_as_receive_maps_them() -> None:
+    from libchatty.bindings._ops import IOFailure
+    from libchatty.bindings.aiohttp import AiohttpBackend
+
+    backend = AiohttpBackend(None, None)
+    assert backend.read_failed(aiohttp.ClientPayloadError("cut")) is None  # cut short
+    with pytest.raises(IOFailure) as failure:
+        backend.read_failed(TimeoutError("no data"))
+    assert failure.value.kind == "timeout"
+    with pytest.raises(IOFailure) as failure:
+        backend.read_failed(aiohttp.ServerDisconnectedError())
+    assert failure.value.kind == "connection"
+    cancelled = asyncio.CancelledError()
+    with pytest.raises(asyncio.CancelledError) as raised:
+        backend.read_failed(cancelled)
+    assert raised.value is cancelled  # anything else goes on as it is
