@@ -289,7 +289,7 @@ def httpx_sse_row(http_client: Any, endpoint: Any, request: Any) -> Row | None:
     def run() -> list[str]:
         req = Call(endpoint, request).http_request()
         texts: list[str] = []
-        with connect_sse(http_client, req.method, req.url, headers=req.headers,
+        with connect_sse(http_client, req.method, req.url, headers=dict(req.headers),
                          content=req.body) as source:
             for event in source.iter_sse():
                 if event.data != "[DONE]":
