@@ -376,13 +376,68 @@ def test_frozen_keeps_an_init_the_class_writes() -> None:
     [
         ("x: int = 1\n    y: int", "B.y: a field without a default follows"),
         ("x: list[int] = []", "B.x: mutable default list"),
-        ("x: int = field(default_factory=int)", "not a default_factory"),
-        ("x: int = field(init=False)", "left out of __init__ needs a default"),
+        ("x: int = field(default_factory=int)",
+         "^B.x: a value field takes a default, not a default_factory$"),
+        ("x: int = field(init=False)", "^B.x: a field left out of __init__ needs a default$"),
     ],
 )
 def test_frozen_refuses_what_dataclass_refuses(declaration: str, message: str) -> None:
     with pytest.raises(TypeError, match=message):
         exec(f"@frozen\nclass B(Value):\n    {declaration}\n", {**globals()})
+
+
+# --- pinned by mutation testing (mutate/run.py values) ---------------------------------------
+def test_deleting_a_field_names_it() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError, match=r"^cannot delete field 'text'$"):
+        del Delta("a").text
+
+
+def test_a_class_var_is_not_a_field_however_it_is_written() -> None:
+    import typing
+
+    @frozen
+    class C(Value):
+        limit: typing.ClassVar[int] = 3
+        other: ClassVar[int] = 4
+        x: int = 0
+
+    assert [spec.name for spec in dataclasses.fields(C)] == ["x"]
+    assert (C(1).x, C.limit, C.other) == (1, 3, 4)
+
+
+def test_fields_carry_their_annotation_and_the_first_construction_takes_keywords() -> None:
+    @frozen
+    class K(Value):
+        a: int
+        b: str = "b"
+
+    assert K(a=1, b="c") == K(1, "c")  # keywords at the first construction (compiling)
+    assert [spec.type for spec in dataclasses.fields(K)] == ["int", "str"]
+    assert [spec.type for spec in dataclasses.fields(Delta)][:2] == ["str", "str"]
+
+
+def test_value_options_set_the_fields_flags() -> None:
+    @value(no_init=("size",), no_compare=("note",), no_hash=("tag",), no_repr=("secret",))
+    class V(Value):
+        __slots__ = ("name", "size", "note", "tag", "secret")  # noqa: RUF023 -- field order
+
+        def __init__(self, name: str, note: str = "", tag: str = "", secret: str = "") -> None:
+            set_fields(self, name, len(name), note, tag, secret)
+
+    flags = {
+        spec.name: (spec.init, spec.repr, spec.compare, spec.hash, spec.default)
+        for spec in dataclasses.fields(V)
+    }
+    assert flags == {
+        "name": (True, True, True, None, dataclasses.MISSING),
+        "size": (False, True, True, None, dataclasses.MISSING),
+        "note": (True, True, False, None, ""),
+        "tag": (True, True, True, False, ""),
+        "secret": (True, False, True, None, ""),
+    }
+    assert V("a", note="x") == V("a", note="y") and V("a", tag="x") != V("a", tag="y")
+    assert hash(V("a", tag="x")) == hash(V("a", tag="y"))
+    assert repr(V("a", secret="k")).endswith("V(name='a', size=1, note='', tag='')")
 
 
 # --- replaced: dataclasses.replace for the fields __init__ takes, cheaper -------------------
