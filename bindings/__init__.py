@@ -34,8 +34,8 @@ All clients share one request loop, in rooms of one job each:
 * ``_credentials`` -- cloud credentials that expire (botocore, google-auth), refreshed in
   one place; ``_partials`` -- partial objects for ``on_partial``; ``_log`` -- DEBUG
   logging, only if the application imported ``logging``;
-* ``_runners`` -- the backend interfaces, ``drive``/``adrive``, and the callbacks and
-  ``chat()`` loops, sync and async side by side;
+* ``_runners`` -- the backend interfaces and ``drive``/``adrive``, sync and async side
+  by side; ``_chat_run`` -- the body of ``chat()``: its callbacks, ``STOP``, partials;
 * ``_client`` -- the client shell every client is built on; ``_async_client`` -- the
   async client of trio and asyncio;
 * ``_transport`` -- what backends share: TLS context, ``map_exceptions``, socket probe.

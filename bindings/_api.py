@@ -24,7 +24,7 @@ events among the others (after the ``Delta`` that made them, before ``Done``).
 
 The client's constructor keywords and their resolution into a configuration are in
 :mod:`libchatty.bindings._config`; the callbacks are run by
-:mod:`libchatty.bindings._runners`.
+:mod:`libchatty.bindings._chat_run`.
 
 The callbacks (the same in every binding; async clients also accept ``async def``):
 

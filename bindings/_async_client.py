@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, TypeVar, overload
 from libchatty.events import Event
 
 from ._api import Completion, Messages
+from ._chat_run import arun_exchange, arun_parts
 from ._client import ClientShell
-from ._runners import AsyncBackend, adrive, arun_exchange, arun_parts
+from ._runners import AsyncBackend, adrive
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from 3.11; not needed at run time

@@ -9,9 +9,9 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ._api import Completion, OnDelta, OnEvent, OnPartial
+from ._chat_run import run_exchange
 from ._exchange import Exchange
 from ._ops import IOFailure, Op, Receive, Send, StartTLS
-from ._runners import run_exchange
 from ._sockets import SocketBackend, SocketConn
 
 if TYPE_CHECKING:

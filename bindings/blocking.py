@@ -66,8 +66,9 @@ from typing import TYPE_CHECKING, overload
 from libchatty.events import Event
 
 from ._api import STOP, Completion, Messages, MissingAPIKeyError, Timeout
+from ._chat_run import run_exchange
 from ._client import ClientShell
-from ._runners import SyncBackend, drive, run_exchange
+from ._runners import SyncBackend, drive
 from ._sockets import SocketBackend
 
 if TYPE_CHECKING:

@@ -1,5 +1,6 @@
-"""bindings/_runners.py: which reads :func:`adrive` hands to ``receive_next`` (the one a
-backend may rest before: only a read that follows a delivery of streamed output),
+"""bindings/_runners.py and _chat_run.py: which reads :func:`adrive` hands to
+``receive_next`` (the one a backend may rest before: only a read that follows a delivery
+of streamed output),
 :func:`arun`, which hands each delivery to a hook instead of yielding its events, and the
 relay (:class:`Relay`: the body of a streamed answer read, fed and delivered by the runner
 until something other than streamed output comes) that the loop asks for when no clock
@@ -386,7 +387,7 @@ def test_arun_hands_relayed_deliveries_to_the_hook() -> None:
 
 
 def test_on_delta_is_given_answer_text_and_done_only() -> None:
-    from libchatty.bindings._runners import arun_callbacks, run_callbacks
+    from libchatty.bindings._chat_run import arun_callbacks, run_callbacks
 
     given: list[tuple[str, bool]] = []
 
@@ -412,7 +413,7 @@ def test_stop_in_the_middle_of_a_read_returns_exactly_the_answer_text_given_out(
     # "b" answers the choice-0 text the callbacks saw, "ab" -- not "abc", which the call
     # had already read -- on both runners, whichever callback says STOP.
     from libchatty.bindings._api import STOP as STOPPED
-    from libchatty.bindings._runners import arun_exchange, run_exchange
+    from libchatty.bindings._chat_run import arun_exchange, run_exchange
 
     def mixed(*fields: tuple[int, str, str]) -> bytes:
         return chunk({"choices": [{"index": i, "delta": {k: v}} for i, k, v in fields]})
@@ -462,7 +463,7 @@ class ClosingBackend(ScriptedBackend):
 
 def _chat(on_delta: Any, on_event: Any, asynchronous: bool) -> tuple[Any, ScriptedConn]:
     """chat()'s body over :data:`_BATCH`: its result and its connection."""
-    from libchatty.bindings._runners import arun_exchange, run_exchange
+    from libchatty.bindings._chat_run import arun_exchange, run_exchange
 
     if asynchronous:
         backend: Any = ClosingBackend(list(_BATCH))
@@ -543,7 +544,7 @@ def test_arun_parts_is_arun_exchange_run_in_the_callers_frame(count: int | None)
     # chat() runs the loop itself (one frame less per waiting call): the run yields
     # nothing, and the callbacks' result is arun_exchange's -- with or without callbacks,
     # with a STOP anywhere, and the connection closed at a STOP the same way.
-    from libchatty.bindings._runners import arun_parts
+    from libchatty.bindings._chat_run import arun_parts
 
     async def parts() -> tuple[Any, ScriptedConn]:
         backend = ClosingBackend(list(_BATCH))
@@ -602,7 +603,7 @@ def test_a_raising_callback_closes_the_connection_and_its_exception_goes_on(
         _chat(on_delta, None, asynchronous)
     backend: Any = ClosingBackend(list(_BATCH)) if asynchronous else ScriptedSyncBackend(
         list(_BATCH))
-    from libchatty.bindings._runners import arun_exchange, run_exchange
+    from libchatty.bindings._chat_run import arun_exchange, run_exchange
 
     with pytest.raises(Boom):
         if asynchronous:

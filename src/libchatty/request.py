@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .content import ContentPart, TextPart, as_part
 from .endpoint import check_header_name, check_header_value
 from .events import ToolCall
+from .toolchoice import CHOICE_FIELD, TOOL_MODES, normalize_tool_choice, shown
 from .values import Value, frozen, set_fields
 from .values import value as value_class  # "value" is a common local name here
 
@@ -98,7 +99,7 @@ class Message(Value):
     def __post_init__(self) -> None:
         if not isinstance(self.role, str) or self.role not in ROLES:
             raise ValueError(
-                f"Message.role must be one of {sorted(ROLES)}, not {_shown(self.role)}"
+                f"Message.role must be one of {sorted(ROLES)}, not {shown(self.role)}"
             )
         content = self.content
         if content is not None and not isinstance(content, str):
@@ -214,100 +215,6 @@ class Tool(Value):
             description=function.get("description", ""),
             parameters=function.get("parameters") or {"type": "object", "properties": {}},
         )
-
-
-# The neutral modes; any other string names the one tool the model must call.
-TOOL_MODES: Final = frozenset({"auto", "none", "required"})
-# A tool_choice object's "type" -> its neutral mode: OpenAI chat/Responses and Anthropic
-# forms. "function"/"tool" name a tool, read separately.
-_CHOICE_TYPES: Final = {"auto": "auto", "none": "none", "any": "required"}
-_GEMINI_MODES: Final = {"AUTO": "auto", "NONE": "none", "ANY": "required"}
-_SHOWN: Final = 64  # characters of a caller's value quoted in a message, at most
-
-_CHOICE_FIELD: Final = "ChatRequest.tool_choice"
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
-
-
-def _tool_name(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{_CHOICE_FIELD}: the tool name must be a non-empty string")
-    return value
-
-
-def _only_keys(choice: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    for key in choice:
-        if key not in allowed:
-            raise ValueError(
-                f"{_CHOICE_FIELD}: key {_shown(key)} is not supported "
-                "(send provider-specific fields through ChatRequest.extra)"
-            )
-
-
-def _gemini_choice(config: object) -> str:
-    """Gemini's ``{"functionCallingConfig": {"mode", "allowedFunctionNames"}}``."""
-    if not isinstance(config, Mapping):
-        raise ValueError(f"{_CHOICE_FIELD}: functionCallingConfig must be an object")
-    _only_keys(config, frozenset({"mode", "allowedFunctionNames"}))
-    raw_mode = config.get("mode", "AUTO")
-    mode = _GEMINI_MODES.get(raw_mode) if isinstance(raw_mode, str) else None
-    names = config.get("allowedFunctionNames") or []
-    if mode is None:
-        raise ValueError(f"{_CHOICE_FIELD}: functionCallingConfig.mode must be AUTO, NONE or ANY")
-    if not names:
-        return mode
-    if mode != "required" or not isinstance(names, list) or len(names) != 1:
-        raise ValueError(
-            f"{_CHOICE_FIELD}: allowedFunctionNames is supported only as one name with mode ANY"
-        )
-    return _tool_name(names[0])
-
-
-def normalize_tool_choice(choice: object) -> str:
-    """``choice`` in the neutral form: ``"auto"``, ``"none"``, ``"required"`` or a tool
-    name. Accepts that form and each provider's own objects:
-
-    * OpenAI chat: ``{"type": "function", "function": {"name": "f"}}``;
-    * OpenAI Responses: ``{"type": "function", "name": "f"}``;
-    * Anthropic: ``{"type": "tool", "name": "f"}``, ``{"type": "any"}`` (= required),
-      ``{"type": "auto"}``, ``{"type": "none"}``;
-    * Gemini: ``{"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}}``
-      (one name at most), or mode ``AUTO``/``NONE``.
-
-    Anything else (another key such as Anthropic's ``disable_parallel_tool_use``, OpenAI's
-    ``allowed_tools``, a custom tool) is a ``ValueError`` naming the field: it would be
-    lost or rendered as an invalid request.
-    """
-    if isinstance(choice, str):
-        return _tool_name(choice)
-    if not isinstance(choice, Mapping):
-        raise ValueError(
-            f"{_CHOICE_FIELD} must be 'auto', 'none', 'required', a tool name or a provider's "
-            f"tool_choice object, not {type(choice).__name__}"
-        )
-    if "functionCallingConfig" in choice:
-        _only_keys(choice, frozenset({"functionCallingConfig"}))
-        return _gemini_choice(choice["functionCallingConfig"])
-    kind = choice.get("type")
-    if not isinstance(kind, str):
-        raise ValueError(f"{_CHOICE_FIELD}: a tool_choice object needs a string 'type'")
-    if kind in _CHOICE_TYPES:
-        _only_keys(choice, frozenset({"type"}))
-        return _CHOICE_TYPES[kind]
-    if kind == "tool" or (kind == "function" and "function" not in choice):
-        _only_keys(choice, frozenset({"type", "name"}))
-        return _tool_name(choice.get("name"))
-    if kind == "function":
-        _only_keys(choice, frozenset({"type", "function"}))
-        function = choice["function"]
-        if not isinstance(function, Mapping):
-            raise ValueError(f"{_CHOICE_FIELD}: 'function' must be an object with a 'name'")
-        _only_keys(function, frozenset({"name"}))
-        return _tool_name(function.get("name"))
-    raise ValueError(f"{_CHOICE_FIELD}: type {_shown(kind)} is not supported")
 
 
 #: ``ChatRequest.seed`` bounds: a signed 64-bit integer, what every provider's JSON parser
@@ -462,7 +369,7 @@ class ChatRequest(Value):
             names = {tool.name for tool in self.tool_list}
             if names and choice not in TOOL_MODES and choice not in names:
                 raise ValueError(
-                    f"{_CHOICE_FIELD} names tool {_shown(choice)}, which is not in "
+                    f"{CHOICE_FIELD} names tool {shown(choice)}, which is not in "
                     "ChatRequest.tools"
                 )
         if self.extra is not None and not isinstance(self.extra, Mapping):
