@@ -7,6 +7,10 @@ filtering", "Content streaming") and decoded whole, byte by byte and at random s
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from decoding import feed
@@ -82,8 +86,39 @@ def test_content_filter_error_names_what_was_filtered() -> None:
         retryable=False,
         provider_type="content_filter",
     )
-    assert get_dialect("openai-chat").decode_error is decode_error  # type: ignore[attr-defined]
-    assert get_dialect("openai-responses").decode_error is decode_error  # type: ignore[attr-defined]
+    # Both OpenAI dialects read error bodies this way (through a hook that imports
+    # azure_errors with the first error body).
+    for name in ("openai-chat", "openai-responses"):
+        headers = [(b"content-type", b"application/json")]
+        assert get_dialect(name).decode_error(400, "model_error", headers, body) == error
+
+
+def test_a_streamed_answer_loads_no_error_reading() -> None:
+    # An answer without an error never imports the error-body readers: two modules of
+    # every process's start-up. Run in a fresh interpreter, where nothing else has.
+    code = (
+        "import sys\n"
+        "from wire import fixture\n"
+        "from libchatty.call import Call\n"
+        "from libchatty.endpoint import Endpoint\n"
+        "from libchatty.events import Done\n"
+        "from libchatty.request import ChatRequest, Message\n"
+        "call = Call(Endpoint('https://api.openai.com/v1', 'k'),"
+        " ChatRequest('m', [Message('user', 'hi')]))\n"
+        "call.start()\n"
+        "events = call.receive_data(fixture('openai-chat/stream-text.http'))\n"
+        "assert type(events[-1]) is Done, events\n"
+        "print(sorted(m for m in sys.modules if m in"
+        " ('libchatty.httperrors', 'libchatty.dialects.azure_errors')))\n"
+    )
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": tests + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (out.returncode, out.stdout, out.stderr) == (0, "[]\n", "")
+    error = get_dialect("openai-chat").decode_error(400, "x", [], b"{}")
+    assert (error.kind, error.status) == ("bad_request", 400)
 
 
 def test_other_error_bodies_are_left_as_the_shared_reading() -> None:

@@ -17,10 +17,13 @@ prompt is filtered again. Any other body is left as the shared reading made it.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..events import Error
-from .plumbing import Headers, refined_errors
+from .plumbing import refined_errors
+
+if TYPE_CHECKING:
+    from ..httperrors import Headers
 
 __all__ = ["CONTENT_FILTER", "decode_error"]
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..endpoint import Endpoint
 from ..events import Done, Error, Event, Usage
@@ -50,11 +50,13 @@ from .plumbing import (
     MAX_MESSAGE,
     MAX_TOOL_CALLS,
     ErrorTable,
-    Headers,
     MessageStreamDecoder,
     object_or_empty,
     refined_errors,
 )
+
+if TYPE_CHECKING:
+    from ..httperrors import Headers
 
 __all__ = ["DIALECT", "EXCEPTIONS", "HTTP_ERRORS", "BedrockDialect", "BedrockStreamDecoder"]
 

@@ -35,7 +35,6 @@ from ..exceptions import RemoteProtocolError
 from ..jsonframe import StringFrame, learn_frame, plain_string
 from ..jsonload import JSONDecodeError, loads
 from ..sse import ServerSentEvent
-from .azure_errors import decode_error
 from .base import Dialect, StreamDecoder
 from .openai_chat_fields import (
     choice_index,
@@ -47,7 +46,7 @@ from .openai_chat_fields import (
     usage_of,
 )
 from .openai_request import chat_request
-from .plumbing import MAX_TOOL_CALLS, response_meta, with_meta
+from .plumbing import MAX_TOOL_CALLS, openai_error, response_meta, with_meta
 
 __all__ = ["DIALECT", "OpenAIChat", "OpenAIChatDecoder"]
 
@@ -334,12 +333,12 @@ class OpenAIChat(Dialect):
     """OpenAI chat completions, for OpenAI and every compatible server. Requests are
     built by :func:`~.openai_request.chat_request` (content parts, structured output,
     reasoning effort, seed, n: see :mod:`.openai_request`); a non-2xx body is read by
-    :func:`~.azure_errors.decode_error` (Azure's content filter named)."""
+    :func:`~.plumbing.openai_error` (Azure's content filter named)."""
 
     name = "openai-chat"
     decoder = OpenAIChatDecoder
     build_request = staticmethod(chat_request)
-    decode_error = staticmethod(decode_error)
+    decode_error = staticmethod(openai_error)
 
     def decode_body(self, body: Any) -> list[Event]:
         """A ``chat.completion`` object: per choice, a reasoning, text and refusal ``Delta``

@@ -36,7 +36,6 @@ from ..events import Delta, Done, Error, Event, Usage
 from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..sse import ServerSentEvent
-from .azure_errors import decode_error
 from .base import Dialect, StreamDecoder, get_int, make_usage
 from .openai_request import responses_request
 from .plumbing import (
@@ -45,6 +44,7 @@ from .plumbing import (
     event_kind,
     expect_list,
     incomplete,
+    openai_error,
     optional_str,
     response_meta,
     stream_error,
@@ -352,7 +352,7 @@ class OpenAIResponses(Dialect):
     name = "openai-responses"
     decoder = OpenAIResponsesDecoder
     build_request = staticmethod(responses_request)
-    decode_error = staticmethod(decode_error)
+    decode_error = staticmethod(openai_error)
 
     def decode_body(self, body: Any) -> list[Event]:
         """A ``response`` object: a ``Delta`` per reasoning summary, text, refusal and

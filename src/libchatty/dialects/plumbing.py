@@ -30,19 +30,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ..accumulate import Accumulator
 from ..content import TextPart
 from ..endpoint import Endpoint
 from ..events import Delta, Done, Error, Event, ToolCall
 from ..exceptions import RemoteProtocolError
-from ..httperrors import Headers, error_from_response
 from ..jsonload import JSONDecodeError, loads
 from ..request import ChatRequest, Message, Tool
 from ..sse import ServerSentEvent
 from ..values import replaced
 from .base import StreamDecoder
+
+if TYPE_CHECKING:
+    from ..httperrors import Headers
 
 __all__ = [
     "ANSWER_TOKENS",
@@ -51,7 +53,6 @@ __all__ = [
     "THINKING_BUDGETS",
     "ErrorRefiner",
     "ErrorTable",
-    "Headers",
     "MessageStreamDecoder",
     "Staged",
     "arguments_object",
@@ -71,6 +72,7 @@ __all__ = [
     "maybe_str",
     "message_text",
     "object_or_empty",
+    "openai_error",
     "optional_str",
     "part_name",
     "refined_errors",
@@ -100,14 +102,15 @@ THINKING_BUDGETS: Final = {"low": 2048, "medium": 8192, "high": 24576}
 #: Answer tokens on top of the thinking budget when the caller set no ``max_tokens``
 #: (Anthropic counts thinking in ``max_tokens``, which must exceed the budget).
 ANSWER_TOKENS: Final = 4096
-# A Vertex AI base URL: .../projects/{project}/locations/{location}
-_VERTEX_PREFIX: Final = re.compile(r"(?:^|/)projects/[^/]+/locations/[^/]+$")
+# A Vertex AI base URL: .../projects/{project}/locations/{location}. A pattern, not a
+# compiled one: only a Vertex endpoint reads it (re's cache compiles it on first use).
+_VERTEX_PREFIX: Final = r"(?:^|/)projects/[^/]+/locations/[^/]+$"
 
 #: A dialect's in-stream error types: ``provider_type -> (kind, retryable)``.
 ErrorTable = Mapping[str, tuple[str, bool]]
 #: What a dialect adds to the shared reading of an error response: ``(error, body as a
 #: JSON object -- ``{}`` when it is not one --, headers) -> error``.
-ErrorRefiner = Callable[[Error, dict[str, Any], Headers], Error]
+ErrorRefiner = Callable[[Error, dict[str, Any], "Headers"], Error]
 
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -416,7 +419,7 @@ def function_call(call: ToolCall, arguments: str) -> dict[str, Any]:
 def is_vertex(endpoint: Endpoint) -> bool:
     """Whether ``endpoint``'s base URL is a Vertex AI project location (it ends in
     ``/projects/{project}/locations/{location}``)."""
-    return _VERTEX_PREFIX.search(endpoint.path_prefix) is not None
+    return re.search(_VERTEX_PREFIX, endpoint.path_prefix) is not None
 
 
 def with_request_headers(
@@ -494,7 +497,21 @@ def refined_errors(refine: ErrorRefiner) -> Callable[..., Error]:
     def decode_error(
         status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
     ) -> Error:
+        # Imported here: only an error response needs it (a module less at start-up).
+        from ..httperrors import error_from_response
+
         error = error_from_response(status, reason, headers, body, partial)
         return refine(error, object_or_empty(body), headers)
 
     return decode_error
+
+
+def openai_error(
+    status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
+) -> Error:
+    """The OpenAI dialects' ``decode_error``: :func:`~.azure_errors.decode_error` (Azure's
+    content filter named), imported with the first error response -- a streamed answer
+    needs none of it."""
+    from .azure_errors import decode_error
+
+    return decode_error(status, reason, headers, body, partial)
