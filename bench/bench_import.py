@@ -5,6 +5,13 @@ Run: ``python bench/bench_import.py [--runs N] [--json FILE]`` (``bench/run.py``
 the bench virtualenv). CPU is user+sys of the child process from ``os.wait4``, so
 interpreter start-up is counted the same way for every row and cancels out in the
 differences. Target (issue 4): libchatty's blocking binding at most 10 ms more than h11.
+
+CPU time on a shared machine moves by milliseconds from run to run. ``--instructions``
+counts instead (valgrind's callgrind, hash seed fixed): the same tree gives the same
+count, so a change of a fraction of a millisecond shows. Two columns: as run, and with
+the garbage collector off (``gc.disable()`` first) -- a collection falls where the
+allocation count crosses the threshold, so any change in what a program allocates moves
+the first column by up to ~1.5 M instructions either way; the second is the work alone.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from typing import Final
@@ -62,11 +71,53 @@ def measure(statement: str, runs: int) -> tuple[float, int] | None:
     return best
 
 
+def instructions(statement: str) -> int | None:
+    """Instructions (callgrind's Ir) of a fresh interpreter running ``statement``."""
+    env = {**ENV, "PYTHONHASHSEED": "0"}  # str hashes (and so dict layouts) fixed
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    run = subprocess.run(
+        [*argv, sys.executable, "-c", statement], env=env, capture_output=True, text=True
+    )
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    return int(found.group(1)) if run.returncode == 0 and found else None
+
+
+def count_instructions() -> int:
+    """The ``--instructions`` table: each row as run and with the collector off."""
+    if shutil.which("valgrind") is None:
+        print("--instructions needs valgrind on PATH", file=sys.stderr)
+        return 2
+    print(f"import cost in instructions, fresh processes ({sys.executable})")
+    print(f"{'':38} {'M instr':>9} {'minus h11':>10} {'GC off':>9} {'minus h11':>10}")
+    h11_row: tuple[int, int] | None = None
+    for label, statement in CASES:
+        instructions(statement)  # warm-up: writes the .pyc files
+        counts = instructions(statement), instructions(f"import gc; gc.disable(); {statement}")
+        if counts[0] is None or counts[1] is None:
+            print(f"{label:38} {'unavailable':>9}")
+            continue
+        row = (counts[0], counts[1])
+        if label == "import h11":
+            h11_row = row
+        over = ("", "")
+        if h11_row is not None:
+            over = (f"{(row[0] - h11_row[0]) / 1e6:+.2f}", f"{(row[1] - h11_row[1]) / 1e6:+.2f}")
+        print(f"{label:38} {row[0] / 1e6:9.2f} {over[0]:>10} {row[1] / 1e6:9.2f} {over[1]:>10}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="processes per row (best of)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions with callgrind instead of timing (deterministic)",
+    )
     args = parser.parse_args()
+    if args.instructions:
+        return count_instructions()
 
     results: dict[str, tuple[float, int] | None] = {}
     for label, statement in CASES:

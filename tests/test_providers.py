@@ -501,3 +501,27 @@ def test_hosted_compatible_providers_are_known_by_their_base_url_host() -> None:
     assert provider_for_base_url("https://api.moonshot.cn/v1") is get_provider("moonshot")
     assert provider_for_base_url("https://api.together.ai/v1") is get_provider("together")
     assert get_provider("mistral").include_usage is False
+
+
+def test_a_provider_holds_its_fields_in_order() -> None:
+    openai = PROVIDERS["openai"]
+    assert (openai.name, openai.dialect, openai.key_env) == (
+        "openai",
+        "openai-chat",
+        ("OPENAI_API_KEY",),
+    )
+    made = Provider("x", "https://x.example/v1", "openai-chat", ("X_KEY",), hosts=("x.example",))
+    assert made.headers == {} and made.headers is not Provider("y", "u", "d").headers
+    assert [getattr(made, name) for name in Provider.__slots__] == [
+        "x",
+        "https://x.example/v1",
+        "openai-chat",
+        ("X_KEY",),
+        (),
+        True,
+        {},
+        "",
+        True,
+        ("x.example",),
+        None,
+    ]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from .endpoint import split_url
-from .values import Value, value
+from .values import Value, set_fields, value
 
 __all__ = [
     "PROVIDERS",
@@ -38,7 +38,6 @@ VERTEX_HOST: Final = "aiplatform.googleapis.com"
 # The default ``Provider.headers``: each provider gets a dict of its own (as a
 # dataclass's ``default_factory=dict`` would give), so this one is never stored.
 _NO_HEADERS: Final[Mapping[str, str]] = {}
-_set: Final = object.__setattr__
 
 
 @value()
@@ -94,11 +93,20 @@ class Provider(Value):
     ) -> None:
         if headers is _NO_HEADERS:
             headers = {}
-        given: tuple[object, ...]
-        given = (name, base_url, dialect, key_env, base_url_env, include_usage, headers, notes)
-        given += (key_required, hosts, max_tokens_field)
-        for slot, item in zip(self.__slots__, given, strict=True):
-            _set(self, slot, item)
+        set_fields(
+            self,
+            name,
+            base_url,
+            dialect,
+            key_env,
+            base_url_env,
+            include_usage,
+            headers,
+            notes,
+            key_required,
+            hosts,
+            max_tokens_field,
+        )
 
 
 def _hosted(
