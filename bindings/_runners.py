@@ -13,15 +13,18 @@ by side so that a change to one is seen to need the same change to the other:
 A runner yields the events it delivers one by one (``stream()``), or hands each delivery
 whole to an ``on_deliver`` hook (:func:`run`/:func:`arun`; ``chat()``'s callbacks are
 such a hook: :mod:`libchatty.bindings._chat_run`); a true answer from the hook (a
-callback's ``STOP``) ends the run there. One thing is async only:
+callback's ``STOP``) ends the run there. Two things are async only:
 :meth:`AsyncBackend.receive_next`, the read after a delivery, which the asyncio binding
-may make wait (its ``read_interval``).
+may make wait (its ``read_interval``); and :meth:`AsyncBackend.body`, what the reads of
+a relayed body handed to ``on_deliver`` may share (the trio binding's cancel scope).
 """
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from libchatty.events import Delta, Event
@@ -48,6 +51,7 @@ from ._ops import (
 
 __all__ = [
     "AsyncBackend",
+    "Body",
     "SyncBackend",
     "adrive",
     "arun",
@@ -154,6 +158,13 @@ class AsyncBackend(ABC):
         first (the asyncio binding's ``read_interval``)."""
         return self.receive(conn, timeout)
 
+    def body(self, conn: Any, timeout: float | None) -> Body | None:
+        """The reads of one relayed body whose deliveries go to ``on_deliver`` (``chat()``:
+        nothing is yielded between them), for a backend that makes something per read
+        which they may share (trio: one cancel scope whose deadline each read moves);
+        None, the default: each read is :meth:`receive_next`. Asked once per body."""
+        return None
+
     @abstractmethod
     async def sleep(self, seconds: float) -> None: ...
 
@@ -179,6 +190,34 @@ class AsyncBackend(ABC):
         """Finish releasing what the loop dropped: ``Conn.abort()`` is synchronous, and
         a transport whose release must be awaited (httpx's ``AsyncClient``) finishes it
         here. :func:`adrive` awaits it when the loop is over. Default: nothing."""
+
+
+class Body(ABC):
+    """The reads of one relayed body (see :meth:`AsyncBackend.body`): :func:`adrive`
+    enters it before the first read and exits it after the last, on every path (the
+    end of the body, a failure, a cancellation, a callback's ``STOP``); between the
+    reads it runs ``chat()``'s callbacks, having called :meth:`rest` before it awaits
+    one's answer."""
+
+    def __enter__(self) -> Body:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        return None
+
+    @abstractmethod
+    def receive(self) -> Awaitable[bytes | None]:
+        """The next read of the body: :meth:`AsyncBackend.receive_next`'s answer and
+        failures."""
+
+    def rest(self) -> None:  # noqa: B027 -- a hook, empty by default
+        """The caller's code is about to be awaited between two reads: nothing of a
+        read (its deadline) may reach it. Default: nothing."""
+
+
+_NO_BODY: Final = contextlib.nullcontext()  # reusable: enters and exits as nothing
 
 
 # --- running the loop --------------------------------------------------------------------------
@@ -292,35 +331,47 @@ async def adrive(
                 read, feed = op.read, op.feed
                 conn, timeout = read.conn, read.timeout
                 # The loop asks for a relay right after a delivery of streamed output:
-                # every read of a relay follows one.
-                while True:  # the relay: read, feed, deliver (see Relay)
-                    try:
-                        data = await backend.receive_next(conn, timeout)
-                    except BaseException as exc:  # includes trio.Cancelled / CancelledError
+                # every read of a relay follows one. Nothing is yielded between the reads
+                # of a relay to on_deliver: they may share a Body.
+                body = None if on_deliver is None else backend.body(conn, timeout)
+                with _NO_BODY if body is None else body:
+                    while True:  # the relay: read, feed, deliver (see Relay)
                         try:
-                            data = backend.read_failed(exc)
-                        except BaseException as failure:
-                            op = loop.throw(failure)
-                            del failure
+                            data = await (
+                                backend.receive_next(conn, timeout)
+                                if body is None
+                                else body.receive()
+                            )
+                        except BaseException as exc:  # includes trio.Cancelled / CancelledError
+                            try:
+                                data = backend.read_failed(exc)
+                            except BaseException as failure:
+                                op = loop.throw(failure)
+                                del failure
+                                break
+                        if not data:
+                            op = loop.send(data)
                             break
-                    if not data:
-                        op = loop.send(data)
-                        break
-                    events = feed(data)
-                    del data  # not kept while the next read waits
-                    if not events or type(events[-1]) is not Delta:
-                        op = loop.send(events)
-                        break
-                    if on_deliver is None:
-                        for event in events:
-                            yield event
-                        del event  # a delivery is never empty
-                    else:
-                        stop = on_deliver(events)
-                        if stop and (stop is True or await stop):
-                            return
-                        del stop
-                    del events
+                        events = feed(data)
+                        del data  # not kept while the next read waits
+                        if not events or type(events[-1]) is not Delta:
+                            op = loop.send(events)
+                            break
+                        if on_deliver is None:
+                            for event in events:
+                                yield event
+                            del event  # a delivery is never empty
+                        else:
+                            stop = on_deliver(events)
+                            if stop and stop is not True:  # an awaitable: a callback's
+                                if body is not None:
+                                    body.rest()
+                                stop = await stop
+                            if stop:
+                                return
+                            del stop
+                        del events
+                del body
                 streaming = False  # the relay ended with a read
                 continue
             reading_on, streaming = streaming, False

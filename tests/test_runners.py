@@ -29,7 +29,7 @@ from libchatty.bindings._ops import (
     Send,
 )
 from libchatty.bindings._pool import Pool
-from libchatty.bindings._runners import AsyncBackend, SyncBackend, adrive, arun, drive
+from libchatty.bindings._runners import AsyncBackend, Body, SyncBackend, adrive, arun, drive
 from test_driver import config
 
 from libchatty.events import Delta, Done, Error, Event
@@ -633,3 +633,136 @@ def test_a_callbacks_stop_iteration_is_not_taken_for_the_end_of_the_run() -> Non
 
     with pytest.raises(StopAsyncIteration):
         _chat(aon_delta, None, asynchronous=True)
+
+
+# --- a body's reads (AsyncBackend.body) --------------------------------------------------------
+
+
+class RecordingBody(Body):
+    """A :class:`Body` that reads its backend's script and records what the runner does
+    with it: entered, each read, each rest, and how it was exited."""
+
+    def __init__(self, backend: BodyBackend) -> None:
+        self.backend = backend
+
+    def __enter__(self) -> RecordingBody:
+        self.backend.log.append("enter")
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        self.backend.log.append("exit" if kind is None else f"exit {kind.__name__}")
+
+    async def receive(self) -> bytes:
+        self.backend.log.append("read")
+        item = self.backend.script.pop(0) if self.backend.script else b""
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def rest(self) -> None:
+        self.backend.log.append("rest")
+
+
+class BodyBackend(ClosingBackend):
+    """:class:`ClosingBackend` whose relayed reads to a hook share a :class:`RecordingBody`
+    (a script item that is an exception is raised by that read)."""
+
+    def __init__(self, script: list[Any]) -> None:
+        super().__init__(script)
+        self.log: list[str] = []
+
+    def body(self, conn: Any, timeout: float | None) -> Body:
+        self.log.append(f"body {timeout}")
+        return RecordingBody(self)
+
+
+_BODY = [HEAD + piece("a"), piece("b"), piece("c"), STOP + END]
+
+
+def body_chat(script: list[Any], on_delta: Any) -> tuple[list[str], BodyBackend, Any]:
+    """chat()'s body over ``script`` with a :class:`BodyBackend`: its log, itself, and
+    the result (or the exception raised)."""
+    from libchatty.bindings._chat_run import arun_exchange
+
+    backend = BodyBackend(script)
+    try:
+        answer: Any = asyncio.run(arun_exchange(exchange(Timeout(idle=60)), backend,
+                                                on_delta, None))
+    except BaseException as exc:  # the test looks at which
+        answer = exc
+    return backend.log, backend, answer
+
+
+def test_a_bodys_reads_to_a_hook_share_one_body_entered_and_exited_once() -> None:
+    texts: list[str] = []
+    log, backend, answer = body_chat(list(_BODY), lambda text, done: texts.append(text))
+    assert answer.text == "abc" and texts == ["a", "b", "c", ""]
+    # The head's read is the loop's own; the relay's three are the body's, then its end.
+    assert backend.reads == ["receive"]
+    assert log == ["body 60", "enter", "read", "read", "read", "exit"]
+
+
+def test_a_body_rests_before_each_awaited_callback_and_never_for_a_plain_one() -> None:
+    async def aon_delta(text: str, done: bool) -> None:
+        pass
+
+    log, _, answer = body_chat(list(_BODY), aon_delta)
+    assert answer.text == "abc"
+    assert log == ["body 60", "enter", "read", "rest", "read", "rest", "read", "exit"]
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [
+        (IOFailure("timeout", "reading"), None),  # mapped: the call's Error, raised by chat()
+        (Boom("read"), Boom),  # anything else goes through the loop and on
+        (asyncio.CancelledError(), asyncio.CancelledError),
+    ],
+)
+def test_a_body_is_exited_when_a_read_fails_with_the_text_so_far(
+    failure: BaseException, raised: type[BaseException] | None
+) -> None:
+    from libchatty.exceptions import ChatError
+
+    log, backend, answer = body_chat([HEAD + piece("a"), piece("b"), failure], None)
+    assert backend.conn.aborted
+    if raised is None:
+        assert isinstance(answer, ChatError) and answer.kind == "timeout"
+        assert answer.partial == "ab"
+        assert log == ["body 60", "enter", "read", "read", "exit"]
+    else:  # it goes on through the body
+        assert type(answer) is raised
+        assert log == ["body 60", "enter", "read", "read", f"exit {raised.__name__}"]
+
+
+@pytest.mark.parametrize("kind", ["plain", "async"])
+def test_a_body_is_exited_at_a_callbacks_stop(kind: str) -> None:
+    log, backend, answer = body_chat(list(_BODY), _stopping_at(2, kind))
+    assert (answer.text, answer.finish_reason) == ("ab", "stopped")
+    # "a" came with the head (no body yet); "b" is the body's first read.
+    rests = ["rest"] if kind == "async" else []
+    assert log == ["body 60", "enter", "read", *rests, "exit"]
+    assert backend.conn.aborted
+
+
+def test_a_body_is_exited_when_a_callback_raises() -> None:
+    def on_delta(text: str, done: bool) -> None:
+        if text == "b":
+            raise Boom("b")
+
+    log, backend, answer = body_chat(list(_BODY), on_delta)
+    assert type(answer) is Boom
+    assert log == ["body 60", "enter", "read", "exit Boom"]  # "b": the body's first read
+    assert backend.conn.aborted
+
+
+def test_no_body_for_events_yielded_one_by_one() -> None:
+    # stream(): the caller's code runs between the reads (at each yield), outside any
+    # context of the runner's.
+    backend = BodyBackend(list(_BODY))
+
+    async def main() -> list[Event]:
+        return [event async for event in adrive(exchange(Timeout(idle=60)).run(), backend)]
+
+    assert [text_of(e) for e in asyncio.run(main())] == ["a", "b", "c", "abc"]
+    assert backend.log == [] and backend.reads == ["receive"] + ["receive_next"] * 3
