@@ -142,7 +142,51 @@ class _Value:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
 
-class Completion(_Value):
+class _CompletionFields:
+    """A :class:`Completion`'s fields, assignable: what :meth:`Completion.from_done` fills
+    with plain attribute stores and then seals (``__class__ = Completion``: the same
+    layout, and a Completion refuses assignment). ``object.__setattr__`` per field, as
+    ``__init__`` does, costs five times as much, and every call builds one."""
+
+    __slots__ = (  # noqa: RUF023 - the fields, in order
+        "text",
+        "reasoning",
+        "refusal",
+        "tool_calls",
+        "finish_reason",
+        "raw_finish_reason",
+        "usage",
+        "streamed",
+        "choices",
+        "reasoning_signature",
+        "response_id",
+        "model",
+        "citations",
+        "request_id",
+        "headers",
+        "rate_limit",
+        "parsed",
+    )
+    text: str
+    reasoning: str
+    refusal: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: str | None
+    raw_finish_reason: str | None
+    usage: Usage | None
+    streamed: bool
+    choices: tuple[str, ...]
+    reasoning_signature: str | None
+    response_id: str | None
+    model: str | None
+    citations: tuple[Citation, ...]
+    request_id: str | None
+    headers: tuple[tuple[str, str], ...]
+    rate_limit: RateLimit | None
+    parsed: Any
+
+
+class Completion(_CompletionFields, _Value):
     """A finished answer (immutable).
 
     ``text``/``reasoning``/``refusal`` are complete (choice 0; ``choices`` holds every
@@ -175,43 +219,8 @@ class Completion(_Value):
     message per call: the signatures the provider needs back travel with it.
     """
 
-    _fields = (
-        "text",
-        "reasoning",
-        "refusal",
-        "tool_calls",
-        "finish_reason",
-        "raw_finish_reason",
-        "usage",
-        "streamed",
-        "choices",
-        "reasoning_signature",
-        "response_id",
-        "model",
-        "citations",
-        "request_id",
-        "headers",
-        "rate_limit",
-        "parsed",
-    )
-    __slots__ = _fields
-    text: str
-    reasoning: str
-    refusal: str
-    tool_calls: tuple[ToolCall, ...]
-    finish_reason: str | None
-    raw_finish_reason: str | None
-    usage: Usage | None
-    streamed: bool
-    choices: tuple[str, ...]
-    reasoning_signature: str | None
-    response_id: str | None
-    model: str | None
-    citations: tuple[Citation, ...]
-    request_id: str | None
-    headers: tuple[tuple[str, str], ...]
-    rate_limit: RateLimit | None
-    parsed: Any
+    _fields = _CompletionFields.__slots__
+    __slots__ = ()  # the fields are _CompletionFields' slots
 
     def __init__(
         self,
@@ -260,16 +269,26 @@ class Completion(_Value):
     ) -> Completion:
         """The completion of ``done``, with the response head's metadata (given by the
         binding, which has the call) and the parsed structured answer."""
-        # A Completion carries every field of Done (a core value's __slots__ are its fields).
-        answer = dict(zip(Done.__slots__, _done_values(done), strict=True))
-        return cls(
-            **answer,
-            streamed=streamed,
-            request_id=request_id,
-            headers=headers,
-            rate_limit=rate_limit,
-            parsed=parsed,
-        )
+        if cls is not Completion:  # a subclass may have another layout: its __init__
+            # A Completion carries every field of Done (a core value's __slots__ are its
+            # fields).
+            answer = dict(zip(Done.__slots__, _done_values(done), strict=True))
+            return cls(**answer, streamed=streamed, request_id=request_id, headers=headers,
+                       rate_limit=rate_limit, parsed=parsed)
+        new = _CompletionFields()
+        # Every field of Done (tests/test_completion_metadata.py checks that none is missed).
+        (
+            new.finish_reason, new.text, new.reasoning, new.tool_calls, new.usage,
+            new.raw_finish_reason, new.refusal, new.choices, new.reasoning_signature,
+            new.response_id, new.model, new.citations,
+        ) = _done_values(done)
+        new.streamed = streamed
+        new.request_id = request_id
+        new.headers = headers
+        new.rate_limit = rate_limit
+        new.parsed = parsed
+        new.__class__ = Completion  # sealed: see _CompletionFields
+        return new  # type: ignore[return-value]  # a Completion now
 
     def to_message(self) -> Message:
         """The assistant turn to append to the conversation (a tool loop's next request):

@@ -32,7 +32,7 @@ from libchatty.callhead import HTTPRequest
 
 from ._api import STOP, Completion, MissingAPIKeyError, Timeout
 from ._async_client import AsyncClientBase
-from ._framed import FramedAsyncBackend, FramedExchange, Response, sending
+from ._framed import FramedAsyncBackend, FramedExchange, Memo, Response, sending
 from ._transport import ExceptionTable
 
 if TYPE_CHECKING:
@@ -119,6 +119,12 @@ class _Response(Response):
             self.response.close()
 
 
+def _client_timeout(timeouts: tuple[float | None, float | None]) -> aiohttp.ClientTimeout:
+    connect, read = timeouts
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read,
+                                 connect=connect)
+
+
 class AiohttpBackend(FramedAsyncBackend):
     cut_short = aiohttp.ClientPayloadError  # the peer cut the body short
     read_errors = _ERRORS
@@ -126,18 +132,18 @@ class AiohttpBackend(FramedAsyncBackend):
     def __init__(self, session: aiohttp.ClientSession | None, ssl: Any) -> None:
         self.session = session
         self.ssl = ssl
+        # An attrs class, frozen: made once while the timeouts stay the same.
+        self._timeout = Memo(_client_timeout)
 
     async def send_request(self, request: HTTPRequest, connect: float | None,
                            read: float | None) -> _Response:
         session = self.session
         if session is None:  # made here, in the running loop, at the first call
             session = self.session = aiohttp.ClientSession()
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read,
-                                        connect=connect)
         with sending(_CONNECT_ERRORS, _ERRORS, request):
             response = await session.request(
                 request.method, request.url, headers=request.headers, data=request.body,
-                timeout=timeout, allow_redirects=False, ssl=self.ssl,
+                timeout=self._timeout((connect, read)), allow_redirects=False, ssl=self.ssl,
             )
         return _Response(response, read)
 

@@ -414,3 +414,33 @@ def test_read_failures_left_to_aiohttp_are_mapped_as_receive_maps_them() -> None
     with pytest.raises(asyncio.CancelledError) as raised:
         backend.read_failed(cancelled)
     assert raised.value is cancelled  # anything else goes on as it is
+
+
+def test_each_request_carries_its_own_connect_and_idle_timeouts() -> None:
+    # The ClientTimeout is kept while the timeouts stay the same: a request with other
+    # timeouts gets its own.
+    from libchatty.bindings._ops import IOFailure
+    from libchatty.bindings.aiohttp import AiohttpBackend
+
+    from libchatty.callhead import HTTPRequest
+
+    sent: list[Any] = []
+
+    class Session:
+        async def request(self, *args: Any, **options: Any) -> None:
+            sent.append(options["timeout"])
+            raise TimeoutError  # sent; no answer
+
+    backend = AiohttpBackend(Session(), True)  # type: ignore[arg-type]
+    request = HTTPRequest("POST", "http://127.0.0.1:9/v1/chat/completions", [], b"{}")
+
+    async def send(connect: float | None, read: float | None) -> None:
+        with pytest.raises(IOFailure):
+            await backend.send_request(request, connect, read)
+
+    for connect, read in ((1.0, 2.0), (1.0, 2.0), (3.0, 2.0), (3.0, None), (1.0, 2.0)):
+        asyncio.run(send(connect, read))
+    assert [(t.connect, t.sock_connect, t.sock_read, t.total) for t in sent] == [
+        (1.0, 1.0, 2.0, None), (1.0, 1.0, 2.0, None), (3.0, 3.0, 2.0, None),
+        (3.0, 3.0, None, None), (1.0, 1.0, 2.0, None)]  # fmt: skip
+    assert sent[0] is sent[1]

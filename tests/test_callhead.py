@@ -141,3 +141,30 @@ def test_shown_names_are_remembered_and_rate_limits_shown(monkeypatch: pytest.Mo
         b"X-Request-Id": "x-request-id",
     }
     assert visible_headers(head, Redactor(())) == want  # from the table the second time
+
+
+_ID_NAMES = st.sampled_from(
+    [b"x-request-id", b"X-Request-Id", b"request-id", b"Request-ID", b"x-amzn-requestid",
+     b"apim-request-id", b"xx-request-id", b"request-idx", b"content-type"]
+)  # fmt: skip
+_ID_VALUES = st.sampled_from([b"", b"  ", b"req-1", b" req-2 ", b"REQ-3", b"\xe9"])
+
+
+@given(st.lists(st.tuples(_ID_NAMES, _ID_VALUES), max_size=8))
+def test_the_request_id_of_a_packed_head_is_the_one_of_its_pairs(
+    raw: list[tuple[bytes, bytes]],
+) -> None:
+    from libchatty.callhead import head_request_id, request_id
+
+    assert head_request_id(pack_head(raw)) == request_id(raw)
+
+
+def test_the_request_id_of_a_packed_head_skips_blank_values_and_keeps_priority() -> None:
+    from libchatty.callhead import head_request_id
+
+    head = [(b"request-id", b"second"), (b"X-Request-Id", b" "), (b"x-request-id", b"first ")]
+    assert head_request_id(pack_head(head)) == "first"  # the blank one did not count
+    assert head_request_id(pack_head(head[:2])) == "second"  # x-request-id is only blank
+    assert head_request_id(pack_head([(b"a:b", b"c"), (b"request-id", b"r")])) == "r"  # pairs
+    assert head_request_id(pack_head([(b"x-request-ids", b"no")])) is None
+    assert head_request_id(b"") is None

@@ -108,3 +108,33 @@ def test_from_done_copies_every_done_field() -> None:
     assert completion != Completion.from_done(done, True, request_id="q", headers=(("a", "b"),),
                                               rate_limit=RateLimit(requests_limit=1),
                                               parsed={"x": 2})  # fmt: skip
+
+
+def test_from_done_fills_every_field_as_the_constructor_does() -> None:
+    from libchatty.events import ToolCall, Usage
+
+    done = Done("length", "T", "R", (ToolCall("c1", "f", "{}"),), Usage(1, 2, 3), "max", "F",
+                ("T", "U"), "sig", "r-9", "m-9", (Citation(0, 1, "T", ()),))  # fmt: skip
+    limit = RateLimit(requests_limit=1)
+    completion = Completion.from_done(done, True, request_id="q", headers=(("a", "b"),),
+                                      rate_limit=limit, parsed=[1])  # fmt: skip
+    for name in Done.__slots__:  # every field of Done, under its own name
+        assert getattr(completion, name) == getattr(done, name), name
+    eager = Completion(**{name: getattr(completion, name) for name in Completion._fields})
+    assert type(completion) is Completion
+    assert (completion, repr(completion)) == (eager, repr(eager))
+    assert (completion.streamed, completion.request_id, completion.parsed) == (True, "q", [1])
+    with pytest.raises(AttributeError):
+        completion.text = "changed"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del completion.text  # type: ignore[misc]
+
+
+def test_from_done_of_a_subclass_is_built_by_its_constructor() -> None:
+    class Answer(Completion):
+        pass
+
+    answer = Answer.from_done(Done("stop", "Hi."), False, request_id="q")
+    assert type(answer) is Answer
+    assert (answer.text, answer.request_id, answer.streamed) == ("Hi.", "q", False)
+

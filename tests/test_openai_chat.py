@@ -1922,3 +1922,55 @@ def test_request_bodies_are_compact_utf8_json(monkeypatch: pytest.MonkeyPatch) -
     assert base.dumps({"a": "é", "b": [1, {"c": None}]}) == '{"a":"é","b":[1,{"c":null}]}'.encode()
     assert base._encode is not None
     assert base.dumps(["x"]) == b'["x"]'  # the same encoder from then on
+
+
+def test_the_kept_target_and_headers_follow_the_endpoint_and_its_headers() -> None:
+    from libchatty import ChatRequest, Endpoint, Message
+    from libchatty.dialects import get_dialect
+
+    request = ChatRequest("m", [Message("user", "hi")])
+    for name, path in (("openai-chat", "/chat/completions"), ("openai-responses", "/responses")):
+        dialect = get_dialect(name)
+        given = {"X-Title": "t"}
+        first = Endpoint("http://127.0.0.1:9/v1", "k1", name, headers=given)
+        spec = dialect.build_request(first, request)
+        assert (spec.target, spec.headers) == (
+            "/v1" + path, (("Authorization", "Bearer k1"), ("X-Title", "t")))  # fmt: skip
+        assert dialect.build_request(first, request).headers == spec.headers  # kept
+        other = Endpoint("http://127.0.0.1:9/v2?q=1", "k2", name)  # another endpoint
+        spec = dialect.build_request(other, request)
+        assert (spec.target, spec.headers) == (
+            "/v2" + path + "?q=1", (("Authorization", "Bearer k2"),))  # fmt: skip
+        # The same endpoint object, whose headers mapping the caller changed: read anew.
+        given["X-Title"] = "u"
+        assert dialect.build_request(first, request).headers[-1] == ("X-Title", "u")
+        # The request's own headers still replace the endpoint's.
+        own = ChatRequest("m", [Message("user", "hi")], headers={"x-title": "v"})
+        assert dialect.build_request(first, own).headers == (
+            ("Authorization", "Bearer k1"), ("x-title", "v"))  # fmt: skip
+        assert dialect.build_request(first, request).headers[-1] == ("X-Title", "u")
+
+
+def test_the_body_is_compact_json_as_the_json_module_writes_it() -> None:
+    import json
+
+    import pytest
+
+    from libchatty.dialects.base import dumps
+
+    value = {"b": [1, 2.5, None, True, "é\u2028", 1e16, float("nan")], "a": {"c": (1, 2)}}
+    assert dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    assert dumps(value).startswith(b'{"b":[1,2.5,null,true,"\xc3\xa9\xe2\x80\xa8",1e+16,NaN]')
+    with pytest.raises(TypeError, match="keys must be str"):
+        dumps({(1, 2): "a tuple key is neither written nor skipped"})
+    assert (dumps("x"), dumps(3), dumps([])) == (b'"x"', b"3", b"[]")
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    shared = [1]
+    with pytest.raises(ValueError, match="Circular reference"):
+        dumps({"a": shared, "loop": loop})
+    # A failure leaves nothing behind: the same list is written again.
+    assert dumps({"a": shared, "b": shared}) == b'{"a":[1],"b":[1]}'
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps({"a": shared, "b": object()})
+    assert dumps([shared, shared]) == b"[[1],[1]]"

@@ -15,7 +15,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
-from .callhead import Packed, body_headers, pack_head, request_id, unpack_head, visible_headers
+from .callhead import (
+    Packed,
+    body_headers,
+    head_request_id,
+    pack_head,
+    unpack_head,
+    visible_headers,
+)
 from .callstate import (
     DONE,
     END,
@@ -147,7 +154,7 @@ class CallBody:
     @property
     def request_id(self) -> str | None:
         """The provider's request id from the response head, if it sent one."""
-        return request_id(unpack_head(self._head))
+        return head_request_id(self._head)
 
     @property
     def text(self) -> str:

@@ -6,15 +6,16 @@
   ``(lower-case bytes, bytes)`` pairs the core reads.
 * :func:`header_value` -- one header of a packed head.
 * :func:`body_headers` -- the media type and ``Content-Encoding`` that pick a body mode.
-* :func:`request_id` and :func:`visible_headers` -- the response metadata an ``Error``
-  and a completion carry, never a credential.
+* :func:`request_id` (:func:`head_request_id` of a packed head) and
+  :func:`visible_headers` -- the response metadata an ``Error`` and a completion carry,
+  never a credential.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import field
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 from typing import Any, Final
 
 from .exceptions import LocalProtocolError
@@ -26,6 +27,7 @@ __all__ = [
     "HTTPRequest",
     "Packed",
     "body_headers",
+    "head_request_id",
     "header_pairs",
     "header_value",
     "pack_head",
@@ -140,8 +142,6 @@ def pack_head(raw_headers: list[tuple[bytes, bytes]]) -> Packed:
 
 _name_of: Final = itemgetter(0)
 _value_of: Final = itemgetter(1)
-# A packed line at its first colon, the end of the name (names hold none: pack_head).
-_at_name_end: Final = methodcaller("split", _NAME_END, 1)
 
 
 def unpack_head(packed: Packed) -> list[tuple[bytes, bytes]]:
@@ -150,7 +150,8 @@ def unpack_head(packed: Packed) -> list[tuple[bytes, bytes]]:
         return packed
     if not packed:
         return []
-    return list(map(tuple, map(_at_name_end, packed.split(_LINE_END))))
+    # A comprehension: a quarter cheaper than map(tuple, map(split...)) on Python 3.11.
+    return [tuple(line.split(_NAME_END, 1)) for line in packed.split(_LINE_END)]  # type: ignore[misc]
 
 
 def header_value(packed: Packed, name: bytes) -> bytes | None:
@@ -162,10 +163,16 @@ def header_value(packed: Packed, name: bytes) -> bytes | None:
             if key.lower() == name:
                 return value
         return None
-    at = (_LINE_END + packed.lower()).find(_LINE_END + name + _NAME_END)
+    return _packed_value(packed, _LINE_END + packed.lower(), _LINE_END + name + _NAME_END)
+
+
+def _packed_value(packed: bytes, lowered: bytes, line_start: bytes) -> bytes | None:
+    """The value on the first line of ``packed`` that starts with ``line_start`` (LF,
+    name, colon), found in ``lowered`` (LF + ``packed`` lower-cased), or None."""
+    at = lowered.find(line_start)
     if at < 0:
         return None
-    start = at + len(name) + 1
+    start = at + len(line_start) - 1  # lowered has one byte more, in front
     end = packed.find(_LINE_END, start)
     return packed[start:] if end < 0 else packed[start:end]
 
@@ -197,6 +204,24 @@ REQUEST_ID_HEADERS: Final = (
 # Never copied out of the head, whatever the redactor knows: a session cookie is a
 # credential the endpoint did not send, so no secret list could catch it.
 _NEVER_SHOWN: Final = frozenset({"set-cookie", "set-cookie2", "cookie"})
+
+
+# Where each of REQUEST_ID_HEADERS starts a line of a packed head (header_value's form).
+_REQUEST_ID_LINES: Final = tuple(_LINE_END + name + _NAME_END for name in REQUEST_ID_HEADERS)
+
+
+def head_request_id(packed: Packed) -> str | None:
+    """:func:`request_id` of a head :func:`pack_head` packed, without unpacking it: the
+    first value of each name in turn, unless one is blank (the next value of that name
+    may then be the id: the whole head is read)."""
+    if isinstance(packed, list):
+        return request_id(packed)
+    lowered = _LINE_END + packed.lower()
+    for line_start in _REQUEST_ID_LINES:
+        value = _packed_value(packed, lowered, line_start)
+        if value is not None:
+            return value.decode("latin-1").strip() or request_id(unpack_head(packed))
+    return None
 
 
 def request_id(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
