@@ -47,7 +47,13 @@ from libchatty.call import Call
 from libchatty.dialects import get_dialect
 from libchatty.dialects import openai_chat_fields as fields
 from libchatty.dialects.base import StreamDecoder
-from libchatty.dialects.openai_chat import DIALECT, FRAME_LEARNS, OpenAIChat, OpenAIChatDecoder
+from libchatty.dialects.openai_chat import (
+    _UNPARSED,
+    DIALECT,
+    FRAME_LEARNS,
+    OpenAIChat,
+    OpenAIChatDecoder,
+)
 from libchatty.dialects.plumbing import MAX_TOOL_CALLS
 from libchatty.endpoint import Endpoint
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
@@ -1838,6 +1844,46 @@ def test_a_stream_of_common_chunks_is_parsed_once() -> None:
     # the first text chunk, and the probe that proves its frame; nothing after
     assert [json.loads(data)["choices"][0]["delta"]["content"] for data in seen] == ["w0 ", "~w0 "]
     assert decoder.acc.partial == "".join(f"w{n} " for n in range(10))
+
+
+def test_every_chunk_of_a_live_stream_is_parsed_at_most_once() -> None:
+    # The role, stop and usage chunks are not the common chunk: message_data parses
+    # each and sse_event reads that parse (once, not three times); [DONE] is not parsed.
+    decoder = DIALECT.stream_decoder(STREAM)
+    assert isinstance(decoder, OpenAIChatDecoder)
+    role = json.dumps(plain(choices=[content("", role="assistant")])).encode()
+    stop = json.dumps(plain(choices=[finish("stop")])).encode()
+    usage = json.dumps(plain(choices=[], usage={"prompt_tokens": 2, "completion_tokens": 3}))
+    seen, (patches, probe) = counting_parses()
+    with patches, probe:
+        got = [live(decoder, payload) for payload in (role, b'{"choices":[{"index":0,'
+               b'"delta":{"content":"A"}}],"id":"chatcmpl-1","model":"m"}', stop,
+               usage.encode(), b"[DONE]")]  # fmt: skip
+    assert got[:4] == [[], [Delta("A")], [], []]
+    assert type(got[4][0]) is Done and got[4][0].usage == Usage(2, 3, 5)
+    assert [json.loads(data).get("usage") for data in seen] == [
+        None,  # role
+        None,  # "A"
+        None,  # "A"'s frame, proved
+        None,  # stop
+        {"prompt_tokens": 2, "completion_tokens": 3},
+    ]
+    assert decoder._parsed is _UNPARSED  # nothing kept after its event
+
+
+def test_a_chunk_parsed_by_message_data_is_read_by_the_next_sse_event_only() -> None:
+    decoder = started()
+    stop = plain(choices=[finish("stop")])
+    assert decoder.message_data(json.dumps(stop).encode()) is None
+    seen, (patches, probe) = counting_parses()
+    with patches, probe:
+        # sse_event reads the kept parse (not its own event's data: the call hands the
+        # same event), and the next one parses again.
+        assert decoder.sse_event(ServerSentEvent(data=json.dumps(plain("x")))) == []
+        assert decoder.sse_event(ServerSentEvent(data=json.dumps(plain("y")))) == [Delta("y")]
+    # "x" never parsed; "y" parsed, and its frame proved
+    assert [json.loads(data)["choices"][0]["delta"]["content"] for data in seen] == ["y", "~y"]
+    assert decoder.acc.partial == "y" and decoder._finish == "stop"
 
 
 def test_text_the_frame_cannot_hold_is_parsed_and_the_frame_kept() -> None:

@@ -186,8 +186,9 @@ class StreamDecoder(ABC):
     def message_data(self, payload: bytes) -> list[Event] | None:
         """A shortcut some decoders take for the live shape: the events of a whole SSE
         event of type ``message`` whose data is ``payload`` (undecoded UTF-8), or None
-        when the decoder has no shortcut for it. None leaves the decoder unchanged and the
-        call hands the decoded event to :meth:`sse_event`; a list must be exactly what
+        when the decoder has no shortcut for it. After None the call hands the decoded
+        event to :meth:`sse_event` next (the decoder may keep what it parsed of it for
+        that call, and nothing else); a list must be exactly what
         :meth:`sse_event` returns, and holds deltas only. Never raises."""
         return None
 

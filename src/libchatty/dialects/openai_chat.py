@@ -53,6 +53,9 @@ __all__ = ["DIALECT", "OpenAIChat", "OpenAIChatDecoder"]
 # Names the response in a RemoteProtocolError about its id or model.
 _RESPONSE: Final = "the response's"
 
+# OpenAIChatDecoder._parsed when it holds no chunk (a chunk may be any JSON value).
+_UNPARSED: Final = object()
+
 # How many times a stream's decoder learns the common chunk's frame (jsonframe): the
 # first text chunk, and again when a chunk with plain text did not fit (an odd first
 # chunk, a field that changed).
@@ -140,6 +143,7 @@ class OpenAIChatDecoder(StreamDecoder):
         "_frame",
         "_learns",
         "_meta",
+        "_parsed",
         "_tool_ids",
         "_tool_last",
         "_usage",
@@ -158,6 +162,9 @@ class OpenAIChatDecoder(StreamDecoder):
         # more than the text (a per-chunk field) would otherwise pay it every time.
         self._frame: StringFrame | None = None
         self._learns = FRAME_LEARNS
+        # What message_data parsed of an uncommon chunk, for sse_event, which the call
+        # hands that same event next: one parse of it, not three (_UNPARSED: none).
+        self._parsed: Any = _UNPARSED
 
     # --- the hot path ---------------------------------------------------------------------
     def message_data(self, payload: bytes | str) -> list[Event] | None:
@@ -171,12 +178,15 @@ class OpenAIChatDecoder(StreamDecoder):
             text = frame.text_in(payload)
             if text is not None:
                 return [self.acc.text(text)]
+        if payload == b"[DONE]":  # the end, for sse_event: not a parse that must fail
+            return None
         try:
             chunk = loads(payload)
         except (ValueError, RecursionError):
-            return None  # JSONDecodeError: [DONE], a keep-alive, bad UTF-8 or JSON
+            return None  # JSONDecodeError: a keep-alive, bad UTF-8 or JSON
         content = _common_content(chunk)
         if content is None or self._meta is None:
+            self._parsed = chunk  # for sse_event, next: see __init__
             return None
         if not content:
             return []
@@ -186,13 +196,18 @@ class OpenAIChatDecoder(StreamDecoder):
         return [self.acc.text(content)]
 
     def sse_event(self, event: ServerSentEvent) -> list[Event]:
+        # message_data's parse of this event's data, when the call tried it just now.
+        chunk, self._parsed = self._parsed, _UNPARSED
         data = event.data
         if data == "[DONE]":  # before a parse that would fail
             return [self._at_done()]
-        if event.event == "message":
+        if chunk is _UNPARSED and event.event == "message":
             events = self.message_data(data)
             if events is not None:
                 return events
+            chunk, self._parsed = self._parsed, _UNPARSED
+        if chunk is not _UNPARSED:
+            return self._chunk(chunk, event)
         try:
             chunk = loads(data)
         except JSONDecodeError:
