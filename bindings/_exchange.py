@@ -33,7 +33,6 @@ from collections.abc import Generator
 from typing import Any
 
 from libchatty.events import Done, Error, Event
-from libchatty.policy import backoff_delay, should_fallback_to_non_streaming, should_retry
 from libchatty.request import ChatRequest
 
 from . import (
@@ -136,6 +135,13 @@ class Exchange(Attempts):
                 if isinstance(outcome, Done):
                     return outcome
                 error = outcome
+                # Imported with the first failure: an answer that arrives needs none of it.
+                from libchatty.policy import (
+                    backoff_delay,
+                    should_fallback_to_non_streaming,
+                    should_retry,
+                )
+
                 if (
                     sent
                     and request.stream

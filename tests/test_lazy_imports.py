@@ -39,6 +39,8 @@ NOT_FOR_A_BLOCKING_IMPORT: frozenset[str] = frozenset(
         "libchatty.clouds",  # Azure, Bedrock and Vertex rules
         "libchatty.ratelimit",  # Completion.rate_limit, when read
         "libchatty.httperrors",  # an error response (Dialect.decode_error)
+        "libchatty.dialects.azure_errors",
+        "libchatty.policy",  # retries and the fallback: with the first failure
         "libchatty.options",  # a request with response_format or reasoning
         "libchatty.providers",  # the provider table: when a client is made
         "libchatty.provider_table",
