@@ -2020,3 +2020,31 @@ def test_the_body_is_compact_json_as_the_json_module_writes_it() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         dumps({"a": shared, "b": object()})
     assert dumps([shared, shared]) == b"[[1],[1]]"
+
+
+def test_a_target_keeps_the_last_endpoints_url_and_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh _Target (the module's own are made at import): the URL and bearer headers
+    # are made once per endpoint object and headers mapping, and anew otherwise.
+    from libchatty.dialects import openai_request
+
+    made: list[str] = []
+    bearer = openai_request.bearer
+
+    def counted(endpoint: Endpoint) -> tuple[tuple[str, str], ...]:
+        made.append(endpoint.api_key or "")
+        return bearer(endpoint)
+
+    monkeypatch.setattr(openai_request, "bearer", counted)
+    target = openai_request._Target("/chat/completions")
+    given = {"X-Title": "t"}
+    first = Endpoint("http://127.0.0.1:9/v1", "k1", headers=given)
+    got = target.of(first)
+    assert got == ("/v1/chat/completions", (("Authorization", "Bearer k1"), ("X-Title", "t")))
+    again = target.of(first)
+    assert again[0] is got[0] and again[1] is got[1] and made == ["k1"]  # kept
+    twin = Endpoint("http://127.0.0.1:9/v1", "k2", headers={"X-Title": "t"})  # equal headers
+    assert target.of(twin)[1][0] == ("Authorization", "Bearer k2") and made == ["k1", "k2"]
+    assert target.of(first)[1][0] == ("Authorization", "Bearer k1") and len(made) == 3
+    given["X-Title"] = "u"  # the same endpoint object, its headers changed
+    assert target.of(first)[1] == (("Authorization", "Bearer k1"), ("X-Title", "u"))
+    assert target.of(first)[1][1] == ("X-Title", "u") and len(made) == 4
