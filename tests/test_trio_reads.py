@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 import trio
@@ -140,31 +140,48 @@ def test_a_cancelled_wait_leaves_the_socket_to_the_next_one() -> None:
     run(main)
 
 
-def test_every_read_lets_the_other_tasks_run() -> None:
+@contextmanager
+def backend_reads(conn: TrioConn) -> Iterator[Callable[[], Awaitable[bytes]]]:
+    """Reads of ``conn`` through ``TrioBackend.receive`` (no timeout: no scope)."""
+    backend = TrioBackend()
+    yield lambda: backend.receive(conn, None)
+
+
+@contextmanager
+def body_reads(conn: TrioConn) -> Iterator[Callable[[], Awaitable[bytes]]]:
+    """Reads of ``conn`` as a body relayed to chat(): one shared cancel scope."""
+    with TrioBody(conn, 30) as body:
+        yield body.receive
+
+
+@pytest.mark.parametrize("reads", [backend_reads, body_reads])
+def test_every_read_lets_the_other_tasks_run(
+    reads: Callable[[TrioConn], AbstractContextManager[Callable[[], Awaitable[bytes]]]],
+) -> None:
     # Bytes always there (a fast server, a backlog): the reads never wait, and still
     # another task runs between any two of them.
     reads_between: list[int] = []
 
     async def main() -> None:
-        backend = TrioBackend()
-        reads = 0
+        count = 0
         done = False
 
         async def other_task() -> None:
             last = 0
             while not done:
-                reads_between.append(reads - last)
-                last = reads
+                reads_between.append(count - last)
+                last = count
                 await trio.lowlevel.checkpoint()
 
         with socket_pair() as (conn, peer):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(other_task)
                 await trio.lowlevel.checkpoint()  # the other task has started
-                for _ in range(10):
-                    peer.send(b"x")
-                    assert await backend.receive(conn, None) == b"x"
-                    reads += 1
+                with reads(conn) as read:
+                    for _ in range(10):
+                        peer.send(b"x")
+                        assert await read() == b"x"
+                        count += 1
                 done = True
 
     run(main)
@@ -313,35 +330,6 @@ def test_a_cancelled_waiting_body_read_stops_at_once() -> None:
 
     run(main)
     assert outcome == [pytest.approx(3)]  # cancelled, not a timeout, and at once
-
-
-def test_a_bodys_reads_with_bytes_always_there_still_let_the_others_run() -> None:
-    reads_between: list[int] = []
-
-    async def main() -> None:
-        reads = 0
-        done = False
-
-        async def other_task() -> None:
-            last = 0
-            while not done:
-                reads_between.append(reads - last)
-                last = reads
-                await trio.lowlevel.checkpoint()
-
-        with socket_pair() as (conn, peer):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(other_task)
-                await trio.lowlevel.checkpoint()
-                with TrioBody(conn, 30) as body:
-                    for _ in range(10):
-                        peer.send(b"x")
-                        assert await body.receive() == b"x"
-                        reads += 1
-                done = True
-
-    run(main)
-    assert len(reads_between) >= 10 and max(reads_between) <= 2
 
 
 def test_a_deadline_passing_as_the_bytes_come_cancels_nothing_after_the_read() -> None:
