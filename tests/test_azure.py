@@ -117,8 +117,13 @@ def test_a_streamed_answer_loads_no_error_reading() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     assert (out.returncode, out.stdout, out.stderr) == (0, "[]\n", "")
-    error = get_dialect("openai-chat").decode_error(400, "x", [], b"{}")
-    assert (error.kind, error.status) == ("bad_request", 400)
+    # The hook hands every argument on: the reason (no message in the body) and the
+    # partial text.
+    for name in ("openai-chat", "openai-responses"):
+        error = get_dialect(name).decode_error(503, "Service Unavailable", [], b"", "so far")
+        assert error == Error(
+            "overloaded", "HTTP 503 Service Unavailable", 503, retryable=True, partial="so far"
+        )
 
 
 def test_other_error_bodies_are_left_as_the_shared_reading() -> None:

@@ -1073,7 +1073,7 @@ def test_refined_errors_reads_status_body_and_headers_then_refines() -> None:
     # with a refiner that records what it is given.
     from dataclasses import replace
 
-    from libchatty.dialects.plumbing import refined_errors
+    from libchatty.dialects.error_bodies import refined_errors
 
     seen: list[tuple[Error, dict[str, Any], Any]] = []
 

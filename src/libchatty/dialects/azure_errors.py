@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from ..events import Error
-from .plumbing import refined_errors
+from .error_bodies import refined_errors
 
 if TYPE_CHECKING:
     from ..httperrors import Headers

@@ -46,13 +46,13 @@ from ..request import ChatRequest
 from ..sigv4 import sign
 from .base import Dialect, HTTPRequest, compact_json, get_int, json_object
 from .bedrock_request import PROVIDER, build_request
+from .error_bodies import refined_errors
 from .plumbing import (
     MAX_MESSAGE,
     MAX_TOOL_CALLS,
     ErrorTable,
     MessageStreamDecoder,
     object_or_empty,
-    refined_errors,
 )
 
 if TYPE_CHECKING:

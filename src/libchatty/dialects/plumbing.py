@@ -22,15 +22,16 @@
   headers after the dialect's (:func:`with_request_headers`, :func:`bearer_headers`).
 * **Ends and metadata**: a stream stopped early (:func:`incomplete`, :class:`MessageStreamDecoder`),
   a response's ``id``/``model`` (:func:`response_meta`, :func:`with_meta`).
-* **Error bodies** a provider names its own way (:func:`refined_errors`); **limits** shared
-  by every dialect (:data:`MAX_MESSAGE`, :data:`MAX_TOOL_CALLS`).
+* **Error bodies**: their JSON object, best effort (:func:`object_or_empty`; the readers
+  are in :mod:`.error_bodies`); **limits** shared by every dialect (:data:`MAX_MESSAGE`,
+  :data:`MAX_TOOL_CALLS`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from ..accumulate import Accumulator
 from ..content import TextPart
@@ -43,15 +44,11 @@ from ..sse import ServerSentEvent
 from ..values import replaced
 from .base import StreamDecoder
 
-if TYPE_CHECKING:
-    from ..httperrors import Headers
-
 __all__ = [
     "ANSWER_TOKENS",
     "MAX_MESSAGE",
     "MAX_TOOL_CALLS",
     "THINKING_BUDGETS",
-    "ErrorRefiner",
     "ErrorTable",
     "MessageStreamDecoder",
     "Staged",
@@ -72,10 +69,8 @@ __all__ = [
     "maybe_str",
     "message_text",
     "object_or_empty",
-    "openai_error",
     "optional_str",
     "part_name",
-    "refined_errors",
     "refuse_n",
     "response_meta",
     "sampling",
@@ -108,9 +103,6 @@ _VERTEX_PREFIX: Final = r"(?:^|/)projects/[^/]+/locations/[^/]+$"
 
 #: A dialect's in-stream error types: ``provider_type -> (kind, retryable)``.
 ErrorTable = Mapping[str, tuple[str, bool]]
-#: What a dialect adds to the shared reading of an error response: ``(error, body as a
-#: JSON object -- ``{}`` when it is not one --, headers) -> error``.
-ErrorRefiner = Callable[[Error, dict[str, Any], "Headers"], Error]
 
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -488,30 +480,3 @@ def object_or_empty(raw: bytes) -> dict[str, Any]:
     value = _parsed(raw)
     return value if type(value) is dict else {}
 
-
-def refined_errors(refine: ErrorRefiner) -> Callable[..., Error]:
-    """A dialect's ``decode_error`` hook: the shared reading of status, body and
-    ``Retry-After`` (:func:`~libchatty.httperrors.error_from_response`), then
-    ``refine`` for what this provider says its own way."""
-
-    def decode_error(
-        status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
-    ) -> Error:
-        # Imported here: only an error response needs it (a module less at start-up).
-        from ..httperrors import error_from_response
-
-        error = error_from_response(status, reason, headers, body, partial)
-        return refine(error, object_or_empty(body), headers)
-
-    return decode_error
-
-
-def openai_error(
-    status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
-) -> Error:
-    """The OpenAI dialects' ``decode_error``: :func:`~.azure_errors.decode_error` (Azure's
-    content filter named), imported with the first error response -- a streamed answer
-    needs none of it."""
-    from .azure_errors import decode_error
-
-    return decode_error(status, reason, headers, body, partial)
