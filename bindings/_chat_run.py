@@ -121,12 +121,16 @@ class _Callbacks:
         ``on_deliver``, as a bound method: 64 bytes of every call, where calling the
         instance (``__call__``) would cost ~500 instructions more per read."""
         on_delta, on_event = self.on_delta, self.on_event
+        # What _verdict can act on: a STOP, or an awaitable from an async runner's
+        # callback. A sync runner's other answers (``sys.stdout.write``'s int) are
+        # passed over here, without a call per token.
+        asynchronous = self.asynchronous
         try:
             for event in events:
                 kind = type(event)
                 if on_event is not None and kind is not Error:
                     result = on_event(event)
-                    if result is not None:
+                    if result is not None and (result is STOP or asynchronous):
                         verdict = self._verdict(result, events, event, on_delta is not None)
                         if verdict is not None:
                             return verdict
@@ -141,7 +145,7 @@ class _Callbacks:
                     result = on_delta("", True)
                 else:
                     continue
-                if result is not None:
+                if result is not None and (result is STOP or asynchronous):
                     verdict = self._verdict(result, events, event, False)
                     if verdict is not None:
                         return verdict

@@ -184,3 +184,12 @@ def test_any_bytes_around_a_learned_frame(document: bytes, text: str) -> None:
 def test_a_frame_is_small() -> None:
     frame = StringFrame(b"{", b"}")
     assert not hasattr(frame, "__dict__")
+
+
+def test_a_frame_has_a_closing_quote() -> None:
+    # text_in cuts the suffix off from the end: there is always one.
+    with pytest.raises(ValueError, match="closing quote"):
+        StringFrame(b'{"a":"', b"")
+    frame = StringFrame(b'{"a":"', b'"')
+    assert frame.text_in(b'{"a":"x"}') is None and frame.text_in(b'{"a":"x"') == "x"
+    assert frame.text_in(b'{"a":""') is None and frame.text_in(b'{"a":"') is None

@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from libchatty.bindings._api import Timeout
@@ -524,6 +525,39 @@ def test_stop_at_every_event_of_a_read_cuts_the_text_exactly_there(
         assert conn.aborted
     answer, _ = chat(len(texts) + 1)
     assert (answer.text, answer.finish_reason) == ("abcd", "stop")
+
+
+class _AwaitsNothing:
+    """An awaitable that a blocking chat() never awaits (and an async one awaits: None)."""
+
+    def __await__(self) -> Any:
+        return iter(())
+
+
+@pytest.mark.parametrize("answer", [5, "text", _AwaitsNothing()])
+def test_a_callbacks_answers_other_than_stop_go_on(answer: object) -> None:
+    # sys.stdout.write answers an int: only STOP ends the run, and a blocking run has no
+    # verdict to ask about other answers (no call per token); an async run awaits an
+    # awaitable, then goes on.
+    from libchatty.bindings import _chat_run
+
+    verdicts: list[object] = []
+    real = _chat_run._Callbacks._verdict
+
+    def spy(self: Any, result: object, *args: Any) -> Any:
+        verdicts.append(result)
+        return real(self, result, *args)
+
+    callbacks = ((lambda text, done: answer, None), (None, lambda event: answer))
+    with patch.object(_chat_run._Callbacks, "_verdict", spy):
+        for on_delta, on_event in callbacks:
+            result, _ = _chat(on_delta, on_event, asynchronous=False)
+            assert (result.text, result.finish_reason) == ("abcd", "stop")
+        assert verdicts == []
+        for on_delta, on_event in callbacks:
+            result, _ = _chat(on_delta, on_event, asynchronous=True)
+            assert (result.text, result.finish_reason) == ("abcd", "stop")
+    assert verdicts and all(verdict is answer for verdict in verdicts)
 
 
 def test_perform_hands_out_the_backends_own_coroutine() -> None:

@@ -908,11 +908,7 @@ def test_fast_paths_carry_the_retry_and_id_in_force() -> None:
     # retry and id set by an earlier event of the same read reach the events each fast
     # shape builds directly (one data line; event then data line), and the bulk lane.
     stream = (
-        b"retry: 5\nid: 7\n\n"
-        b"event: e\ndata: d\n\n"
-        b"data: plain\n\n"
-        b"retry: 9\n\n"
-        b"event: f\ndata: g\n\n"
+        b"retry: 5\nid: 7\n\nevent: e\ndata: d\n\ndata: plain\n\nretry: 9\n\nevent: f\ndata: g\n\n"
     )
     expected = [
         ev("d", event="e", id="7", retry=5),
@@ -1068,3 +1064,119 @@ def test_live_data_at_the_event_limit_and_one_past() -> None:
     past = b"data: " + b"x" * (limit + 2 - 8) + b"\n\n"
     assert decoder.live_data(past) is None
     assert decoder.feed(past) == [ServerSentEvent(data="x" * (limit + 2 - 8))]  # still within
+
+
+# -- undecoded_messages: the bulk lane's events as their data's bytes -------------------------
+
+
+def undecoded_run(chunks: list[bytes], limit: int, undecoded: bool) -> list[tuple[object, ...]]:
+    """Everything a decoder reports, feed by feed: each feed's events (an undecoded item
+    built into the event it stands for right after that feed, as the call does), the
+    callbacks' calls with the ``dispatched`` count each saw, the state after the feed,
+    and where a LimitExceeded ended it, with its items and message."""
+    calls: list[tuple[object, ...]] = []
+    decoder = SSEDecoder(
+        limit,
+        on_comment=lambda text: calls.append(("comment", text, decoder.dispatched)),
+        on_unknown_field=lambda n, v: calls.append(("field", n, v, decoder.dispatched)),
+        undecoded_messages=undecoded,
+    )
+
+    def events(items: list[ServerSentEvent]) -> list[ServerSentEvent]:
+        built = [decoder.message_event(i) if type(i) is bytes else i for i in items]
+        assert all(type(event) is ServerSentEvent for event in built)
+        return built
+
+    for chunk in chunks:
+        try:
+            calls.append(("events", events(decoder.feed(chunk))))
+        except LimitExceeded as exc:
+            calls.append(("limit", str(exc), events(exc.items), decoder.dispatched))
+            return calls
+        calls.append((decoder_state(decoder), decoder.comments))
+    calls.append(("close", decoder.close(), decoder_state(decoder)))
+    return calls
+
+
+# What the bytes lane must get exactly right besides the common "data: {...}" event: bad
+# UTF-8, CR line ends, comments, the other fields (llama.cpp's "error:" among them), lines
+# after the events of a read, [DONE], and events larger than the limit.
+undecoded_streams = st.lists(
+    st.one_of(
+        st.binary(max_size=24).map(lambda b: b"data: " + b.replace(b"\n", b"") + b"\n\n"),
+        st.sampled_from(
+            [
+                b'data: {"a":"\xff\xfe"}\n\n',
+                b"data: \xe2\x82\n\n",
+                b"data: [DONE]\n\n",
+                b"data: x\r\n\r\n",
+                b"data: x\rdata: y\r\r",
+                b": ping\n\n",
+                b"event: error\ndata: e\n\n",
+                b"id: 7\n",
+                b"id: 8\n\n",
+                b"retry: 30\n",
+                b'error: {"code":500}\n',
+                b"data: a\ndata: b\n\n",
+                b"data: " + b"x" * 60 + b"\n\n",
+                b"\n",
+                b"data: cut",
+            ]
+        ),
+    ),
+    max_size=16,
+).map(b"".join)
+
+
+@given(undecoded_streams, st.lists(st.integers(0, 600), max_size=8), st.sampled_from([40, 4096]))
+def test_undecoded_messages_are_the_same_events_at_any_split(
+    stream: bytes, cuts: list[int], limit: int
+) -> None:
+    for chunks in (
+        [stream],
+        splits_at(stream, cuts),
+        at_blank_lines(stream),
+        byte_by_byte(stream[:80]),
+    ):
+        assert undecoded_run(chunks, limit, True) == undecoded_run(chunks, limit, False)
+
+
+def test_undecoded_messages_gives_the_bulk_lane_as_bytes() -> None:
+    decoder = SSEDecoder(undecoded_messages=True)
+    assert decoder.feed(b"id: 3\nretry: 5\n\n") == []
+    assert decoder.feed(b"data: a\xff\n\ndata: ") == [b"a\xff"]
+    assert decoder.feed(b'{"b":1}\n\ndata: c\n\n') == [b'{"b":1}', b"c"]
+    assert decoder.message_event(b"a\xff") == ev("a\ufffd", id="3", retry=5)
+    assert decoder.dispatched == 3
+    # Lines after the events in the same read (this retry takes effect at once) or any
+    # other shape: events, as without the option.
+    assert decoder.feed(b"data: d\n\nretry: 6\n") == [ev("d", id="3", retry=5)]
+    assert decoder.feed(b"\ndata: e\n\nid: 4\n\n") == [ev("e", id="3", retry=6)]
+    assert decoder.feed(b"data: f\n\ndata: g\nid: 5\n\n") == [
+        ev("f", id="4", retry=6),
+        ev("g", id="5", retry=6),
+    ]
+    # Whole events in one read (the idle lane) are bytes too.
+    assert decoder.feed(b"data: h\n\ndata: i\n\n") == [b"h", b"i"]
+    assert (decoder.dispatched, decoder.last_event_id) == (9, "5")
+    assert SSEDecoder().feed(b"data: a\n\ndata: b\n\n") == [ev("a"), ev("b")]  # the default
+
+
+def test_undecoded_items_before_a_limit_are_the_exceptions_items() -> None:
+    decoder = SSEDecoder(20, undecoded_messages=True)
+    with pytest.raises(LimitExceeded) as info:
+        decoder.feed(b"data: a\n\ndata: b\n\ndata: " + b"x" * 30)
+    assert info.value.items == [b"a", b"b"]
+    assert decoder.dispatched == 2
+
+
+def test_message_event_is_what_feed_dispatches() -> None:
+    # The event live_data's payload stands for, built as the fast paths build theirs.
+    decoder = SSEDecoder()
+    decoder.feed(b"id: 9\nretry: 4\n\n")
+    assert decoder.live_data(b"data: \xc3\xa9\xff\n\n") == b"\xc3\xa9\xff"
+    built = decoder.message_event(b"\xc3\xa9\xff")
+    assert built == ev("\u00e9\ufffd", id="9", retry=4)
+    assert type(built) is ServerSentEvent and repr(built) == repr(
+        ev("\u00e9\ufffd", "message", "9", 4)
+    )

@@ -55,9 +55,10 @@ __all__ = ["CallBody"]
 # and propagates.
 _DECODE_FAULTS: Final = (RemoteProtocolError,)
 
-# The SSE decoder's live shape test, called with the framer (an SSEDecoder whenever
-# CallBody._live is set).
+# The SSE decoder's live shape test, and the event its undecoded data stands for, called
+# with the framer (an SSEDecoder whenever CallBody._live is set).
 _live_data: Final[Callable[[Any, bytes], bytes | None]] = SSEDecoder.live_data
+_message_event: Final[Callable[[Any, bytes], ServerSentEvent]] = SSEDecoder.message_event
 
 # Module-level names for the modes tested on every read (a global is a cheap lookup).
 _NEW: Final = Mode.NEW
@@ -197,11 +198,15 @@ class CallBody:
             return
         decoder = self._decoder = self.dialect.stream_decoder(self.request)
         if mode is Mode.SSE:
-            self._framer = SSEDecoder(self._max_event_size, on_unknown_field=self._sse_field)
-            self._handle = decoder.sse_event
             message_data = type(decoder).message_data
             if message_data is not StreamDecoder.message_data:
                 self._live = message_data
+            self._framer = SSEDecoder(
+                self._max_event_size,
+                on_unknown_field=self._sse_field,
+                undecoded_messages=self._live is not None,  # for _handle_items
+            )
+            self._handle = decoder.sse_event
         elif mode is Mode.NDJSON:
             from .ndjson import NDJSONDecoder
 
@@ -245,7 +250,7 @@ class CallBody:
                 assert decoder is not None  # set with _live
                 events = live(decoder, payload)
                 if events is None:
-                    self._handle_items([self._message_event(payload)], out)
+                    self._handle_items([_message_event(self._framer, payload)], out)
                 elif events:  # deltas only: delivered and counted as _handle_items does
                     out.extend(events)
                     self.delivered = True
@@ -262,13 +267,6 @@ class CallBody:
             self._items(items, out)
         elif items:
             self._handle_items(items, out)
-
-    def _message_event(self, payload: bytes) -> ServerSentEvent:
-        """The event the SSE decoder counted when its live_data returned ``payload``."""
-        framer = self._framer
-        assert isinstance(framer, SSEDecoder)
-        data = payload.decode("utf-8", "replace")
-        return ServerSentEvent("message", data, framer.last_event_id, framer.retry)
 
     def _sse_field(self, name: str, value: str) -> None:
         """An SSE field the spec ignores (llama.cpp's ``error:``), kept with the number of
@@ -332,7 +330,19 @@ class CallBody:
 
     def _handle_items(self, items: list[Any], out: list[Event]) -> None:
         handle = self._handle
+        # With the live shortcut, the SSE decoder gives "message" events as their data's
+        # bytes (undecoded_messages): the shortcut reads them; as in _frame, only the
+        # event it declines is built.
+        live, decoder = self._live, self._decoder
         for item in items:
+            if live is not None and type(item) is bytes:
+                got = live(decoder, item)  # type: ignore[arg-type]  # set with _live
+                if got is not None:  # deltas only; it never raises (as in _frame)
+                    if got:
+                        out += got
+                        self.delivered = True
+                    continue
+                item = _message_event(self._framer, item)
             try:
                 got = handle(item)
             except _DECODE_FAULTS as exc:

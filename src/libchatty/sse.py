@@ -30,6 +30,7 @@ interpretation, which the tests hold the fast paths to.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .exceptions import LimitExceeded, LocalProtocolError
 from .lines import LineSplitter
@@ -104,6 +105,12 @@ class SSEDecoder:
     An exception raised by a callback propagates out of ``feed`` (the decoder is failed).
     A binding that needs to know bytes arrived (to reset an idle timer) knows it from its
     own read; comments need no special handling for that.
+
+    ``undecoded_messages=True`` is for a caller that reads the data as bytes (as
+    :meth:`live_data`, for reads of many events): ``feed`` (and a ``LimitExceeded``'s
+    ``items``) may then give, in place of an event, the undecoded ``bytes`` of its data:
+    a ``message`` event whose ``id`` and ``retry`` are :attr:`last_event_id` and
+    :attr:`retry` as that ``feed`` left them (:meth:`message_event` builds it).
     """
 
     __slots__ = (
@@ -125,6 +132,7 @@ class SSEDecoder:
         "_out",
         "_pending",
         "_retry",
+        "_undecoded",
         "_whole_events_max",
     )
 
@@ -134,6 +142,7 @@ class SSEDecoder:
         *,
         on_comment: Callable[[str], None] | None = None,
         on_unknown_field: Callable[[str, str], None] | None = None,
+        undecoded_messages: bool = False,
     ) -> None:
         if max_event_size < 1:
             raise ValueError("max_event_size must be at least 1")
@@ -158,6 +167,7 @@ class SSEDecoder:
         # is not idle, the BOM is still to be decided.
         self._idle = False
         self._whole_events_max = max_event_size + 1  # a line of the limit plus its LF
+        self._undecoded = undecoded_messages
 
     # -- what a caller may read -------------------------------------------------------
 
@@ -270,6 +280,17 @@ class SSEDecoder:
             return data[6:end]
         return None
 
+    def message_event(self, data: bytes) -> ServerSentEvent:
+        """The event that undecoded ``data`` stands for -- a payload of :meth:`live_data`,
+        or an item of ``feed`` with ``undecoded_messages`` -- built as the fast paths
+        build theirs."""
+        ev = _new_event(ServerSentEvent)
+        _set_event(ev, "message")
+        _set_data(ev, data.decode("utf-8", "replace"))
+        _set_id(ev, self._last_id)
+        _set_retry(ev, self._retry)
+        return ev
+
     def _feed_lines(self, data: bytes, out: list[ServerSentEvent]) -> None:
         """The general case: ``data`` through the line splitter, then the lines' events."""
         try:
@@ -373,23 +394,34 @@ class SSEDecoder:
             for line in last[:-1].split(_LF):
                 self._line(line, out)
 
-    def _data_events(self, joined: bytes, end: int, out: list[ServerSentEvent]) -> bool:
+    def _data_events(self, joined: bytes, end: int, out: list[Any]) -> bool:
         """The bulk lane: when every event completed in ``joined`` is one ``data: `` line
         (OpenAI chat, Gemini, most compatibles) and nothing is carried over, all their
-        data is one decode and one split. Returns False, having done nothing, otherwise.
+        data is one decode and one split (no decode: undecoded_messages). Returns False,
+        having done nothing, otherwise.
 
         ``joined`` starts with ``data: `` and ``end`` is the offset just past its last
         blank line (< 8 if there is none).
         """
         if end < 8:  # no blank line, or no room for "data: " + "\n\n"
             return False
+        if self._undecoded and end == len(joined):
+            # The bytes lane (undecoded_messages): each event as its data's bytes. No
+            # line follows the events in this feed, so none changes their id or retry
+            # (and with nothing carried over, the last event ID is committed already).
+            undecoded = joined[6 : end - 2].split(b"\n\ndata: ")
+            if _LF in b"".join(undecoded):  # the shape test below
+                return False
+            out += undecoded
+            return True
         # Whole-text decoding equals per-value decoding: a malformed UTF-8 sequence
         # never swallows the ASCII bytes that separate values.
         text = joined[6 : end - 2].decode("utf-8", "replace")
         values = text.split("\n\ndata: ")
-        # The shape holds exactly when the n-1 separators hold every LF: then no value
-        # holds one and there is no other line. (One count: scans are the cost here.)
-        if text.count("\n") != 2 * len(values) - 2:
+        # The shape holds exactly when no value holds an LF: the separators hold every
+        # one, and there is no other line. (A join and a memchr: scans are the cost
+        # here, and counting LFs scans at a fifth of the speed.)
+        if "\n" in "".join(values):
             return False
         append = out.append
         last_id = self._last_id = self._id_buf  # committed by the blank lines
