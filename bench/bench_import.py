@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from typing import Final
 
 # (label, statement). Rows whose import fails (e.g. openai outside the bench venv) are
@@ -40,6 +41,10 @@ TARGET_MS: Final = 10.0
 # Bytecode caching on: an installed package has its .pyc files, and without them each
 # fresh process would measure the compiler rather than the import.
 ENV: Final = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+# The children run in an empty directory: ``-c`` puts the working directory first on
+# sys.path, and listing a crowded one (a /tmp of 500 entries) adds ~1 M instructions to
+# every row, more or less from one run to the next as files come and go.
+EMPTY_DIR: Final = tempfile.TemporaryDirectory(prefix="bench_import_")
 
 
 def run_once(statement: str) -> tuple[float, int] | None:
@@ -49,6 +54,7 @@ def run_once(statement: str) -> tuple[float, int] | None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=ENV,
+        cwd=EMPTY_DIR.name,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -76,7 +82,11 @@ def instructions(statement: str) -> int | None:
     env = {**ENV, "PYTHONHASHSEED": "0"}  # str hashes (and so dict layouts) fixed
     argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     run = subprocess.run(
-        [*argv, sys.executable, "-c", statement], env=env, capture_output=True, text=True
+        [*argv, sys.executable, "-c", statement],
+        env=env,
+        cwd=EMPTY_DIR.name,
+        capture_output=True,
+        text=True,
     )
     found = re.search(r"Collected : (\d+)", run.stderr)
     return int(found.group(1)) if run.returncode == 0 and found else None

@@ -5,7 +5,9 @@ the call as it was. Modelled on h2's tests/test_state_machines.py."""
 
 from __future__ import annotations
 
+import enum
 import json
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -186,3 +188,28 @@ def test_random_inputs_follow_the_table(door: str, steps: list[tuple[Input, byte
         check_events(events)
         assert call.finished == any(isinstance(e, Done | Error) for e in events)
         assert call.wants_data == (call._mode not in (Mode.NEW, Mode.CLOSED))
+
+
+@pytest.mark.parametrize("made", [Mode, Input], ids=lambda made: made.__name__)
+def test_modes_and_inputs_are_the_enums_their_class_statements_make(made: Any) -> None:
+    # callstate makes them with enum._simple_enum where there is one (Python 3.11+): the
+    # twin is the class statement they replace, and the stdlib's own check compares the
+    # two -- class attributes, members, their order, values, hashing, pickling.
+    members = "".join(f"    {member.name} = {member.value!r}\n" for member in made)
+    scope: dict[str, Any] = {"Enum": enum.Enum, "__name__": made.__module__}
+    exec(
+        f"class {made.__name__}(Enum):\n    {made.__doc__!r}\n{members}"
+        "    __hash__ = object.__hash__\n",
+        scope,
+    )
+    twin = scope[made.__name__]
+    if hasattr(enum, "_test_simple_enum"):
+        enum._test_simple_enum(twin, made)  # raises TypeError naming what differs
+    assert isinstance(made, enum.EnumMeta) and issubclass(made, enum.Enum)
+    assert [(m.name, m.value) for m in made] == [(m.name, m.value) for m in twin]
+    assert made.__hash__ is object.__hash__ and made.__qualname__ == made.__name__
+    for member in made:
+        assert made(member.value) is member is made[member.name]
+        assert pickle.loads(pickle.dumps(member)) is member
+        assert repr(member) == f"<{made.__name__}.{member.name}: {member.value!r}>"
+        assert str(member) == f"{made.__name__}.{member.name}"

@@ -9,13 +9,14 @@ libchatty reads.
 from __future__ import annotations
 
 import contextlib
+import re
 from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libchatty.endpoint import PlainURL, split_url
+from libchatty.endpoint import PlainURL, _plain_parts, _visible_word, split_url
 
 FIELDS = ("scheme", "netloc", "hostname", "port", "path", "query")
 
@@ -139,3 +140,42 @@ def test_any_url_gets_urlsplits_answers(url: str) -> None:
 )
 def test_urls_near_the_plain_shape(scheme: str, host: str, port: str | None, rest: str) -> None:
     same_as_urlsplit(f"{scheme}://{host}{'' if port is None else ':' + port}{rest}")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x10F), max_size=6))
+def test_a_visible_word_is_what_the_pattern_it_replaces_matches(text: str) -> None:
+    # Keys, credentials and base URLs are checked by string methods, not a regex.
+    assert _visible_word(text) == (re.fullmatch(r"[\x21-\x7e]+", text) is not None)
+
+
+def test_a_visible_word_refuses_each_character_outside_the_visible_ascii() -> None:
+    for code in range(0x180):
+        char = chr(code)
+        visible = 0x21 <= code <= 0x7E
+        assert [_visible_word(t) for t in (char, f"a{char}", f"{char}b")] == [visible] * 3
+    assert not _visible_word("")
+
+
+# The pattern split_url's own reading replaced: it takes exactly the URLs this matches.
+PLAIN_PATTERN = r"(https?)://([0-9A-Za-z.-]+)(?::([0-9]{1,5}))?([/?][\x21\x22\x24-\x7e]*)?"
+URL_PIECES = ["http", "https", "HTTP", "://", ":", "/", "?", "#", "a", "Z", "9", ".", "-"]
+URL_PIECES += ["80", "٣", "123456", " ", "\t", "@", "[::1]", "%20", "é", "\x7f", '"']
+
+
+@given(st.lists(st.sampled_from(URL_PIECES), max_size=9).map("".join))
+def test_plain_parts_are_the_groups_of_the_pattern_it_replaces(url: str) -> None:
+    match = re.fullmatch(PLAIN_PATTERN, url)
+    expected = None if match is None else (*match.groups()[:3], match.group(4) or "")
+    assert _plain_parts(url) == expected
+    assert _plain_parts(f"http://h{url}") == (
+        None
+        if (m := re.fullmatch(PLAIN_PATTERN, f"http://h{url}")) is None
+        else (*m.groups()[:3], m.group(4) or "")
+    )
+
+
+@pytest.mark.parametrize("url", [*PLAIN, "http://h:/a", "https://:80", "http://h:8a", "ftp://h"])
+def test_plain_parts_of_the_listed_urls(url: str) -> None:
+    match = re.fullmatch(PLAIN_PATTERN, url)
+    expected = None if match is None else (*match.groups()[:3], match.group(4) or "")
+    assert _plain_parts(url) == expected

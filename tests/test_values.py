@@ -27,7 +27,16 @@ from libchatty.options import JSONSchema, Reasoning
 from libchatty.partial_objects import PartialFailure, PartialObject
 from libchatty.request import ChatRequest, Message, Tool
 from libchatty.sse import ServerSentEvent
-from libchatty.values import Value, frozen, replaced, set_fields, value
+from libchatty.values import (
+    COMPILE_AFTER,
+    Value,
+    _bound,
+    _compiled_init,
+    frozen,
+    replaced,
+    set_fields,
+    value,
+)
 
 # One value of each class with every field set to something other than its default.
 SAMPLES: list[Value] = [
@@ -322,7 +331,7 @@ def test_http_request_repr_hides_credentials() -> None:
         request.url = "x"
 
 
-def test_frozen_compiles_the_dataclass_init_at_first_construction() -> None:
+def test_frozen_compiles_the_dataclass_init_after_binding_its_arguments_itself() -> None:
     @frozen
     class Point(Value):
         label: ClassVar[str] = "point"  # a class variable, not a field
@@ -338,21 +347,96 @@ def test_frozen_compiles_the_dataclass_init_at_first_construction() -> None:
         name: str
 
     assert Point.__slots__ == ("x", "y", "norm") and Point.label == "point"
-    # Nothing is compiled for a class until it is built: every one shares the stub.
-    assert vars(Point)["__init__"] is vars(Other)["__init__"]
-    assert Point(3, -4).norm == 7
-    assert vars(Point)["__init__"] is not vars(Other)["__init__"]
+    # Nothing is compiled for a class until it has been built COMPILE_AFTER times: every
+    # one shares the stub, which binds the arguments as the compiled __init__ does.
+    stub = vars(Other)["__init__"]
+    built = []
+    for compiled in (False, True):
+        assert (vars(Point)["__init__"] is stub) is not compiled
+        made = [Point(3, -4), Point(1), Point(1, 0), Point(1, 1), Point(y=2, x=1), Point(1, y=2)]
+        assert made[0].norm == 7 and made[1] == made[2] != made[3] and made[4] == made[5]
+        built.append([(p.x, p.y, p.norm) for p in made])
+        while vars(Point)["__init__"] is stub:
+            Point(0)
+    assert built[0] == built[1]
     assert Point.__init__.__qualname__.endswith("<locals>.Point.__init__")
-    assert Point(1) == Point(1, 0) != Point(1, 1)
-    assert Point(y=2, x=1) == Point(1, 2)
+    assert vars(Other)["__init__"] is stub
     plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert parameters(Point) == [("x", plain, inspect.Parameter.empty), ("y", plain, 0)]
     with pytest.raises(TypeError, match="missing 1 required positional argument: 'x'"):
         Point()  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match="unexpected keyword argument 'norm'"):
-        Point(1, norm=2)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="init=False"):
-        dataclasses.replace(Point(1), norm=0)  # type: ignore[call-arg]
+        dataclasses.replace(Point(1), norm=0)
+
+
+def test_asking_for_the_signature_compiles_the_init() -> None:
+    @frozen
+    class K(Value):
+        a: int
+        b: str = "b"
+
+    assert K.__init__.__name__ == "_init_on_first_use"
+    plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert parameters(K) == [("a", plain, inspect.Parameter.empty), ("b", plain, "b")]
+    assert K.__init__.__name__ == "__init__" and K.__signature__ is None  # type: ignore[attr-defined]
+    assert K(1) == K(a=1, b="b") and inspect.signature(K(1).__eq__) is not None
+
+
+def test_the_stub_compiles_after_so_many_constructions() -> None:
+    @frozen
+    class One(Value):
+        x: int
+
+    for _ in range(COMPILE_AFTER):
+        assert One(1).x == 1 and One.__init__.__name__ == "_init_on_first_use"
+    assert One(2).x == 2 and One.__init__.__name__ == "__init__"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error"),
+    [
+        ((), {}, "missing 1 required positional argument: 'x'"),
+        ((1,), {"norm": 2}, "unexpected keyword argument 'norm'"),
+        ((1,), {"x": 2}, "got multiple values for argument 'x'"),
+        ((1, 2, 3), {}, "takes from 2 to 3 positional arguments but 4 were given"),
+        ((1,), {"z": 2}, "unexpected keyword argument 'z'"),
+    ],
+)
+def test_what_the_stub_refuses_the_compiled_init_refuses(
+    args: tuple[Any, ...], kwargs: dict[str, Any], error: str
+) -> None:
+    @frozen
+    class Point(Value):
+        x: int
+        y: int = 0
+        norm: int = field(default=-1, init=False, compare=False)
+
+    with pytest.raises(TypeError, match=error):
+        Point(*args, **kwargs)
+    assert Point.__init__.__name__ == "__init__"  # compiled, to raise its own error
+
+
+@given(
+    st.lists(st.integers(), max_size=4).map(tuple),
+    st.dictionaries(st.sampled_from(["a", "b", "c", "d", "e"]), st.integers(), max_size=4),
+)
+def test_the_stub_binds_as_the_compiled_init(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    @frozen
+    class Q(Value):
+        a: int
+        b: int = 1
+        c: int = field(default=5, init=False)
+        d: int | None = None
+
+    compiled = _compiled_init(Q)
+    twin = object.__new__(Q)
+    try:
+        compiled(twin, *args, **kwargs)
+    except TypeError:
+        assert _bound(Q._value_specs, args, kwargs) is None
+    else:
+        assert _bound(Q._value_specs, args, kwargs) == list(Q._value_all(twin))
+        assert Q(*args, **kwargs) == twin and Q.__init__.__name__ == "_init_on_first_use"
 
 
 def test_frozen_keeps_an_init_the_class_writes() -> None:
@@ -376,14 +460,46 @@ def test_frozen_keeps_an_init_the_class_writes() -> None:
     [
         ("x: int = 1\n    y: int", "B.y: a field without a default follows"),
         ("x: list[int] = []", "B.x: mutable default list"),
-        ("x: int = field(default_factory=int)",
-         "^B.x: a value field takes a default, not a default_factory$"),
+        (
+            "x: int = field(default_factory=int)",
+            "^B.x: a value field takes a default, not a default_factory$",
+        ),
         ("x: int = field(init=False)", "^B.x: a field left out of __init__ needs a default$"),
+        ("x: int = field(default=1, kw_only=True)", "^B.x: a value field takes no kw_only or"),
+        ("x: int = field(default=1, metadata={1: 2})", "^B.x: a value field takes no kw_only or"),
     ],
 )
 def test_frozen_refuses_what_dataclass_refuses(declaration: str, message: str) -> None:
     with pytest.raises(TypeError, match=message):
         exec(f"@frozen\nclass B(Value):\n    {declaration}\n", {**globals()})
+
+
+def test_the_dataclass_fields_are_made_on_first_access_as_dataclass_makes_them() -> None:
+    @frozen
+    class P(Value):
+        x: int
+        y: str = field(default="y", compare=False, repr=False)
+        z: tuple[int, ...] = field(default=(), hash=False)
+
+    @dataclasses.dataclass(frozen=True)
+    class Twin:
+        x: int
+        y: str = field(default="y", compare=False, repr=False)
+        z: tuple[int, ...] = field(default=(), hash=False)
+
+    # Building, comparing, hashing, showing and replacing need no Field objects.
+    assert replaced(P(1, "a"), x=2) == P(2) and hash(P(1)) == hash(P(1, "b"))
+    assert repr(P(1)).endswith("P(x=1, z=())") and P.__match_args__ == ("x", "y", "z")
+    assert "__dataclass_fields__" not in vars(P)
+    made = dataclasses.fields(P)
+    assert vars(P)["__dataclass_fields__"] is P.__dataclass_fields__  # kept on the class
+    assert dataclasses.fields(P(1)) == made and dataclasses.is_dataclass(P)
+    names = "name type default default_factory init repr hash compare metadata _field_type"
+    attributes = names.split()
+    assert [[getattr(f, a) for a in attributes] for f in made] == [
+        [getattr(f, a) for a in attributes] for f in dataclasses.fields(Twin)
+    ]
+    assert not dataclasses.is_dataclass(Value) and not hasattr(Value, "__dataclass_fields__")
 
 
 # --- pinned by mutation testing (mutate/run.py values) ---------------------------------------

@@ -41,21 +41,30 @@ _TOKEN: Final = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 # what h11 lets through for compatibility and we never want to send (obs-text, i.e.
 # non-ASCII, and control characters other than HTAB). Empty is allowed, as in h11.
 _FIELD_VALUE: Final = r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?"
-# An API key is one visible-ASCII word: a space inside is a copy-paste accident.
-_KEY: Final = re.compile(r"[\x21-\x7e]+")
 # An AWS region: lower-case words joined by single hyphens (``us-east-1``,
 # ``us-gov-west-1``); it becomes part of a host name and of the SigV4 scope.
 _REGION: Final = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 _MAX_REGION: Final = 64
-# What a base URL may hold: visible ASCII (h11 refuses anything else in a request target;
-# urlsplit would silently drop a tab or newline).
-_URL: Final = re.compile(r"[\x21-\x7e]+")
-# The URL every provider's base URL has: a lower-case http(s) scheme, a host name or IPv4
+# The URL every provider's base URL has, ``(https?)://([0-9A-Za-z.-]+)(?::([0-9]{1,5}))?
+# ([/?][\x21\x22\x24-\x7e]*)?``: a lower-case http(s) scheme, a host name or IPv4
 # address, an optional port, then a path and query of visible ASCII without a fragment.
-# split_url reads these itself; anything else (IPv6 literals, userinfo, fragments, odd
-# characters) goes to urllib.parse. Compiled by the first Endpoint, not on import.
-_PLAIN_URL: Final = r"(https?)://([0-9A-Za-z.-]+)(?::([0-9]{1,5}))?([/?][\x21\x22\x24-\x7e]*)?"
+# split_url reads these itself (_plain_parts, with string methods: compiling the pattern
+# cost every process's first Endpoint 0.4 M instructions); anything else (IPv6 literals,
+# userinfo, fragments, odd characters) goes to urllib.parse.
+_HOST_CHARACTERS: Final = frozenset(
+    "0123456789.-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
 _MAX_PORT: Final = 65535
+
+
+def _visible_word(text: str) -> bool:
+    """Whether ``text`` is one word of visible ASCII (``[\\x21-\\x7e]+``): what an API
+    key is (a space inside is a copy-paste accident) and what a base URL may hold (h11
+    refuses anything else in a request target; urlsplit would silently drop a tab or a
+    newline). Three C string scans: no pattern for every start-up to compile (0.2 M
+    instructions)."""
+    # Among ASCII characters, the printable ones are \x20-\x7e: all but the space.
+    return text.isascii() and text.isprintable() and " " not in text and text != ""
 
 
 class PlainURL:
@@ -78,18 +87,37 @@ def split_url(url: str) -> PlainURL | SplitResult:
     ``ValueError`` where urlsplit or its ``port`` raises one.
 
     urllib.parse, and the ipaddress module it imports, cost a process about 3 ms of
-    start-up: a plain base URL (see ``_PLAIN_URL``) is split here without them, anything
+    start-up: a plain base URL (see ``_HOST_CHARACTERS``) is split here without them, anything
     else by urlsplit itself (tests/test_endpoint_urls.py holds the two to the same
     answers).
     """
-    plain = re.fullmatch(_PLAIN_URL, url)
+    plain = _plain_parts(url)
     if plain is not None:
-        scheme, host, port, rest = plain.groups()
+        scheme, host, port, rest = plain
         if port is None or int(port) <= _MAX_PORT:  # else urlsplit's port raises
-            return PlainURL(scheme, host, port, rest or "")
+            return PlainURL(scheme, host, port, rest)
     from urllib.parse import urlsplit
 
     return urlsplit(url)
+
+
+def _plain_parts(url: str) -> tuple[str, str, str | None, str] | None:
+    """The scheme, host, port (None when absent) and the rest of a plain URL (see
+    ``_HOST_CHARACTERS``), or None when ``url`` is not one."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme not in ("http", "https"):
+        return None
+    # The host and port end where the path or the query starts.
+    end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    host, colon, port = rest[:end].partition(":")
+    rest = rest[end:]
+    if not host or not _HOST_CHARACTERS.issuperset(host):
+        return None
+    if colon and not (0 < len(port) <= 5 and port.isascii() and port.isdigit()):
+        return None
+    if rest and not (_visible_word(rest) and "#" not in rest):
+        return None
+    return scheme, host, port if colon else None, rest
 
 
 def check_header_name(what: str, name: object) -> None:
@@ -133,7 +161,7 @@ def _check_key(key: object) -> None:
         raise ValueError(f"Endpoint.api_key must be a str, not {type(key).__name__}")
     if not key:
         raise ValueError("Endpoint.api_key is empty; pass None for no key")
-    if not _KEY.fullmatch(key):
+    if not _visible_word(key):
         raise ValueError(
             f"Endpoint.api_key (the API key) {_fault(key)}; it was refused (its value is not shown)"
         )
@@ -202,7 +230,7 @@ def _check_aws(region: object, credentials: object) -> None:
     ):
         if value is None and what == "session_token":
             continue
-        if not isinstance(value, str) or not _KEY.fullmatch(value):
+        if not isinstance(value, str) or not _visible_word(value):
             raise ValueError(
                 f"Endpoint.aws_credentials.{what} must be a non-empty str of visible ASCII "
                 "without spaces; it was refused (its value is not shown)"
@@ -323,7 +351,7 @@ class Endpoint(Value):
     ) -> None:
         if not isinstance(base_url, str):
             raise ValueError(f"Endpoint.base_url must be a str, not {type(base_url).__name__}")
-        if not _URL.fullmatch(base_url):
+        if not _visible_word(base_url):
             raise ValueError(
                 "Endpoint.base_url must be visible ASCII without spaces "
                 "(percent-encode other characters)"

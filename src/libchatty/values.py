@@ -16,10 +16,14 @@ declared as a dataclass is, and finished by :func:`frozen`::
 
 Its fields become its ``__slots__``, and it gets the ``__init__`` ``@dataclass`` would
 write (defaults, ``init=False`` fields set to their default, then ``__post_init__``
-when there is one). That ``__init__`` is compiled when the class is first constructed,
-not at import: ~10 us a field, paid only by the classes a program builds; after that it
-is the code a hand-written ``__init__`` would be (one ``object.__setattr__`` per field,
-as a frozen dataclass), so hot-path construction (``Delta``) costs what it always did.
+when there is one). That ``__init__`` is compiled when the class has been constructed
+:data:`COMPILE_AFTER` times, not at import: compiling costs ~10 us a field (more the
+first time in a process: 2.5 M instructions for ``Done``, ``Usage`` and
+``RequestSpec``), which a program that builds a value a few times -- a CLI run's one
+answer -- never pays; until then a generic ``__init__`` binds the arguments (~0.2 us a
+field more). The compiled one is the code a hand-written ``__init__`` would be (one
+``object.__setattr__`` per field, as a frozen dataclass), so hot-path construction
+(``Delta``) costs what it always did.
 To a type checker ``frozen`` *is* ``dataclasses.dataclass``, so it checks constructor
 calls against the fields (``typing.dataclass_transform`` would say the same, but it is
 not in Python 3.10's ``typing``); it does not learn that the class is frozen:
@@ -45,6 +49,14 @@ Either way the class gets what ``@dataclass`` would have given:
   ``__match_args__`` is set for ``match`` statements.
 
 ``==`` and ``hash`` use one C ``attrgetter`` call per side.
+
+Finishing a class does no more than it must (issue 14: 19 value classes on ``import
+libchatty.bindings.blocking``): one pass over the declarations keeps each field as a
+plain tuple, and the slotted class is built once with everything in its namespace.
+The ``Field`` objects are made the first time ``__dataclass_fields__`` is read (by
+``dataclasses`` -- most programs never ask), from those tuples, and then kept on the
+class. A ``field()`` declaration may set ``default``, ``init``, ``repr``, ``compare``
+and ``hash``; anything else it could say (``metadata``, ``kw_only``...) is refused.
 """
 
 from __future__ import annotations
@@ -55,7 +67,10 @@ from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, cast
 
-__all__ = ["Value", "frozen", "replaced", "set_fields", "value"]
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+__all__ = ["COMPILE_AFTER", "Value", "frozen", "replaced", "set_fields", "value"]
 
 _T = TypeVar("_T", bound="Value")
 
@@ -67,14 +82,58 @@ _MISSING: Final[Any] = dataclasses.MISSING
 _setattr: Final = object.__setattr__
 
 
-def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """``attrgetter`` that always returns a tuple (one name gives the bare value)."""
-    if len(names) == 1:
+def _getter(names: tuple[str, ...]) -> Any:
+    """A class attribute that, called as ``self._value_key(self)``, gives the fields
+    ``names`` as a tuple: a C ``attrgetter`` (which does not bind to the instance), or a
+    static method where ``attrgetter`` would not give a tuple (one name or none).
+    (Never ``staticmethod(attrgetter(...))``: wrapping a C callable costs a failed
+    lookup of each of its missing ``__name__``, ``__doc__``... ~13k instructions.)"""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
         one = attrgetter(names[0])
-        return lambda obj: (one(obj),)
-    if not names:
-        return lambda obj: ()
-    return attrgetter(*names)
+        return staticmethod(lambda obj: (one(obj),))
+    return staticmethod(lambda obj: ())
+
+
+if TYPE_CHECKING:
+    # A field as frozen and value keep it: (name, default or MISSING, init, repr,
+    # compare, hash); a hash of None means "as compare", as in dataclasses.field.
+    _Spec: TypeAlias = tuple[str, Any, bool, bool, bool, bool | None]
+
+
+class _DataclassFields:
+    """``__dataclass_fields__`` of a value class: its :class:`dataclasses.Field` objects,
+    made on first access and put on the class, which holds them from then on."""
+
+    def __get__(self, obj: object, owner: type[Value]) -> dict[str, dataclasses.Field[Any]]:
+        try:
+            specs = owner._value_specs
+        except AttributeError:  # Value itself: not a dataclass
+            raise AttributeError("__dataclass_fields__") from None
+        annotations = getattr(owner, "__annotations__", {})
+        made = {}
+        for name, default, init, repr_, compare, hash_ in specs:
+            spec: dataclasses.Field[Any] = dataclasses.field(
+                default=default, init=init, repr=repr_, compare=compare, hash=hash_
+            )
+            spec.name = name
+            spec.type = annotations.get(name, Any)
+            spec._field_type = _FIELD  # type: ignore[attr-defined]
+            made[name] = spec
+        setattr(owner, "__dataclass_fields__", made)  # noqa: B010 - a ClassVar to mypy
+        return made
+
+
+class _Signature:
+    """``__signature__`` of the value classes: None, so ``inspect.signature`` reads the
+    ``__init__``. Asked of a frozen class whose ``__init__`` is still the stub, it first
+    compiles the real one (:func:`_compile_init`), whose parameters are the answer, not
+    the stub's ``(*args, **kwargs)``: looking costs what building often would."""
+
+    def __get__(self, obj: object, owner: type[Value]) -> None:
+        if obj is None and owner.__dict__.get("__init__") is _init_on_first_use:
+            _compile_init(owner)
 
 
 class Value:
@@ -83,9 +142,16 @@ class Value:
     # A value class's __slots__ are its fields, in order (set by frozen, or written out).
     __slots__: ClassVar[tuple[str, ...]] = ()
 
-    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     __match_args__: ClassVar[tuple[str, ...]]
-    # Getters taking the instance (static methods: called as self._value_key(self)).
+    # One (name, default, init, repr, compare, hash) tuple per field, in order: what the
+    # compiled __init__ and the dataclass metadata are made from.
+    _value_specs: ClassVar[tuple[_Spec, ...]]
+    if TYPE_CHECKING:
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    else:
+        __dataclass_fields__ = _DataclassFields()
+        __signature__ = _Signature()
+    # Getters taking the instance (not bound to it: called as self._value_key(self)).
     _value_all: ClassVar[Callable[..., tuple[Any, ...]]]
     _value_key: ClassVar[Callable[..., tuple[Any, ...]]]
     _value_hash: ClassVar[Callable[..., tuple[Any, ...]]]
@@ -147,20 +213,28 @@ def replaced(obj: _T, **changes: Any) -> _T:
 
 def _frozen(cls: type[_T]) -> type[_T]:
     """What :func:`frozen` does at run time (see the module docstring)."""
-    fields = _declared_fields(cls)
-    names = {spec.name for spec in fields}
-    # The class is built again with slots, as @dataclass(slots=True) does: the defaults
-    # leave the class body (a slot and a class attribute cannot share a name).
-    namespace = {
-        key: item
-        for key, item in cls.__dict__.items()
-        if key not in names and key not in ("__dict__", "__weakref__")
-    }
-    namespace["__slots__"] = tuple(spec.name for spec in fields)
+    namespace = dict(cls.__dict__)
+    namespace.pop("__dict__", None)
+    namespace.pop("__weakref__", None)
+    specs = []
+    defaulted = False  # whether an earlier __init__ parameter has a default
+    for name, annotation in cls.__annotations__.items():
+        if str(annotation).startswith(("ClassVar", "typing.ClassVar")):
+            continue
+        # The class is built again with slots, as @dataclass(slots=True) does: the
+        # defaults leave the class body (a slot and a class attribute cannot share a name).
+        declared = namespace.pop(name, _MISSING)
+        spec = _spec(name, declared)
+        refused = _refused(declared, spec, defaulted)
+        if refused:
+            raise TypeError(f"{cls.__name__}.{name}: {refused}")
+        defaulted = defaulted or (spec[2] and spec[1] is not _MISSING)
+        specs.append(spec)
+    namespace["__slots__"] = tuple(spec[0] for spec in specs)
+    namespace.update(_metadata(tuple(specs)))
     namespace.setdefault("__init__", _init_on_first_use)
-    slotted = cast("type[_T]", type(cls.__name__, cls.__bases__, namespace))
-    slotted.__qualname__ = cls.__qualname__
-    return _finish(slotted, fields)
+    namespace["__qualname__"] = cls.__qualname__
+    return cast("type[_T]", type(cls.__name__, cls.__bases__, namespace))
 
 
 if TYPE_CHECKING:  # see the module docstring
@@ -169,51 +243,100 @@ else:
     frozen = _frozen
 
 
-def _declared_fields(cls: type[Value]) -> list[dataclasses.Field[Any]]:
-    """The fields the class body declares, in order, each a ``dataclasses.Field``."""
-    fields: list[dataclasses.Field[Any]] = []
-    defaulted = False  # whether an earlier __init__ parameter has a default
-    for name, annotation in cls.__annotations__.items():
-        if str(annotation).startswith(("ClassVar", "typing.ClassVar")):
-            continue
-        declared = cls.__dict__.get(name, _MISSING)
-        spec: dataclasses.Field[Any] = (
-            declared
-            if isinstance(declared, dataclasses.Field)
-            else dataclasses.field(default=declared)
-        )
-        spec.name = name
-        refused = _refused(spec, defaulted)
-        if refused:
-            raise TypeError(f"{cls.__name__}.{name}: {refused}")
-        defaulted = defaulted or (spec.init and spec.default is not _MISSING)
-        fields.append(spec)
-    return fields
+def _spec(name: str, declared: Any) -> _Spec:
+    """The field ``name`` as the class body declares it: a default, ``field(...)`` or
+    nothing (``MISSING``)."""
+    if isinstance(declared, dataclasses.Field):
+        field_ = declared
+        return (name, field_.default, field_.init, field_.repr, field_.compare, field_.hash)
+    return (name, declared, True, True, True, None)
 
 
-def _refused(spec: dataclasses.Field[Any], defaulted: bool) -> str:
+def _refused(declared: Any, spec: _Spec, defaulted: bool) -> str:
     """Why the field cannot be declared (``""``: it can): what ``@dataclass`` refuses,
-    and a ``default_factory``, which the compiled ``__init__`` does not call."""
-    has_default = spec.default is not _MISSING
-    if spec.default_factory is not _MISSING:
-        return "a value field takes a default, not a default_factory"
-    if has_default and type(spec.default).__hash__ is None:
-        return f"mutable default {type(spec.default).__name__}"
-    if not spec.init and not has_default:
+    a ``default_factory``, which the compiled ``__init__`` does not call, and what else a
+    ``field()`` can say that a value class does not keep."""
+    if isinstance(declared, dataclasses.Field):
+        if declared.default_factory is not _MISSING:
+            return "a value field takes a default, not a default_factory"
+        if declared.kw_only is not _MISSING or declared.metadata:
+            return "a value field takes no kw_only or metadata"
+    _, default, init, *_ = spec
+    has_default = default is not _MISSING
+    if has_default and type(default).__hash__ is None:
+        return f"mutable default {type(default).__name__}"
+    if not init and not has_default:
         return "a field left out of __init__ needs a default"
-    if spec.init and not has_default and defaulted:
+    if init and not has_default and defaulted:
         return "a field without a default follows one with a default"
     return ""
 
 
+#: Constructions of a frozen class before its ``__init__`` is compiled: about where
+#: binding the arguments here has cost what compiling does. Every answer builds a
+#: ``Done``, a ``Usage`` and a ``RequestSpec``: 57k instructions more through this stub
+#: than compiled, and 2.5 M to compile the three (the first compiling of a process).
+COMPILE_AFTER: Final = 40
+
+# How many times each frozen class not yet compiled has been constructed.
+_constructions: dict[type[Value], int] = {}
+
+
 def _init_on_first_use(self: Value, *args: Any, **kwargs: Any) -> None:
-    """A frozen class's ``__init__`` until it is first constructed: compiles the real one
+    """A frozen class's ``__init__`` until it has been constructed :data:`COMPILE_AFTER`
+    times: sets the fields from the arguments itself, then compiles the real one
     (:func:`_compiled_init`) and puts it on the class, which calls it from then on (two
-    threads that race here compile it twice, harmlessly)."""
+    threads that race here compile it twice, harmlessly). Arguments the real one would
+    refuse go to it at once, so the ``TypeError`` is its own."""
     cls = type(self)
+    built = _constructions.get(cls, 0)
+    if built < COMPILE_AFTER:
+        values = _bound(cls._value_specs, args, kwargs)
+        if values is not None:
+            _constructions[cls] = built + 1
+            set_fields(self, *values)
+            post_init = getattr(self, "__post_init__", None)
+            if post_init is not None:
+                post_init()
+            return
+    _compile_init(cls)(self, *args, **kwargs)
+
+
+def _compile_init(cls: type[Value]) -> Callable[..., None]:
+    """Put the compiled ``__init__`` on ``cls`` in place of the stub; return it."""
+    _constructions.pop(cls, None)
     init = _compiled_init(cls)
     setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses assigning to a method
-    init(self, *args, **kwargs)
+    return init
+
+
+def _bound(
+    specs: tuple[_Spec, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> list[Any] | None:
+    """The value of each field for a call with these arguments, as the compiled
+    ``__init__`` would set them; None when it would raise ``TypeError`` instead (an
+    argument too many, unknown, given twice or missing)."""
+    values = []
+    taken = 0  # positional arguments
+    named = 0  # keyword arguments
+    for name, default, init, _, _, _ in specs:  # (no starred unpacking: a list a field)
+        if not init:
+            values.append(default)
+        elif taken < len(args):
+            if name in kwargs:
+                return None
+            values.append(args[taken])
+            taken += 1
+        elif name in kwargs:
+            values.append(kwargs[name])
+            named += 1
+        elif default is not _MISSING:
+            values.append(default)
+        else:
+            return None
+    if taken < len(args) or named < len(kwargs):
+        return None
+    return values
 
 
 def _compiled_init(cls: type[Value]) -> Callable[..., None]:
@@ -221,22 +344,21 @@ def _compiled_init(cls: type[Value]) -> Callable[..., None]:
     scope: dict[str, Any] = {"_set": _setattr}
     parameters = ["self"]
     body = []
-    for spec in cls.__dataclass_fields__.values():
-        name = spec.name
-        default = f"_default_{name}"
-        if spec.default is not _MISSING:
-            scope[default] = spec.default
-        if not spec.init:  # such a field has a default (_declared_fields checks)
-            body.append(f"_set(self, {name!r}, {default})")
+    for name, default, init, *_ in cls._value_specs:
+        default_name = f"_default_{name}"
+        if default is not _MISSING:
+            scope[default_name] = default
+        if not init:  # such a field has a default (_refused checks)
+            body.append(f"_set(self, {name!r}, {default_name})")
             continue
-        parameters.append(name if spec.default is _MISSING else f"{name}={default}")
+        parameters.append(name if default is _MISSING else f"{name}={default_name}")
         body.append(f"_set(self, {name!r}, {name})")
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
     exec(f"def __init__({', '.join(parameters)}):\n    " + "\n    ".join(body), scope)
-    init: Callable[..., None] = scope["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    return init
+    compiled: Callable[..., None] = scope["__init__"]
+    compiled.__qualname__ = f"{cls.__qualname__}.__init__"
+    return compiled
 
 
 def value(
@@ -260,44 +382,50 @@ def value(
         if not isinstance(names, tuple) or not names:  # pragma: no cover - a coding error
             raise TypeError(f"{cls.__name__}.__slots__ must be a non-empty tuple")
         defaults = _defaults(cls.__init__, names)
-        fields = []
-        for name in names:
-            spec: dataclasses.Field[Any] = dataclasses.field(
-                default=defaults.get(name, _MISSING),
-                init=name not in no_init,
-                repr=name not in no_repr,
-                compare=name not in no_compare,
-                hash=False if name in no_hash else None,
+        specs = tuple(
+            (
+                name,
+                defaults.get(name, _MISSING),
+                name not in no_init,
+                name not in no_repr,
+                name not in no_compare,
+                False if name in no_hash else None,
             )
-            spec.name = name
-            fields.append(spec)
-        return _finish(cls, fields)
+            for name in names
+        )
+        for attribute, item in _metadata(specs).items():
+            setattr(cls, attribute, item)
+        return cls
 
     return finish
 
 
-def _finish(cls: type[_T], fields: list[dataclasses.Field[Any]]) -> type[_T]:
-    """Give ``cls`` the dataclass metadata and the getters :class:`Value` reads."""
-    for spec in fields:
-        spec.type = cls.__annotations__.get(spec.name, Any)
-        spec._field_type = _FIELD  # type: ignore[attr-defined]
-    cls.__dataclass_fields__ = {spec.name: spec for spec in fields}
-    cls.__match_args__ = tuple(spec.name for spec in fields if spec.init)  # type: ignore[misc]
-    names = tuple(spec.name for spec in fields)
-    compared = tuple(spec.name for spec in fields if spec.compare)
-    # A field's hash=None means "as compare", as in dataclasses.field.
-    hashed = tuple(
-        spec.name for spec in fields if (spec.compare if spec.hash is None else spec.hash)
-    )
-    # staticmethod: a getter that is a Python function must not bind to the instance.
-    for attribute, chosen in (
-        ("_value_all", names),
-        ("_value_key", compared),
-        ("_value_hash", hashed),
-    ):
-        setattr(cls, attribute, staticmethod(_tuple_getter(chosen)))
-    cls._value_repr = tuple(spec.name for spec in fields if spec.repr)
-    return cls
+def _metadata(specs: tuple[_Spec, ...]) -> dict[str, Any]:
+    """The class attributes that make a class with these fields a value class: the
+    fields themselves, ``__match_args__`` and the getters :class:`Value` reads."""
+    names = []
+    taken = []  # by __init__
+    compared = []
+    hashed = []
+    shown = []  # by repr
+    for name, _, init, repr_, compare, hash_ in specs:
+        names.append(name)
+        if init:
+            taken.append(name)
+        if compare:
+            compared.append(name)
+        if compare if hash_ is None else hash_:  # None: as compare, as in dataclasses
+            hashed.append(name)
+        if repr_:
+            shown.append(name)
+    return {
+        "_value_specs": specs,
+        "__match_args__": tuple(taken),
+        "_value_all": _getter(tuple(names)),
+        "_value_key": _getter(tuple(compared)),
+        "_value_hash": _getter(tuple(hashed)),
+        "_value_repr": tuple(shown),
+    }
 
 
 def _defaults(init: Callable[..., None], names: tuple[str, ...]) -> dict[str, Any]:
