@@ -4,7 +4,8 @@ Input layout: byte 0 picks the event-size limit (tiny limits exercise the bounds
 rest is the stream. Asserts that only ServerSentEvent values or the documented
 LimitExceeded come out; that whole, byte-by-byte, an input-derived split and reads ending
 at blank lines (the decoder's whole-events lane; also through ``live_data``, the shortcut
-``Call`` takes) agree exactly (events, error, comments,
+``Call`` takes, and with ``undecoded_messages``, the bytes lane ``Call`` reads batched
+events through, each undecoded item built into its event) agree exactly (events, error, comments,
 unknown fields, last event ID, retry); that the decoder never buffers more than its
 limit; and that a failed decoder refuses more input with LocalProtocolError. Run it with
 fuzz/run.py (see fuzz/README.md)."""
@@ -42,19 +43,29 @@ def chunkings(stream: bytes) -> list[list[bytes]]:
     return [whole, one_by_one, derived, at_blanks]
 
 
-def run(chunks: list[bytes], limit: int, live: bool = False) -> tuple[Any, ...]:
+def run(
+    chunks: list[bytes], limit: int, live: bool = False, undecoded: bool = False
+) -> tuple[Any, ...]:
     comments: list[str] = []
     unknown: list[tuple[str, str]] = []
     decoder = SSEDecoder(
-        limit, on_comment=comments.append, on_unknown_field=lambda n, v: unknown.append((n, v))
+        limit,
+        on_comment=comments.append,
+        on_unknown_field=lambda n, v: unknown.append((n, v)),
+        undecoded_messages=undecoded,
     )
+
+    def built(items: list[Any]) -> list[Any]:
+        # An undecoded item stands for the event with the ID and retry this feed left.
+        return [decoder.message_event(it) if type(it) is bytes else it for it in items]
+
     events: list[ServerSentEvent] = []
     failed = False
     try:
         for chunk in chunks:
             payload = decoder.live_data(chunk) if live else None
             if payload is None:
-                events.extend(decoder.feed(chunk))
+                events.extend(built(decoder.feed(chunk)))
             else:  # the event live_data counted without building it
                 data = payload.decode("utf-8", "replace")
                 events.append(
@@ -64,7 +75,7 @@ def run(chunks: list[bytes], limit: int, live: bool = False) -> tuple[Any, ...]:
         assert decoder.close() == []
     except DOCUMENTED_ERRORS as exc:
         failed = True
-        events.extend(exc.items)
+        events.extend(built(exc.items))
         try:
             decoder.feed(b"\n")
         except LocalProtocolError:
@@ -88,6 +99,7 @@ def TestOneInput(data: bytes) -> None:
     splits = chunkings(data[1:])
     results = [run(chunks, limit) for chunks in splits]
     results.append(run(splits[-1], limit, live=True))  # reads at blank lines via live_data
+    results += [run(chunks, limit, undecoded=True) for chunks in splits[2:]]  # the bytes lane
     assert all(result == results[0] for result in results), results
 
 
