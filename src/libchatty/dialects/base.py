@@ -184,12 +184,15 @@ class StreamDecoder(ABC):
         raise RemoteProtocolError("this provider does not stream server-sent events")
 
     def message_data(self, payload: bytes) -> list[Event] | None:
-        """A shortcut some decoders take for the live shape: the events of a whole SSE
-        event of type ``message`` whose data is ``payload`` (undecoded UTF-8), or None
-        when the decoder has no shortcut for it. After None the call hands the decoded
-        event to :meth:`sse_event` next (the decoder may keep what it parsed of it for
-        that call, and nothing else); a list must be exactly what
-        :meth:`sse_event` returns, and holds deltas only. Never raises."""
+        """A shortcut some decoders take for the events LLM streams send most: the
+        events of a whole SSE event of type ``message`` whose data is ``payload``
+        (undecoded UTF-8), or None when the decoder has no shortcut for it. The call
+        takes it for a read that is one such event (the live shape) and for each event
+        of a read of many that are all such (the SSE decoder's ``undecoded_messages``).
+        After None the call hands the decoded event to :meth:`sse_event` next (the
+        decoder may keep what it parsed of it for that call, and nothing else); a list
+        must be exactly what :meth:`sse_event` returns, and holds deltas only. Never
+        raises."""
         return None
 
     def sse_field(self, name: str, value: str) -> None:
