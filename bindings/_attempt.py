@@ -50,7 +50,6 @@ from ._ops import (
     StartTLS,
 )
 from ._pool import Pool, PoolKey
-from ._proxy import open_tunnel, proxy_secrets
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -311,6 +310,8 @@ class Attempts:
             options["now"] = self._now()
         proxy = self.config.proxy
         if proxy is not None and proxy.authorization is not None:
+            from ._proxy import proxy_secrets  # loaded already: it made the proxy
+
             options["secrets"] = proxy_secrets(proxy.authorization)
         return options
 
@@ -363,6 +364,8 @@ class Attempts:
             conn: Conn = yield Connect(call.host, call.port, timeout)
             self._conn = conn
         else:
+            from ._proxy import open_tunnel  # loaded already: it made the proxy
+
             conn = yield Connect(proxy.host, proxy.port, timeout)
             self._conn = conn
             yield from open_tunnel(conn, call.host, call.port, proxy, timeout)

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Final
 from libchatty.endpoint import Endpoint
 
 from ._api import MissingAPIKeyError, Timeout, _Value
-from ._proxy import Proxy, proxy_from_env
 
 if TYPE_CHECKING:
     import ssl
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 
     from ._client_options import ClientOptions
     from ._credentials import CredentialSource
+    from ._proxy import Proxy
 
 __all__ = ["CLIENT_OPTIONS", "ClientConfig", "ClientOptions", "make_config"]
 
@@ -179,7 +179,7 @@ def make_config(provider: str | None = None, **options: Unpack[ClientOptions]) -
         endpoint=endpoint,
         timeout=Timeout() if timeout is None else Timeout.coerce(timeout),
         max_retries=max_retries,
-        proxy=proxy_from_env(endpoint.scheme, endpoint.host, endpoint.port, environ),
+        proxy=_proxy(endpoint, environ),
         ssl_context=options.get("ssl_context"),
         provider=resolved.provider,
         credentials=_source(resolved, endpoint, source_credentials),
@@ -187,6 +187,18 @@ def make_config(provider: str | None = None, **options: Unpack[ClientOptions]) -
 
 
 _AWS_REGION_ENV: Final = ("AWS_REGION", "AWS_DEFAULT_REGION")
+#: Where proxy_from_env reads a proxy URL, first set first (bindings/_proxy.py).
+PROXY_URL_ENV: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _proxy(endpoint: Endpoint, environ: Mapping[str, str]) -> Proxy | None:
+    """:func:`~._proxy.proxy_from_env` for the endpoint; a client that cannot use a
+    proxy -- not https, or none of its variables set -- does not load the module."""
+    if endpoint.scheme != "https" or not _any_set(environ, PROXY_URL_ENV):
+        return None  # what proxy_from_env answers then
+    from ._proxy import proxy_from_env
+
+    return proxy_from_env(endpoint.scheme, endpoint.host, endpoint.port, environ)
 
 
 def _any_set(environ: Mapping[str, str], names: tuple[str, ...]) -> bool:

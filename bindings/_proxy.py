@@ -14,6 +14,7 @@ from typing import Any, Final
 import h11
 
 from ._api import _Value
+from ._config import PROXY_URL_ENV
 from ._ops import Conn, IOFailure, Op, Receive, Send
 
 __all__ = ["Proxy", "open_tunnel", "proxy_from_env", "proxy_secrets"]
@@ -83,7 +84,7 @@ def proxy_from_env(scheme: str, host: str, port: int, env: Mapping[str, str]) ->
     if scheme != "https" or host.lower().strip("[]") in _LOOPBACK:
         return None
     url = ""
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+    for name in PROXY_URL_ENV:
         url = env.get(name, "").strip()
         if url:
             break

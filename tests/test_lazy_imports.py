@@ -7,8 +7,12 @@ TypedDict when named, and ``libchatty.endpoint.split_url`` splits a plain base U
 without urllib.parse. ``Dialect.decode_error`` loads ``libchatty.httperrors``, a request
 with ``response_format`` or ``reasoning`` loads ``libchatty.options``, and the HTTP/1.1
 body reader compiles its grammar's patterns when a body first needs them.
-tests/test_startup_imports.py pins the standard-library side of start-up; this file pins
-libchatty's own modules. Each check runs in a fresh interpreter.
+A message with content parts loads ``libchatty.content``, a request with a tool_choice
+``libchatty.toolchoice``, an https client with a proxy variable set
+``libchatty.bindings._proxy``, and the OpenAI dialects' first error body
+``libchatty.dialects.error_bodies``. tests/test_startup_imports.py pins the
+standard-library side of start-up; this file pins libchatty's own modules. Each check
+runs in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 from libchatty.bindings import _config
+from libchatty.bindings._proxy import Proxy, proxy_from_env
 from test_startup_imports import loaded, roots
 
 import libchatty
+from libchatty.endpoint import Endpoint
 
 # Not loaded by `import libchatty.bindings.blocking`: each is a path a plain streamed
 # call does not take, or a name only type checkers need.
@@ -54,6 +61,9 @@ NOT_FOR_A_BLOCKING_IMPORT: frozenset[str] = frozenset(
         "libchatty.bindings._partials",
         "libchatty.bindings.server",
         "libchatty.bindings.batch",
+        "libchatty.content",  # a message with content parts
+        "libchatty.toolchoice",  # a request with a tool_choice
+        "libchatty.bindings._proxy",  # https with a proxy variable set
         "ssl",  # https:// only
         "json",  # the first request or parse (jsonload builds its decoder then)
         "urllib.parse",  # a URL urlsplit must read
@@ -231,3 +241,179 @@ def test_the_first_parse_loads_json_and_builds_the_decoder(document: str, value:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout == f"False True {value} [3]\n"
+
+
+# --- the paths a plain chat does not take: content parts, tool_choice, proxies, errors ----
+# Loaded by none of a plain chat's calls: a blocking client against a local server, string
+# content, no tool_choice, an answer without an error.
+NOT_FOR_A_PLAIN_CHAT: frozenset[str] = frozenset(
+    {
+        "libchatty.content",
+        "libchatty.toolchoice",
+        "libchatty.bindings._proxy",
+        "libchatty.dialects.error_bodies",
+        "libchatty.dialects.azure_errors",
+        "libchatty.httperrors",
+    }
+)
+
+_PLAIN_CHAT = """
+from libchatty.bindings.blocking import Client
+from libchatty.bindings.server import ReplayServer
+with ReplayServer(text="one two") as server:
+    with Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        for _ in range(2):
+            seen = []
+            messages = [{"role": "user", "content": "hi"}]
+            done = client.chat(messages, "m", on_delta=lambda t, d: seen.append(t))
+            assert done.text == "one two" == "".join(seen), (done, seen)
+        assert client.chat("hi", "m").text == "one two"
+        with client.stream("hi", "m") as events:
+            assert type(list(events)[-1]).__name__ == "Done"
+"""
+
+
+def test_a_plain_chat_leaves_parts_tool_choice_proxy_and_errors_unloaded() -> None:
+    modules = loaded(_PLAIN_CHAT)
+    assert "libchatty.dialects.openai_chat" in modules  # the chats really ran
+    assert sorted(NOT_FOR_A_PLAIN_CHAT & modules) == []
+
+
+def test_a_message_with_parts_loads_and_applies_them() -> None:
+    code = """
+from libchatty.request import ChatRequest, Message
+assert Message("user", "hi").parts[0].text == "hi" and Message("user", "").parts == ()
+parts = Message("user", ["a", {"type": "text", "text": "b"}]).content
+assert [type(p).__name__ for p in parts] == ["TextPart", "TextPart"], parts
+assert Message("user", parts).text == "ab"
+from libchatty.dialects import get_dialect
+from libchatty.endpoint import Endpoint
+image = {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}
+request = ChatRequest("m", [Message("user", ["look", image])])
+body = get_dialect("openai-chat").build_request(Endpoint("http://127.0.0.1:1/v1"), request).body
+assert b'"image_url":{"url":"https://x.test/a.png"}' in body.replace(b" ", b""), body
+for bad in (b"x", 3):
+    try:
+        Message("user", bad)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError(bad)
+"""
+    assert "libchatty.content" in loaded(code)
+
+
+def test_a_tool_choice_loads_and_applies_it() -> None:
+    code = """
+from libchatty.request import ChatRequest, Tool
+hi = [{"role": "user", "content": "hi"}]
+tools = [Tool("f", "", {"type": "object"})]
+named = {"type": "function", "function": {"name": "f"}}
+assert ChatRequest("m", hi, tools=tools, tool_choice=named).tool_choice == "f"
+assert ChatRequest("m", hi, tool_choice={"type": "any"}).tool_choice == "required"
+for bad in ({"tool_choice": "g", "tools": tools}, {"tool_choice": {"type": "nope"}}):
+    try:
+        ChatRequest("m", hi, **bad)
+    except ValueError as exc:
+        assert "ChatRequest.tool_choice" in str(exc), exc
+    else:
+        raise AssertionError(bad)
+"""
+    assert "libchatty.toolchoice" in loaded(code)
+
+
+def test_a_bad_role_is_quoted_through_toolchoice() -> None:
+    from libchatty.request import Message
+
+    with pytest.raises(ValueError, match=r"not 'x{60}\.\.\.$"):
+        Message("x" * 100)
+
+
+def test_the_lazy_request_names_are_toolchoices() -> None:
+    from libchatty import request, toolchoice
+    from libchatty.request import TOOL_MODES, normalize_tool_choice
+
+    assert TOOL_MODES is toolchoice.TOOL_MODES == frozenset({"auto", "none", "required"})
+    assert normalize_tool_choice is toolchoice.normalize_tool_choice
+    assert set(request.__all__) <= set(dir(request)) | {"TOOL_MODES", "normalize_tool_choice"}
+    with pytest.raises(AttributeError, match="no attribute 'shown'"):
+        request.shown  # noqa: B018
+    code = "from libchatty.request import *\nassert normalize_tool_choice('auto') in TOOL_MODES"
+    assert "libchatty.toolchoice" in loaded(code)
+
+
+# An environment -> the proxy an https client of api.example.com uses ("host:port"),
+# or the error it refuses the environment with.
+_PROXY_ENVS: list[tuple[dict[str, str], str | None]] = [
+    ({}, None),
+    ({"HTTP_PROXY": "http://p:1", "http_proxy": "http://p:1"}, None),  # not read: https only
+    ({"HTTPS_PROXY": "http://p:1"}, "p:1"),
+    ({"https_proxy": " p:2 "}, "p:2"),
+    ({"ALL_PROXY": "http://u:pw@p:3"}, "p:3"),
+    ({"all_proxy": "http://p:4", "HTTPS_PROXY": "  "}, "p:4"),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "api.example.com"}, None),
+    ({"HTTPS_PROXY": "http://p:1", "no_proxy": "*"}, None),
+    ({"HTTPS_PROXY": "ftp://p:1"}, "the proxy URL must be http://host:port"),
+]
+
+
+def _proxy_or_error(make: Callable[[], object]) -> object:
+    try:
+        return make()
+    except ValueError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize(("env", "for_api"), _PROXY_ENVS)
+@pytest.mark.parametrize(
+    "base_url", ["https://api.example.com/v1", "http://api.example.com/v1", "https://localhost/v1"]
+)
+def test_a_client_decides_its_proxy_as_proxy_from_env(
+    base_url: str, env: dict[str, str], for_api: str | None
+) -> None:
+    end = Endpoint(base_url, "k")
+    want = _proxy_or_error(lambda: proxy_from_env(end.scheme, end.host, end.port, env))
+    config = _config.make_config
+    got = _proxy_or_error(lambda: config(base_url=base_url, api_key="k", env=env).proxy)
+    assert got == want
+    if isinstance(got, Proxy) and isinstance(want, Proxy):
+        assert got.authorization == want.authorization
+    if base_url == "https://api.example.com/v1":
+        shown = f"{got.host}:{got.port}" if isinstance(got, Proxy) else got
+        assert shown == for_api or str(shown).startswith(f"{for_api} (")
+    else:
+        assert got is None  # plain http and loopback go direct
+
+
+def test_a_proxy_variable_loads_the_proxy_module_only_for_https() -> None:
+    code = """
+from libchatty.bindings._config import make_config
+env = {"HTTPS_PROXY": "http://u:pw@127.0.0.1:9"}
+assert make_config(base_url="http://127.0.0.1:1/v1", api_key="k", env=env).proxy is None
+assert make_config(base_url="https://api.example.com/v1", api_key="k", env={}).proxy is None
+import sys
+assert "libchatty.bindings._proxy" not in sys.modules
+proxy = make_config(base_url="https://api.example.com/v1", api_key="k", env=env).proxy
+assert (proxy.host, proxy.port, proxy.authorization) == ("127.0.0.1", 9, "Basic dTpwdw=="), proxy
+"""
+    assert "libchatty.bindings._proxy" in loaded(code)
+
+
+def test_an_openai_error_body_loads_its_reader() -> None:
+    code = """
+from libchatty.bindings.blocking import Client
+from libchatty.exceptions import ChatError
+from libchatty.bindings.server import ReplayServer
+from libchatty.replay.faults import Fault
+with ReplayServer(text="x") as server:
+    server.add_fault(Fault(kind="status", status=400, message="bad request"))
+    with Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        try:
+            client.chat("hi", "m")
+        except ChatError as exc:
+            got = (exc.kind, exc.status, exc.error.message)
+            assert got == ("bad_request", 400, "bad request"), exc.error
+        else:
+            raise AssertionError("no error")
+"""
+    assert "libchatty.dialects.error_bodies" in loaded(code)

@@ -13,16 +13,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field
 from typing import TYPE_CHECKING, Any, Final
 
-from .content import ContentPart, TextPart, as_part
 from .endpoint import check_header_name, check_header_value
 from .events import ToolCall
-from .toolchoice import CHOICE_FIELD, TOOL_MODES, normalize_tool_choice, shown
 from .values import Value, frozen, set_fields
 from .values import value as value_class  # "value" is a common local name here
 
 if TYPE_CHECKING:
-    # At run time, imported by the requests that set them (ChatRequest._check_options).
+    # At run time each is imported where it is used, so a chat with string content
+    # loads none of them: options by the requests that set them
+    # (ChatRequest._check_options), content by the messages with parts, toolchoice by
+    # the requests with a tool_choice (and a refused role's message); TOOL_MODES and
+    # normalize_tool_choice through __getattr__ below.
+    from .content import ContentPart
     from .options import Reasoning, ResponseFormat
+    from .toolchoice import TOOL_MODES, normalize_tool_choice
 
 __all__ = [
     "FRAMING_HEADERS",
@@ -38,6 +42,17 @@ __all__ = [
 ]
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+if not TYPE_CHECKING:  # a module __getattr__ would hide misspelt names from mypy
+
+    def __getattr__(name: str) -> Any:
+        # TOOL_MODES and normalize_tool_choice live in toolchoice, imported the first
+        # time one is named here (PEP 562).
+        if name not in ("TOOL_MODES", "normalize_tool_choice"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from . import toolchoice
+
+        return getattr(toolchoice, name)
 
 
 @value_class()
@@ -98,6 +113,8 @@ class Message(Value):
 
     def __post_init__(self) -> None:
         if not isinstance(self.role, str) or self.role not in ROLES:
+            from .toolchoice import shown
+
             raise ValueError(
                 f"Message.role must be one of {sorted(ROLES)}, not {shown(self.role)}"
             )
@@ -107,6 +124,8 @@ class Message(Value):
                 raise ValueError(
                     "Message.content must be a str, None, or a sequence of content parts"
                 )
+            from .content import as_part  # only a message with parts pays for the module
+
             object.__setattr__(self, "content", tuple(as_part(part) for part in content))
         if self.role == "tool" and not self.tool_call_id:
             raise ValueError("Message.tool_call_id is required for a 'tool' message")
@@ -121,6 +140,8 @@ class Message(Value):
             return ""
         if isinstance(content, str):
             return content
+        from .content import TextPart  # loaded already: the parts are its classes
+
         return "".join(part.text for part in content if isinstance(part, TextPart))
 
     @property
@@ -130,6 +151,8 @@ class Message(Value):
         content = self.content
         if not content:
             return ()
+        from .content import TextPart
+
         if isinstance(content, str):
             return (TextPart(content),)
         return content
@@ -364,6 +387,8 @@ class ChatRequest(Value):
         if self.tools is not None:
             object.__setattr__(self, "tools", tuple(Tool.coerce(t) for t in self.tools))
         if self.tool_choice is not None:
+            from .toolchoice import CHOICE_FIELD, TOOL_MODES, normalize_tool_choice, shown
+
             choice = normalize_tool_choice(self.tool_choice)
             object.__setattr__(self, "tool_choice", choice)
             names = {tool.name for tool in self.tool_list}

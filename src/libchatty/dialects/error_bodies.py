@@ -3,9 +3,9 @@
 :func:`refined_errors` makes a dialect's ``decode_error`` hook from a refiner: the shared
 reading of status, body and ``Retry-After`` (:func:`~libchatty.httperrors.error_from_response`),
 then what this provider says its own way (Azure's content filter, Bedrock's
-``x-amzn-ErrorType``). :func:`openai_error` is the OpenAI dialects' hook. Everything
-here that reads a body is imported with the first error response: a streamed answer
-loads neither ``httperrors`` nor a provider's refiner.
+``x-amzn-ErrorType``); the OpenAI dialects' hook is :func:`~.plumbing.openai_error`.
+Everything here that reads a body is imported with the first error response: a streamed
+answer loads neither ``httperrors`` nor a provider's refiner.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .plumbing import object_or_empty
 if TYPE_CHECKING:
     from ..httperrors import Headers
 
-__all__ = ["ErrorRefiner", "openai_error", "refined_errors"]
+__all__ = ["ErrorRefiner", "refined_errors"]
 
 #: What a dialect adds to the shared reading of an error response: ``(error, body as a
 #: JSON object -- ``{}`` when it is not one --, headers) -> error``.
@@ -42,12 +42,3 @@ def refined_errors(refine: ErrorRefiner) -> Callable[..., Error]:
 
     return decode_error
 
-
-def openai_error(
-    status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
-) -> Error:
-    """The OpenAI dialects' ``decode_error``: :func:`~.azure_errors.decode_error` (Azure's
-    content filter named), imported with the first error response."""
-    from .azure_errors import decode_error
-
-    return decode_error(status, reason, headers, body, partial)

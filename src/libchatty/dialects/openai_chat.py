@@ -36,7 +36,6 @@ from ..jsonframe import StringFrame, learn_frame, plain_string
 from ..jsonload import JSONDecodeError, loads
 from ..sse import ServerSentEvent
 from .base import Dialect, StreamDecoder
-from .error_bodies import openai_error
 from .openai_chat_fields import (
     choice_index,
     content_parts,
@@ -47,7 +46,7 @@ from .openai_chat_fields import (
     usage_of,
 )
 from .openai_request import chat_request
-from .plumbing import MAX_TOOL_CALLS, response_meta, with_meta
+from .plumbing import MAX_TOOL_CALLS, openai_error, response_meta, with_meta
 
 __all__ = ["DIALECT", "OpenAIChat", "OpenAIChatDecoder"]
 

@@ -47,9 +47,8 @@ Per-request ``headers`` come after the endpoint's and replace one of the same na
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from ..content import AudioPart, ContentPart, DocumentPart, ImagePart, TextPart, data_url
 from ..endpoint import Endpoint
 from ..request import ChatRequest, Message
 from .base import HTTPRequest, dumps
@@ -62,6 +61,11 @@ from .plumbing import (
     sendable_calls,
     with_request_headers,
 )
+
+if TYPE_CHECKING:
+    # At run time, imported where a message's parts are rendered (loaded by then: the
+    # parts are its classes); a chat with string content never loads libchatty.content.
+    from ..content import ContentPart, DocumentPart, ImagePart
 
 __all__ = ["EFFORT_FOR_BUDGET", "chat_request", "responses_request"]
 
@@ -115,6 +119,8 @@ _responses_target: Final = _Target("/responses")
 
 # --- chat completions -------------------------------------------------------------------------
 def _chat_part(part: ContentPart) -> dict[str, Any]:
+    from ..content import AudioPart, ImagePart, TextPart, data_url
+
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
@@ -140,6 +146,8 @@ def _chat_part(part: ContentPart) -> dict[str, Any]:
 
 
 def _data(part: ImagePart | DocumentPart) -> str:
+    from ..content import data_url
+
     return data_url(part.media_type or "", part.base64 or "")
 
 
@@ -152,6 +160,8 @@ def _content(
     content = message.content
     if content is None or isinstance(content, str):
         return content
+    from ..content import TextPart
+
     if all(isinstance(part, TextPart) for part in content):
         return message.text
     if message.role != "user":
@@ -223,6 +233,8 @@ def chat_request(endpoint: Endpoint, request: ChatRequest) -> HTTPRequest:
 
 # --- Responses --------------------------------------------------------------------------------
 def _responses_part(part: ContentPart) -> dict[str, Any]:
+    from ..content import AudioPart, ImagePart, TextPart
+
     if isinstance(part, TextPart):
         return {"type": "input_text", "text": part.text}
     if isinstance(part, ImagePart):

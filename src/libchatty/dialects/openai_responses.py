@@ -37,7 +37,6 @@ from ..exceptions import RemoteProtocolError
 from ..jsonload import JSONDecodeError, loads
 from ..sse import ServerSentEvent
 from .base import Dialect, StreamDecoder, get_int, make_usage
-from .error_bodies import openai_error
 from .openai_request import responses_request
 from .plumbing import (
     MAX_TOOL_CALLS,
@@ -45,6 +44,7 @@ from .plumbing import (
     event_kind,
     expect_list,
     incomplete,
+    openai_error,
     optional_str,
     response_meta,
     stream_error,

@@ -23,7 +23,8 @@
 * **Ends and metadata**: a stream stopped early (:func:`incomplete`, :class:`MessageStreamDecoder`),
   a response's ``id``/``model`` (:func:`response_meta`, :func:`with_meta`).
 * **Error bodies**: their JSON object, best effort (:func:`object_or_empty`; the readers
-  are in :mod:`.error_bodies`); **limits** shared by every dialect (:data:`MAX_MESSAGE`,
+  are in :mod:`.error_bodies`; :func:`openai_error` loads the OpenAI dialects' with the
+  first error); **limits** shared by every dialect (:data:`MAX_MESSAGE`,
   :data:`MAX_TOOL_CALLS`).
 """
 
@@ -31,10 +32,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ..accumulate import Accumulator
-from ..content import TextPart
 from ..endpoint import Endpoint
 from ..events import Delta, Done, Error, Event, ToolCall
 from ..exceptions import RemoteProtocolError
@@ -43,6 +43,9 @@ from ..request import ChatRequest, Message, Tool
 from ..sse import ServerSentEvent
 from ..values import replaced
 from .base import StreamDecoder
+
+if TYPE_CHECKING:
+    from ..httperrors import Headers
 
 __all__ = [
     "ANSWER_TOKENS",
@@ -69,6 +72,7 @@ __all__ = [
     "maybe_str",
     "message_text",
     "object_or_empty",
+    "openai_error",
     "optional_str",
     "part_name",
     "refuse_n",
@@ -310,6 +314,8 @@ def message_text(message: Message, provider: str) -> str:
     content = message.content
     if content is None or type(content) is str:
         return content or ""
+    from ..content import TextPart  # loaded already: the parts are its classes
+
     for part in content:
         if not isinstance(part, TextPart):
             raise ValueError(
@@ -480,3 +486,12 @@ def object_or_empty(raw: bytes) -> dict[str, Any]:
     value = _parsed(raw)
     return value if type(value) is dict else {}
 
+
+def openai_error(
+    status: int, reason: str, headers: Headers, body: bytes, partial: str = ""
+) -> Error:
+    """The OpenAI dialects' ``decode_error``: Azure's content filter named
+    (:func:`~.azure_errors.decode_error`), whose modules the first error response loads."""
+    from .azure_errors import decode_error
+
+    return decode_error(status, reason, headers, body, partial)
