@@ -379,3 +379,121 @@ def test_a_frozen_dataclass_to_its_users() -> None:
     assert first.headers == {} and first.headers is not second.headers
     with pytest.raises(ValueError, match="headers"):
         Endpoint("http://a.example", headers=None)  # type: ignore[arg-type]
+
+
+# --- pinned by mutation testing (mutate/run.py endpoint) ------------------------------------
+from libchatty.endpoint import merge_query  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("key", "fault"),
+    [
+        # An X is no control character and no whitespace, wherever it stands.
+        ("X Y", "contains whitespace"),
+        ("Xa\tb", "contains whitespace"),
+        ("X\x01", "contains a control character (CR, LF, NUL...)"),
+        # Whitespace at an end means a space or a tab; a vertical tab is a control character.
+        (SECRET + "\x0b", "contains a control character (CR, LF, NUL...)"),
+        ("\x0c" + SECRET, "contains a control character (CR, LF, NUL...)"),
+    ],
+)
+def test_the_fault_named_is_the_one_the_key_has(key: str, fault: str) -> None:
+    assert str(raised_by(lambda: Endpoint(URL, key))) == KEY_MESSAGE.format(fault)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://[::1/v1?key=k", "<invalid URL>"),
+        ("https://a@b@x/v1", "https://***@x/v1"),
+        ("https://x/v1?", "https://x/v1"),
+    ],
+)
+def test_redact_url_at_the_edges(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("target", "query", "merged"),
+    [
+        # A name is what comes before the first "=", on each side.
+        ("/p?a=b=c", "a=1", "/p?a=b=c"),
+        ("/p?a=x", "a=1=2", "/p?a=x"),
+        ("/p?a=x", "a=b=2", "/p?a=x"),
+        # The target's parameters are split at "&": each of its names wins.
+        ("/p?a=1&b=2", "b=9", "/p?a=1&b=2"),
+        ("/p?a=1&b=2", "b=9&c=3", "/p?c=3&a=1&b=2"),
+    ],
+)
+def test_merge_query_names(target: str, query: str, merged: str) -> None:
+    assert merge_query(target, query) == merged
+
+
+def test_with_query_puts_the_base_query_in_front_of_the_target_s() -> None:
+    endpoint = Endpoint("https://x/v1?api-version=1&alt=json")
+    assert endpoint.with_query("/m:s?alt=sse") == "/m:s?api-version=1&alt=sse"
+    assert endpoint.with_query("/m") == "/m?api-version=1&alt=json"
+    assert Endpoint("https://x/v1").with_query("/m?a=1") == "/m?a=1"
+
+
+def test_defaults_of_the_url_and_the_usage_chunk() -> None:
+    endpoint = Endpoint("http://h")
+    assert (endpoint.port, endpoint.include_usage, endpoint.path_prefix) == (80, True, "")
+    assert Endpoint("https://h").port == 443
+    # Only slashes are trimmed from the path prefix.
+    assert Endpoint("http://h/X/").path_prefix == "/X"
+    assert Endpoint("http://h/v1X//").path_prefix == "/v1X"
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("https://api.openai.com/v1", "max_completion_tokens"),
+        ("https://API.OpenAI.com/v1", "max_completion_tokens"),
+        ("https://res.openai.azure.com/openai", "max_completion_tokens"),
+        ("https://res.cognitiveservices.azure.com/openai", "max_completion_tokens"),
+        ("https://res.services.ai.azure.com/models", "max_completion_tokens"),
+        ("https://api.groq.com/openai/v1", "max_tokens"),
+        ("https://notapi.openai.com/v1", "max_tokens"),
+        ("https://resopenai.azure.com/openai", "max_tokens"),
+        ("http://localhost:8000/v1", "max_tokens"),
+    ],
+)
+def test_max_tokens_field_by_host(url: str, field: str) -> None:
+    assert Endpoint(url).max_tokens_field == field
+    other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
+    assert Endpoint(url, max_tokens_field=other).max_tokens_field == other
+
+
+def test_a_bad_max_tokens_field_is_refused_by_its_values() -> None:
+    message = r"^Endpoint\.max_tokens_field must be 'max_tokens', 'max_completion_tokens' or None$"
+    with pytest.raises(ValueError, match=message):
+        Endpoint(URL, max_tokens_field="max_output_tokens")
+
+
+def test_the_type_and_shape_errors_of_base_url_and_headers() -> None:
+    with pytest.raises(ValueError, match=r"^Endpoint\.base_url must be a str, not bytes$"):
+        Endpoint(b"https://x/v1")  # type: ignore[arg-type]
+    message = r"^Endpoint\.headers must be a mapping of str to str$"
+    with pytest.raises(ValueError, match=message):
+        Endpoint(URL, headers=[("X-A", "b")])  # type: ignore[arg-type]
+
+
+def test_the_region_and_credential_messages() -> None:
+    message = (
+        r"^Endpoint\.region must be an AWS region name such as 'us-east-1' "
+        r"\(lower-case letters, digits and single hyphens\)$"
+    )
+    with pytest.raises(ValueError, match=message):
+        Endpoint(BEDROCK, region="US")
+    with pytest.raises(
+        ValueError, match=r"^Endpoint\.aws_credentials need Endpoint\.region to sign with$"
+    ):
+        Endpoint(BEDROCK, aws_credentials=AWS)
+
+
+def test_credentials_without_a_session_token_are_long_term_ones() -> None:
+    long_term = AWSCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    endpoint = Endpoint(BEDROCK, region="us-east-1", aws_credentials=long_term)
+    assert endpoint.aws_credentials == long_term
+    assert long_term.session_token is None

@@ -179,3 +179,21 @@ def test_plain_parts_of_the_listed_urls(url: str) -> None:
     match = re.fullmatch(PLAIN_PATTERN, url)
     expected = None if match is None else (*match.groups()[:3], match.group(4) or "")
     assert _plain_parts(url) == expected
+
+
+# --- pinned by mutation testing (mutate/run.py endpoint) ------------------------------------
+@pytest.mark.parametrize(
+    ("url", "parts"),
+    [
+        # The first "://" ends the scheme: a later one is part of the path.
+        ("http://h/p://q", ("http", "h", None, "/p://q")),
+        ("https://h:8/a?b=c://d", ("https", "h", "8", "/a?b=c://d")),
+        # A port has one to five digits (six are urlsplit's to refuse or read).
+        ("http://h:12345/a", ("http", "h", "12345", "/a")),
+        ("http://h:123456/a", None),
+        ("http://h:000080", None),
+        ("http://h:", None),
+    ],
+)
+def test_plain_parts_of_urls_at_the_edges(url: str, parts: tuple[object, ...] | None) -> None:
+    assert _plain_parts(url) == parts

@@ -188,7 +188,8 @@ def test_a_frame_is_small() -> None:
 
 def test_a_frame_has_a_closing_quote() -> None:
     # text_in cuts the suffix off from the end: there is always one.
-    with pytest.raises(ValueError, match="closing quote"):
+    message = r"^a frame's suffix starts with the string's closing quote$"
+    with pytest.raises(ValueError, match=message):
         StringFrame(b'{"a":"', b"")
     frame = StringFrame(b'{"a":"', b'"')
     assert frame.text_in(b'{"a":"x"}') is None and frame.text_in(b'{"a":"x"') == "x"

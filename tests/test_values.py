@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from libchatty import values
 from libchatty.callhead import HTTPRequest
 from libchatty.content import AudioPart, DocumentPart, ImagePart, TextPart
 from libchatty.dialects.base import RequestSpec
@@ -554,6 +555,138 @@ def test_value_options_set_the_fields_flags() -> None:
     assert V("a", note="x") == V("a", note="y") and V("a", tag="x") != V("a", tag="y")
     assert hash(V("a", tag="x")) == hash(V("a", tag="y"))
     assert repr(V("a", secret="k")).endswith("V(name='a', size=1, note='', tag='')")
+
+
+def test_a_class_with_nothing_to_compare_equals_and_hashes_as_its_dataclass_twin() -> None:
+    # No compared field: == compares (), hash is hash(()); no field at all: the state is [].
+    @frozen
+    class Note(Value):
+        text: str = field(default="", compare=False)
+
+    @frozen
+    class Empty(Value):
+        pass
+
+    note_twin = twin(Note)
+    assert Note("a") == Note("b") and note_twin("a") == note_twin("b")
+    assert hash(Note("a")) == hash(note_twin("a")) == hash(())
+    assert hash(Empty()) == hash(twin(Empty)()) == hash(()) and Empty() == Empty()
+    assert Empty().__getstate__() == [] and copy.copy(Empty()) == Empty()
+    assert copy.copy(Note("a")).text == "a"
+
+
+def test_value_itself_has_no_dataclass_fields() -> None:
+    with pytest.raises(AttributeError, match=r"^__dataclass_fields__$"):
+        Value.__dataclass_fields__  # noqa: B018 - the access is the test
+
+
+def test_asking_for_the_signature_compiles_once_and_only_of_the_class() -> None:
+    @frozen
+    class K(Value):
+        a: int
+
+    k = K(1)
+    assert k.__signature__ is None  # type: ignore[attr-defined]
+    assert vars(K)["__init__"].__name__ == "_init_on_first_use"  # an instance: no compiling
+    assert K.__signature__ is None  # type: ignore[attr-defined]
+    compiled = vars(K)["__init__"]
+    assert compiled.__name__ == "__init__"
+    assert K.__signature__ is None  # type: ignore[attr-defined]
+    assert vars(K)["__init__"] is compiled  # compiled already: kept
+
+
+def test_compiling_forgets_the_count_of_constructions() -> None:
+    # The count is kept only until the class is compiled (the dict would keep the class).
+    @frozen
+    class One(Value):
+        x: int
+
+    One(1)
+    assert values._constructions[One] == 1
+    while One.__init__.__name__ == "_init_on_first_use":
+        One(1)
+    assert One not in values._constructions
+
+
+def test_a_value_class_has_no_instance_dict_or_weakref_slot() -> None:
+    @frozen
+    class P(Value):
+        x: int
+
+    # Declared without __slots__, the class body had both; the slotted class has neither.
+    assert "__dict__" not in vars(P) and "__weakref__" not in vars(P)
+    assert not hasattr(P(1), "__dict__") and not hasattr(P(1), "__weakref__")
+
+    @frozen
+    class Q(Value):
+        __slots__ = ()  # the class body says so itself: nothing to take out
+        x: int
+
+    assert Q.__slots__ == ("x",) and Q(1) == Q(1) and not hasattr(Q(1), "__dict__")
+
+
+def test_only_a_defaulted_init_parameter_must_be_followed_by_defaults() -> None:
+    # As in dataclasses: a field left out of __init__ is no parameter, whatever its repr.
+    @frozen
+    class Sized(Value):
+        size: int = field(default=0, init=False)
+        name: str
+
+    @dataclasses.dataclass(frozen=True)
+    class Twin:
+        size: int = field(default=0, init=False)
+        name: str
+
+    assert Sized("a").name == Twin("a").name == "a" and Sized("a").size == 0
+    with pytest.raises(TypeError, match=r"^B\.name: a field without a default follows one"):
+
+        @frozen
+        class B(Value):
+            hidden: int = field(default=0, repr=False)
+            name: str
+
+
+def test_value_refuses_slots_that_are_not_a_non_empty_tuple() -> None:
+    for slots in (["name"], ()):
+        with pytest.raises(TypeError, match=r"^V\.__slots__ must be a non-empty tuple$"):
+
+            @value()
+            class V(Value):
+                __slots__ = slots  # type: ignore[assignment]
+
+                def __init__(self, name: str) -> None:
+                    set_fields(self, name)
+
+
+def test_value_fields_without_an_annotation_are_of_any_type() -> None:
+    @value()
+    class V(Value):
+        __slots__ = ("name", "size")
+
+        def __init__(self, name: str, size: int = 0) -> None:
+            set_fields(self, name, size)
+
+    assert [(f.name, f.type, f.default) for f in dataclasses.fields(V)] == [
+        ("name", Any, dataclasses.MISSING),
+        ("size", Any, 0),
+    ]
+
+
+def test_value_reads_defaults_only_from_a_python_init() -> None:
+    @value()
+    class Bare(Value):  # object's __init__: no code, so no defaults
+        __slots__ = ("a",)
+
+    assert [(f.name, f.default) for f in dataclasses.fields(Bare)] == [("a", dataclasses.MISSING)]
+    # A default for self is no default of a field: refused, never shifted onto one.
+    with pytest.raises(ValueError, match="longer"):
+
+        @value()
+        class Shifted(Value):
+            __slots__ = ("a",)
+
+            def __init__(self=None, a: int = 1) -> None:  # type: ignore[assignment]
+                set_fields(self, a)
 
 
 # --- replaced: dataclasses.replace for the fields __init__ takes, cheaper -------------------
