@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Final, Literal
+from unittest.mock import patch
 
 import pytest
 from hypothesis import strategies as st
@@ -20,10 +22,12 @@ from wire import all_splittings, expected, fixture, parse_request
 from libchatty.accumulate import Accumulator
 from libchatty.call import Call
 from libchatty.dialects import Dialect
+from libchatty.dialects.openai_chat import OpenAIChatDecoder
 from libchatty.events import Delta, Done, Error, Event, ToolCall, Usage
 from libchatty.exceptions import RemoteProtocolError
 from libchatty.replay import Script
 from libchatty.request import Message
+from libchatty.sse import ServerSentEvent
 
 #: expected.json names some error kinds the fixture README's way; ours are shorter.
 KIND: Final[Mapping[str, str]] = {
@@ -458,3 +462,17 @@ def scripts(draw: st.DrawFn, id_prefix: str) -> Script:
         finish_reason=draw(st.sampled_from(["stop", "length", "tool_calls", "content_filter"])),
         usage=usage,
     )
+
+
+@contextmanager
+def given_to_sse_event() -> Iterator[list[ServerSentEvent]]:
+    """The events OpenAIChatDecoder.sse_event is given while the block runs."""
+    real = OpenAIChatDecoder.sse_event
+    seen: list[ServerSentEvent] = []
+
+    def spy(self: OpenAIChatDecoder, event: ServerSentEvent) -> list[Event]:
+        seen.append(event)
+        return real(self, event)
+
+    with patch.object(OpenAIChatDecoder, "sse_event", spy):
+        yield seen

@@ -10,18 +10,16 @@ tests hold that to the path it replaced -- every event built and given to
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from unittest.mock import patch
 
+from decoding import given_to_sse_event
 from hypothesis import given
 from hypothesis import strategies as st
 from wire import cut_at
 
 import libchatty.callbody
-from libchatty import Call, ChatRequest, Delta, Done, Endpoint, Error, Event, Message
-from libchatty.dialects.openai_chat import OpenAIChatDecoder
+from libchatty import Call, ChatRequest, Delta, Done, Endpoint, Error, Message
 from libchatty.sse import ServerSentEvent, SSEDecoder
 
 KEY = "sk-test-batched-0123456789"
@@ -123,20 +121,6 @@ def test_the_bytes_lane_gives_the_events_of_built_events_at_any_split(
     # (Split by split: a limit's message may say how the reads were split.)
     assert run(body, [], **limits) == run(body, [], lane=False, **limits)
     assert run(body, cuts, **limits) == run(body, cuts, lane=False, **limits)
-
-
-@contextmanager
-def given_to_sse_event() -> Iterator[list[ServerSentEvent]]:
-    """The events OpenAIChatDecoder.sse_event is given while the block runs."""
-    real = OpenAIChatDecoder.sse_event
-    seen: list[ServerSentEvent] = []
-
-    def spy(self: OpenAIChatDecoder, event: ServerSentEvent) -> list[Event]:
-        seen.append(event)
-        return real(self, event)
-
-    with patch.object(OpenAIChatDecoder, "sse_event", spy):
-        yield seen
 
 
 def test_a_read_of_common_chunks_builds_no_event() -> None:

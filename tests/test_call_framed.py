@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from unittest.mock import patch
 
 import h11
 import pytest
+from decoding import given_to_sse_event
 from hypothesis import given
 from hypothesis import strategies as st
 from wire import chunked_response, cut_at, fixture, fixture_names, sized_response
@@ -30,7 +28,6 @@ from libchatty import (
     Message,
 )
 from libchatty.accumulate import COMPACT_AT
-from libchatty.dialects.openai_chat import OpenAIChatDecoder
 from libchatty.redact import Redactor
 from libchatty.sse import ServerSentEvent
 
@@ -671,20 +668,6 @@ def test_max_response_size_in_the_live_shape(limit: int, pieces: int, ends_at: s
         assert events[-1].partial == "x" * pieces
     else:
         assert type(events[-1]) is Done and events[-1].text == "x" * limit
-
-
-@contextmanager
-def given_to_sse_event() -> Iterator[list[ServerSentEvent]]:
-    """The events OpenAIChatDecoder.sse_event is given while the block runs."""
-    real = OpenAIChatDecoder.sse_event
-    seen: list[ServerSentEvent] = []
-
-    def spy(self: OpenAIChatDecoder, event: ServerSentEvent) -> list[Event]:
-        seen.append(event)
-        return real(self, event)
-
-    with patch.object(OpenAIChatDecoder, "sse_event", spy):
-        yield seen
 
 
 def test_the_live_shape_builds_no_event_for_a_common_chunk() -> None:
