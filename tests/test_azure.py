@@ -124,6 +124,9 @@ def test_a_streamed_answer_loads_no_error_reading() -> None:
         assert error == Error(
             "overloaded", "HTTP 503 Service Unavailable", 503, retryable=True, partial="so far"
         )
+        # Without a partial text, the error has none.
+        error = get_dialect(name).decode_error(503, "Service Unavailable", [], b"")
+        assert error == Error("overloaded", "HTTP 503 Service Unavailable", 503, retryable=True)
 
 
 def test_other_error_bodies_are_left_as_the_shared_reading() -> None:
