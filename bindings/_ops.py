@@ -70,7 +70,7 @@ class _Fields(type):
         fields = tuple(namespace.get("__annotations__", ()))
         namespace["__slots__"] = fields
         if fields:
-            namespace["__init__"] = _first_init
+            namespace["__init__"] = _init_until_compiled
         return super().__new__(mcs, name, bases, namespace)
 
 
@@ -86,7 +86,7 @@ COMPILE_AFTER: Final = 32
 _constructions: dict[type, int] = {}
 
 
-def _first_init(self: Any, *args: Any, **kwargs: Any) -> None:
+def _init_until_compiled(self: Any, *args: Any, **kwargs: Any) -> None:
     """An operation's ``__init__`` until it has been constructed :data:`COMPILE_AFTER`
     times: sets the fields from the arguments, one each in order, itself; then compiles
     its ``__init__`` -- the one a person would write, as fast (a ``Receive`` or a

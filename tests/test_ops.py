@@ -21,7 +21,7 @@ def make_pair() -> Any:
 def test_the_stub_sets_the_fields_until_the_init_is_compiled() -> None:
     pair = make_pair()
     stub = vars(pair)["__init__"]
-    assert stub is _ops._first_init and pair.__slots__ == ("left", "right")
+    assert stub is _ops._init_until_compiled and pair.__slots__ == ("left", "right")
     made: list[Any] = []
     while vars(pair)["__init__"] is stub:
         made.append(pair(len(made), "r"))
@@ -47,6 +47,6 @@ def test_what_the_stub_does_not_take_goes_to_the_compiled_init(
     pair = make_pair()
     with pytest.raises(TypeError, match=error):
         pair(*args, **kwargs)
-    assert vars(pair)["__init__"] is not _ops._first_init
+    assert vars(pair)["__init__"] is not _ops._init_until_compiled
     made = pair(right="r", left=1)  # keywords: the compiled __init__ takes them
     assert (made.left, made.right) == (1, "r")

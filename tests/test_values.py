@@ -376,7 +376,7 @@ def test_asking_for_the_signature_compiles_the_init() -> None:
         a: int
         b: str = "b"
 
-    assert K.__init__.__name__ == "_init_on_first_use"
+    assert K.__init__.__name__ == "_init_until_compiled"
     plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert parameters(K) == [("a", plain, inspect.Parameter.empty), ("b", plain, "b")]
     assert K.__init__.__name__ == "__init__" and K.__signature__ is None  # type: ignore[attr-defined]
@@ -389,7 +389,7 @@ def test_the_stub_compiles_after_so_many_constructions() -> None:
         x: int
 
     for _ in range(COMPILE_AFTER):
-        assert One(1).x == 1 and One.__init__.__name__ == "_init_on_first_use"
+        assert One(1).x == 1 and One.__init__.__name__ == "_init_until_compiled"
     assert One(2).x == 2 and One.__init__.__name__ == "__init__"
 
 
@@ -437,7 +437,7 @@ def test_the_stub_binds_as_the_compiled_init(args: tuple[Any, ...], kwargs: dict
         assert _bound(Q._value_specs, args, kwargs) is None
     else:
         assert _bound(Q._value_specs, args, kwargs) == list(Q._value_all(twin))
-        assert Q(*args, **kwargs) == twin and Q.__init__.__name__ == "_init_on_first_use"
+        assert Q(*args, **kwargs) == twin and Q.__init__.__name__ == "_init_until_compiled"
 
 
 def test_frozen_keeps_an_init_the_class_writes() -> None:
@@ -587,7 +587,7 @@ def test_asking_for_the_signature_compiles_once_and_only_of_the_class() -> None:
 
     k = K(1)
     assert k.__signature__ is None  # type: ignore[attr-defined]
-    assert vars(K)["__init__"].__name__ == "_init_on_first_use"  # an instance: no compiling
+    assert vars(K)["__init__"].__name__ == "_init_until_compiled"  # an instance: no compiling
     assert K.__signature__ is None  # type: ignore[attr-defined]
     compiled = vars(K)["__init__"]
     assert compiled.__name__ == "__init__"
@@ -603,7 +603,7 @@ def test_compiling_forgets_the_count_of_constructions() -> None:
 
     One(1)
     assert values._constructions[One] == 1
-    while One.__init__.__name__ == "_init_on_first_use":
+    while One.__init__.__name__ == "_init_until_compiled":
         One(1)
     assert One not in values._constructions
 

@@ -132,7 +132,7 @@ class _Signature:
     the stub's ``(*args, **kwargs)``: looking costs what building often would."""
 
     def __get__(self, obj: object, owner: type[Value]) -> None:
-        if obj is None and owner.__dict__.get("__init__") is _init_on_first_use:
+        if obj is None and owner.__dict__.get("__init__") is _init_until_compiled:
             _compile_init(owner)
 
 
@@ -232,7 +232,7 @@ def _frozen(cls: type[_T]) -> type[_T]:
         specs.append(spec)
     namespace["__slots__"] = tuple(spec[0] for spec in specs)
     namespace.update(_metadata(tuple(specs)))
-    namespace.setdefault("__init__", _init_on_first_use)
+    namespace.setdefault("__init__", _init_until_compiled)
     namespace["__qualname__"] = cls.__qualname__
     return cast("type[_T]", type(cls.__name__, cls.__bases__, namespace))
 
@@ -282,7 +282,7 @@ COMPILE_AFTER: Final = 40
 _constructions: dict[type[Value], int] = {}
 
 
-def _init_on_first_use(self: Value, *args: Any, **kwargs: Any) -> None:
+def _init_until_compiled(self: Value, *args: Any, **kwargs: Any) -> None:
     """A frozen class's ``__init__`` until it has been constructed :data:`COMPILE_AFTER`
     times: sets the fields from the arguments itself, then compiles the real one
     (:func:`_compiled_init`) and puts it on the class, which calls it from then on (two
