@@ -8,6 +8,7 @@ import copy
 import json
 import math
 import re
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from libchatty import partialjson
 from libchatty.exceptions import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from libchatty.jsonbuilder import ARRAY_FIRST, COLON, KEY, OBJECT_FIRST
 from libchatty.partialjson import PartialJSON
 
 NOTHING = object()  # a snapshot taken before the top-level value began
@@ -194,6 +196,37 @@ def test_every_prefix_agrees_with_json_loads(doc: str) -> None:
             assert message.endswith(f" at offset {k} (end of text)"), message
 
 
+# -- the handlers made by factories ---------------------------------------------------------
+# Four states' handlers are made by _first_member and _one_char, once, when partialjson is
+# imported. The tests that take the ``table`` fixture run twice: with that table, and with
+# those four made again now from the same arguments (read from each handler's closure), so
+# the factories' code is reached as it is at test time (mutation testing changes it after
+# the import).
+
+FACTORIES: dict[str, Callable[..., Any]] = {
+    "first_member": partialjson._first_member,
+    "one_char": partialjson._one_char,
+}
+
+
+def made_now(handler: Any) -> Any:
+    factory = FACTORIES.get(handler.__name__)
+    if factory is None:
+        return handler
+    arguments = [cell.cell_contents for cell in handler.__closure__]
+    return factory(**dict(zip(handler.__code__.co_freevars, arguments, strict=True)))
+
+
+@pytest.fixture(params=["made at import", "made now"])
+def table(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.param == "made now":
+        at_import = list(partialjson._HANDLERS)
+        now = [made_now(handler) for handler in at_import]
+        remade = [s for s, (a, b) in enumerate(zip(at_import, now, strict=True)) if a is not b]
+        assert remade == [ARRAY_FIRST, OBJECT_FIRST, KEY, COLON]
+        monkeypatch.setattr(partialjson, "_HANDLERS", now)
+
+
 # -- what the partial value shows: the documented semantics, exactly --------------------
 
 SHOWN: list[tuple[str, Any, bool]] = [
@@ -222,6 +255,7 @@ SHOWN: list[tuple[str, Any, bool]] = [
     ("nul", None, False),
     ("null", None, True),
     ("[", [], False),
+    ("[ ", [], False),  # whitespace up to the end of the fragment after an opener
     ("[1", [], False),
     ("[1,", [1], False),
     ("[1, 2.5", [1], False),
@@ -233,24 +267,32 @@ SHOWN: list[tuple[str, Any, bool]] = [
     ("[[", [[]], False),
     ("[{", [{}], False),
     ("{", {}, False),
+    ("{ ", {}, False),
     ('{"a', {}, False),
     ('{"a"', {}, False),
+    ('{"a" ', {}, False),  # ... before a colon
     ('{"a":', {}, False),
     ('{"a": ', {}, False),
     ('{"a": "', {"a": ""}, False),
     ('{"a": "x', {"a": "x"}, False),
     ('{"a": 1', {}, False),
     ('{"a": 1,', {"a": 1}, False),
+    ('{"a": 1, ', {"a": 1}, False),  # ... before a key
     ('{"a": 1}', {"a": 1}, True),
     ('{"a": f', {}, False),
     ('{"a": false', {"a": False}, False),
     ('{"a": [', {"a": []}, False),
     ('{"a": {"b": "c', {"a": {"b": "c"}}, False),
     ('{"a": {"b": "c"}, "d": [null, "e', {"a": {"b": "c"}, "d": [None, "e"]}, False),
+    # Empty containers inside others, then what follows each closer.
+    ("[[], [ ], 1]", [[], [], 1], True),
+    ('{"a": {}, "b": { }, "c": 2}', {"a": {}, "b": {}, "c": 2}, True),
+    ('{ "ab" : 1 , "cd" :"e"}', {"ab": 1, "cd": "e"}, True),
 ]
 
 
 @pytest.mark.parametrize(("text", "shown", "complete"), SHOWN)
+@pytest.mark.usefixtures("table")
 def test_what_a_prefix_shows(text: str, shown: Any, complete: bool) -> None:
     for pieces in ([text], list(text)):
         parser = PartialJSON()
@@ -328,6 +370,9 @@ MALFORMED = [
     ("[1}", "expected ',' or ']' at offset 2, got '}'"),
     ("{1: 2}", "expected a key (a string) at offset 1, got '1'"),
     ('{"a": 1,}', "expected a key (a string) at offset 8, got '}'"),
+    ('{"a": 1, 2}', "expected a key (a string) at offset 9, got '2'"),
+    ("{ 1}", "expected a key (a string) at offset 2, got '1'"),
+    ("[ }", "expected a value at offset 2, got '}'"),
     ("nul1", "expected 'null' at offset 3, got '1'"),
     ("trUe", "expected 'true' at offset 2, got 'U'"),
     ("NaN", "expected a value at offset 0, got 'N'"),
@@ -347,6 +392,7 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize(("text", "message"), MALFORMED)
+@pytest.mark.usefixtures("table")
 def test_malformed_text_is_a_typed_error_with_the_offset(text: str, message: str) -> None:
     assert loads_or_none(text) == (False, None)
     for pieces in ([text], list(text)):
