@@ -1,7 +1,7 @@
 """What every client dialect does the same way, written once.
 
-* **Shapes** (:func:`expect_object`, :func:`expect_str`, :func:`optional_str`,
-  :func:`expect_list`, :func:`expect_int`): a check where the wire can be wrong, raising
+* **Shapes** (:func:`expect_object`, :func:`optional_str`, :func:`expect_list`,
+  :func:`expect_int`): a check where the wire can be wrong, raising
   :class:`~libchatty.exceptions.RemoteProtocolError` that says what was expected. A
   dialect never lets ``KeyError``/``TypeError`` out of a wrong shape: those are our bugs.
 * **Staging** (:class:`Staged`): the pieces of one wire event are collected while its
@@ -64,7 +64,6 @@ __all__ = [
     "expect_int",
     "expect_list",
     "expect_object",
-    "expect_str",
     "function_call",
     "function_tool",
     "incomplete",
@@ -115,13 +114,6 @@ def expect_object(value: Any, what: str) -> dict[str, Any]:
     type check is much cheaper than ``isinstance`` against the Mapping ABC."""
     if type(value) is not dict:
         raise RemoteProtocolError(f"{what} is not a JSON object")
-    return value
-
-
-def expect_str(value: Any, what: str) -> str:
-    """``value`` when it is a string."""
-    if type(value) is not str:
-        raise RemoteProtocolError(f"{what} is not a string")
     return value
 
 
@@ -187,8 +179,9 @@ _Step = tuple[Callable[..., Delta | None], tuple[Any, ...]]
 class Staged:
     """The accumulator calls of one wire event, held until the event is fully checked.
 
-    The methods mirror :class:`~libchatty.accumulate.Accumulator`'s; :meth:`commit` makes
-    the calls in order and returns the deltas they made. Not for the hot path: a plain
+    The methods mirror those of :class:`~libchatty.accumulate.Accumulator` that the
+    staging dialects call (Gemini, Ollama, OpenAI Responses); :meth:`commit` makes the
+    calls in order and returns the deltas they made. Not for the hot path: a plain
     text event goes straight to the accumulator (it has no later field to fail)."""
 
     __slots__ = ("_steps",)
@@ -212,12 +205,6 @@ class Staged:
 
     def set_tool_signature(self, index: int, signature: str) -> None:
         self._steps.append((Accumulator.set_tool_signature, (index, signature)))
-
-    def set_tool_arguments(self, index: int, arguments: str) -> None:
-        self._steps.append((Accumulator.set_tool_arguments, (index, arguments)))
-
-    def add_reasoning_signature(self, fragment: str) -> None:
-        self._steps.append((Accumulator.add_reasoning_signature, (fragment,)))
 
     def commit(self, acc: Accumulator) -> list[Event]:
         out: list[Event] = []
