@@ -676,6 +676,20 @@ def test_tool_choice_none_without_tool_history_offers_no_tools() -> None:
     assert "toolConfig" not in json.loads(DIALECT.build_request(endpoint(), chat).body)
 
 
+def test_tool_choice_none_with_only_a_tool_result_in_the_history_still_sends_tools() -> None:
+    # A toolResult block needs a toolConfig, even when the call's turn was trimmed away.
+    history = [Message("user", "x"), Message("tool", "r", tool_call_id="t")]
+    chat = ChatRequest(MODEL, history, tools=[WEATHER], tool_choice="none")
+    config = json.loads(DIALECT.build_request(endpoint(), chat).body)["toolConfig"]
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    spec = {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "inputSchema": {"json": schema},
+    }
+    assert config == {"tools": [{"toolSpec": spec}]}
+
+
 def test_nonstream_target_arn_and_extra() -> None:
     arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-v2"
     extra = {"additionalModelRequestFields": {"top_k": 5}}
@@ -1427,6 +1441,38 @@ def test_request_refusals_are_worded_exactly() -> None:
     with pytest.raises(ValueError) as caught:
         request_body(ChatRequest("m", [Message("user", "x"), no_id]))
     assert str(caught.value) == "tool call 'f' has no id; Bedrock needs one to match its result"
+    not_json = Message("assistant", None, tool_calls=[ToolCall("t", "f", "{oops")])
+    with pytest.raises(ValueError) as caught:
+        request_body(ChatRequest("m", [Message("user", "x"), not_json]))
+    assert str(caught.value) == (
+        "the arguments of tool call 'f' are not valid JSON (Bedrock needs an object)"
+    )
+
+
+def test_signed_reasoning_without_its_text_is_sent_with_empty_text() -> None:
+    from libchatty.dialects.bedrock_request import request_body
+
+    signed = Message("assistant", "ok", reasoning=None, reasoning_signature="c2ln")
+    assert request_body(ChatRequest("m", [Message("user", "x"), signed]))["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"reasoningContent": {"reasoningText": {"text": "", "signature": "c2ln"}}},
+            {"text": "ok"},
+        ],
+    }
+
+
+def test_a_user_turn_sends_its_content_only() -> None:
+    # Tool calls and signed reasoning belong to assistant turns: on a user message they
+    # are not sent.
+    from libchatty.dialects.bedrock_request import request_body
+
+    user = Message(
+        "user", "x", tool_calls=[ToolCall("t", "f", "{}")], reasoning="r", reasoning_signature="s"
+    )
+    assert request_body(ChatRequest("m", [user]))["messages"] == [
+        {"role": "user", "content": [{"text": "x"}]}
+    ]
 
 
 def test_a_user_message_after_the_results_joins_them_and_the_next_one_is_its_own() -> None:

@@ -1118,6 +1118,22 @@ def test_request_reasoning_without_effort_or_budget_sends_nothing() -> None:
     assert "reasoning_effort" not in chat_body(reasoning=Reasoning(summary=True))
 
 
+@pytest.mark.parametrize(
+    ("option", "sent"),
+    [
+        ({"temperature": 0.5}, {"temperature": 0.5}),
+        ({"top_p": 0.9}, {"top_p": 0.9}),
+        ({"max_tokens": 5}, {"max_completion_tokens": 5}),
+        ({}, {}),
+    ],
+)
+def test_request_sends_each_sampling_option_set_alone(
+    option: dict[str, Any], sent: dict[str, Any]
+) -> None:
+    body = chat_body(**option)
+    assert body == {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], **sent}
+
+
 def test_request_max_tokens_field_seed_n_and_headers() -> None:
     body = chat_body(max_tokens=5, seed=-3, n=2)
     assert (body["max_completion_tokens"], body["seed"], body["n"]) == (5, -3, 2)
