@@ -1,9 +1,9 @@
 """What every client dialect does the same way, written once.
 
 * **Shapes** (:func:`expect_object`, :func:`optional_str`, :func:`expect_list`,
-  :func:`expect_int`): a check where the wire can be wrong, raising
-  :class:`~libchatty.exceptions.RemoteProtocolError` that says what was expected. A
-  dialect never lets ``KeyError``/``TypeError`` out of a wrong shape: those are our bugs.
+  :func:`expect_int`): a check where the wire can be wrong, raising a
+  :class:`~libchatty.exceptions.RemoteProtocolError` that says what was expected. A dialect
+  never lets ``KeyError``/``TypeError`` out of a wrong shape: those are our bugs.
 * **Staging** (:class:`Staged`): the pieces of one wire event are collected while its
   fields are checked and reach the accumulator only once every field passed, so a bad
   later field never leaves text in ``Error.partial`` that no ``Delta`` carried.
